@@ -1,0 +1,178 @@
+"""The CoCoTe box: the application factory and the `piratebox` command.
+
+    python app.py                      serve the box in ./data on http://127.0.0.1:8080
+    piratebox --data DIR init          make a new box
+    waitress-serve --call app:create_app   (with PIRATEBOX_DATA set)
+"""
+
+import logging
+import os
+import sys
+
+import click
+from flask import Flask
+
+from models import db
+from piratebox import __version__, admin, box, pages, web
+from piratebox.clock import Clock
+from piratebox.config import load as load_config
+from piratebox.database import open_existing
+from piratebox.errors import PirateboxError
+from piratebox.portal import Portal
+from piratebox.ratelimit import RateLimiter
+from piratebox.storage import DataDir
+
+DEFAULT_DATA = "data"
+
+
+def data_dir_from(config):
+    return DataDir(config.pop("DATA_DIR", None) or os.environ.get("PIRATEBOX_DATA")
+                   or DEFAULT_DATA)
+
+
+def create_app(config=None):
+    """Build the web application for the box whose data directory the config names."""
+    config = dict(config or {})
+    data_dir = data_dir_from(config)
+    open_existing(data_dir)
+    app = Flask(__name__)
+    app.config.update(load_config(data_dir, config))
+    if not app.config.get("SECRET_KEY"):  # Flask's default is None, hence no setdefault
+        app.config["SECRET_KEY"] = data_dir.secret_key()
+    app.config.update(
+        SESSION_COOKIE_NAME="cocote",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.json.ensure_ascii = False  # French in the JSON API stays readable
+
+    data_dir.clean_tmp()
+    with db.connection_context():
+        clock = Clock.load()
+        clock.remember(force=True)
+        identity = box.identity()
+
+    app.extensions.update(
+        data_dir=data_dir,
+        clock=clock,
+        box=identity,
+        limiter=RateLimiter(),
+        portal=Portal(app.config["SITE_URL"], app.config["PORTAL_MEMORY_SECONDS"]),
+    )
+    web.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
+    return app
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+class Commands(click.Group):
+    """Turns the box's own errors into one clear line and a non-zero exit."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PirateboxError as error:
+            raise click.ClickException(error.message) from None
+
+
+@click.group(cls=Commands)
+@click.option("--data", "data", envvar="PIRATEBOX_DATA", default=DEFAULT_DATA,
+              show_default=True, type=click.Path(file_okay=False),
+              help="The box's data directory (or PIRATEBOX_DATA).")
+@click.version_option(__version__, prog_name="piratebox")
+@click.pass_context
+def cli(ctx, data):
+    """The CoCoTe box: an offline give box, file share, board and agenda.
+
+    Example: piratebox --data /srv/cocote init --name "Saint-Bonnet"
+    """
+    ctx.obj = DataDir(data)
+
+
+@cli.command()
+@click.option("--role", type=click.Choice(box.ROLES), default="box", show_default=True,
+              help="A village box, or the central hub.")
+@click.option("--name", help="The name people see (the village, for a box).")
+@click.pass_obj
+def init(data_dir, role, name):
+    """Create the data directory, the database, the secret key and the box's identity.
+
+    Example: piratebox --data ./data init --name "Saint-Bonnet-le-Château"
+    """
+    box_id = box.create(data_dir, role=role, name=name)
+    click.echo(f"Created {role} {box_id} in {data_dir.path}")
+    click.echo(f"Next: piratebox --data {data_dir.path} set-password")
+
+
+@cli.command("set-password")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+@click.pass_obj
+def set_password(data_dir, password_stdin):
+    """Set the mediator's admin password (asked twice, or read from standard input).
+
+    Example: echo 'long secret phrase' | piratebox --data ./data set-password --password-stdin
+    """
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New admin password", hide_input=True,
+                                confirmation_prompt=True)
+    open_existing(data_dir)
+    rounds = load_config(data_dir)["PASSWORD_HASH_ROUNDS"]
+    with db.connection_context():
+        box.set_password(password, rounds)
+    click.echo("Password set. Open /admin/ on the box to log in.")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 for the wifi).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Requests handled at once.")
+@click.pass_obj
+def serve(data_dir, host, port, threads):
+    """Serve the box with waitress.
+
+    Example: piratebox --data /srv/cocote serve --host 0.0.0.0 --port 8080
+    """
+    import waitress
+
+    configure_logging()
+    application = create_app({"DATA_DIR": str(data_dir.path)})
+    click.echo(f"CoCoTe box on http://{display_host(host)}:{port}/", err=True)
+    waitress.serve(
+        application,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="piratebox",
+        # bounded so that one slow phone cannot hold a thread or memory for long
+        channel_timeout=60,
+        connection_limit=200,
+        max_request_header_size=64 * 1024,
+        clear_untrusted_proxy_headers=True,
+    )
+
+
+def display_host(host):
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - display only
+
+
+def configure_logging():
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Waitress warns "Task queue depth is N" on every busy moment: a flood on a Saturday
+    # evening that says nothing the access log does not.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+def main(args=None):
+    cli.main(args=args, prog_name="piratebox")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["serve"])

@@ -1,0 +1,89 @@
+"""Configuration in layers: defaults < data/config.ini < PIRATEBOX_* variables < a test's dict.
+
+The mediator's own settings (SSID, village name...) are not here: they live in the
+database and are edited on the admin page. This file is for whoever installs the box.
+"""
+
+import configparser
+import os
+
+from piratebox.errors import ConfigError
+from piratebox.i18n import N_
+
+MB = 1024 * 1024
+
+DEFAULTS = {
+    # What the box answers to; the captive portal sends every other name here.
+    "SITE_URL": "http://boite.lan",
+    "DEFAULT_LANGUAGE": "fr",
+    "LANGUAGES": "fr,en",
+    "TIMEZONE": "Europe/Paris",
+    # Forms and photos; the file share streams and sets its own per-request limit.
+    "MAX_CONTENT_LENGTH": 32 * MB,
+    "LOGIN_ATTEMPTS": 5,
+    "LOGIN_WINDOW_SECONDS": 900,
+    "ADMIN_SESSION_HOURS": 12,
+    # How long a phone that has seen the welcome page is told "you are online".
+    "PORTAL_MEMORY_SECONDS": 24 * 3600,
+    "ACCESS_LOG": False,
+    "PASSWORD_HASH_ROUNDS": 120_000,
+}
+
+ENV_PREFIX = "PIRATEBOX_"
+FILE_SECTION = "piratebox"
+TRUE_WORDS = {"1", "true", "yes", "on", "oui"}
+FALSE_WORDS = {"0", "false", "no", "off", "non", ""}
+
+
+def coerce(key, raw):
+    """Turn a string from a file or the environment into the type of the default."""
+    default = DEFAULTS.get(key)
+    if not isinstance(raw, str) or default is None or isinstance(default, str):
+        return raw
+    try:
+        if isinstance(default, bool):
+            word = raw.strip().lower()
+            if word in TRUE_WORDS:
+                return True
+            if word in FALSE_WORDS:
+                return False
+            raise ValueError(raw)
+        return type(default)(raw.strip().replace("_", ""))
+    except ValueError:
+        raise ConfigError(
+            N_("Setting {key} = {raw} is not a valid {kind}: fix it in config.ini or the "
+            "PIRATEBOX_ environment variables."),
+            key=key,
+            raw=raw,
+            kind=type(default).__name__,
+        ) from None
+
+
+def from_file(path):
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        read = parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as error:
+        raise ConfigError(N_("{path} cannot be read ({error}); fix or remove it."),
+                          path=path, error=error) from None
+    if not read or not parser.has_section(FILE_SECTION):
+        return {}
+    return {key.upper(): coerce(key.upper(), value) for key, value in parser[FILE_SECTION].items()}
+
+
+def from_environment(environ=None):
+    environ = os.environ if environ is None else environ
+    found = {}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and name != ENV_PREFIX + "DATA":
+            key = name[len(ENV_PREFIX):]
+            found[key] = coerce(key, value)
+    return found
+
+
+def load(data_dir, overrides=None, environ=None):
+    config = dict(DEFAULTS)
+    config.update(from_file(data_dir.config_file))
+    config.update(from_environment(environ))
+    config.update(overrides or {})
+    return config

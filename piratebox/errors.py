@@ -1,0 +1,72 @@
+"""Every error the box reports on purpose, in one place.
+
+Each carries a sentence for a person (what went wrong and what to do) as a template and
+its values, so the web can show it translated and the CLI print it in one line; and the
+HTTP status it maps to. app.py maps them once for the web and once for the CLI.
+"""
+
+from piratebox.i18n import N_
+
+
+class PirateboxError(Exception):
+    status = 400
+
+    def __init__(self, template, **params):
+        super().__init__(template.format(**params))
+        self.template = template
+        self.params = params
+
+    @property
+    def message(self):
+        return str(self)
+
+    def localized(self, gettext):
+        return gettext(self.template).format(**self.params)
+
+
+class NotInitialised(PirateboxError):
+    status = 503
+
+    def __init__(self, data_dir):
+        super().__init__(
+            N_("No box in {data_dir}: run `piratebox --data {data_dir} init` first."),
+            data_dir=data_dir,
+        )
+
+
+class AlreadyInitialised(PirateboxError):
+    def __init__(self, data_dir):
+        super().__init__(N_("{data_dir} already holds a box; nothing was changed."),
+                         data_dir=data_dir)
+
+
+class SchemaTooNew(PirateboxError):
+    status = 503
+
+    def __init__(self, found, known):
+        super().__init__(
+            N_("The database is at schema version {found} but this software knows only up to "
+            "{known}: install the newer version of the software that wrote it."),
+            found=found,
+            known=known,
+        )
+
+
+class ConfigError(PirateboxError):
+    status = 500
+
+
+class BadInput(PirateboxError):
+    pass
+
+
+class NotAllowed(PirateboxError):
+    status = 403
+
+
+class TooManyRequests(PirateboxError):
+    status = 429
+
+    def __init__(self, template, retry_after, **params):
+        super().__init__(template, **params)
+        self.retry_after = max(1, int(retry_after))

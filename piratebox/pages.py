@@ -1,0 +1,56 @@
+"""The home page, the language switch and the health check."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request
+
+from models import db
+from piratebox import __version__
+from piratebox.storage import disk_usage
+from piratebox.web import LANGUAGE_COOKIE
+
+bp = Blueprint("pages", __name__)
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+@bp.get("/")
+def home():
+    current_app.extensions["portal"].welcome(request.remote_addr)
+    return render_template("home.html")
+
+
+@bp.get("/lang/<code>")
+def switch_language(code):
+    target = request.args.get("next", "/")
+    # Only a path on this box: never let the switch send a phone elsewhere.
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    response = redirect(target)
+    if code in current_app.config["LANGUAGES"].split(","):
+        response.set_cookie(LANGUAGE_COOKIE, code, max_age=ONE_YEAR, httponly=True,
+                            samesite="Lax")
+    return response
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        db.execute_sql("SELECT 1").fetchone()
+        database_ok = True
+    except Exception:  # noqa: BLE001 - any failure here is what the health check reports
+        database_ok = False
+    usage = disk_usage(current_app.extensions["data_dir"].path)
+    body = {
+        "status": "ok" if database_ok else "degraded",
+        "database": "ok" if database_ok else "error",
+        "disk_free_bytes": usage["free"],
+        "disk_total_bytes": usage["total"],
+        "version": __version__,
+        "clock_doubtful": current_app.extensions["clock"].is_doubtful(),
+    }
+    response = jsonify(body)
+    response.status_code = 200 if database_ok else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,83 @@
+"""Captive portal: make the phone's "sign in to network" popup open the box's home page.
+
+The router sends every name and all port-80 traffic to the box, so the connectivity
+probes of phones and laptops arrive here with their own Host. Until a phone has seen the
+welcome page we answer each probe with a redirect (a portal); afterwards we give the
+exact "you are online" answer its system expects, so it stays on this wifi that leads
+nowhere else. Phones are told apart by address: the app never sees a MAC.
+"""
+
+import ipaddress
+import threading
+import time
+from urllib.parse import urlsplit
+
+from flask import Response, redirect, request
+
+APPLE_SUCCESS = "<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"
+FIREFOX_CANONICAL = (
+    '<meta http-equiv="refresh" content="0;url=https://support.mozilla.org/kb/captive-portal"/>'
+)
+
+# path -> (status, body, content type) that the probing system takes for "online"
+ONLINE_ANSWERS = {
+    "/generate_204": (204, "", "text/plain"),  # Android, ChromeOS
+    "/gen_204": (204, "", "text/plain"),
+    "/hotspot-detect.html": (200, APPLE_SUCCESS, "text/html"),  # iOS, macOS
+    "/library/test/success.html": (200, APPLE_SUCCESS, "text/html"),
+    "/connecttest.txt": (200, "Microsoft Connect Test", "text/plain"),  # Windows 10+
+    "/ncsi.txt": (200, "Microsoft NCSI", "text/plain"),  # older Windows
+    "/canonical.html": (200, FIREFOX_CANONICAL, "text/html"),  # Firefox
+    "/success.txt": (200, "success\n", "text/plain"),
+}
+
+MAX_PHONES = 5000
+
+
+class Portal:
+    def __init__(self, site_url, memory_seconds, monotonic=time.monotonic):
+        self.site_url = site_url.rstrip("/")
+        self.box_host = (urlsplit(site_url).hostname or "").lower()
+        self.memory_seconds = memory_seconds
+        self._welcomed = {}
+        self._lock = threading.Lock()
+        self._monotonic = monotonic
+
+    def is_box_host(self, host):
+        name = host.lower()
+        if name.startswith("["):
+            name = name[1 : name.find("]")]
+        elif name.count(":") == 1:
+            name = name.rsplit(":", 1)[0]
+        if not name or name in (self.box_host, "localhost"):
+            return True
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True  # reached by its address: someone typed it, it is the box
+
+    def welcome(self, address):
+        with self._lock:
+            if len(self._welcomed) >= MAX_PHONES:
+                self._welcomed.clear()
+            self._welcomed[address] = self._monotonic()
+
+    def has_welcomed(self, address):
+        with self._lock:
+            seen = self._welcomed.get(address)
+        return seen is not None and self._monotonic() - seen < self.memory_seconds
+
+    def answer(self):
+        """The response for a request addressed to another host, or None for the box's own."""
+        if self.is_box_host(request.host):
+            return None
+        online = ONLINE_ANSWERS.get(request.path)
+        if online and self.has_welcomed(request.remote_addr):
+            status, body, mimetype = online
+            response = Response(body, status=status, mimetype=mimetype)
+            response.headers["Cache-Control"] = "no-store"
+            return response
+        response = redirect(self.site_url + "/", code=302)
+        response.headers["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,95 @@
+"""What protects every visitor: forged posts refused, headers set, broken input refused.
+
+Cross-site forgery: a token kept in the signed session and repeated in every form. It
+works on plain HTTP and in old phone browsers that send no Origin header; when a browser
+does send Origin (or Referer), it must name this box as well.
+"""
+
+import hmac
+import secrets
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from flask import abort, request, session
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+# Werkzeug never fails on bad UTF-8: depending on its version it keeps the escapes or puts
+# U+FFFD in their place. We refuse such input rather than store a mangled text, looking at
+# the raw bytes where there are any (query string, urlencoded body) and at the decoded
+# multipart fields otherwise. NUL has no place in a form either.
+BROKEN_TEXT = ("\ufffd", "\x00")
+URLENCODED = "application/x-www-form-urlencoded"
+
+
+def csrf_token():
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = session[CSRF_FIELD] = secrets.token_urlsafe(24)
+    return token
+
+
+def same_origin(header_value):
+    """Does an Origin or Referer header name this very host?"""
+    if not header_value or header_value == "null":
+        return False
+    return urlsplit(header_value).netloc.lower() == request.host.lower()
+
+
+def check_csrf():
+    if request.method not in UNSAFE_METHODS:
+        return
+    origin = request.headers.get("Origin")
+    referer = request.headers.get("Referer")
+    if origin is not None and not same_origin(origin):
+        abort(403, description="cross-site")
+    if origin is None and referer and not same_origin(referer):
+        abort(403, description="cross-site")
+    expected = session.get(CSRF_FIELD)
+    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+    if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
+        abort(403, description="csrf")
+
+
+def is_utf8_urlencoded(raw):
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"%00" not in raw
+
+
+def check_text_input():
+    """Refuse query strings and form fields that were not valid UTF-8 text."""
+    if not is_utf8_urlencoded(request.query_string):
+        abort(400, description="encoding")
+    fields = [request.args]
+    if request.method in UNSAFE_METHODS:
+        if request.mimetype == URLENCODED and not is_utf8_urlencoded(
+            request.get_data(cache=True)
+        ):
+            abort(400, description="encoding")
+        fields.append(request.form)
+    for multidict in fields:
+        for key, value in multidict.items(multi=True):
+            if any(bad in key or bad in value for bad in BROKEN_TEXT):
+                abort(400, description="encoding")
+
+
+def add_security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

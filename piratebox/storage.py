@@ -1,0 +1,106 @@
+"""The data directory on disk: where things live, atomic writes, free space.
+
+Everything the box writes goes below one directory. A file is written to a temporary
+name in the same directory, flushed to the device, then renamed, so a power cut leaves
+either the old file or the new one, never half of one.
+"""
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+DATABASE_NAME = "piratebox.db"
+SECRET_KEY_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
+CONFIG_NAME = "config.ini"
+TMP_DIR = "tmp"
+BLOB_DIR = "blobs"
+
+
+class DataDir:
+    def __init__(self, path):
+        self.path = Path(path).absolute()
+
+    @property
+    def database(self):
+        return self.path / DATABASE_NAME
+
+    @property
+    def secret_key_file(self):
+        return self.path / SECRET_KEY_NAME
+
+    @property
+    def config_file(self):
+        return self.path / CONFIG_NAME
+
+    @property
+    def tmp(self):
+        return self.path / TMP_DIR
+
+    @property
+    def blobs(self):
+        return self.path / BLOB_DIR
+
+    def exists(self):
+        return self.database.exists()
+
+    def create(self):
+        for folder in (self.path, self.tmp, self.blobs):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def secret_key(self):
+        """The key that signs sessions: made once, kept with mode 0600."""
+        try:
+            return self.secret_key_file.read_text().strip()
+        except FileNotFoundError:
+            key = secrets.token_hex(32)
+            atomic_write(self.secret_key_file, key.encode("ascii"), mode=0o600)
+            return key
+
+    def clean_tmp(self):
+        """Remove what an interrupted write left behind; called at start-up."""
+        removed = 0
+        if self.tmp.is_dir():
+            for leftover in self.tmp.iterdir():
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def atomic_write(path, data, mode=0o644):
+    """Write bytes to `path` so that readers see the old content or the new, never a mix."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder):
+    """Make a rename durable: the directory entry itself must reach the device."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems (FAT on a stick) refuse fsync on a directory
+    finally:
+        os.close(fd)
+
+
+def disk_usage(path):
+    usage = shutil.disk_usage(path)
+    return {"total": usage.total, "used": usage.used, "free": usage.free}

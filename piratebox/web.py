@@ -1,0 +1,170 @@
+"""The request lifecycle shared by every page: database, language, security, errors, logging."""
+
+import logging
+
+from flask import current_app, g, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from models import db
+from piratebox import __version__, security
+from piratebox.errors import PirateboxError, TooManyRequests
+from piratebox.i18n import N_, Translator, best_language
+from piratebox.timefmt import format_datetime, local_datetime
+
+access_log = logging.getLogger("piratebox.access")
+error_log = logging.getLogger("piratebox")
+
+LANGUAGE_COOKIE = "lang"
+
+# Endpoints shown in the menu, in order, as soon as the feature that serves them exists.
+MENU = [
+    ("pages.home", N_("Home")),
+    ("catalogue.index", N_("Objects")),
+    ("files.index", N_("Files")),
+    ("board.index", N_("Board")),
+    ("events.index", N_("Agenda")),
+    ("stats.index", N_("Impact")),
+]
+
+
+def gettext(message, **params):
+    text = g.translator.gettext(message) if "translator" in g else message
+    return text % params if params else text
+
+
+def ngettext(singular, plural, n, **params):
+    translator = g.translator if "translator" in g else Translator("en")
+    params.setdefault("num", n)
+    return translator.ngettext(singular, plural, n) % params
+
+
+def choose_language():
+    config = current_app.config
+    supported = config["LANGUAGES"].split(",")
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen not in supported:
+        chosen = best_language(
+            request.headers.get("Accept-Language"), supported, config["DEFAULT_LANGUAGE"]
+        )
+    g.lang = chosen
+    g.translator = Translator(chosen)
+
+
+def before_request():
+    portal_answer = current_app.extensions["portal"].answer()
+    if portal_answer is not None:
+        return portal_answer
+    choose_language()
+    security.check_text_input()
+    security.check_csrf()
+    return None
+
+
+def after_request(response):
+    security.add_security_headers(response)
+    if request.method in security.UNSAFE_METHODS and response.status_code < 400:
+        current_app.extensions["clock"].remember()
+    if current_app.config["ACCESS_LOG"]:
+        access_log.info(
+            '%s "%s %s" %s %s',
+            request.remote_addr, request.method, request.full_path.rstrip("?"),
+            response.status_code, response.content_length or "-",
+        )
+    return response
+
+
+def close_database(_error=None):
+    if not db.is_closed():
+        db.close()
+
+
+ERROR_TITLES = {
+    400: N_("The request could not be understood."),
+    403: N_("This action is not allowed."),
+    404: N_("This page does not exist."),
+    405: N_("This action is not possible here."),
+    413: N_("What you sent is too large."),
+    429: N_("Too many attempts: please wait a moment."),
+    500: N_("The box ran into a problem."),
+    503: N_("The box is not ready."),
+}
+ERROR_HINTS = {
+    "csrf": N_("The form had expired or did not come from this box. Go back, reload the page "
+               "and try again."),
+    "cross-site": N_("The form did not come from this box."),
+    "encoding": N_("The text sent was not valid (UTF-8 expected)."),
+}
+
+
+def error_page(status, message=None, retry_after=None):
+    if "translator" not in g:
+        choose_language()
+    title = gettext(ERROR_TITLES.get(status, ERROR_TITLES[500]))
+    response = current_app.make_response(
+        (render_template("error.html", status=status, title=title, message=message), status)
+    )
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def handle_http_error(error):
+    hint = ERROR_HINTS.get(error.description)
+    response = error_page(error.code or 500, gettext(hint) if hint else None)
+    if error.code == 405 and getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def handle_domain_error(error):
+    if "translator" not in g:
+        choose_language()
+    retry = error.retry_after if isinstance(error, TooManyRequests) else None
+    return error_page(error.status, error.localized(gettext), retry_after=retry)
+
+
+def handle_unexpected(error):
+    if isinstance(error, HTTPException):
+        return handle_http_error(error)
+    error_log.exception("unexpected error on %s %s", request.method, request.path)
+    return error_page(500)
+
+
+def menu():
+    views = current_app.view_functions
+    return [(endpoint, label) for endpoint, label in MENU if endpoint in views]
+
+
+def template_globals():
+    return {
+        "_": gettext,
+        "gettext": gettext,
+        "ngettext": ngettext,
+        "csrf_token": security.csrf_token,
+        "menu": menu,
+        "box": current_app.extensions["box"],
+        "version": __version__,
+        "lang": g.get("lang", current_app.config["DEFAULT_LANGUAGE"]),
+        "languages": current_app.config["LANGUAGES"].split(","),
+    }
+
+
+def datetime_filter(timestamp):
+    return format_datetime(timestamp, current_app.config["TIMEZONE"], g.get("lang", "fr"))
+
+
+def datetime_input_filter(timestamp):
+    """The value a datetime-local input expects."""
+    return local_datetime(timestamp, current_app.config["TIMEZONE"]).strftime("%Y-%m-%dT%H:%M")
+
+
+def init_app(app):
+    app.add_template_filter(datetime_filter, "datetime")
+    app.add_template_filter(datetime_input_filter, "datetime_input")
+    app.before_request(before_request)
+    app.after_request(after_request)
+    app.teardown_request(close_database)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(PirateboxError, handle_domain_error)
+    app.register_error_handler(Exception, handle_unexpected)
+    app.context_processor(template_globals)

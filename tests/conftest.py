@@ -1,0 +1,77 @@
+import re
+
+import pytest
+from click.testing import CliRunner
+
+import app as application
+from models import db
+from piratebox import box
+from piratebox.storage import DataDir
+
+TEST_CONFIG = {
+    "TESTING": True,
+    # Fast hashing in tests only: the real rounds are a deployment setting.
+    "PASSWORD_HASH_ROUNDS": 1000,
+}
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """A freshly initialised box in its own folder: a real SQLite file each test."""
+    folder = DataDir(tmp_path / "data")
+    box.create(folder, role="box", name="Saint-Bonnet")
+    return folder
+
+
+@pytest.fixture
+def make_app(data_dir):
+    def make(**overrides):
+        return application.create_app({"DATA_DIR": str(data_dir.path), **TEST_CONFIG,
+                                       **overrides})
+
+    yield make
+    if not db.is_closed():
+        db.close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def csrf_from(html):
+    """The token a page's form carries, as a browser would send it back."""
+    match = CSRF_INPUT.search(html)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+def post_from_page(client, page, action, data, **kwargs):
+    """Load `page`, take the CSRF token from its form, post `data` to `action`."""
+    html = client.get(page).get_data(as_text=True)
+    return client.post(action, data={"csrf_token": csrf_from(html), **data}, **kwargs)
+
+
+@pytest.fixture
+def admin_password(app):
+    with app.app_context(), db.connection_context():
+        box.set_password("village-secret", 1000)
+    return "village-secret"
+
+
+@pytest.fixture
+def admin(client, admin_password):
+    response = post_from_page(client, "/admin/", "/admin/login", {"password": admin_password})
+    assert response.status_code == 302
+    return client

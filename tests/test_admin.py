@@ -1,0 +1,80 @@
+from models import Setting, db
+from piratebox import box
+from tests.conftest import post_from_page
+
+
+def test_without_a_password_the_admin_area_says_how_to_set_one(client):
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "set-password" in html and "pas de mot de passe par défaut" in html
+
+
+def test_no_password_means_nobody_logs_in(client):
+    client.get("/")
+    with client.session_transaction() as session:
+        session["csrf_token"] = "t"
+    response = client.post("/admin/login", data={"csrf_token": "t", "password": ""})
+    assert response.status_code == 401
+
+
+def test_a_wrong_password_is_refused(client, admin_password):
+    response = post_from_page(client, "/admin/", "/admin/login", {"password": "nope-nope"})
+    assert response.status_code == 401
+    assert "Mot de passe incorrect" in response.get_data(as_text=True)
+
+
+def test_login_is_rate_limited(client, admin_password):
+    for _ in range(5):
+        post_from_page(client, "/admin/", "/admin/login", {"password": "wrong-one"})
+    response = post_from_page(client, "/admin/", "/admin/login", {"password": admin_password})
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_the_right_password_opens_a_session_with_safe_cookies(client, admin_password):
+    response = post_from_page(client, "/admin/", "/admin/login", {"password": admin_password})
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Horloge" in client.get("/admin/").get_data(as_text=True)
+
+
+def test_a_new_password_closes_open_sessions(admin, app):
+    with app.app_context(), db.connection_context():
+        box.set_password("another-secret", 1000)
+    assert "Mot de passe administrateur" in admin.get("/admin/").get_data(as_text=True)
+
+
+def test_logout_ends_the_session(admin):
+    post_from_page(admin, "/admin/", "/admin/logout", {})
+    assert "Mot de passe administrateur" in admin.get("/admin/").get_data(as_text=True)
+
+
+def test_the_mediator_sets_the_clock_from_the_phone(admin, app):
+    response = post_from_page(admin, "/admin/", "/admin/clock",
+                              {"epoch_ms": "1893456000000", "typed": ""})
+    assert response.status_code == 302
+    assert abs(app.extensions["clock"].now() - 1_893_456_000) < 5
+    with db.connection_context():
+        assert Setting.get_value("clock_corrected_by") == "admin"
+
+
+def test_a_typed_time_is_read_in_the_village_time_zone(admin, app):
+    post_from_page(admin, "/admin/", "/admin/clock", {"typed": "2030-07-01T12:00"})
+    # 12:00 in Paris in summer is 10:00 UTC
+    assert abs(app.extensions["clock"].now() - 1_909_130_400) < 5
+
+
+def test_an_impossible_date_is_refused(admin, app):
+    before = app.extensions["clock"].offset
+    response = post_from_page(admin, "/admin/", "/admin/clock", {"typed": "1999-01-01T00:00"})
+    assert response.status_code == 400
+    assert app.extensions["clock"].offset == before
+
+
+def test_the_clock_form_requires_the_mediator(client, app):
+    before = app.extensions["clock"].offset
+    with client.session_transaction() as session:
+        session["csrf_token"] = "t"
+    response = client.post("/admin/clock", data={"csrf_token": "t", "typed": "2030-01-01T00:00"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/")
+    assert app.extensions["clock"].offset == before

@@ -1,0 +1,72 @@
+import pytest
+from peewee import SqliteDatabase
+
+import models
+from models import MIGRATIONS, SCHEMA_VERSION, Setting, db, migrate, schema_version
+from piratebox.database import open_existing
+from piratebox.errors import SchemaTooNew
+from piratebox.storage import DataDir
+
+
+@pytest.fixture
+def empty_db(tmp_path):
+    db.initialize(SqliteDatabase(str(tmp_path / "piratebox.db")))
+    db.connect()
+    yield db
+    db.close()
+
+
+def test_migrations_are_numbered_one_by_one():
+    assert [number for number, _title, _sql in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_the_migrated_schema_matches_the_models(empty_db):
+    assert migrate() == SCHEMA_VERSION
+    for model in models.all_models():
+        table = model._meta.table_name
+        columns = {column.name for column in db.get_columns(table)}
+        fields = {field.column_name for field in model._meta.sorted_fields}
+        assert fields == columns, table
+
+
+def test_an_older_database_is_upgraded_and_keeps_its_data(empty_db):
+    if SCHEMA_VERSION < 2:
+        pytest.skip("only one schema version exists so far")
+    migrate(upto=SCHEMA_VERSION - 1)
+    Setting.put("box_name", "Saint-Bonnet")
+    db.execute_sql("UPDATE counter SET value = 41 WHERE name = 'lamport'")
+    steps = []
+    migrate(progress=lambda number, title: steps.append(number))
+    assert steps == [SCHEMA_VERSION]
+    assert Setting.get_value("box_name") == "Saint-Bonnet"
+    assert models.Counter.current("lamport") == 41
+
+
+def test_migrating_twice_changes_nothing(empty_db):
+    migrate()
+    Setting.put("box_name", "Marols")
+    assert migrate() == SCHEMA_VERSION
+    assert Setting.get_value("box_name") == "Marols"
+
+
+def test_a_database_from_newer_software_is_refused(data_dir):
+    open_existing(data_dir)
+    with db.connection_context():
+        Setting.put("schema_version", SCHEMA_VERSION + 1)
+    with pytest.raises(SchemaTooNew, match="newer version"):
+        open_existing(data_dir)
+
+
+def test_opening_an_older_box_upgrades_it(tmp_path):
+    folder = DataDir(tmp_path)
+    folder.create()
+    db.initialize(SqliteDatabase(str(folder.database)))
+    with db.connection_context():
+        migrate(upto=1)
+        Setting.put("box_id", "abc")
+    open_existing(folder)
+    with db.connection_context():
+        assert schema_version() == SCHEMA_VERSION
+        assert Setting.get_value("box_id") == "abc"
+        assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1

@@ -1,0 +1,139 @@
+import pytest
+
+from models import Setting, db
+from tests.conftest import post_from_page
+
+
+def test_home_is_french_by_default(client):
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<html lang="fr">' in html
+    assert "Bienvenue sur la boîte Saint-Bonnet" in html
+
+
+def test_english_follows_the_browser_and_the_switch_wins(client):
+    html = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
+    assert "Welcome to the Saint-Bonnet box" in html
+    response = client.get("/lang/fr?next=/admin/")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/")
+    html = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Bienvenue" in html
+
+
+@pytest.mark.parametrize("target", ["http://evil.example/", "//evil.example/", "javascript:x"])
+def test_the_language_switch_never_sends_a_phone_elsewhere(client, target):
+    response = client.get("/lang/en", query_string={"next": target})
+    assert response.headers["Location"] in ("/", "http://localhost/")
+
+
+def test_every_page_carries_the_security_headers(client):
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_pages_load_no_script_or_style_from_elsewhere(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "http://" not in html.replace("http://localhost", "")
+    assert "https://" not in html
+
+
+def test_an_unknown_page_is_a_404_in_the_layout(client):
+    response = client.get("/nothing-here")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "Cette page n’existe pas." in html and "<nav" in html
+    assert "Traceback" not in html
+
+
+def test_a_wrong_method_is_a_405_page(client):
+    response = client.post("/healthz")
+    assert response.status_code in (403, 405)  # refused either way, never run
+
+
+def test_an_oversized_body_is_a_413_page(make_app):
+    client = make_app(MAX_CONTENT_LENGTH=1000).test_client()
+    response = client.post("/admin/login", data={"password": "x" * 5000})
+    assert response.status_code == 413
+    assert "trop gros" in response.get_data(as_text=True)
+
+
+def test_invalid_utf8_in_a_query_is_a_400_page(client):
+    response = client.get("/?q=%ff%fe")
+    assert response.status_code == 400
+    assert "UTF-8" in response.get_data(as_text=True)
+
+
+def test_invalid_utf8_in_a_form_is_refused_and_nothing_is_written(admin):
+    with db.connection_context():
+        before = Setting.get_value("clock_offset")
+    html = admin.get("/admin/").get_data(as_text=True)
+    from tests.conftest import csrf_from
+
+    response = admin.post(
+        "/admin/clock",
+        data=b"csrf_token=" + csrf_from(html).encode() + b"&typed=2026-01-01T10%ff",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 400
+    with db.connection_context():
+        assert Setting.get_value("clock_offset") == before
+
+
+def test_a_malformed_form_is_a_4xx_page(client):
+    response = client.post(
+        "/admin/login", data=b"--x\r\nnot multipart at all",
+        content_type="multipart/form-data; boundary=x",
+    )
+    assert 400 <= response.status_code < 500
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_nothing_is_written(admin):
+    with db.connection_context():
+        before = Setting.get_value("clock_offset")
+    response = admin.post("/admin/clock", data={"typed": "2030-01-01T10:00"})
+    assert response.status_code == 403
+    assert "formulaire" in response.get_data(as_text=True)
+    with db.connection_context():
+        assert Setting.get_value("clock_offset") == before
+
+
+def test_a_forged_post_from_another_site_is_refused_even_with_a_token(admin):
+    from tests.conftest import csrf_from
+
+    token = csrf_from(admin.get("/admin/").get_data(as_text=True))
+    for header in ({"Origin": "http://evil.example"}, {"Referer": "http://evil.example/x"}):
+        response = admin.post("/admin/clock", data={"csrf_token": token,
+                                                    "typed": "2030-01-01T10:00"},
+                              headers=header)
+        assert response.status_code == 403
+
+
+def test_an_old_browser_without_origin_header_can_still_post(admin):
+    response = post_from_page(admin, "/admin/", "/admin/clock",
+                              {"typed": "2030-01-01T10:00"})
+    assert response.status_code == 302
+
+
+def test_healthz_reports_database_disk_and_version(client):
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["disk_free_bytes"] > 0
+    assert body["version"]
+
+
+def test_an_unexpected_error_is_a_500_page_without_traceback(app):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = app.test_client().get("/boom")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "secret internals" not in html and "problème" in html
