@@ -8,12 +8,14 @@
 import logging
 import os
 import sys
+import time
 
 import click
 from flask import Flask
 
 from models import db
-from piratebox import __version__, admin, box, pages, web
+from piratebox import __version__, admin, api, box, pages, web
+from piratebox.catalogue import views as catalogue
 from piratebox.clock import Clock
 from piratebox.config import load as load_config
 from piratebox.database import open_existing
@@ -60,8 +62,8 @@ def create_app(config=None):
         portal=Portal(app.config["SITE_URL"], app.config["PORTAL_MEMORY_SECONDS"]),
     )
     web.init_app(app)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(admin.bp)
+    for blueprint in (pages.bp, admin.bp, catalogue.bp, api.bp):
+        app.register_blueprint(blueprint)
     return app
 
 
@@ -96,14 +98,20 @@ def cli(ctx, data):
 @click.option("--role", type=click.Choice(box.ROLES), default="box", show_default=True,
               help="A village box, or the central hub.")
 @click.option("--name", help="The name people see (the village, for a box).")
+@click.option("--demo", is_flag=True, help="Add a few French sample objects to try it out.")
 @click.pass_obj
-def init(data_dir, role, name):
+def init(data_dir, role, name, demo):
     """Create the data directory, the database, the secret key and the box's identity.
 
-    Example: piratebox --data ./data init --name "Saint-Bonnet-le-Château"
+    Example: piratebox --data ./data init --name "Saint-Bonnet-le-Château" --demo
     """
-    box_id = box.create(data_dir, role=role, name=name)
+    box_id = box.create(data_dir, role=role, name=name, now=time.time())
     click.echo(f"Created {role} {box_id} in {data_dir.path}")
+    if demo:
+        from piratebox import demo as samples
+
+        added = samples.add_samples(data_dir, now=time.time())
+        click.echo(f"Added {added} sample objects.")
     click.echo(f"Next: piratebox --data {data_dir.path} set-password")
 
 

@@ -7,7 +7,9 @@ Schema changes are numbered migrations in `MIGRATIONS`, applied by `migrate()`.
 """
 
 import base64
+import json
 import secrets
+import unicodedata
 
 from peewee import (
     BigIntegerField,
@@ -130,11 +132,110 @@ class Replicated(BaseModel):
         return cls.select().where(cls.deleted == False)  # noqa: E712 (peewee expression)
 
 
+def fold(text):
+    """Lower case without accents: "Étagère" and "etagere" search alike, on every database."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+class Blob(BaseModel):
+    """A file in the content-addressed store (data/blobs): photos, shared files."""
+
+    hash = CharField(primary_key=True, max_length=64)
+    size = BigIntegerField()
+    kind = CharField(max_length=16)
+    created_at = FloatField()
+
+
+class Item(Replicated):
+    """An offer (give, lend, swap) or a request, in the give box or at someone's home."""
+
+    kind = CharField(max_length=8)  # offer | request
+    mode = CharField(max_length=8)  # give | lend | swap
+    title = CharField(max_length=120)
+    description = TextField(default="")
+    category = CharField(max_length=32)
+    condition = CharField(max_length=16, default="")
+    place = CharField(max_length=8)  # box | home | elsewhere
+    place_detail = CharField(max_length=120, default="")
+    pseudonym = CharField(max_length=60, default="")
+    contact = CharField(max_length=200, default="")
+    photos = TextField(default="[]")  # JSON: [{"full": hash, "thumb": hash}]
+    status = CharField(max_length=12, default="available")
+    reserved_by = CharField(max_length=60, default="")
+    reserved_message = CharField(max_length=300, default="")
+    avoided_purchase = BooleanField(null=True)
+    lent_to = CharField(max_length=60, default="")
+    lent_until = CharField(max_length=10, default="")
+    expires_at = FloatField(null=True)
+    answers = CharField(max_length=26, null=True)  # the request this offer answers
+    hidden = BooleanField(default=False)
+    network = BooleanField(default=False)  # shown to neighbouring villages through the hub
+    search_text = TextField(default="")
+
+    def photo_list(self):
+        return json.loads(self.photos or "[]")
+
+    def refresh_search_text(self):
+        self.search_text = fold(" ".join((self.title, self.description, self.place_detail)))
+
+    @classmethod
+    def listed(cls):
+        """What visitors see: not deleted, not hidden by moderation."""
+        return cls.live().where(cls.hidden == False)  # noqa: E712
+
+    @classmethod
+    def search(cls, query, words):
+        for word in words:
+            query = query.where(cls.search_text.contains(word))
+        return query
+
+
+class ItemKey(BaseModel):
+    """The hash of an item's private manage link. Local to this box: it never travels."""
+
+    item_id = CharField(primary_key=True, max_length=26)
+    token_hash = CharField(max_length=64)
+
+
+class Exchange(Replicated):
+    """One step in an object's life, appended and never changed: the raw data of the figures.
+
+    No pseudonym, no address: counts, never who.
+    """
+
+    item_id = CharField(max_length=26, index=True)
+    action = CharField(max_length=12)
+    kind = CharField(max_length=8)
+    mode = CharField(max_length=8)
+    place = CharField(max_length=8)
+    category = CharField(max_length=32)
+    mass_kg = FloatField()
+    avoided_purchase = BooleanField(null=True)
+    happened_at = FloatField()
+
+
+class Report(BaseModel):
+    """A visitor's report of an item, for the mediator. Local to this box."""
+
+    id = CharField(primary_key=True, max_length=26, default=new_id)
+    item_id = CharField(max_length=26, index=True)
+    reason = CharField(max_length=300, default="")
+    created_at = FloatField()
+    resolved = BooleanField(default=False)
+
+
 # --- migrations ---------------------------------------------------------------------------
 # Written as plain SQL in the subset SQLite and PostgreSQL share, never derived from the
 # models above: a box upgraded in the field replays exactly what older versions created.
 # Append only; never edit a released step. tests/test_migrations.py checks that the
 # result matches the models.
+
+REPLICATED_COLUMNS = (
+    "id VARCHAR(26) PRIMARY KEY, origin VARCHAR(26) NOT NULL, version BIGINT NOT NULL, "
+    "seq BIGINT NOT NULL, deleted BOOLEAN NOT NULL, created_at REAL NOT NULL, "
+    "updated_at REAL NOT NULL"
+)
 
 MIGRATIONS = [
     (
@@ -145,6 +246,37 @@ MIGRATIONS = [
             "CREATE TABLE counter (name VARCHAR(32) PRIMARY KEY, value BIGINT NOT NULL)",
             "INSERT INTO counter (name, value) VALUES ('lamport', 0)",
             "INSERT INTO counter (name, value) VALUES ('seq', 0)",
+        ],
+    ),
+    (
+        2,
+        "the give-box catalogue: blobs, items, exchanges, reports",
+        [
+            "CREATE TABLE blob (hash VARCHAR(64) PRIMARY KEY, size BIGINT NOT NULL, "
+            "kind VARCHAR(16) NOT NULL, created_at REAL NOT NULL)",
+            "CREATE TABLE item (" + REPLICATED_COLUMNS + ", kind VARCHAR(8) NOT NULL, "
+            "mode VARCHAR(8) NOT NULL, title VARCHAR(120) NOT NULL, description TEXT NOT NULL, "
+            "category VARCHAR(32) NOT NULL, condition VARCHAR(16) NOT NULL, "
+            "place VARCHAR(8) NOT NULL, place_detail VARCHAR(120) NOT NULL, "
+            "pseudonym VARCHAR(60) NOT NULL, contact VARCHAR(200) NOT NULL, "
+            "photos TEXT NOT NULL, status VARCHAR(12) NOT NULL, "
+            "reserved_by VARCHAR(60) NOT NULL, reserved_message VARCHAR(300) NOT NULL, "
+            "avoided_purchase BOOLEAN, lent_to VARCHAR(60) NOT NULL, "
+            "lent_until VARCHAR(10) NOT NULL, expires_at REAL, answers VARCHAR(26), "
+            "hidden BOOLEAN NOT NULL, network BOOLEAN NOT NULL, search_text TEXT NOT NULL)",
+            "CREATE INDEX item_seq ON item (seq)",
+            "CREATE INDEX item_listing ON item (deleted, hidden, created_at)",
+            "CREATE TABLE item_key (item_id VARCHAR(26) PRIMARY KEY, "
+            "token_hash VARCHAR(64) NOT NULL)",
+            "CREATE TABLE exchange (" + REPLICATED_COLUMNS + ", item_id VARCHAR(26) NOT NULL, "
+            "action VARCHAR(12) NOT NULL, kind VARCHAR(8) NOT NULL, mode VARCHAR(8) NOT NULL, "
+            "place VARCHAR(8) NOT NULL, category VARCHAR(32) NOT NULL, mass_kg REAL NOT NULL, "
+            "avoided_purchase BOOLEAN, happened_at REAL NOT NULL)",
+            "CREATE INDEX exchange_seq ON exchange (seq)",
+            "CREATE INDEX exchange_item_id ON exchange (item_id)",
+            "CREATE TABLE report (id VARCHAR(26) PRIMARY KEY, item_id VARCHAR(26) NOT NULL, "
+            "reason VARCHAR(300) NOT NULL, created_at REAL NOT NULL, resolved BOOLEAN NOT NULL)",
+            "CREATE INDEX report_item_id ON report (item_id)",
         ],
     ),
 ]
@@ -177,4 +309,4 @@ def migrate(upto=None, progress=None):
 
 
 def all_models():
-    return [Setting, Counter]
+    return [Setting, Counter, Blob, Item, ItemKey, Exchange, Report]

@@ -26,6 +26,9 @@ DEFAULTS = {
     # How long a phone that has seen the welcome page is told "you are online".
     "PORTAL_MEMORY_SECONDS": 24 * 3600,
     "ACCESS_LOG": False,
+    # New objects per phone address per hour, and open reports that hide an object.
+    "POSTS_PER_HOUR": 10,
+    "REPORTS_TO_HIDE": 3,
     "PASSWORD_HASH_ROUNDS": 120_000,
 }
 

@@ -60,6 +60,10 @@ class BadInput(PirateboxError):
     pass
 
 
+class Conflict(PirateboxError):
+    status = 409
+
+
 class NotAllowed(PirateboxError):
     status = 403
 

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 
 from models import db
 from piratebox import __version__
+from piratebox.catalogue import logic as catalogue
 from piratebox.storage import disk_usage
 from piratebox.web import LANGUAGE_COOKIE
 
@@ -17,7 +18,7 @@ ONE_YEAR = 365 * 24 * 3600
 @bp.get("/")
 def home():
     current_app.extensions["portal"].welcome(request.remote_addr)
-    return render_template("home.html")
+    return render_template("home.html", latest_items=catalogue.latest(6))
 
 
 @bp.get("/lang/<code>")

@@ -1,0 +1,62 @@
+"""The content-addressed blob store: each file is named by the SHA-256 of its bytes.
+
+The same photo or file uploaded twice is stored once. A blob is written to the data
+directory's tmp/, flushed, then renamed into blobs/ab/abcdef...; the database row that
+needs it is written after, so a power cut leaves at worst an unreferenced blob, never a
+row pointing at nothing.
+"""
+
+import hashlib
+import os
+import re
+import secrets
+
+from models import Blob
+from piratebox.storage import fsync_dir
+
+HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 256 * 1024
+
+
+class BlobStore:
+    def __init__(self, data_dir):
+        self.data_dir = data_dir
+
+    def path(self, digest):
+        if not HASH_PATTERN.match(digest or ""):
+            raise ValueError("not a blob hash")
+        return self.data_dir.blobs / digest[:2] / digest
+
+    def exists(self, digest):
+        return self.path(digest).is_file()
+
+    def put_bytes(self, data, kind, now):
+        """Store `data` (if new) and record it; returns its hash."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if not target.is_file():
+            temporary = self.data_dir.tmp / f"blob-{secrets.token_hex(8)}"
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            self._move_into_place(temporary, target)
+        Blob.insert(hash=digest, size=len(data), kind=kind, created_at=now).on_conflict_ignore(
+        ).execute()
+        return digest
+
+    def _move_into_place(self, temporary, target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temporary, target)
+        fsync_dir(target.parent)
+
+    def verify(self, digest):
+        """Does the stored file still hash to its name?"""
+        hasher = hashlib.sha256()
+        try:
+            with open(self.path(digest), "rb") as handle:
+                for chunk in iter(lambda: handle.read(CHUNK), b""):
+                    hasher.update(chunk)
+        except FileNotFoundError:
+            return False
+        return hasher.hexdigest() == digest

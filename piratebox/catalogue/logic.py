@@ -1,0 +1,236 @@
+"""The rules of the catalogue: what may happen to an object, and what each step records.
+
+Every change of state appends an Exchange event (what, when, category, mass, and the
+taker's answer to "would you otherwise have bought it new?"): the raw data of the
+impact figures. Photos are processed before anything is written, so a refused photo
+leaves no trace; an item and the blobs it needs land together.
+"""
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+
+from models import Exchange, Item, ItemKey, Report, db, fold
+from piratebox import photos
+from piratebox.catalogue.categories import mass_of
+from piratebox.errors import BadInput, Conflict
+from piratebox.i18n import N_
+
+DAY = 24 * 3600
+EXPIRY_DAYS = 30
+MAX_PHOTOS = 3
+PAGE_SIZE = 20
+
+
+@dataclass
+class Actor:
+    """Who changes the catalogue, as the rules need to know it: this box, and its time."""
+
+    box_id: str
+    now: float
+    blobs: object = None
+
+
+# status -> the statuses an action may start from
+TRANSITIONS = {
+    "reserve": ({"available"}, "reserved"),
+    "release": ({"reserved"}, "available"),
+    "give": ({"available", "reserved"}, "given"),
+    "take": ({"available"}, "taken"),
+    "lend": ({"available", "reserved"}, "lent"),
+    "return": ({"lent"}, "available"),
+    "withdraw": ({"available", "reserved", "expired"}, "withdrawn"),
+    "fulfil": ({"available", "expired"}, "fulfilled"),
+    "expire": ({"available", "reserved"}, "expired"),
+    "renew": ({"available", "reserved", "expired"}, None),
+}
+
+
+def new_token():
+    return secrets.token_urlsafe(18)
+
+
+def token_hash(token):
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_matches(item_id, token):
+    """Constant-time check of a manage link's token against the stored hash."""
+    if not token:
+        return False
+    key = ItemKey.get_or_none(ItemKey.item_id == item_id)
+    return key is not None and hmac.compare_digest(key.token_hash, token_hash(token))
+
+
+def store_photos(uploads, actor):
+    """Re-encode each uploaded photo and store it; refuse them all if one is bad."""
+    uploads = [data for data in uploads if data]
+    if len(uploads) > MAX_PHOTOS:
+        raise BadInput(N_("At most 3 photos per object."))
+    processed = [photos.process(data) for data in uploads]  # raises before any write
+    stored = []
+    for full, thumb in processed:
+        stored.append({
+            "full": actor.blobs.put_bytes(full, "photo", actor.now),
+            "thumb": actor.blobs.put_bytes(thumb, "thumb", actor.now),
+        })
+    return stored
+
+
+def record(item, action, actor, avoided_purchase=None):
+    return Exchange(
+        item_id=item.id, action=action, kind=item.kind, mode=item.mode, place=item.place,
+        category=item.category, mass_kg=mass_of(item.category),
+        avoided_purchase=avoided_purchase, happened_at=actor.now,
+    ).save_change(actor.box_id, actor.now)
+
+
+def create(values, uploads, actor):
+    """A new offer or request; returns (item, the manage token to show once)."""
+    photo_list = store_photos(uploads, actor)
+    item = Item(**values)
+    item.photos = json.dumps(photo_list)
+    item.expires_at = None if item.place == "box" else actor.now + EXPIRY_DAYS * DAY
+    item.refresh_search_text()
+    token = new_token()
+    if item.kind == "request":
+        action = "requested"
+    else:
+        action = "deposited" if item.place == "box" else "offered"
+    with db.atomic():
+        item.save_change(actor.box_id, actor.now)
+        ItemKey.create(item_id=item.id, token_hash=token_hash(token))
+        record(item, action, actor)
+    return item, token
+
+
+def edit(item, values, uploads, actor):
+    new_photos = store_photos(uploads, actor) if any(uploads) else None
+    for name, value in values.items():
+        setattr(item, name, value)
+    if new_photos is not None:
+        item.photos = json.dumps(new_photos)
+    item.refresh_search_text()
+    return item.save_change(actor.box_id, actor.now)
+
+
+def transition(item, action, actor, avoided_purchase=None, **fields):
+    """Move an object along its life, or refuse if it is no longer where the action starts."""
+    allowed_from, to_status = TRANSITIONS[action]
+    if item.deleted or item.status not in allowed_from:
+        raise Conflict(N_("This object is no longer in a state that allows this; reload the "
+                          "page to see where it is."))
+    if action == "take" and item.place != "box":
+        raise Conflict(N_("Only objects in the café's give box can be taken directly."))
+    if action == "lend" and item.mode != "lend":
+        raise Conflict(N_("This object is not offered for lending."))
+    for name, value in fields.items():
+        setattr(item, name, value)
+    if action == "renew":
+        item.expires_at = actor.now + EXPIRY_DAYS * DAY
+        item.status = "available" if item.status == "expired" else item.status
+    else:
+        item.status = to_status
+    if action == "reserve":
+        item.avoided_purchase = avoided_purchase  # the taker's answer, counted once given
+    if action == "release":
+        item.reserved_by = item.reserved_message = ""
+        item.avoided_purchase = None
+    if action == "give" and avoided_purchase is None:
+        avoided_purchase = item.avoided_purchase  # the answer given when reserving
+    with db.atomic():
+        item.save_change(actor.box_id, actor.now)
+        if action in ACTION_EVENTS:
+            record(item, ACTION_EVENTS[action], actor, avoided_purchase)
+    return item
+
+
+# What each action appends to the exchange log. A reservation is a promise, not an
+# exchange, and a renewal changes nothing that is counted: neither records an event.
+ACTION_EVENTS = {
+    "release": "released", "give": "given", "take": "taken", "lend": "lent",
+    "return": "returned", "withdraw": "withdrawn", "fulfil": "fulfilled", "expire": "expired",
+}
+
+
+def delete(item, actor):
+    with db.atomic():
+        item.tombstone(actor.box_id, actor.now)
+        Report.update(resolved=True).where(Report.item_id == item.id).execute()
+
+
+def expire_due(actor):
+    """Objects kept at home, and requests, expire after 30 days unless renewed."""
+    due = list(Item.live().where(
+        Item.expires_at.is_null(False) & (Item.expires_at < actor.now)
+        & Item.status.in_(sorted(TRANSITIONS["expire"][0]))
+    ))
+    for item in due:
+        transition(item, "expire", actor)
+    return len(due)
+
+
+def report(item, reason, actor, threshold):
+    """Record a visitor's report; enough open reports hide the object until reviewed."""
+    with db.atomic():
+        Report.create(item_id=item.id, reason=reason[:300], created_at=actor.now)
+        open_reports = Report.select().where(
+            (Report.item_id == item.id) & (Report.resolved == False)  # noqa: E712
+        ).count()
+        if open_reports >= threshold and not item.hidden:
+            item.hidden = True
+            item.save_change(actor.box_id, actor.now)
+    return open_reports
+
+
+def moderate(item, decision, actor):
+    """The mediator's decision on an object: hide, show (lift a hide), delete, or dismiss."""
+    with db.atomic():
+        if decision == "delete":
+            delete(item, actor)
+            return
+        if decision in ("hide", "show"):
+            item.hidden = decision == "hide"
+            item.save_change(actor.box_id, actor.now)
+        if decision in ("show", "dismiss"):
+            Report.update(resolved=True).where(Report.item_id == item.id).execute()
+
+
+def reported_items():
+    """Objects with open reports or hidden, for the mediator, most reported first."""
+    counts = {}
+    for row in Report.select(Report.item_id).where(Report.resolved == False):  # noqa: E712
+        counts[row.item_id] = counts.get(row.item_id, 0) + 1
+    items = Item.live().where(Item.id.in_(list(counts)) | (Item.hidden == True))  # noqa: E712
+    return sorted(((item, counts.get(item.id, 0)) for item in items),
+                  key=lambda pair: (-pair[1], -pair[0].updated_at))
+
+
+def browse(filters, page=1):
+    """The catalogue as visitors see it: newest first, filtered, searched, a page at a time."""
+    query = Item.listed()
+    status = filters.get("status") or "open"
+    if status == "open":
+        query = query.where(Item.status.in_(["available", "reserved", "lent"]))
+    for name in ("kind", "mode", "category", "place"):
+        if filters.get(name):
+            query = query.where(getattr(Item, name) == filters[name])
+    words = fold(filters.get("q", "")).split()[:8]
+    query = Item.search(query, words)
+    total = query.count()
+    page = max(1, page)
+    rows = list(query.order_by(Item.created_at.desc(), Item.id)
+                .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))
+    return rows, total
+
+
+def latest(count):
+    return list(Item.listed().where(Item.status == "available")
+                .order_by(Item.created_at.desc()).limit(count))
+
+
+def answers_to(request_item):
+    return list(Item.listed().where(Item.answers == request_item.id)
+                .order_by(Item.created_at.desc()))

@@ -1,0 +1,312 @@
+"""The catalogue's pages: browse, post, deposit, reserve, take, manage, report, moderate."""
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+
+from models import Blob, Item
+from piratebox.admin import admin_required
+from piratebox.blobs import HASH_PATTERN, BlobStore
+from piratebox.catalogue import categories, forms, logic
+from piratebox.errors import BadInput, TooManyRequests
+from piratebox.i18n import N_
+from piratebox.web import gettext as _
+
+bp = Blueprint("catalogue", __name__)
+
+OWNED_KEY = "owned"  # item id -> manage token, in this phone's signed session cookie
+MAX_OWNED = 40  # a cookie holds about 4 KB
+EXPIRY_SWEEP_SECONDS = 300
+ONE_YEAR = 365 * 24 * 3600
+
+
+def actor():
+    extensions = current_app.extensions
+    return logic.Actor(box_id=extensions["box"]["id"], now=extensions["clock"].now(),
+                       blobs=BlobStore(extensions["data_dir"]))
+
+
+def limit_posting():
+    config = current_app.config
+    wait = current_app.extensions["limiter"].hit(
+        "post", request.remote_addr, config["POSTS_PER_HOUR"], 3600)
+    if wait:
+        raise TooManyRequests(
+            N_("You have posted a lot this hour: wait {minutes} minutes, or ask the mediator."),
+            retry_after=wait, minutes=int(wait // 60) + 1)
+
+
+def sweep_expired():
+    """Expire overdue objects, at most every few minutes, when someone looks at the list."""
+    state = current_app.extensions.setdefault("catalogue_sweep", {"at": 0.0})
+    now = current_app.extensions["clock"].now()
+    if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
+        state["at"] = now
+        logic.expire_due(actor())
+
+
+def get_item(item_id, visible_only=True):
+    item = Item.get_or_none(Item.id == item_id)
+    if item is None or item.deleted or (visible_only and item.hidden and not owns(item)):
+        abort(404)
+    return item
+
+
+def uploads():
+    return [f.read(logic.photos.MAX_PHOTO_BYTES + 1) for f in request.files.getlist("photos")
+            if f and f.filename]
+
+
+def remember_owner(item_id, token):
+    owned = dict(session.get(OWNED_KEY, {}))
+    owned[item_id] = token
+    session[OWNED_KEY] = dict(list(owned.items())[-MAX_OWNED:])
+
+
+def owns(item):
+    token = request.form.get("token") or session.get(OWNED_KEY, {}).get(item.id)
+    return logic.token_matches(item.id, token)
+
+
+@bp.app_context_processor
+def template_lists():
+    return {
+        "category_choices": [(c.code, c.label) for c in categories.CATEGORIES],
+        "category_labels": {c.code: c.label for c in categories.CATEGORIES},
+        "kinds": list(categories.KINDS.items()),
+        "modes": list(categories.MODES.items()),
+        "mode_labels": categories.MODES,
+        "places": list(categories.PLACES.items()),
+        "place_labels": categories.PLACES,
+        "condition_labels": categories.CONDITIONS,
+        "conditions": list(categories.CONDITIONS.items()),
+        "statuses": categories.STATUSES,
+        "limits": forms.LIMITS,
+    }
+
+
+@bp.get("/items/")
+def index():
+    sweep_expired()
+    filters = {name: request.args.get(name, "") for name in
+               ("q", "kind", "mode", "category", "place", "status")}
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() else 1
+    rows, total = logic.browse(filters, page)
+    return render_template("catalogue/index.html", items=rows, total=total, page=page,
+                           pages=max(1, -(-total // logic.PAGE_SIZE)), filters=filters)
+
+
+@bp.route("/items/new", methods=["GET", "POST"])
+def new():
+    values = {"kind": request.args.get("kind", "offer"), "mode": "give", "place": "home",
+              "category": "", "condition": "", "answers": request.args.get("answers")}
+    answering = Item.get_or_none(Item.id == values["answers"]) if values["answers"] else None
+    if answering:
+        values.update(title=answering.title, category=answering.category)
+    errors = {}
+    if request.method == "POST":
+        values, errors = forms.read_item(request.form)
+        if not errors:
+            limit_posting()
+            try:
+                item, token = logic.create(values, uploads(), actor())
+            except BadInput as error:
+                errors["photos"] = error.localized(_)
+            else:
+                return created(item, token)
+    status = 400 if errors else 200
+    return render_template("catalogue/new.html", values=values, errors=errors,
+                           answering=answering), status
+
+
+@bp.route("/items/deposit", methods=["GET", "POST"])
+def deposit():
+    """Two taps at the café: a photo and a category, for what someone puts in the box."""
+    values, errors = {"category": ""}, {}
+    if request.method == "POST":
+        values, errors = forms.read_deposit(request.form)
+        if not errors:
+            limit_posting()
+            label = categories.BY_CODE[values["category"]].label
+            values["title"] = values["title"] or _(label)
+            try:
+                item, token = logic.create(values, uploads(), actor())
+            except BadInput as error:
+                errors["photos"] = error.localized(_)
+            else:
+                return created(item, token)
+    status = 400 if errors else 200
+    return render_template("catalogue/deposit.html", values=values, errors=errors), status
+
+
+def created(item, token):
+    remember_owner(item.id, token)
+    session["just_created"] = item.id
+    flash(_("Thank you! Your object is online."), "success")
+    return redirect(url_for("catalogue.manage", item_id=item.id))
+
+
+@bp.get("/items/<item_id>")
+def show(item_id):
+    item = get_item(item_id)
+    answers = logic.answers_to(item) if item.kind == "request" else []
+    return render_template("catalogue/show.html", item=item, owner=owns(item), answers=answers,
+                           errors={}, values={})
+
+
+@bp.post("/items/<item_id>/reserve")
+def reserve(item_id):
+    item = get_item(item_id)
+    values, errors = forms.read_reservation(request.form)
+    if errors:
+        return render_template("catalogue/show.html", item=item, owner=False, answers=[],
+                               errors=errors, values=request.form), 400
+    logic.transition(item, "reserve", actor(),
+                     avoided_purchase=forms.read_avoided_purchase(request.form), **values)
+    flash(_("Reserved for you. Contact the owner to pick it up."), "success")
+    return redirect(url_for("catalogue.show", item_id=item.id))
+
+
+@bp.post("/items/<item_id>/take")
+def take(item_id):
+    item = get_item(item_id)
+    logic.transition(item, "take", actor(),
+                     avoided_purchase=forms.read_avoided_purchase(request.form))
+    flash(_("Enjoy it! The object is marked as taken."), "success")
+    return redirect(url_for("catalogue.show", item_id=item.id))
+
+
+@bp.post("/items/<item_id>/report")
+def report(item_id):
+    item = get_item(item_id)
+    wait = current_app.extensions["limiter"].hit("report", request.remote_addr, 20, 3600)
+    if wait:
+        raise TooManyRequests(N_("Too many reports from this phone: try again later."),
+                              retry_after=wait)
+    reason = forms.text(request.form, "reason")[: forms.LIMITS["reason"]]
+    logic.report(item, reason, actor(), current_app.config["REPORTS_TO_HIDE"])
+    flash(_("Thank you, the mediator will look at it."), "success")
+    return redirect(url_for("catalogue.index"))
+
+
+@bp.get("/items/<item_id>/manage")
+def manage(item_id):
+    """The owner's page. A manage link carries ?token=; it is moved into the cookie."""
+    item = get_item(item_id, visible_only=False)
+    token = request.args.get("token")
+    if token:
+        if not logic.token_matches(item.id, token):
+            abort(403)
+        remember_owner(item.id, token)
+        return redirect(url_for("catalogue.manage", item_id=item.id))
+    if not owns(item):
+        abort(403)
+    just_created = session.pop("just_created", None) == item.id
+    return render_manage(item, item.__data__, {}, just_created=just_created)
+
+
+def manage_url(item):
+    """The owner's private link, as it must be typed or scanned on another phone."""
+    token = session[OWNED_KEY][item.id]
+    return current_app.config["SITE_URL"].rstrip("/") + url_for(
+        "catalogue.manage", item_id=item.id, token=token)
+
+
+def render_manage(item, values, errors, just_created=False):
+    return render_template("catalogue/manage.html", item=item, just_created=just_created,
+                           manage_url=manage_url(item), values=values, errors=errors)
+
+
+@bp.get("/items/<item_id>/manage/qr.svg")
+def manage_qr(item_id):
+    """The manage link as a QR code, to screenshot or scan with another phone."""
+    from piratebox import qr
+
+    item = get_item(item_id, visible_only=False)
+    if not owns(item):
+        abort(403)
+    response = current_app.response_class(qr.svg(manage_url(item)), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+OWNER_ACTIONS = {"release", "give", "lend", "return", "withdraw", "fulfil", "renew"}
+
+
+@bp.post("/items/<item_id>/manage/<action>")
+def owner_action(item_id, action):
+    item = get_item(item_id, visible_only=False)
+    if not owns(item):
+        abort(403)
+    if action == "delete":
+        logic.delete(item, actor())
+        flash(_("The object is deleted."), "success")
+        return redirect(url_for("catalogue.index"))
+    if action == "edit":
+        return edit(item)
+    if action not in OWNER_ACTIONS:
+        abort(404)
+    fields = {}
+    if action == "lend":
+        fields, errors = forms.read_loan(request.form)
+        if errors:
+            raise BadInput(N_("Give a date, for example 2026-12-31."))
+    logic.transition(item, action, actor(), **fields)
+    flash(_("Done."), "success")
+    return redirect(url_for("catalogue.manage", item_id=item.id))
+
+
+def edit(item):
+    values, errors = forms.read_item(request.form)
+    values.pop("answers", None)
+    if not errors:
+        try:
+            logic.edit(item, values, uploads(), actor())
+        except BadInput as error:
+            errors["photos"] = error.localized(_)
+        else:
+            flash(_("Changes saved."), "success")
+            return redirect(url_for("catalogue.manage", item_id=item.id))
+    return render_manage(item, values, errors), 400
+
+
+@bp.get("/photos/<digest>.jpg")
+def photo(digest):
+    if not HASH_PATTERN.match(digest):
+        abort(404)
+    blob = Blob.get_or_none(Blob.hash == digest)
+    if blob is None or blob.kind not in ("photo", "thumb"):
+        abort(404)
+    path = BlobStore(current_app.extensions["data_dir"]).path(digest)
+    response = send_file(path, mimetype="image/jpeg", etag=digest, conditional=True,
+                         max_age=ONE_YEAR)
+    response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
+    return response
+
+
+@bp.get("/admin/reports")
+@admin_required
+def reports():
+    return render_template("catalogue/reports.html", rows=logic.reported_items())
+
+
+@bp.post("/admin/items/<item_id>/moderate")
+@admin_required
+def moderate(item_id):
+    item = get_item(item_id, visible_only=False)
+    decision = request.form.get("decision")
+    if decision not in ("hide", "show", "delete", "dismiss"):
+        abort(400)
+    logic.moderate(item, decision, actor())
+    flash(_("Done."), "success")
+    return redirect(url_for("catalogue.reports"))

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Benchmark the box as deployed against a bare Flask app on waitress, in the same run.
+
+    .venv/bin/python scripts/bench.py                 # default scenario set
+    .venv/bin/python scripts/bench.py --requests 2000 --concurrency 4
+
+For each URL: requests per second and latency (p50, p95) for the box and for the
+baseline, and the ratio. Then the RSS of both servers after the load and their cold start
+(process start to first answered request). Times are not assertions: the ratio against
+a baseline measured on the same machine in the same run is what to compare.
+Feature issues add their URLs to SCENARIOS and their seeding to seed().
+"""
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.server import free_port, wait_until_up  # noqa: E402
+
+# (label, path on the box, path on the baseline)
+SCENARIOS = [
+    ("home", "/", "/"),
+    ("healthz", "/healthz", "/healthz"),
+]
+
+
+def seed(data_dir):
+    """Make the box to measure; feature issues add their records here."""
+    subprocess.run([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir), "init",
+                    "--name", "Bench"], check=True, stdout=subprocess.DEVNULL)
+
+
+def start(command):
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, started
+
+
+def cold_start(process, started, port):
+    wait_until_up(f"http://127.0.0.1:{port}/healthz", process, timeout=30)
+    return time.perf_counter() - started
+
+
+def rss_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _worker(args):
+    port, path, count = args
+    latencies, errors = [], 0
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for _ in range(count):
+        begin = time.perf_counter()
+        try:
+            connection.request("GET", path, headers={"Host": "127.0.0.1"})
+            response = connection.getresponse()
+            response.read()
+            if response.status >= 400:
+                errors += 1
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        latencies.append(time.perf_counter() - begin)
+    connection.close()
+    return latencies, errors
+
+
+def load(pool, port, path, requests, concurrency):
+    share = [requests // concurrency] * concurrency
+    begin = time.perf_counter()
+    results = pool.map(_worker, [(port, path, n) for n in share])
+    elapsed = time.perf_counter() - begin
+    latencies = sorted(x for lat, _e in results for x in lat)
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": statistics.median(latencies) * 1000,
+        "p95": latencies[int(len(latencies) * 0.95)] * 1000,
+        "errors": sum(e for _l, e in results),
+        "count": len(latencies),
+    }
+
+
+WRK_REPORT = """
+done = function(summary, latency, requests)
+  io.write(string.format("BENCH %d %d %d %f %f\\n", summary.requests, summary.duration,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000))
+end
+"""
+
+
+def load_wrk(script, port, path, seconds, concurrency):
+    """wrk, a load generator in C: on two cores it leaves the server most of the CPU."""
+    output = subprocess.run(
+        ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "-s", script,
+         f"http://127.0.0.1:{port}{path}"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    requests, duration_us, errors, p50, p95 = re.search(
+        r"BENCH (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)", output).groups()
+    return {"rps": int(requests) / (int(duration_us) / 1e6), "p50": float(p50),
+            "p95": float(p95), "errors": int(errors), "count": int(requests)}
+
+
+def page_size(port, path):
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    connection.request("GET", path, headers={"Host": "127.0.0.1"})
+    return len(connection.getresponse().read())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10_000, help="per URL")
+    parser.add_argument("--concurrency", type=int, default=4, help="client connections")
+    parser.add_argument("--threads", type=int, default=4, help="server threads (both)")
+    parser.add_argument("--seconds", type=int, default=15, help="per URL, with wrk")
+    parser.add_argument("--loader", choices=("wrk", "python"),
+                        default="wrk" if shutil.which("wrk") else "python")
+    options = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        data_dir = Path(scratch) / "data"
+        print(f"seeding {data_dir.name} ...", file=sys.stderr)
+        seed(data_dir)
+
+        box_port, base_port = free_port(), free_port()
+        box, box_started = start([sys.executable, str(ROOT / "app.py"), "--data",
+                                  str(data_dir), "serve", "--port", str(box_port),
+                                  "--threads", str(options.threads)])
+        box_cold = cold_start(box, box_started, box_port)
+        size = page_size(box_port, "/")
+        base, base_started = start([sys.executable, str(ROOT / "scripts/bench_baseline.py"),
+                                    str(base_port), str(options.threads), str(size)])
+        base_cold = cold_start(base, base_started, base_port)
+
+        script = Path(scratch) / "report.lua"
+        script.write_text(WRK_REPORT)
+        rows = []
+        try:
+            with multiprocessing.Pool(options.concurrency) as pool:
+                for label, box_path, base_path in SCENARIOS:
+                    print(f"load {label} ...", file=sys.stderr)
+                    if options.loader == "wrk":
+                        measured_base, measured_box = (
+                            load_wrk(script, port, path, options.seconds, options.concurrency)
+                            for port, path in ((base_port, base_path), (box_port, box_path)))
+                    else:
+                        measured_base, measured_box = (
+                            load(pool, port, path, options.requests, options.concurrency)
+                            for port, path in ((base_port, base_path), (box_port, box_path)))
+                    rows.append((label, measured_box, measured_base))
+            box_rss, base_rss = rss_mb(box.pid), rss_mb(base.pid)
+        finally:
+            for process in (box, base):
+                process.terminate()
+                process.wait(timeout=10)
+
+    report(options, rows, box_rss, base_rss, box_cold, base_cold)
+
+
+def report(options, rows, box_rss, base_rss, box_cold, base_cold):
+    print(f"\nloader {options.loader}, {options.concurrency} connections, "
+          f"{options.threads} server threads, {os.cpu_count()} CPUs\n")
+    print("| URL | box req/s | baseline req/s | ratio | box p50 ms | box p95 ms "
+          "| baseline p50 ms | box requests | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, mbox, mbase in rows:
+        print(f"| {label} | {mbox['rps']:.0f} | {mbase['rps']:.0f} | "
+              f"{mbox['rps'] / mbase['rps']:.2f} | {mbox['p50']:.1f} | {mbox['p95']:.1f} | "
+              f"{mbase['p50']:.1f} | {mbox['count']} | {mbox['errors'] + mbase['errors']} |")
+    print("\n| server | RSS after load (MB) | cold start (s) |")
+    print("| --- | ---: | ---: |")
+    print(f"| box | {box_rss:.1f} | {box_cold:.2f} |")
+    print(f"| bare Flask baseline | {base_rss:.1f} | {base_cold:.2f} |")
+    print(f"| ratio box / baseline | {box_rss / base_rss:.2f} | {box_cold / base_cold:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
