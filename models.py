@@ -265,7 +265,10 @@ MIGRATIONS = [
             "lent_until VARCHAR(10) NOT NULL, expires_at REAL, answers VARCHAR(26), "
             "hidden BOOLEAN NOT NULL, network BOOLEAN NOT NULL, search_text TEXT NOT NULL)",
             "CREATE INDEX item_seq ON item (seq)",
-            "CREATE INDEX item_listing ON item (deleted, hidden, created_at)",
+            # Covers the catalogue's filters and search text: listing, counting and searching
+            # read this narrow index only, never the wide rows (about 200 bytes an object).
+            "CREATE INDEX item_listing ON item (deleted, hidden, created_at, id, status, "
+            "kind, mode, category, place, search_text)",
             "CREATE TABLE item_key (item_id VARCHAR(26) PRIMARY KEY, "
             "token_hash VARCHAR(64) NOT NULL)",
             "CREATE TABLE exchange (" + REPLICATED_COLUMNS + ", item_id VARCHAR(26) NOT NULL, "

@@ -103,7 +103,8 @@ def index():
     page = int(page) if page.isdigit() else 1
     rows, total = logic.browse(filters, page)
     return render_template("catalogue/index.html", items=rows, total=total, page=page,
-                           pages=max(1, -(-total // logic.PAGE_SIZE)), filters=filters)
+                           pages=max(1, -(-min(total, logic.COUNT_CAP) // logic.PAGE_SIZE)),
+                           filters=filters, count_cap=logic.COUNT_CAP)
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
