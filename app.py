@@ -14,7 +14,7 @@ import click
 from flask import Flask
 
 from models import db
-from piratebox import __version__, admin, api, box, pages, web
+from piratebox import __version__, admin, api, box, pages, print_views, site, web
 from piratebox.catalogue import views as catalogue
 from piratebox.clock import Clock
 from piratebox.config import load as load_config
@@ -53,16 +53,18 @@ def create_app(config=None):
         clock = Clock.load()
         clock.remember(force=True)
         identity = box.identity()
+        settings = site.load(app.config["SITE_URL"])
 
     app.extensions.update(
         data_dir=data_dir,
         clock=clock,
         box=identity,
+        site=settings,
         limiter=RateLimiter(),
-        portal=Portal(app.config["SITE_URL"], app.config["PORTAL_MEMORY_SECONDS"]),
+        portal=Portal(settings["site_url"], app.config["PORTAL_MEMORY_SECONDS"]),
     )
     web.init_app(app)
-    for blueprint in (pages.bp, admin.bp, catalogue.bp, api.bp):
+    for blueprint in (pages.bp, admin.bp, catalogue.bp, api.bp, print_views.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -165,6 +167,79 @@ def serve(data_dir, host, port, threads):
         max_request_header_size=64 * 1024,
         clear_untrusted_proxy_headers=True,
     )
+
+
+@cli.group("print")
+def print_group():
+    """Print the poster for the café counter, or labels for the objects in the box.
+
+    Example: piratebox --data ./data print poster --out affiche.pdf
+    """
+
+
+def open_box(data_dir):
+    """Open the database for a command; returns the site settings."""
+    open_existing(data_dir)
+    db.connect(reuse_if_open=True)
+    return site.load(load_config(data_dir)["SITE_URL"])
+
+
+@print_group.command("poster")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The PDF file to write.")
+@click.pass_obj
+def print_poster(data_dir, out):
+    """Write the A4 poster (wifi QR, site QR, three steps) as a PDF.
+
+    Example: piratebox --data ./data print poster --out affiche.pdf
+    """
+    from piratebox import printing
+    from piratebox.i18n import Translator
+
+    settings = open_box(data_dir)
+    french = Translator("fr").gettext
+    write_output(out, printing.pdf([printing.poster(settings, french)]))
+    click.echo(f"Poster written to {out}")
+
+
+@print_group.command("labels")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The PDF file to write.")
+@click.option("--item", "item_ids", multiple=True,
+              help="An object's id; repeat it. Default: every object in the café's box.")
+@click.pass_obj
+def print_labels(data_dir, out, item_ids):
+    """Write A4 sheets of QR labels (24 a sheet) for objects in the café's give box.
+
+    Example: piratebox --data ./data print labels --out etiquettes.pdf
+    """
+    from models import Item
+    from piratebox import printing
+
+    settings = open_box(data_dir)
+    query = Item.listed().order_by(Item.created_at.desc())
+    if item_ids:
+        query = query.where(Item.id.in_(item_ids))
+    else:
+        query = query.where((Item.place == "box") & (Item.status == "available"))
+    entries = [(item.title, f"{settings['site_url']}/items/{item.id}") for item in query]
+    if not entries:
+        raise click.ClickException("No object to label: nothing is in the café's box.")
+    with click.progressbar(length=len(entries), label="Drawing labels", file=sys.stderr) as bar:
+        pages = printing.labels(entries, settings["box_name"], progress=bar.update)
+    write_output(out, printing.pdf(pages))
+    click.echo(f"{len(entries)} labels on {len(pages)} pages written to {out}")
+
+
+def write_output(path, data):
+    from pathlib import Path
+
+    from piratebox.storage import atomic_write
+
+    try:
+        atomic_write(Path(path), data)
+    except OSError as error:
+        raise click.ClickException(f"Cannot write {path}: {error.strerror}.") from None
 
 
 def display_host(host):

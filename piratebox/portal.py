@@ -36,12 +36,15 @@ MAX_PHONES = 5000
 
 class Portal:
     def __init__(self, site_url, memory_seconds, monotonic=time.monotonic):
-        self.site_url = site_url.rstrip("/")
-        self.box_host = (urlsplit(site_url).hostname or "").lower()
+        self.set_site_url(site_url)
         self.memory_seconds = memory_seconds
         self._welcomed = {}
         self._lock = threading.Lock()
         self._monotonic = monotonic
+
+    def set_site_url(self, site_url):
+        self.site_url = site_url.rstrip("/")
+        self.box_host = (urlsplit(site_url).hostname or "").lower()
 
     def is_box_host(self, host):
         name = host.lower()

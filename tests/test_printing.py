@@ -1,0 +1,211 @@
+"""Every QR code the box makes is read back by a real decoder (zxing-cpp)."""
+
+import io
+import re
+
+import pytest
+from PIL import Image
+
+from models import Item, db
+from piratebox import qr
+from tests.conftest import post_from_page
+
+zxingcpp = pytest.importorskip("zxingcpp", reason="the zxing-cpp decoder is a test dependency")
+
+SSIDS = ["CoCoTe", 'Café; "le" bar:1,2\\', "Mairie de Saint-Bonnet-le-Château",
+         ";;::,,\"\"\\\\", "l'épicerie ☕", " espaces "]
+
+
+def decode(image):
+    found = zxingcpp.read_barcodes(image.convert("L"))
+    return sorted(result.text for result in found)
+
+
+def decode_png(data):
+    return decode(Image.open(io.BytesIO(data)))
+
+
+def decode_svg(data, width=600):
+    cairosvg = pytest.importorskip("cairosvg", reason="cairosvg renders the SVG")
+    try:
+        png = cairosvg.svg2png(bytestring=data, output_width=width)
+    except OSError as error:  # the cairo library itself is missing
+        pytest.skip(f"cairo cannot render SVG here: {error}")
+    return decode_png(png)
+
+
+def parse_wifi(payload):
+    """An independent reader of the WIFI: format (unescapes \\ ; , : ")."""
+    assert payload.startswith("WIFI:") and payload.endswith(";;")
+    fields, key, value, escaped = {}, "", "", False
+    body = payload[5:-1]
+    reading_key = True
+    for char in body:
+        if escaped:
+            value += char
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif reading_key and char == ":":
+            key, reading_key = value, False
+            value = ""
+        elif char == ";":
+            fields[key] = value
+            key, value, reading_key = "", "", True
+        else:
+            value += char
+    return fields
+
+
+@pytest.mark.parametrize("ssid", SSIDS)
+@pytest.mark.parametrize("password", ["", "mot;de:passe,\"8\\"])
+def test_the_wifi_code_joins_exactly_the_named_network(ssid, password):
+    payload = qr.wifi_payload(ssid, password)
+    [decoded] = decode_png(qr.png(payload))
+    assert decoded == payload
+    fields = parse_wifi(decoded)
+    assert fields["S"] == ssid
+    assert fields["T"] == ("WPA" if password else "nopass")
+    assert fields.get("P", "") == password
+
+
+@pytest.mark.parametrize("payload", ["http://boite.lan/", qr.wifi_payload(SSIDS[1], "x" * 63)])
+def test_svg_codes_read_back_after_rendering(payload):
+    assert decode_svg(qr.svg(payload)) == [payload]
+
+
+def configure(admin, **settings):
+    values = {"box_name": "Saint-Bonnet", "wifi_ssid": "CoCoTe", "wifi_password": "",
+              "site_url": "http://boite.lan", "welcome_text": "", **settings}
+    return post_from_page(admin, "/admin/settings", "/admin/settings", values)
+
+
+def test_the_site_and_wifi_codes_follow_the_mediators_settings(admin, client):
+    response = configure(admin, wifi_ssid='Café "du; coin"', wifi_password="bienvenue!",
+                         site_url="http://cocote.lan")
+    assert response.status_code == 302
+    wifi = client.get("/qr/wifi.png")
+    assert wifi.mimetype == "image/png"
+    assert decode_png(wifi.data) == [qr.wifi_payload('Café "du; coin"', "bienvenue!")]
+    assert decode_svg(client.get("/qr/site.svg").data) == ["http://cocote.lan/"]
+    assert decode_png(client.get("/qr/site.png").data) == ["http://cocote.lan/"]
+    assert decode_svg(client.get("/qr/wifi.svg").data) == [
+        qr.wifi_payload('Café "du; coin"', "bienvenue!")]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("site_url", "boite", "http://boite.lan"),
+    ("site_url", "https://boite.lan", "http://boite.lan"),
+    ("site_url", "http://boite.lan/page?x", "http://boite.lan"),
+    ("wifi_password", "court", "8 à 63 caractères"),
+    ("wifi_ssid", "é" * 17, "32 caractères"),
+    ("box_name", "", "nom du village"),
+])
+def test_bad_settings_are_refused_beside_the_field(admin, app, field, value, message):
+    response = configure(admin, **{field: value})
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert app.extensions["site"]["site_url"] == "http://boite.lan"
+
+
+def test_the_portal_follows_a_new_address(admin, client):
+    configure(admin, site_url="http://cocote.lan")
+    response = client.get("/generate_204", headers={"Host": "clients3.google.com"})
+    assert response.headers["Location"] == "http://cocote.lan/"
+
+
+def test_settings_need_the_mediator(client):
+    assert client.get("/admin/settings").status_code == 302
+
+
+def pdf_pages(data):
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    pages = []
+    for page in reader.pages:
+        [embedded] = page.images
+        pages.append((page.mediabox, embedded.image))
+    return pages
+
+
+def test_the_poster_pdf_is_a4_at_print_resolution_and_holds_both_codes(admin, client):
+    configure(admin, wifi_ssid="Wifi; de la mairie", wifi_password="motdepasse")
+    response = client.get("/print/poster.pdf")
+    assert response.mimetype == "application/pdf"
+    [(box, image)] = pdf_pages(response.data)
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 in points
+    assert image.size == (2480, 3508)  # 300 dpi
+    assert decode(image) == sorted([qr.wifi_payload("Wifi; de la mairie", "motdepasse"),
+                                    "http://boite.lan/"])
+
+
+def test_the_poster_page_prints_from_a_browser(client):
+    html = client.get("/print/poster").get_data(as_text=True)
+    assert "/qr/wifi.svg" in html and "/qr/site.svg" in html and "boite.lan" in html
+    assert "Rejoindre le wifi" in html
+
+
+def test_print_poster_from_the_command_line(runner, data_dir, tmp_path):
+    import app as application
+
+    out = tmp_path / "affiche.pdf"
+    result = runner.invoke(application.cli, ["--data", str(data_dir.path), "print", "poster",
+                                             "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    [(_box, image)] = pdf_pages(out.read_bytes())
+    assert "http://boite.lan/" in decode(image)
+
+
+def add_box_items(count):
+    from piratebox.catalogue import logic
+
+    with db.connection_context():
+        actor = logic.Actor("box", 1_767_225_600.0)
+        for number in range(count):
+            logic.create({"kind": "offer", "mode": "give", "place": "box",
+                          "category": "books", "title": f"Livre numéro {number}"}, [], actor)
+        return [item.id for item in Item.select().order_by(Item.created_at)]
+
+
+def test_labels_for_the_box_are_read_back_page_by_page(runner, make_app, tmp_path):
+    import app as application
+
+    app = make_app()
+    with app.app_context():
+        ids = add_box_items(26)  # more than one sheet of 24
+    out = tmp_path / "labels.pdf"
+    data_dir = app.extensions["data_dir"].path
+    result = runner.invoke(application.cli, ["--data", str(data_dir), "print", "labels",
+                                             "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "26 labels on 2 pages" in result.output
+    pages = pdf_pages(out.read_bytes())
+    found = decode(pages[0][1]) + decode(pages[1][1])
+    assert sorted(found) == sorted(f"http://boite.lan/items/{i}" for i in ids)
+
+
+def test_labels_chosen_in_the_admin_area(admin, app):
+    with app.app_context():
+        ids = add_box_items(3)
+    page = admin.get("/admin/labels").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = admin.post("/admin/labels", data={"csrf_token": token, "item": ids[:2]})
+    assert response.mimetype == "application/pdf"
+    [(_box, image)] = pdf_pages(response.data)
+    assert decode(image) == sorted(f"http://boite.lan/items/{i}" for i in ids[:2])
+
+
+def test_no_object_means_a_clear_error(runner, data_dir, tmp_path):
+    import app as application
+
+    result = runner.invoke(application.cli, ["--data", str(data_dir.path), "print", "labels",
+                                             "--out", str(tmp_path / "x.pdf")])
+    assert result.exit_code == 1 and "No object to label" in result.output
+
+
+def test_an_item_code_opens_its_page(client, app):
+    with app.app_context():
+        [item_id] = add_box_items(1)
+    assert decode_svg(client.get(f"/qr/items/{item_id}.svg").data) == [
+        f"http://boite.lan/items/{item_id}"]
