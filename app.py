@@ -15,11 +15,13 @@ from flask import Flask
 
 from models import db
 from piratebox import __version__, admin, api, box, pages, print_views, site, web
+from piratebox.board import views as board
 from piratebox.catalogue import views as catalogue
 from piratebox.clock import Clock
 from piratebox.config import load as load_config
 from piratebox.database import open_existing
 from piratebox.errors import PirateboxError
+from piratebox.events import views as events
 from piratebox.portal import Portal
 from piratebox.ratelimit import RateLimiter
 from piratebox.storage import DataDir
@@ -64,7 +66,8 @@ def create_app(config=None):
         portal=Portal(settings["site_url"], app.config["PORTAL_MEMORY_SECONDS"]),
     )
     web.init_app(app)
-    for blueprint in (pages.bp, admin.bp, catalogue.bp, api.bp, print_views.bp):
+    for blueprint in (pages.bp, admin.bp, catalogue.bp, board.bp, events.bp, api.bp,
+                      print_views.bp):
         app.register_blueprint(blueprint)
     return app
 

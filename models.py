@@ -216,13 +216,35 @@ class Exchange(Replicated):
 
 
 class Report(BaseModel):
-    """A visitor's report of an item, for the mediator. Local to this box."""
+    """A visitor's report of an item or a board message, for the mediator. Local to this box."""
 
     id = CharField(primary_key=True, max_length=26, default=new_id)
-    item_id = CharField(max_length=26, index=True)
+    subject = CharField(max_length=8, default="item")  # item | message
+    item_id = CharField(max_length=26, index=True)  # the reported record's id
     reason = CharField(max_length=300, default="")
     created_at = FloatField()
     resolved = BooleanField(default=False)
+
+
+class Message(Replicated):
+    """A short word on the board. Stays in the village: the sync leaves it out."""
+
+    text = CharField(max_length=500)
+    pseudonym = CharField(max_length=60, default="")
+    hidden = BooleanField(default=False)
+
+
+class Event(Replicated):
+    """A local event; proposed by a villager, published by the mediator (or by the hub)."""
+
+    title = CharField(max_length=120)
+    kind = CharField(max_length=16)  # repair_cafe | swap | disco_soupe | meeting | market | other
+    starts_at = FloatField(index=True)
+    ends_at = FloatField(null=True)
+    place = CharField(max_length=120, default="")
+    description = TextField(default="")
+    status = CharField(max_length=10, default="proposed")  # proposed | published | rejected
+    proposed_by = CharField(max_length=60, default="")
 
 
 # --- migrations ---------------------------------------------------------------------------
@@ -282,6 +304,23 @@ MIGRATIONS = [
             "CREATE INDEX report_item_id ON report (item_id)",
         ],
     ),
+    (
+        3,
+        "the board and the agenda",
+        [
+            "ALTER TABLE report ADD COLUMN subject VARCHAR(8) NOT NULL DEFAULT 'item'",
+            "CREATE TABLE message (" + REPLICATED_COLUMNS + ", text VARCHAR(500) NOT NULL, "
+            "pseudonym VARCHAR(60) NOT NULL, hidden BOOLEAN NOT NULL)",
+            "CREATE INDEX message_seq ON message (seq)",
+            "CREATE INDEX message_listing ON message (deleted, hidden, created_at)",
+            "CREATE TABLE event (" + REPLICATED_COLUMNS + ", title VARCHAR(120) NOT NULL, "
+            "kind VARCHAR(16) NOT NULL, starts_at REAL NOT NULL, ends_at REAL, "
+            "place VARCHAR(120) NOT NULL, description TEXT NOT NULL, "
+            "status VARCHAR(10) NOT NULL, proposed_by VARCHAR(60) NOT NULL)",
+            "CREATE INDEX event_seq ON event (seq)",
+            "CREATE INDEX event_starts_at ON event (starts_at)",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -312,4 +351,4 @@ def migrate(upto=None, progress=None):
 
 
 def all_models():
-    return [Setting, Counter, Blob, Item, ItemKey, Exchange, Report]
+    return [Setting, Counter, Blob, Item, ItemKey, Exchange, Report, Message, Event]

@@ -3,12 +3,22 @@
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from models import Setting, db, migrate, new_id
 from piratebox.errors import AlreadyInitialised, BadInput
 from piratebox.i18n import N_
 
 ROLES = ("box", "hub")
+
+
+@dataclass
+class Actor:
+    """Who makes a change, as the rules need to know it: this box, its time, its blob store."""
+
+    box_id: str
+    now: float
+    blobs: object = None
 MIN_PASSWORD_LENGTH = 8
 
 

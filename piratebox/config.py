@@ -29,6 +29,9 @@ DEFAULTS = {
     # New objects per phone address per hour, and open reports that hide an object.
     "POSTS_PER_HOUR": 10,
     "REPORTS_TO_HIDE": 3,
+    # The board: messages per phone address per hour, and days before a message goes.
+    "MESSAGES_PER_HOUR": 10,
+    "BOARD_DAYS": 60,
     "PASSWORD_HASH_ROUNDS": 120_000,
 }
 

@@ -2,7 +2,7 @@
 
 from models import db
 from piratebox.blobs import BlobStore
-from piratebox.box import identity
+from piratebox.box import Actor, identity
 from piratebox.catalogue import logic
 
 SAMPLES = [
@@ -34,7 +34,7 @@ def add_samples(data_dir, now):
 
     open_existing(data_dir)
     with db.connection_context():
-        actor = logic.Actor(box_id=identity()["id"], now=now, blobs=BlobStore(data_dir))
+        actor = Actor(box_id=identity()["id"], now=now, blobs=BlobStore(data_dir))
         for sample in SAMPLES:
             logic.create({**DEFAULTS, **sample}, [], actor)
     return len(SAMPLES)

@@ -6,7 +6,9 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 
 from models import db
 from piratebox import __version__
+from piratebox.board import logic as board
 from piratebox.catalogue import logic as catalogue
+from piratebox.events import logic as events
 from piratebox.storage import disk_usage
 from piratebox.web import LANGUAGE_COOKIE
 
@@ -18,7 +20,11 @@ ONE_YEAR = 365 * 24 * 3600
 @bp.get("/")
 def home():
     current_app.extensions["portal"].welcome(request.remote_addr)
-    return render_template("home.html", latest_items=catalogue.latest(6))
+    now = current_app.extensions["clock"].now()
+    return render_template(
+        "home.html", latest_items=catalogue.latest(6), next_events=events.upcoming(now, 3),
+        latest_messages=list(board.shown(now, current_app.config["BOARD_DAYS"]).limit(3)),
+        kinds=events.KINDS)
 
 
 @bp.get("/lang/<code>")

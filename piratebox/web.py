@@ -27,6 +27,16 @@ MENU = [
 ]
 
 
+def actor():
+    """This box, now: what every change made through the web is stamped with."""
+    from piratebox.blobs import BlobStore
+    from piratebox.box import Actor
+
+    extensions = current_app.extensions
+    return Actor(box_id=extensions["box"]["id"], now=extensions["clock"].now(),
+                 blobs=BlobStore(extensions["data_dir"]))
+
+
 def gettext(message, **params):
     text = g.translator.gettext(message) if "translator" in g else message
     return text % params if params else text

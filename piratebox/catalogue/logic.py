@@ -10,10 +10,9 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
 
-from models import Exchange, Item, ItemKey, Report, db, fold
-from piratebox import photos
+from models import Exchange, Item, ItemKey, db, fold
+from piratebox import moderation, photos
 from piratebox.catalogue.categories import mass_of
 from piratebox.errors import BadInput, Conflict
 from piratebox.i18n import N_
@@ -25,15 +24,6 @@ PAGE_SIZE = 20
 # Counting every match of a search over a year of objects costs more than showing them;
 # past this many the list says "1000+" and pages stop there.
 COUNT_CAP = 1000
-
-
-@dataclass
-class Actor:
-    """Who changes the catalogue, as the rules need to know it: this box, and its time."""
-
-    box_id: str
-    now: float
-    blobs: object = None
 
 
 # status -> the statuses an action may start from
@@ -159,9 +149,7 @@ ACTION_EVENTS = {
 
 
 def delete(item, actor):
-    with db.atomic():
-        item.tombstone(actor.box_id, actor.now)
-        Report.update(resolved=True).where(Report.item_id == item.id).execute()
+    moderation.decide(item, "delete", actor)
 
 
 def expire_due(actor):
@@ -170,45 +158,14 @@ def expire_due(actor):
         Item.expires_at.is_null(False) & (Item.expires_at < actor.now)
         & Item.status.in_(sorted(TRANSITIONS["expire"][0]))
     ))
-    for item in due:
-        transition(item, "expire", actor)
+    with db.atomic():  # one commit: a box back on after a month writes the flash once
+        for item in due:
+            transition(item, "expire", actor)
     return len(due)
 
 
-def report(item, reason, actor, threshold):
-    """Record a visitor's report; enough open reports hide the object until reviewed."""
-    with db.atomic():
-        Report.create(item_id=item.id, reason=reason[:300], created_at=actor.now)
-        open_reports = Report.select().where(
-            (Report.item_id == item.id) & (Report.resolved == False)  # noqa: E712
-        ).count()
-        if open_reports >= threshold and not item.hidden:
-            item.hidden = True
-            item.save_change(actor.box_id, actor.now)
-    return open_reports
-
-
-def moderate(item, decision, actor):
-    """The mediator's decision on an object: hide, show (lift a hide), delete, or dismiss."""
-    with db.atomic():
-        if decision == "delete":
-            delete(item, actor)
-            return
-        if decision in ("hide", "show"):
-            item.hidden = decision == "hide"
-            item.save_change(actor.box_id, actor.now)
-        if decision in ("show", "dismiss"):
-            Report.update(resolved=True).where(Report.item_id == item.id).execute()
-
-
 def reported_items():
-    """Objects with open reports or hidden, for the mediator, most reported first."""
-    counts = {}
-    for row in Report.select(Report.item_id).where(Report.resolved == False):  # noqa: E712
-        counts[row.item_id] = counts.get(row.item_id, 0) + 1
-    items = Item.live().where(Item.id.in_(list(counts)) | (Item.hidden == True))  # noqa: E712
-    return sorted(((item, counts.get(item.id, 0)) for item in items),
-                  key=lambda pair: (-pair[1], -pair[0].updated_at))
+    return moderation.to_review(Item, "item")
 
 
 def browse(filters, page=1):

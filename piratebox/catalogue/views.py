@@ -14,11 +14,13 @@ from flask import (
 )
 
 from models import Blob, Item
+from piratebox import moderation
 from piratebox.admin import admin_required
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, logic
 from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
+from piratebox.web import actor
 from piratebox.web import gettext as _
 
 bp = Blueprint("catalogue", __name__)
@@ -27,12 +29,6 @@ OWNED_KEY = "owned"  # item id -> manage token, in this phone's signed session c
 MAX_OWNED = 40  # a cookie holds about 4 KB
 EXPIRY_SWEEP_SECONDS = 300
 ONE_YEAR = 365 * 24 * 3600
-
-
-def actor():
-    extensions = current_app.extensions
-    return logic.Actor(box_id=extensions["box"]["id"], now=extensions["clock"].now(),
-                       blobs=BlobStore(extensions["data_dir"]))
 
 
 def limit_posting():
@@ -195,7 +191,7 @@ def report(item_id):
         raise TooManyRequests(N_("Too many reports from this phone: try again later."),
                               retry_after=wait)
     reason = forms.text(request.form, "reason")[: forms.LIMITS["reason"]]
-    logic.report(item, reason, actor(), current_app.config["REPORTS_TO_HIDE"])
+    moderation.report(item, "item", reason, actor(), current_app.config["REPORTS_TO_HIDE"])
     flash(_("Thank you, the mediator will look at it."), "success")
     return redirect(url_for("catalogue.index"))
 
@@ -306,8 +302,8 @@ def reports():
 def moderate(item_id):
     item = get_item(item_id, visible_only=False)
     decision = request.form.get("decision")
-    if decision not in ("hide", "show", "delete", "dismiss"):
+    if decision not in moderation.DECISIONS:
         abort(400)
-    logic.moderate(item, decision, actor())
+    moderation.decide(item, decision, actor())
     flash(_("Done."), "success")
     return redirect(url_for("catalogue.reports"))

@@ -1,0 +1,1 @@
+"""The board: short messages from the village, the PirateBox shoutbox grown up."""

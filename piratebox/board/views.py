@@ -1,0 +1,97 @@
+"""The board's pages: read, post, report; the mediator moderates and can close it."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from models import Message
+from piratebox import moderation
+from piratebox.admin import admin_required, is_admin
+from piratebox.board import logic
+from piratebox.errors import TooManyRequests
+from piratebox.i18n import N_
+from piratebox.web import actor
+from piratebox.web import gettext as _
+
+bp = Blueprint("board", __name__)
+
+LIMITS = {"text": logic.MAX_LENGTH, "pseudonym": logic.MAX_PSEUDONYM}
+
+
+def render_board(values, errors, status=200):
+    config = current_app.config
+    number = request.args.get("page", "1")
+    messages, total, number = logic.page(actor().now, config["BOARD_DAYS"],
+                                         int(number) if number.isdigit() else 1)
+    return render_template("board/index.html", messages=messages, total=total, page=number,
+                           pages=max(1, -(-total // logic.PAGE_SIZE)), values=values,
+                           errors=errors, limits=LIMITS, closed=logic.is_closed(),
+                           days=config["BOARD_DAYS"], admin=is_admin()), status
+
+
+@bp.get("/board/")
+def index():
+    return render_board({}, {})
+
+
+@bp.post("/board/")
+def post():
+    if logic.is_closed():
+        abort(403)
+    values, errors = logic.read_message(request.form)
+    if errors:
+        return render_board(values, errors, 400)
+    wait = current_app.extensions["limiter"].hit(
+        "board", request.remote_addr, current_app.config["MESSAGES_PER_HOUR"], 3600)
+    if wait:
+        raise TooManyRequests(N_("You have written a lot this hour: wait {minutes} minutes."),
+                              retry_after=wait, minutes=int(wait // 60) + 1)
+    logic.post(values, actor())
+    flash(_("Your message is on the board."), "success")
+    return redirect(url_for("board.index"))
+
+
+def get_message(message_id):
+    message = Message.get_or_none(Message.id == message_id)
+    if message is None or message.deleted:
+        abort(404)
+    return message
+
+
+@bp.post("/board/<message_id>/report")
+def report(message_id):
+    message = get_message(message_id)
+    wait = current_app.extensions["limiter"].hit("report", request.remote_addr, 20, 3600)
+    if wait:
+        raise TooManyRequests(N_("Too many reports from this phone: try again later."),
+                              retry_after=wait)
+    moderation.report(message, "message", request.form.get("reason", ""), actor(),
+                      current_app.config["REPORTS_TO_HIDE"])
+    flash(_("Thank you, the mediator will look at it."), "success")
+    return redirect(url_for("board.index"))
+
+
+@bp.get("/admin/board")
+@admin_required
+def review():
+    return render_template("board/review.html", rows=moderation.to_review(Message, "message"),
+                           closed=logic.is_closed())
+
+
+@bp.post("/admin/board/messages/<message_id>")
+@admin_required
+def moderate(message_id):
+    decision = request.form.get("decision")
+    if decision not in moderation.DECISIONS:
+        abort(400)
+    moderation.decide(get_message(message_id), decision, actor())
+    flash(_("Done."), "success")
+    back_to_board = request.form.get("back") == "board"
+    return redirect(url_for("board.index" if back_to_board else "board.review"))
+
+
+@bp.post("/admin/board/open")
+@admin_required
+def open_or_close():
+    logic.set_closed(request.form.get("closed") == "1")
+    flash(_("The board is closed.") if logic.is_closed() else _("The board is open."),
+          "success")
+    return redirect(url_for("board.review"))

@@ -1,0 +1,1 @@
+"""The local agenda: repair cafés, swaps, Disco Soupe, meetings, markets."""

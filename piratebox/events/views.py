@@ -1,0 +1,123 @@
+"""The agenda's pages: upcoming events, the archive, proposals, and calendar files."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from models import Event
+from piratebox.admin import admin_required, is_admin
+from piratebox.errors import TooManyRequests
+from piratebox.events import ics, logic
+from piratebox.i18n import N_
+from piratebox.web import actor
+from piratebox.web import gettext as _
+
+bp = Blueprint("events", __name__)
+
+
+def zone():
+    return current_app.config["TIMEZONE"]
+
+
+def calendar_response(events, filename):
+    body = ics.calendar(events, current_app.extensions["site"]["box_name"], actor().now,
+                        current_app.extensions["site"]["site_url"])
+    return current_app.response_class(body, mimetype="text/calendar", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/events/")
+def index():
+    return render_template("events/index.html", events=logic.upcoming(actor().now),
+                           archive=False, kinds=logic.KINDS)
+
+
+@bp.get("/events/archive")
+def archive():
+    return render_template("events/index.html", events=logic.archive(actor().now),
+                           archive=True, kinds=logic.KINDS)
+
+
+@bp.get("/events/agenda.ics")
+def agenda_ics():
+    return calendar_response(logic.upcoming(actor().now), "agenda.ics")
+
+
+def get_event(event_id, published_only=True):
+    event = Event.get_or_none(Event.id == event_id)
+    if event is None or event.deleted or (
+            published_only and event.status != "published" and not is_admin()):
+        abort(404)
+    return event
+
+
+@bp.get("/events/<event_id>")
+def show(event_id):
+    return render_template("events/show.html", event=get_event(event_id), kinds=logic.KINDS,
+                           admin=is_admin())
+
+
+@bp.get("/events/<event_id>.ics")
+def event_ics(event_id):
+    return calendar_response([get_event(event_id)], "evenement.ics")
+
+
+def render_form(values, errors, event=None, status=200):
+    return render_template("events/form.html", values=values, errors=errors, event=event,
+                           kinds=list(logic.KINDS.items()), limits=logic.LIMITS,
+                           admin=is_admin()), status
+
+
+@bp.route("/events/new", methods=["GET", "POST"])
+def new():
+    """Anyone proposes an event; the mediator's are published at once."""
+    if request.method == "GET":
+        return render_form({"kind": "repair_cafe"}, {})
+    values, errors = logic.read_event(request.form, zone())
+    if errors:
+        return render_form(values, errors, status=400)
+    wait = current_app.extensions["limiter"].hit(
+        "post", request.remote_addr, current_app.config["POSTS_PER_HOUR"], 3600)
+    if wait:
+        raise TooManyRequests(
+            N_("You have posted a lot this hour: wait {minutes} minutes, or ask the mediator."),
+            retry_after=wait, minutes=int(wait // 60) + 1)
+    event = logic.create(values, actor(), published=is_admin())
+    if event.status == "published":
+        flash(_("The event is in the agenda."), "success")
+        return redirect(url_for("events.show", event_id=event.id))
+    flash(_("Thank you! The mediator will publish your event soon."), "success")
+    return redirect(url_for("events.index"))
+
+
+@bp.route("/events/<event_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit(event_id):
+    event = get_event(event_id, published_only=False)
+    if request.method == "GET":
+        return render_form(logic.form_values(event, zone()), {}, event)
+    values, errors = logic.read_event(request.form, zone())
+    if errors:
+        return render_form(values, errors, event, status=400)
+    logic.update(event, values, actor())
+    flash(_("Changes saved."), "success")
+    return redirect(url_for("events.show", event_id=event.id))
+
+
+@bp.get("/admin/events")
+@admin_required
+def proposals():
+    return render_template("events/proposals.html", events=logic.pending(), kinds=logic.KINDS)
+
+
+@bp.post("/admin/events/<event_id>")
+@admin_required
+def decide(event_id):
+    decision = request.form.get("decision")
+    event = get_event(event_id, published_only=False)
+    if decision == "delete":
+        event.tombstone(actor().box_id, actor().now)
+    elif decision in ("publish", "reject"):
+        logic.decide(event, decision, actor())
+    else:
+        abort(400)
+    flash(_("Done."), "success")
+    return redirect(url_for("events.proposals"))
