@@ -29,7 +29,8 @@ def items():
                ("q", "kind", "mode", "category", "place", "status")}
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() else 1
-    rows, total = logic.browse(filters, page)
+    fields = [getattr(Item, name) for name in PUBLIC_ITEM_FIELDS] + [Item.photos]
+    rows, total = logic.browse(filters, page, fields)
     return jsonify(items=[public_item(item) for item in rows], total=total, page=page,
                    page_size=logic.PAGE_SIZE)
 

@@ -168,8 +168,11 @@ def reported_items():
     return moderation.to_review(Item, "item")
 
 
-def browse(filters, page=1):
-    """The catalogue as visitors see it: newest first, filtered, searched, a page at a time."""
+def browse(filters, page=1, fields=None):
+    """The catalogue as visitors see it: newest first, filtered, searched, a page at a time.
+
+    Rows carry `fields` only (the card's by default).
+    """
     query = Item.listed()
     status = filters.get("status") or "open"
     if status == "open":
@@ -187,15 +190,16 @@ def browse(filters, page=1):
         .limit(COUNT_CAP + 1)).fetchall()]
     page = min(max(1, page), COUNT_CAP // PAGE_SIZE + 1)
     page_ids = ids[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    by_id = {item.id: item for item in Item.select().where(Item.id.in_(page_ids))}
+    rows = Item.select(*(fields or Item.card_fields())).where(Item.id.in_(page_ids))
+    by_id = {item.id: item for item in rows}
     return [by_id[item_id] for item_id in page_ids], len(ids)
 
 
 def latest(count):
-    return list(Item.listed().where(Item.status == "available")
+    return list(Item.listed().select(*Item.card_fields()).where(Item.status == "available")
                 .order_by(Item.created_at.desc()).limit(count))
 
 
 def answers_to(request_item):
-    return list(Item.listed().where(Item.answers == request_item.id)
-                .order_by(Item.created_at.desc()))
+    return list(Item.listed().select(*Item.card_fields())
+                .where(Item.answers == request_item.id).order_by(Item.created_at.desc()))
