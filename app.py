@@ -22,6 +22,7 @@ from piratebox.config import load as load_config
 from piratebox.database import open_existing
 from piratebox.errors import PirateboxError
 from piratebox.events import views as events
+from piratebox.pagecache import PageCache
 from piratebox.portal import Portal
 from piratebox.ratelimit import RateLimiter
 from piratebox.storage import DataDir
@@ -63,6 +64,7 @@ def create_app(config=None):
         box=identity,
         site=settings,
         limiter=RateLimiter(),
+        page_cache=PageCache(app.config["PAGE_CACHE_SECONDS"]),
         portal=Portal(settings["site_url"], app.config["PORTAL_MEMORY_SECONDS"]),
     )
     web.init_app(app)

@@ -26,6 +26,9 @@ DEFAULTS = {
     # How long a phone that has seen the welcome page is told "you are online".
     "PORTAL_MEMORY_SECONDS": 24 * 3600,
     "ACCESS_LOG": False,
+    # Public pages are served from memory for at most this long (0: never); any write
+    # clears them at once. See piratebox/pagecache.py.
+    "PAGE_CACHE_SECONDS": 30,
     # New objects per phone address per hour, and open reports that hide an object.
     "POSTS_PER_HOUR": 10,
     "REPORTS_TO_HIDE": 3,

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request
 
 from models import db
-from piratebox import __version__
+from piratebox import __version__, pagecache
 from piratebox.board import logic as board
 from piratebox.catalogue import logic as catalogue
 from piratebox.events import logic as events
@@ -21,10 +21,10 @@ ONE_YEAR = 365 * 24 * 3600
 def home():
     current_app.extensions["portal"].welcome(request.remote_addr)
     now = current_app.extensions["clock"].now()
-    return render_template(
+    return pagecache.render(lambda: render_template(
         "home.html", latest_items=catalogue.latest(6), next_events=events.upcoming(now, 3),
         latest_messages=list(board.shown(now, current_app.config["BOARD_DAYS"]).limit(3)),
-        kinds=events.KINDS)
+        kinds=events.KINDS))
 
 
 @bp.get("/lang/<code>")

@@ -6,7 +6,7 @@ from flask import current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from models import db
-from piratebox import __version__, security
+from piratebox import __version__, pagecache, security
 from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.i18n import N_, Translator, best_language
 from piratebox.timefmt import format_datetime, local_datetime
@@ -35,6 +35,22 @@ def actor():
     extensions = current_app.extensions
     return Actor(box_id=extensions["box"]["id"], now=extensions["clock"].now(),
                  blobs=BlobStore(extensions["data_dir"]))
+
+
+POSTED_A_LOT = N_("You have posted a lot this hour: wait {minutes} minutes, or ask the "
+                  "mediator.")
+REPORTED_A_LOT = N_("Too many reports from this phone: try again later.")
+REPORTS_PER_HOUR = 20
+
+
+def rate_limit(bucket, per_hour, message):
+    """Count one more of `bucket` for this phone's address, or refuse with `message`.
+
+    `message` is a message id that may name {minutes}, the wait before trying again.
+    """
+    wait = current_app.extensions["limiter"].hit(bucket, request.remote_addr, per_hour, 3600)
+    if wait:
+        raise TooManyRequests(message, retry_after=wait, minutes=int(wait // 60) + 1)
 
 
 def gettext(message, **params):
@@ -74,6 +90,7 @@ def after_request(response):
     security.add_security_headers(response)
     if request.method in security.UNSAFE_METHODS and response.status_code < 400:
         current_app.extensions["clock"].remember()
+        current_app.extensions["page_cache"].changed()
     if current_app.config["ACCESS_LOG"]:
         access_log.info(
             '%s "%s %s" %s %s',
@@ -150,7 +167,7 @@ def template_globals():
         "_": gettext,
         "gettext": gettext,
         "ngettext": ngettext,
-        "csrf_token": security.csrf_token,
+        "csrf_token": pagecache.csrf_token,
         "menu": menu,
         "box": current_app.extensions["box"],
         "version": __version__,

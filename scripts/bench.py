@@ -205,6 +205,8 @@ def main():
     parser.add_argument("--concurrency", type=int, default=4, help="client connections")
     parser.add_argument("--threads", type=int, default=4, help="server threads (both)")
     parser.add_argument("--seconds", type=int, default=15, help="per URL, with wrk")
+    parser.add_argument("--only", action="append", metavar="LABEL",
+                        help="measure only this scenario (repeat for more), e.g. --only home")
     parser.add_argument("--items", type=int, default=SEED_ITEMS)
     parser.add_argument("--photos", type=int, default=SEED_PHOTOS)
     parser.add_argument("--loader", choices=("wrk", "python"),
@@ -236,6 +238,8 @@ def main():
                 for label, box_path, base_path in SCENARIOS:
                     if "{item}" in box_path and not names["item"]:
                         continue  # an empty box has no item page
+                    if options.only and label not in options.only:
+                        continue
                     box_path = box_path.format(**names)
                     print(f"load {label} ...", file=sys.stderr)
                     if options.loader == "wrk":

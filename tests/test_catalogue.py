@@ -341,6 +341,8 @@ def test_photos_are_cached_by_hash_and_other_blobs_are_not_served(client, app):
         Blob.create(hash="a" * 64, size=1, kind="file", created_at=0)
     assert client.get(f"/photos/{'a' * 64}.jpg").status_code == 404
     assert client.get("/photos/../../secret_key.jpg").status_code == 404
+    app.extensions["data_dir"].blobs.joinpath(photo["full"][:2], photo["full"]).unlink()
+    assert client.get(f"/photos/{photo['full']}.jpg").status_code == 404
 
 
 def test_exchange_events_never_name_people():

@@ -6,9 +6,8 @@ from models import Message
 from piratebox import moderation
 from piratebox.admin import admin_required, is_admin
 from piratebox.board import logic
-from piratebox.errors import TooManyRequests
 from piratebox.i18n import N_
-from piratebox.web import actor
+from piratebox.web import REPORTED_A_LOT, REPORTS_PER_HOUR, actor, rate_limit
 from piratebox.web import gettext as _
 
 bp = Blueprint("board", __name__)
@@ -39,11 +38,8 @@ def post():
     values, errors = logic.read_message(request.form)
     if errors:
         return render_board(values, errors, 400)
-    wait = current_app.extensions["limiter"].hit(
-        "board", request.remote_addr, current_app.config["MESSAGES_PER_HOUR"], 3600)
-    if wait:
-        raise TooManyRequests(N_("You have written a lot this hour: wait {minutes} minutes."),
-                              retry_after=wait, minutes=int(wait // 60) + 1)
+    rate_limit("board", current_app.config["MESSAGES_PER_HOUR"],
+               N_("You have written a lot this hour: wait {minutes} minutes."))
     logic.post(values, actor())
     flash(_("Your message is on the board."), "success")
     return redirect(url_for("board.index"))
@@ -59,10 +55,7 @@ def get_message(message_id):
 @bp.post("/board/<message_id>/report")
 def report(message_id):
     message = get_message(message_id)
-    wait = current_app.extensions["limiter"].hit("report", request.remote_addr, 20, 3600)
-    if wait:
-        raise TooManyRequests(N_("Too many reports from this phone: try again later."),
-                              retry_after=wait)
+    rate_limit("report", REPORTS_PER_HOUR, REPORTED_A_LOT)
     moderation.report(message, "message", request.form.get("reason", ""), actor(),
                       current_app.config["REPORTS_TO_HIDE"])
     flash(_("Thank you, the mediator will look at it."), "success")

@@ -14,13 +14,13 @@ from flask import (
 )
 
 from models import Blob, Item
-from piratebox import moderation
+from piratebox import moderation, pagecache
 from piratebox.admin import admin_required
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, logic
-from piratebox.errors import BadInput, TooManyRequests
+from piratebox.errors import BadInput
 from piratebox.i18n import N_
-from piratebox.web import actor
+from piratebox.web import POSTED_A_LOT, REPORTED_A_LOT, REPORTS_PER_HOUR, actor, rate_limit
 from piratebox.web import gettext as _
 
 bp = Blueprint("catalogue", __name__)
@@ -32,13 +32,7 @@ ONE_YEAR = 365 * 24 * 3600
 
 
 def limit_posting():
-    config = current_app.config
-    wait = current_app.extensions["limiter"].hit(
-        "post", request.remote_addr, config["POSTS_PER_HOUR"], 3600)
-    if wait:
-        raise TooManyRequests(
-            N_("You have posted a lot this hour: wait {minutes} minutes, or ask the mediator."),
-            retry_after=wait, minutes=int(wait // 60) + 1)
+    rate_limit("post", current_app.config["POSTS_PER_HOUR"], POSTED_A_LOT)
 
 
 def sweep_expired():
@@ -47,7 +41,8 @@ def sweep_expired():
     now = current_app.extensions["clock"].now()
     if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
         state["at"] = now
-        logic.expire_due(actor())
+        if logic.expire_due(actor()):
+            current_app.extensions["page_cache"].changed()
 
 
 def get_item(item_id, visible_only=True):
@@ -97,10 +92,15 @@ def index():
                ("q", "kind", "mode", "category", "place", "status")}
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() else 1
-    rows, total = logic.browse(filters, page)
-    return render_template("catalogue/index.html", items=rows, total=total, page=page,
-                           pages=max(1, -(-min(total, logic.COUNT_CAP) // logic.PAGE_SIZE)),
-                           filters=filters, count_cap=logic.COUNT_CAP)
+
+    def render_page():
+        rows, total = logic.browse(filters, page)
+        return render_template(
+            "catalogue/index.html", items=rows, total=total, page=page,
+            pages=max(1, -(-min(total, logic.COUNT_CAP) // logic.PAGE_SIZE)),
+            filters=filters, count_cap=logic.COUNT_CAP)
+
+    return pagecache.render(render_page)
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
@@ -155,10 +155,13 @@ def created(item, token):
 
 @bp.get("/items/<item_id>")
 def show(item_id):
-    item = get_item(item_id)
-    answers = logic.answers_to(item) if item.kind == "request" else []
-    return render_template("catalogue/show.html", item=item, owner=owns(item), answers=answers,
-                           errors={}, values={})
+    def render_page():
+        item = get_item(item_id)
+        answers = logic.answers_to(item) if item.kind == "request" else []
+        return render_template("catalogue/show.html", item=item, owner=owns(item),
+                               answers=answers, errors={}, values={})
+
+    return pagecache.render(render_page)
 
 
 @bp.post("/items/<item_id>/reserve")
@@ -186,10 +189,7 @@ def take(item_id):
 @bp.post("/items/<item_id>/report")
 def report(item_id):
     item = get_item(item_id)
-    wait = current_app.extensions["limiter"].hit("report", request.remote_addr, 20, 3600)
-    if wait:
-        raise TooManyRequests(N_("Too many reports from this phone: try again later."),
-                              retry_after=wait)
+    rate_limit("report", REPORTS_PER_HOUR, REPORTED_A_LOT)
     reason = forms.text(request.form, "reason")[: forms.LIMITS["reason"]]
     moderation.report(item, "item", reason, actor(), current_app.config["REPORTS_TO_HIDE"])
     flash(_("Thank you, the mediator will look at it."), "success")
@@ -285,6 +285,8 @@ def photo(digest):
     if blob is None or blob.kind not in ("photo", "thumb"):
         abort(404)
     path = BlobStore(current_app.extensions["data_dir"]).path(digest)
+    if not path.is_file():  # a damaged store: reported, never a server error
+        abort(404)
     response = send_file(path, mimetype="image/jpeg", etag=digest, conditional=True,
                          max_age=ONE_YEAR)
     response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"

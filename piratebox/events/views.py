@@ -3,11 +3,10 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from models import Event
+from piratebox import pagecache
 from piratebox.admin import admin_required, is_admin
-from piratebox.errors import TooManyRequests
 from piratebox.events import ics, logic
-from piratebox.i18n import N_
-from piratebox.web import actor
+from piratebox.web import POSTED_A_LOT, actor, rate_limit
 from piratebox.web import gettext as _
 
 bp = Blueprint("events", __name__)
@@ -26,8 +25,9 @@ def calendar_response(events, filename):
 
 @bp.get("/events/")
 def index():
-    return render_template("events/index.html", events=logic.upcoming(actor().now),
-                           archive=False, kinds=logic.KINDS)
+    return pagecache.render(lambda: render_template(
+        "events/index.html", events=logic.upcoming(actor().now), archive=False,
+        kinds=logic.KINDS))
 
 
 @bp.get("/events/archive")
@@ -74,12 +74,7 @@ def new():
     values, errors = logic.read_event(request.form, zone())
     if errors:
         return render_form(values, errors, status=400)
-    wait = current_app.extensions["limiter"].hit(
-        "post", request.remote_addr, current_app.config["POSTS_PER_HOUR"], 3600)
-    if wait:
-        raise TooManyRequests(
-            N_("You have posted a lot this hour: wait {minutes} minutes, or ask the mediator."),
-            retry_after=wait, minutes=int(wait // 60) + 1)
+    rate_limit("post", current_app.config["POSTS_PER_HOUR"], POSTED_A_LOT)
     event = logic.create(values, actor(), published=is_admin())
     if event.status == "published":
         flash(_("The event is in the agenda."), "success")

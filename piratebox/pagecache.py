@@ -1,0 +1,78 @@
+"""A small cache of rendered public pages: a village box is read far more than it is written.
+
+A page is kept for PAGE_CACHE_SECONDS at most and forgotten at the first change: every
+successful POST (and the expiry sweep) moves the write generation on, and the generation
+is part of the key. Pages are never cached for a session that makes them personal (a
+flashed message, the mediator, an owner's objects). The CSRF token is the one personal
+thing a public page carries: pages are rendered with a placeholder that is replaced by
+the visitor's own token on the way out.
+
+One process only: a hub run as several processes sees another's writes after at most
+PAGE_CACHE_SECONDS (see docs/benchmarks.md).
+"""
+
+import threading
+from collections import OrderedDict
+
+from flask import current_app, g, request, session
+
+from piratebox import security
+
+PLACEHOLDER = "csrf-placeholder-2f9c41"
+MAX_PAGES = 200  # about 2 MB of HTML at most
+
+
+class PageCache:
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.generation = 0
+        self._pages = OrderedDict()
+        self._lock = threading.Lock()
+
+    def changed(self):
+        """Something was written: every cached page is out of date."""
+        with self._lock:
+            self.generation += 1
+            self._pages.clear()
+
+    def get(self, key):
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key, page):
+        with self._lock:
+            self._pages[key] = page
+            while len(self._pages) > MAX_PAGES:
+                self._pages.popitem(last=False)
+
+
+def is_personal():
+    return bool(session.get("_flashes") or session.get("admin_epoch") or session.get("owned"))
+
+
+def csrf_token():
+    """The token to put in a form: the placeholder while a page is rendered for the cache."""
+    return PLACEHOLDER if g.get("rendering_for_cache") else security.csrf_token()
+
+
+def render(render_page):
+    """Serve `render_page()` (which returns HTML text) from the cache when it may be shared."""
+    cache = current_app.extensions["page_cache"]
+    if not cache.seconds or is_personal():
+        return render_page()
+    now = current_app.extensions["clock"].now()
+    key = (request.full_path, g.lang, cache.generation, int(now // cache.seconds))
+    page = cache.get(key)
+    if page is None:
+        g.rendering_for_cache = True
+        try:
+            page = render_page()
+        finally:
+            g.rendering_for_cache = False
+        cache.put(key, page)
+    if PLACEHOLDER in page:
+        page = page.replace(PLACEHOLDER, security.csrf_token())
+    return page
