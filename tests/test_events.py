@@ -1,12 +1,11 @@
 from datetime import UTC, datetime, timedelta
 
+import icalendar  # parses the .ics files back
 import pytest
 
 from models import Event, db
 from piratebox.events.ics import fold
 from tests.conftest import csrf_from
-
-icalendar = pytest.importorskip("icalendar", reason="icalendar parses the .ics files back")
 
 
 def propose(client, **fields):
