@@ -113,14 +113,9 @@ def new():
     errors = {}
     if request.method == "POST":
         values, errors = forms.read_item(request.form)
-        if not errors:
-            limit_posting()
-            try:
-                item, token = logic.create(values, uploads(), actor())
-            except BadInput as error:
-                errors["photos"] = error.localized(_)
-            else:
-                return created(item, token)
+        published = None if errors else publish(values, errors)
+        if published:
+            return published
     status = 400 if errors else 200
     return render_template("catalogue/new.html", values=values, errors=errors,
                            answering=answering), status
@@ -133,17 +128,23 @@ def deposit():
     if request.method == "POST":
         values, errors = forms.read_deposit(request.form)
         if not errors:
-            limit_posting()
-            label = categories.BY_CODE[values["category"]].label
-            values["title"] = values["title"] or _(label)
-            try:
-                item, token = logic.create(values, uploads(), actor())
-            except BadInput as error:
-                errors["photos"] = error.localized(_)
-            else:
-                return created(item, token)
+            values["title"] = values["title"] or _(categories.BY_CODE[values["category"]].label)
+            published = publish(values, errors)
+            if published:
+                return published
     status = 400 if errors else 200
     return render_template("catalogue/deposit.html", values=values, errors=errors), status
+
+
+def publish(values, errors):
+    """Create the object and go to its manage page; a refused photo becomes a field error."""
+    limit_posting()
+    try:
+        item, token = logic.create(values, uploads(), actor())
+    except BadInput as error:
+        errors["photos"] = error.localized(_)
+        return None
+    return created(item, token)
 
 
 def created(item, token):
