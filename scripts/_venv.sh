@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/run and scripts/test: make or refresh a virtual environment.
 # ensure_venv DIR EXTRAS [CONSTRAINTS] — reinstalls only when setup.cfg or the pins change.
 ensure_venv() {
