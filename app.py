@@ -14,7 +14,7 @@ import click
 from flask import Flask
 
 from models import db
-from piratebox import __version__, admin, api, box, pages, print_views, site, web
+from piratebox import __version__, admin, api, box, pages, print_views, site, stats_views, web
 from piratebox.board import views as board
 from piratebox.catalogue import views as catalogue
 from piratebox.clock import Clock
@@ -69,7 +69,7 @@ def create_app(config=None):
     )
     web.init_app(app)
     for blueprint in (pages.bp, admin.bp, catalogue.bp, board.bp, events.bp, api.bp,
-                      print_views.bp):
+                      print_views.bp, stats_views.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -234,6 +234,32 @@ def print_labels(data_dir, out, item_ids):
         pages = printing.labels(entries, settings["box_name"], progress=bar.update)
     write_output(out, printing.pdf(pages))
     click.echo(f"{len(entries)} labels on {len(pages)} pages written to {out}")
+
+
+@cli.command()
+@click.option("--csv", "as_csv", is_flag=True, help="Comma-separated values for a spreadsheet.")
+@click.option("--decimal-comma", is_flag=True, help="French decimals (3,5) and ';' separators.")
+@click.pass_obj
+def stats(data_dir, as_csv, decimal_comma):
+    """Print the impact figures: exchanges, purchases avoided, kilos, CO2e, weeks.
+
+    Example: piratebox --data ./data stats --csv --decimal-comma > impact.csv
+    """
+    import csv
+
+    from models import Exchange
+    from piratebox import impact
+    from piratebox.clock import Clock
+
+    open_box(data_dir)
+    figures = impact.compute(Exchange.live().iterator(), Clock.load().now(),
+                             impact.load_factors(), load_config(data_dir)["TIMEZONE"])
+    rows = impact.csv_rows(figures, decimal_comma=decimal_comma)
+    if as_csv:
+        csv.writer(sys.stdout, delimiter=";" if decimal_comma else ",").writerows(rows)
+    else:
+        for name, value in rows[1:]:
+            click.echo(f"{name:<38} {value}")
 
 
 def write_output(path, data):

@@ -1,0 +1,150 @@
+"""The impact figures, computed from the exchange events: counts, never who.
+
+- exchanges: objects that changed hands (taken from the café's box, given, lent);
+- purchases avoided: takers who answered "yes" to "would you otherwise have bought it
+  new?" — the answer, never an assumed share;
+- kilos kept in use: the typical mass of each object taken or given;
+- CO2e avoided: for each purchase avoided, the manufacturing footprint of a new object of
+  its category (piratebox/data/impact-factors.csv, each figure with its source). A
+  category without a published figure counts zero: the total is a floor, not a guess.
+"""
+
+import csv
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from piratebox.timefmt import display_zone
+
+FACTORS_FILE = Path(__file__).parent / "data" / "impact-factors.csv"
+CHANGED_HANDS = ("taken", "given", "lent")
+KEPT_IN_USE = ("taken", "given")
+WEEKS = 12
+
+
+def load_factors(path=FACTORS_FILE):
+    with open(path, encoding="utf-8", newline="") as handle:
+        return {row["category"]: row for row in csv.DictReader(handle)}
+
+
+@dataclass
+class Figures:
+    deposited: int = 0  # put in the café's box
+    offered: int = 0  # offered from home or elsewhere
+    requested: int = 0
+    exchanges: int = 0
+    taken: int = 0
+    given: int = 0
+    lent: int = 0
+    returned: int = 0
+    fulfilled: int = 0
+    answered: int = 0  # takers who answered the question
+    purchases_avoided: int = 0
+    kg_kept_in_use: float = 0.0
+    kg_co2e_avoided: float = 0.0
+    weeks: list = field(default_factory=list)  # [(monday as date, exchanges that week)]
+    by_category: dict = field(default_factory=dict)  # code -> exchanges
+
+
+def week_start(timestamp, zone):
+    day = datetime.fromtimestamp(timestamp, zone).date()
+    return day - timedelta(days=day.weekday())
+
+
+def compute(events, now, factors, zone_name="Europe/Paris"):
+    """Figures from exchange events (objects with action, category, mass_kg,
+    avoided_purchase, happened_at)."""
+    zone = display_zone(zone_name)
+    this_week = week_start(now, zone)
+    mondays = [this_week - timedelta(weeks=n) for n in range(WEEKS - 1, -1, -1)]
+    per_week = dict.fromkeys(mondays, 0)
+    figures = Figures()
+    for event in events:
+        action = event.action
+        if action in ("deposited", "offered", "requested", "taken", "given", "lent",
+                      "returned", "fulfilled"):
+            setattr(figures, action, getattr(figures, action) + 1)
+        if action not in CHANGED_HANDS:
+            continue
+        figures.exchanges += 1
+        figures.by_category[event.category] = figures.by_category.get(event.category, 0) + 1
+        monday = week_start(event.happened_at, zone)
+        if monday in per_week:
+            per_week[monday] += 1
+        if action in KEPT_IN_USE:
+            figures.kg_kept_in_use += event.mass_kg
+            if event.avoided_purchase is not None:
+                figures.answered += 1
+            if event.avoided_purchase:
+                figures.purchases_avoided += 1
+                factor = factors.get(event.category)
+                figures.kg_co2e_avoided += float(factor["kg_co2e_per_object"]) if factor else 0
+    figures.weeks = list(per_week.items())
+    return figures
+
+
+def bar_chart(bars, title, unit_label, width=340):
+    """An SVG bar chart (vertical bars) as markup; bars: [(label, value)]. Escapes labels."""
+    from markupsafe import escape
+
+    height, top, bottom, left = 180, 20, 36, 8
+    count = max(len(bars), 1)
+    highest = max([value for _label, value in bars] + [1])
+    slot = (width - left * 2) / count
+    label_every = max(1, count // 6)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'role="img" aria-label="{escape(title)}" class="chart">']
+    for index, (label, value) in enumerate(bars):
+        bar = (height - top - bottom) * value / highest
+        x = left + index * slot
+        y = height - bottom - bar
+        parts.append(f'<rect x="{x + 2:.1f}" y="{y:.1f}" width="{slot - 4:.1f}" '
+                     f'height="{bar:.1f}" fill="#1f6f50"><title>{escape(label)}: {value} '
+                     f'{escape(unit_label)}</title></rect>')
+        if value:
+            parts.append(f'<text x="{x + slot / 2:.1f}" y="{y - 4:.1f}" font-size="10" '
+                         f'text-anchor="middle">{value}</text>')
+        if index % label_every == 0:  # every label on a phone's width would run together
+            parts.append(f'<text x="{x + slot / 2:.1f}" y="{height - bottom + 14:.1f}" '
+                         f'font-size="10" text-anchor="middle">{escape(label)}</text>')
+    parts.append(f'<line x1="{left}" y1="{height - bottom}" x2="{width - left}" '
+                 f'y2="{height - bottom}" stroke="#55605a"/></svg>')
+    return "".join(parts)
+
+
+def category_chart(bars, title, width=340):
+    """Horizontal bars, one line per category (long French names fit on a phone)."""
+    from markupsafe import escape
+
+    line, label_width = 26, 150
+    height = max(len(bars), 1) * line + 4
+    highest = max([value for _label, value in bars] + [1])
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'role="img" aria-label="{escape(title)}" class="chart">']
+    for index, (label, value) in enumerate(bars):
+        y = index * line + 4
+        bar = (width - label_width - 40) * value / highest
+        parts.append(f'<text x="0" y="{y + 15}" font-size="11">{escape(label)}</text>'
+                     f'<rect x="{label_width}" y="{y + 3}" width="{bar:.1f}" height="16" '
+                     f'fill="#1f6f50"/><text x="{label_width + bar + 4:.1f}" y="{y + 15}" '
+                     f'font-size="11">{value}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+CSV_COLUMNS = ("deposited", "offered", "requested", "exchanges", "taken", "given", "lent",
+               "returned", "fulfilled", "answered", "purchases_avoided", "kg_kept_in_use",
+               "kg_co2e_avoided")
+
+
+def csv_rows(figures, decimal_comma=False):
+    """Rows for a spreadsheet: the totals, then exchanges per week."""
+    def number(value):
+        text = f"{value:.1f}" if isinstance(value, float) else str(value)
+        return text.replace(".", ",") if decimal_comma else text
+
+    rows = [["figure", "value"]]
+    rows += [[name, number(getattr(figures, name))] for name in CSV_COLUMNS]
+    rows += [[f"exchanges week of {monday.isoformat()}", number(count)]
+             for monday, count in figures.weeks]
+    return rows

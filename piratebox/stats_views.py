@@ -1,0 +1,62 @@
+"""The impact page, its JSON and its CSV: /stats/, /api/v1/stats, /admin/stats.csv."""
+
+import csv
+import io
+
+from flask import Blueprint, current_app, jsonify, render_template
+from markupsafe import Markup
+
+from models import Exchange
+from piratebox import impact
+from piratebox.admin import admin_required
+from piratebox.catalogue.categories import BY_CODE
+from piratebox.web import actor
+from piratebox.web import gettext as _
+
+bp = Blueprint("stats", __name__)
+
+
+def current_figures():
+    factors = current_app.extensions.setdefault("impact_factors", impact.load_factors())
+    events = Exchange.live().select(Exchange.action, Exchange.category, Exchange.mass_kg,
+                                    Exchange.avoided_purchase, Exchange.happened_at)
+    return impact.compute(events.iterator(), actor().now, factors,
+                          current_app.config["TIMEZONE"]), factors
+
+
+@bp.get("/stats/")
+def index():
+    figures, factors = current_figures()
+    weeks = [(monday.strftime("%d/%m"), count) for monday, count in figures.weeks]
+    categories = sorted(((_(BY_CODE[code].label) if code in BY_CODE else code, count)
+                         for code, count in figures.by_category.items()),
+                        key=lambda pair: -pair[1])
+    # The charts are SVG drawn by impact.py, which escapes every label it writes.
+    return render_template(
+        "stats/index.html", figures=figures, factors=factors, category_labels_by_code=BY_CODE,
+        weekly_chart=Markup(  # noqa: S704 - escaped inside
+            impact.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
+        category_chart=Markup(  # noqa: S704 - escaped inside
+            impact.category_chart(categories, _("Exchanges by category"))))
+
+
+@bp.get("/api/v1/stats")
+def api():
+    figures, _factors = current_figures()
+    body = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
+    body["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
+                     for monday, count in figures.weeks]
+    body["by_category"] = figures.by_category
+    return jsonify(body)
+
+
+@bp.get("/admin/stats.csv")
+@admin_required
+def csv_download():
+    figures, _factors = current_figures()
+    out = io.StringIO()
+    csv.writer(out, delimiter=";").writerows(impact.csv_rows(figures, decimal_comma=True))
+    # UTF-8 with a byte-order mark: a French spreadsheet opens it with the accents right
+    return current_app.response_class("\ufeff" + out.getvalue(), mimetype="text/csv",
+                                      headers={"Content-Disposition":
+                                               'attachment; filename="impact.csv"'})

@@ -1,0 +1,123 @@
+import csv
+import io
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from models import Exchange, db
+from piratebox import impact
+
+NOW = datetime(2026, 11, 18, 12, tzinfo=UTC).timestamp()  # a Wednesday
+WEEK = 7 * 86400
+
+
+def event(action, category, mass, avoided=None, at=NOW):
+    return SimpleNamespace(action=action, category=category, mass_kg=mass,
+                           avoided_purchase=avoided, happened_at=at)
+
+
+KNOWN = [
+    event("deposited", "clothes", 0.5),
+    event("taken", "clothes", 0.5, True),  # 5.2 kg CO2e
+    event("given", "books", 0.4, False, at=NOW - 3 * WEEK),
+    event("given", "bikes", 15.0, True, at=NOW - 3 * WEEK),  # 116 kg CO2e
+    event("lent", "tools", 2.0),  # changes hands, but not kept: no kilos, no purchase
+    event("returned", "tools", 2.0),
+    event("taken", "toys", 0.8, True, at=NOW - 20 * WEEK),  # no published figure: 0
+    event("fulfilled", "bikes", 15.0),
+    event("requested", "bikes", 15.0),
+]
+
+
+def test_figures_from_known_events_as_counted_by_hand():
+    figures = impact.compute(KNOWN, NOW, impact.load_factors())
+    assert figures.exchanges == 5  # taken x2, given x2, lent
+    assert (figures.deposited, figures.taken, figures.given, figures.lent) == (1, 2, 2, 1)
+    assert (figures.returned, figures.fulfilled, figures.requested) == (1, 1, 1)
+    assert figures.answered == 4  # clothes yes, books no, bikes yes, toys yes
+    assert figures.purchases_avoided == 3
+    assert figures.kg_kept_in_use == pytest.approx(0.5 + 0.4 + 15.0 + 0.8)
+    assert figures.kg_co2e_avoided == pytest.approx(5.2 + 116)
+    assert figures.by_category == {"clothes": 1, "books": 1, "bikes": 1, "tools": 1, "toys": 1}
+    weeks = dict(figures.weeks)
+    assert len(weeks) == 12
+    assert weeks[datetime(2026, 11, 16).date()] == 2  # this week: taken clothes, lent tools
+    assert weeks[datetime(2026, 10, 26).date()] == 2  # three weeks before
+    assert sum(weeks.values()) == 4  # twenty weeks ago is outside the chart
+
+
+def test_every_factor_names_its_source_and_licence():
+    factors = impact.load_factors()
+    assert factors["bikes"]["kg_co2e_per_object"] == "116"
+    for row in factors.values():
+        assert float(row["kg_co2e_per_object"]) > 0
+        assert row["source"] and "MIT" in row["licence"]
+
+
+def add_events(count):
+    rows = [{"id": f"e{n:024d}", "origin": "box", "version": n + 1, "seq": n + 1,
+             "deleted": False, "created_at": NOW, "updated_at": NOW, "item_id": f"i{n}",
+             "action": "taken" if n % 2 else "given", "kind": "offer", "mode": "give",
+             "place": "box", "category": "books" if n % 3 else "bikes", "mass_kg": 1.0,
+             "avoided_purchase": n % 4 == 0, "happened_at": NOW - (n % 100) * 86400}
+            for n in range(count)]
+    with db.connection_context(), db.atomic():
+        for start in range(0, len(rows), 500):
+            Exchange.insert_many(rows[start:start + 500]).execute()
+
+
+@pytest.mark.parametrize("count", [0, 1, 10_000])
+def test_the_page_and_its_charts_read_right_with_0_1_and_10000_events(client, count):
+    add_events(count)
+    html = client.get("/stats/").get_data(as_text=True)
+    charts = [html[start:html.index("</svg>", start) + 6]
+              for start in [i for i in range(len(html)) if html.startswith("<svg", i)]]
+    assert charts, "the weekly chart is drawn even with nothing in it"
+    for chart in charts:
+        root = ET.fromstring(chart)
+        for rect in root.iter("{http://www.w3.org/2000/svg}rect"):
+            assert 0 <= float(rect.get("height")) <= 180
+            assert 0 <= float(rect.get("width")) <= 340
+    body = client.get("/api/v1/stats").get_json()
+    assert body["exchanges"] == count
+    assert body["purchases_avoided"] == len(range(0, count, 4))
+    assert f"<dd>{count}</dd>" in html
+
+
+def test_objects_taken_through_the_app_are_counted(client):
+    from tests.test_catalogue import offer, only_item, post
+
+    offer(client, place="box", category="bikes", title="Vélo")
+    item = only_item()
+    post(client.application.test_client(), f"/items/{item.id}/take", f"/items/{item.id}",
+         avoided_purchase="yes")
+    body = client.get("/api/v1/stats").get_json()
+    assert (body["exchanges"], body["purchases_avoided"]) == (1, 1)
+    assert body["kg_co2e_avoided"] == 116
+    assert "Achats évités" in client.get("/stats/").get_data(as_text=True)
+
+
+def test_stats_csv_from_the_command_line_opens_in_a_spreadsheet(runner, data_dir):
+    import app as application
+
+    add_events(4)
+    result = runner.invoke(application.cli, ["--data", str(data_dir.path), "stats", "--csv",
+                                             "--decimal-comma"])
+    assert result.exit_code == 0, result.output
+    rows = dict(csv.reader(io.StringIO(result.output), delimiter=";"))
+    assert rows["exchanges"] == "4" and rows["kg_kept_in_use"] == "4,0"
+
+
+def test_the_mediator_downloads_the_csv(admin):
+    add_events(2)
+    response = admin.get("/admin/stats.csv")
+    text = response.get_data(as_text=True)
+    assert response.mimetype == "text/csv" and text.startswith("\ufeff")
+    assert "exchanges;2" in text
+
+
+def test_no_person_appears_in_the_figures(client):
+    body = client.get("/api/v1/stats").get_json()
+    assert not set(body) & {"pseudonym", "contact", "reserved_by", "address"}
