@@ -253,6 +253,20 @@ class Event(Replicated):
     proposed_by = CharField(max_length=60, default="")
 
 
+class Tally(Replicated):
+    """The mediator's weekly count of what moved in the physical box without being recorded
+    online, with an optional photo of the box (CoCoTe's own method). One per box and week."""
+
+    week_of = CharField(max_length=10)  # the Monday, YYYY-MM-DD
+    deposited = BigIntegerField(default=0)
+    taken = BigIntegerField(default=0)
+    note = CharField(max_length=300, default="")
+    photos = TextField(default="[]")  # JSON: [{"full": hash, "thumb": hash}]
+
+    def photo_list(self):
+        return json.loads(self.photos or "[]")
+
+
 # --- migrations ---------------------------------------------------------------------------
 # Written as plain SQL in the subset SQLite and PostgreSQL share, never derived from the
 # models above: a box upgraded in the field replays exactly what older versions created.
@@ -327,6 +341,17 @@ MIGRATIONS = [
             "CREATE INDEX event_starts_at ON event (starts_at)",
         ],
     ),
+    (
+        4,
+        "the mediator's weekly tally of the physical box",
+        [
+            "CREATE TABLE tally (" + REPLICATED_COLUMNS + ", week_of VARCHAR(10) NOT NULL, "
+            "deposited BIGINT NOT NULL, taken BIGINT NOT NULL, note VARCHAR(300) NOT NULL, "
+            "photos TEXT NOT NULL)",
+            "CREATE INDEX tally_seq ON tally (seq)",
+            "CREATE INDEX tally_week_of ON tally (origin, week_of)",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -357,4 +382,4 @@ def migrate(upto=None, progress=None):
 
 
 def all_models():
-    return [Setting, Counter, Blob, Item, ItemKey, Exchange, Report, Message, Event]
+    return [Setting, Counter, Blob, Item, ItemKey, Exchange, Report, Message, Event, Tally]

@@ -10,8 +10,9 @@
 """
 
 import csv
+import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from piratebox.timefmt import display_zone
@@ -29,7 +30,7 @@ def load_factors(path=FACTORS_FILE):
 
 @dataclass
 class Figures:
-    deposited: int = 0  # put in the café's box
+    deposited: int = 0  # put in the café's box (recorded online, plus the mediator's tally)
     offered: int = 0  # offered from home or elsewhere
     requested: int = 0
     exchanges: int = 0
@@ -42,6 +43,8 @@ class Figures:
     purchases_avoided: int = 0
     kg_kept_in_use: float = 0.0
     kg_co2e_avoided: float = 0.0
+    tallied_deposited: int = 0  # of which counted by the mediator, not recorded online
+    tallied_taken: int = 0
     weeks: list = field(default_factory=list)  # [(monday as date, exchanges that week)]
     by_category: dict = field(default_factory=dict)  # code -> exchanges
 
@@ -51,9 +54,11 @@ def week_start(timestamp, zone):
     return day - timedelta(days=day.weekday())
 
 
-def compute(events, now, factors, zone_name="Europe/Paris"):
+def compute(events, now, factors, zone_name="Europe/Paris", tallies=()):
     """Figures from exchange events (objects with action, category, mass_kg,
-    avoided_purchase, happened_at)."""
+    avoided_purchase, happened_at) and the mediator's weekly tallies (week_of, deposited,
+    taken). A tally has no category and no answer: it adds to the counts only, never to
+    kilos, purchases avoided or CO2e."""
     zone = display_zone(zone_name)
     this_week = week_start(now, zone)
     mondays = [this_week - timedelta(weeks=n) for n in range(WEEKS - 1, -1, -1)]
@@ -79,6 +84,15 @@ def compute(events, now, factors, zone_name="Europe/Paris"):
                 figures.purchases_avoided += 1
                 factor = factors.get(event.category)
                 figures.kg_co2e_avoided += float(factor["kg_co2e_per_object"]) if factor else 0
+    for tally in tallies:
+        figures.tallied_deposited += tally.deposited
+        figures.tallied_taken += tally.taken
+        monday = date.fromisoformat(tally.week_of)
+        if monday in per_week:
+            per_week[monday] += tally.taken
+    figures.deposited += figures.tallied_deposited
+    figures.taken += figures.tallied_taken
+    figures.exchanges += figures.tallied_taken
     figures.weeks = list(per_week.items())
     return figures
 
@@ -134,7 +148,7 @@ def category_chart(bars, title, width=340):
 
 CSV_COLUMNS = ("deposited", "offered", "requested", "exchanges", "taken", "given", "lent",
                "returned", "fulfilled", "answered", "purchases_avoided", "kg_kept_in_use",
-               "kg_co2e_avoided")
+               "kg_co2e_avoided", "tallied_deposited", "tallied_taken")
 
 
 def csv_rows(figures, decimal_comma=False):
@@ -148,3 +162,45 @@ def csv_rows(figures, decimal_comma=False):
     rows += [[f"exchanges week of {monday.isoformat()}", number(count)]
              for monday, count in figures.weeks]
     return rows
+
+
+MAX_TALLY = 10_000
+
+
+def read_tally(form):
+    """The weekly tally form: any day of the week (its Monday is kept), two counts, a note."""
+    from piratebox.i18n import N_
+
+    values, errors = {"note": " ".join(form.get("note", "").split())[:300]}, {}
+    try:
+        day = date.fromisoformat(form.get("week_of", "").strip())
+        values["week_of"] = (day - timedelta(days=day.weekday())).isoformat()
+    except ValueError:
+        values["week_of"] = form.get("week_of", "")
+        errors["week_of"] = N_("Give a date, for example 2026-12-31.")
+    for name in ("deposited", "taken"):
+        raw = form.get(name, "0").strip() or "0"
+        values[name] = raw
+        if not raw.isdigit() or int(raw) > MAX_TALLY:
+            errors[name] = N_("Give a whole number, 0 or more.")
+        else:
+            values[name] = int(raw)
+    return values, errors
+
+
+def record_tally(values, uploads, actor):
+    """Store this box's tally for a week, replacing an earlier one for the same week."""
+    from models import Tally, db
+    from piratebox.catalogue.logic import store_photos
+
+    photos = store_photos(uploads, actor)
+    tally = Tally.get_or_none((Tally.origin == actor.box_id) & (Tally.week_of == values["week_of"])
+                              & (Tally.deleted == False))  # noqa: E712
+    with db.atomic():
+        tally = tally or Tally()
+        for name in ("week_of", "deposited", "taken", "note"):
+            setattr(tally, name, values[name])
+        if photos or tally.photos is None:
+            tally.photos = json.dumps(photos)
+        tally.save_change(actor.box_id, actor.now)
+    return tally

@@ -3,14 +3,24 @@
 import csv
 import io
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 
-from models import Exchange
+from models import Exchange, Tally
 from piratebox import impact
 from piratebox.admin import admin_required
 from piratebox.catalogue.categories import BY_CODE
-from piratebox.web import actor
+from piratebox.errors import BadInput
+from piratebox.web import actor, photo_uploads
 from piratebox.web import gettext as _
 
 bp = Blueprint("stats", __name__)
@@ -21,7 +31,7 @@ def current_figures():
     events = Exchange.live().select(Exchange.action, Exchange.category, Exchange.mass_kg,
                                     Exchange.avoided_purchase, Exchange.happened_at)
     return impact.compute(events.iterator(), actor().now, factors,
-                          current_app.config["TIMEZONE"]), factors
+                          current_app.config["TIMEZONE"], tallies=Tally.live()), factors
 
 
 @bp.get("/stats/")
@@ -60,3 +70,23 @@ def csv_download():
     return current_app.response_class("\ufeff" + out.getvalue(), mimetype="text/csv",
                                       headers={"Content-Disposition":
                                                'attachment; filename="impact.csv"'})
+
+
+@bp.route("/admin/tally", methods=["GET", "POST"])
+@admin_required
+def tally():
+    """The weekly count of the physical box, and its photo, kept by the mediator."""
+    values, errors = {"deposited": 0, "taken": 0}, {}
+    if request.method == "POST":
+        values, errors = impact.read_tally(request.form)
+        if not errors:
+            try:
+                impact.record_tally(values, photo_uploads(), actor())
+            except BadInput as error:
+                errors["photos"] = error.localized(_)
+            else:
+                flash(_("The week is counted."), "success")
+                return redirect(url_for("stats.tally"))
+    recent = Tally.live().order_by(Tally.week_of.desc()).limit(12)
+    return render_template("stats/tally.html", values=values, errors=errors, tallies=recent,
+                           limits={}), 400 if errors else 200

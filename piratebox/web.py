@@ -43,6 +43,14 @@ REPORTED_A_LOT = N_("Too many reports from this phone: try again later.")
 REPORTS_PER_HOUR = 20
 
 
+def photo_uploads():
+    """The photos a form sent, as bytes; one byte over the limit is enough to refuse it."""
+    from piratebox.photos import MAX_PHOTO_BYTES
+
+    return [f.read(MAX_PHOTO_BYTES + 1) for f in request.files.getlist("photos")
+            if f and f.filename]
+
+
 def rate_limit(bucket, per_hour, message):
     """Count one more of `bucket` for this phone's address, or refuse with `message`.
 

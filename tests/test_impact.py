@@ -121,3 +121,47 @@ def test_the_mediator_downloads_the_csv(admin):
 def test_no_person_appears_in_the_figures(client):
     body = client.get("/api/v1/stats").get_json()
     assert not set(body) & {"pseudonym", "contact", "reserved_by", "address"}
+
+
+def test_the_weekly_tally_adds_to_the_counts_but_never_to_kilos_or_co2(admin, app):
+    from werkzeug.datastructures import FileStorage
+
+    from tests.conftest import csrf_from
+    from tests.images import jpeg
+
+    add_events(1)
+    page = admin.get("/admin/tally").get_data(as_text=True)
+    response = admin.post("/admin/tally", data={
+        "csrf_token": csrf_from(page), "week_of": "2026-11-19", "deposited": "7",
+        "taken": "5", "note": "beaucoup de livres",
+        "photos": [FileStorage(io.BytesIO(jpeg(gps=True)), filename="boite.jpg")]},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    body = admin.get("/api/v1/stats").get_json()
+    assert (body["tallied_deposited"], body["tallied_taken"]) == (7, 5)
+    assert body["exchanges"] == 6 and body["deposited"] == 7
+    assert body["kg_kept_in_use"] == 1.0  # the tally has no mass: only the recorded event
+    listing = admin.get("/admin/tally").get_data(as_text=True)
+    assert "Semaine du 2026-11-16" in listing and "/photos/" in listing  # kept by its Monday
+    # a second tally for the same week replaces the first
+    admin.post("/admin/tally", data={"csrf_token": csrf_from(listing), "week_of": "2026-11-16",
+                                     "deposited": "2", "taken": "1"})
+    body = admin.get("/api/v1/stats").get_json()
+    assert (body["tallied_deposited"], body["tallied_taken"]) == (2, 1)
+
+
+@pytest.mark.parametrize(("field", "value"), [("taken", "-3"), ("deposited", "beaucoup"),
+                                              ("week_of", "semaine 47")])
+def test_a_bad_tally_is_refused(admin, field, value):
+    from tests.conftest import csrf_from
+
+    page = admin.get("/admin/tally").get_data(as_text=True)
+    data = {"csrf_token": csrf_from(page), "week_of": "2026-11-16", "deposited": "1",
+            "taken": "1", field: value}
+    response = admin.post("/admin/tally", data=data)
+    assert response.status_code == 400
+    assert admin.get("/api/v1/stats").get_json()["tallied_taken"] == 0
+
+
+def test_the_tally_is_the_mediators(client):
+    assert client.get("/admin/tally").status_code == 302

@@ -20,7 +20,14 @@ from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, logic
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
-from piratebox.web import POSTED_A_LOT, REPORTED_A_LOT, REPORTS_PER_HOUR, actor, rate_limit
+from piratebox.web import (
+    POSTED_A_LOT,
+    REPORTED_A_LOT,
+    REPORTS_PER_HOUR,
+    actor,
+    photo_uploads,
+    rate_limit,
+)
 from piratebox.web import gettext as _
 
 bp = Blueprint("catalogue", __name__)
@@ -50,11 +57,6 @@ def get_item(item_id, visible_only=True):
     if item is None or item.deleted or (visible_only and item.hidden and not owns(item)):
         abort(404)
     return item
-
-
-def uploads():
-    return [f.read(logic.photos.MAX_PHOTO_BYTES + 1) for f in request.files.getlist("photos")
-            if f and f.filename]
 
 
 def remember_owner(item_id, token):
@@ -140,7 +142,7 @@ def publish(values, errors):
     """Create the object and go to its manage page; a refused photo becomes a field error."""
     limit_posting()
     try:
-        item, token = logic.create(values, uploads(), actor())
+        item, token = logic.create(values, photo_uploads(), actor())
     except BadInput as error:
         errors["photos"] = error.localized(_)
         return None
@@ -269,7 +271,7 @@ def edit(item):
     values.pop("answers", None)
     if not errors:
         try:
-            logic.edit(item, values, uploads(), actor())
+            logic.edit(item, values, photo_uploads(), actor())
         except BadInput as error:
             errors["photos"] = error.localized(_)
         else:
