@@ -7,8 +7,11 @@ from werkzeug.exceptions import HTTPException
 
 from models import db
 from piratebox import __version__, pagecache, security
+from piratebox.blobs import BlobStore
+from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.i18n import N_, Translator, best_language
+from piratebox.photos import MAX_PHOTO_BYTES
 from piratebox.timefmt import format_datetime, local_datetime
 
 access_log = logging.getLogger("piratebox.access")
@@ -29,9 +32,6 @@ MENU = [
 
 def actor():
     """This box, now: what every change made through the web is stamped with."""
-    from piratebox.blobs import BlobStore
-    from piratebox.box import Actor
-
     extensions = current_app.extensions
     return Actor(box_id=extensions["box"]["id"], now=extensions["clock"].now(),
                  blobs=BlobStore(extensions["data_dir"]))
@@ -45,8 +45,6 @@ REPORTS_PER_HOUR = 20
 
 def photo_uploads():
     """The photos a form sent, as bytes; one byte over the limit is enough to refuse it."""
-    from piratebox.photos import MAX_PHOTO_BYTES
-
     return [f.read(MAX_PHOTO_BYTES + 1) for f in request.files.getlist("photos")
             if f and f.filename]
 
