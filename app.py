@@ -247,13 +247,11 @@ def stats(data_dir, as_csv, decimal_comma):
     """
     import csv
 
-    from models import Exchange
     from piratebox import impact
     from piratebox.clock import Clock
 
     open_box(data_dir)
-    figures = impact.compute(Exchange.live().iterator(), Clock.load().now(),
-                             impact.load_factors(), load_config(data_dir)["TIMEZONE"])
+    figures = impact.figures_now(Clock.load().now(), load_config(data_dir)["TIMEZONE"])
     rows = impact.csv_rows(figures, decimal_comma=decimal_comma)
     if as_csv:
         csv.writer(sys.stdout, delimiter=";" if decimal_comma else ",").writerows(rows)

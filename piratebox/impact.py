@@ -13,8 +13,12 @@ import csv
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
+from models import Exchange, Tally, db
+from piratebox.catalogue.logic import store_photos
+from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
 
 FACTORS_FILE = Path(__file__).parent / "data" / "impact-factors.csv"
@@ -23,6 +27,7 @@ KEPT_IN_USE = ("taken", "given")
 WEEKS = 12
 
 
+@lru_cache(maxsize=4)
 def load_factors(path=FACTORS_FILE):
     with open(path, encoding="utf-8", newline="") as handle:
         return {row["category"]: row for row in csv.DictReader(handle)}
@@ -97,6 +102,13 @@ def compute(events, now, factors, zone_name="Europe/Paris", tallies=()):
     return figures
 
 
+def figures_now(now, zone_name):
+    """This box's figures from its database: every exchange event and the mediator's tallies."""
+    events = Exchange.live().select(Exchange.action, Exchange.category, Exchange.mass_kg,
+                                    Exchange.avoided_purchase, Exchange.happened_at)
+    return compute(events.iterator(), now, load_factors(), zone_name, tallies=Tally.live())
+
+
 def bar_chart(bars, title, unit_label, width=340):
     """An SVG bar chart (vertical bars) as markup; bars: [(label, value)]. Escapes labels."""
     from markupsafe import escape
@@ -169,8 +181,6 @@ MAX_TALLY = 10_000
 
 def read_tally(form):
     """The weekly tally form: any day of the week (its Monday is kept), two counts, a note."""
-    from piratebox.i18n import N_
-
     values, errors = {"note": " ".join(form.get("note", "").split())[:300]}, {}
     try:
         day = date.fromisoformat(form.get("week_of", "").strip())
@@ -190,9 +200,6 @@ def read_tally(form):
 
 def record_tally(values, uploads, actor):
     """Store this box's tally for a week, replacing an earlier one for the same week."""
-    from models import Tally, db
-    from piratebox.catalogue.logic import store_photos
-
     photos = store_photos(uploads, actor)
     tally = Tally.get_or_none((Tally.origin == actor.box_id) & (Tally.week_of == values["week_of"])
                               & (Tally.deleted == False))  # noqa: E712
@@ -200,7 +207,7 @@ def record_tally(values, uploads, actor):
         tally = tally or Tally()
         for name in ("week_of", "deposited", "taken", "note"):
             setattr(tally, name, values[name])
-        if photos or tally.photos is None:
+        if photos:  # a new tally without a photo keeps an earlier one's
             tally.photos = json.dumps(photos)
         tally.save_change(actor.box_id, actor.now)
     return tally

@@ -15,7 +15,7 @@ from flask import (
 )
 from markupsafe import Markup
 
-from models import Exchange, Tally
+from models import Tally
 from piratebox import impact
 from piratebox.admin import admin_required
 from piratebox.catalogue.categories import BY_CODE
@@ -27,16 +27,12 @@ bp = Blueprint("stats", __name__)
 
 
 def current_figures():
-    factors = current_app.extensions.setdefault("impact_factors", impact.load_factors())
-    events = Exchange.live().select(Exchange.action, Exchange.category, Exchange.mass_kg,
-                                    Exchange.avoided_purchase, Exchange.happened_at)
-    return impact.compute(events.iterator(), actor().now, factors,
-                          current_app.config["TIMEZONE"], tallies=Tally.live()), factors
+    return impact.figures_now(actor().now, current_app.config["TIMEZONE"])
 
 
 @bp.get("/stats/")
 def index():
-    figures, factors = current_figures()
+    figures, factors = current_figures(), impact.load_factors()
     weeks = [(monday.strftime("%d/%m"), count) for monday, count in figures.weeks]
     categories = sorted(((_(BY_CODE[code].label) if code in BY_CODE else code, count)
                          for code, count in figures.by_category.items()),
@@ -52,7 +48,7 @@ def index():
 
 @bp.get("/api/v1/stats")
 def api():
-    figures, _factors = current_figures()
+    figures = current_figures()
     body = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
     body["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
                      for monday, count in figures.weeks]
@@ -63,7 +59,7 @@ def api():
 @bp.get("/admin/stats.csv")
 @admin_required
 def csv_download():
-    figures, _factors = current_figures()
+    figures = current_figures()
     out = io.StringIO()
     csv.writer(out, delimiter=";").writerows(impact.csv_rows(figures, decimal_comma=True))
     # UTF-8 with a byte-order mark: a French spreadsheet opens it with the accents right

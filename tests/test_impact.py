@@ -110,6 +110,20 @@ def test_stats_csv_from_the_command_line_opens_in_a_spreadsheet(runner, data_dir
     assert rows["exchanges"] == "4" and rows["kg_kept_in_use"] == "4,0"
 
 
+def test_the_command_line_counts_the_mediators_tally_like_the_page(runner, admin):
+    import app as application
+    from tests.conftest import csrf_from
+
+    page = admin.get("/admin/tally").get_data(as_text=True)
+    admin.post("/admin/tally", data={"csrf_token": csrf_from(page), "week_of": "2026-11-16",
+                                     "deposited": "3", "taken": "2"})
+    data_dir = admin.application.extensions["data_dir"].path
+    result = runner.invoke(application.cli, ["--data", str(data_dir), "stats", "--csv"])
+    rows = dict(csv.reader(io.StringIO(result.output)))
+    assert (rows["tallied_taken"], rows["exchanges"]) == ("2", "2")
+    assert admin.get("/api/v1/stats").get_json()["exchanges"] == 2
+
+
 def test_the_mediator_downloads_the_csv(admin):
     add_events(2)
     response = admin.get("/admin/stats.csv")

@@ -26,7 +26,7 @@ PAGE_SIZE = 20
 COUNT_CAP = 1000
 
 
-# status -> the statuses an action may start from
+# action -> (the statuses it may start from, the status it leads to; None: unchanged)
 TRANSITIONS = {
     "reserve": ({"available"}, "reserved"),
     "release": ({"reserved"}, "available"),
