@@ -8,6 +8,7 @@
 import logging
 import os
 import sys
+import tempfile
 import time
 
 import click
@@ -22,6 +23,8 @@ from piratebox.config import load as load_config
 from piratebox.database import open_existing
 from piratebox.errors import PirateboxError
 from piratebox.events import views as events
+from piratebox.files import views as files
+from piratebox.files.upload import request_limit
 from piratebox.pagecache import PageCache
 from piratebox.portal import Portal
 from piratebox.ratelimit import RateLimiter
@@ -68,7 +71,7 @@ def create_app(config=None):
         portal=Portal(settings["site_url"], app.config["PORTAL_MEMORY_SECONDS"]),
     )
     web.init_app(app)
-    for blueprint in (pages.bp, admin.bp, catalogue.bp, board.bp, events.bp, api.bp,
+    for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,
                       print_views.bp, stats_views.bp):
         app.register_blueprint(blueprint)
     return app
@@ -159,6 +162,9 @@ def serve(data_dir, host, port, threads):
 
     configure_logging()
     application = create_app({"DATA_DIR": str(data_dir.path)})
+    # waitress keeps a request body over 512 KB in a temporary file until it is complete;
+    # on a router /tmp is RAM, so such files go to the data disk (and vanish with us).
+    tempfile.tempdir = str(data_dir.scratch())
     click.echo(f"CoCoTe box on http://{display_host(host)}:{port}/", err=True)
     waitress.serve(
         application,
@@ -170,6 +176,7 @@ def serve(data_dir, host, port, threads):
         channel_timeout=60,
         connection_limit=200,
         max_request_header_size=64 * 1024,
+        max_request_body_size=request_limit(application.config),
         clear_untrusted_proxy_headers=True,
     )
 

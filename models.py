@@ -267,6 +267,45 @@ class Tally(Replicated):
         return json.loads(self.photos or "[]")
 
 
+class SharedFile(Replicated):
+    """A file of the anonymous file share. The record travels; the content (a blob) stays on
+    the box unless the mediator marks it for the network (see docs/files.md)."""
+
+    name = CharField(max_length=200)  # cleaned for display; never used as a path
+    folder = CharField(max_length=60, default="")
+    blob = CharField(max_length=64)
+    size = BigIntegerField()
+    media_type = CharField(max_length=64, default="")  # what the bytes are, if previewable
+    hidden = BooleanField(default=False)
+    network = BooleanField(default=False)
+    expires_at = FloatField(null=True)
+    search_text = TextField(default="")
+
+    def refresh_search_text(self):
+        self.search_text = fold(f"{self.folder} {self.name}")
+
+    @classmethod
+    def listed(cls, now):
+        return cls.live().where(
+            (cls.hidden == False) & (cls.expires_at.is_null() | (cls.expires_at > now))  # noqa: E712
+        )
+
+
+class FileKey(BaseModel):
+    """The hash of a shared file's private delete link. Local to this box."""
+
+    file_id = CharField(primary_key=True, max_length=26)
+    token_hash = CharField(max_length=64)
+
+
+class FileDownload(BaseModel):
+    """How many times a file was downloaded here: local, so a download never makes a change
+    to sync."""
+
+    file_id = CharField(primary_key=True, max_length=26)
+    count = BigIntegerField(default=0)
+
+
 # --- migrations ---------------------------------------------------------------------------
 # Written as plain SQL in the subset SQLite and PostgreSQL share, never derived from the
 # models above: a box upgraded in the field replays exactly what older versions created.
@@ -352,6 +391,23 @@ MIGRATIONS = [
             "CREATE INDEX tally_week_of ON tally (origin, week_of)",
         ],
     ),
+    (
+        5,
+        "the file share",
+        [
+            "CREATE TABLE shared_file (" + REPLICATED_COLUMNS + ", name VARCHAR(200) NOT NULL, "
+            "folder VARCHAR(60) NOT NULL, blob VARCHAR(64) NOT NULL, size BIGINT NOT NULL, "
+            "media_type VARCHAR(64) NOT NULL, hidden BOOLEAN NOT NULL, "
+            "network BOOLEAN NOT NULL, expires_at REAL, search_text TEXT NOT NULL)",
+            "CREATE INDEX shared_file_seq ON shared_file (seq)",
+            "CREATE INDEX shared_file_listing ON shared_file (deleted, hidden, created_at)",
+            "CREATE INDEX shared_file_blob ON shared_file (blob)",
+            "CREATE TABLE file_key (file_id VARCHAR(26) PRIMARY KEY, "
+            "token_hash VARCHAR(64) NOT NULL)",
+            "CREATE TABLE file_download (file_id VARCHAR(26) PRIMARY KEY, "
+            "count BIGINT NOT NULL)",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -382,4 +438,5 @@ def migrate(upto=None, progress=None):
 
 
 def all_models():
-    return [Setting, Counter, Blob, Item, ItemKey, Exchange, Report, Message, Event, Tally]
+    return [Setting, Counter, Blob, Item, ItemKey, Exchange, Report, Message, Event, Tally,
+            SharedFile, FileKey, FileDownload]

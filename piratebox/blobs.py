@@ -35,7 +35,7 @@ class BlobStore:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if not target.is_file():
-            temporary = self.data_dir.tmp / f"blob-{secrets.token_hex(8)}"
+            temporary = self.data_dir.scratch() / f"blob-{secrets.token_hex(8)}"
             with open(temporary, "wb") as handle:
                 handle.write(data)
                 handle.flush()
@@ -44,6 +44,25 @@ class BlobStore:
         Blob.insert(hash=digest, size=len(data), kind=kind, created_at=now).on_conflict_ignore(
         ).execute()
         return digest
+
+    def adopt(self, temporary, digest, size, kind, now):
+        """Take a finished, flushed file whose hash is known (an upload) into the store."""
+        target = self.path(digest)
+        if target.is_file():
+            os.unlink(temporary)  # the same content is already here: keep one copy
+        else:
+            self._move_into_place(temporary, target)
+        Blob.insert(hash=digest, size=size, kind=kind, created_at=now).on_conflict_ignore(
+        ).execute()
+        return digest
+
+    def release(self, digest, kind):
+        """Forget a blob of `kind` nothing refers to any more (the caller checked) and free
+        its space. A blob first stored as another kind (a photo also shared as a file) stays."""
+        deleted = Blob.delete().where((Blob.hash == digest) & (Blob.kind == kind)).execute()
+        if deleted:
+            self.path(digest).unlink(missing_ok=True)
+        return bool(deleted)
 
     def _move_into_place(self, temporary, target):
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,14 @@ DEFAULTS = {
     "MESSAGES_PER_HOUR": 10,
     "BOARD_DAYS": 60,
     "PASSWORD_HASH_ROUNDS": 120_000,
+    # The file share: the largest upload (one file, or several together), the free space
+    # it never uses (a percentage of the disk or a floor, the larger), uploads per phone
+    # address per hour, and days before a file goes (0: files stay until deleted).
+    "FILES_MAX_MB": 2048,
+    "FILES_RESERVE_PERCENT": 5,
+    "FILES_RESERVE_MB": 500,
+    "FILES_PER_HOUR": 30,
+    "FILES_EXPIRE_DAYS": 0,
 }
 
 ENV_PREFIX = "PIRATEBOX_"

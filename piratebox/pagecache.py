@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 from flask import current_app, g, request, session
 
-from piratebox import security
+from piratebox import ownership, security
 
 PLACEHOLDER = "csrf-placeholder-2f9c41"
 MAX_PAGES = 200  # about 2 MB of HTML at most
@@ -50,7 +50,8 @@ class PageCache:
 
 
 def is_personal():
-    return bool(session.get("_flashes") or session.get("admin_epoch") or session.get("owned"))
+    return bool(session.get("_flashes") or session.get("admin_epoch")
+                or session.get(ownership.OWNED_KEY))
 
 
 def csrf_token():

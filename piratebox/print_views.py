@@ -11,7 +11,7 @@ from flask import (
     url_for,
 )
 
-from models import Item
+from models import Item, SharedFile
 from piratebox import qr, site
 from piratebox.admin import admin_required
 from piratebox.web import gettext as _
@@ -56,6 +56,17 @@ def item_code(item_id):
     if item is None:
         abort(404)
     return current_app.response_class(qr.svg(item_url(item)), mimetype="image/svg+xml")
+
+
+@bp.get("/qr/files/<file_id>.svg")
+def file_code(file_id):
+    """A shared file's page as a QR code, to pass it from one phone to another."""
+    record = SharedFile.listed(current_app.extensions["clock"].now()).where(
+        SharedFile.id == file_id).first()
+    if record is None:
+        abort(404)
+    url = current_site()["site_url"] + url_for("files.show", file_id=record.id)
+    return current_app.response_class(qr.svg(url), mimetype="image/svg+xml")
 
 
 @bp.get("/print/poster")

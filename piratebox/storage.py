@@ -5,9 +5,11 @@ name in the same directory, flushed to the device, then renamed, so a power cut 
 either the old file or the new one, never half of one.
 """
 
+import fcntl
 import os
 import secrets
 import shutil
+import threading
 from pathlib import Path
 
 DATABASE_NAME = "piratebox.db"
@@ -15,6 +17,13 @@ SECRET_KEY_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
 CONFIG_NAME = "config.ini"
 TMP_DIR = "tmp"
 BLOB_DIR = "blobs"
+LOCK_SUFFIX = ".lock"
+
+# One scratch folder per process and data directory, held by an flock for the process's
+# life: start-up cleaning removes what dead processes left, never what a live one (the
+# server while `piratebox sync` runs, or a second server process) is still writing.
+_scratches = {}
+_scratches_lock = threading.Lock()
 
 
 class DataDir:
@@ -57,17 +66,60 @@ class DataDir:
             atomic_write(self.secret_key_file, key.encode("ascii"), mode=0o600)
             return key
 
+    def scratch(self):
+        """This process's folder for files being written (uploads, blobs, bundles)."""
+        key = str(self.tmp)
+        with _scratches_lock:
+            if key not in _scratches:
+                self.tmp.mkdir(parents=True, exist_ok=True)
+                name = f"p{os.getpid()}-{secrets.token_hex(4)}"
+                lock = os.open(self.tmp / (name + LOCK_SUFFIX), os.O_WRONLY | os.O_CREAT, 0o600)
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                folder = self.tmp / name
+                folder.mkdir()
+                _scratches[key] = (folder, lock)
+            return _scratches[key][0]
+
     def clean_tmp(self):
-        """Remove what an interrupted write left behind; called at start-up."""
+        """Remove what interrupted writes left behind; called at start-up.
+
+        A scratch folder whose lock nobody holds belonged to a process that is gone.
+        """
         removed = 0
-        if self.tmp.is_dir():
-            for leftover in self.tmp.iterdir():
-                if leftover.is_dir():
-                    shutil.rmtree(leftover, ignore_errors=True)
-                else:
-                    leftover.unlink(missing_ok=True)
-                removed += 1
+        if not self.tmp.is_dir():
+            return removed
+        for lock_file in self.tmp.glob("*" + LOCK_SUFFIX):
+            if _owner_alive(lock_file):
+                continue
+            folder = lock_file.with_suffix("")
+            if folder.is_dir():
+                removed += sum(1 for _ in folder.iterdir())
+                shutil.rmtree(folder, ignore_errors=True)
+            lock_file.unlink(missing_ok=True)
+        live = {path.with_suffix("") for path in self.tmp.glob("*" + LOCK_SUFFIX)}
+        for leftover in self.tmp.iterdir():
+            if leftover in live or leftover.suffix == LOCK_SUFFIX:
+                continue
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+            removed += 1
         return removed
+
+
+def _owner_alive(lock_file):
+    try:
+        fd = os.open(lock_file, os.O_WRONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock we may just have taken
+    return False
 
 
 def atomic_write(path, data, mode=0o644):

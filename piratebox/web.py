@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import current_app, g, render_template, request
+from flask import Request, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from models import db
@@ -10,6 +10,7 @@ from piratebox import __version__, pagecache, security
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
+from piratebox.files import upload
 from piratebox.i18n import N_, Translator, best_language
 from piratebox.photos import MAX_PHOTO_BYTES
 from piratebox.timefmt import format_datetime, local_datetime
@@ -28,6 +29,27 @@ MENU = [
     ("events.index", N_("Agenda")),
     ("stats.index", N_("Impact")),
 ]
+
+
+UPLOAD_ENDPOINT = "files.upload_files"
+
+
+class BoxRequest(Request):
+    """Flask's request, except that the file share's upload form streams to the data disk
+    and has its own size limit (a form or a photo is small, a shared file may be large)."""
+
+    @property
+    def max_content_length(self):
+        if self.endpoint == UPLOAD_ENDPOINT:
+            return upload.request_limit(current_app.config)
+        return current_app.config["MAX_CONTENT_LENGTH"]
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None,
+                         content_length=None):
+        if self.endpoint == UPLOAD_ENDPOINT:
+            return upload.open_spool(total_content_length)
+        return super()._get_file_stream(total_content_length, content_type, filename,
+                                        content_length)
 
 
 def actor():
@@ -196,6 +218,8 @@ def init_app(app):
     app.add_template_filter(datetime_input_filter, "datetime_input")
     app.before_request(before_request)
     app.after_request(after_request)
+    app.request_class = BoxRequest
+    app.teardown_request(upload.discard_unadopted)
     app.teardown_request(close_database)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(PirateboxError, handle_domain_error)

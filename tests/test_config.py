@@ -54,3 +54,18 @@ def test_leftovers_of_interrupted_writes_are_cleaned(tmp_path):
     (folder.tmp / "bundle").mkdir()
     assert folder.clean_tmp() == 2
     assert list(folder.tmp.iterdir()) == []
+
+
+def test_cleaning_spares_a_live_process_scratch_and_removes_a_dead_one(tmp_path):
+    folder = DataDir(tmp_path)
+    folder.create()
+    mine = folder.scratch()
+    (mine / "upload-in-progress").write_bytes(b"still being written")
+    dead = folder.tmp / "p999999-dead"
+    dead.mkdir()
+    (dead / "upload-cut").write_bytes(b"half")
+    (folder.tmp / ("p999999-dead" + ".lock")).touch()  # nobody holds it: its process died
+    assert folder.clean_tmp() == 1
+    assert (mine / "upload-in-progress").exists()
+    assert not dead.exists()
+    assert folder.scratch() == mine

@@ -6,13 +6,10 @@ impact figures. Photos are processed before anything is written, so a refused ph
 leaves no trace; an item and the blobs it needs land together.
 """
 
-import hashlib
-import hmac
 import json
-import secrets
 
 from models import Exchange, Item, ItemKey, db, fold
-from piratebox import moderation, photos
+from piratebox import moderation, ownership, photos
 from piratebox.catalogue.categories import mass_of
 from piratebox.errors import BadInput, Conflict
 from piratebox.i18n import N_
@@ -41,20 +38,9 @@ TRANSITIONS = {
 }
 
 
-def new_token():
-    return secrets.token_urlsafe(18)
-
-
-def token_hash(token):
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def token_matches(item_id, token):
-    """Constant-time check of a manage link's token against the stored hash."""
-    if not token:
-        return False
     key = ItemKey.get_or_none(ItemKey.item_id == item_id)
-    return key is not None and hmac.compare_digest(key.token_hash, token_hash(token))
+    return ownership.matches(key and key.token_hash, token)
 
 
 def store_photos(uploads, actor):
@@ -87,14 +73,14 @@ def create(values, uploads, actor):
     item.photos = json.dumps(photo_list)
     item.expires_at = None if item.place == "box" else actor.now + EXPIRY_DAYS * DAY
     item.refresh_search_text()
-    token = new_token()
+    token = ownership.new_token()
     if item.kind == "request":
         action = "requested"
     else:
         action = "deposited" if item.place == "box" else "offered"
     with db.atomic():
         item.save_change(actor.box_id, actor.now)
-        ItemKey.create(item_id=item.id, token_hash=token_hash(token))
+        ItemKey.create(item_id=item.id, token_hash=ownership.token_hash(token))
         record(item, action, actor)
     return item, token
 

@@ -14,7 +14,7 @@ from flask import (
 )
 
 from models import Blob, Item
-from piratebox import moderation, pagecache
+from piratebox import moderation, ownership, pagecache
 from piratebox.admin import admin_required
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, logic
@@ -32,8 +32,6 @@ from piratebox.web import gettext as _
 
 bp = Blueprint("catalogue", __name__)
 
-OWNED_KEY = "owned"  # item id -> manage token, in this phone's signed session cookie
-MAX_OWNED = 40  # a cookie holds about 4 KB
 EXPIRY_SWEEP_SECONDS = 300
 ONE_YEAR = 365 * 24 * 3600
 
@@ -59,15 +57,8 @@ def get_item(item_id, visible_only=True):
     return item
 
 
-def remember_owner(item_id, token):
-    owned = dict(session.get(OWNED_KEY, {}))
-    owned[item_id] = token
-    session[OWNED_KEY] = dict(list(owned.items())[-MAX_OWNED:])
-
-
 def owns(item):
-    token = request.form.get("token") or session.get(OWNED_KEY, {}).get(item.id)
-    return logic.token_matches(item.id, token)
+    return logic.token_matches(item.id, ownership.token_for(item.id))
 
 
 @bp.app_context_processor
@@ -150,7 +141,7 @@ def publish(values, errors):
 
 
 def created(item, token):
-    remember_owner(item.id, token)
+    ownership.remember(item.id, token)
     session["just_created"] = item.id
     flash(_("Thank you! Your object is online."), "success")
     return redirect(url_for("catalogue.manage", item_id=item.id))
@@ -207,7 +198,7 @@ def manage(item_id):
     if token:
         if not logic.token_matches(item.id, token):
             abort(403)
-        remember_owner(item.id, token)
+        ownership.remember(item.id, token)
         return redirect(url_for("catalogue.manage", item_id=item.id))
     if not owns(item):
         abort(403)
@@ -217,7 +208,7 @@ def manage(item_id):
 
 def manage_url(item):
     """The owner's private link, as it must be typed or scanned on another phone."""
-    token = session[OWNED_KEY][item.id]
+    token = ownership.token_for(item.id)
     return current_app.config["SITE_URL"].rstrip("/") + url_for(
         "catalogue.manage", item_id=item.id, token=token)
 

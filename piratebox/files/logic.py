@@ -1,0 +1,108 @@
+"""The rules of the file share: add, list, count, hide, delete, expire.
+
+A file is a `SharedFile` record (name, folder, size, the hash of its content) plus a blob.
+The blob is moved into the store before the record is written, so a power cut leaves at
+worst an unreferenced blob; it is removed after the record's tombstone is committed, when
+no other live record shares it, so deleting a file gives its space back.
+"""
+
+from peewee import JOIN, fn
+
+from models import FileDownload, FileKey, SharedFile, db, fold
+from piratebox import ownership
+from piratebox.files import names
+
+DAY = 24 * 3600
+PAGE_SIZE = 50
+SORTS = {
+    "date": lambda: (SharedFile.created_at.desc(),),
+    "name": lambda: (fn.LOWER(SharedFile.name), SharedFile.created_at.desc()),
+    "size": lambda: (SharedFile.size.desc(),),
+    "downloads": lambda: (fn.COALESCE(FileDownload.count, 0).desc(),
+                          SharedFile.created_at.desc()),
+}
+BLOB_KIND = "file"
+
+
+def add(spool, raw_name, folder, actor, expire_days=0):
+    """Keep one uploaded file; returns (record, the private delete token to show once)."""
+    spool.finish()
+    token = ownership.new_token()
+    record = SharedFile(
+        name=names.clean_name(raw_name), folder=names.clean_folder(folder),
+        blob=spool.digest, size=spool.size, media_type=names.sniff(spool.head),
+        expires_at=actor.now + expire_days * DAY if expire_days else None,
+    )
+    record.refresh_search_text()
+    with db.atomic():
+        actor.blobs.adopt(spool.path, spool.digest, spool.size, BLOB_KIND, actor.now)
+        spool.adopted = True
+        record.save_change(actor.box_id, actor.now)
+        FileKey.create(file_id=record.id, token_hash=ownership.token_hash(token))
+    return record, token
+
+
+def token_matches(file_id, token):
+    key = FileKey.get_or_none(FileKey.file_id == file_id)
+    return ownership.matches(key and key.token_hash, token)
+
+
+def browse(filters, page, now):
+    """The visible files matching a search, a folder and a sort; returns (rows, total)."""
+    query = SharedFile.listed(now)
+    for word in fold(filters.get("q", "")).split():
+        query = query.where(SharedFile.search_text.contains(word))
+    if filters.get("folder"):
+        query = query.where(SharedFile.folder == filters["folder"])
+    total = query.count()
+    order = SORTS.get(filters.get("sort"), SORTS["date"])()
+    rows = (query.select(SharedFile, fn.COALESCE(FileDownload.count, 0).alias("downloads"))
+            .join(FileDownload, JOIN.LEFT_OUTER, on=(FileDownload.file_id == SharedFile.id))
+            .order_by(*order).paginate(page, PAGE_SIZE).objects())
+    return list(rows), total
+
+
+def folders(now):
+    query = (SharedFile.listed(now).select(SharedFile.folder).where(SharedFile.folder != "")
+             .distinct().order_by(SharedFile.folder))
+    return [row.folder for row in query]
+
+
+def downloads_of(file_id):
+    row = FileDownload.get_or_none(FileDownload.file_id == file_id)
+    return row.count if row else 0
+
+
+def count_download(file_id):
+    FileDownload.insert(file_id=file_id, count=1).on_conflict(
+        conflict_target=[FileDownload.file_id],
+        update={FileDownload.count: FileDownload.count + 1},
+    ).execute()
+
+
+def set_flag(record, flag, value, actor):
+    """The mediator hides or shows a file, or marks it to travel to the network."""
+    setattr(record, flag, value)
+    return record.save_change(actor.box_id, actor.now)
+
+
+def delete(record, actor):
+    with db.atomic():
+        record.tombstone(actor.box_id, actor.now)
+        FileKey.delete().where(FileKey.file_id == record.id).execute()
+    release_content(record.blob, actor)
+
+
+def release_content(digest, actor):
+    """Free a blob no live file uses any more (after the tombstone is committed)."""
+    still_used = SharedFile.live().where(SharedFile.blob == digest).exists()
+    if not still_used:
+        actor.blobs.release(digest, BLOB_KIND)
+
+
+def expire_due(actor):
+    """Delete the files whose time is up (automatic expiry, off by default)."""
+    due = list(SharedFile.live().where(SharedFile.expires_at <= actor.now))
+    for record in due:
+        delete(record, actor)
+    return len(due)

@@ -1,0 +1,150 @@
+"""Receiving a file: streamed to disk, hashed on the way, stopped before the disk is full.
+
+Werkzeug's form parser asks the request for a stream to write each file part into;
+for the file share that stream is an `UploadSpool` in this process's scratch folder.
+Memory stays flat whatever the size. Before the first byte is written the upload is
+checked against the rate limit and, when the browser announced its length, against the
+free space above the reserve; while it streams, the free space is looked at every few
+megabytes, and a full disk aborts it. Whatever is not adopted into the blob store by
+the end of the request is deleted (see `discard_unadopted`).
+"""
+
+import errno
+import hashlib
+import os
+import secrets
+import shutil
+
+from flask import current_app, g
+
+from piratebox.errors import PirateboxError
+from piratebox.files.names import SNIFF_BYTES
+from piratebox.i18n import N_
+
+MB = 1024 * 1024
+FREE_SPACE_CHECK_EVERY = 4 * MB
+MULTIPART_OVERHEAD = 1 * MB  # the form's other fields and part headers
+UPLOADED_A_LOT = N_("You have sent a lot of files this hour: wait {minutes} minutes, or ask "
+                    "the mediator.")
+
+
+class FileTooLarge(PirateboxError):
+    status = 413
+
+    def __init__(self, limit):
+        super().__init__(N_("A file is larger than {size} MB, the most this box accepts. "
+                            "Nothing was kept."), size=limit // MB)
+
+
+class DiskFull(PirateboxError):
+    status = 507
+
+    def __init__(self):
+        super().__init__(N_("The box is almost full: this upload would leave it no room to "
+                            "work. Nothing was kept. Ask the mediator to make room."))
+
+
+def reserve_bytes(config, total):
+    """Free space the file share never uses: a percentage of the disk or a floor, the larger."""
+    return max(total * config["FILES_RESERVE_PERCENT"] // 100, config["FILES_RESERVE_MB"] * MB)
+
+
+def room(data_dir, config):
+    """Bytes an upload may still use on the data disk."""
+    usage = shutil.disk_usage(data_dir.path)
+    return usage.free - reserve_bytes(config, usage.total)
+
+
+def request_limit(config):
+    """The largest upload request: one file at the limit, or several adding up to it."""
+    return config["FILES_MAX_MB"] * MB + MULTIPART_OVERHEAD
+
+
+class UploadSpool:
+    """A writable file that hashes, counts and guards what Werkzeug writes into it."""
+
+    def __init__(self, folder, data_dir, config):
+        self.path = folder / f"upload-{secrets.token_hex(8)}"
+        self._file = open(self.path, "w+b")  # noqa: SIM115 - closed by close() or discard
+        self._hash = hashlib.sha256()
+        self._data_dir = data_dir
+        self._config = config
+        self._since_check = FREE_SPACE_CHECK_EVERY  # look at the disk before the first write
+        self.size = 0
+        self.head = b""
+        self.adopted = False
+
+    def write(self, data):
+        self.size += len(data)
+        if self.size > self._config["FILES_MAX_MB"] * MB:
+            raise FileTooLarge(self._config["FILES_MAX_MB"] * MB)
+        self._since_check += len(data)
+        if self._since_check >= FREE_SPACE_CHECK_EVERY:
+            self._since_check = 0
+            if room(self._data_dir, self._config) < len(data):
+                raise DiskFull()
+        if len(self.head) < SNIFF_BYTES:
+            self.head = (self.head + data[:SNIFF_BYTES])[:SNIFF_BYTES]
+        self._hash.update(data)
+        try:
+            self._file.write(data)
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFull() from None
+            raise
+        return len(data)
+
+    @property
+    def digest(self):
+        return self._hash.hexdigest()
+
+    def finish(self):
+        """Flush to the device and close; the file is then ready to be renamed into place."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+    # What Werkzeug and FileStorage call on the stream besides write().
+    def seek(self, offset, whence=0):
+        return self._file.seek(offset, whence)
+
+    def tell(self):
+        return self._file.tell()
+
+    def read(self, size=-1):
+        return self._file.read(size)
+
+    def close(self):
+        self._file.close()
+
+    def discard(self):
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+def open_spool(total_content_length):
+    """Werkzeug's stream factory for the file share's upload form."""
+    spools = g.setdefault("upload_spools", [])
+    data_dir = current_app.extensions["data_dir"]
+    config = current_app.config
+    if not spools:
+        admit(data_dir, config, total_content_length)
+    spool = UploadSpool(data_dir.scratch(), data_dir, config)
+    spools.append(spool)
+    return spool
+
+
+def admit(data_dir, config, announced_length):
+    """Refuse before writing anything: too many uploads from this phone, or no room."""
+    from piratebox.web import rate_limit
+
+    rate_limit("upload", config["FILES_PER_HOUR"], UPLOADED_A_LOT)
+    if announced_length and announced_length > room(data_dir, config):
+        raise DiskFull()
+
+
+def discard_unadopted(_error=None):
+    """At the end of every request: delete what a refused or failed upload wrote."""
+    for spool in g.pop("upload_spools", []):
+        if not spool.adopted:
+            spool.discard()

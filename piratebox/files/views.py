@@ -1,0 +1,230 @@
+"""The file share's pages: list and upload, a file's page, download, preview, delete."""
+
+import shutil
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+
+from models import SharedFile
+from piratebox import ownership, pagecache
+from piratebox.admin import admin_required, is_admin
+from piratebox.blobs import BlobStore
+from piratebox.errors import BadInput
+from piratebox.files import logic, names, upload
+from piratebox.i18n import N_
+from piratebox.web import actor
+from piratebox.web import gettext as _
+
+bp = Blueprint("files", __name__)
+
+MAX_FILES_PER_UPLOAD = 20
+EXPIRY_SWEEP_SECONDS = 300
+JUST_UPLOADED = "just_uploaded"
+# A shared file is shown by the browser only in a sandbox: no script, no form, no plugin,
+# nothing loaded from elsewhere, whatever the file turns out to contain.
+FILE_POLICY = ("sandbox; default-src 'none'; img-src 'self'; media-src 'self'; "
+               "style-src 'unsafe-inline'; frame-ancestors 'self'")
+UNITS = {"fr": ("o", "Ko", "Mo", "Go", "To"), "en": ("B", "KB", "MB", "GB", "TB")}
+
+
+@bp.app_template_filter("filesize")
+def filesize(size):
+    units = UNITS.get(g.get("lang"), UNITS["en"])
+    value = float(size)
+    for unit in units:
+        if value < 1024 or unit == units[-1]:
+            break
+        value /= 1024
+    text = f"{value:.0f}" if unit == units[0] or value >= 100 else f"{value:.1f}"
+    return f"{text.replace('.', ',') if g.get('lang') == 'fr' else text} {unit}"
+
+
+def disk_figures():
+    data_dir = current_app.extensions["data_dir"]
+    usage = shutil.disk_usage(data_dir.path)
+    reserve = upload.reserve_bytes(current_app.config, usage.total)
+    return {"total": usage.total, "used": usage.total - usage.free,
+            "available": max(0, usage.free - reserve), "reserve": reserve}
+
+
+def sweep_expired():
+    """Delete expired files at most every few minutes, when someone looks at the list."""
+    if not current_app.config["FILES_EXPIRE_DAYS"]:
+        return
+    state = current_app.extensions.setdefault("files_sweep", {"at": 0.0})
+    now = current_app.extensions["clock"].now()
+    if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
+        state["at"] = now
+        if logic.expire_due(actor()):
+            current_app.extensions["page_cache"].changed()
+
+
+def get_file(file_id, visible_only=True):
+    record = SharedFile.get_or_none(SharedFile.id == file_id)
+    now = current_app.extensions["clock"].now()
+    if record is None or record.deleted or (record.expires_at and record.expires_at <= now):
+        abort(404)
+    if visible_only and record.hidden and not (owns(record) or is_admin()):
+        abort(404)
+    return record
+
+
+def owns(record):
+    return logic.token_matches(record.id, ownership.token_for(record.id))
+
+
+@bp.get("/files/")
+def index():
+    sweep_expired()
+    filters = {name: request.args.get(name, "") for name in ("q", "folder", "sort")}
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() else 1
+
+    def render_page():
+        now = current_app.extensions["clock"].now()
+        rows, total = logic.browse(filters, page, now)
+        folders = logic.folders(now)
+        return render_template(
+            "files/index.html", files=rows, total=total, page=page, filters=filters,
+            pages=max(1, -(-total // logic.PAGE_SIZE)), folders=folders,
+            folder_choices=[(name, name) for name in folders],
+            disk=disk_figures(), max_mb=current_app.config["FILES_MAX_MB"],
+            kind_of=names.kind_of)
+
+    return pagecache.render(render_page)
+
+
+@bp.post("/files/")
+def upload_files():
+    """Several files in one form. The parts are already on disk, streamed and hashed, when
+    this runs (see piratebox/files/upload.py); here they are kept or refused as a whole."""
+    chosen = [part for part in request.files.getlist("files") if part.filename]
+    if not chosen:
+        raise BadInput(N_("Choose at least one file to share."))
+    if len(chosen) > MAX_FILES_PER_UPLOAD:
+        raise BadInput(N_("At most {count} files at once, please."), count=MAX_FILES_PER_UPLOAD)
+    who = actor()
+    expire_days = current_app.config["FILES_EXPIRE_DAYS"]
+    added = [logic.add(part.stream, part.filename, request.form.get("folder", ""), who,
+                       expire_days) for part in chosen]
+    for record, token in added:
+        ownership.remember(record.id, token)
+    session[JUST_UPLOADED] = [record.id for record, _token in added]
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(next=url_for("files.uploaded"))  # the progress bar's script goes there
+    return redirect(url_for("files.uploaded"), code=303)
+
+
+@bp.get("/files/uploaded")
+def uploaded():
+    ids = session.get(JUST_UPLOADED, [])
+    records = [record for record in SharedFile.select().where(SharedFile.id.in_(ids))
+               if owns(record) and not record.deleted]
+    if not records:
+        return redirect(url_for("files.index"))
+    return render_template("files/uploaded.html", files=records,
+                           private_link=private_link)
+
+
+def private_link(record):
+    """The uploader's delete link, as it must be typed or scanned on another phone."""
+    return current_app.extensions["site"]["site_url"] + url_for(
+        "files.manage", file_id=record.id, token=ownership.token_for(record.id))
+
+
+@bp.get("/files/<file_id>")
+def show(file_id):
+    record = get_file(file_id)
+    return render_template("files/show.html", file=record, owner=owns(record),
+                           admin=is_admin(), downloads=logic.downloads_of(record.id),
+                           kind=names.kind_of(record.media_type, record.name))
+
+
+def send_content(record, inline):
+    path = BlobStore(current_app.extensions["data_dir"]).path(record.blob)
+    if not path.is_file():  # content kept at another box, or a damaged store
+        abort(404)
+    response = send_file(
+        path, mimetype=record.media_type if inline else names.download_type(record.name),
+        as_attachment=not inline, download_name=record.name, etag=record.blob,
+        last_modified=record.created_at, conditional=True, max_age=0)
+    response.headers["Content-Security-Policy"] = FILE_POLICY
+    response.headers["Cache-Control"] = "no-cache"  # revalidated: a file can be deleted
+    return response
+
+
+@bp.get("/files/<file_id>/<path:filename>")
+def download(file_id, filename):
+    """The file itself; the name in the address is only for people and download managers."""
+    record = get_file(file_id)
+    response = send_content(record, inline=False)
+    if request.method == "GET" and response.status_code in (200, 206) and starts_at_zero():
+        logic.count_download(record.id)
+    return response
+
+
+def starts_at_zero():
+    """A download is counted once: by its first range, not by every resumed piece."""
+    ranges = request.range
+    return ranges is None or (ranges.ranges and ranges.ranges[0][0] == 0)
+
+
+@bp.get("/files/preview/<file_id>/<path:filename>")
+def preview(file_id, filename):
+    record = get_file(file_id)
+    if not record.media_type:
+        abort(404)  # not a format that is safe to show: download it instead
+    return send_content(record, inline=True)
+
+
+@bp.get("/files/manage/<file_id>")
+def manage(file_id):
+    """The uploader's page. A private link carries ?token=; it is moved into the cookie."""
+    record = get_file(file_id, visible_only=False)
+    token = request.args.get("token")
+    if token:
+        if not logic.token_matches(record.id, token):
+            abort(403)
+        ownership.remember(record.id, token)
+        return redirect(url_for("files.manage", file_id=record.id))
+    if not owns(record):
+        abort(403)
+    return render_template("files/manage.html", file=record, private_link=private_link)
+
+
+@bp.post("/files/manage/<file_id>/delete")
+def delete(file_id):
+    record = get_file(file_id, visible_only=False)
+    if not (owns(record) or is_admin()):
+        abort(403)
+    logic.delete(record, actor())
+    flash(_("The file is deleted."), "success")
+    return redirect(url_for("files.index"))
+
+
+ADMIN_ACTIONS = {"hide": ("hidden", True), "show": ("hidden", False),
+                 "network": ("network", True), "local": ("network", False)}
+
+
+@bp.post("/admin/files/<file_id>/<action>")
+@admin_required
+def moderate(file_id, action):
+    if action not in ADMIN_ACTIONS:
+        abort(404)
+    record = get_file(file_id, visible_only=False)
+    flag, value = ADMIN_ACTIONS[action]
+    logic.set_flag(record, flag, value, actor())
+    flash(_("Done."), "success")
+    return redirect(url_for("files.show", file_id=record.id))
