@@ -29,6 +29,7 @@ from piratebox.pagecache import PageCache
 from piratebox.portal import Portal
 from piratebox.ratelimit import RateLimiter
 from piratebox.storage import DataDir
+from piratebox.sync import views as sync_views
 
 DEFAULT_DATA = "data"
 
@@ -72,7 +73,7 @@ def create_app(config=None):
     )
     web.init_app(app)
     for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,
-                      print_views.bp, stats_views.bp):
+                      print_views.bp, stats_views.bp, sync_views.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -176,7 +177,8 @@ def serve(data_dir, host, port, threads):
         channel_timeout=60,
         connection_limit=200,
         max_request_header_size=64 * 1024,
-        max_request_body_size=request_limit(application.config),
+        max_request_body_size=max(request_limit(application.config),
+                                  (application.config["SYNC_MAX_BUNDLE_MB"] + 1) * 1024 * 1024),
         clear_untrusted_proxy_headers=True,
     )
 
@@ -265,6 +267,132 @@ def stats(data_dir, as_csv, decimal_comma):
     else:
         for name, value in rows[1:]:
             click.echo(f"{name:<38} {value}")
+
+
+# --- sync -----------------------------------------------------------------------------------
+
+def sync_context(data_dir):
+    """Open the box for a sync command: (config, clock)."""
+    from piratebox.clock import Clock
+
+    open_box(data_dir)
+    clock = Clock.load()
+    return load_config(data_dir), clock
+
+
+def say(line):
+    click.echo(line, err=True)
+
+
+@cli.command("sync")
+@click.argument("stick", type=click.Path(exists=True, file_okay=False))
+@click.pass_obj
+def sync_command(data_dir, stick):
+    """Exchange with the hub through a mounted USB stick (its cocote/ folder): import what
+    is addressed to this box, write this box's bundle. What the hotplug scripts call.
+
+    Example: piratebox --data /srv/cocote sync /mnt/sda1
+    """
+    from piratebox.sync import engine
+
+    config, clock = sync_context(data_dir)
+    summary = engine.sync(data_dir, config, clock, stick, say=say)
+    click.echo(f"sync: {summary}")
+
+
+@cli.command("export")
+@click.option("--to", "folder", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The folder to write the bundle into.")
+@click.pass_obj
+def export_command(data_dir, folder):
+    """Write this box's bundle for its hub (a hub: one for each enrolled box).
+
+    Example: piratebox --data ./data export --to /media/stick/cocote
+    """
+    from models import Peer
+    from piratebox.sync import engine
+
+    config, clock = sync_context(data_dir)
+    peers = Peer.select().where((Peer.status == "active") & (
+        (Peer.role == "hub") | Peer.box_id.is_null(False)))
+    if not peers.exists():
+        raise click.ClickException("Nothing to export to: this box is not enrolled with a hub "
+                                   "(or, at a hub, no box has synced yet).")
+    for peer in peers:
+        path, manifest = engine.export(data_dir, config, clock, peer, folder)
+        click.echo(f"{path} ({manifest['record_count']} records, "
+                   f"{len(manifest['members']) - 1} photos/files)")
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.pass_obj
+def import_command(data_dir, files):
+    """Verify and apply bundles addressed to this box.
+
+    Example: piratebox --data ./data import /media/stick/cocote/*-to-*.cocote
+    """
+    from piratebox.sync import engine
+
+    config, clock = sync_context(data_dir)
+    for path in files:
+        result = engine.import_bundle(path, data_dir, config, clock)
+        click.echo(f"{path}: {engine.describe(result)}")
+
+
+@cli.group("hub")
+def hub_group():
+    """The hub's commands: enrol a new box, revoke one, list them.
+
+    Example: piratebox --data /srv/hub hub enrol "Saint-Bonnet" --to /media/stick
+    """
+
+
+@hub_group.command("enrol")
+@click.argument("name")
+@click.option("--to", "stick", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The mediator's stick (the enrolment goes in its cocote/ folder).")
+@click.pass_obj
+def hub_enrol(data_dir, name, stick):
+    """Make a place for a new box and write its enrolment file on the stick.
+
+    Example: piratebox --data /srv/hub hub enrol "Saint-Bonnet-le-Château" --to /media/stick
+    """
+    from piratebox.sync import engine
+
+    _config, clock = sync_context(data_dir)
+    peer, path = engine.enrol(name, stick, clock.now())
+    click.echo(f"Enrolment {peer.id} for {name} written to {path}. Keep the stick safe: "
+               "whoever holds it can join the network as this box.")
+
+
+@hub_group.command("revoke")
+@click.argument("box")
+@click.pass_obj
+def hub_revoke(data_dir, box):
+    """Refuse every future bundle of a box (name, box id or enrolment id).
+
+    Example: piratebox --data /srv/hub hub revoke "Saint-Bonnet"
+    """
+    from piratebox.sync import engine
+
+    sync_context(data_dir)
+    peer = engine.revoke(box)
+    click.echo(f"{peer.name} is revoked: its bundles will be refused.")
+
+
+@hub_group.command("boxes")
+@click.pass_obj
+def hub_boxes(data_dir):
+    """List the enrolled boxes and when each last synced.
+
+    Example: piratebox --data /srv/hub hub boxes
+    """
+    from models import Peer
+
+    sync_context(data_dir)
+    for peer in Peer.select().where(Peer.role == "box").order_by(Peer.name):
+        click.echo(f"{peer.name:<30} {peer.status:<8} {peer.box_id or '(never synced)'}")
 
 
 def write_output(path, data):

@@ -306,6 +306,39 @@ class FileDownload(BaseModel):
     count = BigIntegerField(default=0)
 
 
+class Peer(BaseModel):
+    """The other end of a sync, with the key the two share. Local: keys never travel.
+
+    On a box: its hub (id = the hub's box id). On a hub: one row per enrolment
+    (id = the enrolment id), bound to the box's own id by its first bundle.
+    """
+
+    id = CharField(primary_key=True, max_length=26)
+    role = CharField(max_length=8)  # the peer's role: hub | box
+    name = CharField(max_length=120)
+    key = CharField(max_length=64)  # hex, HMAC-SHA256 key
+    status = CharField(max_length=10, default="active")  # active | revoked
+    box_id = CharField(max_length=26, null=True)  # hub side: the enrolled box's identity
+    epoch = CharField(max_length=26, null=True)  # hub side: the box's current history epoch
+    retired_epochs = TextField(default="[]")  # hub side: epochs a restore replaced
+    acked_upto = BigIntegerField(default=0)  # our change seq the peer has confirmed
+    received_upto = BigIntegerField(default=0)  # the peer's change seq we have applied
+    last_import_at = FloatField(null=True)
+    last_export_at = FloatField(null=True)
+    created_at = FloatField()
+
+
+class ReceivedBundle(BaseModel):
+    """Bundles already applied: a second import is a no-op, and a fork in a box's chain of
+    bundles (a cloned SD card) shows as two bundles with the same predecessor."""
+
+    bundle_id = CharField(primary_key=True, max_length=26)
+    peer_id = CharField(max_length=26, index=True)
+    epoch = CharField(max_length=26)
+    previous = CharField(max_length=26, null=True)
+    imported_at = FloatField()
+
+
 # --- migrations ---------------------------------------------------------------------------
 # Written as plain SQL in the subset SQLite and PostgreSQL share, never derived from the
 # models above: a box upgraded in the field replays exactly what older versions created.
@@ -408,6 +441,22 @@ MIGRATIONS = [
             "count BIGINT NOT NULL)",
         ],
     ),
+    (
+        6,
+        "sync: peers and received bundles",
+        [
+            "CREATE TABLE peer (id VARCHAR(26) PRIMARY KEY, role VARCHAR(8) NOT NULL, "
+            "name VARCHAR(120) NOT NULL, key VARCHAR(64) NOT NULL, "
+            "status VARCHAR(10) NOT NULL, box_id VARCHAR(26), epoch VARCHAR(26), "
+            "retired_epochs TEXT NOT NULL, acked_upto BIGINT NOT NULL, "
+            "received_upto BIGINT NOT NULL, last_import_at REAL, last_export_at REAL, "
+            "created_at REAL NOT NULL)",
+            "CREATE TABLE received_bundle (bundle_id VARCHAR(26) PRIMARY KEY, "
+            "peer_id VARCHAR(26) NOT NULL, epoch VARCHAR(26) NOT NULL, previous VARCHAR(26), "
+            "imported_at REAL NOT NULL)",
+            "CREATE INDEX received_bundle_peer_id ON received_bundle (peer_id)",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -439,4 +488,4 @@ def migrate(upto=None, progress=None):
 
 def all_models():
     return [Setting, Counter, Blob, Item, ItemKey, Exchange, Report, Message, Event, Tally,
-            SharedFile, FileKey, FileDownload]
+            SharedFile, FileKey, FileDownload, Peer, ReceivedBundle]

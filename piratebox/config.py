@@ -44,6 +44,10 @@ DEFAULTS = {
     "FILES_RESERVE_MB": 500,
     "FILES_PER_HOUR": 30,
     "FILES_EXPIRE_DAYS": 0,
+    # Sync: the largest bundle (FAT sticks cap a file at 4 GB) and the largest shared file
+    # that travels when the mediator marks it for the network.
+    "SYNC_MAX_BUNDLE_MB": 3500,
+    "SYNC_FILE_MAX_MB": 50,
 }
 
 ENV_PREFIX = "PIRATEBOX_"

@@ -32,17 +32,22 @@ MENU = [
 
 
 UPLOAD_ENDPOINT = "files.upload_files"
+BUNDLE_UPLOAD_ENDPOINT = "sync.upload"
 
 
 class BoxRequest(Request):
-    """Flask's request, except that the file share's upload form streams to the data disk
-    and has its own size limit (a form or a photo is small, a shared file may be large)."""
+    """Flask's request, except that the file share's upload form streams to the data disk,
+    and it and the mediator's bundle upload have their own size limits (a form or a photo
+    is small, a shared file or a bundle may be large)."""
 
     @property
     def max_content_length(self):
+        config = current_app.config
         if self.endpoint == UPLOAD_ENDPOINT:
-            return upload.request_limit(current_app.config)
-        return current_app.config["MAX_CONTENT_LENGTH"]
+            return upload.request_limit(config)
+        if self.endpoint == BUNDLE_UPLOAD_ENDPOINT:
+            return config["SYNC_MAX_BUNDLE_MB"] * upload.MB + upload.MULTIPART_OVERHEAD
+        return config["MAX_CONTENT_LENGTH"]
 
     def _get_file_stream(self, total_content_length, content_type, filename=None,
                          content_length=None):

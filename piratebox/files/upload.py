@@ -9,6 +9,7 @@ megabytes, and a full disk aborts it. Whatever is not adopted into the blob stor
 the end of the request is deleted (see `discard_unadopted`).
 """
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -86,12 +87,8 @@ class UploadSpool:
         if len(self.head) < SNIFF_BYTES:
             self.head = (self.head + data[:SNIFF_BYTES])[:SNIFF_BYTES]
         self._hash.update(data)
-        try:
+        with disk_full_is_refused():
             self._file.write(data)
-        except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise DiskFull() from None
-            raise
         return len(data)
 
     @property
@@ -100,13 +97,16 @@ class UploadSpool:
 
     def finish(self):
         """Flush to the device and close; the file is then ready to be renamed into place."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        with disk_full_is_refused():
+            self._file.flush()
+            os.fsync(self._file.fileno())
         self._file.close()
 
-    # What Werkzeug and FileStorage call on the stream besides write().
+    # What Werkzeug and FileStorage call on the stream besides write(). Writes are
+    # buffered, so a full disk may only show when the buffer is flushed.
     def seek(self, offset, whence=0):
-        return self._file.seek(offset, whence)
+        with disk_full_is_refused():
+            return self._file.seek(offset, whence)
 
     def tell(self):
         return self._file.tell()
@@ -118,8 +118,19 @@ class UploadSpool:
         self._file.close()
 
     def discard(self):
-        self._file.close()
+        with contextlib.suppress(OSError):  # a full disk: the buffer is thrown away anyway
+            self._file.close()
         self.path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def disk_full_is_refused():
+    try:
+        yield
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull() from None
+        raise
 
 
 def open_spool(total_content_length):

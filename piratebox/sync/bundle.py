@@ -1,0 +1,259 @@
+"""The bundle file: writing one safely, and reading one only once it is proven authentic.
+
+A bundle is a ZIP file (see docs/sync-format.md): `manifest.json`, `manifest.hmac`,
+`records.jsonl` and `blobs/<sha256>`. The manifest lists every other member with its
+SHA-256 and size; its HMAC-SHA256 under the key the two ends share authenticates it,
+and through the hashes, everything else. Nothing in a bundle is believed before that.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import zipfile
+from pathlib import Path
+
+from piratebox.errors import PirateboxError
+from piratebox.i18n import N_
+from piratebox.storage import fsync_dir
+
+FORMAT = "cocote-bundle"
+MAJOR, MINOR = 1, 0
+SUFFIX = ".cocote"
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.hmac"
+RECORDS = "records.jsonl"
+MEMBER_PATTERN = re.compile(r"^(records\.jsonl|blobs/[0-9a-f]{64})$")
+CHUNK = 256 * 1024
+MB = 1024 * 1024
+# What a reader accepts before looking further: a manifest is small, a record line is
+# one record, and no member expands more than a JSON text can (a photo does not at all).
+MAX_MANIFEST_BYTES = 16 * MB
+MAX_LINE_BYTES = 4 * MB
+MAX_RATIO = 200
+MAX_MEMBERS = 200_000
+
+
+class BundleRefused(PirateboxError):
+    status = 400
+
+    def localized(self, gettext):
+        """The reason is a message of its own: translated too."""
+        params = {name: gettext(value) if name == "reason" else value
+                  for name, value in self.params.items()}
+        return gettext(self.template).format(**params)
+
+
+def new_key():
+    return secrets.token_hex(32)
+
+
+def sign(key, data):
+    return hmac.new(bytes.fromhex(key), data, hashlib.sha256).hexdigest()
+
+
+# --- writing --------------------------------------------------------------------------------
+
+def write(target, manifest, key, records, blob_paths, progress=None):
+    """Write a bundle to `target` under a temporary name, flush it, then rename it.
+
+    `records` yields JSON-ready dicts; `blob_paths` maps hash -> file. A full stick (or a
+    stick pulled out) leaves no file under the final name and raises BundleRefused.
+    """
+    target = Path(target)
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
+    try:
+        with zipfile.ZipFile(partial, "w", allowZip64=True) as archive:
+            records_sha, records_size, count = _write_records(archive, records)
+            members = [{"path": RECORDS, "sha256": records_sha, "size": records_size}]
+            for number, (digest, path) in enumerate(sorted(blob_paths.items()), 1):
+                size = os.path.getsize(path)
+                archive.write(path, f"blobs/{digest}", compress_type=zipfile.ZIP_STORED)
+                members.append({"path": f"blobs/{digest}", "sha256": digest, "size": size})
+                if progress:
+                    progress(number, len(blob_paths))
+            manifest = {**manifest, "members": members, "record_count": count}
+            manifest_bytes = json.dumps(manifest, ensure_ascii=False, sort_keys=True,
+                                        indent=1).encode("utf-8")
+            archive.writestr(MANIFEST, manifest_bytes, compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(SIGNATURE, sign(key, manifest_bytes))
+        with open(partial, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+        fsync_dir(target.parent)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise BundleRefused(N_("Could not write {path}: {error}. Is the stick full or "
+                               "pulled out? Nothing was written under that name."),
+                            path=target, error=error.strerror or error) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return manifest
+
+
+def _write_records(archive, records):
+    hasher = hashlib.sha256()
+    size = count = 0
+    info = zipfile.ZipInfo(RECORDS)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with archive.open(info, "w", force_zip64=True) as member:
+        for record in records:
+            line = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+            member.write(line)
+            hasher.update(line)
+            size += len(line)
+            count += 1
+    return hasher.hexdigest(), size, count
+
+
+# --- reading --------------------------------------------------------------------------------
+
+class Bundle:
+    """An open bundle file. `manifest` is available at once; `verify()` proves the rest."""
+
+    def __init__(self, path, max_total_bytes):
+        self.path = Path(path)
+        self.max_total_bytes = max_total_bytes
+        try:
+            self.archive = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError) as error:
+            raise BundleRefused(N_("{path} is not a bundle ({error})."), path=self.path.name,
+                                error=error) from None
+        self.manifest_bytes = self._small_member(MANIFEST, MAX_MANIFEST_BYTES)
+        try:
+            self.manifest = json.loads(self.manifest_bytes)
+        except ValueError:
+            raise self._refuse(N_("its manifest is not valid JSON")) from None
+        if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
+            raise self._refuse(N_("it is not a CoCoTe bundle"))
+        self._check_version()
+
+    def close(self):
+        self.archive.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _refuse(self, reason):
+        return BundleRefused(N_("Bundle {name} refused: {reason}."), name=self.path.name,
+                             reason=reason)
+
+    def _small_member(self, name, limit):
+        try:
+            info = self.archive.getinfo(name)
+        except KeyError:
+            raise self._refuse(N_("a part is missing")) from None
+        if info.file_size > limit:
+            raise self._refuse(N_("a part is too large"))
+        with self.archive.open(info) as member:
+            data = member.read(limit + 1)
+        if len(data) > limit:
+            raise self._refuse(N_("a part is too large"))
+        return data
+
+    def _check_version(self):
+        version = str(self.manifest.get("version", ""))
+        major = version.split(".")[0]
+        if not major.isdigit():
+            raise self._refuse(N_("it has no format version"))
+        if int(major) > MAJOR:
+            raise BundleRefused(
+                N_("Bundle {name} uses format {version}, newer than this software reads "
+                   "({known}): upgrade the software on this box, then sync again."),
+                name=self.path.name, version=version, known=f"{MAJOR}.{MINOR}")
+
+    def authenticate(self, key):
+        """Check the manifest's HMAC; until this passes, nothing else is read."""
+        sent = self._small_member(SIGNATURE, 128).decode("ascii", "replace").strip()
+        if not hmac.compare_digest(sent, sign(key, self.manifest_bytes)):
+            raise self._refuse(N_("its signature does not match the key this box shares "
+                                  "with the sender (a damaged file, or not from that sender)"))
+
+    def verify(self, scratch):
+        """Prove every member against the manifest; blobs are copied to `scratch` as they
+        are hashed. Returns {hash: path in scratch}. Call after authenticate()."""
+        members = self._members()
+        names = [info.filename for info in self.archive.infolist()]
+        if sorted(names) != sorted([MANIFEST, SIGNATURE, *members]):
+            raise self._refuse(N_("its parts do not match its manifest"))
+        total = 0
+        blobs = {}
+        for name, (digest, size) in members.items():
+            info = self.archive.getinfo(name)
+            total += size
+            if info.file_size != size or total > self.max_total_bytes:
+                raise self._refuse(N_("a part has the wrong size, or the whole is too large"))
+            if size > MAX_RATIO * info.compress_size + 1024:
+                raise self._refuse(N_("a part expands more than any real content would"))
+            out = scratch / f"in-{digest}" if name.startswith("blobs/") else None
+            if self._hash_member(info, size, out) != digest:
+                if out:
+                    out.unlink(missing_ok=True)
+                raise self._refuse(N_("a part does not match its hash (damaged file?)"))
+            if out:
+                blobs[digest] = out
+        return blobs
+
+    def _members(self):
+        listed = self.manifest.get("members")
+        if not isinstance(listed, list) or len(listed) > MAX_MEMBERS:
+            raise self._refuse(N_("its manifest lists no valid parts"))
+        members = {}
+        for entry in listed:
+            path = entry.get("path") if isinstance(entry, dict) else None
+            digest, size = (entry.get("sha256"), entry.get("size")) if path else (None, None)
+            if (not isinstance(path, str) or not MEMBER_PATTERN.match(path) or path in members
+                    or not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest)
+                    or not isinstance(size, int) or isinstance(size, bool) or size < 0
+                    or (path.startswith("blobs/") and path != f"blobs/{digest}")):
+                raise self._refuse(N_("its manifest lists an invalid part"))
+            members[path] = (digest, size)
+        if RECORDS not in members:
+            raise self._refuse(N_("it has no records"))
+        return members
+
+    def _hash_member(self, info, size, out):
+        hasher = hashlib.sha256()
+        read = 0
+        handle = open(out, "wb") if out else None  # noqa: SIM115 - closed below
+        try:
+            with self.archive.open(info) as member:
+                for chunk in iter(lambda: member.read(CHUNK), b""):
+                    read += len(chunk)
+                    if read > size:
+                        break
+                    hasher.update(chunk)
+                    if handle:
+                        handle.write(chunk)
+            if handle:
+                handle.flush()
+                os.fsync(handle.fileno())
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            raise self._refuse(N_("a part cannot be read (damaged file?)")) from None
+        finally:
+            if handle:
+                handle.close()
+        return hasher.hexdigest() if read == size else None
+
+    def records(self):
+        """Each record line as a dict, read lazily; a bad line refuses the bundle."""
+        with self.archive.open(RECORDS) as member:
+            while True:
+                line = member.readline(MAX_LINE_BYTES + 1)
+                if not line:
+                    return
+                if len(line) > MAX_LINE_BYTES:
+                    raise self._refuse(N_("a record is too large"))
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    raise self._refuse(N_("a record is not valid JSON")) from None
+                if not isinstance(record, dict):
+                    raise self._refuse(N_("a record is not an object"))
+                yield record

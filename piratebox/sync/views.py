@@ -1,0 +1,94 @@
+"""The mediator's sync page: the last sync, what waits to go, the enrolment to confirm,
+and a bundle to download or upload when there is no stick (or no hotplug)."""
+
+from flask import (
+    Blueprint,
+    after_this_request,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+
+from models import Peer
+from piratebox import box
+from piratebox.admin import admin_required
+from piratebox.errors import BadInput
+from piratebox.i18n import N_
+from piratebox.sync import engine
+from piratebox.sync.bundle import SUFFIX, BundleRefused
+from piratebox.web import gettext as _
+
+bp = Blueprint("sync", __name__)
+UPLOAD_ENDPOINT = "sync.upload"
+
+
+def context():
+    app = current_app
+    return app.extensions["data_dir"], app.config, app.extensions["clock"]
+
+
+@bp.get("/admin/sync")
+@admin_required
+def index():
+    me = box.identity()
+    hub = engine.hub_peer()
+    boxes = list(Peer.select().where(Peer.role == "box").order_by(Peer.name))
+    return render_template("admin/sync.html", me=me, hub=hub, boxes=boxes,
+                           waiting=engine.waiting(hub), last=engine.last_sync(),
+                           pending=engine.pending_enrolment(),
+                           clock=current_app.extensions["clock"])
+
+
+@bp.post("/admin/sync/enrolment")
+@admin_required
+def confirm():
+    _data_dir, _config, clock = context()
+    document = engine.confirm_enrolment(clock.now())
+    flash(_("This box now syncs with the hub %(name)s.", name=document["hub_name"]), "success")
+    return redirect(url_for("sync.index"))
+
+
+@bp.post("/admin/sync/bundle")
+@admin_required
+def download():
+    """Write a bundle for the hub (or, at a hub, for one box) and hand it to the browser."""
+    data_dir, config, clock = context()
+    peer_id = request.form.get("peer", "")
+    peer = Peer.get_or_none(Peer.id == peer_id) if peer_id else engine.hub_peer()
+    if peer is None or peer.status != "active":
+        raise BadInput(N_("This box is not enrolled with a hub yet."))
+    path, _manifest = engine.export(data_dir, config, clock, peer, data_dir.scratch())
+
+    @after_this_request
+    def remove(response):
+        path.unlink(missing_ok=True)  # the open file stays readable until it is sent
+        return response
+
+    return send_file(path, mimetype="application/zip", as_attachment=True,
+                     download_name=path.name, max_age=0)
+
+
+@bp.post("/admin/sync/upload")
+@admin_required
+def upload():
+    data_dir, config, clock = context()
+    sent = request.files.get("bundle")
+    if not sent or not sent.filename:
+        raise BadInput(N_("Choose a bundle file ({suffix})."), suffix=SUFFIX)
+    target = data_dir.scratch() / f"uploaded-{box.identity()['id']}{SUFFIX}"
+    sent.save(target)
+    try:
+        result = engine.import_bundle(target, data_dir, config, clock)
+    except BundleRefused as error:
+        flash(error.localized(_), "error")
+        return redirect(url_for("sync.index"))
+    finally:
+        target.unlink(missing_ok=True)
+    engine.remember_summary(engine.describe(result), clock)
+    flash(_("Bundle imported: %(applied)d new or changed, %(unchanged)d unchanged.",
+            applied=result["applied"], unchanged=result["unchanged"]), "success")
+    return redirect(url_for("sync.index"))

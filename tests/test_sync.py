@@ -1,0 +1,450 @@
+"""Sneakernet sync between real boxes: real SQLite files, real bundles on a folder that
+stands for the stick, the real CLI (in-process) and the admin page."""
+
+import json
+import shutil
+import subprocess
+import zipfile
+
+import pytest
+
+import app as application
+from models import Exchange, Item, Peer, Setting, SharedFile, db
+from piratebox import box
+from piratebox.blobs import BlobStore
+from piratebox.box import Actor
+from piratebox.catalogue import logic as catalogue
+from piratebox.database import open_existing
+from piratebox.storage import DataDir
+from piratebox.sync import bundle, engine
+from tests.conftest import TEST_CONFIG, csrf_from
+
+ITEM = {"kind": "offer", "mode": "give", "title": "Vélo d'enfant", "description": "",
+        "category": "sport", "condition": "good", "place": "home", "place_detail": "",
+        "pseudonym": "", "contact": "", "network": False}
+
+
+def run(data_dir, *args):
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(application.cli, ["--data", str(data_dir.path), *args])
+    return result
+
+
+def ok(data_dir, *args):
+    result = run(data_dir, *args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def make(tmp_path, name, role="box"):
+    folder = DataDir(tmp_path / name)
+    box.create(folder, role=role, name=name)
+    return folder
+
+
+def opened(data_dir):
+    open_existing(data_dir)
+    return db.connection_context()
+
+
+def add_item(data_dir, **fields):
+    with opened(data_dir):
+        me = box.identity()
+        item, _token = catalogue.create({**ITEM, **fields}, [],
+                                        Actor(me["id"], 1_790_000_000.0, BlobStore(data_dir)))
+        return item
+
+
+def titles(data_dir):
+    with opened(data_dir):
+        return sorted(item.title for item in Item.select())
+
+
+@pytest.fixture
+def stick(tmp_path):
+    folder = tmp_path / "stick"
+    (folder / "cocote").mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def network(tmp_path, stick):
+    """A hub and an enrolled box (enrolment confirmed as the mediator would)."""
+    hub = make(tmp_path, "hub", role="hub")
+    village = make(tmp_path, "village")
+    ok(hub, "hub", "enrol", "Saint-Bonnet", "--to", str(stick))
+    assert "confirm it on the admin page" in ok(village, "sync", str(stick))
+    with opened(village):
+        engine.confirm_enrolment(1_790_000_000.0)
+    return hub, village
+
+
+def round_trip(hub, village, stick):
+    ok(village, "sync", str(stick))
+    ok(hub, "sync", str(stick))
+    ok(village, "sync", str(stick))
+
+
+def test_enrol_confirm_sync_and_acknowledge(tmp_path, stick):
+    hub = make(tmp_path, "hub", role="hub")
+    village = make(tmp_path, "village")
+    add_item(village)
+    enrolment = ok(hub, "hub", "enrol", "Saint-Bonnet", "--to", str(stick))
+    assert "Keep the stick safe" in enrolment
+    assert "waiting: confirm it on the admin page" in ok(village, "sync", str(stick))
+    app = application.create_app({"DATA_DIR": str(village.path), **TEST_CONFIG})
+    with app.app_context(), db.connection_context():
+        box.set_password("village-secret", 1000)
+    client = app.test_client()
+    page = client.get("/admin/").get_data(as_text=True)
+    client.post("/admin/login", data={"csrf_token": csrf_from(page), "password": "village-secret"})
+    page = client.get("/admin/sync").get_data(as_text=True)
+    assert "Invitation" in page or "invitation" in page
+    assert client.post("/admin/sync/enrolment",
+                       data={"csrf_token": csrf_from(page)}).status_code == 302
+    assert "hub" in client.get("/admin/sync").get_data(as_text=True)
+
+    sent = ok(village, "sync", str(stick))
+    assert "sent 2 records to hub" in sent  # the object and its "offered" event
+    received = ok(hub, "sync", str(stick))
+    assert "received from Saint-Bonnet: 2 new or changed" in received
+    assert titles(hub) == ["Vélo d'enfant"]
+    with opened(village):
+        village_id = box.identity()["id"]
+    with opened(hub):
+        assert Peer.get(Peer.name == "Saint-Bonnet").box_id == village_id
+    with opened(village):
+        assert engine.waiting(engine.hub_peer()) == 2
+    ok(village, "sync", str(stick))  # takes the hub's acknowledgement back
+    with opened(village):
+        assert engine.waiting(engine.hub_peer()) == 0
+        assert json.loads(Setting.get_value("last_sync"))["summary"].startswith("received")
+
+
+def test_a_lost_stick_loses_nothing(network, stick, tmp_path):
+    hub, village = network
+    add_item(village, title="Table")
+    ok(village, "sync", str(stick))
+    lost = tmp_path / "lost"
+    shutil.move(str(stick / "cocote"), str(lost))  # the stick is forgotten in a drawer
+    (stick / "cocote").mkdir()
+    add_item(village, title="Chaises")
+    ok(village, "sync", str(stick))
+    ok(hub, "sync", str(stick))
+    assert titles(hub) == ["Chaises", "Table"]
+
+
+def test_importing_again_changes_nothing_and_order_does_not_matter(network, stick, tmp_path):
+    hub, village = network
+    item = add_item(village, title="Perceuse")
+    first = tmp_path / "first"
+    first.mkdir()
+    ok(village, "export", "--to", str(first))
+    with opened(village):
+        me = box.identity()
+        catalogue.edit(Item.get_by_id(item.id), {"title": "Perceuse Bosch"}, [],
+                       Actor(me["id"], 1_790_000_100.0, BlobStore(village)))
+    second = tmp_path / "second"
+    second.mkdir()
+    ok(village, "export", "--to", str(second))
+    [newer] = second.iterdir()
+    [older] = first.iterdir()
+    assert "2 new or changed" in ok(hub, "import", str(newer))
+    assert "0 new or changed, 2 unchanged" in ok(hub, "import", str(older))
+    assert titles(hub) == ["Perceuse Bosch"]
+    assert "already imported" in ok(hub, "import", str(newer))
+    assert titles(hub) == ["Perceuse Bosch"]
+
+
+def test_tombstones_travel(network, stick):
+    hub, village = network
+    item = add_item(village, title="Canapé")
+    round_trip(hub, village, stick)
+    with opened(village):
+        me = box.identity()
+        catalogue.delete(Item.get_by_id(item.id), Actor(me["id"], 1_790_000_500.0,
+                                                         BlobStore(village)))
+    round_trip(hub, village, stick)
+    with opened(hub):
+        assert Item.get_by_id(item.id).deleted
+
+
+def test_offers_shown_to_the_network_reach_other_villages(network, stick, tmp_path):
+    hub, village = network
+    other = make(tmp_path, "other")
+    other_stick = tmp_path / "other-stick"
+    (other_stick / "cocote").mkdir(parents=True)
+    ok(hub, "hub", "enrol", "Marols", "--to", str(other_stick))
+    ok(other, "sync", str(other_stick))
+    with opened(other):
+        engine.confirm_enrolment(1_790_000_000.0)
+    add_item(village, title="Tondeuse à prêter", network=True, mode="lend")
+    add_item(village, title="Pull tricoté")  # stays in the village
+    round_trip(hub, village, stick)
+    round_trip(hub, other, other_stick)
+    assert titles(other) == ["Tondeuse à prêter"]
+    with opened(other):
+        assert engine.waiting(engine.hub_peer()) == 0  # a box does not send back what it got
+
+
+def test_a_shared_file_travels_only_when_marked_for_the_network(network, stick):
+    hub, village = network
+    with opened(village):
+        me = box.identity()
+        actor = Actor(me["id"], 1_790_000_000.0, BlobStore(village))
+        kept = BlobStore(village).put_bytes(b"compte rendu du conseil", "file", actor.now)
+        shared = BlobStore(village).put_bytes(b"programme de la fete", "file", actor.now)
+        for name, digest, network_flag in (("cr.txt", kept, False), ("fete.txt", shared, True)):
+            SharedFile(name=name, blob=digest, size=20, network=network_flag).save_change(
+                me["id"], actor.now)
+    round_trip(hub, village, stick)
+    with opened(hub):
+        assert SharedFile.select().count() == 2
+        assert BlobStore(hub).verify(shared) and not BlobStore(hub).exists(kept)
+
+
+def test_the_hub_corrects_a_box_clock_that_is_behind(network, stick):
+    hub, village = network
+    with opened(village):
+        Setting.put("clock_offset", repr(-30 * 86400.0))  # the box believes it is a month ago
+    round_trip(hub, village, stick)
+    with opened(village):
+        assert Setting.get_value("clock_corrected_by") == "hub"
+        assert float(Setting.get_value("clock_correction")) > 29 * 86400
+
+
+# --- refusals -------------------------------------------------------------------------------
+
+def bundle_on(stick, village):
+    with opened(village):
+        me = box.identity()
+    return next((stick / "cocote").glob(f"{me['id']}-to-*.cocote"))
+
+
+def rewrite(path, change):
+    """Copy a bundle member by member, letting `change(name, data)` alter any."""
+    with zipfile.ZipFile(path) as source:
+        members = [(info.filename, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in members:
+            changed = change(name, data)
+            if changed is not None:
+                target.writestr(name, changed)
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda n, d: d.replace(b"Table", b"Tabla") if n == "records.jsonl" else d,
+     "does not match its hash"),
+    (lambda n, d: d.replace(b'"upto"', b'"upto" ') if n == "manifest.json" else d,
+     "signature does not match"),
+    (lambda n, d: None if n == "records.jsonl" else d, "do not match its manifest"),
+])
+def test_a_tampered_bundle_is_refused_and_nothing_applied(network, stick, tamper, message):
+    hub, village = network
+    add_item(village, title="Table")
+    ok(village, "sync", str(stick))
+    rewrite(bundle_on(stick, village), tamper)
+    result = run(hub, "sync", str(stick))
+    assert result.exit_code != 0 and message in result.output
+    assert titles(hub) == []
+
+
+def test_a_bundle_for_another_box_or_from_a_stranger_is_refused(network, stick, tmp_path):
+    hub, village = network
+    add_item(village)
+    out = tmp_path / "out"
+    out.mkdir()
+    ok(village, "export", "--to", str(out))
+    [path] = out.iterdir()
+    result = run(village, "import", str(path))
+    assert result.exit_code != 0 and "addressed to another box" in result.output
+    other_hub = make(tmp_path, "other-hub", role="hub")
+    renamed = out / path.name.replace(path.name.split("-to-")[1].split(".")[0],
+                                      "x" * 26)
+    with opened(other_hub):
+        hub_id = box.identity()["id"]
+    manifest = json.loads(zipfile.ZipFile(path).read("manifest.json"))
+    manifest["recipient"] = hub_id
+    rewrite(path, lambda n, d: json.dumps(manifest).encode() if n == "manifest.json" else d)
+    result = run(other_hub, "import", str(path))
+    assert result.exit_code != 0 and "does not know" in result.output
+    assert not renamed.exists()
+
+
+def test_a_newer_format_asks_for_an_upgrade(network, stick):
+    hub, village = network
+    ok(village, "sync", str(stick))
+    path = bundle_on(stick, village)
+    manifest = json.loads(zipfile.ZipFile(path).read("manifest.json"))
+    manifest["version"] = "2.0"
+    rewrite(path, lambda n, d: json.dumps(manifest).encode() if n == "manifest.json" else d)
+    result = run(hub, "sync", str(stick))
+    assert result.exit_code != 0 and "upgrade the software" in result.output
+
+
+def signed_bundle(path, key, manifest, lines, extra_members=()):
+    """A bundle made by hand, correctly signed: to test what a valid signature cannot fix."""
+    body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+    import hashlib
+
+    members = [{"path": "records.jsonl", "sha256": hashlib.sha256(body).hexdigest(),
+                "size": len(body)}]
+    for name, data in extra_members:
+        members.append({"path": name, "sha256": hashlib.sha256(data).hexdigest(),
+                        "size": len(data)})
+    manifest = {**manifest, "members": members}
+    manifest_bytes = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.json", manifest_bytes)
+        archive.writestr("manifest.hmac", bundle.sign(key, manifest_bytes))
+        archive.writestr("records.jsonl", body)
+        for name, data in extra_members:
+            archive.writestr(name, data)
+
+
+def hand_made(hub, village, tmp_path, lines, extra_members=(), **fields):
+    with opened(village):
+        me = box.identity()
+        peer = engine.hub_peer()
+        enrolment = Setting.get_value("enrolment_id")
+        epoch = Setting.get_value("sync_epoch")
+    manifest = {"format": "cocote-bundle", "version": "1.1", "bundle_id": "a" * 26,
+                "previous": None, "sender": {"id": me["id"], "role": "box", "epoch": epoch},
+                "recipient": peer.id, "enrolment": enrolment, "created_at": 1.0, "upto": 5,
+                "ack": 0, "a_field_from_the_future": {"x": 1}, **fields}
+    path = tmp_path / "hand.cocote"
+    signed_bundle(path, peer.key, manifest, lines, extra_members)
+    return path
+
+
+def test_unknown_fields_and_tables_are_ignored(network, tmp_path):
+    hub, village = network
+    item = add_item(village, title="Lampe")
+    with opened(village):
+        state = engine.records.state_of(Item.get_by_id(item.id))
+    state["record"]["colour_from_v2"] = "vert"
+    lines = [state, {"table": "table_from_v2", "record": {"id": "x"}}]
+    result = ok(hub, "import", str(hand_made(hub, village, tmp_path, lines)))
+    assert "1 new or changed" in result
+    assert titles(hub) == ["Lampe"]
+
+
+@pytest.mark.parametrize("member, data, message", [
+    ("../evil", b"x", "invalid part"),
+    ("blobs/" + "0" * 64, b"x", "invalid part"),  # a blob whose name is not its hash
+])
+def test_member_paths_are_checked_even_when_signed(network, tmp_path, member, data, message):
+    hub, village = network
+    path = hand_made(hub, village, tmp_path, [], extra_members=[(member, data)])
+    result = run(hub, "import", str(path))
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_a_zip_bomb_is_refused_before_it_is_expanded(network, tmp_path):
+    hub, village = network
+    import hashlib
+
+    bomb = b"\0" * (50 * 1024 * 1024)
+    name = "blobs/" + hashlib.sha256(bomb).hexdigest()
+    path = hand_made(hub, village, tmp_path, [], extra_members=[(name, bomb)])
+    result = run(hub, "import", str(path))
+    assert result.exit_code != 0 and "expands more than" in result.output
+
+
+def test_a_malformed_record_refuses_the_whole_bundle(network, tmp_path):
+    hub, village = network
+    good = add_item(village, title="Bonne")
+    with opened(village):
+        state = engine.records.state_of(Item.get_by_id(good.id))
+    broken = json.loads(json.dumps(state))
+    broken["record"]["id"] = "../../etc"
+    result = run(hub, "import", str(hand_made(hub, village, tmp_path, [state, broken])))
+    assert result.exit_code != 0 and "invalid id" in result.output
+    assert titles(hub) == []
+
+
+def test_a_revoked_box_is_refused(network, stick):
+    hub, village = network
+    ok(hub, "hub", "revoke", "Saint-Bonnet")
+    ok(village, "sync", str(stick))
+    result = run(hub, "sync", str(stick))
+    assert result.exit_code != 0 and "revoked" in result.output
+
+
+def test_a_cloned_sd_card_is_detected_not_merged(network, stick, tmp_path):
+    hub, village = network
+    round_trip(hub, village, stick)
+    clone = DataDir(tmp_path / "clone")
+    shutil.copytree(village.path, clone.path)  # the same SD card image in a second router
+    add_item(village, title="Vrai")
+    add_item(clone, title="Copie")
+    ok(village, "sync", str(stick))
+    ok(hub, "sync", str(stick))
+    ok(clone, "sync", str(stick))
+    result = run(hub, "sync", str(stick))
+    assert result.exit_code != 0 and "two boxes are using one identity" in result.output
+    assert titles(hub) == ["Vrai"]
+
+
+def test_a_full_stick_leaves_no_bundle_under_its_final_name(network, tmp_path):
+    hub, village = network
+    small = tmp_path / "small"
+    small.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)],
+                       check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("cannot mount a small filesystem here (needs root)")
+    try:
+        with opened(village):
+            me = box.identity()
+            for number in range(3):
+                digest = BlobStore(village).put_bytes(bytes([number]) * 40_000, "file", 1.0)
+                SharedFile(name=f"{number}.bin", blob=digest, size=40_000,
+                           network=True).save_change(me["id"], 1.0)
+        result = run(village, "export", "--to", str(small))
+        assert result.exit_code != 0 and "stick full" in result.output
+        assert list(small.iterdir()) == []
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_the_admin_page_downloads_and_uploads_bundles(network, tmp_path):
+    hub, village = network
+    add_item(village, title="Livres")
+
+    def mediator(data_dir):
+        app = application.create_app({"DATA_DIR": str(data_dir.path), **TEST_CONFIG})
+        with app.app_context(), db.connection_context():
+            box.set_password("mediator-secret", 1000)
+        client = app.test_client()
+        page = client.get("/admin/").get_data(as_text=True)
+        client.post("/admin/login", data={"csrf_token": csrf_from(page),
+                                          "password": "mediator-secret"})
+        return client
+
+    village_admin = mediator(village)
+    page = village_admin.get("/admin/sync").get_data(as_text=True)
+    assert "2 modifications" in page
+    response = village_admin.post("/admin/sync/bundle", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    data = response.get_data()
+    response.close()
+    hub_admin = mediator(hub)
+    page = hub_admin.get("/admin/sync").get_data(as_text=True)
+    from io import BytesIO
+
+    response = hub_admin.post("/admin/sync/upload", data={
+        "csrf_token": csrf_from(page), "bundle": (BytesIO(data), "village.cocote")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert "2 nouveaux ou modifiés" in hub_admin.get("/admin/sync").get_data(as_text=True)
+    assert titles(hub) == ["Livres"]
+    response = hub_admin.post("/admin/sync/upload", data={
+        "csrf_token": csrf_from(page), "bundle": (BytesIO(b"not a zip"), "x.cocote")},
+        content_type="multipart/form-data")
+    assert "pas un paquet" in hub_admin.get("/admin/sync").get_data(as_text=True)
+    with opened(hub):
+        assert Exchange.select().count() == 1
