@@ -251,6 +251,7 @@ def print_labels(data_dir, out, item_ids):
 @click.pass_obj
 def stats(data_dir, as_csv, decimal_comma):
     """Print the impact figures: exchanges, purchases avoided, kilos, CO2e, weeks.
+    At a hub: one line per box, per commune and in total, for the report to the département.
 
     Example: piratebox --data ./data stats --csv --decimal-comma > impact.csv
     """
@@ -260,13 +261,23 @@ def stats(data_dir, as_csv, decimal_comma):
     from piratebox.clock import Clock
 
     open_box(data_dir)
-    figures = impact.figures_now(Clock.load().now(), load_config(data_dir)["TIMEZONE"])
-    rows = impact.csv_rows(figures, decimal_comma=decimal_comma)
+    now, zone = Clock.load().now(), load_config(data_dir)["TIMEZONE"]
+    if box.identity()["role"] == "hub":
+        rows = impact.network_csv_rows(impact.network_figures(now, zone), decimal_comma)
+    else:
+        rows = impact.csv_rows(impact.figures_now(now, zone), decimal_comma=decimal_comma)
     if as_csv:
         csv.writer(sys.stdout, delimiter=";" if decimal_comma else ",").writerows(rows)
-    else:
+    elif len(rows[0]) == 2:
         for name, value in rows[1:]:
             click.echo(f"{name:<38} {value}")
+    else:
+        columns = rows[0].index("exchanges"), rows[0].index("purchases_avoided"), \
+            rows[0].index("kg_co2e_avoided")
+        click.echo(f"{'':<9}{'name':<30}{'exchanges':>10}{'avoided':>9}{'kg CO2e':>10}")
+        for row in rows[1:]:
+            click.echo(f"{row[0]:<9}{row[1]:<30}" + "".join(
+                f"{row[i]:>{w}}" for i, w in zip(columns, (10, 9, 10), strict=True)))
 
 
 # --- sync -----------------------------------------------------------------------------------
@@ -352,8 +363,9 @@ def hub_group():
 @click.argument("name")
 @click.option("--to", "stick", required=True, type=click.Path(exists=True, file_okay=False),
               help="The mediator's stick (the enrolment goes in its cocote/ folder).")
+@click.option("--commune", default="", help="The commune, for the figures (default: NAME).")
 @click.pass_obj
-def hub_enrol(data_dir, name, stick):
+def hub_enrol(data_dir, name, stick, commune):
     """Make a place for a new box and write its enrolment file on the stick.
 
     Example: piratebox --data /srv/hub hub enrol "Saint-Bonnet-le-Château" --to /media/stick
@@ -361,7 +373,7 @@ def hub_enrol(data_dir, name, stick):
     from piratebox.sync import engine
 
     _config, clock = sync_context(data_dir)
-    peer, path = engine.enrol(name, stick, clock.now())
+    peer, path = engine.enrol(name, stick, clock.now(), commune=commune)
     click.echo(f"Enrolment {peer.id} for {name} written to {path}. Keep the stick safe: "
                "whoever holds it can join the network as this box.")
 

@@ -316,6 +316,7 @@ class Peer(BaseModel):
     id = CharField(primary_key=True, max_length=26)
     role = CharField(max_length=8)  # the peer's role: hub | box
     name = CharField(max_length=120)
+    commune = CharField(max_length=120, default="")  # hub side: for the figures per commune
     key = CharField(max_length=64)  # hex, HMAC-SHA256 key
     status = CharField(max_length=10, default="active")  # active | revoked
     box_id = CharField(max_length=26, null=True)  # hub side: the enrolled box's identity
@@ -446,7 +447,8 @@ MIGRATIONS = [
         "sync: peers and received bundles",
         [
             "CREATE TABLE peer (id VARCHAR(26) PRIMARY KEY, role VARCHAR(8) NOT NULL, "
-            "name VARCHAR(120) NOT NULL, key VARCHAR(64) NOT NULL, "
+            "name VARCHAR(120) NOT NULL, commune VARCHAR(120) NOT NULL, "
+            "key VARCHAR(64) NOT NULL, "
             "status VARCHAR(10) NOT NULL, box_id VARCHAR(26), epoch VARCHAR(26), "
             "retired_epochs TEXT NOT NULL, acked_upto BIGINT NOT NULL, "
             "received_upto BIGINT NOT NULL, last_import_at REAL, last_export_at REAL, "

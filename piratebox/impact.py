@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from itertools import groupby
 from pathlib import Path
 
 from models import Exchange, Tally, db
@@ -52,6 +53,17 @@ class Figures:
     tallied_taken: int = 0
     weeks: list = field(default_factory=list)  # [(monday as date, exchanges that week)]
     by_category: dict = field(default_factory=dict)  # code -> exchanges
+
+    def __add__(self, other):
+        """The figures of two boxes together (the same weeks: computed at the same time)."""
+        total = Figures(**{name: getattr(self, name) + getattr(other, name)
+                           for name in CSV_COLUMNS})
+        total.weeks = [(monday, count + other_count) for (monday, count), (_same, other_count)
+                       in zip(self.weeks, other.weeks, strict=True)]
+        total.by_category = dict(self.by_category)
+        for code, count in other.by_category.items():
+            total.by_category[code] = total.by_category.get(code, 0) + count
+        return total
 
 
 def week_start(timestamp, zone):
@@ -102,11 +114,76 @@ def compute(events, now, factors, zone_name="Europe/Paris", tallies=()):
     return figures
 
 
+EVENT_COLUMNS = (Exchange.action, Exchange.category, Exchange.mass_kg,
+                 Exchange.avoided_purchase, Exchange.happened_at)
+
+
 def figures_now(now, zone_name):
     """This box's figures from its database: every exchange event and the mediator's tallies."""
-    events = Exchange.live().select(Exchange.action, Exchange.category, Exchange.mass_kg,
-                                    Exchange.avoided_purchase, Exchange.happened_at)
+    events = Exchange.live().select(*EVENT_COLUMNS)
     return compute(events.iterator(), now, load_factors(), zone_name, tallies=Tally.live())
+
+
+@dataclass
+class NetworkFigures:
+    """At a hub: the figures of each box, of each commune and of the whole network."""
+
+    boxes: list  # [(box name, commune, Figures)]
+    communes: list  # [(commune, number of boxes, Figures)]
+    total: Figures
+
+
+def network_figures(now, zone_name):
+    """From the events the boxes synced, one box at a time (events are streamed, not held)."""
+    from models import Peer
+
+    factors = load_factors()
+    peers = {peer.box_id: peer for peer in Peer.select().where(
+        (Peer.role == "box") & Peer.box_id.is_null(False))}
+    tallies = {}
+    for tally in Tally.live():
+        tallies.setdefault(tally.origin, []).append(tally)
+    events = Exchange.live().select(Exchange.origin, *EVENT_COLUMNS).order_by(Exchange.origin)
+    by_origin = {
+        origin: compute(group, now, factors, zone_name, tallies=tallies.pop(origin, ()))
+        for origin, group in groupby(events.iterator(), key=lambda event: event.origin)}
+    for origin, rest in tallies.items():  # a box with tallies and no event yet
+        by_origin[origin] = compute((), now, factors, zone_name, tallies=rest)
+    empty = compute((), now, factors, zone_name)
+    boxes, communes = [], {}
+    for box_id, peer in sorted(peers.items(), key=lambda pair: pair[1].name.casefold()):
+        figures = by_origin.get(box_id, empty)
+        commune = peer.commune or peer.name
+        boxes.append((peer.name, commune, figures))
+        count, so_far = communes.get(commune, (0, empty))
+        communes[commune] = (count + 1, so_far + figures)
+    total = sum(by_origin.values(), empty)
+    return NetworkFigures(
+        boxes=boxes,
+        communes=[(name, count, figures) for name, (count, figures)
+                  in sorted(communes.items(), key=lambda pair: pair[0].casefold())],
+        total=total)
+
+
+def network_csv_rows(network, decimal_comma=False):
+    """One row per box, per commune and for the whole network: the report's table."""
+    rows = [["level", "name", "commune", "boxes", *CSV_COLUMNS]]
+    rows += [["box", name, commune, "1", *_numbers(figures, decimal_comma)]
+             for name, commune, figures in network.boxes]
+    rows += [["commune", name, name, str(count), *_numbers(figures, decimal_comma)]
+             for name, count, figures in network.communes]
+    rows.append(["total", "", "", str(len(network.boxes)),
+                 *_numbers(network.total, decimal_comma)])
+    return rows
+
+
+def _number(value, decimal_comma):
+    text = f"{value:.1f}" if isinstance(value, float) else str(value)
+    return text.replace(".", ",") if decimal_comma else text
+
+
+def _numbers(figures, decimal_comma):
+    return [_number(getattr(figures, name), decimal_comma) for name in CSV_COLUMNS]
 
 
 def bar_chart(bars, title, unit_label, width=340):
@@ -165,13 +242,9 @@ CSV_COLUMNS = ("deposited", "offered", "requested", "exchanges", "taken", "given
 
 def csv_rows(figures, decimal_comma=False):
     """Rows for a spreadsheet: the totals, then exchanges per week."""
-    def number(value):
-        text = f"{value:.1f}" if isinstance(value, float) else str(value)
-        return text.replace(".", ",") if decimal_comma else text
-
     rows = [["figure", "value"]]
-    rows += [[name, number(getattr(figures, name))] for name in CSV_COLUMNS]
-    rows += [[f"exchanges week of {monday.isoformat()}", number(count)]
+    rows += [[name, _number(getattr(figures, name), decimal_comma)] for name in CSV_COLUMNS]
+    rows += [[f"exchanges week of {monday.isoformat()}", _number(count, decimal_comma)]
              for monday, count in figures.weeks]
     return rows
 

@@ -37,9 +37,12 @@ def index():
     categories = sorted(((_(BY_CODE[code].label) if code in BY_CODE else code, count)
                          for code, count in figures.by_category.items()),
                         key=lambda pair: -pair[1])
+    network = (impact.network_figures(actor().now, current_app.config["TIMEZONE"])
+               if current_app.extensions["box"]["role"] == "hub" else None)
     # The charts are SVG drawn by impact.py, which escapes every label it writes.
     return render_template(
         "stats/index.html", figures=figures, factors=factors, category_labels_by_code=BY_CODE,
+        network=network,
         weekly_chart=Markup(  # noqa: S704 - escaped inside
             impact.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
         category_chart=Markup(  # noqa: S704 - escaped inside
@@ -59,9 +62,15 @@ def api():
 @bp.get("/admin/stats.csv")
 @admin_required
 def csv_download():
-    figures = current_figures()
+    """The figures for a spreadsheet; at a hub, the table per box and commune for the
+    report to the département."""
+    if current_app.extensions["box"]["role"] == "hub":
+        rows = impact.network_csv_rows(
+            impact.network_figures(actor().now, current_app.config["TIMEZONE"]), True)
+    else:
+        rows = impact.csv_rows(current_figures(), decimal_comma=True)
     out = io.StringIO()
-    csv.writer(out, delimiter=";").writerows(impact.csv_rows(figures, decimal_comma=True))
+    csv.writer(out, delimiter=";").writerows(rows)
     # UTF-8 with a byte-order mark: a French spreadsheet opens it with the accents right
     return current_app.response_class("\ufeff" + out.getvalue(), mimetype="text/csv",
                                       headers={"Content-Disposition":

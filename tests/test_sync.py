@@ -448,3 +448,71 @@ def test_the_admin_page_downloads_and_uploads_bundles(network, tmp_path):
     assert "pas un paquet" in hub_admin.get("/admin/sync").get_data(as_text=True)
     with opened(hub):
         assert Exchange.select().count() == 1
+
+
+# --- the hub's figures ----------------------------------------------------------------------
+
+def give_away(data_dir, title, category, avoided):
+    """An object offered and given, the taker saying whether they would have bought it."""
+    item = add_item(data_dir, title=title, category=category)
+    with opened(data_dir):
+        me = box.identity()
+        actor = Actor(me["id"], 1_790_000_000.0, BlobStore(data_dir))
+        catalogue.transition(Item.get_by_id(item.id), "give", actor, avoided_purchase=avoided)
+
+
+def enrol_box(hub, tmp_path, name, commune):
+    village = make(tmp_path, name)
+    village_stick = tmp_path / f"stick-{name}"
+    (village_stick / "cocote").mkdir(parents=True)
+    ok(hub, "hub", "enrol", name, "--to", str(village_stick), "--commune", commune)
+    ok(village, "sync", str(village_stick))
+    with opened(village):
+        engine.confirm_enrolment(1_790_000_000.0)
+    return village, village_stick
+
+
+def test_the_hub_counts_per_box_per_commune_and_in_total(tmp_path):
+    from piratebox import impact
+
+    hub = make(tmp_path, "hub", role="hub")
+    bonnet, bonnet_stick = enrol_box(hub, tmp_path, "Saint-Bonnet bourg", "Saint-Bonnet")
+    hameau, hameau_stick = enrol_box(hub, tmp_path, "Saint-Bonnet hameau", "Saint-Bonnet")
+    marols, marols_stick = enrol_box(hub, tmp_path, "Marols", "Marols")
+    # by hand, with the factors file: a sofa (large furniture) and a computer (electronics) given
+    # with "yes", a book given with "no"
+    give_away(bonnet, "Canapé", "furniture_large", True)
+    give_away(bonnet, "Roman", "books", False)
+    give_away(hameau, "Ordinateur", "electronics", True)
+    give_away(marols, "Livre", "books", None)
+    for village, village_stick in ((bonnet, bonnet_stick), (hameau, hameau_stick),
+                                   (marols, marols_stick)):
+        ok(village, "sync", str(village_stick))
+        ok(hub, "sync", str(village_stick))
+    factors = impact.load_factors()
+    sofa = float(factors["furniture_large"]["kg_co2e_per_object"])
+    drill = float(factors["electronics"]["kg_co2e_per_object"])
+    with opened(hub):
+        network = impact.network_figures(1_790_000_000.0, "Europe/Paris")
+    by_box = {name: figures for name, _commune, figures in network.boxes}
+    assert by_box["Saint-Bonnet bourg"].exchanges == 2
+    assert by_box["Saint-Bonnet bourg"].purchases_avoided == 1
+    assert by_box["Saint-Bonnet bourg"].kg_co2e_avoided == pytest.approx(sofa)
+    assert by_box["Marols"].purchases_avoided == 0 and by_box["Marols"].answered == 0
+    communes = {name: (count, figures) for name, count, figures in network.communes}
+    assert communes["Saint-Bonnet"][0] == 2
+    assert communes["Saint-Bonnet"][1].exchanges == 3
+    assert communes["Saint-Bonnet"][1].kg_co2e_avoided == pytest.approx(sofa + drill)
+    assert network.total.exchanges == 4 and network.total.purchases_avoided == 2
+    assert network.total.offered == 4 and network.total.answered == 3
+    assert sum(count for _monday, count in network.total.weeks) == 4
+    table = ok(hub, "stats", "--csv", "--decimal-comma")
+    lines = table.splitlines()
+    assert lines[0].startswith("level;name;commune;boxes;deposited")
+    assert any(line.startswith("commune;Saint-Bonnet;Saint-Bonnet;2;") for line in lines)
+    assert lines[-1].startswith("total;;;3;")
+    assert f"{sofa + drill:.1f}".replace(".", ",") in lines[-1]
+    assert "Marols" in ok(hub, "stats")
+    page = application.create_app({"DATA_DIR": str(hub.path), **TEST_CONFIG}).test_client().get(
+        "/stats/").get_data(as_text=True)
+    assert "Par boîte de village et par commune" in page and "Saint-Bonnet (2 boîtes)" in page

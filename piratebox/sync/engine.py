@@ -46,14 +46,15 @@ def bundle_name(sender, recipient):
 
 # --- enrolment ------------------------------------------------------------------------------
 
-def enrol(name, stick, now):
+def enrol(name, stick, now, commune=""):
     """Hub: make a place for a new box and write its enrolment file on the stick."""
     me = box.identity()
     if me["role"] != "hub":
         raise SyncError(N_("Only a hub enrols boxes."))
     folder = Path(stick) / STICK_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    peer = Peer.create(id=new_id(), role="box", name=name, key=bundle.new_key(), created_at=now)
+    peer = Peer.create(id=new_id(), role="box", name=name[:120], commune=(commune or name)[:120],
+                       key=bundle.new_key(), created_at=now)
     document = {"format": ENROLMENT_FORMAT, "version": "1.0", "hub_id": me["id"],
                 "hub_name": me["name"], "enrolment_id": peer.id, "box_name": name,
                 "key": peer.key}
