@@ -407,6 +407,69 @@ def hub_boxes(data_dir):
         click.echo(f"{peer.name:<30} {peer.status:<8} {peer.box_id or '(never synced)'}")
 
 
+# --- backup -----------------------------------------------------------------------------------
+
+@cli.command("backup")
+@click.option("--to", "stick", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The stick (the backup goes in its cocote-backup/ folder).")
+@click.pass_obj
+def backup_command(data_dir, stick):
+    """Back up the box while it keeps serving: database, settings, photos and files.
+    Only what is new since the last backup on that stick is written.
+
+    Example: piratebox --data /srv/cocote backup --to /mnt/sda1
+    """
+    from piratebox import backup
+    from piratebox.clock import Clock
+
+    open_box(data_dir)
+    manifest = backup.backup(data_dir, stick, Clock.load().now(), say=say)
+    click.echo(f"Backup {manifest['backup_id']} on {stick}: {len(manifest['blobs'])} photos "
+               f"and files, {manifest['blobs_written']} written this time.")
+
+
+@cli.command("restore")
+@click.option("--from", "stick", required=True, type=click.Path(exists=True, file_okay=False),
+              help="The stick holding the backup.")
+@click.option("--box", "box_id", help="Which box, when the stick holds several backups.")
+@click.pass_obj
+def restore_command(data_dir, stick, box_id):
+    """Rebuild a box from its backup on a fresh device, keeping its identity. Its next sync
+    tells the hub it is the same box continuing, and the hub re-sends what it missed.
+
+    Example: piratebox --data /srv/cocote restore --from /mnt/sda1
+    """
+    from piratebox import backup
+
+    manifest = backup.restore(data_dir, stick, box_id, say=say)
+    open_box(data_dir)
+    backup.start_new_epoch()
+    click.echo(f"Restored {manifest['box']['name']} ({manifest['box']['id']}) from the backup "
+               f"of {manifest['backup_id']}. Sync with the hub to get back what came after.")
+
+
+@cli.command("check")
+@click.option("--repair", is_flag=True,
+              help="Remove cleanly what cannot be had back, and say what was lost.")
+@click.pass_obj
+def check_command(data_dir, repair):
+    """Check the database and that every photo and file is there with the right content.
+
+    Example: piratebox --data /srv/cocote check --repair
+    """
+    from piratebox import backup
+
+    open_box(data_dir)
+    problems = backup.check(data_dir, repair=repair, say=say)
+    for problem in problems:
+        click.echo(problem)
+    if problems and not repair:
+        raise click.ClickException(f"{len(problems)} problems; run check --repair to remove "
+                                   "what is lost, or restore from a backup.")
+    click.echo("Everything is in order." if not problems else
+               f"Repaired: {len(problems)} problems dealt with.")
+
+
 def write_output(path, data):
     from pathlib import Path
 

@@ -48,6 +48,8 @@ DEFAULTS = {
     # that travels when the mediator marks it for the network.
     "SYNC_MAX_BUNDLE_MB": 3500,
     "SYNC_FILE_MAX_MB": 50,
+    # Also refresh the backup on the stick at each sync, when the stick has room.
+    "SYNC_BACKUP": False,
 }
 
 ENV_PREFIX = "PIRATEBOX_"

@@ -70,6 +70,8 @@ class DataDir:
         """This process's folder for files being written (uploads, blobs, bundles)."""
         key = str(self.tmp)
         with _scratches_lock:
+            if key in _scratches and not _scratches[key][0].is_dir():
+                os.close(_scratches.pop(key)[1])  # the data directory was removed under us
             if key not in _scratches:
                 self.tmp.mkdir(parents=True, exist_ok=True)
                 name = f"p{os.getpid()}-{secrets.token_hex(4)}"

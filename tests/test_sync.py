@@ -4,6 +4,7 @@ stands for the stick, the real CLI (in-process) and the admin page."""
 import json
 import shutil
 import subprocess
+import traceback
 import zipfile
 
 import pytest
@@ -33,7 +34,8 @@ def run(data_dir, *args):
 
 def ok(data_dir, *args):
     result = run(data_dir, *args)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, (
+        result.output, "".join(traceback.format_exception(*result.exc_info)))
     return result.output
 
 

@@ -195,7 +195,8 @@ def export(data_dir, config, clock, peer, folder, progress=None):
             "bundle_id": bundle_id,
             "previous": Setting.get_value("last_bundle_id") if me["role"] == "box" else None,
             "sender": {"id": me["id"], "role": me["role"], "name": me["name"],
-                       "epoch": Setting.get_value("sync_epoch") or me["id"]},
+                       "epoch": Setting.get_value("sync_epoch") or me["id"],
+                       "parent_epoch": Setting.get_value("sync_parent_epoch") or None},
             "recipient": recipient, "enrolment": enrolment,
             "created_at": clock.now(), "upto": upto, "ack": peer.received_upto,
         }
@@ -238,13 +239,15 @@ def _check_history(peer, manifest, sender):
     if peer.box_id and peer.box_id != sender["id"]:
         raise CloneRefused(N_("This enrolment already belongs to box {box}; a second box "
                               "cannot use it. Enrol the new box separately."), box=peer.box_id)
-    epoch = sender.get("epoch")
+    epoch, parent = sender.get("epoch"), sender.get("parent_epoch")
     if not isinstance(epoch, str) or not ID.match(epoch):
         raise BundleRefused(N_("This bundle does not name its history epoch."))
-    if epoch in json.loads(peer.retired_epochs):
-        raise CloneRefused(N_("{name} was restored from a backup since this bundle's box "
-                              "last synced: two boxes now claim to be {name}. Refused; keep "
-                              "one and enrol the other as a new box."), name=peer.name)
+    retired = json.loads(peer.retired_epochs)
+    restored_elsewhere = N_("{name} was restored from a backup since this bundle's box last "
+                            "synced: two boxes now claim to be {name}. Refused; keep one and "
+                            "enrol the other as a new box.")
+    if epoch in retired:
+        raise CloneRefused(restored_elsewhere, name=peer.name)
     if peer.epoch == epoch:
         previous = manifest.get("previous")
         siblings = ReceivedBundle.select().where(
@@ -256,7 +259,11 @@ def _check_history(peer, manifest, sender):
                                   "two boxes are using one identity (a copied SD card?). "
                                   "Refused, nothing merged; keep one box and enrol the other "
                                   "as a new box."), name=peer.name)
-    return epoch
+    elif peer.epoch is not None and parent != peer.epoch:
+        # a new epoch must continue the current one: a restore of a restore is fine, two
+        # restores of one backup (or an old card) are two boxes
+        raise CloneRefused(restored_elsewhere, name=peer.name)
+    return epoch, parent
 
 
 def import_bundle(path, data_dir, config, clock):
@@ -274,14 +281,16 @@ def import_bundle(path, data_dir, config, clock):
             return {"sender": peer.name, "peer_id": peer.id, "already": True, "applied": 0,
                     "unchanged": 0,
                     "skipped": 0, "blobs": 0}
-        epoch = _check_history(peer, manifest, sender) if me["role"] == "hub" else None
+        epoch, parent = (_check_history(peer, manifest, sender) if me["role"] == "hub"
+                         else (None, None))
         upto, ack = manifest.get("upto"), manifest.get("ack")
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
                    for v in (upto, ack)):
             raise BundleRefused(N_("This bundle's acknowledgements are not valid."))
         verified = opened.verify(scratch)
         try:
-            summary = _apply(opened, verified, data_dir, me, peer, manifest, epoch, clock)
+            summary = _apply(opened, verified, data_dir, me, peer, manifest, (epoch, parent),
+                             clock)
         finally:
             for leftover in verified.values():
                 leftover.unlink(missing_ok=True)
@@ -291,7 +300,7 @@ def import_bundle(path, data_dir, config, clock):
     return summary
 
 
-def _apply(opened, verified, data_dir, me, peer, manifest, epoch, clock):
+def _apply(opened, verified, data_dir, me, peer, manifest, epochs, clock):
     blobs = BlobStore(data_dir)
     now = clock.now()
     kinds = {}
@@ -315,18 +324,20 @@ def _apply(opened, verified, data_dir, me, peer, manifest, epoch, clock):
                 applied += 1
             else:
                 unchanged += 1
-        _acknowledge(peer, manifest, epoch, me, now)
+        _acknowledge(peer, manifest, epochs, me, now)
     return {"sender": peer.name, "peer_id": peer.id, "already": False, "applied": applied,
             "unchanged": unchanged, "skipped": skipped, "blobs": len(verified)}
 
 
-def _acknowledge(peer, manifest, epoch, me, now):
+def _acknowledge(peer, manifest, epochs, me, now):
+    epoch, parent = epochs
     our_latest = Counter.current("seq")
     ack = min(manifest["ack"], our_latest)
-    if me["role"] == "hub" and peer.epoch not in (None, epoch):
-        # A restored box: it has what its backup had. Start again from what it says.
-        retired = json.loads(peer.retired_epochs) + [peer.epoch]
-        peer.retired_epochs = json.dumps(retired)
+    if me["role"] == "hub" and epoch != peer.epoch and parent:
+        # A restored box: it has what its backup had. Start again from what it says, and
+        # never again accept the history it replaced.
+        retired = json.loads(peer.retired_epochs) + [parent]
+        peer.retired_epochs = json.dumps(sorted(set(retired)))
         peer.acked_upto, peer.received_upto = ack, manifest["upto"]
     else:
         peer.acked_upto = max(peer.acked_upto, ack)
@@ -365,7 +376,7 @@ def sync(data_dir, config, clock, stick, say=print):
                                "no enrolment file (piratebox hub enrol, at the hub)."))
         summary = (f"Enrolment from hub {document['hub_name']} waiting: confirm it on the "
                    "admin page (Sync), then sync again.")
-        remember_summary(summary, clock)
+        remember_summary(summary, clock, stick)
         return summary
     senders = []
     incoming = sorted(folder.glob(bundle_name("*", me["id"])))
@@ -388,12 +399,27 @@ def sync(data_dir, config, clock, stick, say=print):
         path, manifest = export(data_dir, config, clock, peer, folder,
                                 progress=lambda n, total: say(f"  blob {n}/{total}"))
         lines.append(f"sent {manifest['record_count']} records to {peer.name}")
+    if config["SYNC_BACKUP"]:
+        lines.append(_refresh_backup(data_dir, clock, stick, say))
     summary = "; ".join(lines) or "nothing to exchange"
-    remember_summary(summary if not refusals else f"{summary}; REFUSED: {len(refusals)}", clock)
+    remember_summary(summary if not refusals else f"{summary}; REFUSED: {len(refusals)}", clock,
+                     stick)
     if refusals:
         raise SyncError(N_("{summary}. Refused: {refusals}"), summary=summary,
                         refusals=" | ".join(refusals))
     return summary
+
+
+def _refresh_backup(data_dir, clock, stick, say):
+    from piratebox import backup
+
+    if not backup.room_for(data_dir, stick):
+        return "no room on the stick for a backup"
+    try:
+        manifest = backup.backup(data_dir, stick, clock.now(), say=say)
+    except backup.BackupError as error:
+        return f"backup failed: {error.message}"
+    return f"backup refreshed ({manifest['blobs_written']} new photos/files)"
 
 
 def describe(result):
@@ -403,8 +429,9 @@ def describe(result):
             f"{result['unchanged']} unchanged, {result['blobs']} photos/files")
 
 
-def remember_summary(summary, clock):
-    Setting.put("last_sync", json.dumps({"at": clock.now(), "summary": summary}))
+def remember_summary(summary, clock, stick=None):
+    Setting.put("last_sync", json.dumps({"at": clock.now(), "summary": summary,
+                                         "stick": str(stick) if stick else None}))
 
 
 def last_sync():

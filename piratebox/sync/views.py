@@ -1,6 +1,9 @@
 """The mediator's sync page: the last sync, what waits to go, the enrolment to confirm,
 and a bundle to download or upload when there is no stick (or no hotplug)."""
 
+import json
+from pathlib import Path
+
 from flask import (
     Blueprint,
     after_this_request,
@@ -13,7 +16,7 @@ from flask import (
     url_for,
 )
 
-from models import Peer
+from models import Peer, Setting
 from piratebox import box
 from piratebox.admin import admin_required
 from piratebox.errors import BadInput
@@ -39,6 +42,7 @@ def index():
     boxes = list(Peer.select().where(Peer.role == "box").order_by(Peer.name))
     return render_template("admin/sync.html", me=me, hub=hub, boxes=boxes,
                            waiting=engine.waiting(hub), last=engine.last_sync(),
+                           last_backup=json.loads(Setting.get_value("last_backup") or "null"),
                            pending=engine.pending_enrolment(),
                            clock=current_app.extensions["clock"])
 
@@ -91,4 +95,25 @@ def upload():
     engine.remember_summary(engine.describe(result), clock)
     flash(_("Bundle imported: %(applied)d new or changed, %(unchanged)d unchanged.",
             applied=result["applied"], unchanged=result["unchanged"]), "success")
+    return redirect(url_for("sync.index"))
+
+
+@bp.post("/admin/backup")
+@admin_required
+def backup_now():
+    """Back up to the stick the last sync used, if it is still plugged in."""
+    from piratebox import backup
+
+    data_dir, _config, clock = context()
+    stick = (engine.last_sync() or {}).get("stick")
+    if not stick or not (Path(stick) / engine.STICK_FOLDER).is_dir():
+        raise BadInput(N_("Plug in the sync stick first (the box finds it when it syncs), or "
+                          "run piratebox backup --to STICK."))
+    try:
+        manifest = backup.backup(data_dir, stick, clock.now(), say=lambda line: None)
+    except backup.BackupError as error:
+        flash(error.localized(_), "error")
+    else:
+        flash(_("Backed up: %(count)d photos and files, %(new)d new.",
+                count=len(manifest["blobs"]), new=manifest["blobs_written"]), "success")
     return redirect(url_for("sync.index"))

@@ -1,0 +1,221 @@
+"""Backup to a stick, restore on a fresh device, check: with real SQLite, real JPEG photos
+through the real pipeline, real shared files and a real hub."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from models import Blob, Item, SharedFile
+from piratebox import box
+from piratebox.blobs import BlobStore
+from piratebox.box import Actor
+from piratebox.catalogue import logic as catalogue
+from piratebox.storage import DataDir
+from tests.images import jpeg
+from tests.server import ROOT
+from tests.test_sync import ITEM, add_item, make, ok, opened, run, titles
+
+
+def add_with_photo(data_dir, title, color):
+    with opened(data_dir):
+        me = box.identity()
+        item, _token = catalogue.create({**ITEM, "title": title}, [jpeg(color=color)],
+                                        Actor(me["id"], 1_790_000_000.0, BlobStore(data_dir)))
+        return item
+
+
+def share_file(data_dir, name, content):
+    with opened(data_dir):
+        me = box.identity()
+        digest = BlobStore(data_dir).put_bytes(content, "file", 1_790_000_000.0)
+        SharedFile(name=name, blob=digest, size=len(content)).save_change(me["id"], 1.79e9)
+
+
+def backup_folder(stick, data_dir):
+    with opened(data_dir):
+        return stick / "cocote-backup" / box.identity()["id"]
+
+
+@pytest.fixture
+def enrolled(tmp_path):
+    hub = make(tmp_path, "hub", role="hub")
+    village = make(tmp_path, "village")
+    stick = tmp_path / "stick"
+    (stick / "cocote").mkdir(parents=True)
+    ok(hub, "hub", "enrol", "Saint-Bonnet", "--to", str(stick))
+    ok(village, "sync", str(stick))
+    with opened(village):
+        from piratebox.sync import engine
+
+        engine.confirm_enrolment(1_790_000_000.0)
+    return hub, village, stick
+
+
+def test_backup_more_work_backup_again_lose_the_card_restore_and_sync(enrolled, tmp_path):
+    hub, village, stick = enrolled
+    add_with_photo(village, "Vélo", (200, 30, 30))
+    share_file(village, "compte-rendu.txt", b"conseil municipal du 3 mars")
+    ok(village, "sync", str(stick))
+    ok(hub, "sync", str(stick))
+    ok(village, "sync", str(stick))  # a sync history: the hub has acknowledged
+    first = ok(village, "backup", "--to", str(stick))
+    assert "3 photos and files, 3 written this time" in first  # photo, thumbnail, file
+
+    add_with_photo(village, "Table", (30, 200, 30))
+    second = ok(village, "backup", "--to", str(stick))
+    assert "5 photos and files, 2 written this time" in second  # only the new photo's two
+    folder = backup_folder(stick, village)
+    assert len(list(folder.glob("database-*.db"))) == 1
+    assert all(path.name.isalnum() or "." in path.name for path in folder.rglob("*"))
+
+    add_item(village, title="Chaises")  # after the last backup, but synced to the hub
+    ok(village, "sync", str(stick))
+    ok(hub, "sync", str(stick))
+    with opened(village):
+        village_id = box.identity()["id"]
+
+    shutil.rmtree(village.path)  # the SD card dies
+    fresh = DataDir(village.path)
+    restored = ok(fresh, "restore", "--from", str(stick))
+    assert "Restored village" in restored
+    with opened(fresh):
+        assert box.identity()["id"] == village_id
+    assert titles(fresh) == ["Table", "Vélo"]
+    assert ok(fresh, "check").strip().endswith("Everything is in order.")
+
+    ok(fresh, "sync", str(stick))  # a new epoch: the same box continuing
+    ok(hub, "sync", str(stick))
+    ok(fresh, "sync", str(stick))
+    assert titles(fresh) == ["Chaises", "Table", "Vélo"]
+    with opened(fresh):
+        photo_hashes = [p["full"] for item in Item.select() for p in item.photo_list()]
+        assert len(photo_hashes) == 2 and all(BlobStore(fresh).verify(h) for h in photo_hashes)
+        assert SharedFile.get().name == "compte-rendu.txt"
+    assert titles(hub) == ["Chaises", "Table", "Vélo"]
+
+
+def test_two_live_boxes_sharing_one_identity_are_still_refused(enrolled, tmp_path):
+    hub, village, stick = enrolled
+    ok(village, "backup", "--to", str(stick))
+    twin = DataDir(tmp_path / "twin")
+    ok(twin, "restore", "--from", str(stick))
+    add_item(twin, title="De la jumelle")
+    ok(twin, "sync", str(stick))
+    ok(hub, "sync", str(stick))  # the restored box: accepted, new epoch
+    add_item(village, title="De l'original")
+    ok(village, "sync", str(stick))  # the old card is still alive
+    result = run(hub, "sync", str(stick))
+    assert result.exit_code != 0 and "two boxes now claim to be" in result.output
+    assert "De l'original" not in titles(hub)
+
+
+def test_a_tampered_backup_is_refused(enrolled, tmp_path):
+    _hub, village, stick = enrolled
+    add_with_photo(village, "Vélo", (10, 10, 200))
+    ok(village, "backup", "--to", str(stick))
+    folder = backup_folder(stick, village)
+    photo = next((folder / "blobs").glob("*/*"))
+    photo.write_bytes(photo.read_bytes()[:-10] + b"x" * 10)
+    result = run(DataDir(tmp_path / "new"), "restore", "--from", str(stick))
+    assert result.exit_code != 0 and "damaged or was changed" in result.output
+    assert not (tmp_path / "new").exists()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][0]["path"] = "../../etc/passwd"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    result = run(DataDir(tmp_path / "new"), "restore", "--from", str(stick))
+    assert result.exit_code != 0 and "damaged or was changed" in result.output
+
+
+def test_restore_never_overwrites_a_box(enrolled, tmp_path):
+    _hub, village, stick = enrolled
+    ok(village, "backup", "--to", str(stick))
+    result = run(village, "restore", "--from", str(stick))
+    assert result.exit_code != 0 and "already holds a box" in result.output
+
+
+def test_a_kill_during_backup_leaves_the_previous_backup_usable(enrolled, tmp_path):
+    _hub, village, stick = enrolled
+    add_item(village, title="Avant")
+    ok(village, "backup", "--to", str(stick))
+    with opened(village):
+        me = box.identity()
+        for number in range(400):  # enough new blobs for the backup to take a while
+            digest = BlobStore(village).put_bytes(bytes([number % 256]) * 200_000
+                                                  + number.to_bytes(4, "big"), "file", 1.0)
+            SharedFile(name=f"{number}.bin", blob=digest, size=200_004).save_change(
+                me["id"], 1.0)
+    folder = backup_folder(stick, village)
+    before = set((folder / "blobs").rglob("*"))
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--data",
+                                str(village.path), "backup", "--to", str(stick)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while set((folder / "blobs").rglob("*")) == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert set((folder / "blobs").rglob("*")) != before, "the backup was never seen writing"
+    fresh = DataDir(tmp_path / "fresh")
+    ok(fresh, "restore", "--from", str(stick))
+    assert titles(fresh) == ["Avant"]
+    with opened(fresh):
+        assert SharedFile.select().count() == 0
+
+
+def test_a_full_stick_keeps_the_previous_backup(enrolled, tmp_path):
+    _hub, village, _stick = enrolled
+    small = tmp_path / "small"
+    small.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)],
+                       check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("cannot mount a small filesystem here (needs root)")
+    try:
+        add_item(village, title="Première")
+        ok(village, "backup", "--to", str(small))
+        share_file(village, "gros.bin", b"\1" * 3 * 1024 * 1024)
+        result = run(village, "backup", "--to", str(small))
+        assert result.exit_code != 0 and "previous backup is still whole" in result.output
+        fresh = DataDir(tmp_path / "fresh")
+        ok(fresh, "restore", "--from", str(small))
+        assert titles(fresh) == ["Première"]
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_check_finds_and_repair_says_what_is_lost(enrolled):
+    _hub, village, _stick = enrolled
+    add_with_photo(village, "Lampe", (120, 120, 0))
+    share_file(village, "plan.pdf", b"%PDF-1.4 plan")
+    with opened(village):
+        store = BlobStore(village)
+        photo = Item.get().photo_list()[0]["full"]
+        store.path(photo).write_bytes(b"bit rot")
+        lost_file = SharedFile.get().blob
+        store.path(lost_file).unlink()
+        (village.blobs / "ab").mkdir(exist_ok=True)
+        (village.blobs / "ab" / ("ab" * 32)).write_bytes(b"orphan")
+    result = run(village, "check")
+    assert result.exit_code != 0
+    assert "missing or damaged" in result.output and "is in no record" in result.output
+    repaired = ok(village, "check", "--repair")
+    assert "lost: item 'Lampe'" in repaired and "lost: shared file 'plan.pdf'" in repaired
+    assert ok(village, "check").strip().endswith("Everything is in order.")
+    with opened(village):
+        assert Item.get().photo_list() == [] and SharedFile.get().deleted
+        assert Blob.select().where(Blob.hash == photo).count() == 0
+
+
+def test_the_sync_can_refresh_the_backup(enrolled):
+    _hub, village, stick = enrolled
+    (village.path / "config.ini").write_text("[piratebox]\nsync_backup = yes\n")
+    add_item(village, title="Pelle")
+    assert "backup refreshed" in ok(village, "sync", str(stick))
+    assert (backup_folder(stick, village) / "config.ini").is_file()
+
