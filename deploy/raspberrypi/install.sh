@@ -1,0 +1,62 @@
+#!/bin/sh
+# Turn a Raspberry Pi (Raspberry Pi OS bookworm) into a CoCoTe box. Run as root from the
+# project's folder:  sudo deploy/raspberrypi/install.sh [SSID] [BOX NAME]
+# Uses Raspberry Pi OS's own packages; nothing is downloaded but those.
+set -eu
+
+ssid="${1:-Boite-a-partage}"
+name="${2:-CoCoTe}"
+here="$(cd "$(dirname "$0")/../.." && pwd)"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "Run as root: sudo $0" >&2
+	exit 1
+fi
+
+echo "== packages"
+apt-get install -y --no-install-recommends python3-flask python3-peewee python3-waitress \
+	python3-qrcode python3-pil fake-hwclock
+
+echo "== the cocote user and its data"
+id cocote >/dev/null 2>&1 || adduser --system --group --home /var/lib/cocote cocote
+install -d -o cocote -g cocote -m 0750 /var/lib/cocote
+install -d -m 0755 /etc/cocote /opt/cocote
+[ -f /etc/cocote/piratebox.env ] || install -m 0644 "$here/deploy/raspberrypi/piratebox.env" /etc/cocote/
+
+echo "== the application in /opt/cocote"
+for part in app.py models.py piratebox templates static deploy; do
+	cp -r "$here/$part" /opt/cocote/
+done
+find /opt/cocote -name __pycache__ -prune -exec rm -rf {} +
+python3 -m compileall -q /opt/cocote
+chmod 0755 /opt/cocote/deploy/raspberrypi/cocote-sync
+
+# shellcheck disable=SC1091
+. /etc/cocote/piratebox.env
+if [ ! -f "$PIRATEBOX_DATA/piratebox.db" ]; then
+	runuser -u cocote -- python3 /opt/cocote/app.py --data "$PIRATEBOX_DATA" init --name "$name"
+fi
+
+echo "== services"
+install -m 0644 "$here/deploy/raspberrypi/piratebox.service" /etc/systemd/system/
+install -m 0644 "$here/deploy/raspberrypi/cocote-sync@.service" /etc/systemd/system/
+install -m 0644 "$here/deploy/raspberrypi/99-cocote-stick.rules" /etc/udev/rules.d/
+systemctl daemon-reload
+udevadm control --reload
+systemctl enable --now piratebox.service
+
+echo "== the wifi hotspot (NetworkManager) and its captive-portal DNS"
+install -d /etc/NetworkManager/dnsmasq-shared.d
+install -m 0644 "$here/deploy/raspberrypi/dnsmasq-cocote.conf" \
+	/etc/NetworkManager/dnsmasq-shared.d/cocote.conf
+if ! nmcli -t -f NAME connection show | grep -qx cocote-hotspot; then
+	nmcli connection add type wifi ifname wlan0 con-name cocote-hotspot autoconnect yes \
+		ssid "$ssid" 802-11-wireless.mode ap 802-11-wireless.band bg \
+		ipv4.method shared ipv4.addresses 10.42.0.1/24 ipv6.method disabled
+fi
+nmcli connection up cocote-hotspot || echo "The hotspot will start at the next boot."
+
+echo
+echo "Done. Set the mediator's password:"
+echo "  sudo -u cocote python3 /opt/cocote/app.py --data $PIRATEBOX_DATA set-password"
+echo "Then join the wifi \"$ssid\" and open http://boite.lan/"
