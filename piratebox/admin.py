@@ -15,6 +15,7 @@ from flask import (
 )
 
 from piratebox import box
+from piratebox.clock import plausible
 from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
@@ -84,7 +85,7 @@ def logout():
 def parse_browser_time(form):
     """The mediator's time: epoch milliseconds filled in by the page's script, or typed."""
     epoch_ms = form.get("epoch_ms", "").strip()
-    if epoch_ms.isdigit():
+    if epoch_ms.isascii() and epoch_ms.isdigit():
         return int(epoch_ms) / 1000
     try:
         typed = datetime.fromisoformat(form.get("typed", "").strip())
@@ -99,7 +100,7 @@ def parse_browser_time(form):
 @admin_required
 def correct_clock():
     true_time = parse_browser_time(request.form)
-    if true_time < 1_600_000_000:  # before September 2020: no real phone says that
+    if not plausible(true_time):
         raise BadInput(N_("That date cannot be right: check the date on your phone."))
     delta = current_app.extensions["clock"].correct(true_time, "admin")
     flash(_("The box's clock was set (moved by %(seconds)d s).", seconds=round(delta)),

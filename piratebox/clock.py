@@ -11,6 +11,14 @@ import time
 from models import Setting, db
 
 SAVE_EVERY_SECONDS = 60  # flash wears out: the floor is written at most once a minute
+# No phone or hub that knows the time says a date outside these (September 2020 - 2100).
+PLAUSIBLE = (1_600_000_000, 4_102_444_800)
+
+
+def plausible(timestamp):
+    return PLAUSIBLE[0] <= timestamp < PLAUSIBLE[1]
+
+
 HUB_CORRECTION_THRESHOLD = 120  # seconds behind the hub before we trust its clock
 KEYS = ("clock_floor", "clock_offset", "clock_corrected_at", "clock_corrected_by",
         "clock_correction")
@@ -67,6 +75,8 @@ class Clock:
         The mediator's browser may move the clock either way (they can see a wrong date);
         the hub only moves it forward, and only when the box is clearly behind.
         """
+        if not plausible(float(true_time)):
+            return 0.0  # a damaged or absurd source is never believed
         delta = float(true_time) - self.now()
         if only_forward and delta < HUB_CORRECTION_THRESHOLD:
             return 0.0

@@ -85,6 +85,8 @@ def check_text_input():
         fields.append(request.form)
     for multidict in fields:
         for key, value in multidict.items(multi=True):
+            if key is None:  # a multipart part without a name
+                abort(400, description="encoding")
             if any(bad in key or bad in value for bad in BROKEN_TEXT):
                 abort(400, description="encoding")
 

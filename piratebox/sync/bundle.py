@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import zipfile
+import zlib
 from pathlib import Path
 
 from piratebox.errors import PirateboxError
@@ -34,6 +35,9 @@ MAX_MANIFEST_BYTES = 16 * MB
 MAX_LINE_BYTES = 4 * MB
 MAX_RATIO = 200
 MAX_MEMBERS = 200_000
+# What a damaged archive can raise while it is read: all of it means "refuse the bundle".
+READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
+               NotImplementedError, RuntimeError)
 
 
 class BundleRefused(PirateboxError):
@@ -119,7 +123,7 @@ class Bundle:
         self.max_total_bytes = max_total_bytes
         try:
             self.archive = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, OSError) as error:
+        except READ_ERRORS as error:
             raise BundleRefused(N_("{path} is not a bundle ({error})."), path=self.path.name,
                                 error=error) from None
         self.manifest_bytes = self._small_member(MANIFEST, MAX_MANIFEST_BYTES)
@@ -151,8 +155,11 @@ class Bundle:
             raise self._refuse(N_("a part is missing")) from None
         if info.file_size > limit:
             raise self._refuse(N_("a part is too large"))
-        with self.archive.open(info) as member:
-            data = member.read(limit + 1)
+        try:
+            with self.archive.open(info) as member:
+                data = member.read(limit + 1)
+        except READ_ERRORS:
+            raise self._refuse(N_("a part cannot be read (damaged file?)")) from None
         if len(data) > limit:
             raise self._refuse(N_("a part is too large"))
         return data
@@ -234,7 +241,7 @@ class Bundle:
             if handle:
                 handle.flush()
                 os.fsync(handle.fileno())
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        except READ_ERRORS:
             raise self._refuse(N_("a part cannot be read (damaged file?)")) from None
         finally:
             if handle:
@@ -243,6 +250,12 @@ class Bundle:
 
     def records(self):
         """Each record line as a dict, read lazily; a bad line refuses the bundle."""
+        try:
+            yield from self._lines()
+        except READ_ERRORS:
+            raise self._refuse(N_("a part cannot be read (damaged file?)")) from None
+
+    def _lines(self):
         with self.archive.open(RECORDS) as member:
             while True:
                 line = member.readline(MAX_LINE_BYTES + 1)
