@@ -103,9 +103,10 @@ def bench_jpeg(number):
     return out.getvalue()
 
 
-def start(command):
+def start(command, env=None):
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, **(env or {})})
     return process, started
 
 
@@ -211,7 +212,13 @@ def main():
     parser.add_argument("--photos", type=int, default=SEED_PHOTOS)
     parser.add_argument("--loader", choices=("wrk", "python"),
                         default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--village", action="store_true",
+                        help="instead: many phones at once on a mix of pages and uploads")
+    parser.add_argument("--phones", type=int, default=100, help="with --village")
     options = parser.parse_args()
+    if options.village:
+        village(options)
+        return
 
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = Path(scratch) / "data"
@@ -259,6 +266,40 @@ def main():
                 process.wait(timeout=10)
 
     report(options, rows, box_rss, base_rss, box_cold, base_cold)
+
+
+def village(options):
+    """A Saturday in the village hall (scripts/village_load.py) on a seeded box."""
+    from village_load import run  # beside this script
+
+    with tempfile.TemporaryDirectory() as scratch:
+        data_dir = Path(scratch) / "data"
+        print(f"seeding {options.items} items ...", file=sys.stderr)
+        names = seed(data_dir, options.items, min(options.photos, options.items))
+        port = free_port()
+        box, _started = start([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir),
+                               "serve", "--port", str(port), "--threads",
+                               str(options.threads)],
+                              env={"PIRATEBOX_POSTS_PER_HOUR": "1000000",
+                                   "PIRATEBOX_MESSAGES_PER_HOUR": "1000000",
+                                   "PIRATEBOX_FILES_PER_HOUR": "1000000"})
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", box)
+        print(f"{options.phones} phones for {options.seconds} s ...", file=sys.stderr)
+        try:
+            figures = run(port, box.pid, options.phones, options.seconds, names["item"])
+        finally:
+            box.terminate()
+            box.wait(timeout=10)
+    print(f"\n{figures['phones']} phones, {figures['seconds']} s, {options.threads} server "
+          f"threads, {os.cpu_count()} CPUs, {options.items} objects\n")
+    print("| requests | req/s | 5xx | connection errors | p50 ms | p95 ms | p99 ms "
+          "| RSS growth after warm-up (MB) |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| {figures['requests']} | {figures['rps']:.0f} | {figures['server_errors']} | "
+          f"{figures['errors']} | {figures['p50_ms']:.0f} | {figures['p95_ms']:.0f} | "
+          f"{figures['p99_ms']:.0f} | {figures['rss_growth_after_warmup_mb']:.1f} |")
+    print(f"\nstatuses {figures['statuses']}")
+    print("RSS (s, MB): " + ", ".join(f"{at}: {mb:.1f}" for at, mb in figures["rss_mb"]))
 
 
 def report(options, rows, box_rss, base_rss, box_cold, base_cold):

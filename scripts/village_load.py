@@ -1,0 +1,140 @@
+"""A Saturday in the village hall: many phones at once on a mix of pages and small
+uploads, against the real server. Used by `scripts/bench.py --village` (100 phones, 60 s,
+figures for docs/benchmarks.md) and by tests/test_load.py (a short run in the suite).
+
+Each phone is a thread with its own cookie jar and CSRF token, doing what a villager does:
+mostly reading (home, objects, a search, an object, files, board, agenda, impact), now and
+then a board message or a small file. Reported: requests, errors (5xx, refused
+connections, timeouts), p50/p95/p99 latency, and the server's RSS every few seconds, so
+growth after warm-up shows.
+"""
+
+import http.client
+import random
+import re
+import statistics
+import threading
+import time
+
+READS = ["/", "/items/", "/items/?q=velo", "/items/{item}", "/files/", "/board/",
+         "/events/", "/stats/", "/api/v1/items"]
+BOUNDARY = "----village-load"
+
+
+def percentile(values, share):
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status.read()).group(1)) / 1024
+
+
+class Phone:
+    def __init__(self, port, number, item_id):
+        self.port, self.number, self.item_id = port, number, item_id
+        self.cookie = ""
+        self.token = ""
+        self.connection = None
+        self.rng = random.Random(number)  # noqa: S311 - a load mix, not a secret
+
+    def request(self, method, path, body=None, headers=None):
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = dict(headers or {})
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        try:
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException):
+            self.connection.close()
+            self.connection = None
+            raise
+        cookie = response.getheader("Set-Cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+        if response.getheader("Connection", "").lower() == "close":
+            self.connection.close()
+            self.connection = None
+        return response.status, data
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def step(self):
+        """One thing a villager does; returns (status, seconds)."""
+        roll = self.rng.random()
+        started = time.perf_counter()
+        if not self.token or roll < 0.90:
+            path = self.rng.choice(READS).format(item=self.item_id)
+            status, data = self.request("GET", path)
+            found = re.search(rb'name="csrf_token" value="([^"]+)"', data)
+            if found:
+                self.token = found.group(1).decode()
+        elif roll < 0.95:
+            body = f"csrf_token={self.token}&text=Bonjour+de+{self.number}"
+            status, _ = self.request("POST", "/board/", body=body, headers={
+                "Content-Type": "application/x-www-form-urlencoded"})
+        else:
+            content = bytes(self.rng.getrandbits(8) for _ in range(10_000))
+            body = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
+                    f"{self.token}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; "
+                    f'name="files"; filename="photo-{self.number}.bin"\r\n\r\n').encode()
+            body += content + f"\r\n--{BOUNDARY}--\r\n".encode()
+            status, _ = self.request("POST", "/files/", body=body, headers={
+                "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+        return status, time.perf_counter() - started
+
+
+def run(port, server_pid, phones=100, seconds=60, item_id="", sample_every=5.0):
+    """Load the server; returns a dict of figures."""
+    stop = threading.Event()
+    lock = threading.Lock()
+    latencies, statuses, errors = [], {}, []
+
+    def villager(number):
+        phone = Phone(port, number, item_id)
+        try:
+            while not stop.is_set():
+                try:
+                    status, took = phone.step()
+                except (OSError, http.client.HTTPException) as error:
+                    with lock:
+                        errors.append(type(error).__name__)
+                    continue
+                with lock:
+                    latencies.append(took)
+                    statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            phone.close()
+
+    threads = [threading.Thread(target=villager, args=(n,), daemon=True) for n in range(phones)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    rss = []
+    while time.perf_counter() - started < seconds:
+        time.sleep(min(sample_every, seconds))
+        rss.append((round(time.perf_counter() - started), rss_mb(server_pid)))
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    elapsed = time.perf_counter() - started
+    warm = [value for at, value in rss if at >= seconds / 3] or [rss[-1][1]]
+    return {
+        "phones": phones, "seconds": round(elapsed, 1), "requests": len(latencies),
+        "rps": len(latencies) / elapsed, "statuses": dict(sorted(statuses.items())),
+        "server_errors": sum(count for status, count in statuses.items() if status >= 500),
+        "errors": len(errors), "error_kinds": sorted(set(errors)),
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else 0,
+        "p95_ms": percentile(latencies, 0.95) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "rss_mb": rss, "rss_growth_after_warmup_mb": max(warm) - warm[0],
+    }
