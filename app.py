@@ -110,13 +110,17 @@ def cli(ctx, data):
               help="A village box, or the central hub.")
 @click.option("--name", help="The name people see (the village, for a box).")
 @click.option("--demo", is_flag=True, help="Add a few French sample objects to try it out.")
+@click.option("--database-url", envvar="PIRATEBOX_DATABASE_URL",
+              help="A hub on PostgreSQL: postgresql://user@host/db (default: SQLite in the "
+                   "data directory). Needs pip install '.[postgres]'.")
 @click.pass_obj
-def init(data_dir, role, name, demo):
+def init(data_dir, role, name, demo, database_url):
     """Create the data directory, the database, the secret key and the box's identity.
 
     Example: piratebox --data ./data init --name "Saint-Bonnet-le-Château" --demo
     """
-    box_id = box.create(data_dir, role=role, name=name, now=time.time())
+    box_id = box.create(data_dir, role=role, name=name, now=time.time(),
+                        database_url=database_url)
     click.echo(f"Created {role} {box_id} in {data_dir.path}")
     if demo:
         from piratebox import demo as samples

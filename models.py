@@ -18,6 +18,7 @@ from peewee import (
     DatabaseProxy,
     FloatField,
     Model,
+    PostgresqlDatabase,
     TextField,
 )
 
@@ -71,10 +72,19 @@ class Counter(BaseModel):
     @classmethod
     def next(cls, name):
         """Increment and return; call inside a transaction so the row stays locked until commit."""
-        updated = cls.update(value=cls.value + 1).where(cls.name == name).execute()
+        return cls.next_by(name, 1)
+
+    @classmethod
+    def take(cls, name, count):
+        """Reserve `count` consecutive values; returns the first (in a transaction)."""
+        return cls.next_by(name, count) - count + 1
+
+    @classmethod
+    def next_by(cls, name, step):
+        updated = cls.update(value=cls.value + step).where(cls.name == name).execute()
         if not updated:
-            cls.insert(name=name, value=1).execute()
-            return 1
+            cls.insert(name=name, value=step).execute()
+            return step
         return cls.get_by_id(name).value
 
     @classmethod
@@ -470,6 +480,14 @@ def schema_version():
     return int(Setting.get_value("schema_version", 0))
 
 
+def for_this_engine(statement):
+    """The one difference the two engines need: REAL is 8 bytes in SQLite, 4 in PostgreSQL,
+    where a timestamp needs DOUBLE PRECISION."""
+    if isinstance(db.obj, PostgresqlDatabase):
+        return statement.replace(" REAL", " DOUBLE PRECISION")
+    return statement
+
+
 def migrate(upto=None, progress=None):
     """Bring the schema to `upto` (default: the newest); each step is one transaction.
 
@@ -483,7 +501,7 @@ def migrate(upto=None, progress=None):
                 progress(number, title)
             with db.atomic():
                 for statement in statements:
-                    db.execute_sql(statement)
+                    db.execute_sql(for_this_engine(statement))
                 Setting.put("schema_version", number)
     return schema_version()
 

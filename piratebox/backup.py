@@ -94,6 +94,11 @@ def room_for(data_dir, stick):
 
 def backup(data_dir, stick, now, say=print):
     """Back up the open box to `stick`; returns the manifest."""
+    from piratebox.database import is_postgres
+
+    if is_postgres():
+        raise BackupError(N_("This hub's database is PostgreSQL: back it up with pg_dump and "
+                             "copy the data directory (see docs/hub-postgresql.md)."))
     me = box.identity()
     folder = Path(stick) / BACKUP_FOLDER / me["id"]
     backup_id = new_id()
@@ -277,10 +282,13 @@ def check(data_dir, repair=False, say=print):
     cleanly (a photo from its object, a shared file's record), and the list says what was
     lost; orphan blob files are deleted.
     """
+    from piratebox.database import is_postgres
+
     problems = []
-    result = db.execute_sql("PRAGMA integrity_check").fetchone()[0]
-    if result != "ok":
-        problems.append(f"database: {result} (restore from a backup)")
+    if not is_postgres():  # PostgreSQL checks its own pages; amcheck is the DBA's tool
+        result = db.execute_sql("PRAGMA integrity_check").fetchone()[0]
+        if result != "ok":
+            problems.append(f"database: {result} (restore from a backup)")
     store = BlobStore(data_dir)
     bad = set()
     rows = list(Blob.select(Blob.hash).tuples())

@@ -22,13 +22,26 @@ class Actor:
 MIN_PASSWORD_LENGTH = 8
 
 
-def create(data_dir, role="box", name=None, now=None):
-    """Make the data directory, the database, the secret key and a new identity."""
-    from piratebox.database import bind
+def create(data_dir, role="box", name=None, now=None, database_url=None):
+    """Make the data directory, the database, the secret key and a new identity.
+
+    `database_url` (a hub on PostgreSQL) is written to the data directory's config.ini, so
+    every later command finds the same database.
+    """
+    from piratebox.database import bind, initialised
+    from piratebox.storage import atomic_write
 
     if role not in ROLES:
         raise BadInput(N_("Unknown role {role}: choose box or hub."), role=role)
-    if data_dir.exists():
+    if database_url and data_dir.config_file.exists():
+        raise BadInput(N_("{path} already has a config.ini: put database_url in it instead."),
+                       path=data_dir.config_file)
+    if database_url:
+        data_dir.create()
+        atomic_write(data_dir.config_file,
+                     f"[piratebox]\ndatabase_url = {database_url}\n".encode(),
+                     mode=0o600)
+    if initialised(data_dir):
         raise AlreadyInitialised(data_dir.path)
     data_dir.create()
     data_dir.secret_key()

@@ -18,6 +18,9 @@ DEFAULTS = {
     "DEFAULT_LANGUAGE": "fr",
     "LANGUAGES": "fr,en",
     "TIMEZONE": "Europe/Paris",
+    # Empty: SQLite in the data directory. A hub may name PostgreSQL instead
+    # (postgresql://user@host/db, or postgresql+pool:// for pooled connections).
+    "DATABASE_URL": "",
     # Forms and photos; the file share streams and sets its own per-request limit.
     "MAX_CONTENT_LENGTH": 32 * MB,
     "LOGIN_ATTEMPTS": 5,

@@ -1,9 +1,19 @@
-"""Opening the database: one place decides the engine, the pragmas and the schema check."""
+"""Opening the database: one place decides the engine, the pragmas and the schema check.
 
-from peewee import SqliteDatabase
+SQLite in the data directory is the default (a box, a small hub). A hub that outgrows one
+file names a PostgreSQL database with DATABASE_URL (config.ini, written by
+`init --database-url`, or PIRATEBOX_DATABASE_URL); the photos, files and secret key stay
+in the data directory either way.
+"""
+
+from peewee import PostgresqlDatabase, SqliteDatabase
 
 from models import SCHEMA_VERSION, db, migrate, schema_version
-from piratebox.errors import NotInitialised, SchemaTooNew
+from piratebox.config import load as load_config
+from piratebox.errors import ConfigError, NotInitialised, SchemaTooNew
+from piratebox.i18n import N_
+
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+pool", "postgres+pool")
 
 # WAL lets visitors read while one write is in flight. synchronous=FULL because a box
 # loses power without warning and a commit must mean "on the flash"; writes are rare.
@@ -21,15 +31,72 @@ def sqlite_database(path):
     return SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_SECONDS)
 
 
+def postgres_database(url):
+    """A PostgreSQL database from its URL; the driver is an optional extra."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme not in POSTGRES_SCHEMES:
+        raise ConfigError(N_("DATABASE_URL must be a postgresql:// address (or empty for "
+                             "SQLite), not {url}."), url=url.split("@")[-1])
+    try:
+        import psycopg2  # noqa: F401 - only to say clearly what is missing
+    except ImportError:
+        raise ConfigError(N_("DATABASE_URL names PostgreSQL but its driver is not installed: "
+                             "pip install '.[postgres]' (or apt-get install "
+                             "python3-psycopg2).")) from None
+    from playhouse.db_url import connect
+
+    return connect(url)
+
+
+def configured_url(data_dir):
+    return load_config(data_dir)["DATABASE_URL"].strip()
+
+
+def is_postgres():
+    return isinstance(db.obj, PostgresqlDatabase)
+
+
 def bind(data_dir):
     """Point the models at this box's database (no connection is opened yet)."""
-    db.initialize(sqlite_database(data_dir.database))
+    url = configured_url(data_dir)
+    db.initialize(postgres_database(url) if url else sqlite_database(data_dir.database))
     return db
+
+
+def initialised(data_dir):
+    """Is there a box here: the SQLite file, or the named PostgreSQL database's schema?"""
+    if not configured_url(data_dir):
+        return data_dir.database.exists()
+    bind(data_dir)
+    with db.connection_context():
+        return schema_version() > 0
+
+
+def exclusive():
+    """A transaction that waits for any other writer first, on either engine: two
+    imports at once apply one after the other, never interleaved."""
+    if is_postgres():
+        transaction = db.atomic()
+
+        class Locked:
+            def __enter__(self):
+                transaction.__enter__()
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (EXCLUSIVE_LOCK_KEY,))
+                return transaction
+
+            def __exit__(self, *exc):
+                return transaction.__exit__(*exc)
+
+        return Locked()
+    return db.atomic("IMMEDIATE")
+
+
+EXCLUSIVE_LOCK_KEY = 0x636F636F  # "coco": any fixed number, the same in every process
 
 
 def open_existing(data_dir):
     """Bind, refuse a missing or too-new database, and upgrade an older one."""
-    if not data_dir.exists():
+    if not initialised(data_dir):
         raise NotInitialised(data_dir.path)
     bind(data_dir)
     with db.connection_context():

@@ -1,10 +1,11 @@
+import os
 import re
 
 import pytest
 from click.testing import CliRunner
 
 import app as application
-from models import db
+from models import db, new_id
 from piratebox import box
 from piratebox.storage import DataDir
 
@@ -75,3 +76,55 @@ def admin(client, admin_password):
     response = post_from_page(client, "/admin/", "/admin/login", {"password": admin_password})
     assert response.status_code == 302
     return client
+
+
+# --- PostgreSQL for the hub tests (scripts/test starts a throw-away server) ----------------
+
+POSTGRES_HOST = os.environ.get("PIRATEBOX_TEST_POSTGRESQL_HOST")
+POSTGRES_PORT = os.environ.get("PIRATEBOX_TEST_POSTGRESQL_PORT")
+
+
+def postgres_url(database):
+    return f"postgresql://postgres@/{database}?host={POSTGRES_HOST}&port={POSTGRES_PORT}"
+
+
+def _admin_connection():
+    import psycopg2
+
+    connection = psycopg2.connect(dbname="postgres", user="postgres", host=POSTGRES_HOST,
+                                  port=POSTGRES_PORT)
+    connection.autocommit = True
+    return connection
+
+
+@pytest.fixture
+def postgres_database():
+    """A fresh, empty PostgreSQL database for one test; its URL."""
+    if not POSTGRES_HOST:
+        pytest.skip("no PostgreSQL server for the tests: scripts/test starts one when "
+                    "PostgreSQL is installed (apt-get install postgresql)")
+    name = f"hub_{new_id()}"
+    connection = _admin_connection()  # not `with`: psycopg2 would open a transaction
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    yield postgres_url(name)
+    if not db.is_closed():
+        db.close()
+    connection = _admin_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    connection.close()
+
+
+HUB_ENGINES = ["sqlite", "postgresql"]
+hub_database = {"url": None}  # read by tests.test_sync.make() when it makes a hub
+
+
+@pytest.fixture(params=HUB_ENGINES)
+def hub_engine(request):
+    """Run a hub test on each engine: SQLite in the data directory, then PostgreSQL."""
+    hub_database["url"] = (request.getfixturevalue("postgres_database")
+                           if request.param == "postgresql" else None)
+    yield request.param
+    hub_database["url"] = None

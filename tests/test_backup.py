@@ -20,6 +20,8 @@ from tests.images import jpeg
 from tests.server import ROOT
 from tests.test_sync import ITEM, add_item, make, ok, opened, run, titles
 
+pytestmark = pytest.mark.usefixtures("hub_engine")  # the hub on SQLite, then PostgreSQL
+
 
 def add_with_photo(data_dir, title, color):
     with opened(data_dir):

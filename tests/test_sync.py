@@ -18,7 +18,10 @@ from piratebox.catalogue import logic as catalogue
 from piratebox.database import open_existing
 from piratebox.storage import DataDir
 from piratebox.sync import bundle, engine
-from tests.conftest import TEST_CONFIG, csrf_from
+from tests.conftest import TEST_CONFIG, csrf_from, hub_database
+
+# every test here runs with its hub on SQLite, then on PostgreSQL
+pytestmark = pytest.mark.usefixtures("hub_engine")
 
 ITEM = {"kind": "offer", "mode": "give", "title": "Vélo d'enfant", "description": "",
         "category": "sport", "condition": "good", "place": "home", "place_detail": "",
@@ -40,8 +43,10 @@ def ok(data_dir, *args):
 
 
 def make(tmp_path, name, role="box"):
+    """A box, or a hub on the engine this run of the test uses (see conftest.hub_engine)."""
     folder = DataDir(tmp_path / name)
-    box.create(folder, role=role, name=name)
+    url = hub_database["url"] if role == "hub" else None
+    box.create(folder, role=role, name=name, database_url=url)
     return folder
 
 
@@ -261,7 +266,8 @@ def test_a_bundle_for_another_box_or_from_a_stranger_is_refused(network, stick, 
     [path] = out.iterdir()
     result = run(village, "import", str(path))
     assert result.exit_code != 0 and "addressed to another box" in result.output
-    other_hub = make(tmp_path, "other-hub", role="hub")
+    other_hub = DataDir(tmp_path / "other-hub")  # its own SQLite: the test's database is taken
+    box.create(other_hub, role="hub", name="other-hub")
     renamed = out / path.name.replace(path.name.split("-to-")[1].split(".")[0],
                                       "x" * 26)
     with opened(other_hub):
@@ -518,3 +524,77 @@ def test_the_hub_counts_per_box_per_commune_and_in_total(tmp_path):
     page = application.create_app({"DATA_DIR": str(hub.path), **TEST_CONFIG}).test_client().get(
         "/stats/").get_data(as_text=True)
     assert "Par boîte de village et par commune" in page and "Saint-Bonnet (2 boîtes)" in page
+
+
+# --- concurrency at the hub -------------------------------------------------------------------
+
+def records_state(data_dir, origin=None):
+    with opened(data_dir):
+        rows = set()
+        for table, model in engine.records.TABLES.items():
+            query = model.select(model.id, model.version, model.origin, model.deleted)
+            if origin:
+                query = query.where(model.origin == origin)
+            rows |= {(table, *row) for row in query.tuples()}
+        return rows
+
+
+def test_two_imports_at_once_and_people_browsing_give_the_sequential_result(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import threading
+    import urllib.request
+
+    from tests.server import ROOT, Server
+
+    hub = make(tmp_path, "hub", role="hub")
+    villages = []
+    for name in ("Marols", "Luriecq"):
+        village, village_stick = enrol_box(hub, tmp_path, name, name)
+        for number in range(40):
+            add_item(village, title=f"{name} {number}")
+        ok(village, "sync", str(village_stick))
+        villages.append((village, next((village_stick / "cocote").glob("*-to-*.cocote"))))
+    expected = set()
+    for village, _bundle in villages:
+        with opened(village):
+            village_id = box.identity()["id"]
+        expected |= records_state(village, village_id)
+
+    with Server(hub.path) as server:
+        failures, stop = [], threading.Event()
+
+        def browse():
+            while not stop.is_set():
+                for path in ("/stats/", "/items/", "/api/v1/items"):
+                    try:
+                        with urllib.request.urlopen(server.base + path, timeout=30) as page:
+                            page.read()
+                    except Exception as error:  # noqa: BLE001 - any failure is the finding
+                        failures.append(f"{path}: {error}")
+
+        browser = threading.Thread(target=browse)
+        browser.start()
+        commands = [[sys.executable, str(ROOT / "app.py"), "--data", str(hub.path), "import",
+                     str(bundle)] for _village, bundle in villages + villages[:1]]
+        processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, env=os.environ.copy()) for command in commands]
+        outputs = [process.communicate(timeout=120) for process in processes]
+        stop.set()
+        browser.join()
+    for process, (_out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err
+    assert sum("already imported" in out for out, _err in outputs) == 1  # A twice: once
+    assert not failures, failures[:3]
+    assert records_state(hub) == expected
+    latest = {}
+    for village, _bundle in villages:
+        with opened(village):
+            latest[village.path.name] = engine.Counter.current("seq")
+    with opened(hub):
+        from models import ReceivedBundle
+
+        assert ReceivedBundle.select().count() == 2
+        for name, upto in latest.items():
+            assert Peer.get(Peer.name == name).received_upto == upto

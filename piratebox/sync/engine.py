@@ -12,6 +12,7 @@ from pathlib import Path
 from models import Counter, Peer, ReceivedBundle, Setting, SharedFile, db, new_id
 from piratebox import box
 from piratebox.blobs import BlobStore
+from piratebox.database import exclusive
 from piratebox.errors import PirateboxError
 from piratebox.i18n import N_
 from piratebox.storage import atomic_write
@@ -22,6 +23,7 @@ STICK_FOLDER = "cocote"
 ENROLMENT_FORMAT = "cocote-enrolment"
 ID = re.compile(r"^[a-z2-7]{26}$")
 MB = 1024 * 1024
+MERGE_BATCH = 500  # records read from a bundle before they are merged together
 
 
 class SyncError(PirateboxError):
@@ -278,19 +280,16 @@ def import_bundle(path, data_dir, config, clock):
         if not isinstance(bundle_id, str) or not ID.match(bundle_id):
             raise BundleRefused(N_("This bundle has no valid id."))
         if ReceivedBundle.get_or_none(ReceivedBundle.bundle_id == bundle_id):
-            return {"sender": peer.name, "peer_id": peer.id, "already": True, "applied": 0,
-                    "unchanged": 0,
-                    "skipped": 0, "blobs": 0}
-        epoch, parent = (_check_history(peer, manifest, sender) if me["role"] == "hub"
-                         else (None, None))
+            return _already(peer)  # the fast answer to a second import
+        if me["role"] == "hub":
+            _check_history(peer, manifest, sender)  # refuse early, before the hashing
         upto, ack = manifest.get("upto"), manifest.get("ack")
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
                    for v in (upto, ack)):
             raise BundleRefused(N_("This bundle's acknowledgements are not valid."))
         verified = opened.verify(scratch)
         try:
-            summary = _apply(opened, verified, data_dir, me, peer, manifest, (epoch, parent),
-                             clock)
+            summary = _apply(opened, verified, data_dir, me, peer.id, manifest, clock)
         finally:
             for leftover in verified.values():
                 leftover.unlink(missing_ok=True)
@@ -300,7 +299,12 @@ def import_bundle(path, data_dir, config, clock):
     return summary
 
 
-def _apply(opened, verified, data_dir, me, peer, manifest, epochs, clock):
+def _already(peer):
+    return {"sender": peer.name, "peer_id": peer.id, "already": True, "applied": 0,
+            "unchanged": 0, "skipped": 0, "blobs": 0}
+
+
+def _apply(opened, verified, data_dir, me, peer_id, manifest, clock):
     blobs = BlobStore(data_dir)
     now = clock.now()
     kinds = {}
@@ -312,18 +316,35 @@ def _apply(opened, verified, data_dir, me, peer, manifest, epochs, clock):
             if model is SharedFile:
                 kinds[clean["blob"]] = "file"
     applied = unchanged = skipped = 0
-    with db.atomic():
+    with exclusive():
+        # Another import may have run while this one was hashing: decide again, under the
+        # lock, from what is committed now.
+        peer = Peer.get_by_id(peer_id)
+        if ReceivedBundle.get_or_none(ReceivedBundle.bundle_id == manifest["bundle_id"]):
+            return _already(peer)
+        epochs = (_check_history(peer, manifest, manifest["sender"]) if me["role"] == "hub"
+                  else (None, None))
         for digest, temporary in verified.items():
             blobs.adopt(temporary, digest, temporary.stat().st_size,
                         kinds.get(digest, "photo"), now)
+        waiting = {}  # model -> records, merged a batch at a time
+
+        def flush():
+            nonlocal applied, unchanged
+            for model, cleans in waiting.items():
+                done, same = records.merge(model, cleans, relay=me["role"] == "hub")
+                applied, unchanged = applied + done, unchanged + same
+            waiting.clear()
+
         for line in opened.records():
             parsed = records.parse(line)
             if parsed is None:
                 skipped += 1
-            elif records.merge(*parsed, relay=me["role"] == "hub"):
-                applied += 1
-            else:
-                unchanged += 1
+                continue
+            waiting.setdefault(parsed[0], []).append(parsed[1])
+            if sum(map(len, waiting.values())) >= MERGE_BATCH:
+                flush()
+        flush()
         _acknowledge(peer, manifest, epochs, me, now)
     return {"sender": peer.name, "peer_id": peer.id, "already": False, "applied": applied,
             "unchanged": unchanged, "skipped": skipped, "blobs": len(verified)}

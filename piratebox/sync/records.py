@@ -105,23 +105,43 @@ def _valid_photos(text):
         for photo in photos)
 
 
-def merge(model, clean, relay):
-    """Apply one record if it wins; returns True if it changed anything.
+def merge(model, cleans, relay):
+    """Apply records of one table, each only if it wins; returns (applied, unchanged).
 
-    A hub relays what it receives, so an applied record gets a new local sequence number
-    there; a box never re-sends what came from its hub (sequence 0).
+    One query reads the local versions of the whole batch, the losers of the comparison
+    are deleted and the winners inserted in a few statements: a hub takes a thousand
+    records in the time one-by-one saves take a few dozen. A hub relays what it
+    receives, so applied records get new local sequence numbers there; a box never
+    re-sends what came from its hub (sequence 0).
     """
-    existing = model.get_or_none(model.id == clean["id"])
-    if existing is not None and (existing.version, existing.origin) >= (
-            clean["version"], clean["origin"]):
-        return False
-    record = model(**clean)
-    record.seq = Counter.next("seq") if relay else 0
-    if hasattr(record, "refresh_search_text"):
-        record.refresh_search_text()
-    record.save(force_insert=existing is None)
-    Counter.witness("lamport", clean["version"])
-    return True
+    ids = [clean["id"] for clean in cleans]
+    local = {row[0]: (row[1], row[2]) for row in
+             model.select(model.id, model.version, model.origin)
+             .where(model.id.in_(ids)).tuples()}
+    winners = [clean for clean in cleans if clean["id"] not in local
+               or local[clean["id"]] < (clean["version"], clean["origin"])]
+    if not winners:
+        return 0, len(cleans)
+    replaced = [clean["id"] for clean in winners if clean["id"] in local]
+    if replaced:
+        model.delete().where(model.id.in_(replaced)).execute()
+    first_seq = Counter.take("seq", len(winners)) if relay else 0
+    columns = list(model._meta.fields)
+    rows = []
+    for number, clean in enumerate(winners):
+        record = model(**clean)
+        record.seq = first_seq + number if relay else 0
+        if hasattr(record, "refresh_search_text"):
+            record.refresh_search_text()
+        rows.append({name: record.__data__.get(name) for name in columns})
+    per_statement = max(1, SQL_VARIABLES // len(columns))
+    for start in range(0, len(rows), per_statement):
+        model.insert_many(rows[start:start + per_statement]).execute()
+    Counter.witness("lamport", max(clean["version"] for clean in winners))
+    return len(winners), len(cleans) - len(winners)
+
+
+SQL_VARIABLES = 900  # under SQLite's oldest limit on bound values per statement (999)
 
 
 def photo_hashes(record):

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Benchmark a hub aggregating many boxes, on SQLite and on PostgreSQL in the same run.
+
+    .venv/bin/python scripts/bench_hub.py                      # 300 boxes x 1,000 objects
+    .venv/bin/python scripts/bench_hub.py --boxes 30 --items 200
+
+The benchmark enrols the boxes at a hub, then writes for each a real signed bundle (the
+objects and their "offered" events, as a box would send them) with the bundle writer the
+boxes use. Then, for each engine: the time to import every bundle, the time to import them
+all again (each is recognised and skipped), and the latency of the hub's dashboard
+(/stats/: the figures per box and per commune over every event) and of a catalogue
+search, through the real server. PostgreSQL runs as a throw-away cluster in a temporary
+folder (Debian's postgresql package); without it only SQLite is measured.
+"""
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.server import Server, free_port  # noqa: E402
+
+WORDS = ("étagère", "chêne", "vélo", "enfant", "perceuse", "livre", "manteau", "table",
+         "chaise", "lampe", "jouet", "casserole", "tondeuse", "robe", "pull", "poussette")
+
+
+def postgres_cluster():
+    """Start a throw-away PostgreSQL; returns (url, stop function) or None."""
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not bins:
+        return None
+    bin_dir = bins[-1]
+    folder = Path(tempfile.mkdtemp(prefix="cocote-pg-"))  # its own, so postgres can enter
+    run = []
+    if os.geteuid() == 0:  # initdb refuses root
+        shutil.chown(folder, "postgres")
+        run = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run([*run, str(bin_dir / "initdb"), "-D", str(folder / "data"), "-A", "trust",
+                    "-U", "postgres"], check=True, capture_output=True)
+    subprocess.run([*run, str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-l",
+                    str(folder / "log"), "-w", "-o",
+                    f"-p {port} -k {folder} -c listen_addresses=''", "start"],
+                   check=True, capture_output=True)
+
+    def stop():
+        subprocess.run([*run, str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-m",
+                        "fast", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    subprocess.run([*run, str(bin_dir / "createdb"), "-h", str(folder), "-p", str(port),
+                    "-U", "postgres", "hub"], check=True)
+    return f"postgresql://postgres@/hub?host={folder}&port={port}", stop
+
+
+def cli(data_dir, *args):
+    subprocess.run([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir), *args],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def make_hub(data_dir, boxes, database_url=None):
+    """A hub with `boxes` enrolments; returns [(enrolment id, key, box id, name)]."""
+    from models import Peer, db
+    from piratebox.database import open_existing
+    from piratebox.storage import DataDir
+
+    cli(data_dir, "init", "--role", "hub", "--name", "Loire",
+        *(["--database-url", database_url] if database_url else []))
+    stick = data_dir.parent / f"stick-{data_dir.name}"
+    (stick / "cocote").mkdir(parents=True)
+    folder = DataDir(data_dir)
+    open_existing(folder)
+    from piratebox.sync import engine
+
+    with db.connection_context():
+        for number in range(boxes):
+            engine.enrol(f"Village {number:03d}", stick, time.time(),
+                         commune=f"Commune {number // 3:03d}")
+        return [(peer.id, peer.key, peer.name) for peer in Peer.select().order_by(Peer.name)]
+
+
+def write_bundles(folder, hub_id, enrolments, items, seed=7):
+    """One real signed bundle per box, as its first sync would write it."""
+    from models import new_id
+    from piratebox.catalogue.categories import CATEGORIES
+    from piratebox.sync import bundle
+
+    rng = random.Random(seed)  # noqa: S311 - sample data
+    paths = []
+    now = time.time()
+    for enrolment, key, name in enrolments:
+        box_id = new_id()
+        lines = []
+        for number in range(items):
+            item_id, event_id = new_id(), new_id()
+            category = rng.choice(CATEGORIES).code
+            created = now - rng.random() * 300 * 86400
+            common = {"origin": box_id, "deleted": False, "created_at": created,
+                      "updated_at": created}
+            lines.append({"table": "item", "record": {
+                "id": item_id, "version": 2 * number + 1, **common, "kind": "offer",
+                "mode": "give", "title": " ".join(rng.sample(WORDS, 3)).capitalize(),
+                "description": " ".join(rng.choices(WORDS, k=10)), "category": category,
+                "condition": "good", "place": "home", "place_detail": "", "pseudonym": "",
+                "contact": "", "photos": "[]", "status": "available", "reserved_by": "",
+                "reserved_message": "", "avoided_purchase": None, "lent_to": "",
+                "lent_until": "", "expires_at": None, "answers": None, "hidden": False,
+                "network": number % 10 == 0}})
+            lines.append({"table": "exchange", "record": {
+                "id": event_id, "version": 2 * number + 2, **common, "item_id": item_id,
+                "action": rng.choice(("offered", "given", "taken")), "kind": "offer",
+                "mode": "give", "place": "home", "category": category, "mass_kg": 2.0,
+                "avoided_purchase": rng.choice((True, False, None)), "happened_at": created}})
+        manifest = {"format": bundle.FORMAT, "version": f"{bundle.MAJOR}.{bundle.MINOR}",
+                    "bundle_id": new_id(), "previous": None,
+                    "sender": {"id": box_id, "role": "box", "name": name, "epoch": new_id()},
+                    "recipient": hub_id, "enrolment": enrolment, "created_at": now,
+                    "upto": 2 * items, "ack": 0}
+        path = folder / f"{box_id}-to-{hub_id}.cocote"
+        bundle.write(path, manifest, key, iter(lines), {})
+        paths.append(path)
+    return paths
+
+
+def import_all(data_dir, paths):
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir), "import",
+                    *map(str, paths)], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def latency(base, path, count=5):
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        with urllib.request.urlopen(base + path, timeout=600) as response:
+            response.read()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def measure(label, data_dir, boxes, items, database_url=None):
+    from models import db
+    from piratebox import box
+    from piratebox.database import open_existing
+    from piratebox.storage import DataDir
+
+    print(f"{label}: enrolling {boxes} boxes ...", file=sys.stderr)
+    enrolments = make_hub(data_dir, boxes, database_url)
+    open_existing(DataDir(data_dir))
+    with db.connection_context():
+        hub_id = box.identity()["id"]
+    bundles = data_dir.parent / f"bundles-{label}"
+    bundles.mkdir()
+    print(f"{label}: writing {boxes} bundles of {items} objects ...", file=sys.stderr)
+    paths = write_bundles(bundles, hub_id, enrolments, items)
+    print(f"{label}: importing ...", file=sys.stderr)
+    first = import_all(data_dir, paths)
+    again = import_all(data_dir, paths)
+    with Server(data_dir) as server:
+        dashboard = latency(server.base, "/stats/")
+        search = latency(server.base, "/items/?q=velo+chene")
+    return {"engine": label, "first": first, "again": again, "dashboard": dashboard,
+            "search": search, "records": boxes * items * 2}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--boxes", type=int, default=300)
+    parser.add_argument("--items", type=int, default=1000)
+    options = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        results.append(measure("SQLite", scratch / "hub-sqlite", options.boxes,
+                               options.items))
+        cluster = postgres_cluster()
+        if cluster is None:
+            print("PostgreSQL is not installed: only SQLite measured.", file=sys.stderr)
+        else:
+            url, stop = cluster
+            try:
+                results.append(measure("PostgreSQL", scratch / "hub-pg", options.boxes,
+                                       options.items, database_url=url))
+            finally:
+                stop()
+    print(f"\n{options.boxes} boxes x {options.items} objects "
+          f"({options.boxes * options.items * 2} records with their events), "
+          f"{os.cpu_count()} CPUs\n")
+    print("| engine | import (s) | records/s | import again (s) | /stats/ p50 ms "
+          "| search p50 ms |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for row in results:
+        print(f"| {row['engine']} | {row['first']:.1f} | {row['records'] / row['first']:.0f} | "
+              f"{row['again']:.1f} | {row['dashboard']:.0f} | {row['search']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
