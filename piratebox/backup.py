@@ -17,7 +17,6 @@ not written again: the second backup of a box costs what changed since the first
 import hashlib
 import json
 import os
-import secrets
 import shutil
 import sqlite3
 from pathlib import Path
@@ -29,7 +28,7 @@ from piratebox import box
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.errors import PirateboxError
 from piratebox.i18n import N_
-from piratebox.storage import CONFIG_NAME, fsync_dir
+from piratebox.storage import CONFIG_NAME, atomic_copy, atomic_write, fsync_dir
 
 BACKUP_FOLDER = "cocote-backup"
 FORMAT = "cocote-backup"
@@ -48,33 +47,6 @@ def file_digest(path):
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             hasher.update(chunk)
     return hasher.hexdigest()
-
-
-def copy_durably(source, target):
-    """Copy to a temporary name beside `target`, flush, rename: never half a file."""
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
-    try:
-        with open(source, "rb") as reader, open(partial, "wb") as writer:
-            shutil.copyfileobj(reader, writer, CHUNK)
-            writer.flush()
-            os.fsync(writer.fileno())
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-
-
-def write_durably(target, data):
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
-    try:
-        with open(partial, "wb") as writer:
-            writer.write(data)
-            writer.flush()
-            os.fsync(writer.fileno())
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 def stick_error(error, stick):
@@ -114,14 +86,14 @@ def backup(data_dir, stick, now, say=print):
         database_name = f"database-{backup_id}.db"
         database = {"path": database_name, "sha256": file_digest(snapshot),
                     "size": snapshot.stat().st_size}
-        copy_durably(snapshot, folder / database_name)
+        atomic_copy(snapshot, folder / database_name)
         files = [database] + _settings(data_dir, folder)
         blobs, written = _blobs(data_dir, folder, say)
         manifest = {"format": FORMAT, "version": VERSION, "backup_id": backup_id,
                     "box": me, "created_at": now, "database": database_name,
                     "files": files, "blobs": blobs}
-        write_durably(folder / "manifest.json",
-                      json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
+        atomic_write(folder / "manifest.json",
+                     json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
         fsync_dir(folder)
     except OSError as error:
         raise stick_error(error, stick) from None
@@ -152,7 +124,7 @@ def _settings(data_dir, folder):
     for source, name in ((data_dir.secret_key_file, "secret_key.txt"),
                          (data_dir.config_file, CONFIG_NAME)):
         if source.is_file():
-            copy_durably(source, folder / name)
+            atomic_copy(source, folder / name)
             files.append({"path": name, "sha256": file_digest(source),
                           "size": source.stat().st_size})
     return files
@@ -169,7 +141,7 @@ def _blobs(data_dir, folder, say):
         target = folder / "blobs" / digest[:2] / digest
         if not (target.is_file() and target.stat().st_size == size):
             target.parent.mkdir(exist_ok=True)
-            copy_durably(source, target)
+            atomic_copy(source, target)
             written += 1
         listed.append({"sha256": digest, "size": size})
         if number % 50 == 0 or number == len(rows):
@@ -187,8 +159,9 @@ def _prune(folder, manifest):
     for path in (folder / "blobs").glob("*/*"):
         if path.name not in keep_blobs:
             path.unlink(missing_ok=True)
-    for leftover in folder.rglob(".*.partial"):
-        leftover.unlink(missing_ok=True)
+    for pattern in (".*.partial", ".*.tmp"):  # what a cut-off backup left
+        for leftover in folder.rglob(pattern):
+            leftover.unlink(missing_ok=True)
 
 
 # --- restore --------------------------------------------------------------------------------
@@ -249,17 +222,17 @@ def restore(data_dir, stick, box_id=None, say=print):
     for name, target in (("secret_key.txt", data_dir.secret_key_file),
                          (CONFIG_NAME, data_dir.config_file)):
         if (folder / name).is_file():
-            copy_durably(folder / name, target)
+            atomic_copy(folder / name, target)
     os.chmod(data_dir.secret_key_file, 0o600)
     for number, entry in enumerate(manifest["blobs"], 1):
         digest = entry["sha256"]
         target = data_dir.blobs / digest[:2] / digest
         target.parent.mkdir(exist_ok=True)
-        copy_durably(folder / "blobs" / digest[:2] / digest, target)
+        atomic_copy(folder / "blobs" / digest[:2] / digest, target)
         if number % 50 == 0 or number == len(manifest["blobs"]):
             say(f"blobs {number}/{len(manifest['blobs'])}")
     # the database last: until it is in place, the folder is not a box
-    copy_durably(folder / manifest["database"], data_dir.database)
+    atomic_copy(folder / manifest["database"], data_dir.database)
     fsync_dir(data_dir.path)
     return manifest
 

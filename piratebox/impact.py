@@ -14,8 +14,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from itertools import groupby
 from pathlib import Path
+
+from peewee import fn
 
 from models import Exchange, Tally, db
 from piratebox.catalogue.logic import store_photos
@@ -71,36 +72,54 @@ def week_start(timestamp, zone):
     return day - timedelta(days=day.weekday())
 
 
+COUNTED_ACTIONS = ("deposited", "offered", "requested", "taken", "given", "lent", "returned",
+                   "fulfilled")
+
+
 def compute(events, now, factors, zone_name="Europe/Paris", tallies=()):
     """Figures from exchange events (objects with action, category, mass_kg,
     avoided_purchase, happened_at) and the mediator's weekly tallies (week_of, deposited,
     taken). A tally has no category and no answer: it adds to the counts only, never to
     kilos, purchases avoided or CO2e."""
+    groups, changed_at = {}, []
+    for event in events:
+        key = (event.action, event.category, event.avoided_purchase)
+        count, mass = groups.get(key, (0, 0.0))
+        groups[key] = (count + 1, mass + event.mass_kg)
+        if event.action in CHANGED_HANDS:
+            changed_at.append(event.happened_at)
+    return from_groups([(*key, count, mass) for key, (count, mass) in groups.items()],
+                       changed_at, now, factors, zone_name, tallies)
+
+
+def from_groups(groups, changed_at, now, factors, zone_name="Europe/Paris", tallies=()):
+    """The same figures from events counted by (action, category, answer): the database
+    adds them up (rows of action, category, avoided_purchase, count, total mass), and only
+    the times of recent exchanges are read one by one, for the weekly chart."""
+    mondays = chart_weeks(now, zone_name)
     zone = display_zone(zone_name)
-    this_week = week_start(now, zone)
-    mondays = [this_week - timedelta(weeks=n) for n in range(WEEKS - 1, -1, -1)]
     per_week = dict.fromkeys(mondays, 0)
     figures = Figures()
-    for event in events:
-        action = event.action
-        if action in ("deposited", "offered", "requested", "taken", "given", "lent",
-                      "returned", "fulfilled"):
-            setattr(figures, action, getattr(figures, action) + 1)
+    for action, category, avoided, count, mass in groups:
+        if action in COUNTED_ACTIONS:
+            setattr(figures, action, getattr(figures, action) + count)
         if action not in CHANGED_HANDS:
             continue
-        figures.exchanges += 1
-        figures.by_category[event.category] = figures.by_category.get(event.category, 0) + 1
-        monday = week_start(event.happened_at, zone)
+        figures.exchanges += count
+        figures.by_category[category] = figures.by_category.get(category, 0) + count
+        if action in KEPT_IN_USE:
+            figures.kg_kept_in_use += mass or 0.0
+            if avoided is not None:
+                figures.answered += count
+            if avoided:
+                figures.purchases_avoided += count
+                factor = factors.get(category)
+                figures.kg_co2e_avoided += float(factor["kg_co2e_per_object"]) * count \
+                    if factor else 0
+    for stamp in changed_at:
+        monday = week_start(stamp, zone)
         if monday in per_week:
             per_week[monday] += 1
-        if action in KEPT_IN_USE:
-            figures.kg_kept_in_use += event.mass_kg
-            if event.avoided_purchase is not None:
-                figures.answered += 1
-            if event.avoided_purchase:
-                figures.purchases_avoided += 1
-                factor = factors.get(event.category)
-                figures.kg_co2e_avoided += float(factor["kg_co2e_per_object"]) if factor else 0
     for tally in tallies:
         figures.tallied_deposited += tally.deposited
         figures.tallied_taken += tally.taken
@@ -114,14 +133,31 @@ def compute(events, now, factors, zone_name="Europe/Paris", tallies=()):
     return figures
 
 
-EVENT_COLUMNS = (Exchange.action, Exchange.category, Exchange.mass_kg,
-                 Exchange.avoided_purchase, Exchange.happened_at)
+def chart_weeks(now, zone_name):
+    """The Mondays of the weekly chart, oldest first."""
+    this_week = week_start(now, display_zone(zone_name))
+    return [this_week - timedelta(weeks=n) for n in range(WEEKS - 1, -1, -1)]
+
+
+def _chart_start(now, zone_name):
+    """A time safely before the chart's first Monday (a day early: any time zone)."""
+    first = chart_weeks(now, zone_name)[0]
+    return datetime(first.year, first.month, first.day).timestamp() - 86400
+
+
+GROUP_COLUMNS = (Exchange.action, Exchange.category, Exchange.avoided_purchase,
+                 fn.COUNT(Exchange.id), fn.SUM(Exchange.mass_kg))
 
 
 def figures_now(now, zone_name):
     """This box's figures from its database: every exchange event and the mediator's tallies."""
-    events = Exchange.live().select(*EVENT_COLUMNS)
-    return compute(events.iterator(), now, load_factors(), zone_name, tallies=Tally.live())
+    groups = (Exchange.live().select(*GROUP_COLUMNS)
+              .group_by(Exchange.action, Exchange.category, Exchange.avoided_purchase).tuples())
+    recent = (Exchange.live().select(Exchange.happened_at)
+              .where(Exchange.action.in_(CHANGED_HANDS)
+                     & (Exchange.happened_at >= _chart_start(now, zone_name))).tuples())
+    return from_groups(list(groups), [stamp for (stamp,) in recent.iterator()], now,
+                       load_factors(), zone_name, tallies=Tally.live())
 
 
 @dataclass
@@ -134,7 +170,7 @@ class NetworkFigures:
 
 
 def network_figures(now, zone_name):
-    """From the events the boxes synced, one box at a time (events are streamed, not held)."""
+    """From the events the boxes synced, added up by the database per box."""
     from models import Peer
 
     factors = load_factors()
@@ -143,12 +179,20 @@ def network_figures(now, zone_name):
     tallies = {}
     for tally in Tally.live():
         tallies.setdefault(tally.origin, []).append(tally)
-    events = Exchange.live().select(Exchange.origin, *EVENT_COLUMNS).order_by(Exchange.origin)
+    groups, changed_at = {}, {}
+    for origin, *group in (Exchange.live().select(Exchange.origin, *GROUP_COLUMNS)
+                           .group_by(Exchange.origin, Exchange.action, Exchange.category,
+                                     Exchange.avoided_purchase).tuples().iterator()):
+        groups.setdefault(origin, []).append(group)
+    for origin, stamp in (Exchange.live().select(Exchange.origin, Exchange.happened_at)
+                          .where(Exchange.action.in_(CHANGED_HANDS)
+                                 & (Exchange.happened_at >= _chart_start(now, zone_name)))
+                          .tuples().iterator()):
+        changed_at.setdefault(origin, []).append(stamp)
     by_origin = {
-        origin: compute(group, now, factors, zone_name, tallies=tallies.pop(origin, ()))
-        for origin, group in groupby(events.iterator(), key=lambda event: event.origin)}
-    for origin, rest in tallies.items():  # a box with tallies and no event yet
-        by_origin[origin] = compute((), now, factors, zone_name, tallies=rest)
+        origin: from_groups(groups.get(origin, []), changed_at.get(origin, []), now, factors,
+                            zone_name, tallies=tallies.get(origin, ()))
+        for origin in set(groups) | set(tallies)}
     empty = compute((), now, factors, zone_name)
     boxes, communes = [], {}
     for box_id, peer in sorted(peers.items(), key=lambda pair: pair[1].name.casefold()):

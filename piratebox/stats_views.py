@@ -32,13 +32,15 @@ def current_figures():
 
 @bp.get("/stats/")
 def index():
-    figures, factors = current_figures(), impact.load_factors()
+    network = (impact.network_figures(actor().now, current_app.config["TIMEZONE"])
+               if current_app.extensions["box"]["role"] == "hub" else None)
+    # at a hub, the network's total is this page's figures: computed once
+    figures = network.total if network else current_figures()
+    factors = impact.load_factors()
     weeks = [(monday.strftime("%d/%m"), count) for monday, count in figures.weeks]
     categories = sorted(((_(BY_CODE[code].label) if code in BY_CODE else code, count)
                          for code, count in figures.by_category.items()),
                         key=lambda pair: -pair[1])
-    network = (impact.network_figures(actor().now, current_app.config["TIMEZONE"])
-               if current_app.extensions["box"]["role"] == "hub" else None)
     # The charts are SVG drawn by impact.py, which escapes every label it writes.
     return render_template(
         "stats/index.html", figures=figures, factors=factors, category_labels_by_code=BY_CODE,

@@ -141,6 +141,22 @@ def atomic_write(path, data, mode=0o644):
     fsync_dir(path.parent)
 
 
+def atomic_copy(source, target, chunk=1024 * 1024):
+    """Copy a file as atomic_write writes one: temporary name, flushed, renamed. Memory
+    stays at one chunk whatever the size (backups of photos and shared files)."""
+    target = Path(target)
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
+    try:
+        with open(source, "rb") as reader, open(partial, "wb") as writer:
+            shutil.copyfileobj(reader, writer, chunk)
+            writer.flush()
+            os.fsync(writer.fileno())
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
 def fsync_dir(folder):
     """Make a rename durable: the directory entry itself must reach the device."""
     try:

@@ -167,7 +167,7 @@ def measure(label, data_dir, boxes, items, database_url=None):
     print(f"{label}: importing ...", file=sys.stderr)
     first = import_all(data_dir, paths)
     again = import_all(data_dir, paths)
-    with Server(data_dir) as server:
+    with Server(data_dir, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0"}) as server:  # computed
         dashboard = latency(server.base, "/stats/")
         search = latency(server.base, "/items/?q=velo+chene")
     return {"engine": label, "first": first, "again": again, "dashboard": dashboard,

@@ -1,5 +1,7 @@
+import contextlib
 import os
 import re
+import subprocess
 
 import pytest
 from click.testing import CliRunner
@@ -128,3 +130,29 @@ def hub_engine(request):
                            if request.param == "postgresql" else None)
     yield request.param
     hub_database["url"] = None
+
+
+@contextlib.contextmanager
+def small_filesystem(folder, size):
+    """A real filesystem of `size` (tmpfs, e.g. "2m") at `folder`, where the machine lets us
+    mount one; the test is skipped, saying why, where it does not (not root)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                       check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("cannot mount a small filesystem here (needs root)")
+    try:
+        yield folder
+    finally:
+        if not db.is_closed():
+            db.close()
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def stick(tmp_path):
+    """The mediator's USB stick, as mounted: a folder with its cocote/ folder."""
+    folder = tmp_path / "stick"
+    (folder / "cocote").mkdir(parents=True)
+    return folder

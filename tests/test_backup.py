@@ -16,9 +16,10 @@ from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.catalogue import logic as catalogue
 from piratebox.storage import DataDir
+from tests.conftest import small_filesystem
 from tests.images import jpeg
 from tests.server import ROOT
-from tests.test_sync import ITEM, add_item, make, ok, opened, run, titles
+from tests.test_sync import ITEM, add_item, enrolled_pair, ok, opened, run, titles
 
 pytestmark = pytest.mark.usefixtures("hub_engine")  # the hub on SQLite, then PostgreSQL
 
@@ -44,18 +45,8 @@ def backup_folder(stick, data_dir):
 
 
 @pytest.fixture
-def enrolled(tmp_path):
-    hub = make(tmp_path, "hub", role="hub")
-    village = make(tmp_path, "village")
-    stick = tmp_path / "stick"
-    (stick / "cocote").mkdir(parents=True)
-    ok(hub, "hub", "enrol", "Saint-Bonnet", "--to", str(stick))
-    ok(village, "sync", str(stick))
-    with opened(village):
-        from piratebox.sync import engine
-
-        engine.confirm_enrolment(1_790_000_000.0)
-    return hub, village, stick
+def enrolled(tmp_path, stick):
+    return (*enrolled_pair(tmp_path, stick), stick)
 
 
 def test_backup_more_work_backup_again_lose_the_card_restore_and_sync(enrolled, tmp_path):
@@ -171,14 +162,7 @@ def test_a_kill_during_backup_leaves_the_previous_backup_usable(enrolled, tmp_pa
 
 def test_a_full_stick_keeps_the_previous_backup(enrolled, tmp_path):
     _hub, village, _stick = enrolled
-    small = tmp_path / "small"
-    small.mkdir()
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)],
-                       check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("cannot mount a small filesystem here (needs root)")
-    try:
+    with small_filesystem(tmp_path / "small", "2m") as small:
         add_item(village, title="Première")
         ok(village, "backup", "--to", str(small))
         share_file(village, "gros.bin", b"\1" * 3 * 1024 * 1024)
@@ -187,8 +171,6 @@ def test_a_full_stick_keeps_the_previous_backup(enrolled, tmp_path):
         fresh = DataDir(tmp_path / "fresh")
         ok(fresh, "restore", "--from", str(small))
         assert titles(fresh) == ["Première"]
-    finally:
-        subprocess.run(["umount", "-l", str(small)], check=False)
 
 
 def test_check_finds_and_repair_says_what_is_lost(enrolled):

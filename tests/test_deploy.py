@@ -13,7 +13,7 @@ import pytest
 
 from models import Setting
 from tests.server import ROOT
-from tests.test_sync import network, opened, stick  # noqa: F401 - fixtures
+from tests.test_sync import network, opened  # noqa: F401 - a fixture
 
 OPENWRT = ROOT / "deploy" / "openwrt" / "files"
 PI = ROOT / "deploy" / "raspberrypi"

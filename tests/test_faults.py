@@ -16,7 +16,7 @@ from piratebox.blobs import BlobStore
 from tests.images import jpeg
 from tests.server import ROOT, Server
 from tests.test_files_server import Phone, blobs_match_their_names, integrity, kill
-from tests.test_sync import make, ok, opened, run
+from tests.test_sync import enrolled_pair, ok, opened, run
 
 MB = 1024 * 1024
 GENEROUS = {"PIRATEBOX_MESSAGES_PER_HOUR": "1000000", "PIRATEBOX_POSTS_PER_HOUR": "1000000",
@@ -99,18 +99,10 @@ def network_files(data_dir, count, size=200_000):
                        network=True).save_change(me["id"], 1.79e9)
 
 
-def enrolled_pair(tmp_path):
-    hub = make(tmp_path, "hub", role="hub")
-    village = make(tmp_path, "village")
+def enrolled(tmp_path):
     stick = tmp_path / "stick"
     (stick / "cocote").mkdir(parents=True)
-    ok(hub, "hub", "enrol", "Saint-Bonnet", "--to", str(stick))
-    ok(village, "sync", str(stick))
-    with opened(village):
-        from piratebox.sync import engine
-
-        engine.confirm_enrolment(1.79e9)
-    return hub, village, stick
+    return (*enrolled_pair(tmp_path, stick), stick)
 
 
 def start(data_dir, *args):
@@ -129,7 +121,7 @@ def kill_when(process, condition, timeout=60):
 
 
 def test_a_kill_during_export_leaves_no_bundle_and_the_next_export_works(tmp_path):
-    _hub, village, stick = enrolled_pair(tmp_path)
+    _hub, village, stick = enrolled(tmp_path)
     network_files(village, 300)
     out = tmp_path / "out"
     out.mkdir()
@@ -142,7 +134,7 @@ def test_a_kill_during_export_leaves_no_bundle_and_the_next_export_works(tmp_pat
 
 
 def test_a_kill_during_import_applies_all_or_nothing(tmp_path):
-    hub, village, stick = enrolled_pair(tmp_path)
+    hub, village, stick = enrolled(tmp_path)
     network_files(village, 300)
     ok(village, "sync", str(stick))
     [bundle] = (stick / "cocote").glob("*.cocote")

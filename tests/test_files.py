@@ -6,9 +6,7 @@ import hashlib
 import io
 import re
 import shutil
-import subprocess
 import unicodedata
-from pathlib import Path
 
 import pytest
 from werkzeug.datastructures import FileStorage
@@ -18,7 +16,7 @@ from models import Blob, FileKey, SharedFile, db
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.files import logic, names
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, small_filesystem
 from tests.images import jpeg
 from tests.test_printing import decode_svg
 
@@ -406,40 +404,26 @@ def test_the_reserve_filling_during_an_upload_aborts_it_cleanly(make_app, data_d
     assert_aborted_cleanly(response, body, data_dir)
 
 
-@pytest.fixture
-def small_filesystem(tmp_path):
-    """A real 48 MB filesystem (tmpfs), where the machine lets us mount one."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount_point)],
-                       check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("cannot mount a small filesystem here (needs root); the reserve test "
-                    "above covers the same path")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
-def test_a_real_disk_filling_during_an_upload_aborts_it_cleanly(small_filesystem):
+def test_a_real_disk_filling_during_an_upload_aborts_it_cleanly(tmp_path):
+    """On a real 48 MB filesystem (the reserve test above covers the same path where
+    nothing can be mounted)."""
     from app import create_app
     from piratebox import box
     from piratebox.storage import DataDir
     from tests.conftest import TEST_CONFIG
 
-    data_dir = DataDir(small_filesystem / "data")
-    box.create(data_dir, role="box", name="Petit")
-    app = create_app({"DATA_DIR": str(data_dir.path), **TEST_CONFIG,
-                      "FILES_RESERVE_PERCENT": 0, "FILES_RESERVE_MB": 0})
-    filler = Path(small_filesystem / "filler")
+    with small_filesystem(tmp_path / "small", "48m") as small:
+        data_dir = DataDir(small / "data")
+        box.create(data_dir, role="box", name="Petit")
+        app = create_app({"DATA_DIR": str(data_dir.path), **TEST_CONFIG,
+                          "FILES_RESERVE_PERCENT": 0, "FILES_RESERVE_MB": 0})
+        filler = small / "filler"
 
-    def another_writer_takes_the_space():
-        filler.write_bytes(b"\0" * ((free_mb(small_filesystem) - 2) * MB))
+        def another_writer_takes_the_space():
+            filler.write_bytes(b"\0" * ((free_mb(small) - 2) * MB))
 
-    try:
-        response, body = post_filling(app.test_client(), 24 * MB, another_writer_takes_the_space)
+        response, body = post_filling(app.test_client(), 24 * MB,
+                                      another_writer_takes_the_space)
         assert_aborted_cleanly(response, body, data_dir)
         filler.unlink()
         assert upload(app.test_client(), [("après.txt", b"de nouveau")]).status_code == 303
-    finally:
-        db.close()

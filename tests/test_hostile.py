@@ -153,18 +153,11 @@ def test_malformed_multipart_is_a_4xx_page(generous, data_dir, path, body):
 
 @pytest.fixture
 def bundle_at_hub(tmp_path):
-    from tests.test_sync import add_item, make, ok
+    from tests.test_sync import add_item, enrolled_pair, ok
 
-    hub = make(tmp_path, "hub", role="hub")
-    village = make(tmp_path, "village")
     stick = tmp_path / "stick"
     (stick / "cocote").mkdir(parents=True)
-    ok(hub, "hub", "enrol", "Saint-Bonnet", "--to", str(stick))
-    ok(village, "sync", str(stick))
-    from tests.test_sync import opened
-
-    with opened(village):
-        engine.confirm_enrolment(1_790_000_000.0)
+    hub, village = enrolled_pair(tmp_path, stick)
     for title in ("Table", "Chaise", "Lampe"):
         add_item(village, title=title)
     ok(village, "sync", str(stick))

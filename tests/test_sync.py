@@ -18,7 +18,7 @@ from piratebox.catalogue import logic as catalogue
 from piratebox.database import open_existing
 from piratebox.storage import DataDir
 from piratebox.sync import bundle, engine
-from tests.conftest import TEST_CONFIG, csrf_from, hub_database
+from tests.conftest import TEST_CONFIG, csrf_from, hub_database, small_filesystem
 
 # every test here runs with its hub on SQLite, then on PostgreSQL
 pytestmark = pytest.mark.usefixtures("hub_engine")
@@ -68,16 +68,9 @@ def titles(data_dir):
         return sorted(item.title for item in Item.select())
 
 
-@pytest.fixture
-def stick(tmp_path):
-    folder = tmp_path / "stick"
-    (folder / "cocote").mkdir(parents=True)
-    return folder
-
-
-@pytest.fixture
-def network(tmp_path, stick):
-    """A hub and an enrolled box (enrolment confirmed as the mediator would)."""
+def enrolled_pair(tmp_path, stick):
+    """A hub and a village box enrolled with it through `stick`, confirmed as the mediator
+    would; returns (hub, village)."""
     hub = make(tmp_path, "hub", role="hub")
     village = make(tmp_path, "village")
     ok(hub, "hub", "enrol", "Saint-Bonnet", "--to", str(stick))
@@ -85,6 +78,11 @@ def network(tmp_path, stick):
     with opened(village):
         engine.confirm_enrolment(1_790_000_000.0)
     return hub, village
+
+
+@pytest.fixture
+def network(tmp_path, stick):
+    return enrolled_pair(tmp_path, stick)
 
 
 def round_trip(hub, village, stick):
@@ -397,14 +395,7 @@ def test_a_cloned_sd_card_is_detected_not_merged(network, stick, tmp_path):
 
 def test_a_full_stick_leaves_no_bundle_under_its_final_name(network, tmp_path):
     hub, village = network
-    small = tmp_path / "small"
-    small.mkdir()
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)],
-                       check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("cannot mount a small filesystem here (needs root)")
-    try:
+    with small_filesystem(tmp_path / "small", "64k") as small:
         with opened(village):
             me = box.identity()
             for number in range(3):
@@ -414,8 +405,6 @@ def test_a_full_stick_leaves_no_bundle_under_its_final_name(network, tmp_path):
         result = run(village, "export", "--to", str(small))
         assert result.exit_code != 0 and "stick full" in result.output
         assert list(small.iterdir()) == []
-    finally:
-        subprocess.run(["umount", "-l", str(small)], check=False)
 
 
 def test_the_admin_page_downloads_and_uploads_bundles(network, tmp_path):
@@ -541,7 +530,6 @@ def records_state(data_dir, origin=None):
 
 def test_two_imports_at_once_and_people_browsing_give_the_sequential_result(tmp_path):
     import os
-    import subprocess
     import sys
     import threading
     import urllib.request

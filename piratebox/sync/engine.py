@@ -195,7 +195,8 @@ def export(data_dir, config, clock, peer, folder, progress=None):
         manifest = {
             "format": bundle.FORMAT, "version": f"{bundle.MAJOR}.{bundle.MINOR}",
             "bundle_id": bundle_id,
-            "previous": Setting.get_value("last_bundle_id") if me["role"] == "box" else None,
+            "previous": (Setting.get_value("last_bundle_id") or None) if me["role"] == "box"
+            else None,
             "sender": {"id": me["id"], "role": me["role"], "name": me["name"],
                        "epoch": Setting.get_value("sync_epoch") or me["id"],
                        "parent_epoch": Setting.get_value("sync_parent_epoch") or None},
@@ -250,8 +251,10 @@ def _check_history(peer, manifest, sender):
                             "enrol the other as a new box.")
     if epoch in retired:
         raise CloneRefused(restored_elsewhere, name=peer.name)
+    previous = manifest.get("previous")
+    if previous is not None and not (isinstance(previous, str) and ID.match(previous)):
+        raise BundleRefused(N_("This bundle names its predecessor wrongly."))
     if peer.epoch == epoch:
-        previous = manifest.get("previous")
         siblings = ReceivedBundle.select().where(
             (ReceivedBundle.peer_id == peer.id) & (ReceivedBundle.epoch == epoch)
             & (ReceivedBundle.previous.is_null() if previous is None
