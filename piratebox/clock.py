@@ -20,6 +20,9 @@ def plausible(timestamp):
 
 
 HUB_CORRECTION_THRESHOLD = 120  # seconds behind the hub before we trust its clock
+# How often a running server looks whether another process (`piratebox sync` taking the
+# hub's clock) corrected the time: one small query a minute.
+FOLLOW_EVERY_SECONDS = 60
 KEYS = ("clock_floor", "clock_offset", "clock_corrected_at", "clock_corrected_by",
         "clock_correction")
 
@@ -34,6 +37,8 @@ class Clock:
         self._system_time = system_time
         self._monotonic = monotonic
         self._started = monotonic()
+        self.follow_every = FOLLOW_EVERY_SECONDS
+        self._followed_at = self._started
 
     @classmethod
     def load(cls, **kwargs):
@@ -51,6 +56,19 @@ class Clock:
             last_correction=correction,
             **kwargs,
         )
+
+    def follow(self):
+        """Take a correction another process saved (at most once a minute)."""
+        if self._monotonic() - self._followed_at < self.follow_every:
+            return False
+        self._followed_at = self._monotonic()
+        saved = Clock.load()
+        if saved.last_correction is None or saved.last_correction == self.last_correction:
+            return False
+        self.offset = saved.offset
+        self.last_correction = saved.last_correction
+        self._restart_floor(max(saved.floor, self.now()))
+        return True
 
     def now(self):
         corrected = self._system_time() + self.offset

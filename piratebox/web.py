@@ -113,6 +113,7 @@ def before_request():
     portal_answer = current_app.extensions["portal"].answer()
     if portal_answer is not None:
         return portal_answer
+    current_app.extensions["clock"].follow()
     choose_language()
     security.check_text_input()
     security.check_csrf()

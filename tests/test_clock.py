@@ -77,3 +77,19 @@ def test_the_hub_only_moves_a_clock_that_is_clearly_behind(opened):
     assert clock.now() == pytest.approx(JAN_2026)
     assert clock.correct(JAN_2026 + 86400, "hub", only_forward=True) == pytest.approx(86400)
     assert clock.now() == pytest.approx(JAN_2026 + 86400)
+
+
+def test_a_running_server_follows_a_correction_made_by_the_sync_command(opened):
+    fake = FakeTime(JAN_2026)
+    server = clock_at(fake)  # the serving process's clock
+    hub_time = JAN_2026 + 2 * 86400  # the box was two days behind
+    sync_process = clock_at(fake)
+    assert sync_process.correct(hub_time, "hub", only_forward=True) > 0
+    assert server.now() < hub_time  # not yet: it looks once a minute
+    assert not server.follow()
+    fake.advance(61)
+    assert server.follow()
+    assert server.now() == pytest.approx(hub_time + 61)
+    assert server.last_correction["by"] == "hub"
+    fake.advance(61)
+    assert not server.follow()  # nothing new since
