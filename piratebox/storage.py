@@ -5,6 +5,7 @@ name in the same directory, flushed to the device, then renamed, so a power cut 
 either the old file or the new one, never half of one.
 """
 
+import contextlib
 import fcntl
 import os
 import secrets
@@ -124,14 +125,20 @@ def _owner_alive(lock_file):
     return False
 
 
-def atomic_write(path, data, mode=0o644):
-    """Write bytes to `path` so that readers see the old content or the new, never a mix."""
+@contextlib.contextmanager
+def atomic_file(path, mode=0o644, suffix=".tmp"):
+    """A file handle whose content appears at `path` only once it is complete.
+
+    It writes to a temporary name in the same directory; on success the file is flushed
+    to the device, renamed over `path` and the rename made durable, so readers see the
+    old content or the new, never a mix. On any error the temporary file is removed.
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{suffix}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -141,20 +148,17 @@ def atomic_write(path, data, mode=0o644):
     fsync_dir(path.parent)
 
 
+def atomic_write(path, data, mode=0o644):
+    """Write bytes to `path` atomically (see atomic_file)."""
+    with atomic_file(path, mode) as handle:
+        handle.write(data)
+
+
 def atomic_copy(source, target, chunk=1024 * 1024):
-    """Copy a file as atomic_write writes one: temporary name, flushed, renamed. Memory
-    stays at one chunk whatever the size (backups of photos and shared files)."""
-    target = Path(target)
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
-    try:
-        with open(source, "rb") as reader, open(partial, "wb") as writer:
-            shutil.copyfileobj(reader, writer, chunk)
-            writer.flush()
-            os.fsync(writer.fileno())
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    """Copy a file atomically; memory stays at one chunk whatever the size (backups of
+    photos and shared files)."""
+    with open(source, "rb") as reader, atomic_file(target, suffix=".partial") as writer:
+        shutil.copyfileobj(reader, writer, chunk)
 
 
 def fsync_dir(folder):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from piratebox.errors import PirateboxError
 from piratebox.i18n import N_
-from piratebox.storage import fsync_dir
+from piratebox.storage import atomic_file
 
 FORMAT = "cocote-bundle"
 MAJOR, MINOR = 1, 0
@@ -66,10 +66,9 @@ def write(target, manifest, key, records, blob_paths, progress=None):
     `records` yields JSON-ready dicts; `blob_paths` maps hash -> file. A full stick (or a
     stick pulled out) leaves no file under the final name and raises BundleRefused.
     """
-    target = Path(target)
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
     try:
-        with zipfile.ZipFile(partial, "w", allowZip64=True) as archive:
+        with atomic_file(target, suffix=".partial") as handle, \
+                zipfile.ZipFile(handle, "w", allowZip64=True) as archive:
             records_sha, records_size, count = _write_records(archive, records)
             members = [{"path": RECORDS, "sha256": records_sha, "size": records_size}]
             for number, (digest, path) in enumerate(sorted(blob_paths.items()), 1):
@@ -83,18 +82,10 @@ def write(target, manifest, key, records, blob_paths, progress=None):
                                         indent=1).encode("utf-8")
             archive.writestr(MANIFEST, manifest_bytes, compress_type=zipfile.ZIP_DEFLATED)
             archive.writestr(SIGNATURE, sign(key, manifest_bytes))
-        with open(partial, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(partial, target)
-        fsync_dir(target.parent)
     except OSError as error:
-        partial.unlink(missing_ok=True)
         raise BundleRefused(N_("Could not write {path}: {error}. Is the stick full or "
                                "pulled out? Nothing was written under that name."),
                             path=target, error=error.strerror or error) from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
     return manifest
 
 
