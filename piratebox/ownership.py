@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 
-from flask import request, session
+from flask import abort, request, session
 
 OWNED_KEY = "owned"  # record id -> token, in this phone's signed session cookie
 MAX_OWNED = 40  # a cookie holds about 4 KB
@@ -38,3 +38,18 @@ def remember(record_id, token):
 def token_for(record_id):
     """The token this request carries for a record: from a form, else from the cookie."""
     return request.form.get("token") or session.get(OWNED_KEY, {}).get(record_id)
+
+
+def claim_link(record_id, token_matches):
+    """A private link carries ?token=: if it is right, move it into this phone's cookie.
+
+    Returns True when the page should redirect to itself without the token (so it never
+    stays in the address bar or the history); a wrong token is a 403.
+    """
+    token = request.args.get("token")
+    if not token:
+        return False
+    if not token_matches(record_id, token):
+        abort(403)
+    remember(record_id, token)
+    return True

@@ -194,11 +194,7 @@ def report(item_id):
 def manage(item_id):
     """The owner's page. A manage link carries ?token=; it is moved into the cookie."""
     item = get_item(item_id, visible_only=False)
-    token = request.args.get("token")
-    if token:
-        if not logic.token_matches(item.id, token):
-            abort(403)
-        ownership.remember(item.id, token)
+    if ownership.claim_link(item.id, logic.token_matches):
         return redirect(url_for("catalogue.manage", item_id=item.id))
     if not owns(item):
         abort(403)

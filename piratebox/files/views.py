@@ -193,11 +193,7 @@ def preview(file_id, filename):
 def manage(file_id):
     """The uploader's page. A private link carries ?token=; it is moved into the cookie."""
     record = get_file(file_id, visible_only=False)
-    token = request.args.get("token")
-    if token:
-        if not logic.token_matches(record.id, token):
-            abort(403)
-        ownership.remember(record.id, token)
+    if ownership.claim_link(record.id, logic.token_matches):
         return redirect(url_for("files.manage", file_id=record.id))
     if not owns(record):
         abort(403)
