@@ -134,36 +134,66 @@ def test_procd_service_respawns_and_reloads_on_config_change():
     assert re.search(r"config_get data_dir main data_dir", text)
 
 
-def test_uci_defaults_set_up_the_captive_portal(tmp_path):
-    """Run the script with a stand-in `uci` that records what it is told (OpenWrt's uci
-    does not run here) and answers the box's settings."""
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    log = tmp_path / "uci.log"
-    (fake / "uci").write_text(
+def uci_defaults_addresses(folder, earlier=()):
+    """Run 90-piratebox with a `uci` that records what it is told (OpenWrt's uci does not
+    run on Debian) and answers `earlier` as the router's dnsmasq `list address`; return
+    the list the router ends up with, and the rest of what the script said."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    log = folder / "uci.log"
+    listed = " ".join(earlier)
+    (bin_dir / "uci").write_text(
         "#!/bin/sh\n"
         f'echo "$*" >> "{log}"\n'
         'case "$*" in\n'
-        '  "-q get piratebox.main.port") echo 8080 ;;\n'
-        '  "-q get network.lan.ipaddr") echo 192.168.8.1/24 ;;\n'
+        f'  "-q get dhcp.@dnsmasq[0].address") echo "{listed}" ;;\n'
         '  *" get "*) exit 1 ;;\n'
         "esac\n")
-    (fake / "uci").chmod(0o755)
-    result = subprocess.run(["sh", str(OPENWRT / "piratebox.uci-defaults")],
-                            env={"PATH": f"{fake}:{os.environ['PATH']}"},
+    (bin_dir / "uci").chmod(0o755)
+    subprocess.run(["sh", str(OPENWRT / "piratebox.uci-defaults")], check=True,
+                   env={"PATH": f"{bin_dir}:{os.environ['PATH']}",
+                        "PIRATEBOX_DNSMASQ_CONF": str(OPENWRT / "dnsmasq-hotspot.conf")})
+    entries, said = list(earlier), log.read_text().splitlines()
+    for line in said:
+        verb, _, value = line.removeprefix("-q ").partition(" ")
+        if value.startswith("dhcp.@dnsmasq[0].address="):
+            entry = value.split("=", 1)[1]
+            if verb == "add_list":
+                entries.append(entry)
+            elif verb == "del_list":
+                entries.remove(entry)
+    return entries, said
+
+
+def test_uci_defaults_give_dnsmasq_the_shipped_names_and_drop_the_old_ones(tmp_path):
+    shipped = [line.removeprefix("address=") for line in
+               (OPENWRT / "dnsmasq-hotspot.conf").read_text().splitlines()
+               if line.startswith("address=")]
+    earlier = ["/#/192.168.1.1", "/boite.lan/192.168.1.1", "/imprimante.lan/192.168.1.20"]
+    entries, said = uci_defaults_addresses(tmp_path, earlier)
+    assert entries == ["/imprimante.lan/192.168.1.20", *shipped]  # the owner's own kept
+    assert "-q delete firewall.piratebox_http" in said  # the redirect that missed the app
+    assert "-q set fstab.@global[0].anon_mount=1" in said
+    assert {"commit dhcp", "commit firewall", "commit fstab"} <= set(said)
+
+
+def shipped_dnsmasq_files():
+    return sorted(ROOT.glob("deploy/**/*dnsmasq*.conf"))
+
+
+@pytest.mark.skipif(not shutil.which("dnsmasq"), reason="dnsmasq is not installed "
+                    "(apt-get install dnsmasq-base; scripts/test installs it as root)")
+@pytest.mark.parametrize("path", shipped_dnsmasq_files(), ids=lambda path: path.name)
+def test_debian_dnsmasq_accepts_every_shipped_file(path):
+    result = subprocess.run(["dnsmasq", "--test", f"--conf-file={path}"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    said = log.read_text()
-    assert "add_list dhcp.@dnsmasq[0].address=/#/192.168.8.1" in said
-    assert "add_list dhcp.@dnsmasq[0].address=/boite.lan/192.168.8.1" in said
-    assert "set firewall.piratebox_http.src_dport=80" in said
-    assert "set firewall.piratebox_http.dest_port=8080" in said
-    assert "set firewall.piratebox_http.src_dip=!192.168.8.1" in said  # LuCI stays reachable
-    assert "set firewall.piratebox_https.dest_port=443" in said
-    assert "set firewall.piratebox_https.target=REJECT" in said
-    assert "set fstab.@global[0].anon_mount=1" in said
-    for config in ("dhcp", "firewall", "fstab"):
-        assert f"commit {config}" in said
+    assert "syntax check OK" in result.stderr
+
+
+def test_every_shipped_dnsmasq_file_is_found():
+    assert {path.name for path in shipped_dnsmasq_files()} == {
+        "dnsmasq-hotspot.conf", "dnsmasq-cocote.conf"}
 
 
 def test_systemd_unit_is_hardened_and_verifies():
@@ -190,12 +220,48 @@ def test_udev_rule_starts_the_sync_service_through_systemd():
     assert "systemd-mount" in (PI / "cocote-sync").read_text()
 
 
-def test_hotspot_dnsmasq_lines_answer_every_name_with_the_box():
-    lines = (PI / "dnsmasq-cocote.conf").read_text().splitlines()
-    assert "address=/#/10.42.0.1" in lines and "address=/boite.lan/10.42.0.1" in lines
+def test_pi_installer_sets_up_the_hotspot_from_the_shipped_files():
     install = (PI / "install.sh").read_text()
     assert "/etc/NetworkManager/dnsmasq-shared.d/cocote.conf" in install
     assert "ipv4.method shared" in install
     for package in ("python3-flask", "python3-peewee", "python3-waitress", "python3-qrcode",
-                    "python3-pil"):
+                    "python3-pil", "dnsmasq-base"):
         assert package in install
+
+
+def shell_function(script, name):
+    """The text of one shell function of a shipped script, to run it on its own."""
+    text = script.read_text()
+    start = text.index(f"{name}() {{")
+    return text[start:text.index("\n}\n", start) + 3]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a network namespace")
+@pytest.mark.parametrize(("ssh_connection", "over_wifi"), [
+    ("10.42.0.50 50022 10.42.0.1 22", True),  # through the Pi's wifi address
+    ("192.168.1.20 50022 192.168.1.2 22", False),  # through its Ethernet
+    ("", False),  # at the Pi's own keyboard
+])
+def test_pi_installer_knows_when_its_ssh_session_comes_over_the_wifi(ssh_connection,
+                                                                     over_wifi):
+    namespace = f"cocote-install-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        for command in (["link", "add", "wlan0", "type", "veth", "peer", "name", "eth0"],
+                        ["addr", "add", "10.42.0.1/24", "dev", "wlan0"],
+                        ["addr", "add", "192.168.1.2/24", "dev", "eth0"]):
+            subprocess.run(["ip", "-n", namespace, *command], check=True)
+        check = shell_function(PI / "install.sh", "wifi_ssh_session") + "wifi_ssh_session"
+        result = subprocess.run(["ip", "netns", "exec", namespace, "sh", "-c", check],
+                                env={"PATH": os.environ["PATH"],
+                                     "SSH_CONNECTION": ssh_connection})
+        assert (result.returncode == 0) == over_wifi
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
+
+
+def test_pi_installer_refreshes_packages_and_puts_the_hotspot_first():
+    install = (PI / "install.sh").read_text()
+    assert install.index("apt-get update") < install.index("apt-get install")
+    assert "connection.autoconnect-priority 100" in install
+    assert "SSH session will drop" in install
