@@ -86,6 +86,22 @@ def test_openwrt_hotplug_signals_a_refusal(mounted, tmp_path):
     assert "REFUSED" in last_sync(village)["summary"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own files as another user")
+def test_openwrt_hotplug_gives_the_synced_files_to_the_boxs_own_user(mounted, tmp_path):
+    """The server runs as an unprivileged user; the sync, as root, must not leave it files
+    it cannot write."""
+    hub, village, _sda1 = mounted
+    assert run_hotplug(tmp_path, village).returncode == 0
+    assert run_hotplug(tmp_path, hub).returncode == 0  # the stick now carries the hub's reply
+    nobody = 65534
+    for path in [village.path, *village.path.rglob("*")]:
+        os.chown(path, nobody, nobody)
+    shutil.rmtree(village.path / "tmp", ignore_errors=True)  # the sync's scratch space
+    assert run_hotplug(tmp_path, village).returncode == 0
+    assert "received" in last_sync(village)["summary"]
+    assert {path.stat().st_uid for path in village.path.rglob("*")} == {nobody}
+
+
 def village_id(data_dir):
     from piratebox import box
 
@@ -122,16 +138,60 @@ def test_uci_config_keeps_data_off_the_router_flash():
     assert options["data_dir"].startswith("/mnt/")
     assert options["port"] == "8080"  # LuCI keeps port 80
     assert options["role"] == "box"
-    assert {"ssid", "box_name", "site_name", "hotspot_network", "sync_led"} <= set(options)
+    assert {"ssid", "box_name", "sync_led", "jail"} <= set(options)
+    # the app's port is also the one the firewall file redirects port 80 to
+    assert "redirect to :8080" in (OPENWRT / "nftables" / "dstnat.nft").read_text()
 
 
-def test_procd_service_respawns_and_reloads_on_config_change():
+def test_procd_service_runs_unprivileged_and_waits_for_its_data_disk():
     text = (OPENWRT / "piratebox.init").read_text()
     assert "USE_PROCD=1" in text
     assert "procd_set_param respawn" in text
     assert "procd_add_reload_trigger piratebox" in text
     assert "procd_set_param file /etc/config/piratebox" in text
-    assert re.search(r"config_get data_dir main data_dir", text)
+    assert 'procd_set_param user "$USER"' in text and "USER=cocote" in text
+    assert "procd_add_jail piratebox" in text
+    assert 'procd_add_jail_mount_rw "$data_dir"' in text
+    assert 'procd_add_restart_mount_trigger "$data_dir"' in text
+    # the disk check comes before anything can write into the data directory
+    assert text.index('if ! mounted "$disk"') < text.index("init --role")
+    makefile = (ROOT / "deploy" / "openwrt" / "Makefile").read_text()
+    assert "USERID:=cocote=" in makefile
+
+
+@pytest.mark.parametrize(("folder", "is_mounted"), [("/proc", True), ("/", True),
+                                                     ("/mnt/sda1-never-mounted", False),
+                                                     ("/pro", False)])
+def test_procd_service_reads_mount_points_from_proc_mounts(folder, is_mounted):
+    check = shell_function(OPENWRT / "piratebox.init", "mounted") + f'mounted "{folder}"'
+    assert (subprocess.run(["sh", "-c", check]).returncode == 0) == is_mounted
+
+
+def test_openwrt_package_builds_without_the_wheel_recipe_and_ships_bytecode():
+    makefile = (ROOT / "deploy" / "openwrt" / "Makefile").read_text()
+    # the feed's switch must come before python3-package.mk reads it
+    assert makefile.index("PYTHON3_PKG_BUILD:=0") < makefile.index("include $(TOPDIR)/feeds")
+    assert "$(call Python3/CompileAll,$(PKG_BUILD_DIR))" in makefile
+    assert "$(call Python3/DeleteSourceFiles,$(1)/usr/share/piratebox)" in makefile
+    assert "+python3-openssl" in makefile
+    # installed where fw4 looks for them, from the files the hotspot test loads
+    installed = " ".join(makefile.replace("\\\n", " ").split())
+    for chain, name in (("dstnat", "dstnat.nft"), ("forward", "forward.nft")):
+        assert (f"./files/nftables/{name} $(1)/usr/share/nftables.d/chain-pre/{chain}/"
+                "30-cocote-box.nft") in installed
+    assert "./files/dnsmasq-hotspot.conf $(1)/usr/share/piratebox/" in makefile
+
+
+def test_the_password_hash_is_openssls_which_openwrt_ships_in_python3_openssl():
+    """OpenWrt's python3-light has no _hashlib: without python3-openssl the PBKDF2 of the
+    admin password is missing (Python 3.12+) or a slow pure-Python fallback (3.11)."""
+    import hashlib
+
+    from piratebox import box
+
+    assert hashlib.pbkdf2_hmac.__module__ == "_hashlib"
+    stored = box.hash_password("village-secret", 1000)
+    assert stored.startswith("pbkdf2_sha256$1000$")
 
 
 def uci_defaults_addresses(folder, earlier=()):
