@@ -205,8 +205,9 @@ def open_box(data_dir):
 @print_group.command("poster")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True),
               help="The PDF file to write.")
+@click.option("--lang", default="fr", show_default=True, help="The poster's language.")
 @click.pass_obj
-def print_poster(data_dir, out):
+def print_poster(data_dir, out, lang):
     """Write the A4 poster (wifi QR, site QR, three steps) as a PDF.
 
     Example: piratebox --data ./data print poster --out affiche.pdf
@@ -215,8 +216,10 @@ def print_poster(data_dir, out):
     from piratebox.i18n import Translator
 
     settings = open_box(data_dir)
-    french = Translator("fr").gettext
-    write_output(out, printing.pdf([printing.poster(settings, french)]))
+    if lang not in load_config(data_dir)["LANGUAGES"].split(","):
+        raise click.BadParameter(f"{lang} is not one of the box's languages.",
+                                 param_hint="--lang")
+    write_pdf_output(out, [printing.poster(settings, Translator(lang).gettext)])
     click.echo(f"Poster written to {out}")
 
 
@@ -244,9 +247,9 @@ def print_labels(data_dir, out, item_ids):
     if not entries:
         raise click.ClickException("No object to label: nothing is in the café's box.")
     with click.progressbar(length=len(entries), label="Drawing labels", file=sys.stderr) as bar:
-        pages = printing.labels(entries, settings["box_name"], progress=bar.update)
-    write_output(out, printing.pdf(pages))
-    click.echo(f"{len(entries)} labels on {len(pages)} pages written to {out}")
+        pages = write_pdf_output(out, printing.labels(entries, settings["box_name"],
+                                                      progress=bar.update))
+    click.echo(f"{len(entries)} labels on {pages} pages written to {out}")
 
 
 @cli.command()
@@ -474,13 +477,14 @@ def check_command(data_dir, repair):
                f"Repaired: {len(problems)} problems dealt with.")
 
 
-def write_output(path, data):
-    from pathlib import Path
-
-    from piratebox.storage import atomic_write
+def write_pdf_output(path, pages):
+    """Write pages to a PDF file atomically, one page in memory at a time; the page count."""
+    from piratebox import printing
+    from piratebox.storage import atomic_file
 
     try:
-        atomic_write(Path(path), data)
+        with atomic_file(path) as handle:
+            return printing.write_pdf(pages, handle)
     except OSError as error:
         raise click.ClickException(f"Cannot write {path}: {error.strerror}.") from None
 

@@ -74,3 +74,7 @@ class TooManyRequests(PirateboxError):
     def __init__(self, template, retry_after, **params):
         super().__init__(template, **params)
         self.retry_after = max(1, int(retry_after))
+
+
+class PrintFailed(PirateboxError):
+    status = 500

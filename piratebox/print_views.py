@@ -1,24 +1,45 @@
-"""QR codes and printables on the web: /qr/*, /print/*, and the mediator's settings and labels."""
+"""QR codes and printables on the web: /qr/*, /print/*, and the mediator's settings and labels.
+
+A printable page is 2480 x 3508 pixels: the server never draws one. It runs the `print`
+command in a short-lived child process, one at a time, so the server's own memory stays
+flat on a 128 MB router. The poster is drawn once per settings (and language) and served
+from the data directory afterwards; labels are drawn for each sheet asked for.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
 
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 
 from models import Item, SharedFile
-from piratebox import qr, site
+from piratebox import __version__, qr, site
 from piratebox.admin import admin_required
+from piratebox.errors import PrintFailed
+from piratebox.i18n import N_
 from piratebox.web import gettext as _
 
 bp = Blueprint("printing", __name__)
+log = logging.getLogger("piratebox")
 
 NO_CACHE = {"Cache-Control": "no-cache"}  # settings can change: revalidate, cheaply
+RENDERING = threading.Lock()  # two pages drawn at once would not fit in a router's RAM
+PRINT_TIMEOUT_SECONDS = 600  # a router's CPU draws a sheet in tens of seconds
 
 
 def current_site():
@@ -77,11 +98,43 @@ def poster_page():
 
 @bp.get("/print/poster.pdf")
 def poster_pdf():
-    from piratebox import printing
+    response = send_file(poster_file(g.lang), mimetype="application/pdf",
+                         download_name="affiche-cocote.pdf", conditional=True)
+    response.headers.update(NO_CACHE)
+    return response
 
-    document = printing.pdf([printing.poster(current_site(), _)])
-    return current_app.response_class(document, mimetype="application/pdf", headers={
-        "Content-Disposition": 'inline; filename="affiche-cocote.pdf"', **NO_CACHE})
+
+def poster_file(lang):
+    """The poster for the current settings in `lang`, drawn if it is not there yet."""
+    folder = current_app.extensions["data_dir"].printed
+    key = json.dumps([current_site(), lang, __version__], sort_keys=True).encode()
+    path = folder / f"poster-{lang}-{hashlib.sha256(key).hexdigest()[:16]}.pdf"
+    with RENDERING:
+        if not path.exists():
+            folder.mkdir(exist_ok=True)
+            print_in_child("poster", "--lang", lang, "--out", str(path))
+            for stale in folder.glob("poster-*.pdf"):  # drawn for settings now replaced
+                if stale != path:
+                    stale.unlink(missing_ok=True)
+    return path
+
+
+def print_in_child(*arguments):
+    """Run `piratebox print ...` for this box in a child process and wait for it."""
+    app = current_app
+    command = [sys.executable, "-m", "app", "--data", str(app.extensions["data_dir"].path),
+               "print", *arguments]
+    try:
+        done = subprocess.run(command, cwd=app.root_path, capture_output=True, text=True,
+                              timeout=PRINT_TIMEOUT_SECONDS,
+                              env={**os.environ, "PIRATEBOX_SITE_URL": app.config["SITE_URL"]})
+    except subprocess.TimeoutExpired:
+        done = None
+    if done is None or done.returncode:
+        log.error("print %s failed: %s", arguments[0],
+                  done.stderr.strip() if done else "timed out")
+        raise PrintFailed(N_("The printable could not be drawn: try again, or print it "
+                             "from the command line (piratebox print)."))
 
 
 @bp.route("/admin/settings", methods=["GET", "POST"])
@@ -113,13 +166,18 @@ def labels():
                       .order_by(Item.created_at.desc()).limit(200))
     if request.method == "GET":
         return render_template("printing/labels.html", items=candidates)
-    from piratebox import printing
-
     chosen = set(request.form.getlist("item"))
-    entries = [(item.title, item_url(item)) for item in candidates if item.id in chosen]
-    if not entries:
+    items = [item.id for item in candidates if item.id in chosen]
+    if not items:
         flash(_("Choose at least one object."), "error")
         return render_template("printing/labels.html", items=candidates), 400
-    document = printing.pdf(printing.labels(entries, current_site()["box_name"]))
+    sheet = current_app.extensions["data_dir"].scratch() / f"labels-{os.urandom(6).hex()}.pdf"
+    with RENDERING:
+        print_in_child("labels", "--out", str(sheet),
+                       *(part for item in items for part in ("--item", item)))
+    try:
+        document = sheet.read_bytes()  # a few hundred kilobytes a sheet
+    finally:
+        sheet.unlink(missing_ok=True)
     return current_app.response_class(document, mimetype="application/pdf", headers={
         "Content-Disposition": 'attachment; filename="etiquettes.pdf"'})

@@ -2,6 +2,7 @@
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 import zxingcpp  # a real QR decoder
@@ -129,15 +130,42 @@ def pdf_pages(data):
     return pages
 
 
+def fetch(client, url, **kwargs):
+    """A response read whole and closed (a file the server streams stays open otherwise)."""
+    response = client.get(url, **kwargs)
+    response.get_data()  # buffered, so closing leaves the body readable
+    response.close()
+    return response
+
+
 def test_the_poster_pdf_is_a4_at_print_resolution_and_holds_both_codes(admin, client):
     configure(admin, wifi_ssid="Wifi; de la mairie", wifi_password="motdepasse")
-    response = client.get("/print/poster.pdf")
+    response = fetch(client, "/print/poster.pdf")
     assert response.mimetype == "application/pdf"
     [(box, image)] = pdf_pages(response.data)
     assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 in points
     assert image.size == (2480, 3508)  # 300 dpi
     assert decode(image) == sorted([qr.wifi_payload("Wifi; de la mairie", "motdepasse"),
                                     "http://boite.lan/"])
+
+
+def test_the_poster_is_drawn_once_per_settings_and_served_from_the_data_directory(
+        admin, client, app):
+    printed = app.extensions["data_dir"].printed
+    first = fetch(client, "/print/poster.pdf").data
+    [drawn] = printed.glob("poster-fr-*.pdf")
+    when = drawn.stat().st_mtime_ns
+    assert fetch(client, "/print/poster.pdf").data == first
+    assert drawn.stat().st_mtime_ns == when  # served again, not drawn again
+
+    configure(admin, wifi_ssid="Nouveau wifi")
+    [(_box, image)] = pdf_pages(fetch(client, "/print/poster.pdf").data)
+    assert qr.wifi_payload("Nouveau wifi") in decode(image)
+    [redrawn] = printed.glob("poster-*.pdf")  # the old settings' poster is gone
+    assert redrawn != drawn
+
+    english = fetch(client, "/print/poster.pdf", headers={"Accept-Language": "en"})
+    assert english.data != first and len(list(printed.glob("poster-en-*.pdf"))) == 1
 
 
 def test_the_poster_page_prints_from_a_browser(client):
@@ -210,3 +238,28 @@ def test_an_item_code_opens_its_page(client, app):
         [item_id] = add_box_items(1)
     assert decode_svg(client.get(f"/qr/items/{item_id}.svg").data) == [
         f"http://boite.lan/items/{item_id}"]
+
+
+def memory_kb(pid):
+    """The process's resident memory now and its peak since it started (kB)."""
+    status = dict(line.split(":", 1) for line in
+                  Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0])
+
+
+def test_the_server_memory_stays_flat_while_the_poster_is_drawn(data_dir):
+    """A 300 dpi page is ~9 MB and Pillow holds a few: drawn in the server, a few poster
+    requests at once would push a 128 MB router over. Measured on the real server."""
+    import urllib.request
+
+    from tests.server import Server
+
+    with Server(data_dir.path) as server:
+        for warm_up in ("/", "/print/poster", "/items/"):
+            urllib.request.urlopen(server.base + warm_up).read()
+        _rss, peak_before = memory_kb(server.process.pid)
+        with urllib.request.urlopen(server.base + "/print/poster.pdf") as response:
+            [(_box, image)] = pdf_pages(response.read())
+        rss_after, peak_after = memory_kb(server.process.pid)
+    assert "http://boite.lan/" in decode(image)
+    assert peak_after - peak_before < 10 * 1024, (peak_before, peak_after, rss_after)
