@@ -3,7 +3,8 @@
 A page is kept for PAGE_CACHE_SECONDS at most and forgotten at the first change: every
 successful POST (and the expiry sweep) moves the write generation on, and the generation
 is part of the key. Pages are never cached for a session that makes them personal (a
-flashed message, the mediator, an owner's objects). The CSRF token is the one personal
+flashed message, the mediator, an owner's objects); the sign-in window of a captive
+portal gets its own copy (it is told what it cannot do). The CSRF token is the one personal
 thing a public page carries: pages are rendered with a placeholder that is replaced by
 the visitor's own token on the way out.
 
@@ -16,7 +17,7 @@ from collections import OrderedDict
 
 from flask import current_app, g, request, session
 
-from piratebox import ownership, security
+from piratebox import ownership, portal, security
 
 PLACEHOLDER = "csrf-placeholder-2f9c41"
 MAX_PAGES = 200  # about 2 MB of HTML at most
@@ -65,7 +66,8 @@ def render(render_page):
     if not cache.seconds or is_personal():
         return render_page()
     now = current_app.extensions["clock"].now()
-    key = (request.full_path, g.lang, cache.generation, int(now // cache.seconds))
+    key = (request.full_path, g.lang, portal.in_mini_browser(), cache.generation,
+           int(now // cache.seconds))
     page = cache.get(key)
     if page is None:
         g.rendering_for_cache = True

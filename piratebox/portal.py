@@ -33,6 +33,29 @@ ONLINE_ANSWERS = {
 
 MAX_PHONES = 5000
 
+APPLE_DEVICES = ("iPhone", "iPad", "iPod", "Macintosh")
+
+
+def is_mini_browser(user_agent):
+    """Is this the small window a phone opens for a wifi sign-in page?
+
+    iOS and macOS open it in the Captive Network Assistant, a bare WebKit view: its user
+    agent names WebKit but, unlike Safari and every browser built on it (Chrome, Firefox,
+    Edge for iOS), no "Safari/". Android opens CaptivePortalLogin, a WebView, marked
+    "; wv)". Neither can choose a file to send nor save one it receives; apps' own
+    built-in browsers look the same and mostly cannot either.
+    """
+    agent = user_agent or ""
+    if "; wv)" in agent:
+        return True
+    return ("AppleWebKit/" in agent and "Safari/" not in agent
+            and any(device in agent for device in APPLE_DEVICES))
+
+
+def in_mini_browser():
+    """Is the current request from a sign-in window (see is_mini_browser)?"""
+    return is_mini_browser(request.headers.get("User-Agent"))
+
 
 class Portal:
     def __init__(self, site_url, memory_seconds, monotonic=time.monotonic):

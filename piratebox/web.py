@@ -6,7 +6,7 @@ from flask import Request, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from models import db
-from piratebox import __version__, pagecache, security
+from piratebox import __version__, pagecache, portal, security
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
@@ -207,6 +207,7 @@ def template_globals():
         "version": __version__,
         "lang": g.get("lang", current_app.config["DEFAULT_LANGUAGE"]),
         "languages": current_app.config["LANGUAGES"].split(","),
+        "mini_browser": portal.in_mini_browser(),
     }
 
 

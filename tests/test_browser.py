@@ -25,7 +25,7 @@ PHONE = (360, 740)
 MIN_FONT_PX = 12
 
 
-def browser(downloads, javascript=True):
+def browser(downloads, javascript=True, user_agent=None):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -35,6 +35,8 @@ def browser(downloads, javascript=True):
                  "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--lang=fr-FR", f"--window-size={PHONE[0]},{PHONE[1]}"):
         options.add_argument(flag)
+    if user_agent:
+        options.add_argument(f"--user-agent={user_agent}")
     options.add_experimental_option("prefs", {
         "intl.accept_languages": "fr-FR,fr",
         "download.default_directory": str(downloads),
@@ -177,3 +179,38 @@ def test_the_mediator_logs_in_moderates_and_opens_the_sync_page(server, phone, d
         visit(phone, server.base + path)
         assert phone.find_elements("css selector", "h1"), path
     assert "Synchronisation avec le centre" in phone.page_source or "Impact" in phone.title
+
+
+# What Android's CaptivePortalLogin (a WebView) says it is.
+ANDROID_SIGN_IN = ("Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) "
+                   "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/118.0.0.0 "
+                   "Mobile Safari/537.36")
+
+
+def test_the_wifi_sign_in_window_says_how_to_send_photos_and_still_posts_without(server,
+                                                                                 tmp_path):
+    window = browser(tmp_path / "downloads", javascript=False, user_agent=ANDROID_SIGN_IN)
+    try:
+        visit(window, server.base + "/items/new")
+        notice = find(window, "aside.real-browser")
+        assert notice.is_displayed()
+        assert "Ouvrez la boîte dans votre navigateur" in notice.text
+        assert f"127.0.0.1:{server.port}/items/new" in notice.text  # the address to type
+        code = find(window, "aside.real-browser img")
+        assert code.get_attribute("naturalWidth") not in (None, "0")
+        from selenium.webdriver.support.ui import Select
+
+        click(window, "input[name=kind][value=offer]")
+        find(window, "#title").send_keys("Étagère en pin")
+        Select(find(window, "#category")).select_by_value("furniture_small")
+        click(window, "input[name=mode][value=give]")
+        click(window, "input[name=place][value=home]")
+        click(window, "form.stack button[type=submit]")
+        wait_for(lambda: "/manage" in window.current_url, driver=window)
+        check_fits(window)
+        assert "Étagère en pin" in window.page_source
+
+        visit(window, server.base + "/files/")
+        assert "ne sait ni envoyer ni enregistrer" in find(window, "aside.real-browser").text
+    finally:
+        window.quit()
