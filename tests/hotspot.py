@@ -39,6 +39,13 @@ def missing_pieces(*tools):
     return None
 
 
+def set_resolver(namespace, servers):
+    """The name servers of programs run in `namespace` (ip-netns bind-mounts this file)."""
+    etc = NETNS_ETC / namespace
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "resolv.conf").write_text("".join(f"nameserver {server}\n" for server in servers))
+
+
 def run(*command, namespace=None, check=True, **kwargs):
     prefix = ["ip", "netns", "exec", namespace] if namespace else []
     done = subprocess.run([*prefix, *command], capture_output=True, text=True, **kwargs)
@@ -59,10 +66,17 @@ class Hotspot:
         self.processes = []
         self.phones = []
         run("ip", "netns", "add", self.name)
-        self.ip("link", "set", "lo", "up")
-        self.ip("link", "add", lan, "type", "bridge")
-        self.ip("addr", "add", f"{address}/{prefix}", "dev", lan)
-        self.ip("link", "set", lan, "up")
+        try:
+            # The router asks its own dnsmasq, as OpenWrt does, never this machine's
+            # resolver (which it could not reach anyway: a lookup would wait for a timeout).
+            set_resolver(self.name, ["127.0.0.1"])
+            self.ip("link", "set", "lo", "up")
+            self.ip("link", "add", lan, "type", "bridge")
+            self.ip("addr", "add", f"{address}/{prefix}", "dev", lan)
+            self.ip("link", "set", lan, "up")
+        except Exception:
+            self.close()
+            raise
 
     def ip(self, *args):
         return run("ip", "-n", self.name, *args)
@@ -107,8 +121,7 @@ class Hotspot:
     def join_phones(self, count):
         """`count` phones that joined the wifi together: dnsmasq checks that an address is
         free (a ping, a few seconds) before offering it, so they wait side by side."""
-        phones = [Phone(self, len(self.phones) + number) for number in range(count)]
-        self.phones.extend(phones)
+        phones = [Phone(self, len(self.phones)) for _ in range(count)]
         with ThreadPoolExecutor(count) as pool:
             list(pool.map(Phone.join, phones))
         return phones
@@ -125,6 +138,7 @@ class Hotspot:
         for phone in self.phones:
             phone.close()
         run("ip", "netns", "del", self.name, check=False)
+        shutil.rmtree(NETNS_ETC / self.name, ignore_errors=True)
 
 
 class Phone:
@@ -135,6 +149,7 @@ class Phone:
         self.name = f"cocote-{hotspot.token}-phone{number}"
         self.lease = {}
         run("ip", "netns", "add", self.name)
+        hotspot.phones.append(self)  # closed with the hotspot, whatever happens next
         outside, inside = f"ct{hotspot.token}r{number}", f"ct{hotspot.token}p{number}"
         run("ip", "link", "add", outside, "type", "veth", "peer", "name", inside)
         run("ip", "link", "set", outside, "netns", hotspot.name)
@@ -162,10 +177,7 @@ class Phone:
         self.ip("addr", "add", f"{self.lease['ip']}/{self.lease['mask']}", "dev", "wlan0")
         if self.lease.get("router"):
             self.ip("route", "add", "default", "via", self.lease["router"].split()[0])
-        etc = NETNS_ETC / self.name
-        etc.mkdir(parents=True, exist_ok=True)
-        (etc / "resolv.conf").write_text(
-            "".join(f"nameserver {server}\n" for server in self.lease["dns"].split()))
+        set_resolver(self.name, self.lease["dns"].split())
         return self.lease
 
     def browse(self, steps):

@@ -82,9 +82,8 @@ def shipped_env(path):
 
 # --- Raspberry Pi OS: NetworkManager's hotspot --------------------------------------------
 
-def raspberry_pi(folder):
+def raspberry_pi(hotspot, folder):
     """A Pi whose hotspot NetworkManager brought up (ipv4.method shared, 10.42.0.1/24)."""
-    hotspot = Hotspot(folder, "10.42.0.1", lan="wlan0")
     shared_d = folder / "dnsmasq-shared.d"  # /etc/NetworkManager/dnsmasq-shared.d
     shared_d.mkdir()
     shutil.copy(PI / "dnsmasq-cocote.conf", shared_d / "cocote.conf")  # as install.sh does
@@ -100,8 +99,7 @@ def raspberry_pi(folder):
                   f"--pid-file={folder / 'nm-dnsmasq-wlan0.pid'}", f"--conf-dir={shared_d}")
     # piratebox.service: the app on port 80, with /etc/cocote/piratebox.env
     hotspot.start_app(init_box(folder / "data"), 80, env=shipped_env(PI / "piratebox.env"))
-    hotspot.box_address = "10.42.0.1"
-    return hotspot
+    return "10.42.0.1"  # the box's address: the Pi's own
 
 
 # --- OpenWrt: dnsmasq from /etc/config/dhcp, fw4 with the shipped nftables files ----------
@@ -128,9 +126,8 @@ def openwrt_dnsmasq_conf(folder, addresses):
     return path
 
 
-def openwrt(folder):
+def openwrt(hotspot, folder):
     """A router with OpenWrt's defaults (lan 192.168.1.1/24 on br-lan) and the package."""
-    hotspot = Hotspot(folder, "192.168.1.1", lan="br-lan")
     # A WAN that leads nowhere (a veth whose other end stays in the router, with nobody at
     # the gateway's address), as on a box with no internet: it gives the router a default
     # route, so HTTPS to the box is forwarded traffic and meets the shipped forward rule.
@@ -152,26 +149,28 @@ def openwrt(folder):
     hotspot.wait_for_port("192.168.1.1", 80, luci_server)
     data_dir = init_box(folder / "data")
     hotspot.start_app(data_dir, 8080)  # /etc/init.d/piratebox: option port '8080'
-    hotspot.box_address = "198.18.0.1"
-    return hotspot
+    return "198.18.0.1"  # the box's own address (dnsmasq-hotspot.conf)
 
 
-DEVICES = {"raspberrypi": raspberry_pi, "openwrt": openwrt}
+# device: (how it is set up, its address on the wifi, the wifi's interface)
+DEVICES = {"raspberrypi": (raspberry_pi, "10.42.0.1", "wlan0"),
+           "openwrt": (openwrt, "192.168.1.1", "br-lan")}
 
 
 @pytest.fixture(scope="module", params=sorted(DEVICES))
 def hotspot(request, tmp_path_factory):
-    built = None
+    set_up, address, lan = DEVICES[request.param]
+    folder = tmp_path_factory.mktemp(request.param)
+    built = Hotspot(folder, address, lan=lan)
     try:
-        built = DEVICES[request.param](tmp_path_factory.mktemp(request.param))
+        built.box_address = set_up(built, folder)
         built.device = request.param
         # Two phones: one that has never seen the box, one for everything else. (dnsmasq
         # pings an address before offering it, a few seconds each: phones are not cheap.)
         built.newcomer, built.regular = built.join_phones(2)
         yield built
     finally:
-        if built is not None:
-            built.close()
+        built.close()
 
 
 @pytest.fixture
