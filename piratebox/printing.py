@@ -3,10 +3,10 @@
 Pages are drawn at 300 dpi (2480 x 3508 px for A4) in shades of grey (8.7 MB a page
 rather than RGB's 26 MB) and saved as PDF, one image a page. Pillow is imported here only.
 The server never draws them itself: it runs the `print` command in a child process
-(piratebox/print_views.py), so its own memory never holds a page.
-Text uses a TrueType font found on the system (DejaVu or
-Liberation on Debian and Raspberry Pi OS); where there is none (a bare router), Pillow's
-built-in font is enlarged, which prints legibly if plainly.
+(piratebox/print_views.py), so its own memory never holds a page. Text uses a TrueType
+font found on the system (DejaVu or Liberation on Debian and Raspberry Pi OS); where
+there is none (a bare router), Pillow's built-in font is enlarged, which prints legibly
+if plainly.
 """
 
 import textwrap
@@ -144,37 +144,35 @@ def write_pdf(pages, handle, band_rows=256):
     and each is compressed without loss (Flate), a band of rows at a time: QR codes keep
     their sharp edges and a mostly white page takes a few hundred kilobytes.
     """
-    offsets, page_ids = [], []
+    offsets = []  # where each object starts, for the cross-reference table
 
-    def start_object():
+    def write_object(dictionary, stream=None):
         offsets.append(handle.tell())
         handle.write(b"%d 0 obj\n" % len(offsets))
+        if stream is None:
+            handle.write(dictionary + b"\nendobj\n")
+        else:
+            # the length goes last in the dictionary, before its closing ">>"
+            handle.write(dictionary[:-2] + b"/Length %d >>\nstream\n" % len(stream))
+            handle.write(stream + b"\nendstream\nendobj\n")
         return len(offsets)
-
-    def write_object(body):
-        number = start_object()
-        handle.write(body + b"\nendobj\n")
-        return number
 
     handle.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     catalog = write_object(b"<< /Type /Catalog /Pages 2 0 R >>")
     offsets.append(None)  # 2: the page tree, written once every page is known
+    page_ids = []
     for page in pages:
         width, height = page.size
         packer = zlib.compressobj(6)
-        stream = b"".join(
+        pixels = b"".join(
             [packer.compress(page.crop((0, top, width, min(top + band_rows, height)))
                              .tobytes()) for top in range(0, height, band_rows)]
             + [packer.flush()])
         image = write_object(
             b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"
-            b" /BitsPerComponent 8 /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream"
-            % (width, height, len(stream), stream))
-        del stream
+            b" /BitsPerComponent 8 /Filter /FlateDecode >>" % (width, height), pixels)
         points = (width * 72 / DPI, height * 72 / DPI)
-        drawing = b"q %.2f 0 0 %.2f 0 0 cm /Im0 Do Q" % points
-        contents = write_object(b"<< /Length %d >>\nstream\n%s\nendstream"
-                                % (len(drawing), drawing))
+        contents = write_object(b"<< >>", b"q %.2f 0 0 %.2f 0 0 cm /Im0 Do Q" % points)
         page_ids.append(write_object(
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Resources << "
             b"/XObject << /Im0 %d 0 R >> >> /Contents %d 0 R >>" % (*points, image, contents)))
