@@ -19,6 +19,7 @@ CONFIG_NAME = "config.ini"
 TMP_DIR = "tmp"
 BLOB_DIR = "blobs"
 LOCK_SUFFIX = ".lock"
+BLOB_LOCK_NAME = "blobs.lock"  # in tmp/: see piratebox/blobs.py
 
 # One scratch folder per process and data directory, held by an flock for the process's
 # life: start-up cleaning removes what dead processes left, never what a live one (the
@@ -50,6 +51,12 @@ class DataDir:
     @property
     def blobs(self):
         return self.path / BLOB_DIR
+
+    @property
+    def blob_lock(self):
+        """The file whose lock says the blob store is in use (never removed: a lock held on
+        a removed file would no longer exclude anyone)."""
+        return self.tmp / BLOB_LOCK_NAME
 
     def exists(self):
         return self.database.exists()
@@ -92,7 +99,7 @@ class DataDir:
         if not self.tmp.is_dir():
             return removed
         for lock_file in self.tmp.glob("*" + LOCK_SUFFIX):
-            if _owner_alive(lock_file):
+            if lock_file == self.blob_lock or _owner_alive(lock_file):
                 continue
             folder = lock_file.with_suffix("")
             if folder.is_dir():
@@ -178,3 +185,21 @@ def fsync_dir(folder):
 def disk_usage(path):
     usage = shutil.disk_usage(path)
     return {"total": usage.total, "used": usage.used, "free": usage.free}
+
+
+def shred(path):
+    """Delete a file that held a secret, overwriting its bytes first: a FAT stick keeps a
+    deleted file's clusters until they are reused, so unlinking alone would leave the key
+    there for anyone with an undelete tool."""
+    path = Path(path)
+    try:
+        with open(path, "r+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(0)
+            handle.write(b"\0" * size)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except FileNotFoundError:
+        return
+    path.unlink(missing_ok=True)
+    fsync_dir(path.parent)
