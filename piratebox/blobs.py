@@ -30,6 +30,12 @@ HASH_PATTERN = re.compile(r"\A[0-9a-f]{64}\Z")
 CHUNK = 256 * 1024
 
 
+def unused():
+    """The blobs no live record uses."""
+    return Blob.select(Blob.hash).where(
+        ~fn.EXISTS(BlobUse.select().where(BlobUse.hash == Blob.hash)))
+
+
 class BlobStore:
     def __init__(self, data_dir):
         self.data_dir = data_dir
@@ -94,20 +100,21 @@ class BlobStore:
         many. Call outside any transaction: it opens its own, exclusive one."""
         from piratebox.database import exclusive
 
+        if not unused().exists():
+            return 0  # the usual case, seen without waiting for the write lock
         with exclusive(), self._locked(fcntl.LOCK_EX | fcntl.LOCK_NB) as held:
             if not held:
                 return 0  # someone is storing or copying blobs: next time
-            unused = [digest for (digest,) in Blob.select(Blob.hash).where(
-                ~fn.EXISTS(BlobUse.select().where(BlobUse.hash == Blob.hash))).tuples()]
-            for digest in unused:
+            unused_now = [digest for (digest,) in unused().tuples()]
+            for digest in unused_now:
                 self.path(digest).unlink(missing_ok=True)
-            for folder in {self.path(digest).parent for digest in unused}:
+            for folder in {self.path(digest).parent for digest in unused_now}:
                 fsync_dir(folder)
-            for start in range(0, len(unused), BATCH):
-                batch = unused[start:start + BATCH]
+            for start in range(0, len(unused_now), BATCH):
+                batch = unused_now[start:start + BATCH]
                 Blob.delete().where(Blob.hash.in_(batch)).execute()
                 PeerBlob.delete().where(PeerBlob.hash.in_(batch)).execute()
-        return len(unused)
+        return len(unused_now)
 
     def _move_into_place(self, temporary, target):
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ from piratebox import moderation, rules
 from piratebox.i18n import N_
 
 LIMITS = {**rules.limits(Item), "reason": moderation.REASON_LIMIT}
-SHORT_TITLE = N_("Give a title of at least 3 characters.")
 TEXT_FIELDS = ("title", "description", "place_detail", "pseudonym", "contact")
 
 
@@ -32,7 +31,7 @@ def read_item(form):
         values["answers"] = None  # a hidden field someone edited: the offer stands alone
         del errors["answers"]
     if "title" not in errors and len(values["title"]) < 3:
-        errors["title"] = SHORT_TITLE
+        errors["title"] = rules.TITLE.short
     return values, errors
 
 

@@ -20,7 +20,7 @@ def read_event(form, zone_name):
         "kind": form.get("kind", "other")})
     typed = {name: form.get(name, "").strip() for name in ("day", "start", "end")}
     if "title" not in errors and len(values["title"]) < 3:
-        errors["title"] = N_("Give a title of at least 3 characters.")
+        errors["title"] = rules.TITLE.short
     try:
         day = date.fromisoformat(typed["day"])
     except ValueError:

@@ -47,7 +47,15 @@ def merge(model, cleans, relay, via):
     receives, so applied records get new local sequence numbers there; a box never
     re-sends what came from its hub (sequence 0). `via` is the peer that delivered them.
     """
-    ids = [clean["id"] for clean in cleans]
+    latest = {}  # a record twice in one batch: its latest state only
+    for clean in cleans:
+        known = latest.get(clean["id"])
+        if known is None or (known["version"], known["origin"]) < (clean["version"],
+                                                                    clean["origin"]):
+            latest[clean["id"]] = clean
+    twice = len(cleans) - len(latest)
+    cleans = list(latest.values())
+    ids = list(latest)
     local = {row[0]: (row[1], row[2]) for row in
              model.select(model.id, model.version, model.origin)
              .where(model.id.in_(ids)).tuples()}
@@ -58,7 +66,7 @@ def merge(model, cleans, relay, via):
     winners = [clean for clean in winners if clean["id"] not in local
                or local[clean["id"]][1] == clean["origin"]]
     if not winners:
-        return 0, len(cleans) - len(taken), taken
+        return 0, len(cleans) - len(taken) + twice, taken
     replaced = [clean["id"] for clean in winners if clean["id"] in local]
     if replaced:
         model.delete().where(model.id.in_(replaced)).execute()
@@ -78,7 +86,7 @@ def merge(model, cleans, relay, via):
         model.insert_many(rows[start:start + per_statement]).execute()
     BlobUse.refresh(records)
     Counter.witness("lamport", max(clean["version"] for clean in winners))
-    return len(winners), len(cleans) - len(winners) - len(taken), taken
+    return len(winners), len(cleans) - len(winners) - len(taken) + twice, taken
 
 
 def blobs_of(model, clean):
