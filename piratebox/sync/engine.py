@@ -3,7 +3,8 @@
 See docs/sync.md for the story and docs/sync-format.md for the file. Everything here is
 plain functions over the open database, so the CLI, the admin page and the tests call
 the same code. Enrolment is in enrolment.py, the stick's round trip in stick.py, the
-records set aside in quarantine.py.
+records set aside in quarantine.py, a box's history and the acknowledgements in
+history.py.
 """
 
 import contextlib
@@ -27,7 +28,7 @@ from piratebox.blobs import BlobStore
 from piratebox.database import exclusive
 from piratebox.i18n import N_
 from piratebox.rules import Unusable
-from piratebox.sync import bundle, quarantine, records
+from piratebox.sync import bundle, history, quarantine, records
 from piratebox.sync.bundle import BundleRefused
 from piratebox.sync.enrolment import SyncError
 
@@ -38,10 +39,6 @@ MERGE_BATCH = 500  # records read from a bundle before they are merged together
 # between two syncs is centuries of a village. A counter pushed a million at a time needs
 # billions of bundles to reach even the 2**53 every version stays under.
 VERSION_STEP = 1_000_000
-
-
-class CloneRefused(BundleRefused):
-    """Two boxes with one identity: refused, never merged."""
 
 
 def bundle_name(sender, recipient):
@@ -196,39 +193,6 @@ def _peer_for(me, header):
     return peer
 
 
-RESTORED_ELSEWHERE = N_("{name} was restored from a backup since this bundle's box last "
-                        "synced: two boxes now claim to be {name}. Refused; keep one and "
-                        "enrol the other as a new box.")
-
-
-def _check_history(peer, header):
-    """Hub: the box's bundles must form one line. Two boxes sharing one identity (a copied
-    SD card) show as a fork, or as an old epoch coming back after a restore."""
-    if peer.box_id and peer.box_id != header.sender_id:
-        raise CloneRefused(N_("This enrolment already belongs to box {box}; a second box "
-                              "cannot use it. Enrol the new box separately."), box=peer.box_id)
-    epoch, parent, previous = header.sender_epoch, header.sender_parent_epoch, header.previous
-    if epoch is None:
-        raise BundleRefused(N_("This bundle does not name its history epoch."))
-    if epoch in json.loads(peer.retired_epochs):
-        raise CloneRefused(RESTORED_ELSEWHERE, name=peer.name)
-    if peer.epoch == epoch:
-        siblings = ReceivedBundle.select().where(
-            (ReceivedBundle.peer_id == peer.id) & (ReceivedBundle.epoch == epoch)
-            & (ReceivedBundle.previous.is_null() if previous is None
-               else ReceivedBundle.previous == previous))
-        if siblings.exists():
-            raise CloneRefused(N_("{name} sent two different bundles following the same one: "
-                                  "two boxes are using one identity (a copied SD card?). "
-                                  "Refused, nothing merged; keep one box and enrol the other "
-                                  "as a new box."), name=peer.name)
-    elif peer.epoch is not None and parent != peer.epoch:
-        # a new epoch must continue the current one: a restore of a restore is fine, two
-        # restores of one backup (or an old card) are two boxes
-        raise CloneRefused(RESTORED_ELSEWHERE, name=peer.name)
-    return epoch, parent
-
-
 def import_bundle(path, data_dir, config, clock):
     """Verify a bundle completely, then apply it in one transaction; returns a summary."""
     me = box.identity()
@@ -240,7 +204,7 @@ def import_bundle(path, data_dir, config, clock):
         if ReceivedBundle.get_or_none(ReceivedBundle.bundle_id == header.bundle_id):
             return _already(peer)  # the fast answer to a second import
         if me["role"] == "hub":
-            _check_history(peer, header)  # refuse early, before the hashing
+            history.check(peer, header)  # refuse early, before the hashing
         verified = opened.verify(scratch)
         try:
             summary = _apply(opened, verified, data_dir, me, peer.id, clock)
@@ -346,7 +310,7 @@ def _apply(opened, verified, data_dir, me, peer_id, clock):
         peer = Peer.get_by_id(peer_id)
         if ReceivedBundle.get_or_none(ReceivedBundle.bundle_id == header.bundle_id):
             return _already(peer)
-        epochs = _check_history(peer, header) if me["role"] == "hub" else (None, None)
+        epochs = history.check(peer, header) if me["role"] == "hub" else (None, None)
         for digest, temporary in verified.items():
             blobs.adopt(temporary, digest, temporary.stat().st_size,
                         kinds.get(digest, "photo"), now)
@@ -356,44 +320,12 @@ def _apply(opened, verified, data_dir, me, peer_id, clock):
             merger.add(line)
         merger.flush()
         merger.retry()
-        _acknowledge(peer, header, epochs, me, now)
+        history.acknowledge(peer, header, epochs, me, now)
         reported = _remember_report(header, now) if me["role"] == "box" else 0
     return {"sender": peer.name, "peer_id": peer.id, "already": False,
             "applied": merger.applied, "unchanged": merger.unchanged,
             "blobs": len(verified), "refused": merger.kept.refused,
             "for_later": merger.kept.for_later, "hub_reports": reported}
-
-
-def _acknowledge(peer, header, epochs, me, now):
-    epoch, parent = epochs
-    ack = min(header.ack, Counter.current("seq"))
-    if me["role"] == "hub" and epoch != peer.epoch and parent:
-        # A restored box: it has what its backup had. Start again from what it says, send
-        # it again what it delivered since (its own records and photos too), and never
-        # again accept the history it replaced.
-        retired = json.loads(peer.retired_epochs) + [parent]
-        peer.retired_epochs = json.dumps(sorted(set(retired)))
-        peer.acked_upto, peer.received_upto = ack, header.upto
-        peer.resend_upto = Counter.current("seq")
-        PeerBlob.delete().where(PeerBlob.peer_id == peer.id).execute()
-    elif not _before_our_restore(me, header):
-        peer.acked_upto = max(peer.acked_upto, ack)
-        peer.received_upto = max(peer.received_upto, header.upto)
-    if me["role"] == "hub":
-        peer.box_id, peer.epoch = header.sender_id, epoch
-    peer.last_import_at = now
-    peer.save()
-    ReceivedBundle.create(bundle_id=header.bundle_id, peer_id=peer.id,
-                          epoch=epoch or header.sender_epoch or "-",
-                          previous=header.previous, imported_at=now)
-
-
-def _before_our_restore(me, header):
-    """Box: was this bundle written before the hub heard of this box's restore? Its records
-    are good; its acknowledgements speak of the history the restore replaced, and counting
-    them would lose what the backup missed and the changes made here since."""
-    return me["role"] == "box" and header.recipient_epoch not in (
-        None, Setting.get_value("sync_epoch"))
 
 
 def _remember_report(header, now):
