@@ -300,8 +300,8 @@ def _apply(opened, verified, data_dir, me, peer_id, clock):
     blobs = BlobStore(data_dir)
     now = clock.now()
     kinds = {}
-    for line in opened.records():  # first pass: what each blob is, before any record lands
-        with contextlib.suppress(Unusable):  # set aside below
+    for line in opened.records() if verified else ():  # what each blob is, before any
+        with contextlib.suppress(Unusable):  # record lands (those set aside: below)
             if isinstance(line, dict):
                 kinds.update(records.blobs_of(*records.parse(line)))
     with exclusive():
