@@ -19,13 +19,13 @@ CONFIG_NAME = "config.ini"
 TMP_DIR = "tmp"
 BLOB_DIR = "blobs"
 LOCK_SUFFIX = ".lock"
-BLOB_LOCK_NAME = "blobs.lock"  # in tmp/: see piratebox/blobs.py
 
 # One scratch folder per process and data directory, held by an flock for the process's
 # life: start-up cleaning removes what dead processes left, never what a live one (the
 # server while `piratebox sync` runs, or a second server process) is still writing.
 _scratches = {}
 _scratches_lock = threading.Lock()
+BLOB_LOCK_NAME = "blobs.lock"  # in tmp/: see piratebox/blobs.py
 
 
 class DataDir:
@@ -49,14 +49,14 @@ class DataDir:
         return self.path / TMP_DIR
 
     @property
-    def blobs(self):
-        return self.path / BLOB_DIR
-
-    @property
     def blob_lock(self):
         """The file whose lock says the blob store is in use (never removed: a lock held on
         a removed file would no longer exclude anyone)."""
         return self.tmp / BLOB_LOCK_NAME
+
+    @property
+    def blobs(self):
+        return self.path / BLOB_DIR
 
     def exists(self):
         return self.database.exists()

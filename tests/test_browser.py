@@ -161,24 +161,6 @@ def test_a_file_is_shared_and_downloaded(server, phone, tmp_path):
     assert target.read_bytes() == document.read_bytes()
 
 
-def test_the_mediator_logs_in_moderates_and_opens_the_sync_page(server, phone, data_dir):
-    from piratebox.database import open_existing
-
-    open_existing(data_dir)
-    with db.connection_context():
-        box.set_password("village-secret", 1000)
-    visit(phone, server.base + "/admin/")
-    find(phone, "input[type=password]").send_keys("village-secret")
-    click(phone, "form[action$='/admin/login'] button[type=submit]")
-    wait_for(lambda: "Espace médiateur" in phone.page_source, driver=phone)
-    check_fits(phone)
-    for path in ("/admin/reports", "/admin/board", "/admin/sync", "/admin/settings",
-                 "/admin/tally", "/stats/"):
-        visit(phone, server.base + path)
-        assert phone.find_elements("css selector", "h1"), path
-    assert "Synchronisation avec le centre" in phone.page_source or "Impact" in phone.title
-
-
 def test_the_mediator_chooses_an_enrolment_and_discards_a_record_set_aside(
         server, phone, data_dir, tmp_path):
     """The sync page's choices on a phone: enrolments none of which bears the box's name,
@@ -218,3 +200,21 @@ def test_the_mediator_chooses_an_enrolment_and_discards_a_record_set_aside(
     with db.connection_context():
         assert enrolment.hub_peer().name == "Centre de la Loire"
         assert not enrolment.pending()
+
+
+def test_the_mediator_logs_in_moderates_and_opens_the_sync_page(server, phone, data_dir):
+    from piratebox.database import open_existing
+
+    open_existing(data_dir)
+    with db.connection_context():
+        box.set_password("village-secret", 1000)
+    visit(phone, server.base + "/admin/")
+    find(phone, "input[type=password]").send_keys("village-secret")
+    click(phone, "form[action$='/admin/login'] button[type=submit]")
+    wait_for(lambda: "Espace médiateur" in phone.page_source, driver=phone)
+    check_fits(phone)
+    for path in ("/admin/reports", "/admin/board", "/admin/sync", "/admin/settings",
+                 "/admin/tally", "/stats/"):
+        visit(phone, server.base + path)
+        assert phone.find_elements("css selector", "h1"), path
+    assert "Synchronisation avec le centre" in phone.page_source or "Impact" in phone.title
