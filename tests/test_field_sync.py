@@ -581,3 +581,25 @@ def test_what_the_hub_set_aside_reaches_the_box_as_the_hub_says_it(data_dir, lin
         for entry in written["records"]]
     for entry in read["records"]:
         assert quarantine.reported_sentence(entry, lambda text: text) == entry["sentence"]
+
+
+@on_both_engines
+def test_a_record_set_aside_goes_once_its_box_sends_a_newer_state(network, tmp_path, stick):
+    hub, bonnet, marols = network
+    books = a_record(bonnet, "item")
+    lie = {**books, "record": {**books["record"], "title": "é" * 500,
+                               "version": books["record"]["version"] + 1}}
+    assert hub.run("import", str(forge(bonnet, hub, [lie], tmp_path))).exit_code == 1
+    assert hub.set_aside() == 1
+    item_id = books["record"]["id"]
+    bonnet.use()
+    with db.connection_context():  # the mediator edits the object the hub reported
+        from piratebox.box import Actor
+        from piratebox.catalogue import logic
+
+        logic.edit(records.TABLES["item"].get_by_id(item_id), {"title": "Livres de poche"},
+                   [], Actor(bonnet.id, 1.8e9, BlobStore(bonnet.data)))
+    bonnet.sync(stick)
+    hub.sync(stick)
+    assert hub.set_aside() == 0
+    assert hub.states()[("item", item_id)]["title"] == "Livres de poche"

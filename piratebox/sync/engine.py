@@ -281,6 +281,9 @@ class Merger:
         those a newer state has replaced."""
         done = []
         for entry, line in quarantine.waiting(self.peer_id, self.bundle_id):
+            if _superseded(entry):
+                done.append(entry.id)
+                continue
             try:
                 model, clean = records.parse(line)
                 self.judge(clean)
@@ -293,6 +296,15 @@ class Merger:
                 done.append(entry.id)
         for entry_id in done:
             quarantine.discard(entry_id)
+
+
+def _superseded(entry):
+    """Has a newer state of the record set aside been applied since?"""
+    model = records.TABLES.get(entry.record_table)
+    if model is None or entry.record_version is None:
+        return False
+    local = model.select(model.version).where(model.id == entry.record_id).scalar()
+    return local is not None and local > entry.record_version
 
 
 def _apply(opened, verified, data_dir, me, peer_id, clock):
