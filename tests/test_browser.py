@@ -186,7 +186,8 @@ def test_the_mediator_chooses_an_enrolment_and_discards_a_record_set_aside(
     visit(phone, server.base + "/admin/")
     find(phone, "input[type=password]").send_keys("village-secret")
     click(phone, "form[action$='/admin/login'] button[type=submit]")
-    wait_for(lambda: "Espace médiateur" in phone.page_source, driver=phone)
+    # the dashboard, not the login page (whose title is the same): the session is open
+    wait_for(lambda: "/admin/logout" in phone.page_source, driver=phone)
     visit(phone, server.base + "/admin/sync")
     assert "Invitations sur la clé" in phone.page_source
     assert "elle est née sur une autre boîte" in phone.page_source
