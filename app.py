@@ -311,10 +311,10 @@ def sync_command(data_dir, stick):
 
     Example: piratebox --data /srv/cocote sync /mnt/sda1
     """
-    from piratebox.sync import engine
+    from piratebox.sync import stick as round_trip
 
     config, clock = sync_context(data_dir)
-    summary = engine.sync(data_dir, config, clock, stick, say=say)
+    summary = round_trip.sync(data_dir, config, clock, stick, say=say)
     click.echo(f"sync: {summary}")
 
 
@@ -346,16 +346,22 @@ def export_command(data_dir, folder):
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.pass_obj
 def import_command(data_dir, files):
-    """Verify and apply bundles addressed to this box.
+    """Verify and apply bundles addressed to this box. Records that cannot be applied are
+    set aside (see the sync page) and make the command end with a non-zero status.
 
     Example: piratebox --data ./data import /media/stick/cocote/*-to-*.cocote
     """
     from piratebox.sync import engine
+    from piratebox.sync.stick import attention, describe
 
     config, clock = sync_context(data_dir)
+    troubles = []
     for path in files:
         result = engine.import_bundle(path, data_dir, config, clock)
-        click.echo(f"{path}: {engine.describe(result)}")
+        click.echo(f"{path}: {describe(result)}")
+        troubles += attention(result)
+    if troubles:
+        raise click.ClickException("; ".join(troubles))
 
 
 @cli.group("hub")
@@ -377,12 +383,13 @@ def hub_enrol(data_dir, name, stick, commune):
 
     Example: piratebox --data /srv/hub hub enrol "Saint-Bonnet-le-Château" --to /media/stick
     """
-    from piratebox.sync import engine
+    from piratebox.sync import enrolment
 
     _config, clock = sync_context(data_dir)
-    peer, path = engine.enrol(name, stick, clock.now(), commune=commune)
-    click.echo(f"Enrolment {peer.id} for {name} written to {path}. Keep the stick safe: "
-               "whoever holds it can join the network as this box.")
+    peer, path = enrolment.enrol(name, stick, clock.now(), commune=commune)
+    click.echo(f"Enrolment {peer.id} for {peer.name} written to {path}. Keep the stick safe "
+               "until the box has used it: whoever holds it can join the network as this box. "
+               "The box takes it off the stick once confirmed.")
 
 
 @hub_group.command("revoke")

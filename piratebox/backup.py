@@ -78,17 +78,20 @@ def backup(data_dir, stick, now, say=print):
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "blobs").mkdir(exist_ok=True)
-        say("database snapshot")
-        _snapshot(data_dir.database, snapshot)
-        if snapshot.stat().st_size > FAT_MAX_FILE:
-            raise BackupError(N_("The database is larger than 4 GB, more than a FAT stick holds "
-                                 "in one file: back up to a stick formatted exFAT or ext4."))
-        database_name = f"database-{backup_id}.db"
-        database = {"path": database_name, "sha256": file_digest(snapshot),
-                    "size": snapshot.stat().st_size}
-        atomic_copy(snapshot, folder / database_name)
-        files = [database] + _settings(data_dir, folder)
-        blobs, written = _blobs(data_dir, folder, say)
+        # from the snapshot until its blobs are copied, none of them may be collected
+        with BlobStore(data_dir).keeping():
+            say("database snapshot")
+            _snapshot(data_dir.database, snapshot)
+            if snapshot.stat().st_size > FAT_MAX_FILE:
+                raise BackupError(N_("The database is larger than 4 GB, more than a FAT stick "
+                                     "holds in one file: back up to a stick formatted exFAT "
+                                     "or ext4."))
+            database_name = f"database-{backup_id}.db"
+            database = {"path": database_name, "sha256": file_digest(snapshot),
+                        "size": snapshot.stat().st_size}
+            atomic_copy(snapshot, folder / database_name)
+            files = [database] + _settings(data_dir, folder)
+            blobs, written = _blobs(data_dir, folder, say)
         manifest = {"format": FORMAT, "version": VERSION, "backup_id": backup_id,
                     "box": me, "created_at": now, "database": database_name,
                     "files": files, "blobs": blobs}

@@ -4,23 +4,36 @@ A visitor reports a record; when its open reports reach the threshold it is hidd
 the mediator decides: show again (closing the reports), dismiss the reports, or delete.
 """
 
-from models import Report, db
+from models import BlobUse, Report, db
+from piratebox.text import clean_line
 
 DECISIONS = ("hide", "show", "dismiss", "delete")
+REASON_LIMIT = 300
 
 
 def report(record, subject, reason, actor, threshold):
     """Record a report; hide the record once enough are open. Returns the open count."""
     with db.atomic():
-        Report.create(subject=subject, item_id=record.id, reason=reason[:300],
-                      created_at=actor.now)
+        Report.create(subject=subject, item_id=record.id,
+                      reason=clean_line(reason)[:REASON_LIMIT], created_at=actor.now)
         open_reports = Report.select().where(
             (Report.item_id == record.id) & (Report.resolved == False)  # noqa: E712
         ).count()
         if open_reports >= threshold and not record.hidden:
-            record.hidden = True
-            record.save_change(actor.box_id, actor.now)
+            set_hidden(record, True, actor)
     return open_reports
+
+
+def set_hidden(record, hidden, actor):
+    """Hide or show a record. One born in another village is hidden here only: the change
+    stays on this box (no new version, nothing sent) until its own village changes it,
+    when it comes back to the review page with its open reports."""
+    record.hidden = hidden
+    if actor.may_change(record):
+        actor.save(record)
+    else:
+        record.save(only=[type(record).hidden])
+        BlobUse.refresh([record])
 
 
 def close_reports(record_id):
@@ -33,12 +46,14 @@ def decide(record, decision, actor):
         raise ValueError(decision)
     with db.atomic():
         if decision == "delete":
-            record.tombstone(actor.box_id, actor.now)
+            if actor.may_change(record):
+                actor.delete(record)
+            else:
+                set_hidden(record, True, actor)
             close_reports(record.id)
             return
         if decision in ("hide", "show"):
-            record.hidden = decision == "hide"
-            record.save_change(actor.box_id, actor.now)
+            set_hidden(record, decision == "hide", actor)
         if decision in ("show", "dismiss"):
             close_reports(record.id)
 

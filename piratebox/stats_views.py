@@ -16,7 +16,7 @@ from flask import (
 from markupsafe import Markup
 
 from models import Tally
-from piratebox import impact
+from piratebox import impact, rules
 from piratebox.admin import admin_required
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
@@ -96,4 +96,4 @@ def tally():
                 return redirect(url_for("stats.tally"))
     recent = Tally.live().order_by(Tally.week_of.desc()).limit(12)
     return render_template("stats/tally.html", values=values, errors=errors, tallies=recent,
-                           limits={}), 400 if errors else 200
+                           limits=rules.limits(Tally)), 400 if errors else 200

@@ -61,7 +61,7 @@ def actor():
     """This box, now: what every change made through the web is stamped with."""
     extensions = current_app.extensions
     return Actor(box_id=extensions["box"]["id"], now=extensions["clock"].now(),
-                 blobs=BlobStore(extensions["data_dir"]))
+                 blobs=BlobStore(extensions["data_dir"]), role=extensions["box"]["role"])
 
 
 POSTED_A_LOT = N_("You have posted a lot this hour: wait {minutes} minutes, or ask the "

@@ -163,6 +163,48 @@ def test_a_file_is_shared_and_downloaded(server, phone, tmp_path):
     assert target.read_bytes() == document.read_bytes()
 
 
+def test_the_mediator_chooses_an_enrolment_and_discards_a_record_set_aside(
+        server, phone, data_dir, tmp_path):
+    """The sync page's choices on a phone: enrolments none of which bears the box's name,
+    a record set aside here, one the hub set aside."""
+    from piratebox.database import open_existing
+    from piratebox.rules import Unusable
+    from piratebox.storage import DataDir
+    from piratebox.sync import enrolment, quarantine
+
+    hub = DataDir(tmp_path / "hub")
+    box.create(hub, role="hub", name="Centre de la Loire")
+    stick = tmp_path / "stick" / "cocote"
+    open_existing(hub)
+    with db.connection_context():
+        for name in ("Marols", "Luriecq"):
+            enrolment.enrol(name, stick.parent, 1.79e9)
+    open_existing(data_dir)
+    with db.connection_context():
+        box.set_password("village-secret", 1000)
+        enrolment.offer(stick)
+        quarantine.keep("h" * 26, "b" * 26, {"table": "item", "record": {"id": "i" * 26}},
+                        Unusable(quarantine.FOREIGN), 1.79e9, quarantine.Kept())
+    visit(phone, server.base + "/admin/")
+    find(phone, "input[type=password]").send_keys("village-secret")
+    click(phone, "form[action$='/admin/login'] button[type=submit]")
+    # the dashboard, not the login page (whose title is the same): the session is open
+    wait_for(lambda: "/admin/logout" in phone.page_source, driver=phone)
+    visit(phone, server.base + "/admin/sync")
+    assert "Invitations sur la clé" in phone.page_source
+    assert "elle est née sur une autre boîte" in phone.page_source
+    check_fits(phone)
+    click(phone, "input[type=radio][name=enrolment]")  # the first one offered
+    click(phone, "form[action$='/admin/sync/enrolment'] button[type=submit]")
+    wait_for(lambda: "se synchronise désormais" in phone.page_source, driver=phone)
+    click(phone, "form[action*='/discard'] button[type=submit]")
+    wait_for(lambda: "C’est fait" in phone.page_source, driver=phone)
+    assert "Fiches mises de côté" not in phone.page_source
+    with db.connection_context():
+        assert enrolment.hub_peer().name == "Centre de la Loire"
+        assert not enrolment.pending()
+
+
 def test_the_mediator_logs_in_moderates_and_opens_the_sync_page(server, phone, data_dir):
     from piratebox.database import open_existing
 

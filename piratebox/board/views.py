@@ -12,9 +12,6 @@ from piratebox.web import gettext as _
 
 bp = Blueprint("board", __name__)
 
-LIMITS = {"text": logic.MAX_LENGTH, "pseudonym": logic.MAX_PSEUDONYM}
-
-
 def render_board(values, errors, status=200):
     config = current_app.config
     number = request.args.get("page", "1")
@@ -22,7 +19,7 @@ def render_board(values, errors, status=200):
                                          int(number) if number.isdigit() else 1)
     return render_template("board/index.html", messages=messages, total=total, page=number,
                            pages=max(1, -(-total // logic.PAGE_SIZE)), values=values,
-                           errors=errors, limits=LIMITS, closed=logic.is_closed(),
+                           errors=errors, limits=logic.LIMITS, closed=logic.is_closed(),
                            days=config["BOARD_DAYS"], admin=is_admin()), status
 
 

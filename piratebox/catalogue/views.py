@@ -13,9 +13,9 @@ from flask import (
     url_for,
 )
 
-from models import Blob, Item
+from models import Blob, BlobUse, Item
 from piratebox import moderation, ownership, pagecache
-from piratebox.admin import admin_required
+from piratebox.admin import admin_required, is_admin
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, logic
 from piratebox.errors import BadInput
@@ -33,7 +33,7 @@ from piratebox.web import gettext as _
 bp = Blueprint("catalogue", __name__)
 
 EXPIRY_SWEEP_SECONDS = 300
-ONE_YEAR = 365 * 24 * 3600
+PHOTO_CACHE_SECONDS = 24 * 3600
 
 
 def limit_posting():
@@ -41,13 +41,16 @@ def limit_posting():
 
 
 def sweep_expired():
-    """Expire overdue objects, at most every few minutes, when someone looks at the list."""
+    """Expire overdue objects, at most every few minutes, when someone looks at the list;
+    give back the space of photos nothing shows any more (a moderated object's)."""
     state = current_app.extensions.setdefault("catalogue_sweep", {"at": 0.0})
     now = current_app.extensions["clock"].now()
     if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
         state["at"] = now
-        if logic.expire_due(actor()):
+        who = actor()
+        if logic.expire_due(who):
             current_app.extensions["page_cache"].changed()
+        who.blobs.collect()
 
 
 def get_item(item_id, visible_only=True):
@@ -58,7 +61,7 @@ def get_item(item_id, visible_only=True):
 
 
 def owns(item):
-    return logic.token_matches(item.id, ownership.token_for(item.id))
+    return owns_id(item.id)
 
 
 @bp.app_context_processor
@@ -153,7 +156,8 @@ def show(item_id):
         item = get_item(item_id)
         answers = logic.answers_to(item) if item.kind == "request" else []
         return render_template("catalogue/show.html", item=item, owner=owns(item),
-                               answers=answers, errors={}, values={})
+                               answers=answers, errors={}, values={},
+                               changeable=actor().may_change(item))
 
     return pagecache.render(render_page)
 
@@ -164,7 +168,7 @@ def reserve(item_id):
     values, errors = forms.read_reservation(request.form)
     if errors:
         return render_template("catalogue/show.html", item=item, owner=False, answers=[],
-                               errors=errors, values=request.form), 400
+                               errors=errors, values=request.form, changeable=True), 400
     logic.transition(item, "reserve", actor(),
                      avoided_purchase=forms.read_avoided_purchase(request.form), **values)
     flash(_("Reserved for you. Contact the owner to pick it up."), "success")
@@ -184,8 +188,8 @@ def take(item_id):
 def report(item_id):
     item = get_item(item_id)
     rate_limit("report", REPORTS_PER_HOUR, REPORTED_A_LOT)
-    reason = forms.text(request.form, "reason")[: forms.LIMITS["reason"]]
-    moderation.report(item, "item", reason, actor(), current_app.config["REPORTS_TO_HIDE"])
+    moderation.report(item, "item", request.form.get("reason", ""), actor(),
+                      current_app.config["REPORTS_TO_HIDE"])
     flash(_("Thank you, the mediator will look at it."), "success")
     return redirect(url_for("catalogue.index"))
 
@@ -269,18 +273,32 @@ def edit(item):
 
 @bp.get("/photos/<digest>.jpg")
 def photo(digest):
+    """A photo, while a record shows it: an object's to everyone while the object is
+    visible, to its owner and the mediator while it is hidden, a tally's to the mediator.
+    A deleted object's photos are gone at once (their space follows, see blobs.collect)."""
     if not HASH_PATTERN.match(digest):
         abort(404)
     blob = Blob.get_or_none(Blob.hash == digest)
     if blob is None or blob.kind not in ("photo", "thumb"):
         abort(404)
+    uses = list(BlobUse.select().where(BlobUse.hash == digest))
+    public = any(use.shown for use in uses)
+    if not public and not (uses and (is_admin() or any(owns_id(use.record_id) for use in uses))):
+        abort(404)
     path = BlobStore(current_app.extensions["data_dir"]).path(digest)
     if not path.is_file():  # a damaged store: reported, never a server error
         abort(404)
     response = send_file(path, mimetype="image/jpeg", etag=digest, conditional=True,
-                         max_age=ONE_YEAR)
-    response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
+                         max_age=PHOTO_CACHE_SECONDS)
+    # A day, not a year: a phone that saw a photo may keep it, but not for long after the
+    # object is gone; a photo nobody may see is never kept by a shared cache.
+    response.headers["Cache-Control"] = (f"public, max-age={PHOTO_CACHE_SECONDS}" if public
+                                         else "private, no-store")
     return response
+
+
+def owns_id(item_id):
+    return logic.token_matches(item_id, ownership.token_for(item_id))
 
 
 @bp.get("/admin/reports")

@@ -18,7 +18,7 @@ from flask import (
 )
 
 from models import SharedFile
-from piratebox import ownership, pagecache
+from piratebox import moderation, ownership, pagecache
 from piratebox.admin import admin_required, is_admin
 from piratebox.blobs import BlobStore
 from piratebox.errors import BadInput
@@ -221,6 +221,9 @@ def moderate(file_id, action):
         abort(404)
     record = get_file(file_id, visible_only=False)
     flag, value = ADMIN_ACTIONS[action]
-    logic.set_flag(record, flag, value, actor())
+    if flag == "hidden":
+        moderation.set_hidden(record, value, actor())
+    else:
+        logic.set_flag(record, flag, value, actor())
     flash(_("Done."), "success")
     return redirect(url_for("files.show", file_id=record.id))

@@ -1,5 +1,6 @@
-"""The mediator's sync page: the last sync, what waits to go, the enrolment to confirm,
-and a bundle to download or upload when there is no stick (or no hotplug)."""
+"""The mediator's sync page: the last sync, what waits to go, the enrolment to confirm (or
+choose), the records set aside, and a bundle to download or upload when there is no
+stick (or no hotplug)."""
 
 import json
 from pathlib import Path
@@ -21,7 +22,7 @@ from piratebox import box
 from piratebox.admin import admin_required
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
-from piratebox.sync import engine
+from piratebox.sync import engine, enrolment, quarantine, stick
 from piratebox.sync.bundle import SUFFIX, BundleRefused
 from piratebox.web import gettext as _
 
@@ -38,21 +39,41 @@ def context():
 @admin_required
 def index():
     me = box.identity()
-    hub = engine.hub_peer()
-    boxes = list(Peer.select().where(Peer.role == "box").order_by(Peer.name))
-    return render_template("admin/sync.html", me=me, hub=hub, boxes=boxes,
-                           waiting=engine.waiting(hub), last=engine.last_sync(),
-                           last_backup=json.loads(Setting.get_value("last_backup") or "null"),
-                           pending=engine.pending_enrolment(),
-                           clock=current_app.extensions["clock"])
+    hub = enrolment.hub_peer()
+    peers = Peer.select()
+    boxes = [peer for peer in peers if peer.role == "box"]
+    names = {peer.id: peer.name for peer in peers}
+    set_aside = [(entry, names.get(entry.peer_id, entry.peer_id),
+                  quarantine.sentence(entry, _)) for entry in quarantine.entries().limit(200)]
+    report = engine.hub_report() if me["role"] == "box" else None
+    pending = enrolment.pending()
+    return render_template(
+        "admin/sync.html", me=me, hub=hub, boxes=sorted(boxes, key=lambda peer: peer.name),
+        waiting=engine.waiting(hub), last=stick.last_sync(),
+        last_backup=json.loads(Setting.get_value("last_backup") or "null"),
+        pending=pending, pending_matches=len(pending) == 1
+        and enrolment.made_for_this_box(pending[0]),
+        set_aside=set_aside, set_aside_count=quarantine.entries().count(),
+        hub_report=report, reported=[(entry, quarantine.reported_sentence(entry, _))
+                                     for entry in (report or {}).get("records", [])],
+        clock=current_app.extensions["clock"])
 
 
 @bp.post("/admin/sync/enrolment")
 @admin_required
 def confirm():
     _data_dir, _config, clock = context()
-    document = engine.confirm_enrolment(clock.now())
+    document = enrolment.confirm(clock.now(), request.form.get("enrolment") or None)
     flash(_("This box now syncs with the hub %(name)s.", name=document["hub_name"]), "success")
+    return redirect(url_for("sync.index"))
+
+
+@bp.post("/admin/sync/set-aside/<entry_id>/discard")
+@admin_required
+def discard(entry_id):
+    """The mediator gives up on a record set aside (it will not be applied)."""
+    quarantine.discard(entry_id)
+    flash(_("Done."), "success")
     return redirect(url_for("sync.index"))
 
 
@@ -62,7 +83,7 @@ def download():
     """Write a bundle for the hub (or, at a hub, for one box) and hand it to the browser."""
     data_dir, config, clock = context()
     peer_id = request.form.get("peer", "")
-    peer = Peer.get_or_none(Peer.id == peer_id) if peer_id else engine.hub_peer()
+    peer = Peer.get_or_none(Peer.id == peer_id) if peer_id else enrolment.hub_peer()
     if peer is None or peer.status != "active":
         raise BadInput(N_("This box is not enrolled with a hub yet."))
     path, _manifest = engine.export(data_dir, config, clock, peer, data_dir.scratch())
@@ -92,9 +113,11 @@ def upload():
         return redirect(url_for("sync.index"))
     finally:
         target.unlink(missing_ok=True)
-    engine.remember_summary(engine.describe(result), clock)
+    stick.remember_summary(stick.describe(result), clock)
     flash(_("Bundle imported: %(applied)d new or changed, %(unchanged)d unchanged.",
             applied=result["applied"], unchanged=result["unchanged"]), "success")
+    if result["refused"] + result["for_later"] or result["hub_reports"]:
+        flash(_("Some records were set aside: see below."), "error")
     return redirect(url_for("sync.index"))
 
 
@@ -105,12 +128,12 @@ def backup_now():
     from piratebox import backup
 
     data_dir, _config, clock = context()
-    stick = (engine.last_sync() or {}).get("stick")
-    if not stick or not (Path(stick) / engine.STICK_FOLDER).is_dir():
+    plugged = (stick.last_sync() or {}).get("stick")
+    if not plugged or not (Path(plugged) / enrolment.STICK_FOLDER).is_dir():
         raise BadInput(N_("Plug in the sync stick first (the box finds it when it syncs), or "
                           "run piratebox backup --to STICK."))
     try:
-        manifest = backup.backup(data_dir, stick, clock.now(), say=lambda line: None)
+        manifest = backup.backup(data_dir, plugged, clock.now(), say=lambda line: None)
     except backup.BackupError as error:
         flash(error.localized(_), "error")
     else:
