@@ -14,7 +14,7 @@ from flask import (
 )
 
 from models import Blob, Item
-from piratebox import moderation, ownership, pagecache
+from piratebox import bodies, moderation, ownership, pagecache
 from piratebox.admin import admin_required
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, logic
@@ -97,6 +97,7 @@ def index():
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
+@bodies.accepts("photos")
 def new():
     values = {"kind": request.args.get("kind", "offer"), "mode": "give", "place": "home",
               "category": "", "condition": "", "answers": request.args.get("answers")}
@@ -115,6 +116,7 @@ def new():
 
 
 @bp.route("/items/deposit", methods=["GET", "POST"])
+@bodies.accepts("photos")
 def deposit():
     """Two taps at the café: a photo and a category, for what someone puts in the box."""
     values, errors = {"category": ""}, {}
@@ -231,6 +233,7 @@ OWNER_ACTIONS = {"release", "give", "lend", "return", "withdraw", "fulfil", "ren
 
 
 @bp.post("/items/<item_id>/manage/<action>")
+@bodies.accepts("photos")  # "edit" may bring new photos
 def owner_action(item_id, action):
     item = get_item(item_id, visible_only=False)
     if not owns(item):
