@@ -33,6 +33,10 @@ DEFAULTS = {
     "REQUEST_BODY_MIN_RATE": 2048,
     "LOGIN_ATTEMPTS": 5,
     "LOGIN_WINDOW_SECONDS": 900,
+    # Wrong passwords from all addresses together before phones the mediator never
+    # logged in from must wait (see piratebox/admin.py).
+    "LOGIN_GLOBAL_ATTEMPTS": 20,
+    "LOGIN_GLOBAL_WINDOW_SECONDS": 3600,
     "ADMIN_SESSION_HOURS": 12,
     # How long a phone that has seen the welcome page is told "you are online".
     "PORTAL_MEMORY_SECONDS": 24 * 3600,

@@ -1,14 +1,16 @@
 """The request lifecycle shared by every page: database, language, security, errors, logging."""
 
+import hmac
 import io
 import logging
+import secrets
 from functools import cached_property
 
-from flask import Request, current_app, g, render_template, request, session
+from flask import Request, current_app, flash, g, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
 from models import db
-from piratebox import __version__, bodies, pagecache, security
+from piratebox import __version__, bodies, moderation, pagecache, security
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
@@ -88,6 +90,7 @@ POSTED_A_LOT = N_("You have posted a lot this hour: wait {minutes} minutes, or a
                   "mediator.")
 REPORTED_A_LOT = N_("Too many reports from this phone: try again later.")
 REPORTS_PER_HOUR = 20
+PHONE_KEY = "phone"  # this phone's own random id, in its session cookie
 
 
 def photo_uploads():
@@ -104,6 +107,30 @@ def rate_limit(bucket, per_hour, message):
     wait = current_app.extensions["limiter"].hit(bucket, request.remote_addr, per_hour, 3600)
     if wait:
         raise TooManyRequests(message, retry_after=wait, minutes=int(wait // 60) + 1)
+
+
+def reporter():
+    """This phone as moderation counts it: keyed hashes of its address and cookie id."""
+    phone = session.get(PHONE_KEY)
+    if not phone:
+        phone = session[PHONE_KEY] = secrets.token_urlsafe(12)
+    return moderation.Reporter(address=keyed("address", request.remote_addr),
+                               phone=keyed("phone", phone))
+
+
+def keyed(kind, value):
+    secret = str(current_app.secret_key).encode("utf-8")
+    return hmac.new(secret, f"{kind}:{value}".encode(), "sha256").hexdigest()[:32]
+
+
+def report(record, subject, reason):
+    """A visitor reports a record: once per phone, and a phone's reports limited together."""
+    rate_limit("report", REPORTS_PER_HOUR, REPORTED_A_LOT)
+    counted = moderation.report(record, subject, reason, actor(),
+                                current_app.config["REPORTS_TO_HIDE"], reporter())
+    flash(gettext("Thank you, the mediator will look at it.") if counted else
+          gettext("This phone had already reported it: the mediator will look at it."),
+          "success")
 
 
 def gettext(message, **params):

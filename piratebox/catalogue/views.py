@@ -14,20 +14,13 @@ from flask import (
 )
 
 from models import Blob, Item
-from piratebox import bodies, moderation, ownership, pagecache
+from piratebox import bodies, moderation, ownership, pagecache, web
 from piratebox.admin import admin_required
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, logic
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
-from piratebox.web import (
-    POSTED_A_LOT,
-    REPORTED_A_LOT,
-    REPORTS_PER_HOUR,
-    actor,
-    photo_uploads,
-    rate_limit,
-)
+from piratebox.web import POSTED_A_LOT, actor, photo_uploads, rate_limit
 from piratebox.web import gettext as _
 
 bp = Blueprint("catalogue", __name__)
@@ -185,10 +178,7 @@ def take(item_id):
 @bp.post("/items/<item_id>/report")
 def report(item_id):
     item = get_item(item_id)
-    rate_limit("report", REPORTS_PER_HOUR, REPORTED_A_LOT)
-    reason = forms.text(request.form, "reason")[: forms.LIMITS["reason"]]
-    moderation.report(item, "item", reason, actor(), current_app.config["REPORTS_TO_HIDE"])
-    flash(_("Thank you, the mediator will look at it."), "success")
+    web.report(item, "item", forms.text(request.form, "reason")[: forms.LIMITS["reason"]])
     return redirect(url_for("catalogue.index"))
 
 
