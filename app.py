@@ -434,8 +434,9 @@ def restore_command(data_dir, stick, box_id):
     manifest = backup.restore(data_dir, stick, box_id, say=say)
     open_box(data_dir)
     backup.start_new_epoch()
-    click.echo(f"Restored {manifest['box']['name']} ({manifest['box']['id']}) from the backup "
-               f"of {manifest['backup_id']}. Sync with the hub to get back what came after.")
+    me = box.identity()  # what was restored, not what the stick's manifest says
+    click.echo(f"Restored {me['name']} ({me['id']}) from the backup {manifest['backup_id']}. "
+               "Sync with the hub to get back what came after.")
 
 
 @cli.command("check")

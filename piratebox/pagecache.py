@@ -59,6 +59,21 @@ def csrf_token():
     return PLACEHOLDER if g.get("rendering_for_cache") else security.csrf_token()
 
 
+def remembered(name, compute):
+    """`compute()`, a value read from the database, kept as a public page would be: until
+    the next write, or PAGE_CACHE_SECONDS at most."""
+    cache = current_app.extensions["page_cache"]
+    if not cache.seconds:
+        return compute()
+    now = current_app.extensions["clock"].now()
+    key = ("value", name, cache.generation, int(now // cache.seconds))
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.put(key, value)
+    return value
+
+
 def render(render_page):
     """Serve `render_page()` (which returns HTML text) from the cache when it may be shared."""
     cache = current_app.extensions["page_cache"]

@@ -186,6 +186,26 @@ def latest(count):
                 .order_by(Item.created_at.desc()).limit(count))
 
 
+def visible_request(item_id):
+    """The request an offer may answer: one visitors can see, or None."""
+    if not item_id:
+        return None
+    return Item.listed().where((Item.id == item_id) & (Item.kind == "request")).first()
+
+
+def withheld_photos():
+    """The hashes of the photos on objects visitors may not see (hidden or deleted)."""
+    rows = Item.select(Item.photos).where(
+        (Item.deleted == True) | ((Item.deleted == False) & (Item.hidden == True)))  # noqa: E712
+    return frozenset(photo[size] for row in rows for photo in row.photo_list()
+                     for size in ("full", "thumb"))
+
+
+def on_a_shown_object(digest):
+    """Is this photo on an object visitors see? (The same photo may be posted twice.)"""
+    return Item.listed().where(Item.photos.contains(digest)).exists()
+
+
 def answers_to(request_item):
     return list(Item.listed().select(*Item.card_fields())
                 .where(Item.answers == request_item.id).order_by(Item.created_at.desc()))

@@ -92,14 +92,16 @@ def index():
 @bp.route("/items/new", methods=["GET", "POST"])
 @bodies.accepts("photos")
 def new():
+    answering = logic.visible_request(request.args.get("answers"))
     values = {"kind": request.args.get("kind", "offer"), "mode": "give", "place": "home",
-              "category": "", "condition": "", "answers": request.args.get("answers")}
-    answering = Item.get_or_none(Item.id == values["answers"]) if values["answers"] else None
+              "category": "", "condition": "", "answers": answering and answering.id}
     if answering:
         values.update(title=answering.title, category=answering.category)
     errors = {}
     if request.method == "POST":
         values, errors = forms.read_item(request.form)
+        answering = logic.visible_request(values["answers"])
+        values["answers"] = answering and answering.id
         published = None if errors else publish(values, errors)
         if published:
             return published
@@ -266,6 +268,9 @@ def photo(digest):
         abort(404)
     blob = Blob.get_or_none(Blob.hash == digest)
     if blob is None or blob.kind not in ("photo", "thumb"):
+        abort(404)
+    if digest in pagecache.remembered("withheld photos", logic.withheld_photos) \
+            and not logic.on_a_shown_object(digest):
         abort(404)
     path = BlobStore(current_app.extensions["data_dir"]).path(digest)
     if not path.is_file():  # a damaged store: reported, never a server error
