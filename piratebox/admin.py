@@ -32,6 +32,8 @@ from piratebox.web import gettext as _
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+SESSION_KEY = "admin_epoch"  # in a mediator's session: the password epoch it logged in under
+
 DEVICE_COOKIE = "cocote_mediator_phone"
 DEVICE_DAYS = 365
 TOO_MANY_HERE = N_("Too many wrong passwords: try again in {minutes} minutes.")
@@ -43,7 +45,7 @@ TOO_MANY_ON_THE_BOX = N_(
 
 def is_admin():
     clock = current_app.extensions["clock"]
-    epoch = session.get("admin_epoch")
+    epoch = session.get(SESSION_KEY)
     since = session.get("admin_since", 0)
     hours = current_app.config["ADMIN_SESSION_HOURS"]
     return bool(epoch) and epoch == box.admin_epoch() and clock.now() - since < hours * 3600
@@ -114,7 +116,7 @@ def login():
         return render_template("admin/login.html"), 401
     limiter.reset("login", request.remote_addr)
     session.clear()  # a fresh session on privilege change: no fixation
-    session["admin_epoch"] = epoch
+    session[SESSION_KEY] = epoch
     session["admin_since"] = current_app.extensions["clock"].now()
     flash(_("Welcome, you are logged in."), "success")
     response = redirect(url_for("admin.index"))

@@ -263,8 +263,11 @@ def _is_entry(entry):
 def _members(manifest):
     """(name in the backup folder, manifest entry) of every file the backup holds."""
     return [(entry["path"], entry) for entry in manifest["files"]] + [
-        (f"blobs/{entry['sha256'][:2]}/{entry['sha256']}", entry)
-        for entry in manifest["blobs"]]
+        (_blob_name(entry["sha256"]), entry) for entry in manifest["blobs"]]
+
+
+def _blob_name(digest):
+    return f"blobs/{digest[:2]}/{digest}"
 
 
 def _open_regular(path):
@@ -380,8 +383,7 @@ def restore(data_dir, stick, box_id=None, say=print):
         for number, entry in enumerate(blobs, 1):
             target = data_dir.blobs / entry["sha256"][:2] / entry["sha256"]
             target.parent.mkdir(exist_ok=True)
-            _copy_verified(folder, f"blobs/{entry['sha256'][:2]}/{entry['sha256']}", entry,
-                           target)
+            _copy_verified(folder, _blob_name(entry["sha256"]), entry, target)
             written.append(target)
             if number % 50 == 0 or number == len(blobs):
                 say(f"blobs {number}/{len(blobs)}")

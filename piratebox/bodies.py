@@ -32,9 +32,6 @@ MAX_PHOTO_PARTS = 10
 # The server's guard hands a body it refused at the headers to the app under this key,
 # as the error to show: the app answers with its own page (see piratebox/serving.py).
 REFUSED_KEY = "piratebox.refused"
-# A body only a mediator sends is refused at the headers to anyone whose signed session
-# does not say mediator; the view checks the session fully afterwards.
-MEDIATOR_KEY = "admin_epoch"
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,11 @@ def largest(config):
 
 
 def may_send(body_rule, session):
-    return not body_rule.mediator_only or bool(session.get(MEDIATOR_KEY))
+    """A body only a mediator sends is refused, at the headers, to anyone whose signed
+    session does not say mediator; the view checks the session fully afterwards."""
+    from piratebox.admin import SESSION_KEY  # admin's views import what imports us
+
+    return not body_rule.mediator_only or bool(session.get(SESSION_KEY))
 
 
 # --- refusals -------------------------------------------------------------------------------

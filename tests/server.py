@@ -73,4 +73,4 @@ class Server:
         return self
 
     def __exit__(self, *exc):
-        self.stop()
+        self.output = self.stop()  # (stdout, stderr), for the test to read after
