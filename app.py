@@ -2,7 +2,7 @@
 
     python app.py                      serve the box in ./data on http://127.0.0.1:8080
     piratebox --data DIR init          make a new box
-    waitress-serve --call app:create_app   (with PIRATEBOX_DATA set)
+    piratebox --data DIR serve         serve it (waitress, with the guard of serving.py)
 """
 
 import logging
@@ -24,7 +24,6 @@ from piratebox.database import open_existing
 from piratebox.errors import PirateboxError
 from piratebox.events import views as events
 from piratebox.files import views as files
-from piratebox.files.upload import request_limit
 from piratebox.pagecache import PageCache
 from piratebox.portal import Portal
 from piratebox.ratelimit import RateLimiter
@@ -159,32 +158,19 @@ def set_password(data_dir, password_stdin):
               help="Requests handled at once.")
 @click.pass_obj
 def serve(data_dir, host, port, threads):
-    """Serve the box with waitress.
+    """Serve the box with waitress, guarded against slow or greedy phones.
 
     Example: piratebox --data /srv/cocote serve --host 0.0.0.0 --port 8080
     """
-    import waitress
+    from piratebox import serving
 
     configure_logging()
     application = create_app({"DATA_DIR": str(data_dir.path)})
-    # waitress keeps a request body over 512 KB in a temporary file until it is complete;
+    # waitress keeps a request body over 64 KB in a temporary file until it is complete;
     # on a router /tmp is RAM, so such files go to the data disk (and vanish with us).
     tempfile.tempdir = str(data_dir.scratch())
     click.echo(f"CoCoTe box on http://{display_host(host)}:{port}/", err=True)
-    waitress.serve(
-        application,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="piratebox",
-        # bounded so that one slow phone cannot hold a thread or memory for long
-        channel_timeout=60,
-        connection_limit=200,
-        max_request_header_size=64 * 1024,
-        max_request_body_size=max(request_limit(application.config),
-                                  (application.config["SYNC_MAX_BUNDLE_MB"] + 1) * 1024 * 1024),
-        clear_untrusted_proxy_headers=True,
-    )
+    serving.serve(application, host, port, threads)
 
 
 @cli.group("print")
@@ -458,8 +444,9 @@ def restore_command(data_dir, stick, box_id):
     manifest = backup.restore(data_dir, stick, box_id, say=say)
     open_box(data_dir)
     backup.start_new_epoch()
-    click.echo(f"Restored {manifest['box']['name']} ({manifest['box']['id']}) from the backup "
-               f"of {manifest['backup_id']}. Sync with the hub to get back what came after.")
+    me = box.identity()  # what was restored, not what the stick's manifest says
+    click.echo(f"Restored {me['name']} ({me['id']}) from the backup {manifest['backup_id']}. "
+               "Sync with the hub to get back what came after.")
 
 
 @cli.command("check")

@@ -293,7 +293,11 @@ class Exchange(Replicated):
 
 
 class Report(BaseModel):
-    """A visitor's report of an item or a board message, for the mediator. Local to this box."""
+    """A visitor's report of an item or a board message, for the mediator. Local to this box.
+
+    The reporter is kept as two keyed hashes, of the phone's address and of its cookie,
+    never as either: enough to count a phone once, not to say who it was.
+    """
 
     id = CharField(primary_key=True, max_length=26, default=new_id)
     subject = CharField(max_length=8, default="item")  # item | message
@@ -301,6 +305,8 @@ class Report(BaseModel):
     reason = CharField(max_length=300, default="")
     created_at = FloatField()
     resolved = BooleanField(default=False)
+    reporter_address = CharField(max_length=32, default="")
+    reporter_phone = CharField(max_length=32, default="")
 
 
 class Message(Replicated):
@@ -618,6 +624,14 @@ MIGRATIONS = [
             "shown BOOLEAN NOT NULL, PRIMARY KEY (hash, record_id))",
             "CREATE INDEX blob_use_record_id ON blob_use (record_id)",
             index_blob_uses,
+        ],
+    ),
+    (
+        8,
+        "reports counted once per phone",
+        [
+            "ALTER TABLE report ADD COLUMN reporter_address VARCHAR(32) NOT NULL DEFAULT ''",
+            "ALTER TABLE report ADD COLUMN reporter_phone VARCHAR(32) NOT NULL DEFAULT ''",
         ],
     ),
 ]

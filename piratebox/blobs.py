@@ -20,6 +20,7 @@ import hashlib
 import os
 import re
 import secrets
+import stat
 
 from peewee import fn
 
@@ -122,12 +123,15 @@ class BlobStore:
         fsync_dir(target.parent)
 
     def verify(self, digest):
-        """Does the stored file still hash to its name?"""
+        """Is the stored blob a plain file (never a link, followed) that hashes to its name?"""
         hasher = hashlib.sha256()
         try:
-            with open(self.path(digest), "rb") as handle:
-                for chunk in iter(lambda: handle.read(CHUNK), b""):
-                    hasher.update(chunk)
-        except FileNotFoundError:
+            fd = os.open(self.path(digest), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:  # missing, or a link
             return False
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            for chunk in iter(lambda: handle.read(CHUNK), b""):
+                hasher.update(chunk)
         return hasher.hexdigest() == digest

@@ -16,7 +16,7 @@ from flask import (
 from markupsafe import Markup
 
 from models import Tally
-from piratebox import impact, rules
+from piratebox import bodies, impact, rules
 from piratebox.admin import admin_required
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
@@ -81,6 +81,7 @@ def csv_download():
 
 @bp.route("/admin/tally", methods=["GET", "POST"])
 @admin_required
+@bodies.accepts("photos")
 def tally():
     """The weekly count of the physical box, and its photo, kept by the mediator."""
     values, errors = {"deposited": 0, "taken": 0}, {}

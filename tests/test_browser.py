@@ -205,6 +205,34 @@ def test_the_mediator_chooses_an_enrolment_and_discards_a_record_set_aside(
         assert not enrolment.pending()
 
 
+def test_a_file_too_large_for_the_box_is_refused_with_its_page(data_dir, phone, tmp_path):
+    """With scripts the choice is refused before it is sent; without, the server refuses
+    the body at its headers and the phone still shows the box's page saying why."""
+    big = tmp_path / "film.mp4"
+    big.write_bytes(b"\0" * (3 * 1024 * 1024))
+    with Server(data_dir.path, env={"PIRATEBOX_FILES_MAX_MB": "1"}) as server:
+        visit(phone, server.base + "/files/")
+        find(phone, "#files").send_keys(str(big))
+        click(phone, "form[data-upload-form] button[type=submit]")
+        if phone.javascript:
+            wait_for(lambda: alert_text(phone), driver=phone)
+            assert "rien n'a été envoyé" in alert_text(phone)
+            phone.switch_to.alert.accept()
+            assert phone.current_url.endswith("/files/")
+        else:
+            wait_for(lambda: "Un fichier dépasse 1 Mo" in phone.page_source, driver=phone)
+            check_fits(phone)
+
+
+def alert_text(driver):
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:
+        return driver.switch_to.alert.text
+    except NoAlertPresentException:
+        return ""
+
+
 def test_the_mediator_logs_in_moderates_and_opens_the_sync_page(server, phone, data_dir):
     from piratebox.database import open_existing
 

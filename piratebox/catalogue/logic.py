@@ -189,6 +189,13 @@ def latest(count):
                 .order_by(Item.created_at.desc()).limit(count))
 
 
+def visible_request(item_id):
+    """The request an offer may answer: one visitors can see, or None."""
+    if not item_id:
+        return None
+    return Item.listed().where((Item.id == item_id) & (Item.kind == "request")).first()
+
+
 def answers_to(request_item):
     return list(Item.listed().select(*Item.card_fields())
                 .where(Item.answers == request_item.id).order_by(Item.created_at.desc()))

@@ -14,20 +14,13 @@ from flask import (
 )
 
 from models import Blob, BlobUse, Item
-from piratebox import moderation, ownership, pagecache
+from piratebox import bodies, moderation, ownership, pagecache, web
 from piratebox.admin import admin_required, is_admin
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, logic
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
-from piratebox.web import (
-    POSTED_A_LOT,
-    REPORTED_A_LOT,
-    REPORTS_PER_HOUR,
-    actor,
-    photo_uploads,
-    rate_limit,
-)
+from piratebox.web import POSTED_A_LOT, actor, photo_uploads, rate_limit
 from piratebox.web import gettext as _
 
 bp = Blueprint("catalogue", __name__)
@@ -100,15 +93,18 @@ def index():
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
+@bodies.accepts("photos")
 def new():
+    answering = logic.visible_request(request.args.get("answers"))
     values = {"kind": request.args.get("kind", "offer"), "mode": "give", "place": "home",
-              "category": "", "condition": "", "answers": request.args.get("answers")}
-    answering = Item.get_or_none(Item.id == values["answers"]) if values["answers"] else None
+              "category": "", "condition": "", "answers": answering and answering.id}
     if answering:
         values.update(title=answering.title, category=answering.category)
     errors = {}
     if request.method == "POST":
         values, errors = forms.read_item(request.form)
+        answering = logic.visible_request(values["answers"])
+        values["answers"] = answering and answering.id
         published = None if errors else publish(values, errors)
         if published:
             return published
@@ -118,6 +114,7 @@ def new():
 
 
 @bp.route("/items/deposit", methods=["GET", "POST"])
+@bodies.accepts("photos")
 def deposit():
     """Two taps at the café: a photo and a category, for what someone puts in the box."""
     values, errors = {"category": ""}, {}
@@ -187,10 +184,7 @@ def take(item_id):
 @bp.post("/items/<item_id>/report")
 def report(item_id):
     item = get_item(item_id)
-    rate_limit("report", REPORTS_PER_HOUR, REPORTED_A_LOT)
-    moderation.report(item, "item", request.form.get("reason", ""), actor(),
-                      current_app.config["REPORTS_TO_HIDE"])
-    flash(_("Thank you, the mediator will look at it."), "success")
+    web.report(item, "item", request.form.get("reason", ""))
     return redirect(url_for("catalogue.index"))
 
 
@@ -235,6 +229,7 @@ OWNER_ACTIONS = {"release", "give", "lend", "return", "withdraw", "fulfil", "ren
 
 
 @bp.post("/items/<item_id>/manage/<action>")
+@bodies.accepts("photos")  # "edit" may bring new photos
 def owner_action(item_id, action):
     item = get_item(item_id, visible_only=False)
     if not owns(item):

@@ -18,7 +18,7 @@ from flask import (
 )
 
 from models import Peer, Setting
-from piratebox import box
+from piratebox import bodies, box
 from piratebox.admin import admin_required
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
@@ -27,7 +27,6 @@ from piratebox.sync.bundle import SUFFIX, BundleRefused
 from piratebox.web import gettext as _
 
 bp = Blueprint("sync", __name__)
-UPLOAD_ENDPOINT = "sync.upload"
 
 
 def context():
@@ -99,20 +98,20 @@ def download():
 
 @bp.post("/admin/sync/upload")
 @admin_required
+@bodies.accepts("bundle")
 def upload():
+    """The bundle arrives streamed into a file of the scratch folder (see BoxRequest), is
+    read from there and deleted with the request."""
     data_dir, config, clock = context()
     sent = request.files.get("bundle")
     if not sent or not sent.filename:
         raise BadInput(N_("Choose a bundle file ({suffix})."), suffix=SUFFIX)
-    target = data_dir.scratch() / f"uploaded-{box.identity()['id']}{SUFFIX}"
-    sent.save(target)
+    sent.stream.finish()
     try:
-        result = engine.import_bundle(target, data_dir, config, clock)
+        result = engine.import_bundle(sent.stream.path, data_dir, config, clock)
     except BundleRefused as error:
         flash(error.localized(_), "error")
         return redirect(url_for("sync.index"))
-    finally:
-        target.unlink(missing_ok=True)
     stick.remember_summary(stick.describe(result), clock)
     flash(_("Bundle imported: %(applied)d new or changed, %(unchanged)d unchanged.",
             applied=result["applied"], unchanged=result["unchanged"]), "success")
