@@ -24,6 +24,7 @@ from piratebox.database import open_existing
 from piratebox.errors import PirateboxError
 from piratebox.events import views as events
 from piratebox.files import views as files
+from piratebox.i18n import ENGLISH, N_, Message
 from piratebox.pagecache import PageCache
 from piratebox.portal import Portal
 from piratebox.ratelimit import RateLimiter
@@ -284,8 +285,22 @@ def sync_context(data_dir):
     return load_config(data_dir), clock
 
 
+def text(message):
+    """A message of the domain code, as the command line says it. English for now: the
+    same messages are translated on the sync page, and the command line can follow."""
+    return message.localized()
+
+
 def say(line):
-    click.echo(line, err=True)
+    """Progress, on standard error: a message, or a text."""
+    click.echo(text(line) if isinstance(line, Message) else line, err=True)
+
+
+def needs_you(summary, troubles):
+    """End a command whose work was done but left something for the mediator."""
+    raise click.ClickException(text(Message(
+        N_("{summary}. Needs your attention: {troubles}"), summary=summary,
+        troubles=" | ".join(text(trouble) for trouble in troubles))))
 
 
 @cli.command("sync")
@@ -300,7 +315,10 @@ def sync_command(data_dir, stick):
     from piratebox.sync import stick as round_trip
 
     config, clock = sync_context(data_dir)
-    summary = round_trip.sync(data_dir, config, clock, stick, say=say)
+    report = round_trip.sync(data_dir, config, clock, stick, say=say)
+    summary = report.said(ENGLISH)
+    if report.troubles:
+        needs_you(summary, report.troubles)
     click.echo(f"sync: {summary}")
 
 
@@ -324,8 +342,9 @@ def export_command(data_dir, folder):
                                    "(or, at a hub, no box has synced yet).")
     for peer in peers:
         path, manifest = engine.export(data_dir, config, clock, peer, folder)
-        click.echo(f"{path} ({manifest['record_count']} records, "
-                   f"{len(manifest['members']) - 1} photos/files)")
+        click.echo(text(Message(N_("{path} — records: {records}; photos and files: {blobs}"),
+                                path=path, records=manifest["record_count"],
+                                blobs=len(manifest["members"]) - 1)))
 
 
 @cli.command("import")
@@ -341,13 +360,14 @@ def import_command(data_dir, files):
     from piratebox.sync.stick import attention, describe
 
     config, clock = sync_context(data_dir)
-    troubles = []
+    troubles, lines = [], []
     for path in files:
         result = engine.import_bundle(path, data_dir, config, clock)
-        click.echo(f"{path}: {describe(result)}")
+        lines.append(text(describe(result)))
+        click.echo(f"{path}: {lines[-1]}")
         troubles += attention(result)
     if troubles:
-        raise click.ClickException("; ".join(troubles))
+        needs_you("; ".join(lines), troubles)
 
 
 @cli.group("hub")
@@ -373,38 +393,70 @@ def hub_enrol(data_dir, name, stick, commune):
 
     _config, clock = sync_context(data_dir)
     peer, path = enrolment.enrol(name, stick, clock.now(), commune=commune)
-    click.echo(f"Enrolment {peer.id} for {peer.name} written to {path}. Keep the stick safe "
-               "until the box has used it: whoever holds it can join the network as this box. "
-               "The box takes it off the stick once confirmed.")
+    click.echo(text(Message(N_(
+        "Enrolment {id} for {name} written to {path}. Keep the stick safe until the box has "
+        "used it: whoever holds it can join the network as this box. The box takes it off "
+        "the stick once confirmed. A box enrolled before (revoked, or restored without its "
+        "keys) offers it to its mediator as a replacement and keeps its history."),
+        id=peer.id, name=peer.name, path=path)))
 
 
 @hub_group.command("revoke")
 @click.argument("box")
 @click.pass_obj
 def hub_revoke(data_dir, box):
-    """Refuse every future bundle of a box (name, box id or enrolment id).
+    """Refuse every future bundle of a box: its name (as enrolment compares names: case,
+    accents and punctuation aside), its box id or its enrolment id. The box is told at its
+    next sync; `hub enrol` the village again to give it a new key.
 
-    Example: piratebox --data /srv/hub hub revoke "Saint-Bonnet"
+    Example: piratebox --data /srv/hub hub revoke "saint bonnet"
     """
-    from piratebox.sync import engine
+    from piratebox.sync import enrolment
 
     sync_context(data_dir)
-    peer = engine.revoke(box)
-    click.echo(f"{peer.name} is revoked: its bundles will be refused.")
+    peer = enrolment.revoke(box)
+    click.echo(text(Message(N_("{name} is revoked: its bundles will be refused, and the box "
+                               "is told so at its next sync."), name=peer.name)))
+
+
+@hub_group.command("rename")
+@click.argument("box")
+@click.argument("new_name")
+@click.option("--commune", default=None, help="The box's commune, for the figures.")
+@click.pass_obj
+def hub_rename(data_dir, box, new_name, commune):
+    """Give a box the name the figures and the villages show (and its commune).
+
+    Example: piratebox --data /srv/hub hub rename "St-Bonnet" "Saint-Bonnet-le-Château"
+    """
+    from piratebox.sync import enrolment
+
+    sync_context(data_dir)
+    peer = enrolment.rename(box, new_name, commune)
+    click.echo(text(Message(N_("The box {id} is now {name} (commune: {commune}); the villages "
+                               "learn it at their next sync."), id=peer.id, name=peer.name,
+                            commune=peer.commune)))
 
 
 @hub_group.command("boxes")
 @click.pass_obj
 def hub_boxes(data_dir):
-    """List the enrolled boxes and when each last synced.
+    """List the enrolled boxes: name, commune, status, when each last sent a bundle, and
+    its ids (enrolment, box).
 
     Example: piratebox --data /srv/hub hub boxes
     """
     from models import Peer
+    from piratebox.timefmt import format_datetime
 
-    sync_context(data_dir)
+    config, _clock = sync_context(data_dir)
+    never = text(Message(N_("never synced")))
     for peer in Peer.select().where(Peer.role == "box").order_by(Peer.name):
-        click.echo(f"{peer.name:<30} {peer.status:<8} {peer.box_id or '(never synced)'}")
+        last = (format_datetime(peer.last_import_at, config["TIMEZONE"], "en")
+                if peer.last_import_at else never)
+        status = text(Message(N_("revoked") if peer.status == "revoked" else N_("active")))
+        click.echo(f"{peer.name:<30} {peer.commune:<24} {status:<8} {last:<17} "
+                   f"{peer.id} {peer.box_id or '-'}")
 
 
 # --- backup -----------------------------------------------------------------------------------
@@ -412,63 +464,101 @@ def hub_boxes(data_dir):
 @cli.command("backup")
 @click.option("--to", "stick", required=True, type=click.Path(exists=True, file_okay=False),
               help="The stick (the backup goes in its cocote-backup/ folder).")
+@click.option("--set-passphrase", is_flag=True,
+              help="Set (or change) the backup passphrase first: it seals the box's keys in "
+                   "every backup. Asked twice, or read from standard input.")
+@click.option("--passphrase-stdin", is_flag=True,
+              help="Read the new passphrase from the first line of standard input.")
 @click.pass_obj
-def backup_command(data_dir, stick):
+def backup_command(data_dir, stick, set_passphrase, passphrase_stdin):
     """Back up the box while it keeps serving: database, settings, photos and files.
-    Only what is new since the last backup on that stick is written.
+    Only what is new since the last backup on that stick is written. The keys go only
+    sealed with the backup passphrase; with none set, the backup holds no key at all.
 
-    Example: piratebox --data /srv/cocote backup --to /mnt/sda1
+    Example: piratebox --data /srv/cocote backup --to /mnt/sda1 --set-passphrase
     """
     from piratebox import backup
     from piratebox.clock import Clock
 
     open_box(data_dir)
+    if set_passphrase:
+        backup.set_passphrase(read_secret(passphrase_stdin, "New backup passphrase", True),
+                              load_config(data_dir)["PASSWORD_HASH_ROUNDS"])
     manifest = backup.backup(data_dir, stick, Clock.load().now(), say=say)
-    click.echo(f"Backup {manifest['backup_id']} on {stick}: {len(manifest['blobs'])} photos "
-               f"and files, {manifest['blobs_written']} written this time.")
+    click.echo(text(Message(N_("Backup {id} on {stick}: {count} photos and files, {new} "
+                               "written this time."), id=manifest["backup_id"], stick=stick,
+                            count=len(manifest["blobs"]), new=manifest["blobs_written"])))
+    click.echo(text(backup.summary(manifest)))
 
 
 @cli.command("restore")
 @click.option("--from", "stick", required=True, type=click.Path(exists=True, file_okay=False),
               help="The stick holding the backup.")
 @click.option("--box", "box_id", help="Which box, when the stick holds several backups.")
+@click.option("--passphrase-stdin", is_flag=True,
+              help="Read the backup passphrase from the first line of standard input.")
 @click.pass_obj
-def restore_command(data_dir, stick, box_id):
+def restore_command(data_dir, stick, box_id, passphrase_stdin):
     """Rebuild a box from its backup on a fresh device, keeping its identity. Its next sync
     tells the hub it is the same box continuing, and the hub re-sends what it missed.
+    With the backup passphrase the keys come back too; without it (leave it empty), the
+    hub enrols the box again and you set a new admin password.
 
     Example: piratebox --data /srv/cocote restore --from /mnt/sda1
     """
-    from piratebox import backup
+    from piratebox import restore
 
-    manifest = backup.restore(data_dir, stick, box_id, say=say)
+    def passphrase():
+        return read_secret(passphrase_stdin, "Backup passphrase (empty: restore without the "
+                           "keys)", False)
+
+    manifest, keys = restore.restore(data_dir, stick, box_id, say=say, passphrase=passphrase)
     open_box(data_dir)
-    backup.start_new_epoch()
+    restore.start_new_epoch()
     me = box.identity()  # what was restored, not what the stick's manifest says
-    click.echo(f"Restored {me['name']} ({me['id']}) from the backup {manifest['backup_id']}. "
-               "Sync with the hub to get back what came after.")
+    click.echo(text(Message(N_("Restored {name} ({id}) from the backup {backup}. Sync with the "
+                               "hub to get back what came after."), name=me["name"],
+                            id=me["id"], backup=manifest["backup_id"])))
+    if not keys:
+        click.echo(text(Message(N_(
+            "Its keys were not restored: ask the hub to enrol this box again (piratebox hub "
+            "enrol NAME, at the hub; the box keeps its history), and set the admin password "
+            "(piratebox set-password)."))))
+
+
+def read_secret(from_stdin, prompt, twice):
+    """A passphrase, from standard input or asked (hidden)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=twice,
+                        default="" if not twice else None, show_default=False)
 
 
 @cli.command("check")
 @click.option("--repair", is_flag=True,
-              help="Remove cleanly what cannot be had back, and say what was lost.")
+              help="Deal with what is wrong: what can come back waits for the next sync, what "
+                   "cannot is removed cleanly and said.")
 @click.pass_obj
 def check_command(data_dir, repair):
     """Check the database and that every photo and file is there with the right content.
+    A record born elsewhere is never changed: what it lacks is asked for at the next sync.
 
     Example: piratebox --data /srv/cocote check --repair
     """
-    from piratebox import backup
+    from piratebox import integrity
 
     open_box(data_dir)
-    problems = backup.check(data_dir, repair=repair, say=say)
+    problems = integrity.check(data_dir, repair=repair, say=say)
     for problem in problems:
-        click.echo(problem)
+        click.echo(text(problem))
     if problems and not repair:
-        raise click.ClickException(f"{len(problems)} problems; run check --repair to remove "
-                                   "what is lost, or restore from a backup.")
-    click.echo("Everything is in order." if not problems else
-               f"Repaired: {len(problems)} problems dealt with.")
+        raise click.ClickException(text(Message(
+            "{count} problem; run check --repair, or restore from a backup.",
+            "{count} problems; run check --repair, or restore from a backup.",
+            len(problems))))
+    click.echo(text(Message(N_("Everything is in order.")) if not problems else Message(
+        "Repaired: {count} problem dealt with.", "Repaired: {count} problems dealt with.",
+        len(problems))))
 
 
 def write_pdf_output(path, pages):

@@ -132,6 +132,7 @@ class Replicated(BaseModel):
             if is_new:
                 self.created_at = now
             self.updated_at = now
+            self.note_offer()
             self.save(force_insert=is_new)
             BlobUse.refresh([self])
         return self
@@ -139,6 +140,16 @@ class Replicated(BaseModel):
     def blob_hashes(self):
         """The blobs this record needs, as {hash: kind}."""
         return {}
+
+    def is_offered_to_network(self):
+        """Is this record, now, one the network shows of its village?"""
+        return False
+
+    def note_offer(self):
+        """Remember the first change at which this record was on offer to the network here
+        (its `seq`, just given): see Item.shown_seq."""
+        if getattr(self, "shown_seq", 0) is None and self.is_offered_to_network():
+            self.shown_seq = self.seq
 
     def shows_blobs(self):
         """May anyone see this record's blobs (its photos)?"""
@@ -195,15 +206,21 @@ class BlobUse(BaseModel):
         primary_key = CompositeKey("hash", "record_id")
 
     @classmethod
-    def refresh(cls, records):
-        """Re-read what `records` (current states, of one or several tables) need."""
+    def refresh(cls, records, here=None):
+        """Re-read what `records` (current states, of one or several tables) need.
+
+        `here`: a village box's id. There, another village's record needs its blobs only
+        while it is on offer to the network: what was given, taken or taken back gives its
+        space back (a hub keeps every box's blobs, to send them back after a restore)."""
         records = [record for record in records if type(record).blob_hashes
                    is not Replicated.blob_hashes]
         for start in range(0, len(records), BATCH):
             batch = records[start:start + BATCH]
             cls.delete().where(cls.record_id.in_([record.id for record in batch])).execute()
             rows = [{"hash": digest, "record_id": record.id, "shown": record.shows_blobs()}
-                    for record in batch if not record.deleted
+                    for record in batch if not record.deleted and (
+                        here is None or record.origin == here
+                        or record.is_offered_to_network())
                     for digest in record.blob_hashes()]
             for first in range(0, len(rows), BATCH):
                 cls.insert_many(rows[first:first + BATCH]).on_conflict_ignore().execute()
@@ -212,8 +229,16 @@ class BlobUse(BaseModel):
 BATCH = 300  # rows per statement: under SQLite's oldest limit of 999 bound values
 
 
+def this_box():
+    """This box's id, as a subquery: a query that compares a record's origin with it stays
+    one statement, whatever the caller knows of the box."""
+    return Setting.select(Setting.value).where(Setting.key == "box_id")
+
+
 class Item(Replicated):
     """An offer (give, lend, swap) or a request, in the give box or at someone's home."""
+
+    OPEN = ("available", "reserved", "lent")  # still to be had (or given back)
 
     kind = CharField(max_length=8)  # offer | request
     mode = CharField(max_length=8)  # give | lend | swap
@@ -237,6 +262,9 @@ class Item(Replicated):
     hidden = BooleanField(default=False)
     network = BooleanField(default=False)  # shown to neighbouring villages through the hub
     search_text = TextField(default="")
+    # Local: this box's change sequence when the object was first on offer to the network
+    # here. A hub sends an object's removal only to the boxes it may have reached.
+    shown_seq = BigIntegerField(null=True)
 
     def photo_list(self):
         return json.loads(self.photos or "[]")
@@ -246,6 +274,15 @@ class Item(Replicated):
 
     def shows_blobs(self):
         return not self.deleted and not self.hidden
+
+    def is_offered_to_network(self):
+        return self.network and not self.deleted and self.status in self.OPEN
+
+    @classmethod
+    def offered_to_network(cls):
+        """What the network shows of other villages: their open offers and requests marked
+        for it. Given, taken, withdrawn or deleted, an object is history, not an offer."""
+        return (cls.network == True) & (cls.deleted == False) & cls.status.in_(cls.OPEN)  # noqa: E712
 
     @classmethod
     def card_fields(cls):
@@ -258,8 +295,11 @@ class Item(Replicated):
 
     @classmethod
     def listed(cls):
-        """What visitors see: not deleted, not hidden by moderation."""
-        return cls.live().where(cls.hidden == False)  # noqa: E712
+        """What visitors see: not deleted, not hidden by moderation, and born here or on
+        offer to the network (a village's own objects stay in it; a hub shows the
+        network's offers only)."""
+        return cls.live().where((cls.hidden == False)  # noqa: E712
+                                & ((cls.origin == this_box()) | cls.offered_to_network()))
 
     @classmethod
     def search(cls, query, words):
@@ -360,6 +400,7 @@ class SharedFile(Replicated):
     network = BooleanField(default=False)
     expires_at = FloatField(null=True)
     search_text = TextField(default="")
+    shown_seq = BigIntegerField(null=True)  # local: as for an item
 
     def refresh_search_text(self):
         self.search_text = fold(f"{self.folder} {self.name}")
@@ -367,11 +408,20 @@ class SharedFile(Replicated):
     def blob_hashes(self):
         return {self.blob: "file"}  # served by the file share's own pages, not as a photo
 
+    def is_offered_to_network(self):
+        return self.network and not self.deleted
+
+    @classmethod
+    def offered_to_network(cls):
+        return (cls.network == True) & (cls.deleted == False)  # noqa: E712
+
     @classmethod
     def listed(cls, now):
+        """The files visitors see: born here, or shared with the network by their village
+        (a hub or a village never lists what it cannot serve)."""
         return cls.live().where(
             (cls.hidden == False) & (cls.expires_at.is_null() | (cls.expires_at > now))  # noqa: E712
-        )
+            & ((cls.origin == this_box()) | cls.offered_to_network()))
 
 
 class FileKey(BaseModel):
@@ -410,6 +460,13 @@ class Peer(BaseModel):
     # hub side: after the box was restored from a backup, every change up to this seq is
     # sent to it again, what it delivered itself included
     resend_upto = BigIntegerField(default=0)
+    # hub side: the highest change sequence a bundle written for the box covered, and the
+    # last bundle received from it (a return bundle names it: the box then knows the
+    # hub's clock was read after its own bundle was written)
+    sent_upto = BigIntegerField(default=0)
+    last_received = CharField(max_length=26, null=True)
+    # the blobs the peer said its records need and it lacks (its last bundle's `wants`)
+    wants = TextField(default="[]")
     last_import_at = FloatField(null=True)
     last_export_at = FloatField(null=True)
     created_at = FloatField()
@@ -492,6 +549,24 @@ def index_blob_uses():
               f"({placeholders}) ON CONFLICT DO NOTHING")
     for row in rows:
         db.execute_sql(insert, row)
+
+
+def village_keeps_only_offers():
+    """Migration 9: at a village box, another village's objects and files need their photos
+    and content only while on offer to the network; the history they brought goes."""
+    param = db.obj.param
+    found = dict(db.execute_sql("SELECT key, value FROM setting WHERE key IN "
+                                "('role', 'box_id')").fetchall())
+    if found.get("role", "box") != "box" or "box_id" not in found:
+        return
+    here, open_statuses = found["box_id"], ("available", "reserved", "lent")
+    statuses = ", ".join([param] * len(open_statuses))
+    for table, offered in (("item", f"network AND NOT deleted AND status IN ({statuses})"),
+                           ("shared_file", "network AND NOT deleted")):
+        values = (here, *open_statuses) if table == "item" else (here,)
+        db.execute_sql(
+            "DELETE FROM blob_use WHERE record_id IN (SELECT id FROM "  # noqa: S608
+            f"{table} WHERE origin <> {param} AND NOT ({offered}))", values)
 
 
 MIGRATIONS = [
@@ -632,6 +707,27 @@ MIGRATIONS = [
         [
             "ALTER TABLE report ADD COLUMN reporter_address VARCHAR(32) NOT NULL DEFAULT ''",
             "ALTER TABLE report ADD COLUMN reporter_phone VARCHAR(32) NOT NULL DEFAULT ''",
+        ],
+    ),
+    (
+        9,
+        "sync in the field, second round: what the network was shown, what a peer lacks, "
+        "offers that say how to reach their owner",
+        [
+            # an object shown to other villages without a contact was of no use to them:
+            # every box makes the same change to the same state, so all stay alike
+            "UPDATE item SET network = FALSE WHERE network AND contact = ''",
+            "ALTER TABLE item ADD COLUMN shown_seq BIGINT",
+            "ALTER TABLE shared_file ADD COLUMN shown_seq BIGINT",
+            "UPDATE item SET shown_seq = seq WHERE network",
+            "UPDATE shared_file SET shown_seq = seq WHERE network",
+            "ALTER TABLE peer ADD COLUMN sent_upto BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE peer ADD COLUMN last_received VARCHAR(26)",
+            "ALTER TABLE peer ADD COLUMN wants TEXT NOT NULL DEFAULT '[]'",
+            # a box already sent bundles may hold anything the network showed until now
+            "UPDATE peer SET sent_upto = (SELECT value FROM counter WHERE name = 'seq') "
+            "WHERE last_export_at IS NOT NULL",
+            village_keeps_only_offers,
         ],
     ),
 ]

@@ -9,6 +9,7 @@ password epoch, which clears it (see docs/security.md).
 
 import functools
 import secrets
+import time
 from datetime import datetime
 
 from flask import (
@@ -24,10 +25,11 @@ from flask import (
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from piratebox import box
-from piratebox.clock import plausible
+from piratebox.clock import FAR_AHEAD_SECONDS, plausible
 from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
+from piratebox.web import datetime_filter
 from piratebox.web import gettext as _
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -69,7 +71,8 @@ def index():
     if not is_admin():
         return render_template("admin/login.html")
     clock = current_app.extensions["clock"]
-    return render_template("admin/index.html", clock=clock, now=clock.now())
+    return render_template("admin/index.html", clock=clock, now=clock.now(),
+                           system_now=time.time())
 
 
 def device_serializer():
@@ -155,7 +158,13 @@ def correct_clock():
     true_time = parse_browser_time(request.form)
     if not plausible(true_time):
         raise BadInput(N_("That date cannot be right: check the date on your phone."))
-    delta = current_app.extensions["clock"].correct(true_time, "admin")
-    flash(_("The box's clock was set (moved by %(seconds)d s).", seconds=round(delta)),
-          "success")
+    clock = current_app.extensions["clock"]
+    believed = clock.now()
+    delta = clock.correct(true_time, "admin")
+    if delta < -FAR_AHEAD_SECONDS:
+        flash(_("The box's clock was set back by %(days)d days: it believed it was %(when)s.",
+                days=int(-delta // 86400), when=datetime_filter(believed)), "success")
+    else:
+        flash(_("The box's clock was set (moved by %(seconds)d s).", seconds=round(delta)),
+              "success")
     return redirect(url_for("admin.index"))

@@ -86,6 +86,47 @@ def N_(message):
     return message
 
 
+ENGLISH = Translator("en")
+VERBATIM = "{text}"  # a text kept as it was written (no message id to translate)
+
+
+class Message:
+    """A sentence said now and shown later, in the reader's language: a message id with
+    {name} placeholders and their values (a value may be a Message too); with `plural` and
+    `count`, the form that agrees with the count ({count} in the text). It keeps as JSON,
+    so a sync's summary is shown translated on the page long after the command ran."""
+
+    def __init__(self, text, plural=None, count=None, **values):
+        self.text, self.plural, self.count, self.values = text, plural, count, values
+
+    def localized(self, translator=ENGLISH):
+        text = (translator.ngettext(self.text, self.plural, self.count) if self.plural
+                else translator.gettext(self.text))
+        values = {name: value.localized(translator) if isinstance(value, Message) else value
+                  for name, value in self.values.items()}
+        return text.format(count=self.count, **values)
+
+    def __str__(self):
+        return self.localized()
+
+    def __repr__(self):
+        return f"Message({self.localized()!r})"
+
+    def to_json(self):
+        return {"text": self.text, "plural": self.plural, "count": self.count,
+                "values": {name: value.to_json() if isinstance(value, Message) else value
+                           for name, value in self.values.items()}}
+
+    @classmethod
+    def from_json(cls, data):
+        """A message kept earlier; a plain text (what older versions kept) as it is."""
+        if isinstance(data, str):
+            return cls(VERBATIM, text=data)
+        values = {name: cls.from_json(value) if isinstance(value, dict) else value
+                  for name, value in data.get("values", {}).items()}
+        return cls(data["text"], data.get("plural"), data.get("count"), **values)
+
+
 def best_language(accept_language, supported, default):
     """The first supported language of an Accept-Language header, by quality."""
     choices = []
@@ -105,7 +146,7 @@ def best_language(accept_language, supported, default):
 
 # --- finding the messages (for scripts/messages.py and the tests) -------------------------
 
-MARKERS = {"_", "gettext", "N_", "ngettext"}
+MARKERS = {"_", "gettext", "N_", "ngettext", "Message"}
 TEMPLATE_CALL = re.compile(r"""\b(?:_|gettext|ngettext)\(\s*(["'])((?:\\.|(?!\1).)*)\1""", re.S)
 
 

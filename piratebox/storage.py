@@ -27,6 +27,7 @@ LOCK_SUFFIX = ".lock"
 _scratches = {}
 _scratches_lock = threading.Lock()
 BLOB_LOCK_NAME = "blobs.lock"  # in tmp/: see piratebox/blobs.py
+SYNC_LOCK_NAME = "sync.lock"  # in tmp/: one sync of a box at a time (piratebox/sync/stick.py)
 
 
 class DataDir:
@@ -54,6 +55,10 @@ class DataDir:
         """The file whose lock says the blob store is in use (never removed: a lock held on
         a removed file would no longer exclude anyone)."""
         return self.tmp / BLOB_LOCK_NAME
+
+    @property
+    def sync_lock(self):
+        return self.tmp / SYNC_LOCK_NAME
 
     @property
     def blobs(self):
@@ -105,7 +110,7 @@ class DataDir:
         if not self.tmp.is_dir():
             return removed
         for lock_file in self.tmp.glob("*" + LOCK_SUFFIX):
-            if lock_file == self.blob_lock or _owner_alive(lock_file):
+            if lock_file in (self.blob_lock, self.sync_lock) or _owner_alive(lock_file):
                 continue
             folder = lock_file.with_suffix("")
             if folder.is_dir():

@@ -74,11 +74,19 @@ class Village:
         return client.post(action, data=data, content_type="multipart/form-data")
 
     def states(self):
-        """Every travelling record here: {(table, id): its state as it travels}."""
+        """Every travelling record here: {(table, id): its state as a bundle carries it
+        (what stays in a village left out: it must agree everywhere)}."""
         self.use()
         with db.connection_context():
-            return {(table, row.id): records.state_of(row)["record"]
+            return {(table, row.id): records.travelling_state(row)["record"]
                     for table, model in records.TABLES.items() for row in model.select()}
+
+    def ever_shown(self):
+        """At a hub: the ids of the objects and files it ever showed to the network."""
+        self.use()
+        with db.connection_context():
+            return {row.id for model in (records.TABLES["item"], records.TABLES["shared_file"])
+                    for row in model.select(model.id).where(model.shown_seq.is_null(False))}
 
     def set_aside(self):
         self.use()

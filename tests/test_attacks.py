@@ -461,9 +461,9 @@ def link_blob_folder(folder, other_database):
 
 STICK_ATTACKS = {
     "an absolute path": lambda f, o: edit_manifest(
-        f, lambda m: m["files"][1].update(path="/etc/passwd")),
+        f, lambda m: m["files"].append({"path": "/etc/passwd", "sha256": "0" * 64, "size": 1})),
     "a path out of the folder": lambda f, o: edit_manifest(
-        f, lambda m: m["files"][1].update(path="../../../.bashrc")),
+        f, lambda m: m["files"][0].update(path="../../../.bashrc")),
     "a size that is text": lambda f, o: edit_manifest(
         f, lambda m: m["blobs"][0].update(size="12")),
     "files that is not a list": lambda f, o: edit_manifest(f, lambda m: m.update(files="x")),

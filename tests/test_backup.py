@@ -22,6 +22,7 @@ from tests.server import ROOT
 from tests.test_sync import ITEM, add_item, enrolled_pair, ok, opened, run, titles
 
 pytestmark = pytest.mark.usefixtures("hub_engine")  # the hub on SQLite, then PostgreSQL
+PASSPHRASE = "le lavoir de la place"
 
 
 def add_with_photo(data_dir, title, color):
@@ -56,7 +57,8 @@ def test_backup_more_work_backup_again_lose_the_card_restore_and_sync(enrolled, 
     ok(village, "sync", str(stick))
     ok(hub, "sync", str(stick))
     ok(village, "sync", str(stick))  # a sync history: the hub has acknowledged
-    first = ok(village, "backup", "--to", str(stick))
+    first = ok(village, "backup", "--to", str(stick), "--set-passphrase", "--passphrase-stdin",
+               input=f"{PASSPHRASE}\n")
     assert "3 photos and files, 3 written this time" in first  # photo, thumbnail, file
 
     add_with_photo(village, "Table", (30, 200, 30))
@@ -74,8 +76,9 @@ def test_backup_more_work_backup_again_lose_the_card_restore_and_sync(enrolled, 
 
     shutil.rmtree(village.path)  # the SD card dies
     fresh = DataDir(village.path)
-    restored = ok(fresh, "restore", "--from", str(stick))
-    assert "Restored Saint-Bonnet" in restored
+    restored = ok(fresh, "restore", "--from", str(stick), "--passphrase-stdin",
+                  input=f"{PASSPHRASE}\n")
+    assert "Restored Saint-Bonnet" in restored and "were not restored" not in restored
     with opened(fresh):
         assert box.identity()["id"] == village_id
     assert titles(fresh) == ["Table", "Vélo"]
@@ -94,9 +97,10 @@ def test_backup_more_work_backup_again_lose_the_card_restore_and_sync(enrolled, 
 
 def test_two_live_boxes_sharing_one_identity_are_still_refused(enrolled, tmp_path):
     hub, village, stick = enrolled
-    ok(village, "backup", "--to", str(stick))
+    ok(village, "backup", "--to", str(stick), "--set-passphrase", "--passphrase-stdin",
+       input=f"{PASSPHRASE}\n")
     twin = DataDir(tmp_path / "twin")
-    ok(twin, "restore", "--from", str(stick))
+    ok(twin, "restore", "--from", str(stick), "--passphrase-stdin", input=f"{PASSPHRASE}\n")
     add_item(twin, title="De la jumelle")
     ok(twin, "sync", str(stick))
     ok(hub, "sync", str(stick))  # the restored box: accepted, new epoch
@@ -189,7 +193,7 @@ def test_check_finds_and_repair_says_what_is_lost(enrolled):
     assert result.exit_code != 0
     assert "missing or damaged" in result.output and "is in no record" in result.output
     repaired = ok(village, "check", "--repair")
-    assert "lost: item 'Lampe'" in repaired and "lost: shared file 'plan.pdf'" in repaired
+    assert "lost: object 'Lampe'" in repaired and "lost: shared file 'plan.pdf'" in repaired
     assert ok(village, "check").strip().endswith("Everything is in order.")
     with opened(village):
         assert Item.get().photo_list() == [] and SharedFile.get().deleted

@@ -193,7 +193,8 @@ def add_box_items(count):
     from piratebox.catalogue import logic
 
     with db.connection_context():
-        actor = Actor("box", 1_767_225_600.0, BlobStore(current_app.extensions["data_dir"]))
+        actor = Actor(current_app.extensions["box"]["id"], 1_767_225_600.0,
+                      BlobStore(current_app.extensions["data_dir"]))
         for number in range(count):
             logic.create({"kind": "offer", "mode": "give", "place": "box",
                           "category": "books", "title": f"Livre numéro {number}"}, [], actor)

@@ -13,18 +13,21 @@ import math
 import os
 import re
 import secrets
+import shutil
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from piratebox.blobs import HASH_PATTERN
 from piratebox.errors import PirateboxError
-from piratebox.i18n import N_
+from piratebox.i18n import N_, Message
 from piratebox.rules import ID, MAX_TIME, MAX_VERSION
 from piratebox.storage import atomic_file
 
 FORMAT = "cocote-bundle"
-MAJOR, MINOR = 1, 0
+MAJOR, MINOR = 1, 1
 SUFFIX = ".cocote"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.hmac"
@@ -39,6 +42,7 @@ MAX_MANIFEST_BYTES = 16 * MB
 MAX_LINE_BYTES = 4 * MB
 MAX_RATIO = 200
 MAX_MEMBERS = 200_000
+MAX_WANTS = 1000  # blobs a bundle may say its sender lacks (see engine.missing)
 # What a damaged archive can raise while it is read: all of it means "refuse the bundle".
 READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
                NotImplementedError, RuntimeError)
@@ -62,6 +66,10 @@ class BundleRefused(PirateboxError):
                   for name, value in self.params.items()}
         return gettext(self.template).format(**params)
 
+    def as_message(self):
+        return Message(self.template, **{name: Message(value) if name == "reason" else value
+                                         for name, value in self.params.items()})
+
 
 def new_key():
     return secrets.token_hex(32)
@@ -78,23 +86,29 @@ def write(target, manifest, key, records, blob_paths, progress=None):
 
     `records` yields JSON-ready dicts; `blob_paths` maps hash -> file. A full stick (or a
     stick pulled out) leaves no file under the final name and raises BundleRefused.
+    Every member is dated from the manifest's `created_at` (the box's own clock), never
+    from the system clock or a file's date: a box whose system says 1970 writes bundles
+    all the same, ZIP having no date before 1980.
     """
+    stamp = zip_date(manifest.get("created_at"))
     try:
         with atomic_file(target, suffix=".partial") as handle, \
                 zipfile.ZipFile(handle, "w", allowZip64=True) as archive:
-            records_sha, records_size, count = _write_records(archive, records)
+            records_sha, records_size, count = _write_records(archive, records, stamp)
             members = [{"path": RECORDS, "sha256": records_sha, "size": records_size}]
             for number, (digest, path) in enumerate(sorted(blob_paths.items()), 1):
                 size = os.path.getsize(path)
-                archive.write(path, f"blobs/{digest}", compress_type=zipfile.ZIP_STORED)
+                _write_file(archive, member(f"blobs/{digest}", stamp, zipfile.ZIP_STORED),
+                            path, size)
                 members.append({"path": f"blobs/{digest}", "sha256": digest, "size": size})
                 if progress:
                     progress(number, len(blob_paths))
             manifest = {**manifest, "members": members, "record_count": count}
             manifest_bytes = json.dumps(manifest, ensure_ascii=False, sort_keys=True,
                                         indent=1).encode("utf-8")
-            archive.writestr(MANIFEST, manifest_bytes, compress_type=zipfile.ZIP_DEFLATED)
-            archive.writestr(SIGNATURE, sign(key, manifest_bytes))
+            archive.writestr(member(MANIFEST, stamp, zipfile.ZIP_DEFLATED), manifest_bytes)
+            archive.writestr(member(SIGNATURE, stamp, zipfile.ZIP_DEFLATED),
+                             sign(key, manifest_bytes))
     except OSError as error:
         raise BundleRefused(N_("Could not write {path}: {error}. Is the stick full or "
                                "pulled out? Nothing was written under that name."),
@@ -102,15 +116,38 @@ def write(target, manifest, key, records, blob_paths, progress=None):
     return manifest
 
 
-def _write_records(archive, records):
+# The dates a ZIP member can carry: 1 January 1980 to the end of 2107.
+ZIP_DATES = (315_532_800, 4_354_819_199)
+
+
+def zip_date(timestamp):
+    """A member's date (UTC) from a time in seconds, within what ZIP can say."""
+    low, high = ZIP_DATES
+    moment = min(max(float(timestamp or 0), low), high)
+    return time.gmtime(moment)[:6]
+
+
+def member(name, stamp, compress_type):
+    info = zipfile.ZipInfo(name, date_time=stamp)
+    info.compress_type = compress_type
+    return info
+
+
+def _write_file(archive, info, path, size):
+    # ZIP64 from the start for a file that may pass 2 GB: the header cannot grow after.
+    with open(path, "rb") as source, archive.open(info, "w",
+                                                  force_zip64=size > 2**31 - 1) as target:
+        shutil.copyfileobj(source, target, CHUNK)
+
+
+def _write_records(archive, records, stamp):
     hasher = hashlib.sha256()
     size = count = 0
-    info = zipfile.ZipInfo(RECORDS)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    with archive.open(info, "w", force_zip64=True) as member:
+    with archive.open(member(RECORDS, stamp, zipfile.ZIP_DEFLATED), "w",
+                      force_zip64=True) as out:
         for record in records:
             line = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
-            member.write(line)
+            out.write(line)
             hasher.update(line)
             size += len(line)
             count += 1
@@ -120,16 +157,19 @@ def _write_records(archive, records):
 # --- reading --------------------------------------------------------------------------------
 
 class Bundle:
-    """An open bundle file. `manifest` is available at once; `verify()` proves the rest."""
+    """An open bundle file. `manifest` is available at once; `verify()` proves the rest.
+    `shown_name`: the file's name as the person chose it (an upload is kept under
+    another); every refusal names the file by it."""
 
-    def __init__(self, path, max_total_bytes):
+    def __init__(self, path, max_total_bytes, shown_name=None):
         self.path = Path(path)
+        self.name = shown_name or self.path.name
         self.max_total_bytes = max_total_bytes
         try:
             self.archive = zipfile.ZipFile(self.path)
-        except READ_ERRORS as error:
-            raise BundleRefused(N_("{path} is not a bundle ({error})."), path=self.path.name,
-                                error=error) from None
+        except READ_ERRORS:
+            raise BundleRefused(N_("{name} is not a CoCoTe bundle (a damaged file, or a file "
+                                   "of another kind)."), name=self.name) from None
         self.manifest_bytes = self._small_member(MANIFEST, MAX_MANIFEST_BYTES)
         try:
             self.manifest = parse_json(self.manifest_bytes)
@@ -150,7 +190,7 @@ class Bundle:
         self.close()
 
     def _refuse(self, reason):
-        return BundleRefused(N_("Bundle {name} refused: {reason}."), name=self.path.name,
+        return BundleRefused(N_("Bundle {name} refused: {reason}."), name=self.name,
                              reason=reason)
 
     def _small_member(self, name, limit):
@@ -178,7 +218,7 @@ class Bundle:
             raise BundleRefused(
                 N_("Bundle {name} uses format {version}, newer than this software reads "
                    "({known}): upgrade the software on this box, then sync again."),
-                name=self.path.name, version=version, known=f"{MAJOR}.{MINOR}")
+                name=self.name, version=version, known=f"{MAJOR}.{MINOR}")
 
     def _header(self):
         """The manifest's fields that say who, what and how far, each of the right type.
@@ -201,17 +241,20 @@ class Bundle:
             "created_at": (manifest.get("created_at"), _a_time_or_none),
             "upto": (manifest.get("upto"), _a_count),
             "ack": (manifest.get("ack"), _a_count),
+            "last_received": (manifest.get("last_received"), _an_id_or_none),
+            "wants": (manifest.get("wants", []), _hashes),
+            "refused": (manifest.get("refused"), _a_refusal_or_none),
         }
         for name, (value, valid) in fields.items():
             if not valid(value):
                 raise self._invalid(name)
         return Header(**{name.replace("sender.", "sender_"): value
                          for name, (value, _valid) in fields.items()},
-                      set_aside=manifest.get("set_aside"))
+                      set_aside=manifest.get("set_aside"), boxes=manifest.get("boxes"))
 
     def _invalid(self, field):
         return BundleRefused(N_("Bundle {name} refused: its manifest's {field} is not valid."),
-                             name=self.path.name, field=field)
+                             name=self.name, field=field)
 
     def authenticate(self, key):
         """Check the manifest's HMAC; until this passes, nothing else is read."""
@@ -254,7 +297,7 @@ class Bundle:
             path = entry.get("path") if isinstance(entry, dict) else None
             digest, size = (entry.get("sha256"), entry.get("size")) if path else (None, None)
             if (not isinstance(path, str) or not MEMBER_PATTERN.match(path) or path in members
-                    or not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest)
+                    or not isinstance(digest, str) or not HASH_PATTERN.match(digest)
                     or not isinstance(size, int) or isinstance(size, bool) or size < 0
                     or (path.startswith("blobs/") and path != f"blobs/{digest}")):
                 raise self._refuse(N_("its manifest lists an invalid part"))
@@ -334,7 +377,11 @@ class Header:
     created_at: float | None
     upto: int
     ack: int
+    last_received: str | None  # hub -> box: the box's last bundle the hub had applied
+    wants: list  # the blobs the sender's records need and it lacks
+    refused: dict | None  # hub -> box: {"reason": "revoked"} when its bundles are refused
     set_aside: object  # a hub's report on what it set aside (quarantine.read_report)
+    boxes: object  # hub -> box: the network's villages (villages.read)
 
 
 def _an_id(value):
@@ -351,6 +398,16 @@ def _a_short_text(value):
 
 def _a_count(value):
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_VERSION
+
+
+def _hashes(value):
+    return isinstance(value, list) and len(value) <= MAX_WANTS and all(
+        isinstance(digest, str) and HASH_PATTERN.match(digest) for digest in value)
+
+
+def _a_refusal_or_none(value):
+    return value is None or (isinstance(value, dict) and isinstance(value.get("reason"), str)
+                             and len(value["reason"]) <= 40)
 
 
 def _a_time_or_none(value):

@@ -4,14 +4,18 @@ See docs/sync.md for the story and docs/sync-format.md for the file. Everything 
 plain functions over the open database, so the CLI, the admin page and the tests call
 the same code. Enrolment is in enrolment.py, the stick's round trip in stick.py, the
 records set aside in quarantine.py, a box's history and the acknowledgements in
-history.py.
+history.py, what a record may carry and how it merges in records.py.
 """
 
 import contextlib
 import json
 from pathlib import Path
 
+from peewee import fn
+
 from models import (
+    Blob,
+    BlobUse,
     Counter,
     Event,
     Item,
@@ -20,11 +24,13 @@ from models import (
     ReceivedBundle,
     Setting,
     SharedFile,
+    Tally,
     db,
     new_id,
 )
-from piratebox import box
+from piratebox import box, villages
 from piratebox.blobs import BlobStore
+from piratebox.clock import FAR_AHEAD_SECONDS
 from piratebox.database import exclusive
 from piratebox.i18n import N_
 from piratebox.rules import Unusable
@@ -39,23 +45,27 @@ MERGE_BATCH = 500  # records read from a bundle before they are merged together
 # between two syncs is centuries of a village. A counter pushed a million at a time needs
 # billions of bundles to reach even the 2**53 every version stays under.
 VERSION_STEP = 1_000_000
+BLOB_TABLES = (Item, Tally, SharedFile)
+
+
+class Revoked(BundleRefused):
+    """A bundle, authentic, from a box the hub revoked: the hub tells the box so."""
+
+    def __init__(self, peer, box_id):
+        super().__init__(N_("{name} was revoked at the hub: its bundles are refused."),
+                         name=peer.name)
+        self.peer, self.box_id = peer, box_id
+
+
+class Obsolete(BundleRefused):
+    """A hub's bundle written for an enrolment this box has since replaced: of no use."""
 
 
 def bundle_name(sender, recipient):
     return f"{sender}-to-{recipient}{bundle.SUFFIX}"
 
 
-def revoke(name_or_id):
-    peer = Peer.get_or_none((Peer.role == "box") & (
-        (Peer.id == name_or_id) | (Peer.box_id == name_or_id) | (Peer.name == name_or_id)))
-    if peer is None:
-        raise SyncError(N_("No enrolled box is called {name}."), name=name_or_id)
-    peer.status = "revoked"
-    peer.save()
-    return peer
-
-
-# --- export ---------------------------------------------------------------------------------
+# --- what each side sends -------------------------------------------------------------------
 
 def _addressing(me, peer):
     """(recipient id, enrolment id) as the two ends name them."""
@@ -64,33 +74,44 @@ def _addressing(me, peer):
     return peer.id, Setting.get_value("enrolment_id")
 
 
+def _for_the_peer(me, peer, model):
+    """Which records of a table the peer may hold, whatever changed: a query condition.
+
+    A box sends its hub only its own records. A hub sends a box its own records back when
+    the hub changed them, the hub's events, and of the other villages' objects and files
+    those on offer to the network, or once on offer since a bundle the box may have read
+    (their removal: given, taken back, deleted). A box that joins gets the offers, not
+    the network's history.
+    """
+    if me["role"] != "hub":
+        return model.origin == me["id"]
+    own = model.origin == peer.box_id
+    if model in (Item, SharedFile):
+        return own | model.offered_to_network() | (model.shown_seq <= peer.sent_upto)
+    if model is Event:
+        return own | (model.origin == me["id"])
+    return own
+
+
 def _selection(me, peer, upto):
-    """The record queries for this peer: changes since its acknowledgement, up to `upto`."""
+    """The record queries for this peer: changes since its acknowledgement, up to `upto`,
+    never what the peer itself delivered unchanged (unless it was restored since)."""
     for model in records.TABLES.values():
-        query = model.select().where((model.seq > peer.acked_upto) & (model.seq <= upto))
-        if me["role"] == "hub":
-            # A box gets back its own records when the hub changed them (or after a
-            # restore), the offers and files other villages showed to the network, and
-            # the hub's own events; never what it delivered itself, unchanged.
-            own = model.origin == peer.box_id
-            if model in (Item, SharedFile):
-                query = query.where(own | (model.network == True))  # noqa: E712
-            elif model is Event:
-                query = query.where(own | (model.origin == me["id"]))
-            else:
-                query = query.where(own)
-            query = query.where(model.via.is_null() | (model.via != peer.id)
-                                | (model.seq <= peer.resend_upto))
-        yield query
+        yield model.select().where(
+            (model.seq > peer.acked_upto) & (model.seq <= upto) & _for_the_peer(me, peer, model)
+            & (model.via.is_null() | (model.via != peer.id) | (model.seq <= peer.resend_upto)))
 
 
 def _blobs_wanted(me, peer, row, file_limit):
     """{hash: kind} a record needs at the peer; None when the record is of no use there."""
+    elsewhere = me["role"] == "hub" and row.origin != peer.box_id
+    if elsewhere and not row.is_offered_to_network():
+        return {}  # its removal: the village that had it shows it no more
     if not isinstance(row, SharedFile):
         return row.blob_hashes()
     if row.network and row.size <= file_limit:
         return row.blob_hashes()
-    if me["role"] == "hub" and row.origin != peer.box_id:
+    if elsewhere:
         return None  # a file without its content is of no use to another village
     return {}
 
@@ -114,7 +135,9 @@ def changes_for(me, peer, blobs, config):
     file_limit = config["SYNC_FILE_MAX_MB"] * MB
     wanted = [(row, _blobs_wanted(me, peer, row, file_limit)) for row in changed]
     has = peer_has(peer, {digest for _row, needs in wanted for digest in needs or ()})
-    chosen, needed, size = [], {}, 0
+    needed = asked_for(me, peer, blobs, file_limit)
+    chosen = []
+    size = sum(path.stat().st_size for path in needed.values())
     for row, needs in wanted:
         if needs is None:
             continue
@@ -130,41 +153,112 @@ def changes_for(me, peer, blobs, config):
     return chosen, needed, upto
 
 
-def export(data_dir, config, clock, peer, folder, progress=None):
-    """Write this box's bundle for `peer` into `folder`; returns (path, manifest)."""
-    me = box.identity()
-    recipient, enrolment_id = _addressing(me, peer)
+# --- blobs a side lacks ---------------------------------------------------------------------
+# A record can arrive without its photo: the sender believed the recipient had it, and it
+# had collected it since (the same picture posted again in another village). Each bundle
+# says which blobs the sender's records need and it lacks (`wants`); the other side sends
+# them with its next bundle, if records the asker may see need them. Nothing stays missing
+# for longer than a round.
+
+def _expected_from(me, peer, model, file_limit):
+    """The records whose blobs the peer is the one to send us: a hub's, anything a box
+    holds; a box's, what it delivered."""
+    expected = model.origin == peer.box_id if me["role"] == "hub" else model.id.is_null(False)
+    if model is SharedFile:  # a file's content travels only when shared, and not too large
+        expected &= (model.network == True) & (model.size <= file_limit)  # noqa: E712
+    return expected
+
+
+def missing(me, peer, file_limit):
+    """The blobs our live records need from the peer and that this box lacks (sorted)."""
+    found = set()
+    for model in BLOB_TABLES:
+        found |= {digest for (digest,) in BlobUse.select(BlobUse.hash).where(
+            ~fn.EXISTS(Blob.select().where(Blob.hash == BlobUse.hash))
+            & BlobUse.record_id.in_(model.select(model.id).where(
+                _expected_from(me, peer, model, file_limit)))).tuples()}
+    return sorted(found)[:bundle.MAX_WANTS]
+
+
+def asked_for(me, peer, blobs, file_limit):
+    """{hash: path} of the blobs the peer asked for, that we have, and that a record the
+    peer may see needs (a hash alone proves nothing: never a blob it could not see)."""
+    wants = json.loads(peer.wants or "[]")
+    if not wants:
+        return {}
+    allowed = set()
+    for model in BLOB_TABLES:
+        for row in model.select().where(
+                model.id.in_(BlobUse.select(BlobUse.record_id).where(BlobUse.hash.in_(wants)))
+                & (model.deleted == False) & _for_the_peer(me, peer, model)):  # noqa: E712
+            allowed |= set(_blobs_wanted(me, peer, row, file_limit) or ()) & set(wants)
+    return {digest: blobs.path(digest) for digest in sorted(allowed) if blobs.exists(digest)}
+
+
+# --- export ---------------------------------------------------------------------------------
+
+def _manifest(me, peer, clock, upto, ack, recipient=None):
+    addressed, enrolment_id = _addressing(me, peer)
+    recipient = recipient or addressed
     if not recipient:
         raise SyncError(N_("{name} has never sent a bundle: nothing can be addressed to it "
                            "yet."), name=peer.name)
+    if not peer.key:
+        raise SyncError(N_("This box holds no key for {name} (restored without its keys?): "
+                           "it needs a new enrolment from the hub."), name=peer.name)
+    manifest = {
+        "format": bundle.FORMAT, "version": f"{bundle.MAJOR}.{bundle.MINOR}",
+        "bundle_id": new_id(),
+        "previous": (Setting.get_value("last_bundle_id") or None)
+        if me["role"] == "box" else None,
+        "sender": {"id": me["id"], "role": me["role"], "name": me["name"],
+                   "epoch": Setting.get_value("sync_epoch") or me["id"],
+                   "parent_epoch": Setting.get_value("sync_parent_epoch") or None},
+        "recipient": recipient, "enrolment": enrolment_id,
+        "created_at": clock.now(), "upto": upto, "ack": ack,
+    }
+    if me["role"] == "hub":
+        manifest["recipient_epoch"] = peer.epoch
+        manifest["last_received"] = peer.last_received
+    return manifest
+
+
+def export(data_dir, config, clock, peer, folder, progress=None):
+    """Write this box's bundle for `peer` into `folder`; returns (path, manifest)."""
+    me = box.identity()
     blobs = BlobStore(data_dir)
     with blobs.keeping():  # no blob this bundle carries may be collected while it is written
         with db.atomic():  # one consistent view of the records and the counters
             rows, needed, upto = changes_for(me, peer, blobs, config)
-            bundle_id = new_id()
-            manifest = {
-                "format": bundle.FORMAT, "version": f"{bundle.MAJOR}.{bundle.MINOR}",
-                "bundle_id": bundle_id,
-                "previous": (Setting.get_value("last_bundle_id") or None)
-                if me["role"] == "box" else None,
-                "sender": {"id": me["id"], "role": me["role"], "name": me["name"],
-                           "epoch": Setting.get_value("sync_epoch") or me["id"],
-                           "parent_epoch": Setting.get_value("sync_parent_epoch") or None},
-                "recipient": recipient, "enrolment": enrolment_id,
-                "created_at": clock.now(), "upto": upto, "ack": peer.received_upto,
-            }
+            manifest = _manifest(me, peer, clock, upto, peer.received_upto)
+            manifest["wants"] = missing(me, peer, config["SYNC_FILE_MAX_MB"] * MB)
             if me["role"] == "hub":
-                manifest["recipient_epoch"] = peer.epoch
                 manifest["set_aside"] = quarantine.for_the_box(peer.id)
-        path = Path(folder) / bundle_name(me["id"], recipient)
-        manifest = bundle.write(path, manifest, peer.key, (records.state_of(r) for r in rows),
-                                needed, progress)
+                manifest["boxes"] = villages.known()
+        path = Path(folder) / bundle_name(me["id"], manifest["recipient"])
+        manifest = bundle.write(path, manifest, peer.key,
+                                (records.travelling_state(row) for row in rows), needed,
+                                progress)
     with db.atomic():
         if me["role"] == "box":
-            Setting.put("last_bundle_id", bundle_id)
+            Setting.put("last_bundle_id", manifest["bundle_id"])
+            Setting.put("last_bundle_at", repr(manifest["created_at"]))
         _now_has(peer.id, needed, upto)
         Peer.update(last_export_at=clock.now()).where(Peer.id == peer.id).execute()
+        Peer.update(sent_upto=upto).where((Peer.id == peer.id) & (Peer.sent_upto < upto)
+                                          ).execute()
     return path, manifest
+
+
+def export_refusal(clock, refusal, folder):
+    """Hub: tell a revoked box, in a bundle it can verify with the key it holds, that its
+    bundles are refused. It carries nothing else: no record, no photo."""
+    me, peer = box.identity(), refusal.peer
+    manifest = _manifest(me, peer, clock, peer.acked_upto, peer.received_upto,
+                         recipient=refusal.box_id)
+    manifest["refused"] = {"reason": "revoked"}
+    path = Path(folder) / bundle_name(me["id"], manifest["recipient"])
+    return path, bundle.write(path, manifest, peer.key, (), {})
 
 
 def _now_has(peer_id, digests, seq):
@@ -178,32 +272,43 @@ def _now_has(peer_id, digests, seq):
 
 def _peer_for(me, header):
     if header.recipient != me["id"]:
-        raise BundleRefused(N_("This bundle is addressed to another box ({recipient}), not to "
-                               "this one."), recipient=header.recipient[:40])
+        named = villages.names().get(header.recipient)
+        if named:
+            raise BundleRefused(N_("This bundle is for {name}, not for this box."),
+                                name=named)
+        raise BundleRefused(N_("This bundle is for another box ({recipient}), not for this "
+                               "one."), recipient=header.recipient[:40])
     if me["role"] == "hub":
         peer = Peer.get_or_none((Peer.id == header.enrolment) & (Peer.role == "box"))
     else:
         peer = Peer.get_or_none((Peer.id == header.sender_id) & (Peer.role == "hub"))
+        if peer is not None and header.enrolment != Setting.get_value("enrolment_id"):
+            raise Obsolete(N_("This bundle from {name} was written for an earlier enrolment "
+                              "of this box: it is of no use now."), name=peer.name)
     if peer is None:
         raise BundleRefused(N_("This bundle comes from a box this one does not know: enrol it "
                                "first (piratebox hub enrol)."))
-    if peer.status == "revoked":
-        raise BundleRefused(N_("{name} was revoked at the hub: its bundles are refused."),
+    if not peer.key:
+        raise BundleRefused(N_("This box holds no key for {name} (restored without its "
+                               "keys?): it needs a new enrolment from the hub."),
                             name=peer.name)
     return peer
 
 
-def import_bundle(path, data_dir, config, clock):
-    """Verify a bundle completely, then apply it in one transaction; returns a summary."""
+def import_bundle(path, data_dir, config, clock, shown_name=None):
+    """Verify a bundle completely, then apply it in one transaction; returns a summary.
+    `shown_name`: the file's name as the person chose it (an upload's)."""
     me = box.identity()
     scratch = data_dir.scratch()
-    with bundle.Bundle(path, config["SYNC_MAX_BUNDLE_MB"] * MB) as opened:
+    with bundle.Bundle(path, config["SYNC_MAX_BUNDLE_MB"] * MB, shown_name) as opened:
         header = opened.header
         peer = _peer_for(me, header)
         opened.authenticate(peer.key)
+        if peer.status == "revoked":
+            raise Revoked(peer, header.sender_id)
         if ReceivedBundle.get_or_none(ReceivedBundle.bundle_id == header.bundle_id):
             return _already(peer)  # the fast answer to a second import
-        if me["role"] == "hub":
+        if me["role"] == "hub" and peer.box_id:
             history.check(peer, header)  # refuse early, before the hashing
         verified = opened.verify(scratch)
         try:
@@ -212,15 +317,28 @@ def import_bundle(path, data_dir, config, clock):
             for leftover in verified.values():
                 leftover.unlink(missing_ok=True)
     if me["role"] == "box" and header.created_at is not None:
-        summary["clock_moved"] = clock.correct(header.created_at, source=peer.name,
-                                               only_forward=True)
+        summary["clock_moved"] = _take_the_time(clock, header, peer)
     BlobStore(data_dir).collect()  # what the records that came deleted or replaced
     return summary
 
 
+def _take_the_time(clock, header, peer):
+    """A hub's bundle tells the time. It moves a box that is behind forward; it sets a box
+    back only when it proves the box ahead: it answers the box's latest bundle (the hub
+    read its clock after that bundle was written), yet its time is far before the time
+    that bundle carries (a floor some wrong clock left, years ahead)."""
+    ours = Setting.values("last_bundle_id", "last_bundle_at")
+    answered = header.last_received and header.last_received == ours.get("last_bundle_id")
+    ahead = float(ours.get("last_bundle_at") or 0) - header.created_at
+    if answered and ahead > FAR_AHEAD_SECONDS:
+        return clock.correct(header.created_at, source=peer.name)
+    return clock.correct(header.created_at, source=peer.name, only_forward=True)
+
+
 def _already(peer):
     return {"sender": peer.name, "peer_id": peer.id, "already": True, "applied": 0,
-            "unchanged": 0, "blobs": 0, "refused": 0, "for_later": 0, "hub_reports": 0}
+            "unchanged": 0, "blobs": 0, "refused": 0, "for_later": 0, "hub_reports": 0,
+            "revoked": False}
 
 
 def _judge(me, header):
@@ -247,6 +365,7 @@ class Merger:
 
     def __init__(self, me, peer, header, now):
         self.relay, self.peer_id, self.bundle_id = me["role"] == "hub", peer.id, header.bundle_id
+        self.here = me["id"]
         self.now, self.judge = now, _judge(me, header)
         self.kept = quarantine.Kept()
         self.applied = self.unchanged = 0
@@ -265,11 +384,13 @@ class Merger:
         if sum(map(len, self.waiting.values())) >= MERGE_BATCH:
             self.flush()
 
+    def merge(self, model, cleans):
+        return records.merge(model, cleans, self.relay, self.peer_id, self.here)
+
     def flush(self):
         for model, batch in self.waiting.items():
             lines = {clean["id"]: line for clean, line in batch}
-            applied, unchanged, taken = records.merge(
-                model, [clean for clean, _line in batch], self.relay, self.peer_id)
+            applied, unchanged, taken = self.merge(model, [clean for clean, _line in batch])
             self.applied, self.unchanged = self.applied + applied, self.unchanged + unchanged
             for clean, unusable in taken:
                 quarantine.keep(self.peer_id, self.bundle_id, lines[clean["id"]], unusable,
@@ -289,8 +410,7 @@ class Merger:
                 self.judge(clean)
             except Unusable:
                 continue
-            applied, _unchanged, taken = records.merge(model, [clean], self.relay,
-                                                       self.peer_id)
+            applied, _unchanged, taken = self.merge(model, [clean])
             self.applied += applied
             if not taken:
                 done.append(entry.id)
@@ -322,22 +442,45 @@ def _apply(opened, verified, data_dir, me, peer_id, clock):
         peer = Peer.get_by_id(peer_id)
         if ReceivedBundle.get_or_none(ReceivedBundle.bundle_id == header.bundle_id):
             return _already(peer)
+        if me["role"] == "hub" and peer.box_id is None:
+            peer = history.take_over(peer, header)  # a box enrolled again: the same box
         epochs = history.check(peer, header) if me["role"] == "hub" else (None, None)
         for digest, temporary in verified.items():
             blobs.adopt(temporary, digest, temporary.stat().st_size,
                         kinds.get(digest, "photo"), now)
         _now_has(peer.id, verified, 0)
+        _its_wants(peer, header.wants)
         merger = Merger(me, peer, header, now)
         for line in opened.records():
             merger.add(line)
         merger.flush()
         merger.retry()
         history.acknowledge(peer, header, epochs, me, now)
-        reported = _remember_report(header, now) if me["role"] == "box" else 0
+        reported = _from_the_hub(header, now) if me["role"] == "box" else 0
     return {"sender": peer.name, "peer_id": peer.id, "already": False,
             "applied": merger.applied, "unchanged": merger.unchanged,
             "blobs": len(verified), "refused": merger.kept.refused,
-            "for_later": merger.kept.for_later, "hub_reports": reported}
+            "for_later": merger.kept.for_later, "hub_reports": reported,
+            "revoked": me["role"] == "box" and header.refused is not None}
+
+
+def _its_wants(peer, wants):
+    """The peer lacks these blobs: it says so in each bundle. Whatever we believed it had,
+    our next bundle brings those its records may show (see asked_for)."""
+    Peer.update(wants=json.dumps(wants)).where(Peer.id == peer.id).execute()
+    peer.wants = json.dumps(wants)
+    for start in range(0, len(wants), 300):
+        PeerBlob.delete().where((PeerBlob.peer_id == peer.id)
+                                & PeerBlob.hash.in_(wants[start:start + 300])).execute()
+
+
+def _from_the_hub(header, now):
+    """Box: keep what the hub says of this box (its records set aside, a revocation) and
+    of the network's villages; returns how many records set aside are new."""
+    villages.remember(header.boxes)
+    Setting.put("hub_refused", json.dumps({"at": now, **header.refused})
+                if header.refused is not None else "")
+    return _remember_report(header, now)
 
 
 def _remember_report(header, now):
@@ -354,6 +497,13 @@ def _remember_report(header, now):
 def hub_report():
     """What the hub last said it set aside of this box's records."""
     raw = Setting.get_value("hub_set_aside")
+    return json.loads(raw) if raw else None
+
+
+def hub_refusal():
+    """Box: {"at", "reason"} when the hub's last bundle said it refuses this box's bundles
+    (it was revoked), else None."""
+    raw = Setting.get_value("hub_refused")
     return json.loads(raw) if raw else None
 
 

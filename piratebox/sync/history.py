@@ -8,8 +8,9 @@ See docs/sync-format.md, *History* and *Acknowledgements*.
 
 import json
 
-from models import Counter, PeerBlob, ReceivedBundle, Setting
+from models import Counter, Peer, PeerBlob, Quarantined, ReceivedBundle, Setting
 from piratebox.i18n import N_
+from piratebox.sync import records
 from piratebox.sync.bundle import BundleRefused
 
 
@@ -50,6 +51,32 @@ def check(peer, header):
     return epoch, parent
 
 
+# What an enrolment knows of the box it names: the box's history as the hub follows it.
+CARRIED_OVER = ("box_id", "epoch", "retired_epochs", "acked_upto", "received_upto",
+                "resend_upto", "sent_upto", "last_received", "wants")
+
+
+def take_over(peer, header):
+    """Hub: the first bundle of an enrolment comes from a box that an earlier enrolment
+    names (the hub revoked it and enrolled the village again, or the box was restored
+    without its keys). It is the same box continuing: the new enrolment takes the earlier
+    one's history, so nothing is sent twice and a copied card is still told apart, and the
+    earlier enrolment goes, with its key. Returns the peer to go on with."""
+    earlier = Peer.get_or_none((Peer.role == "box") & (Peer.box_id == header.sender_id)
+                               & (Peer.id != peer.id))
+    if earlier is None:
+        return peer
+    for name in CARRIED_OVER:
+        setattr(peer, name, getattr(earlier, name))
+    peer.save()
+    for model in records.TABLES.values():
+        model.update(via=peer.id).where(model.via == earlier.id).execute()
+    for model in (PeerBlob, ReceivedBundle, Quarantined):
+        model.update(peer_id=peer.id).where(model.peer_id == earlier.id).execute()
+    earlier.delete_instance()
+    return peer
+
+
 def acknowledge(peer, header, epochs, me, now):
     """Record an applied bundle: what it acknowledges of ours, how far it took us in the
     sender's changes, and its id (a second import of it is then a no-op)."""
@@ -69,6 +96,7 @@ def acknowledge(peer, header, epochs, me, now):
         peer.received_upto = max(peer.received_upto, header.upto)
     if me["role"] == "hub":
         peer.box_id, peer.epoch = header.sender_id, epoch
+        peer.last_received = header.bundle_id
     peer.last_import_at = now
     peer.save()
     ReceivedBundle.create(bundle_id=header.bundle_id, peer_id=peer.id,

@@ -14,7 +14,13 @@ from piratebox.rules import Unusable
 
 # Board messages stay in the village (DESIGN: the sync leaves them out).
 TABLES = {model._meta.table_name: model for model in (Item, Exchange, Event, Tally, SharedFile)}
-LOCAL_FIELDS = {"seq", "search_text", "via"}  # this box's own, never taken from a bundle
+LOCAL_FIELDS = {"seq", "search_text", "via", "shown_seq"}  # this box's own, never sent
+# What stays in the village where a record was born: who reserved or borrowed an object
+# and what they wrote, who proposed an event. Neither the hub nor another village needs it.
+VILLAGE_ONLY = {Item: ("reserved_by", "reserved_message", "lent_to"), Event: ("proposed_by",)}
+# What travels only while an object is on offer to the network: how to reach its owner and
+# where the object is. The hub needs it to show the offer, the other villages to answer it.
+NETWORK_ONLY = {Item: ("contact", "pseudonym", "place_detail")}
 UNKNOWN_TABLE = N_("its table ({table}) is one this version does not know (sent by a newer "
                    "version?)")
 ID_TAKEN = N_("its id is already another box's record")
@@ -22,9 +28,23 @@ SQL_VARIABLES = 900  # under SQLite's oldest limit on bound values per statement
 
 
 def state_of(record):
-    """A record as it travels: every column but the local ones, and its table."""
+    """A record's whole state, as this box holds it: every column but the local ones."""
     data = {name: value for name, value in record.__data__.items() if name not in LOCAL_FIELDS}
     return {"table": record._meta.table_name, "record": data}
+
+
+def travelling_state(record):
+    """A record as a bundle carries it: its state without what stays in the village. A
+    field left out is not a blank: the box where the record was born keeps its own value
+    (see merge), any other holds the column's default."""
+    state = state_of(record)
+    model = type(record)
+    left_out = list(VILLAGE_ONLY.get(model, ()))
+    if not record.is_offered_to_network():
+        left_out += NETWORK_ONLY.get(model, ())
+    for name in left_out:
+        state["record"].pop(name, None)
+    return state
 
 
 def parse(line):
@@ -37,7 +57,7 @@ def parse(line):
     return model, rules.read_record(model, line.get("record"), LOCAL_FIELDS)
 
 
-def merge(model, cleans, relay, via):
+def merge(model, cleans, relay, via, here):
     """Apply records of one table, each only if it wins; returns (applied, unchanged,
     [(clean, Unusable)] for those whose id is another box's record).
 
@@ -45,7 +65,9 @@ def merge(model, cleans, relay, via):
     are deleted and the winners inserted in a few statements: a hub takes a thousand
     records in the time one-by-one saves take a few dozen. A hub relays what it
     receives, so applied records get new local sequence numbers there; a box never
-    re-sends what came from its hub (sequence 0). `via` is the peer that delivered them.
+    re-sends what came from its hub (sequence 0). `via` is the peer that delivered them;
+    `here` this box's id: a record of ours that comes back keeps our values of the fields
+    the bundle left out (what stays in the village).
     """
     latest = {}  # a record twice in one batch: its latest state only
     for clean in cleans:
@@ -56,9 +78,13 @@ def merge(model, cleans, relay, via):
     twice = len(cleans) - len(latest)
     cleans = list(latest.values())
     ids = list(latest)
-    local = {row[0]: (row[1], row[2]) for row in
-             model.select(model.id, model.version, model.origin)
-             .where(model.id.in_(ids)).tuples()}
+    offers = "shown_seq" in model._meta.fields  # an object or a file: see Item.shown_seq
+    local, shown = {}, {}
+    for row in model.select(model.id, model.version, model.origin,
+                            *([model.shown_seq] if offers else [])
+                            ).where(model.id.in_(ids)).tuples():
+        local[row[0]] = (row[1], row[2])
+        shown[row[0]] = row[3] if offers else None
     taken = [(clean, Unusable(ID_TAKEN)) for clean in cleans
              if clean["id"] in local and local[clean["id"]][1] != clean["origin"]]
     winners = [clean for clean in cleans if clean["id"] not in local
@@ -68,6 +94,8 @@ def merge(model, cleans, relay, via):
     if not winners:
         return 0, len(cleans) - len(taken) + twice, taken
     replaced = [clean["id"] for clean in winners if clean["id"] in local]
+    mine = [clean["id"] for clean in winners if clean["id"] in local and clean["origin"] == here]
+    ours = {row.id: row for row in model.select().where(model.id.in_(mine))} if mine else {}
     if replaced:
         model.delete().where(model.id.in_(replaced)).execute()
     first_seq = Counter.take("seq", len(winners)) if relay else 0
@@ -75,8 +103,14 @@ def merge(model, cleans, relay, via):
     records, rows = [], []
     for number, clean in enumerate(winners):
         record = model(**clean)
+        if clean["id"] in ours:
+            for name in set(columns) - set(clean) - LOCAL_FIELDS:
+                setattr(record, name, getattr(ours[clean["id"]], name))
         record.seq = first_seq + number if relay else 0
         record.via = via
+        if offers:
+            record.shown_seq = shown.get(clean["id"])
+            record.note_offer()
         if hasattr(record, "refresh_search_text"):
             record.refresh_search_text()
         records.append(record)
@@ -84,7 +118,7 @@ def merge(model, cleans, relay, via):
     per_statement = max(1, SQL_VARIABLES // len(columns))
     for start in range(0, len(rows), per_statement):
         model.insert_many(rows[start:start + per_statement]).execute()
-    BlobUse.refresh(records)
+    BlobUse.refresh(records, here=None if relay else here)
     Counter.witness("lamport", max(clean["version"] for clean in winners))
     return len(winners), len(cleans) - len(winners) - len(taken) + twice, taken
 

@@ -10,6 +10,7 @@ from flask import (
     after_this_request,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -18,13 +19,15 @@ from flask import (
 )
 
 from models import Peer, Setting
-from piratebox import bodies, box
+from piratebox import backup, bodies, box
 from piratebox.admin import admin_required
 from piratebox.errors import BadInput
+from piratebox.files.names import clean_name
 from piratebox.i18n import N_
 from piratebox.sync import engine, enrolment, quarantine, stick
 from piratebox.sync.bundle import SUFFIX, BundleRefused
 from piratebox.web import gettext as _
+from piratebox.web import ngettext
 
 bp = Blueprint("sync", __name__)
 
@@ -48,8 +51,11 @@ def index():
     pending = enrolment.pending()
     return render_template(
         "admin/sync.html", me=me, hub=hub, boxes=sorted(boxes, key=lambda peer: peer.name),
-        waiting=engine.waiting(hub), last=stick.last_sync(),
+        waiting=engine.waiting(hub), last=said(stick.last_sync()),
         last_backup=json.loads(Setting.get_value("last_backup") or "null"),
+        refused=engine.hub_refusal() if me["role"] == "box" else None,
+        passphrase_set=backup.has_passphrase(),
+        enrolled=enrolment.enrolled(),
         pending=pending, pending_matches=len(pending) == 1
         and enrolment.made_for_this_box(pending[0]),
         set_aside=set_aside, set_aside_count=quarantine.entries().count(),
@@ -58,11 +64,25 @@ def index():
         clock=current_app.extensions["clock"])
 
 
+def said(last):
+    """The last sync's messages in the reader's language."""
+    if last is None:
+        return None
+    return {**last, **{name: [message.localized(g.translator) for message in last[name]]
+                       for name in ("lines", "troubles")},
+            "failure": last["failure"] and last["failure"].localized(g.translator)}
+
+
 @bp.post("/admin/sync/enrolment")
 @admin_required
 def confirm():
     _data_dir, _config, clock = context()
-    document = enrolment.confirm(clock.now(), request.form.get("enrolment") or None)
+    chosen = request.form.get("enrolment") or None
+    if request.form.get("decision") == "ignore" and chosen:
+        enrolment.ignore(chosen)
+        flash(_("Turned down: the box takes it off the stick at its next sync."), "success")
+        return redirect(url_for("sync.index"))
+    document = enrolment.confirm(clock.now(), chosen)
     flash(_("This box now syncs with the hub %(name)s.", name=document["hub_name"]), "success")
     return redirect(url_for("sync.index"))
 
@@ -107,16 +127,26 @@ def upload():
     if not sent or not sent.filename:
         raise BadInput(N_("Choose a bundle file ({suffix})."), suffix=SUFFIX)
     sent.stream.finish()
+    report = stick.Report()
     try:
-        result = engine.import_bundle(sent.stream.path, data_dir, config, clock)
+        result = engine.import_bundle(sent.stream.path, data_dir, config, clock,
+                                      shown_name=clean_name(sent.filename))
     except BundleRefused as error:
+        stick.remember(report, clock, failure=error.as_message())
         flash(error.localized(_), "error")
         return redirect(url_for("sync.index"))
-    stick.remember_summary(stick.describe(result), clock)
-    flash(_("Bundle imported: %(applied)d new or changed, %(unchanged)d unchanged.",
-            applied=result["applied"], unchanged=result["unchanged"]), "success")
-    if result["refused"] + result["for_later"] or result["hub_reports"]:
-        flash(_("Some records were set aside: see below."), "error")
+    report.lines.append(stick.describe(result))
+    report.troubles += stick.attention(result)
+    stick.remember(report, clock)
+    if result["already"]:
+        flash(_("This bundle was already imported: nothing new."), "success")
+    else:
+        flash(ngettext("Bundle imported: %(num)d record new or changed, %(unchanged)d "
+                       "unchanged.", "Bundle imported: %(num)d records new or changed, "
+                       "%(unchanged)d unchanged.", result["applied"],
+                       unchanged=result["unchanged"]), "success")
+    if report.troubles:
+        flash(_("Some of it needs you: see below."), "error")
     return redirect(url_for("sync.index"))
 
 
@@ -124,8 +154,6 @@ def upload():
 @admin_required
 def backup_now():
     """Back up to the stick the last sync used, if it is still plugged in."""
-    from piratebox import backup
-
     data_dir, _config, clock = context()
     plugged = (stick.last_sync() or {}).get("stick")
     if not plugged or not (Path(plugged) / enrolment.STICK_FOLDER).is_dir():
@@ -138,4 +166,20 @@ def backup_now():
     else:
         flash(_("Backed up: %(count)d photos and files, %(new)d new.",
                 count=len(manifest["blobs"]), new=manifest["blobs_written"]), "success")
+        if not manifest["secrets"]:
+            flash(_("This backup holds no key: set a backup passphrase below so that a "
+                    "restore gives the box back whole."), "error")
+    return redirect(url_for("sync.index"))
+
+
+@bp.post("/admin/backup/passphrase")
+@admin_required
+def backup_passphrase():
+    """The passphrase that seals the box's keys in its backups."""
+    passphrase = request.form.get("passphrase", "")
+    if passphrase != request.form.get("again", ""):
+        raise BadInput(N_("The two passphrases differ: type the same one twice."))
+    backup.set_passphrase(passphrase, current_app.config["PASSWORD_HASH_ROUNDS"])
+    flash(_("The backup passphrase is set. Keep it somewhere safe, away from the stick: "
+            "without it a restore brings back everything but the keys."), "success")
     return redirect(url_for("sync.index"))
