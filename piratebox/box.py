@@ -27,21 +27,27 @@ class Actor:
     role: str = "box"
 
     def may_change(self, record):
-        """A box changes only the records born on it; the hub moderates the whole network."""
-        return self.role == "hub" or not record.origin or record.origin == self.box_id
+        """What villagers and the mediator do (reserve, take, edit, publish...): only where
+        the record was born. Not even the hub acts on a village's records for its people."""
+        return not record.origin or record.origin == self.box_id
 
-    def save(self, record):
-        """Store a change made here, checked against the one definition of a valid record."""
-        if not self.may_change(record):
+    def may_moderate(self, record):
+        """Hide, show again, delete: a box its own records, the hub the whole network's."""
+        return self.role == "hub" or self.may_change(record)
+
+    def save(self, record, moderating=False):
+        """Store a change made here, checked against the one definition of a valid record.
+        `moderating`: a moderation decision (see may_moderate), not a villager's action."""
+        if not (self.may_moderate(record) if moderating else self.may_change(record)):
             raise NotAllowed(BORN_ELSEWHERE)
         rules.check_change(record)
         if hasattr(record, "refresh_search_text"):
             record.refresh_search_text()  # from the text as cleaned
         return record.save_change(self.box_id, self.now)
 
-    def delete(self, record):
+    def delete(self, record, moderating=False):
         record.deleted = True
-        return self.save(record)
+        return self.save(record, moderating)
 
 
 MIN_PASSWORD_LENGTH = 8

@@ -1,9 +1,10 @@
 """The impact figures, computed from the exchange events: counts, never who.
 
 - exchanges: objects that changed hands (taken from the café's box, given, lent);
-- purchases avoided: takers who answered "yes" to "would you otherwise have bought it
-  new?" — the answer, never an assumed share;
-- kilos kept in use: the typical mass of each object taken or given;
+- purchases avoided: takers and borrowers who answered "yes" to "would you otherwise have
+  bought it new?" (when they reserved it, or took it) — the answer, never an assumed
+  share, counted once, with the exchange in which the object changed hands;
+- kilos kept in use: the typical mass of each object taken or given (a loan comes back);
 - CO2e avoided: for each purchase avoided, the manufacturing footprint of a new object of
   its category (piratebox/data/impact-factors.csv, each figure with its source). A
   category without a published figure counts zero: the total is a floor, not a guess.
@@ -20,11 +21,11 @@ from peewee import fn
 
 from models import Exchange, Tally, db
 from piratebox import rules
+from piratebox.catalogue.categories import CHANGED_HANDS
 from piratebox.catalogue.logic import store_photos
 from piratebox.timefmt import display_zone
 
 FACTORS_FILE = Path(__file__).parent / "data" / "impact-factors.csv"
-CHANGED_HANDS = ("taken", "given", "lent")
 KEPT_IN_USE = ("taken", "given")
 WEEKS = 12
 
@@ -109,13 +110,13 @@ def from_groups(groups, changed_at, now, factors, zone_name="Europe/Paris", tall
         figures.by_category[category] = figures.by_category.get(category, 0) + count
         if action in KEPT_IN_USE:
             figures.kg_kept_in_use += mass or 0.0
-            if avoided is not None:
-                figures.answered += count
-            if avoided:
-                figures.purchases_avoided += count
-                factor = factors.get(category)
-                figures.kg_co2e_avoided += float(factor["kg_co2e_per_object"]) * count \
-                    if factor else 0
+        if avoided is not None:
+            figures.answered += count
+        if avoided:
+            figures.purchases_avoided += count
+            factor = factors.get(category)
+            figures.kg_co2e_avoided += float(factor["kg_co2e_per_object"]) * count \
+                if factor else 0
     for stamp in changed_at:
         monday = week_start(stamp, zone)
         if monday in per_week:
@@ -201,7 +202,8 @@ def network_figures(now, zone_name):
         boxes.append((peer.name, commune, figures))
         count, so_far = communes.get(commune, (0, empty))
         communes[commune] = (count + 1, so_far + figures)
-    total = sum(by_origin.values(), empty)
+    # the total is the sum of the rows: what no enrolled box recorded is no box's figure
+    total = sum((figures for _name, _commune, figures in boxes), empty)
     return NetworkFigures(
         boxes=boxes,
         communes=[(name, count, figures) for name, (count, figures)

@@ -13,7 +13,7 @@ changes both, between two reports, counts twice (see docs/security.md).
 import threading
 from dataclasses import dataclass
 
-from models import BlobUse, Report, db
+from models import BlobUse, Report, db, this_box
 from piratebox.text import clean_line
 
 DECISIONS = ("hide", "show", "dismiss", "delete")
@@ -74,15 +74,16 @@ def report(record, subject, reason, actor, threshold, reporter):
 
 
 def set_hidden(record, hidden, actor):
-    """Hide or show a record. One born in another village is hidden here only: the change
-    stays on this box (no new version, nothing sent) until its own village changes it,
-    when it comes back to the review page with its open reports."""
+    """Hide or show a record. A village box hides one born in another village here only:
+    the change stays on this box (no new version, nothing sent) until its own village
+    changes it, when it comes back to the review page with its open reports. The hub,
+    which moderates the network, hides it everywhere."""
     record.hidden = hidden
-    if actor.may_change(record):
-        actor.save(record)
+    if actor.may_moderate(record):
+        actor.save(record, moderating=True)
     else:
         record.save(only=[type(record).hidden])
-        BlobUse.refresh([record])
+        BlobUse.refresh([record], here=actor.box_id)
 
 
 def close_reports(record_id):
@@ -95,8 +96,8 @@ def decide(record, decision, actor):
         raise ValueError(decision)
     with db.atomic():
         if decision == "delete":
-            if actor.may_change(record):
-                actor.delete(record)
+            if actor.may_moderate(record):
+                actor.delete(record, moderating=True)
             else:
                 set_hidden(record, True, actor)
             close_reports(record.id)
@@ -115,5 +116,7 @@ def to_review(model, subject):
         by_record.setdefault(row.item_id, []).append(row)
     counts = {record_id: phones(rows) for record_id, rows in by_record.items()}
     records = model.live().where(model.id.in_(list(counts)) | (model.hidden == True))  # noqa: E712
+    if hasattr(model, "offered_to_network"):  # another village's: while the network shows it
+        records = records.where((model.origin == this_box()) | model.offered_to_network())
     return sorted(((record, counts.get(record.id, 0)) for record in records),
                   key=lambda pair: (-pair[1], -pair[0].updated_at))

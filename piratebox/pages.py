@@ -22,7 +22,8 @@ def home():
     current_app.extensions["portal"].welcome(request.remote_addr)
     now = current_app.extensions["clock"].now()
     return pagecache.render(lambda: render_template(
-        "home.html", latest_items=catalogue.latest(6), next_events=events.upcoming(now, 3),
+        "home.html", next_events=events.upcoming(now, 3),
+        latest_items=catalogue.latest(6, current_app.extensions["box"]["role"] == "box"),
         latest_messages=list(board.shown(now, current_app.config["BOARD_DAYS"]).limit(3)),
         kinds=events.KINDS))
 

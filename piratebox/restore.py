@@ -222,7 +222,7 @@ def verify_backup(folder, say=print):
     for number, (name, entry) in enumerate(members, 1):
         _copy_verified(folder, name, entry, None)
         if number % 50 == 0 or number == len(members):
-            say(f"verified {number}/{len(members)}")
+            say(Message(N_("verified {number}/{total}"), number=number, total=len(members)))
     found = database_identity(folder / manifest["database"])
     if found != manifest["box"]["id"]:
         raise BackupError(N_("This backup's database is the box {found}, not the box {named} its "

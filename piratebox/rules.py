@@ -230,8 +230,19 @@ def _ends_after_start(values):
     return ends is None or starts is None or ends >= starts
 
 
-# Rules between fields: (the check, the field to blame).
-ACROSS = {Event: [(_ends_after_start, "ends_at")]}
+def _network_has_contact(values):
+    """An object shown to other villages says how to reach its owner: they cannot come by.
+    (A bundle leaves the contact out of an object no longer on offer: not judged then.)"""
+    return not values.get("network") or "contact" not in values or bool(values["contact"])
+
+
+NEEDS_CONTACT = N_("Say how to reach you (a phone, an address…) to show the object to "
+                   "other villages: they cannot come by.")
+# Rules between fields: (the check, the field to blame, why, the fields it reads).
+ACROSS = {
+    Event: [(_ends_after_start, "ends_at", NOT_VALID, ("starts_at", "ends_at"))],
+    Item: [(_network_has_contact, "contact", NEEDS_CONTACT, ("network", "contact"))],
+}
 
 
 def limits(model):
@@ -253,9 +264,9 @@ def read(model, values):
         clean[name], problem = rule.read(value)
         if problem:
             errors[name] = problem
-    for check, name in ACROSS.get(model, ()):
+    for check, name, message, _reads in ACROSS.get(model, ()):
         if name not in errors and not check(clean):
-            errors[name] = NOT_VALID
+            errors[name] = message
     return clean, errors
 
 
@@ -266,6 +277,10 @@ def check_change(record):
     model = type(record)
     changed = {name: getattr(record, name) for name in record._dirty if name in FIELDS[model]}
     clean, errors = read(model, changed)
+    whole = {**record.__data__, **clean}
+    for check, name, _message, reads in ACROSS.get(model, ()):
+        if name not in errors and set(reads) & set(changed) and not check(whole):
+            errors[name] = NOT_VALID
     if errors:
         raise BadInput(N_("This cannot be saved: {field} is not valid."), field=sorted(errors)[0])
     for name in changed:
@@ -317,7 +332,7 @@ def read_record(model, raw, local_fields):
         if problem:
             raise Unusable(UNKNOWN_VALUE if rule.newer else INVALID, newer=rule.newer,
                            field=name)
-    for check, name in ACROSS.get(model, ()):
+    for check, name, _message, _reads in ACROSS.get(model, ()):
         if not check(clean):
             raise Unusable(INVALID, field=name)
     return clean

@@ -56,8 +56,8 @@ def edit_and_delete(village, posted):
     response = village.submit(village.phone, page, f"/items/{edited}/manage/edit", {
         "kind": "offer", "title": f"{titles[0]} (repeint)", "category": "furniture_small",
         "mode": "give", "description": "Repeint en vert\r\ncomme neuf", "condition": "fair",
-        "place": "elsewhere", "place_detail": "Chez Paul", "pseudonym": "", "contact": "",
-        "network": "on"})
+        "place": "elsewhere", "place_detail": "Chez Paul", "pseudonym": "",
+        "contact": "06 11 22 33 44", "network": "on"})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     neighbour = village.app.test_client()
     assert village.submit(neighbour, f"/items/{reserved}", f"/items/{reserved}/reserve",
@@ -191,7 +191,7 @@ def network(tmp_path, stick):
     bonnet, marols = villages
     marols.submit(marols.phone, "/items/new", "/items/new", {
         "kind": "offer", "mode": "lend", "place": "home", "title": "Tondeuse", "category":
-        "garden", "network": "on"})
+        "garden", "network": "on", "contact": "Marie, 06 98 76 54 32"})
     bonnet.submit(bonnet.phone, "/items/deposit", "/items/deposit", {"category": "books"})
     for village in (bonnet, marols, hub, bonnet, marols):
         village.sync(stick)
@@ -344,7 +344,7 @@ def test_the_hub_sends_back_nothing_a_box_delivered_and_no_photo_twice(network, 
     for number in range(4):
         bonnet.submit(bonnet.phone, "/items/new", "/items/new", {
             "kind": "offer", "mode": "give", "place": "home", "title": f"Lampe {number}",
-            "category": "household", "network": "on"},
+            "category": "household", "network": "on", "contact": "Lucie"},
             photo=jpeg(800, 600, color=(60 * number, 120, 200 - 40 * number)))
     bonnet.sync(stick)
     sent = stick / "cocote" / f"{bonnet.id}-to-{hub.id}.cocote"
@@ -362,7 +362,7 @@ def test_the_hub_sends_back_nothing_a_box_delivered_and_no_photo_twice(network, 
     lamp_id = next(key[1] for key, state in lamp.items() if state.get("title") == "Lampe 0")
     bonnet.submit(bonnet.phone, f"/items/{lamp_id}/manage", f"/items/{lamp_id}/manage/edit", {
         "kind": "offer", "title": "Lampe de chevet", "category": "household", "mode": "give",
-        "place": "home", "network": "on"})
+        "place": "home", "network": "on", "contact": "Lucie"})
     bonnet.sync(stick)
     assert [name for name in members(sent)] == ["records.jsonl", "manifest.json",
                                                  "manifest.hmac"]  # the edit, no photo again
@@ -394,7 +394,8 @@ def test_a_deleted_or_hidden_objects_photos_are_no_longer_served_and_their_space
     hub, bonnet, marols = network
     response = bonnet.submit(bonnet.phone, "/items/new", "/items/new", {
         "kind": "offer", "mode": "give", "place": "home", "title": "Poussette",
-        "category": "childcare", "network": "on"}, photo=jpeg(640, 480, color=(9, 99, 199)))
+        "category": "childcare", "network": "on", "contact": "Anne"},
+        photo=jpeg(640, 480, color=(9, 99, 199)))
     item_id = response.headers["Location"].split("/")[-2]
     urls = photo_urls(bonnet, item_id)
     visitor = bonnet.app.test_client()

@@ -186,7 +186,7 @@ def test_offers_shown_to_the_network_reach_other_villages(network, stick, tmp_pa
     ok(other, "sync", str(other_stick))
     with opened(other):
         enrolment.confirm(1_790_000_000.0)
-    add_item(village, title="Tondeuse à prêter", network=True, mode="lend")
+    add_item(village, title="Tondeuse à prêter", network=True, mode="lend", contact="Paul")
     add_item(village, title="Pull tricoté")  # stays in the village
     round_trip(hub, village, stick)
     round_trip(hub, other, other_stick)

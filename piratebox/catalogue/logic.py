@@ -8,9 +8,9 @@ leaves no trace; an item and the blobs it needs land together.
 
 import json
 
-from models import Exchange, Item, ItemKey, db, fold
+from models import Exchange, Item, ItemKey, db, fold, this_box
 from piratebox import moderation, ownership, photos
-from piratebox.catalogue.categories import mass_of
+from piratebox.catalogue.categories import CHANGED_HANDS, mass_of
 from piratebox.errors import BadInput, Conflict
 from piratebox.i18n import N_
 from piratebox.rules import MAX_PHOTOS
@@ -113,12 +113,14 @@ def transition(item, action, actor, avoided_purchase=None, **fields):
     else:
         item.status = to_status
     if action == "reserve":
-        item.avoided_purchase = avoided_purchase  # the taker's answer, counted once given
+        item.avoided_purchase = avoided_purchase  # the taker's answer, counted once it moves
     if action == "release":
         item.reserved_by = item.reserved_message = ""
         item.avoided_purchase = None
-    if action == "give" and avoided_purchase is None:
-        avoided_purchase = item.avoided_purchase  # the answer given when reserving
+    if ACTION_EVENTS.get(action) in CHANGED_HANDS:
+        if avoided_purchase is None:
+            avoided_purchase = item.avoided_purchase  # the answer given when reserving
+        item.avoided_purchase = None  # counted now, with this exchange: never again
     with db.atomic():
         actor.save(item)
         if action in ACTION_EVENTS:
@@ -184,9 +186,13 @@ def browse(filters, page=1, fields=None):
     return [by_id[item_id] for item_id in page_ids], len(ids)
 
 
-def latest(count):
-    return list(Item.listed().select(*Item.card_fields()).where(Item.status == "available")
-                .order_by(Item.created_at.desc()).limit(count))
+def latest(count, village_only=True):
+    """The newest objects to be had: this village's own (the catalogue also lists the
+    network's offers, each saying its village); at a hub, the network's."""
+    query = Item.listed().select(*Item.card_fields()).where(Item.status == "available")
+    if village_only:
+        query = query.where(Item.origin == this_box())
+    return list(query.order_by(Item.created_at.desc()).limit(count))
 
 
 def visible_request(item_id):

@@ -5,6 +5,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -14,7 +15,7 @@ from flask import (
 )
 
 from models import Blob, BlobUse, Item
-from piratebox import bodies, moderation, ownership, pagecache, web
+from piratebox import bodies, moderation, ownership, pagecache, villages, web
 from piratebox.admin import admin_required, is_admin
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, logic
@@ -47,8 +48,12 @@ def sweep_expired():
 
 
 def get_item(item_id, visible_only=True):
+    """The object, or 404: deleted, hidden (but to its owner), or another village's that
+    is not on offer to the network (kept in its village, or history)."""
     item = Item.get_or_none(Item.id == item_id)
     if item is None or item.deleted or (visible_only and item.hidden and not owns(item)):
+        abort(404)
+    if item.origin != current_app.extensions["box"]["id"] and not item.is_offered_to_network():
         abort(404)
     return item
 
@@ -57,9 +62,20 @@ def owns(item):
     return owns_id(item.id)
 
 
+def village_of(record):
+    """The name of the village another village's record is in; None for this box's own.
+    The names come from the hub (piratebox/villages.py), read once a request."""
+    if record.origin == current_app.extensions["box"]["id"]:
+        return None
+    if "villages" not in g:
+        g.villages = villages.names()
+    return g.villages.get(record.origin) or _("another village")
+
+
 @bp.app_context_processor
 def template_lists():
     return {
+        "village_of": village_of,
         "category_choices": [(c.code, c.label) for c in categories.CATEGORIES],
         "category_labels": {c.code: c.label for c in categories.CATEGORIES},
         "kinds": list(categories.KINDS.items()),

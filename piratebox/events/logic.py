@@ -3,7 +3,7 @@
 from datetime import date, datetime, time, timedelta
 
 from models import Event
-from piratebox import rules
+from piratebox import box, rules
 from piratebox.events import KINDS  # noqa: F401 - the agenda's kinds, for its pages
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
@@ -77,8 +77,16 @@ def end_of(event):
     return event.ends_at or event.starts_at + DEFAULT_LENGTH.total_seconds()
 
 
+def shown_here():
+    """The events this box shows: a village's own and its hub's; at a hub, its own (the
+    villages' agendas are theirs: the hub shows what the network shows)."""
+    query = Event.live()
+    me = box.identity()
+    return query.where(Event.origin == me["id"]) if me["role"] == "hub" else query
+
+
 def published():
-    return Event.live().where(Event.status == "published")
+    return shown_here().where(Event.status == "published")
 
 
 def upcoming(now, limit=None):
@@ -94,4 +102,4 @@ def archive(now):
 
 
 def pending():
-    return list(Event.live().where(Event.status == "proposed").order_by(Event.starts_at))
+    return list(shown_here().where(Event.status == "proposed").order_by(Event.starts_at))

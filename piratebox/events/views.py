@@ -42,8 +42,8 @@ def agenda_ics():
 
 
 def get_event(event_id, published_only=True):
-    event = Event.get_or_none(Event.id == event_id)
-    if event is None or event.deleted or (
+    event = logic.shown_here().where(Event.id == event_id).first()
+    if event is None or (
             published_only and event.status != "published" and not is_admin()):
         abort(404)
     return event

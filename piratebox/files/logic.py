@@ -9,7 +9,7 @@ it, unless another live record shares it, so deleting a file gives its space bac
 from peewee import JOIN, fn
 
 from models import FileDownload, FileKey, SharedFile, db, fold
-from piratebox import ownership
+from piratebox import moderation, ownership
 from piratebox.files import names
 
 DAY = 24 * 3600
@@ -86,8 +86,10 @@ def set_flag(record, flag, value, actor):
 
 
 def delete(record, actor):
+    """Its uploader's or the mediator's deletion: a decision of moderation for the mediator
+    (another village's file is then hidden here only, see moderation.decide)."""
     with db.atomic():
-        actor.delete(record)
+        moderation.decide(record, "delete", actor)
         FileKey.delete().where(FileKey.file_id == record.id).execute()
     actor.blobs.collect()
 

@@ -76,6 +76,8 @@ def get_file(file_id, visible_only=True):
     now = current_app.extensions["clock"].now()
     if record is None or record.deleted or (record.expires_at and record.expires_at <= now):
         abort(404)
+    if record.origin != current_app.extensions["box"]["id"] and not record.network:
+        abort(404)  # kept in its village: its content is not here
     if visible_only and record.hidden and not (owns(record) or is_admin()):
         abort(404)
     return record
