@@ -221,11 +221,11 @@ def print_labels(data_dir, out, item_ids):
 
     Example: piratebox --data ./data print labels --out etiquettes.pdf
     """
-    from models import Item
+    from models import Item, this_box
     from piratebox import printing
 
     settings = open_box(data_dir)
-    query = Item.listed().order_by(Item.created_at.desc())
+    query = Item.listed().where(Item.origin == this_box()).order_by(Item.created_at.desc())
     if item_ids:
         query = query.where(Item.id.in_(item_ids))
     else:

@@ -27,7 +27,7 @@ from flask import (
     url_for,
 )
 
-from models import Item, SharedFile
+from models import Item, SharedFile, this_box
 from piratebox import __version__, qr, site
 from piratebox.admin import admin_required
 from piratebox.errors import PrintFailed
@@ -162,7 +162,8 @@ def apply_settings(values):
 @admin_required
 def labels():
     """Choose objects of the café's box and print a sheet of labels for them."""
-    candidates = list(Item.listed().where((Item.place == "box") & (Item.status == "available"))
+    candidates = list(Item.listed().where((Item.place == "box") & (Item.status == "available")
+                                          & (Item.origin == this_box()))  # this café's box
                       .order_by(Item.created_at.desc()).limit(200))
     if request.method == "GET":
         return render_template("printing/labels.html", items=candidates)
