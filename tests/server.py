@@ -42,13 +42,14 @@ def wait_until_up(url, process, timeout=15):
 
 
 class Server:
-    """`open_files`: the process's descriptor limit (soft and hard), to serve under it."""
+    """`open_files`: the process's descriptor limit (soft and hard), to serve under it;
+    `wrapper`: a command the server runs under (tests/clocks.py: another boot)."""
 
-    def __init__(self, data_dir, *args, env=None, open_files=None):
+    def __init__(self, data_dir, *args, env=None, open_files=None, wrapper=()):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, str(ROOT / "app.py"), "--data", str(data_dir), "serve",
-                   "--port", str(self.port), *args]
+        command = [*wrapper, sys.executable, str(ROOT / "app.py"), "--data", str(data_dir),
+                   "serve", "--port", str(self.port), *args]
 
         def limit_open_files():
             resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
