@@ -287,8 +287,8 @@ class Item(Replicated):
     @classmethod
     def card_fields(cls):
         """What a list shows of each object: fewer columns to build, fetch and hydrate."""
-        return (cls.id, cls.title, cls.kind, cls.mode, cls.status, cls.category, cls.place,
-                cls.photos, cls.created_at)
+        return (cls.id, cls.origin, cls.title, cls.kind, cls.mode, cls.status, cls.category,
+                cls.place, cls.photos, cls.created_at)
 
     def refresh_search_text(self):
         self.search_text = fold(" ".join((self.title, self.description, self.place_detail)))

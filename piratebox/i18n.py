@@ -114,8 +114,7 @@ class Message:
 
     def to_json(self):
         return {"text": self.text, "plural": self.plural, "count": self.count,
-                "values": {name: value.to_json() if isinstance(value, Message) else value
-                           for name, value in self.values.items()}}
+                "values": {name: _kept(value) for name, value in self.values.items()}}
 
     @classmethod
     def from_json(cls, data):
@@ -142,6 +141,14 @@ def best_language(accept_language, supported, default):
         if primary in supported and quality > 0:
             choices.append((-quality, position, primary))
     return min(choices)[2] if choices else default
+
+
+def _kept(value):
+    """A message's value as JSON keeps it: a message as one, a number or a text as it is,
+    anything else (a path, an error) as its text."""
+    if isinstance(value, Message):
+        return value.to_json()
+    return value if isinstance(value, str | int | float | None) else str(value)
 
 
 # --- finding the messages (for scripts/messages.py and the tests) -------------------------

@@ -26,7 +26,11 @@ def known():
 
 
 def names():
-    return {box_id: village["name"] for box_id, village in known().items()}
+    """{box id: name} of every box this one knows of: the network's villages, and its hub."""
+    found = {box_id: village["name"] for box_id, village in known().items()}
+    for hub in Peer.select().where(Peer.role == "hub"):
+        found.setdefault(hub.id, hub.name)
+    return found
 
 
 def read(value):

@@ -6,6 +6,8 @@ import io
 import random
 import re
 
+from flask.testing import FlaskClient
+
 import app as application
 from models import BlobUse, Quarantined, db
 from piratebox import box
@@ -31,12 +33,24 @@ class Village:
         with db.connection_context():
             self.id = box.identity()["id"]
             box.set_password(PASSWORD, 1000)
-        self.phone = self.app.test_client()
-        self.mediator = self.app.test_client()
+        self.phone = self.client()
+        self.mediator = self.client()
         self.use()
         page = self.mediator.get("/admin/").get_data(as_text=True)
         self.mediator.post("/admin/login", data={"csrf_token": csrf_from(page),
                                                  "password": PASSWORD})
+
+    def client(self):
+        """A phone's browser on this box: each request goes to this box's database (the
+        test process holds one handle, pointed at the box last used)."""
+        village = self
+
+        class Phone(FlaskClient):
+            def open(self, *args, **kwargs):
+                village.use()
+                return super().open(*args, **kwargs)
+
+        return Phone(self.app, self.app.response_class, use_cookies=True)
 
     @classmethod
     def existing(cls, folder, name):

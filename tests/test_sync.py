@@ -268,7 +268,7 @@ def test_a_bundle_for_another_box_or_from_a_stranger_is_refused(network, stick, 
     ok(village, "export", "--to", str(out))
     [path] = out.iterdir()
     result = run(village, "import", str(path))
-    assert result.exit_code != 0 and "is for another box" in result.output
+    assert result.exit_code != 0 and "This bundle is for hub, not for this box" in result.output
     other_hub = DataDir(tmp_path / "other-hub")  # its own SQLite: the test's database is taken
     box.create(other_hub, role="hub", name="other-hub")
     renamed = out / path.name.replace(path.name.split("-to-")[1].split(".")[0],
