@@ -10,12 +10,13 @@ import time
 
 import pytest
 
-from models import Blob, Item, SharedFile
+from models import Blob, Item, Peer, SharedFile
 from piratebox import box
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.catalogue import logic as catalogue
 from piratebox.storage import DataDir
+from piratebox.sync import enrolment
 from tests.conftest import small_filesystem
 from tests.images import jpeg
 from tests.server import ROOT
@@ -207,3 +208,64 @@ def test_the_sync_can_refresh_the_backup(enrolled):
     assert "backup refreshed" in ok(village, "sync", str(stick))
     assert (backup_folder(stick, village) / "config.ini").is_file()
 
+
+
+def secrets_of(data_dir):
+    """Every key this box holds, as it would show in a file: the sync keys, the key that
+    signs sessions, the admin password's hash."""
+    from models import Peer, Setting
+
+    with opened(data_dir):
+        found = [peer.key for peer in Peer.select() if peer.key]
+        found.append(Setting.get_value("admin_password"))
+    found.append(data_dir.secret_key())
+    return [value.encode() for value in found if value]
+
+
+def test_the_round_stick_holds_no_key_in_clear_after_a_backup_and_restore_says_what_it_can(
+        enrolled, tmp_path, hub_engine):
+    hub, village, stick = enrolled
+    with opened(village):
+        box.set_password("mediator-secret", 1000)
+    add_with_photo(village, "Vélo", (200, 30, 30))
+    for side in (village, hub, village):
+        ok(side, "sync", str(stick))
+    ok(village, "backup", "--to", str(stick))  # no passphrase yet: no key at all
+    if hub_engine == "sqlite":  # (a hub on PostgreSQL is backed up with pg_dump)
+        ok(hub, "backup", "--to", str(stick))  # the hub's holds every box's key
+    everything = b"".join(path.read_bytes() for path in stick.rglob("*") if path.is_file())
+    for secret in secrets_of(village) + secrets_of(hub):
+        assert secret not in everything
+    with opened(village):
+        village_id = box.identity()["id"]
+
+    shutil.rmtree(village.path)  # the card dies; the backup restores all but the keys
+    fresh = DataDir(village.path)
+    restored = ok(fresh, "restore", "--from", str(stick), "--box", village_id)
+    assert "were not restored: ask the hub to enrol this box again" in restored
+    assert titles(fresh) == ["Vélo"]
+    result = run(fresh, "sync", str(stick))
+    assert result.exit_code != 0 and "not enrolled with a hub yet" in result.output
+    ok(hub, "hub", "enrol", "Saint-Bonnet", "--to", str(stick))
+    assert "Enrolment from the hub hub waiting" in ok(fresh, "sync", str(stick))
+    with opened(fresh):
+        enrolment.confirm(1.8e9)
+    ok(fresh, "sync", str(stick))
+    ok(hub, "sync", str(stick))  # the same box, restored: taken as the box continuing
+    ok(fresh, "sync", str(stick))
+    with opened(hub):
+        assert [peer.box_id for peer in Peer.select()] == [village_id]
+    assert titles(hub) == ["Vélo"]
+
+    # with a passphrase, the keys are on the stick only sealed; a wrong one restores nothing
+    ok(fresh, "backup", "--to", str(stick), "--set-passphrase", "--passphrase-stdin",
+       input=f"{PASSPHRASE}\n")
+    everything = b"".join(path.read_bytes() for path in stick.rglob("*") if path.is_file())
+    for secret in secrets_of(fresh):
+        assert secret not in everything
+    elsewhere = DataDir(tmp_path / "elsewhere")
+    wrong = run(elsewhere, "restore", "--from", str(stick), "--box", village_id,
+                "--passphrase-stdin", input="pas la bonne phrase\n")
+    assert wrong.exit_code != 0 and "not the passphrase this backup was made with" in \
+        wrong.output
+    assert not elsewhere.path.exists()

@@ -166,6 +166,23 @@ def test_reserve_then_the_owner_marks_it_given_with_the_takers_answer(client):
     assert exchanges(item.id)[-1] == ("given", False)
 
 
+def test_the_answer_given_when_reserving_counts_once_when_the_object_is_lent(client):
+    offer(client, mode="lend", category="tools", title="Perceuse")
+    item = only_item()
+    neighbour = client.application.test_client()
+    post(neighbour, f"/items/{item.id}/reserve", f"/items/{item.id}", pseudonym="Martine",
+         avoided_purchase="yes")
+    assert post(client, f"/items/{item.id}/manage/lend", f"/items/{item.id}/manage",
+                lent_to="Famille Roux", lent_until="2030-01-31").status_code == 302
+    post(client, f"/items/{item.id}/manage/return", f"/items/{item.id}/manage")
+    post(client, f"/items/{item.id}/manage/lend", f"/items/{item.id}/manage",
+         lent_to="Paul", lent_until="2030-02-28")  # lent again, nobody asked this time
+    assert [row for row in exchanges(item.id) if row[0] == "lent"] == [
+        ("lent", True), ("lent", None)]
+    body = client.get("/api/v1/stats").get_json()
+    assert (body["lent"], body["answered"], body["purchases_avoided"]) == (2, 1, 1)
+
+
 def test_a_reservation_needs_a_name(client):
     offer(client)
     item = only_item()

@@ -23,29 +23,30 @@ KNOWN = [
     event("taken", "clothes", 0.5, True),  # 5.2 kg CO2e
     event("given", "books", 0.4, False, at=NOW - 3 * WEEK),
     event("given", "bikes", 15.0, True, at=NOW - 3 * WEEK),  # 116 kg CO2e
-    event("lent", "tools", 2.0),  # changes hands, but not kept: no kilos, no purchase
+    event("lent", "tools", 2.0),  # changes hands and comes back: no kilos kept
     event("returned", "tools", 2.0),
     event("taken", "toys", 0.8, True, at=NOW - 20 * WEEK),  # no published figure: 0
     event("fulfilled", "bikes", 15.0),
     event("requested", "bikes", 15.0),
+    event("lent", "bikes", 15.0, True),  # a bike the borrower would have bought: 116
 ]
 
 
 def test_figures_from_known_events_as_counted_by_hand():
     figures = impact.compute(KNOWN, NOW, impact.load_factors())
-    assert figures.exchanges == 5  # taken x2, given x2, lent
-    assert (figures.deposited, figures.taken, figures.given, figures.lent) == (1, 2, 2, 1)
+    assert figures.exchanges == 6  # taken x2, given x2, lent x2
+    assert (figures.deposited, figures.taken, figures.given, figures.lent) == (1, 2, 2, 2)
     assert (figures.returned, figures.fulfilled, figures.requested) == (1, 1, 1)
-    assert figures.answered == 4  # clothes yes, books no, bikes yes, toys yes
-    assert figures.purchases_avoided == 3
+    assert figures.answered == 5  # clothes yes, books no, bikes yes, toys yes, lent bike yes
+    assert figures.purchases_avoided == 4
     assert figures.kg_kept_in_use == pytest.approx(0.5 + 0.4 + 15.0 + 0.8)
-    assert figures.kg_co2e_avoided == pytest.approx(5.2 + 116)
-    assert figures.by_category == {"clothes": 1, "books": 1, "bikes": 1, "tools": 1, "toys": 1}
+    assert figures.kg_co2e_avoided == pytest.approx(5.2 + 116 + 116)
+    assert figures.by_category == {"clothes": 1, "books": 1, "bikes": 2, "tools": 1, "toys": 1}
     weeks = dict(figures.weeks)
     assert len(weeks) == 12
-    assert weeks[datetime(2026, 11, 16).date()] == 2  # this week: taken clothes, lent tools
+    assert weeks[datetime(2026, 11, 16).date()] == 3  # this week: clothes, tools, the bike
     assert weeks[datetime(2026, 10, 26).date()] == 2  # three weeks before
-    assert sum(weeks.values()) == 4  # twenty weeks ago is outside the chart
+    assert sum(weeks.values()) == 5  # twenty weeks ago is outside the chart
 
 
 def test_every_factor_names_its_source_and_licence():
