@@ -718,6 +718,11 @@ MIGRATIONS = [
             # every box makes the same change to the same state, so all stay alike
             "UPDATE item SET network = FALSE WHERE network AND contact = ''",
             "ALTER TABLE item ADD COLUMN shown_seq BIGINT",
+            # a list shows this village's objects and the network's offers: the covering
+            # index holds the two columns that say which, so lists still never read rows
+            "DROP INDEX item_listing",
+            "CREATE INDEX item_listing ON item (deleted, hidden, created_at, id, status, "
+            "kind, mode, category, place, search_text, origin, network)",
             "ALTER TABLE shared_file ADD COLUMN shown_seq BIGINT",
             "UPDATE item SET shown_seq = seq WHERE network",
             "UPDATE shared_file SET shown_seq = seq WHERE network",

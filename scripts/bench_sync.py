@@ -16,6 +16,12 @@ stick, and two ratios: bytes written / new content (the baseline: the least a ro
 write is its new content once, plus the network's share again for Marols), and the
 hub's return bundle to Saint-Bonnet / Saint-Bonnet's own bundle (under 5 % when nothing
 came back that it did not have).
+
+Then the network gets a history (Saint-Bonnet gives away half of what it showed to the
+network and deletes a few more) and a new village, Luriecq, joins: its first bundle from
+the hub against what it needs (the network's open offers, as they travel, with their
+photos) and against the network's whole history (what a hub that sent every object ever
+shown would send).
 """
 
 import argparse
@@ -81,7 +87,8 @@ def post_objects(data_dir, count, rng):
                 "kind": "offer", "mode": rng.choice(sorted(categories.MODES)),
                 "place": rng.choice(sorted(categories.PLACES)), "title": f"Objet {number}",
                 "category": rng.choice(categories.CATEGORIES).code, "description": "Bon état",
-                "network": number % 2 == 0}, [phone_photo(rng)], actor)
+                "network": number % 2 == 0, "contact": "06 12 34 56 78"},
+                [phone_photo(rng)], actor)
 
 
 def edit_titles(data_dir, share):
@@ -133,6 +140,59 @@ def round_trip(stick, bonnet, hub, marols, ids):
     return written
 
 
+def give_away_and_delete(data_dir):
+    """Half of the objects shown to the network given, a sixth deleted: a network's history."""
+    from models import Item
+    from piratebox.blobs import BlobStore
+    from piratebox.box import Actor
+    from piratebox.catalogue import logic
+    from piratebox.storage import DataDir
+
+    box_id = identity(data_dir)
+    with opened(data_dir):
+        actor = Actor(box_id, time.time(), BlobStore(DataDir(data_dir)))
+        shown = list(Item.select().where(Item.network == True).order_by(Item.created_at))  # noqa: E712
+        for number, item in enumerate(shown):
+            if number % 2 == 0:
+                logic.transition(item, "give" if item.mode != "lend" else "lend", actor,
+                                 **({"lent_to": "Paul"} if item.mode == "lend" else {}))
+            elif number % 3 == 0:
+                logic.delete(item, actor)
+
+
+def offers_and_history(hub):
+    """At the hub: (bytes of the network's open offers as they travel, with their photos;
+    bytes of every object ever shown to the network, with its photos)."""
+    from models import Blob, Item
+    from piratebox.sync import records
+
+    def weight(rows):
+        photos = {digest for row in rows for digest in row.blob_hashes()}
+        return (sum(len(json.dumps(records.travelling_state(row), ensure_ascii=False,
+                                   sort_keys=True).encode()) + 1 for row in rows)
+                + sum(blob.size for blob in Blob.select().where(Blob.hash.in_(photos))))
+
+    with opened(hub):
+        offered = list(Item.select().where(Item.offered_to_network()))
+        ever = list(Item.select().where(Item.shown_seq.is_null(False)))
+        return weight(offered), weight(ever), len(offered), len(ever)
+
+
+def a_village_joins(stick, hub, name, scratch):
+    """A new village enrolled and synced: the size of the hub's first bundle to it."""
+    from piratebox.sync import enrolment
+
+    village = scratch / name
+    cli(village, "init", "--name", name)
+    cli(hub, "hub", "enrol", name, "--to", str(stick))
+    cli(village, "sync", str(stick))
+    with opened(village):
+        enrolment.confirm(time.time())
+    cli(village, "sync", str(stick))
+    cli(hub, "sync", str(stick))
+    return (stick / "cocote" / f"{identity(hub)}-to-{identity(village)}.cocote").stat().st_size
+
+
 def names_of(ids):
     return {box_id: path.name for path, box_id in ids.items()}
 
@@ -171,6 +231,11 @@ def main():
             seq = seq_after
             written = round_trip(stick, bonnet, hub, marols, ids)
             rows.append((label, record_bytes, photo_bytes, written))
+        print("round 4: a history, and a village that joins ...", file=sys.stderr)
+        give_away_and_delete(bonnet)
+        round_trip(stick, bonnet, hub, marols, ids)
+        needed, history, open_count, ever_count = offers_and_history(hub)
+        joined = a_village_joins(stick, hub, "Luriecq", scratch)
     print(f"\nA mediator's round: Saint-Bonnet -> hub -> Marols -> Saint-Bonnet, "
           f"{options.objects} objects, half shown to the network\n")
     print("| round | new records KB | new photos KB | box -> hub KB | hub -> box KB "
@@ -186,6 +251,12 @@ def main():
               f"{sent / 1024:.1f} | {back / 1024:.1f} | {written['hub -> Marols'] / 1024:.1f} "
               f"| {total / 1024:.0f} | {f'{total / new:.2f}' if new else '—'} | "
               f"{back / sent:.1%} |")
+    print("\nA village joins a network with a history: the hub's first bundle to it\n")
+    print("| offers open / ever shown | open offers KB | history KB | first bundle KB | "
+          "first bundle / open offers | first bundle / history |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| {open_count} / {ever_count} | {needed / 1024:.0f} | {history / 1024:.0f} | "
+          f"{joined / 1024:.0f} | {joined / needed:.2f} | {joined / history:.2f} |")
 
 
 if __name__ == "__main__":
