@@ -32,8 +32,9 @@ QUERIES = [  # (label, filters)
     ("one category", {"category": "books"}),
     ("all statuses", {"status": "all"}),
 ]
-WORDS = ("etagere chene velo enfant lampe chevet poussette livre roman perceuse tondeuse "
-         "table chaise pull manteau jouet puzzle casserole").split()
+WORDS = ["etagere", "chene", "velo", "enfant", "lampe", "chevet", "poussette", "livre",
+         "roman", "perceuse", "tondeuse", "table", "chaise", "pull", "manteau", "jouet",
+         "puzzle", "casserole"]
 
 
 def seed(folder, objects, share):
