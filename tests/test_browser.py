@@ -205,6 +205,69 @@ def test_the_mediator_chooses_an_enrolment_and_discards_a_record_set_aside(
         assert not enrolment.pending()
 
 
+def test_the_sync_page_after_a_hard_round_and_another_villages_offer_at_a_phones_width(
+        server, phone, data_dir, tmp_path):
+    """A failed sync, the hub's refusal, a new enrolment to replace the one in use, the
+    backup passphrase; then another village's offer, saying its village."""
+    from models import Item, Setting, new_id
+    from piratebox import villages
+    from piratebox.clock import Clock
+    from piratebox.database import open_existing
+    from piratebox.i18n import Message
+    from piratebox.storage import DataDir
+    from piratebox.sync import enrolment, stick
+
+    hub = DataDir(tmp_path / "hub")
+    box.create(hub, role="hub", name="Centre de la Loire")
+    folder = tmp_path / "stick" / "cocote"
+    open_existing(hub)
+    with db.connection_context():
+        enrolment.enrol("Saint-Bonnet", folder.parent, 1.79e9)
+    open_existing(data_dir)
+    with db.connection_context():
+        box.set_password("village-secret", 1000)
+        enrolment.offer(folder)
+        enrolment.confirm(1.79e9)
+    open_existing(hub)
+    with db.connection_context():
+        enrolment.enrol("Saint-Bonnet", folder.parent, 1.8e9)  # revoked, enrolled again
+    open_existing(data_dir)
+    with db.connection_context():
+        enrolment.offer(folder)
+        stick.remember(stick.Report(), Clock.load(), failure=Message(
+            "the stick could not be read or written ({error}); what was done before is "
+            "kept: plug it in again and sync again", error="No space left on device"))
+        Setting.put("hub_refused", '{"at": 1.8e9, "reason": "revoked"}')
+        villages.remember({"m" * 26: {"name": "Marols", "commune": "Marols"}})
+        Item(id=new_id(), origin="m" * 26, kind="offer", mode="lend", title="Tondeuse",
+             category="garden", place="home", network=True, contact="Marie, 06 98 76 54 32",
+             ).save_change(box.identity()["id"], 1.8e9)
+    visit(phone, server.base + "/admin/")
+    find(phone, "input[type=password]").send_keys("village-secret")
+    click(phone, "form[action$='/admin/login'] button[type=submit]")
+    wait_for(lambda: "/admin/logout" in phone.page_source, driver=phone)
+    visit(phone, server.base + "/admin/sync")
+    for said in ("La synchronisation a échoué", "No space left on device",
+                 "Le centre refuse les paquets de cette boîte",
+                 "Une nouvelle inscription pour cette boîte", "Phrase secrète des sauvegardes"):
+        assert said in phone.page_source, said
+    click(phone, "form[action$='/admin/sync/enrolment'] button[value=confirm]")
+    wait_for(lambda: "se synchronise désormais" in phone.page_source, driver=phone)
+    check_fits(phone)
+    assert "Le centre refuse" not in phone.page_source
+    find(phone, "#passphrase").send_keys("le lavoir de la place")
+    find(phone, "#again").send_keys("le lavoir de la place")
+    click(phone, "form[action$='/admin/backup/passphrase'] button[type=submit]")
+    wait_for(lambda: "phrase secrète des sauvegardes est choisie" in phone.page_source,
+             driver=phone)
+    visit(phone, server.base + "/items/")
+    assert "à Marols" in find(phone, "ul.items").text
+    click(phone, "ul.items a")
+    wait_for(lambda: "Marie, 06 98 76 54 32" in phone.page_source, driver=phone)
+    check_fits(phone)
+    assert "proposé à Marols" in phone.page_source
+
+
 def test_a_file_too_large_for_the_box_is_refused_with_its_page(data_dir, phone, tmp_path):
     """With scripts the choice is refused before it is sent; without, the server refuses
     the body at its headers and the phone still shows the box's page saying why."""
