@@ -19,6 +19,7 @@ from pathlib import Path
 from peewee import fn
 
 from models import Exchange, Tally, db
+from piratebox import typography
 from piratebox.catalogue.logic import store_photos
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
@@ -33,6 +34,19 @@ WEEKS = 12
 def load_factors(path=FACTORS_FILE):
     with open(path, encoding="utf-8", newline="") as handle:
         return {row["category"]: row for row in csv.DictReader(handle)}
+
+
+def factor_rows(lang):
+    """The table of factors as the impact page shows it, sources in the page's language:
+    [(category code, kg CO2e, decimals as published, source, basis, licence)]."""
+    suffix = "fr" if lang == "fr" else "en"
+    rows = []
+    for code, row in load_factors().items():
+        figure = row["kg_co2e_per_object"]
+        decimals = len(figure.partition(".")[2])
+        rows.append((code, float(figure), decimals, row[f"source_{suffix}"],
+                     row[f"basis_{suffix}"], row["licence"]))
+    return rows
 
 
 @dataclass
@@ -222,8 +236,9 @@ def network_csv_rows(network, decimal_comma=False):
 
 
 def _number(value, decimal_comma):
-    text = f"{value:.1f}" if isinstance(value, float) else str(value)
-    return text.replace(".", ",") if decimal_comma else text
+    """A spreadsheet's cell: no thousands separator, the decimal mark it expects."""
+    return typography.number(value, "fr" if decimal_comma else "en",
+                             decimals=1 if isinstance(value, float) else 0, grouping=False)
 
 
 def _numbers(figures, decimal_comma):

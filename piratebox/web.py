@@ -1,19 +1,20 @@
 """The request lifecycle shared by every page: database, language, security, errors, logging."""
 
 import logging
+from datetime import date
 
 from flask import Request, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from models import db
-from piratebox import __version__, pagecache, portal, security
+from piratebox import __version__, pagecache, portal, security, typography
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.files import upload
 from piratebox.i18n import N_, Translator, best_language
 from piratebox.photos import MAX_PHOTO_BYTES
-from piratebox.timefmt import format_datetime, local_datetime
+from piratebox.timefmt import local_datetime
 
 access_log = logging.getLogger("piratebox.access")
 error_log = logging.getLogger("piratebox")
@@ -211,8 +212,46 @@ def template_globals():
     }
 
 
+def display(function, *args, **kwargs):
+    """Call a typography function with this request's language, zone and present time."""
+    return function(*args, current_app.config["TIMEZONE"], g.get("lang", "fr"),
+                    now=current_app.extensions["clock"].now(), **kwargs)
+
+
 def datetime_filter(timestamp):
-    return format_datetime(timestamp, current_app.config["TIMEZONE"], g.get("lang", "fr"))
+    return display(typography.date_time, timestamp)
+
+
+def date_filter(timestamp):
+    return display(typography.date, timestamp)
+
+
+def range_filter(start, end=None):
+    """An event's span: "samedi 5 décembre, 14 h – 17 h 30"."""
+    return display(typography.time_range, start, end)
+
+
+def iso_day_filter(text):
+    """A day kept as YYYY-MM-DD (a loan's return date): "lundi 7 décembre"."""
+    try:
+        day = date.fromisoformat(text)
+    except (TypeError, ValueError):
+        return text
+    this_year = local_datetime(current_app.extensions["clock"].now(),
+                               current_app.config["TIMEZONE"]).year
+    return typography.day(day, g.get("lang", "fr"), this_year)
+
+
+def number_filter(value, decimals=0):
+    return typography.number(value, g.get("lang", "fr"), decimals)
+
+
+def quantity_filter(value, unit, decimals=0):
+    return typography.quantity(value, unit, g.get("lang", "fr"), decimals)
+
+
+def filesize_filter(size):
+    return typography.filesize(size, g.get("lang", "fr"))
 
 
 def datetime_input_filter(timestamp):
@@ -220,9 +259,14 @@ def datetime_input_filter(timestamp):
     return local_datetime(timestamp, current_app.config["TIMEZONE"]).strftime("%Y-%m-%dT%H:%M")
 
 
+FILTERS = {"datetime": datetime_filter, "date": date_filter, "when": range_filter,
+           "isoday": iso_day_filter, "number": number_filter, "quantity": quantity_filter,
+           "filesize": filesize_filter, "datetime_input": datetime_input_filter}
+
+
 def init_app(app):
-    app.add_template_filter(datetime_filter, "datetime")
-    app.add_template_filter(datetime_input_filter, "datetime_input")
+    for name, function in FILTERS.items():
+        app.add_template_filter(function, name)
     app.before_request(before_request)
     app.after_request(after_request)
     app.request_class = BoxRequest

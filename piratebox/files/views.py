@@ -7,7 +7,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     jsonify,
     redirect,
     render_template,
@@ -36,19 +35,6 @@ JUST_UPLOADED = "just_uploaded"
 # nothing loaded from elsewhere, whatever the file turns out to contain.
 FILE_POLICY = ("sandbox; default-src 'none'; img-src 'self'; media-src 'self'; "
                "style-src 'unsafe-inline'; frame-ancestors 'self'")
-UNITS = {"fr": ("o", "Ko", "Mo", "Go", "To"), "en": ("B", "KB", "MB", "GB", "TB")}
-
-
-@bp.app_template_filter("filesize")
-def filesize(size):
-    units = UNITS.get(g.get("lang"), UNITS["en"])
-    value = float(size)
-    for unit in units:
-        if value < 1024 or unit == units[-1]:
-            break
-        value /= 1024
-    text = f"{value:.0f}" if unit == units[0] or value >= 100 else f"{value:.1f}"
-    return f"{text.replace('.', ',') if g.get('lang') == 'fr' else text} {unit}"
 
 
 def disk_figures():
