@@ -69,7 +69,7 @@ def create_app(config=None):
         site=settings,
         limiter=RateLimiter(),
         page_cache=PageCache(app.config["PAGE_CACHE_SECONDS"]),
-        portal=Portal(settings["site_url"], app.config["PORTAL_MEMORY_SECONDS"]),
+        portal=Portal(site.address(settings), app.config["PORTAL_MEMORY_SECONDS"]),
     )
     web.init_app(app)
     for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,
@@ -243,7 +243,7 @@ def print_labels(data_dir, out, item_ids):
         query = query.where(Item.id.in_(item_ids))
     else:
         query = query.where((Item.place == "box") & (Item.status == "available"))
-    entries = [(item.title, f"{settings['site_url']}/items/{item.id}") for item in query]
+    entries = [(item.title, f"{site.address(settings)}/items/{item.id}") for item in query]
     if not entries:
         raise click.ClickException("No object to label: nothing is in the café's box.")
     with click.progressbar(length=len(entries), label="Drawing labels", file=sys.stderr) as bar:

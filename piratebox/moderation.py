@@ -43,6 +43,23 @@ def decide(record, decision, actor):
             close_reports(record.id)
 
 
+def reasons(subject):
+    """The reasons visitors gave in the open reports, by reported record: {id: [reason]}."""
+    found = {}
+    for row in (Report.select(Report.item_id, Report.reason)
+                .where((Report.resolved == False) & (Report.subject == subject)  # noqa: E712
+                       & (Report.reason != "")).order_by(Report.created_at)):
+        found.setdefault(row.item_id, []).append(row.reason)
+    return found
+
+
+def open_count(subject):
+    """How many reported records wait for the mediator's decision."""
+    return (Report.select(Report.item_id).where(
+        (Report.resolved == False) & (Report.subject == subject))  # noqa: E712
+        .distinct().count())
+
+
 def to_review(model, subject):
     """Records with open reports, or hidden, most reported first: [(record, count)]."""
     counts = {}

@@ -1,13 +1,14 @@
 """The request lifecycle shared by every page: database, language, security, errors, logging."""
 
 import logging
+import re
 from datetime import date
 
-from flask import Request, current_app, g, render_template, request
+from flask import Request, current_app, g, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from models import db
-from piratebox import __version__, pagecache, portal, security, typography
+from piratebox import __version__, pagecache, portal, security, site, typography
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
@@ -30,6 +31,30 @@ MENU = [
     ("events.index", N_("Agenda")),
     ("stats.index", N_("Impact")),
 ]
+
+
+# What a Host header may look like to be written into a link: a name or an address and a
+# port, nothing that could carry a path or a second host.
+PLAIN_HOST = re.compile(
+    r"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def public_base():
+    """The address links and QR codes carry on a page: the one the mediator set (or
+    SITE_URL), else the one this phone used. The captive portal has already turned away
+    every Host that is not the box's (piratebox/portal.py), and one that is not a plain
+    host name is ignored: a forged Host changes nothing but the forger's own page (the
+    page cache keys its copies by this address)."""
+    configured = current_app.extensions["site"]["site_url"]
+    if configured:
+        return configured
+    if PLAIN_HOST.match(request.host):
+        return f"http://{request.host}"
+    return site.DEFAULT_ADDRESS
+
+
+def public_url(endpoint, **values):
+    return public_base() + url_for(endpoint, **values)
 
 
 UPLOAD_ENDPOINT = "files.upload_files"
@@ -77,14 +102,31 @@ def photo_uploads():
             if f and f.filename]
 
 
-def rate_limit(bucket, per_hour, message):
-    """Count one more of `bucket` for this phone's address, or refuse with `message`.
+def within_limit(bucket, per_hour, message):
+    """Refuse with `message` when this phone already did `per_hour` of `bucket` this hour.
 
+    Only what succeeded counts (call count_success after it), so a form refused for a
+    missing field or a bad photo costs nothing; the mediator logged in is never limited.
     `message` is a message id that may name {minutes}, the wait before trying again.
     """
-    wait = current_app.extensions["limiter"].hit(bucket, request.remote_addr, per_hour, 3600)
+    from piratebox.admin import is_admin
+
+    if is_admin():
+        return
+    wait = current_app.extensions["limiter"].retry_after(bucket, request.remote_addr,
+                                                         per_hour, 3600)
     if wait:
         raise TooManyRequests(message, retry_after=wait, minutes=int(wait // 60) + 1)
+
+
+def count_success(bucket):
+    current_app.extensions["limiter"].record(bucket, request.remote_addr, 3600)
+
+
+def rate_limit(bucket, per_hour, message):
+    """Check and count at once, for an action that cannot fail once admitted (a report)."""
+    within_limit(bucket, per_hour, message)
+    count_success(bucket)
 
 
 def gettext(message, **params):
@@ -209,6 +251,7 @@ def template_globals():
         "lang": g.get("lang", current_app.config["DEFAULT_LANGUAGE"]),
         "languages": current_app.config["LANGUAGES"].split(","),
         "mini_browser": portal.in_mini_browser(),
+        "public_base": public_base,
     }
 
 

@@ -150,7 +150,7 @@ def test_a_file_is_shared_and_downloaded(server, phone, tmp_path):
     document.write_bytes(b"%PDF-1.4 compte rendu du conseil " * 2000)
     visit(phone, server.base + "/files/")
     find(phone, "#files").send_keys(str(document))
-    find(phone, "#folder").send_keys("Mairie")
+    find(phone, "#upload-folder").send_keys("Mairie")
     click(phone, "form[data-upload-form] button[type=submit]")
     wait_for(lambda: "/files/uploaded" in phone.current_url, driver=phone)
     check_fits(phone)

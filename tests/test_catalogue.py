@@ -303,10 +303,15 @@ def test_a_request_is_answered_by_a_linked_offer_and_fulfilled(client, app):
     with db.connection_context():
         wanted = Item.get(Item.kind == "request")
     page = client.get(f"/items/{wanted.id}").get_data(as_text=True)
-    assert "J’en ai un !" in page
+    # a request reads as a request, never as an offer at someone's home
+    assert "Toujours recherché" in page and "Disponible" not in page
+    assert "À la maison" not in page and "J’en ai un !" not in page  # not to its author
     neighbour = app.test_client()
+    assert "J’en ai un !" in neighbour.get(f"/items/{wanted.id}").get_data(as_text=True)
     form = neighbour.get(f"/items/new?answers={wanted.id}").get_data(as_text=True)
-    assert 'value="Vélo enfant"' in form
+    # the offer gets its own title: the request's is quoted, not copied into the field
+    assert "Vélo enfant" in form and 'value="Vélo enfant"' not in form
+    assert '<option value="bikes" selected>' in form
     offer(neighbour, title="Vélo 16 pouces", category="bikes", answers=wanted.id)
     assert "Vélo 16 pouces" in client.get(f"/items/{wanted.id}").get_data(as_text=True)
     post(client, f"/items/{wanted.id}/manage/fulfil", f"/items/{wanted.id}/manage")

@@ -147,9 +147,9 @@ def open_spool(total_content_length):
 
 def admit(data_dir, config, announced_length):
     """Refuse before writing anything: too many uploads from this phone, or no room."""
-    from piratebox.web import rate_limit
+    from piratebox.web import within_limit
 
-    rate_limit("upload", config["FILES_PER_HOUR"], UPLOADED_A_LOT)
+    within_limit("upload", config["FILES_PER_HOUR"], UPLOADED_A_LOT)
     if announced_length and announced_length > room(data_dir, config):
         raise DiskFull()
 

@@ -271,11 +271,12 @@ def _check_history(peer, manifest, sender):
     return epoch, parent
 
 
-def import_bundle(path, data_dir, config, clock):
-    """Verify a bundle completely, then apply it in one transaction; returns a summary."""
+def import_bundle(path, data_dir, config, clock, shown_as=None):
+    """Verify a bundle completely, then apply it in one transaction; returns a summary.
+    `shown_as`: the name a refusal gives the file (the one the mediator chose)."""
     me = box.identity()
     scratch = data_dir.scratch()
-    with bundle.Bundle(path, config["SYNC_MAX_BUNDLE_MB"] * MB) as opened:
+    with bundle.Bundle(path, config["SYNC_MAX_BUNDLE_MB"] * MB, shown_as) as opened:
         manifest = opened.manifest
         peer, sender = _peer_for(me, manifest)
         opened.authenticate(peer.key)

@@ -12,14 +12,15 @@ import re
 
 from peewee import BigIntegerField, BooleanField, CharField, FloatField, TextField
 
-from models import Counter, Event, Exchange, Item, SharedFile, Tally
+from models import Counter, Event, Exchange, Item, SharedFile, Tally, WaitingEntry
 from piratebox.catalogue import categories
 from piratebox.events.logic import KINDS as EVENT_KINDS
 from piratebox.i18n import N_
 from piratebox.sync.bundle import BundleRefused
 
 # Board messages stay in the village (DESIGN: the sync leaves them out).
-TABLES = {model._meta.table_name: model for model in (Item, Exchange, Event, Tally, SharedFile)}
+TABLES = {model._meta.table_name: model
+          for model in (Item, Exchange, Event, Tally, SharedFile, WaitingEntry)}
 ID_PATTERN = re.compile(r"^[a-z2-7]{26}$")
 MAX_TEXT = 100_000
 LOCAL_FIELDS = {"seq", "search_text"}  # recomputed here, never taken from a bundle

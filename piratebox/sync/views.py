@@ -20,6 +20,7 @@ from models import Peer, Setting
 from piratebox import box
 from piratebox.admin import admin_required
 from piratebox.errors import BadInput
+from piratebox.files import names
 from piratebox.i18n import N_
 from piratebox.sync import engine
 from piratebox.sync.bundle import SUFFIX, BundleRefused
@@ -37,14 +38,19 @@ def context():
 @bp.get("/admin/sync")
 @admin_required
 def index():
+    return render_sync()
+
+
+def render_sync(errors=None, status=200):
+    """The sync page; a refused import or backup is shown in its own panel."""
     me = box.identity()
     hub = engine.hub_peer()
     boxes = list(Peer.select().where(Peer.role == "box").order_by(Peer.name))
     return render_template("admin/sync.html", me=me, hub=hub, boxes=boxes,
                            waiting=engine.waiting(hub), last=engine.last_sync(),
                            last_backup=json.loads(Setting.get_value("last_backup") or "null"),
-                           pending=engine.pending_enrolment(),
-                           clock=current_app.extensions["clock"])
+                           pending=engine.pending_enrolment(), errors=errors or {},
+                           clock=current_app.extensions["clock"]), status
 
 
 @bp.post("/admin/sync/enrolment")
@@ -82,20 +88,26 @@ def upload():
     data_dir, config, clock = context()
     sent = request.files.get("bundle")
     if not sent or not sent.filename:
-        raise BadInput(N_("Choose a bundle file ({suffix})."), suffix=SUFFIX)
+        return render_sync({"bundle": _("Choose a bundle file (%(suffix)s).", suffix=SUFFIX)},
+                           400)
     target = data_dir.scratch() / f"uploaded-{box.identity()['id']}{SUFFIX}"
     sent.save(target)
     try:
-        result = engine.import_bundle(target, data_dir, config, clock)
+        result = engine.import_bundle(target, data_dir, config, clock,
+                                      shown_as=names.clean_name(sent.filename))
     except BundleRefused as error:
-        flash(error.localized(_), "error")
-        return redirect(url_for("sync.index"))
+        return render_sync({"bundle": error.localized(_)}, 400)
     finally:
         target.unlink(missing_ok=True)
     engine.remember_summary(engine.describe(result), clock)
     flash(_("Bundle imported: %(applied)d new or changed, %(unchanged)d unchanged.",
             applied=result["applied"], unchanged=result["unchanged"]), "success")
     return redirect(url_for("sync.index"))
+
+
+NO_STICK = N_("No stick is plugged in: plug in the sync stick and wait for the box to "
+               "sync with it (it finds the stick then), or run piratebox backup --to STICK "
+               "on the box.")
 
 
 @bp.post("/admin/backup")
@@ -107,12 +119,11 @@ def backup_now():
     data_dir, _config, clock = context()
     stick = (engine.last_sync() or {}).get("stick")
     if not stick or not (Path(stick) / engine.STICK_FOLDER).is_dir():
-        raise BadInput(N_("Plug in the sync stick first (the box finds it when it syncs), or "
-                          "run piratebox backup --to STICK."))
+        return render_sync({"backup": _(NO_STICK)}, 400)
     try:
         manifest = backup.backup(data_dir, stick, clock.now(), say=lambda line: None)
     except backup.BackupError as error:
-        flash(error.localized(_), "error")
+        return render_sync({"backup": error.localized(_)}, 400)
     else:
         flash(_("Backed up: %(count)d photos and files, %(new)d new.",
                 count=len(manifest["blobs"]), new=manifest["blobs_written"]), "success")
