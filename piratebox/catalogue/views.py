@@ -196,8 +196,12 @@ def render_show(item, errors=None, values=None):
     """The object's page as this phone sees it: its owner, who reserved it, who waits."""
     config, now = current_app.config, current_app.extensions["clock"].now()
     answers = logic.answers_to(item) if item.kind == "request" else []
+    reserver = reserved_here(item)
     return render_template(
-        "catalogue/show.html", item=item, owner=owns(item), reserver=reserved_here(item),
+        "catalogue/show.html", item=item, owner=owns(item), reserver=reserver,
+        reservation_url=public_url("catalogue.reservation_link", item_id=item.id,
+                                   token=ownership.token_for(reservation_key(item.id)))
+        if reserver else None,
         waiting=my_waiting_entry(item), queue_length=WaitingEntry.queue(item.id).count(),
         can_wait=lending.can_wait_for(item), answers=answers, errors=errors or {},
         values=values or {}, overdue=lending.is_overdue(item, now, config["TIMEZONE"]),
