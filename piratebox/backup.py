@@ -27,7 +27,7 @@ from models import Blob, Item, Setting, SharedFile, Tally, db, new_id
 from piratebox import box
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.errors import PirateboxError
-from piratebox.i18n import N_
+from piratebox.i18n import N_, print_progress
 from piratebox.storage import CONFIG_NAME, atomic_copy, atomic_write, fsync_dir
 
 BACKUP_FOLDER = "cocote-backup"
@@ -64,7 +64,7 @@ def room_for(data_dir, stick):
     return shutil.disk_usage(stick).free > needed
 
 
-def backup(data_dir, stick, now, say=print):
+def backup(data_dir, stick, now, say=print_progress):
     """Back up the open box to `stick`; returns the manifest."""
     from piratebox.database import is_postgres
 
@@ -78,7 +78,7 @@ def backup(data_dir, stick, now, say=print):
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "blobs").mkdir(exist_ok=True)
-        say("database snapshot")
+        say(N_("database snapshot"))
         _snapshot(data_dir.database, snapshot)
         if snapshot.stat().st_size > FAT_MAX_FILE:
             raise BackupError(N_("The database is larger than 4 GB, more than a FAT stick holds "
@@ -145,7 +145,8 @@ def _blobs(data_dir, folder, say):
             written += 1
         listed.append({"sha256": digest, "size": size})
         if number % 50 == 0 or number == len(rows):
-            say(f"blobs {number}/{len(rows)} ({written} new)")
+            say(N_("photos and files %(number)d/%(total)d (%(new)d new)"), number=number,
+                total=len(rows), new=written)
     return listed, written
 
 
@@ -181,7 +182,7 @@ def find_backup(stick, box_id=None):
     return found[0]
 
 
-def verify_backup(folder, say=print):
+def verify_backup(folder, say=print_progress):
     """Read the manifest and check every file it names; returns the manifest."""
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -205,13 +206,13 @@ def verify_backup(folder, say=print):
             raise BackupError(N_("The backup is damaged or was changed: {name} does not match "
                                  "its manifest. Nothing was restored."), name=name)
         if number % 50 == 0 or number == len(entries):
-            say(f"verified {number}/{len(entries)}")
+            say(N_("verified %(number)d/%(total)d"), number=number, total=len(entries))
     if manifest["database"] not in {entry["path"] for entry in manifest["files"]}:
         raise BackupError(N_("The backup names no database. Nothing was restored."))
     return manifest
 
 
-def restore(data_dir, stick, box_id=None, say=print):
+def restore(data_dir, stick, box_id=None, say=print_progress):
     """Rebuild a box from its backup on a fresh device; returns the manifest."""
     if data_dir.exists():
         raise BackupError(N_("{path} already holds a box: restore only into a new, empty data "
@@ -230,7 +231,8 @@ def restore(data_dir, stick, box_id=None, say=print):
         target.parent.mkdir(exist_ok=True)
         atomic_copy(folder / "blobs" / digest[:2] / digest, target)
         if number % 50 == 0 or number == len(manifest["blobs"]):
-            say(f"blobs {number}/{len(manifest['blobs'])}")
+            say(N_("photos and files %(number)d/%(total)d"), number=number,
+                total=len(manifest["blobs"]))
     # the database last: until it is in place, the folder is not a box
     atomic_copy(folder / manifest["database"], data_dir.database)
     fsync_dir(data_dir.path)
@@ -248,7 +250,7 @@ def start_new_epoch():
 
 # --- check ----------------------------------------------------------------------------------
 
-def check(data_dir, repair=False, say=print):
+def check(data_dir, repair=False, say=print_progress):
     """Database integrity, and every record's blobs present with the right hash.
 
     Returns a list of problems (text). With `repair`, what cannot be had back is removed
@@ -270,7 +272,8 @@ def check(data_dir, repair=False, say=print):
             bad.add(digest)
             problems.append(f"blob {digest[:12]}… missing or damaged")
         if number % 200 == 0 or number == len(rows):
-            say(f"checked {number}/{len(rows)} blobs")
+            say(N_("checked %(number)d/%(total)d photos and files"), number=number,
+                total=len(rows))
     known = {digest for (digest,) in rows}
     lost = _records_needing(known - bad)
     problems += [f"{what} needs a missing blob" for what, _record in lost]
@@ -314,7 +317,7 @@ def _repair(bad, lost, orphans, store, say):
                             photo.get("thumb", ""))]
                 record.photos = json.dumps(kept)
                 record.save_change(actor_id, now)
-            say(f"lost: {what}")
+            say(N_("lost: %(what)s"), what=what)
     for path in orphans:
         path.unlink(missing_ok=True)
 

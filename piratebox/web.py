@@ -129,7 +129,7 @@ def rate_limit(bucket, per_hour, message):
     count_success(bucket)
 
 
-def gettext(message, **params):
+def gettext(message, /, **params):
     text = g.translator.gettext(message) if "translator" in g else message
     return text % params if params else text
 

@@ -215,7 +215,7 @@ def test_labels_for_the_box_are_read_back_page_by_page(runner, make_app, tmp_pat
     result = runner.invoke(application.cli, ["--data", str(data_dir), "print", "labels",
                                              "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "26 labels on 2 pages" in result.output
+    assert "26 étiquettes sur 2 pages" in result.output
     pages = pdf_pages(out.read_bytes())
     found = decode(pages[0][1]) + decode(pages[1][1])
     assert sorted(found) == sorted(f"http://boite.lan/items/{i}" for i in ids)
@@ -237,7 +237,7 @@ def test_no_object_means_a_clear_error(runner, data_dir, tmp_path):
 
     result = runner.invoke(application.cli, ["--data", str(data_dir.path), "print", "labels",
                                              "--out", str(tmp_path / "x.pdf")])
-    assert result.exit_code == 1 and "No object to label" in result.output
+    assert result.exit_code == 1 and "Aucun objet à étiqueter" in result.output
 
 
 def test_an_item_code_opens_its_page(client, app):

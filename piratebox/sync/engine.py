@@ -14,7 +14,7 @@ from piratebox import box
 from piratebox.blobs import BlobStore
 from piratebox.database import exclusive
 from piratebox.errors import PirateboxError
-from piratebox.i18n import N_
+from piratebox.i18n import N_, english, print_progress
 from piratebox.storage import atomic_write
 from piratebox.sync import bundle, records
 from piratebox.sync.bundle import BundleRefused
@@ -386,7 +386,7 @@ def waiting(peer):
 
 # --- the stick ------------------------------------------------------------------------------
 
-def sync(data_dir, config, clock, stick, say=print):
+def sync(data_dir, config, clock, stick, say=print_progress, gettext=english):
     """Both directions with a mounted stick; returns the one-line summary.
 
     Raises SyncError listing the refusals after doing everything that could be done.
@@ -399,59 +399,68 @@ def sync(data_dir, config, clock, stick, say=print):
         if document is None:
             raise SyncError(N_("This box is not enrolled with a hub yet, and the stick holds "
                                "no enrolment file (piratebox hub enrol, at the hub)."))
-        summary = (f"Enrolment from hub {document['hub_name']} waiting: confirm it on the "
-                   "admin page (Sync), then sync again.")
+        summary = gettext("Enrolment from hub %(hub)s waiting: confirm it on the admin page "
+                          "(Sync), then sync again.", hub=document["hub_name"])
         remember_summary(summary, clock, stick)
         return summary
     senders = []
     incoming = sorted(folder.glob(bundle_name("*", me["id"])))
     for number, path in enumerate(incoming, 1):
-        say(f"[{number}/{len(incoming)}] importing {path.name}")
+        say(N_("[%(number)d/%(total)d] importing %(name)s"), number=number,
+            total=len(incoming), name=path.name)
         try:
             result = import_bundle(path, data_dir, config, clock)
         except BundleRefused as error:
-            refusals.append(f"{path.name}: {error.message}")
+            refusals.append(f"{path.name}: {error.localized(gettext)}")
             continue
         senders.append(result["peer_id"])
-        lines.append(describe(result))
+        lines.append(describe(result, gettext))
     if me["role"] == "box":
         targets = [hub_peer()]
     else:
         targets = list(Peer.select().where((Peer.id.in_(senders)) & (Peer.status == "active")
                                            & Peer.box_id.is_null(False)))
     for peer in targets:
-        say(f"exporting for {peer.name}")
-        path, manifest = export(data_dir, config, clock, peer, folder,
-                                progress=lambda n, total: say(f"  blob {n}/{total}"))
-        lines.append(f"sent {manifest['record_count']} records to {peer.name}")
+        say(N_("exporting for %(name)s"), name=peer.name)
+        path, manifest = export(
+            data_dir, config, clock, peer, folder,
+            progress=lambda n, total: say(N_("  photo or file %(n)d/%(total)d"), n=n,
+                                          total=total))
+        lines.append(gettext("sent %(records)d records to %(name)s",
+                             records=manifest["record_count"], name=peer.name))
     if config["SYNC_BACKUP"]:
-        lines.append(_refresh_backup(data_dir, clock, stick, say))
-    summary = "; ".join(lines) or "nothing to exchange"
-    remember_summary(summary if not refusals else f"{summary}; REFUSED: {len(refusals)}", clock,
-                     stick)
+        lines.append(_refresh_backup(data_dir, clock, stick, say, gettext))
+    summary = "; ".join(lines) or gettext("nothing to exchange")
+    refused = gettext("%(summary)s; refused: %(count)d", summary=summary,
+                      count=len(refusals))
+    remember_summary(refused if refusals else summary, clock, stick)
     if refusals:
         raise SyncError(N_("{summary}. Refused: {refusals}"), summary=summary,
                         refusals=" | ".join(refusals))
     return summary
 
 
-def _refresh_backup(data_dir, clock, stick, say):
+def _refresh_backup(data_dir, clock, stick, say, gettext):
     from piratebox import backup
 
     if not backup.room_for(data_dir, stick):
-        return "no room on the stick for a backup"
+        return gettext("no room on the stick for a backup")
     try:
         manifest = backup.backup(data_dir, stick, clock.now(), say=say)
     except backup.BackupError as error:
-        return f"backup failed: {error.message}"
-    return f"backup refreshed ({manifest['blobs_written']} new photos/files)"
+        return gettext("backup failed: %(reason)s", reason=error.localized(gettext))
+    return gettext("backup refreshed (%(new)d new photos and files)",
+                   new=manifest["blobs_written"])
 
 
-def describe(result):
+def describe(result, gettext=english):
     if result["already"]:
-        return f"bundle from {result['sender']} already imported"
-    return (f"received from {result['sender']}: {result['applied']} new or changed, "
-            f"{result['unchanged']} unchanged, {result['blobs']} photos/files")
+        return gettext("bundle from %(sender)s already imported", sender=result["sender"])
+    return gettext("received from %(sender)s: %(applied)d new or changed, %(unchanged)d "
+                   "unchanged, %(blobs)d photos and files", sender=result["sender"],
+                   applied=result["applied"], unchanged=result["unchanged"],
+                   blobs=result["blobs"])
+
 
 
 def remember_summary(summary, clock, stick=None):

@@ -21,7 +21,7 @@ from piratebox import box
 from piratebox.admin import admin_required
 from piratebox.errors import BadInput
 from piratebox.files import names
-from piratebox.i18n import N_
+from piratebox.i18n import N_, say_nothing
 from piratebox.sync import engine
 from piratebox.sync.bundle import SUFFIX, BundleRefused
 from piratebox.web import gettext as _
@@ -99,7 +99,7 @@ def upload():
         return render_sync({"bundle": error.localized(_)}, 400)
     finally:
         target.unlink(missing_ok=True)
-    engine.remember_summary(engine.describe(result), clock)
+    engine.remember_summary(engine.describe(result, _), clock)
     flash(_("Bundle imported: %(applied)d new or changed, %(unchanged)d unchanged.",
             applied=result["applied"], unchanged=result["unchanged"]), "success")
     return redirect(url_for("sync.index"))
@@ -121,7 +121,7 @@ def backup_now():
     if not stick or not (Path(stick) / engine.STICK_FOLDER).is_dir():
         return render_sync({"backup": _(NO_STICK)}, 400)
     try:
-        manifest = backup.backup(data_dir, stick, clock.now(), say=lambda line: None)
+        manifest = backup.backup(data_dir, stick, clock.now(), say=say_nothing)
     except backup.BackupError as error:
         return render_sync({"backup": error.localized(_)}, 400)
     else:
