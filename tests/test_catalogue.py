@@ -369,8 +369,15 @@ def test_init_demo_adds_french_samples(runner, tmp_path):
     result = runner.invoke(application.cli, ["--data", str(tmp_path / "d"), "init", "--demo"])
     assert result.exit_code == 0, result.output
     with db.connection_context():
-        titles = {item.title for item in Item.select()}
-    assert "Perceuse à percussion" in titles and len(titles) == 6
+        items = list(Item.select())
+        stored = {Blob.get_by_id(photo["full"]).size for item in items
+                  for photo in item.photo_list()}
+    assert "Perceuse à percussion" in {item.title for item in items} and len(items) == 6
+    # every offer shows a picture, drawn at init and processed as a phone's photo is
+    offers = [item for item in items if item.kind == "offer"]
+    assert all(len(item.photo_list()) == 1 for item in offers)
+    assert len(stored) == len(offers) and all(size > 5000 for size in stored)
+    assert "6 objets d’exemple ajoutés, avec leurs photos." in result.output
 
 
 def test_items_json_photos_are_stored_as_hash_pairs(client):
