@@ -2,7 +2,7 @@
 
     python app.py                      serve the box in ./data on http://127.0.0.1:8080
     piratebox --data DIR init          make a new box
-    waitress-serve --call app:create_app   (with PIRATEBOX_DATA set)
+    piratebox --data DIR serve         serve it (waitress, with the guard of serving.py)
 """
 
 import errno
@@ -27,7 +27,6 @@ from piratebox.database import open_existing
 from piratebox.errors import PirateboxError
 from piratebox.events import views as events
 from piratebox.files import views as files
-from piratebox.files.upload import request_limit
 from piratebox.i18n import N_, Voice
 from piratebox.pagecache import PageCache
 from piratebox.portal import Portal
@@ -250,33 +249,20 @@ def set_password(data_dir, password_stdin):
               help=N_("Requests handled at once."))
 @click.pass_obj
 def serve(data_dir, host, port, threads):
-    """Serve the box with waitress, in the foreground until Ctrl+C.
+    """Serve the box with waitress, guarded against slow or greedy phones, in the foreground
+    until Ctrl+C.
 
     Example: piratebox --data /srv/cocote serve --host 0.0.0.0 --port 8080
     """
-    import waitress
+    from piratebox import serving
 
     configure_logging()
     application = create_app({"DATA_DIR": str(data_dir.path)})
-    # waitress keeps a request body over 512 KB in a temporary file until it is complete;
+    # waitress keeps a request body over 64 KB in a temporary file until it is complete;
     # on a router /tmp is RAM, so such files go to the data disk (and vanish with us).
     tempfile.tempdir = str(data_dir.scratch())
-    body_limit = max(request_limit(application.config),
-                     (application.config["SYNC_MAX_BUNDLE_MB"] + 1) * 1024 * 1024)
     try:
-        server = waitress.create_server(
-            application,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="piratebox",
-            # bounded so that one slow phone cannot hold a thread or memory for long
-            channel_timeout=60,
-            connection_limit=200,
-            max_request_header_size=64 * 1024,
-            max_request_body_size=body_limit,
-            clear_untrusted_proxy_headers=True,
-        )
+        server = serving.make_server(application, host, port, threads)
     except OSError as error:
         raise Refusal(cannot_listen(error, host, port)) from None
     click.echo(_("CoCoTe box on http://%(host)s:%(port)d/ (Ctrl+C stops it).",
@@ -426,10 +412,10 @@ def sync_command(data_dir, stick):
 
     Example: piratebox --data /srv/cocote sync /mnt/sda1
     """
-    from piratebox.sync import engine
+    from piratebox.sync import stick as round_trip
 
     config, clock = sync_context(data_dir)
-    summary = engine.sync(data_dir, config, clock, stick, say=say, gettext=_)
+    summary = round_trip.sync(data_dir, config, clock, stick, say=say, gettext=_)
     click.echo(_("sync: %(summary)s", summary=summary))
 
 
@@ -461,16 +447,22 @@ def export_command(data_dir, folder):
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.pass_obj
 def import_command(data_dir, files):
-    """Verify and apply bundles addressed to this box.
+    """Verify and apply bundles addressed to this box. Records that cannot be applied are
+    set aside (see the sync page) and make the command end with a non-zero status.
 
     Example: piratebox --data ./data import /media/stick/cocote/*-to-*.cocote
     """
     from piratebox.sync import engine
+    from piratebox.sync.stick import attention, describe
 
     config, clock = sync_context(data_dir)
+    troubles = []
     for path in files:
         result = engine.import_bundle(path, data_dir, config, clock)
-        click.echo(f"{path}: {engine.describe(result, _)}")
+        click.echo(f"{path}: {describe(result, _)}")
+        troubles += attention(result, _)
+    if troubles:
+        raise Refusal("; ".join(troubles))
 
 
 @cli.group("hub")
@@ -492,12 +484,13 @@ def hub_enrol(data_dir, name, stick, commune):
 
     Example: piratebox --data /srv/hub hub enrol "Saint-Bonnet-le-Château" --to /media/stick
     """
-    from piratebox.sync import engine
+    from piratebox.sync import enrolment
 
     _config, clock = sync_context(data_dir)
-    peer, path = engine.enrol(name, stick, clock.now(), commune=commune)
-    click.echo(_("Enrolment %(id)s for %(name)s written to %(path)s. Keep the stick safe: "
-                 "whoever holds it can join the network as this box.", id=peer.id, name=name,
+    peer, path = enrolment.enrol(name, stick, clock.now(), commune=commune)
+    click.echo(_("Enrolment %(id)s for %(name)s written to %(path)s. Keep the stick safe until "
+                 "the box has used it: whoever holds it can join the network as this box. The "
+                 "box takes it off the stick once confirmed.", id=peer.id, name=peer.name,
                  path=path))
 
 
@@ -569,9 +562,10 @@ def restore_command(data_dir, stick, box_id):
     manifest = backup.restore(data_dir, stick, box_id, say=say)
     open_box(data_dir)
     backup.start_new_epoch()
-    click.echo(_("Restored %(name)s (%(id)s) from the backup of %(when)s. Sync with the hub "
-                 "to get back what came after.", name=manifest["box"]["name"],
-                 id=manifest["box"]["id"], when=manifest["backup_id"]))
+    me = box.identity()  # what was restored, not what the stick's manifest says
+    click.echo(_("Restored %(name)s (%(id)s) from the backup %(backup)s. Sync with the hub to "
+                 "get back what came after.", name=me["name"], id=me["id"],
+                 backup=manifest["backup_id"]))
 
 
 @cli.command("check")

@@ -15,6 +15,7 @@ from peewee import (
     BigIntegerField,
     BooleanField,
     CharField,
+    CompositeKey,
     DatabaseProxy,
     FloatField,
     Model,
@@ -103,8 +104,9 @@ class Counter(BaseModel):
 class Replicated(BaseModel):
     """Base of every record that travels between boxes.
 
-    Never call `save()` on a change of your own: call `save_change()`, which stamps the
-    record with a new Lamport version and local sequence in the same transaction.
+    Never call `save()` on a change of your own: call `save_change()` (through
+    `Actor.save`, which checks the change first), which stamps the record with a new
+    Lamport version and local sequence in the same transaction.
     """
 
     id = CharField(primary_key=True, max_length=26, default=new_id)
@@ -114,6 +116,9 @@ class Replicated(BaseModel):
     deleted = BooleanField(default=False)
     created_at = FloatField()
     updated_at = FloatField()
+    # Local: the peer whose bundle brought the current state (None: changed here). A hub
+    # does not send a box back what that box itself delivered.
+    via = CharField(max_length=26, null=True)
 
     def save_change(self, box_id, now):
         """Record a local change: new version, new sequence number, wall time for display."""
@@ -121,13 +126,23 @@ class Replicated(BaseModel):
         with db.atomic():
             self.version = Counter.next("lamport")
             self.seq = Counter.next("seq")
+            self.via = None
             if not self.origin:
                 self.origin = box_id
             if is_new:
                 self.created_at = now
             self.updated_at = now
             self.save(force_insert=is_new)
+            BlobUse.refresh([self])
         return self
+
+    def blob_hashes(self):
+        """The blobs this record needs, as {hash: kind}."""
+        return {}
+
+    def shows_blobs(self):
+        """May anyone see this record's blobs (its photos)?"""
+        return False
 
     def tombstone(self, box_id, now):
         self.deleted = True
@@ -140,6 +155,16 @@ class Replicated(BaseModel):
     @classmethod
     def live(cls):
         return cls.select().where(cls.deleted == False)  # noqa: E712 (peewee expression)
+
+
+def photo_blobs(photos):
+    """{hash: kind} of a record's photo list: each photo is a full size and a thumbnail."""
+    needed = {}
+    for photo in photos:
+        needed[photo.get("full")] = "photo"
+        needed[photo.get("thumb")] = "thumb"
+    needed.pop(None, None)
+    return needed
 
 
 def fold(text):
@@ -157,6 +182,36 @@ class Blob(BaseModel):
     created_at = FloatField()
 
 
+class BlobUse(BaseModel):
+    """Which live record needs which blob, and whether visitors may see it through that
+    record. Local, kept with every change and merge: a photo is served only while a
+    visible record shows it, and a blob no record uses gives its space back."""
+
+    hash = CharField(max_length=64)
+    record_id = CharField(max_length=26, index=True)
+    shown = BooleanField()
+
+    class Meta:
+        primary_key = CompositeKey("hash", "record_id")
+
+    @classmethod
+    def refresh(cls, records):
+        """Re-read what `records` (current states, of one or several tables) need."""
+        records = [record for record in records if type(record).blob_hashes
+                   is not Replicated.blob_hashes]
+        for start in range(0, len(records), BATCH):
+            batch = records[start:start + BATCH]
+            cls.delete().where(cls.record_id.in_([record.id for record in batch])).execute()
+            rows = [{"hash": digest, "record_id": record.id, "shown": record.shows_blobs()}
+                    for record in batch if not record.deleted
+                    for digest in record.blob_hashes()]
+            for first in range(0, len(rows), BATCH):
+                cls.insert_many(rows[first:first + BATCH]).on_conflict_ignore().execute()
+
+
+BATCH = 300  # rows per statement: under SQLite's oldest limit of 999 bound values
+
+
 class Item(Replicated):
     """An offer (give, lend, swap) or a request, in the give box or at someone's home."""
 
@@ -166,7 +221,7 @@ class Item(Replicated):
     description = TextField(default="")
     category = CharField(max_length=32)
     condition = CharField(max_length=16, default="")
-    place = CharField(max_length=8)  # box | home | elsewhere
+    place = CharField(max_length=16)  # box | home | elsewhere
     place_detail = CharField(max_length=120, default="")
     pseudonym = CharField(max_length=60, default="")
     contact = CharField(max_length=200, default="")
@@ -185,6 +240,12 @@ class Item(Replicated):
 
     def photo_list(self):
         return json.loads(self.photos or "[]")
+
+    def blob_hashes(self):
+        return photo_blobs(self.photo_list())
+
+    def shows_blobs(self):
+        return not self.deleted and not self.hidden
 
     @classmethod
     def card_fields(cls):
@@ -245,7 +306,7 @@ class Exchange(Replicated):
     action = CharField(max_length=12)
     kind = CharField(max_length=8)
     mode = CharField(max_length=8)
-    place = CharField(max_length=8)
+    place = CharField(max_length=16)
     category = CharField(max_length=32)
     mass_kg = FloatField()
     avoided_purchase = BooleanField(null=True)
@@ -253,7 +314,11 @@ class Exchange(Replicated):
 
 
 class Report(BaseModel):
-    """A visitor's report of an item or a board message, for the mediator. Local to this box."""
+    """A visitor's report of an item or a board message, for the mediator. Local to this box.
+
+    The reporter is kept as two keyed hashes, of the phone's address and of its cookie,
+    never as either: enough to count a phone once, not to say who it was.
+    """
 
     id = CharField(primary_key=True, max_length=26, default=new_id)
     subject = CharField(max_length=8, default="item")  # item | message
@@ -261,6 +326,8 @@ class Report(BaseModel):
     reason = CharField(max_length=300, default="")
     created_at = FloatField()
     resolved = BooleanField(default=False)
+    reporter_address = CharField(max_length=32, default="")
+    reporter_phone = CharField(max_length=32, default="")
 
 
 class Message(Replicated):
@@ -297,6 +364,9 @@ class Tally(Replicated):
     def photo_list(self):
         return json.loads(self.photos or "[]")
 
+    def blob_hashes(self):
+        return photo_blobs(self.photo_list())  # shown on the mediator's pages only
+
 
 class SharedFile(Replicated):
     """A file of the anonymous file share. The record travels; the content (a blob) stays on
@@ -314,6 +384,9 @@ class SharedFile(Replicated):
 
     def refresh_search_text(self):
         self.search_text = fold(f"{self.folder} {self.name}")
+
+    def blob_hashes(self):
+        return {self.blob: "file"}  # served by the file share's own pages, not as a photo
 
     @classmethod
     def listed(cls, now):
@@ -355,9 +428,41 @@ class Peer(BaseModel):
     retired_epochs = TextField(default="[]")  # hub side: epochs a restore replaced
     acked_upto = BigIntegerField(default=0)  # our change seq the peer has confirmed
     received_upto = BigIntegerField(default=0)  # the peer's change seq we have applied
+    # hub side: after the box was restored from a backup, every change up to this seq is
+    # sent to it again, what it delivered itself included
+    resend_upto = BigIntegerField(default=0)
     last_import_at = FloatField(null=True)
     last_export_at = FloatField(null=True)
     created_at = FloatField()
+
+
+class PeerBlob(BaseModel):
+    """Blobs a peer has: it sent them, or we sent them in a bundle it acknowledged (once
+    its acknowledgement reaches `seq`). A photo goes on the stick once, not with every
+    change of its object. Local."""
+
+    peer_id = CharField(max_length=26)
+    hash = CharField(max_length=64)
+    seq = BigIntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("peer_id", "hash")
+
+
+class Quarantined(BaseModel):
+    """A record a bundle brought that could not be applied: kept as it came, with why, so
+    that a later version can apply it (or the mediator discard it). Local."""
+
+    id = CharField(primary_key=True, max_length=26, default=new_id)
+    peer_id = CharField(max_length=26, index=True)
+    bundle_id = CharField(max_length=26)
+    record_table = CharField(max_length=32)
+    record_id = CharField(max_length=64)
+    record_version = BigIntegerField(null=True)
+    reason = CharField(max_length=200)  # a message id
+    params = TextField(default="{}")  # its values, JSON
+    raw = TextField()  # the record line as it came
+    received_at = FloatField()
 
 
 class ReceivedBundle(BaseModel):
@@ -382,6 +487,33 @@ REPLICATED_COLUMNS = (
     "seq BIGINT NOT NULL, deleted BOOLEAN NOT NULL, created_at REAL NOT NULL, "
     "updated_at REAL NOT NULL"
 )
+
+REPLICATED_TABLES = ("item", "exchange", "message", "event", "tally", "shared_file")
+
+
+class PostgresOnly(str):
+    """A statement only PostgreSQL needs: SQLite does not enforce a VARCHAR's length, and
+    changing a column's declared type would mean copying the whole table on the flash."""
+
+
+def index_blob_uses():
+    """Migration 7: which live record needs which blob, for the records already there.
+    Plain SQL, like every step, so that it replays the same on a box upgraded later."""
+    param = db.obj.param
+    rows = []
+    for table, shown in (("item", "NOT hidden"), ("tally", "1 = 0")):
+        for record_id, photos, visible in db.execute_sql(
+                f"SELECT id, photos, {shown} FROM {table} WHERE NOT deleted"):  # noqa: S608
+            for digest in photo_blobs(json.loads(photos or "[]")):
+                rows.append((digest, record_id, bool(visible)))
+    for record_id, digest in db.execute_sql("SELECT id, blob FROM shared_file WHERE NOT deleted"):
+        rows.append((digest, record_id, False))
+    placeholders = ", ".join([param] * 3)  # the driver's own marks, no data
+    insert = ("INSERT INTO blob_use (hash, record_id, shown) VALUES "  # noqa: S608
+              f"({placeholders}) ON CONFLICT DO NOTHING")
+    for row in rows:
+        db.execute_sql(insert, row)
+
 
 MIGRATIONS = [
     (
@@ -492,10 +624,44 @@ MIGRATIONS = [
     ),
     (
         7,
+        "sync that survives the field: a place that fits, who delivered a record, what a peer "
+        "has, records set aside, which record needs which blob",
+        [
+            PostgresOnly("ALTER TABLE item ALTER COLUMN place TYPE VARCHAR(16)"),
+            PostgresOnly("ALTER TABLE exchange ALTER COLUMN place TYPE VARCHAR(16)"),
+            # an `answers` that is no record id was accepted from any form and refused by the
+            # hub: the object keeps everything else
+            "UPDATE item SET answers = NULL WHERE LENGTH(answers) <> 26",
+            *[f"ALTER TABLE {table} ADD COLUMN via VARCHAR(26)" for table in REPLICATED_TABLES],
+            "ALTER TABLE peer ADD COLUMN resend_upto BIGINT NOT NULL DEFAULT 0",
+            "CREATE TABLE peer_blob (peer_id VARCHAR(26) NOT NULL, hash VARCHAR(64) NOT NULL, "
+            "seq BIGINT NOT NULL, PRIMARY KEY (peer_id, hash))",
+            "CREATE TABLE quarantined (id VARCHAR(26) PRIMARY KEY, peer_id VARCHAR(26) NOT NULL, "
+            "bundle_id VARCHAR(26) NOT NULL, record_table VARCHAR(32) NOT NULL, "
+            "record_id VARCHAR(64) NOT NULL, record_version BIGINT, reason VARCHAR(200) NOT NULL, "
+            "params TEXT NOT NULL, raw TEXT NOT NULL, received_at REAL NOT NULL)",
+            "CREATE INDEX quarantined_peer_id ON quarantined (peer_id)",
+            "CREATE TABLE blob_use (hash VARCHAR(64) NOT NULL, record_id VARCHAR(26) NOT NULL, "
+            "shown BOOLEAN NOT NULL, PRIMARY KEY (hash, record_id))",
+            "CREATE INDEX blob_use_record_id ON blob_use (record_id)",
+            index_blob_uses,
+        ],
+    ),
+    (
+        8,
+        "reports counted once per phone",
+        [
+            "ALTER TABLE report ADD COLUMN reporter_address VARCHAR(32) NOT NULL DEFAULT ''",
+            "ALTER TABLE report ADD COLUMN reporter_phone VARCHAR(32) NOT NULL DEFAULT ''",
+        ],
+    ),
+    (
+        9,
         "lending: the waiting list of an object, and private links of who reserved or waits",
         [
-            "CREATE TABLE waiting_entry (" + REPLICATED_COLUMNS + ", item_id VARCHAR(26) NOT NULL, "
-            "pseudonym VARCHAR(60) NOT NULL, contact VARCHAR(200) NOT NULL)",
+            "CREATE TABLE waiting_entry (" + REPLICATED_COLUMNS + ", via VARCHAR(26), "
+            "item_id VARCHAR(26) NOT NULL, pseudonym VARCHAR(60) NOT NULL, "
+            "contact VARCHAR(200) NOT NULL)",
             "CREATE INDEX waiting_entry_seq ON waiting_entry (seq)",
             "CREATE INDEX waiting_entry_item_id ON waiting_entry (item_id)",
             "CREATE TABLE personal_key (record_id VARCHAR(26) PRIMARY KEY, "
@@ -514,10 +680,14 @@ def schema_version():
     return int(Setting.get_value("schema_version", 0))
 
 
+def is_postgres():
+    return isinstance(db.obj, PostgresqlDatabase)
+
+
 def for_this_engine(statement):
-    """The one difference the two engines need: REAL is 8 bytes in SQLite, 4 in PostgreSQL,
-    where a timestamp needs DOUBLE PRECISION."""
-    if isinstance(db.obj, PostgresqlDatabase):
+    """The one difference the two engines need in the same statement: REAL is 8 bytes in
+    SQLite, 4 in PostgreSQL, where a timestamp needs DOUBLE PRECISION."""
+    if is_postgres():
         return statement.replace(" REAL", " DOUBLE PRECISION")
     return statement
 
@@ -535,11 +705,15 @@ def migrate(upto=None, progress=None):
                 progress(number, title)
             with db.atomic():
                 for statement in statements:
-                    db.execute_sql(for_this_engine(statement))
+                    if callable(statement):
+                        statement()
+                    elif not isinstance(statement, PostgresOnly) or is_postgres():
+                        db.execute_sql(for_this_engine(statement))
                 Setting.put("schema_version", number)
     return schema_version()
 
 
 def all_models():
-    return [Setting, Counter, Blob, Item, ItemKey, PersonalKey, WaitingEntry, Exchange, Report,
-            Message, Event, Tally, SharedFile, FileKey, FileDownload, Peer, ReceivedBundle]
+    return [Setting, Counter, Blob, BlobUse, Item, ItemKey, PersonalKey, WaitingEntry,
+            Exchange, Report, Message, Event, Tally, SharedFile, FileKey, FileDownload, Peer,
+            PeerBlob, Quarantined, ReceivedBundle]

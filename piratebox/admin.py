@@ -1,6 +1,14 @@
-"""The mediator's area: login, the dashboard, the clock."""
+"""The mediator's area: login, the dashboard, the clock.
+
+Wrong passwords are limited per address, and for the whole box: past
+LOGIN_GLOBAL_ATTEMPTS an hour from all addresses together, a phone the mediator never
+logged in from waits. A phone that did log in keeps a signed cookie that lets it past that
+box-wide limit (its own limit stays), and `piratebox set-password` on the box starts a new
+password epoch, which clears it (see docs/security.md).
+"""
 
 import functools
+import secrets
 from datetime import datetime
 
 from flask import (
@@ -13,6 +21,7 @@ from flask import (
     session,
     url_for,
 )
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from piratebox import box
 from piratebox.clock import plausible
@@ -23,10 +32,20 @@ from piratebox.web import gettext as _
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+SESSION_KEY = "admin_epoch"  # in a mediator's session: the password epoch it logged in under
+
+DEVICE_COOKIE = "cocote_mediator_phone"
+DEVICE_DAYS = 365
+TOO_MANY_HERE = N_("Too many wrong passwords: try again in {minutes} minutes.")
+TOO_MANY_ON_THE_BOX = N_(
+    "Too many wrong passwords on this box: a phone that never logged in waits {minutes} "
+    "minutes. Log in from a phone you logged in with before, or set a new password on the "
+    "box itself (piratebox set-password).")
+
 
 def is_admin():
     clock = current_app.extensions["clock"]
-    epoch = session.get("admin_epoch")
+    epoch = session.get(SESSION_KEY)
     since = session.get("admin_since", 0)
     hours = current_app.config["ADMIN_SESSION_HOURS"]
     return bool(epoch) and epoch == box.admin_epoch() and clock.now() - since < hours * 3600
@@ -70,26 +89,60 @@ def waiting_counts(now):
     }
 
 
+def device_serializer():
+    return URLSafeTimedSerializer(current_app.secret_key, salt="cocote-mediator-phone")
+
+
+def known_device(epoch):
+    """This phone's id if the mediator logged in from it under the current password."""
+    try:
+        data = device_serializer().loads(request.cookies.get(DEVICE_COOKIE, ""),
+                                         max_age=DEVICE_DAYS * 24 * 3600)
+    except BadData:
+        return None
+    return data.get("id") if isinstance(data, dict) and data.get("epoch") == epoch else None
+
+
+def login_limits(epoch, device):
+    """(bucket, key, attempts, window, message) that a login attempt counts against."""
+    config = current_app.config
+    window = config["LOGIN_WINDOW_SECONDS"]
+    limits = [("login", request.remote_addr, config["LOGIN_ATTEMPTS"], window, TOO_MANY_HERE)]
+    if device:
+        limits.append(("login-phone", device, config["LOGIN_ATTEMPTS"], window, TOO_MANY_HERE))
+    else:
+        limits.append(("login-box", epoch, config["LOGIN_GLOBAL_ATTEMPTS"],
+                       config["LOGIN_GLOBAL_WINDOW_SECONDS"], TOO_MANY_ON_THE_BOX))
+    return limits
+
+
 @bp.post("/login")
 def login():
-    config = current_app.config
     limiter = current_app.extensions["limiter"]
-    address = request.remote_addr
-    window = config["LOGIN_WINDOW_SECONDS"]
-    wait = limiter.retry_after("login", address, config["LOGIN_ATTEMPTS"], window)
-    if wait:
-        raise TooManyRequests(N_("Too many wrong passwords: try again in {minutes} minutes."),
-                              retry_after=wait, minutes=int(wait // 60) + 1)
+    epoch = box.admin_epoch()
+    device = known_device(epoch)
+    limits = login_limits(epoch, device)
+    for bucket, key, attempts, window, message in limits:
+        wait = limiter.retry_after(bucket, key, attempts, window)
+        if wait:
+            raise TooManyRequests(message, retry_after=wait, minutes=int(wait // 60) + 1)
     if not box.check_password(request.form.get("password", "")):
-        limiter.record("login", address, window)
+        for bucket, key, _attempts, window, _message in limits:
+            limiter.record(bucket, key, window)
         flash(_("Wrong password."), "error")
         return render_template("admin/login.html"), 401
-    limiter.reset("login", address)
+    limiter.reset("login", request.remote_addr)
     session.clear()  # a fresh session on privilege change: no fixation
-    session["admin_epoch"] = box.admin_epoch()
+    session[SESSION_KEY] = epoch
     session["admin_since"] = current_app.extensions["clock"].now()
     flash(_("Welcome, you are logged in."), "success")
-    return redirect(url_for("admin.index"))
+    response = redirect(url_for("admin.index"))
+    response.set_cookie(
+        DEVICE_COOKIE, device_serializer().dumps({"id": device or secrets.token_urlsafe(12),
+                                                  "epoch": epoch}),
+        max_age=DEVICE_DAYS * 24 * 3600, path=url_for("admin.index"), httponly=True,
+        samesite="Lax")
+    return response
 
 
 @bp.post("/logout")

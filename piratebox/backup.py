@@ -14,12 +14,16 @@ the new manifest does not need are removed only after. A blob already on the sti
 not written again: the second backup of a box costs what changed since the first.
 """
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
+import stat
 from pathlib import Path
+from urllib.parse import quote
 
 from peewee import fn
 
@@ -28,7 +32,8 @@ from piratebox import box
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.errors import PirateboxError
 from piratebox.i18n import N_, print_progress
-from piratebox.storage import CONFIG_NAME, atomic_copy, atomic_write, fsync_dir
+from piratebox.rules import ID
+from piratebox.storage import CONFIG_NAME, atomic_copy, atomic_file, atomic_write, fsync_dir
 
 BACKUP_FOLDER = "cocote-backup"
 FORMAT = "cocote-backup"
@@ -78,17 +83,20 @@ def backup(data_dir, stick, now, say=print_progress):
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "blobs").mkdir(exist_ok=True)
-        say(N_("database snapshot"))
-        _snapshot(data_dir.database, snapshot)
-        if snapshot.stat().st_size > FAT_MAX_FILE:
-            raise BackupError(N_("The database is larger than 4 GB, more than a FAT stick holds "
-                                 "in one file: back up to a stick formatted exFAT or ext4."))
-        database_name = f"database-{backup_id}.db"
-        database = {"path": database_name, "sha256": file_digest(snapshot),
-                    "size": snapshot.stat().st_size}
-        atomic_copy(snapshot, folder / database_name)
-        files = [database] + _settings(data_dir, folder)
-        blobs, written = _blobs(data_dir, folder, say)
+        # from the snapshot until its blobs are copied, none of them may be collected
+        with BlobStore(data_dir).keeping():
+            say(N_("database snapshot"))
+            _snapshot(data_dir.database, snapshot)
+            if snapshot.stat().st_size > FAT_MAX_FILE:
+                raise BackupError(N_("The database is larger than 4 GB, more than a FAT stick "
+                                     "holds in one file: back up to a stick formatted exFAT "
+                                     "or ext4."))
+            database_name = f"database-{backup_id}.db"
+            database = {"path": database_name, "sha256": file_digest(snapshot),
+                        "size": snapshot.stat().st_size}
+            atomic_copy(snapshot, folder / database_name)
+            files = [database] + _settings(data_dir, folder)
+            blobs, written = _blobs(data_dir, folder, say)
         manifest = {"format": FORMAT, "version": VERSION, "backup_id": backup_id,
                     "box": me, "created_at": now, "database": database_name,
                     "files": files, "blobs": blobs}
@@ -182,60 +190,223 @@ def find_backup(stick, box_id=None):
     return found[0]
 
 
-def verify_backup(folder, say=print_progress):
-    """Read the manifest and check every file it names; returns the manifest."""
+# A stick is not trusted until its backup is verified: every name in the manifest is one
+# a backup writes (so it stays inside its folder), every value has its type, no link is
+# followed, every file has its size and hash, and the database is the box's the manifest
+# names. Restore then copies exactly the bytes it verified, checking them again.
+
+MAX_MANIFEST = 64 * 1024 * 1024  # some 500,000 blobs
+SETTINGS_FILES = {"secret_key.txt": "secret_key_file", CONFIG_NAME: "config_file"}
+DATABASE_NAME = re.compile(r"^database-[a-z2-7]{26}\.db$")
+
+
+def damaged(name):
+    return BackupError(N_("The backup is damaged or was changed: {name} does not match its "
+                          "manifest. Nothing was restored."), name=name)
+
+
+def malformed(what):
+    return BackupError(N_("The backup's manifest is damaged or was changed ({what}). Nothing "
+                          "was restored."), what=what)
+
+
+def read_manifest(folder):
+    """The manifest, every field checked for its type and every name for its shape."""
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with _open_regular(folder / "manifest.json") as handle:
+            text = handle.read(MAX_MANIFEST + 1)
+        if len(text) > MAX_MANIFEST:
+            raise ValueError("too large")
+        manifest = json.loads(text.decode("utf-8"))
+    except (OSError, ValueError, BackupError):
         raise BackupError(N_("The backup's manifest cannot be read: the backup is damaged."
                              )) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(N_("This is not a CoCoTe backup."))
-    if int(str(manifest.get("version", "0")).split(".")[0] or 0) > 1:
+    version = manifest.get("version")
+    if not isinstance(version, str) or not re.fullmatch(r"\d+\.\d+", version):
+        raise malformed("version")
+    if int(version.split(".")[0]) > 1:
         raise BackupError(N_("This backup was made by a newer version: upgrade the software, "
                              "then restore."))
-    entries = [(folder / entry["path"], entry) for entry in manifest.get("files", [])]
-    entries += [(folder / "blobs" / entry["sha256"][:2] / entry["sha256"], entry)
-                for entry in manifest.get("blobs", [])]
-    for number, (path, entry) in enumerate(entries, 1):
-        name = path.relative_to(folder).as_posix()
-        safe = (name in ("secret_key.txt", CONFIG_NAME) or name == manifest.get("database")
-                or (name.startswith("blobs/") and HASH_PATTERN.match(path.name or "")))
-        if not safe or ".." in name or not path.is_file() \
-                or path.stat().st_size != entry.get("size") or file_digest(path) != entry["sha256"]:
-            raise BackupError(N_("The backup is damaged or was changed: {name} does not match "
-                                 "its manifest. Nothing was restored."), name=name)
-        if number % 50 == 0 or number == len(entries):
-            say(N_("verified %(number)d/%(total)d"), number=number, total=len(entries))
-    if manifest["database"] not in {entry["path"] for entry in manifest["files"]}:
-        raise BackupError(N_("The backup names no database. Nothing was restored."))
+    me = manifest.get("box")
+    if not isinstance(me, dict) or not _is_id(me.get("id")) or not isinstance(
+            me.get("name"), str):
+        raise malformed("box")
+    if not _is_id(manifest.get("backup_id")):
+        raise malformed("backup_id")
+    database = manifest.get("database")
+    if not isinstance(database, str) or not DATABASE_NAME.match(database):
+        raise malformed("database")
+    files, blobs = manifest.get("files"), manifest.get("blobs")
+    if not isinstance(files, list) or not isinstance(blobs, list):
+        raise malformed("files, blobs")
+    for number, entry in enumerate(files):
+        if not _is_entry(entry) or not isinstance(entry.get("path"), str) or (
+                entry["path"] not in SETTINGS_FILES and entry["path"] != database):
+            raise malformed(f"files[{number}]")
+    names = [entry["path"] for entry in files]
+    if len(set(names)) != len(names) or database not in names:
+        raise malformed("files")
+    for number, entry in enumerate(blobs):
+        if not _is_entry(entry):
+            raise malformed(f"blobs[{number}]")
+    return manifest
+
+
+def _is_id(value):
+    return isinstance(value, str) and bool(ID.match(value))
+
+
+def _is_entry(entry):
+    return (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+            and bool(HASH_PATTERN.match(entry["sha256"])) and type(entry.get("size")) is int
+            and entry["size"] >= 0)
+
+
+def _members(manifest):
+    """(name in the backup folder, manifest entry) of every file the backup holds."""
+    return [(entry["path"], entry) for entry in manifest["files"]] + [
+        (_blob_name(entry["sha256"]), entry) for entry in manifest["blobs"]]
+
+
+def _blob_name(digest):
+    return f"blobs/{digest[:2]}/{digest}"
+
+
+def _open_regular(path):
+    """Open a file for reading, refusing a link (at the end of the path) or anything but a
+    plain file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        raise damaged(Path(path).name) from None
+    handle = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        handle.close()
+        raise damaged(Path(path).name)
+    return handle
+
+
+def _no_link_on_the_way(folder, name):
+    """The path of `name` below `folder`, when no folder on the way is a link."""
+    path = folder
+    for part in Path(name).parts[:-1]:
+        path = path / part
+        try:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                raise damaged(name)
+        except OSError:
+            raise damaged(name) from None
+    return folder / name
+
+
+def _copy_verified(folder, name, entry, target):
+    """Copy a member of the backup to `target`, hashing what is read: `target` appears only
+    if those very bytes match the manifest."""
+    hasher, size = hashlib.sha256(), 0
+    sink = atomic_file(target, suffix=".partial") if target else contextlib.nullcontext()
+    with _open_regular(_no_link_on_the_way(folder, name)) as reader, sink as writer:
+        for chunk in iter(lambda: reader.read(CHUNK), b""):
+            size += len(chunk)
+            if size > entry["size"]:
+                raise damaged(name)
+            hasher.update(chunk)
+            if writer:
+                writer.write(chunk)
+        if size != entry["size"] or hasher.hexdigest() != entry["sha256"]:
+            raise damaged(name)
+
+
+def database_identity(path):
+    """The box id a database file says it is, read without trusting the file: read-only,
+    nothing in its schema run, or BackupError."""
+    uri = f"file:{quote(str(path))}?mode=ro&immutable=1"
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            connection.execute("PRAGMA trusted_schema = OFF")
+            if connection.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise damaged(path.name)
+            kind = connection.execute(
+                "SELECT type FROM sqlite_master WHERE name = 'setting'").fetchone()
+            row = connection.execute(
+                "SELECT value FROM setting WHERE key = 'box_id'").fetchone() \
+                if kind == ("table",) else None
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        raise damaged(path.name) from None
+    return row[0] if row else None
+
+
+def verify_backup(folder, say=print_progress):
+    """Check the whole backup in `folder` against its manifest; returns the manifest."""
+    for path in (folder.parent, folder):
+        if os.path.islink(path):
+            raise damaged(path.name)
+    manifest = read_manifest(folder)
+    if manifest["box"]["id"] != folder.name:
+        raise malformed("box")
+    members = _members(manifest)
+    for number, (name, entry) in enumerate(members, 1):
+        _copy_verified(folder, name, entry, None)
+        if number % 50 == 0 or number == len(members):
+            say(N_("verified %(number)d/%(total)d"), number=number, total=len(members))
+    found = database_identity(folder / manifest["database"])
+    if found != manifest["box"]["id"]:
+        raise BackupError(N_("This backup's database is the box {found}, not the box {named} its "
+                             "manifest names: it was changed. Nothing was restored."),
+                          found=found or "?", named=manifest["box"]["id"])
     return manifest
 
 
 def restore(data_dir, stick, box_id=None, say=print_progress):
-    """Rebuild a box from its backup on a fresh device; returns the manifest."""
+    """Rebuild a box from its backup on a fresh device; returns the manifest.
+
+    Nothing is written before the whole backup is verified; if a file then differs from
+    what was verified (a stick that changes, or is pulled out), what was written is
+    removed again.
+    """
     if data_dir.exists():
         raise BackupError(N_("{path} already holds a box: restore only into a new, empty data "
                              "directory."), path=data_dir.path)
     folder = find_backup(stick, box_id)
     manifest = verify_backup(folder, say)
-    data_dir.create()
-    for name, target in (("secret_key.txt", data_dir.secret_key_file),
-                         (CONFIG_NAME, data_dir.config_file)):
-        if (folder / name).is_file():
-            atomic_copy(folder / name, target)
-    os.chmod(data_dir.secret_key_file, 0o600)
-    for number, entry in enumerate(manifest["blobs"], 1):
-        digest = entry["sha256"]
-        target = data_dir.blobs / digest[:2] / digest
-        target.parent.mkdir(exist_ok=True)
-        atomic_copy(folder / "blobs" / digest[:2] / digest, target)
-        if number % 50 == 0 or number == len(manifest["blobs"]):
-            say(N_("photos and files %(number)d/%(total)d"), number=number,
-                total=len(manifest["blobs"]))
-    # the database last: until it is in place, the folder is not a box
-    atomic_copy(folder / manifest["database"], data_dir.database)
-    fsync_dir(data_dir.path)
+    created = not data_dir.path.exists()
+    written = []
+    try:
+        data_dir.create()
+        for entry in manifest["files"]:
+            if entry["path"] in SETTINGS_FILES:
+                target = getattr(data_dir, SETTINGS_FILES[entry["path"]])
+                _copy_verified(folder, entry["path"], entry, target)
+                written.append(target)
+        os.chmod(data_dir.secret_key_file, 0o600)
+        blobs = manifest["blobs"]
+        for number, entry in enumerate(blobs, 1):
+            target = data_dir.blobs / entry["sha256"][:2] / entry["sha256"]
+            target.parent.mkdir(exist_ok=True)
+            _copy_verified(folder, _blob_name(entry["sha256"]), entry, target)
+            written.append(target)
+            if number % 50 == 0 or number == len(blobs):
+                say(N_("photos and files %(number)d/%(total)d"), number=number,
+                    total=len(blobs))
+        # the database last: until it is in place, the folder is not a box
+        database = next(entry for entry in manifest["files"]
+                        if entry["path"] == manifest["database"])
+        _copy_verified(folder, manifest["database"], database, data_dir.database)
+        fsync_dir(data_dir.path)
+    except (BackupError, OSError) as error:
+        if created:
+            shutil.rmtree(data_dir.path, ignore_errors=True)
+        else:
+            for path in written:
+                path.unlink(missing_ok=True)
+        if isinstance(error, BackupError):
+            raise
+        raise BackupError(N_("Could not restore from {stick}: {error}. Nothing was restored."),
+                          stick=stick, error=error.strerror or error) from None
     return manifest
 
 

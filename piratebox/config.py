@@ -23,10 +23,22 @@ DEFAULTS = {
     # Empty: SQLite in the data directory. A hub may name PostgreSQL instead
     # (postgresql://user@host/db, or postgresql+pool:// for pooled connections).
     "DATABASE_URL": "",
-    # Forms and photos; the file share streams and sets its own per-request limit.
+    # A form with photos; other forms take 64 KB, the file share and the bundle upload
+    # their own limits below (piratebox/bodies.py).
     "MAX_CONTENT_LENGTH": 32 * MB,
+    # The server (piratebox/serving.py): connections at once, and per phone address; a
+    # request's headers must arrive within REQUEST_HEADER_SECONDS of the connection being
+    # ready, and a body at REQUEST_BODY_MIN_RATE bytes a second at least.
+    "CONNECTIONS": 200,
+    "CONNECTIONS_PER_ADDRESS": 16,
+    "REQUEST_HEADER_SECONDS": 15,
+    "REQUEST_BODY_MIN_RATE": 2048,
     "LOGIN_ATTEMPTS": 5,
     "LOGIN_WINDOW_SECONDS": 900,
+    # Wrong passwords from all addresses together before phones the mediator never
+    # logged in from must wait (see piratebox/admin.py).
+    "LOGIN_GLOBAL_ATTEMPTS": 20,
+    "LOGIN_GLOBAL_WINDOW_SECONDS": 3600,
     "ADMIN_SESSION_HOURS": 12,
     # How long a phone that has seen the welcome page is told "you are online".
     "PORTAL_MEMORY_SECONDS": 24 * 3600,

@@ -43,7 +43,8 @@ def add_samples(data_dir, now):
 
     open_existing(data_dir)
     with db.connection_context():
-        actor = Actor(box_id=identity()["id"], now=now, blobs=BlobStore(data_dir))
+        me = identity()
+        actor = Actor(box_id=me["id"], now=now, blobs=BlobStore(data_dir), role=me["role"])
         for sample in SAMPLES:
             fields = {**DEFAULTS, **sample}
             picture = fields.pop("picture", None)

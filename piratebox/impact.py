@@ -19,7 +19,7 @@ from pathlib import Path
 from peewee import fn
 
 from models import Exchange, Tally, db
-from piratebox import typography
+from piratebox import rules, typography
 from piratebox.catalogue.logic import store_photos
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
@@ -355,38 +355,36 @@ def csv_rows(figures, decimal_comma=False):
     return rows
 
 
-MAX_TALLY = 10_000
-
-
 def read_tally(form):
     """The weekly tally form: any day of the week (its Monday is kept), two counts, a note."""
-    values, errors = {"note": " ".join(form.get("note", "").split())[:300]}, {}
+    values = {"note": form.get("note", "")}
     try:
         day = date.fromisoformat(form.get("week_of", "").strip())
         values["week_of"] = (day - timedelta(days=day.weekday())).isoformat()
     except ValueError:
         values["week_of"] = form.get("week_of", "")
-        errors["week_of"] = N_("Give a date, for example 2026-12-31.")
     for name in ("deposited", "taken"):
         raw = form.get(name, "0").strip() or "0"
-        values[name] = raw
-        if not raw.isdigit() or int(raw) > MAX_TALLY:
-            errors[name] = N_("Give a whole number, 0 or more.")
-        else:
-            values[name] = int(raw)
+        values[name] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else -1
+    values, errors = rules.read(Tally, values)
+    for name in ("deposited", "taken"):
+        if name in errors:
+            values[name] = form.get(name, "")  # shown again as typed
     return values, errors
 
 
 def record_tally(values, uploads, actor):
     """Store this box's tally for a week, replacing an earlier one for the same week."""
-    photos = store_photos(uploads, actor)
     tally = Tally.get_or_none((Tally.origin == actor.box_id) & (Tally.week_of == values["week_of"])
                               & (Tally.deleted == False))  # noqa: E712
-    with db.atomic():
-        tally = tally or Tally()
-        for name in ("week_of", "deposited", "taken", "note"):
-            setattr(tally, name, values[name])
-        if photos:  # a new tally without a photo keeps an earlier one's
-            tally.photos = json.dumps(photos)
-        tally.save_change(actor.box_id, actor.now)
+    with actor.blobs.keeping():
+        photos = store_photos(uploads, actor)
+        with db.atomic():
+            tally = tally or Tally()
+            for name in ("week_of", "deposited", "taken", "note"):
+                setattr(tally, name, values[name])
+            if photos:  # a new tally without a photo keeps an earlier one's
+                tally.photos = json.dumps(photos)
+            actor.save(tally)
+    actor.blobs.collect()  # an earlier photo of that week
     return tally

@@ -1,26 +1,88 @@
 """Reports and hiding, the same for objects and board messages.
 
-A visitor reports a record; when its open reports reach the threshold it is hidden until
-the mediator decides: show again (closing the reports), dismiss the reports, or delete.
+A visitor reports a record; when enough different phones have open reports on it, it is
+hidden until the mediator decides: show again (closing the reports), dismiss the
+reports, or delete.
+
+A phone is known by its address and by its cookie, and two reports that share either
+come from the same phone, however they are chained: a phone that drops its cookie keeps
+its address, one that takes a new address on the wifi keeps its cookie. Only a phone that
+changes both, between two reports, counts twice (see docs/security.md).
 """
 
-from models import Report, db
+import threading
+from dataclasses import dataclass
+
+from models import BlobUse, Report, db
+from piratebox.text import clean_line
 
 DECISIONS = ("hide", "show", "dismiss", "delete")
+REASON_LIMIT = 300
+_reporting = threading.Lock()  # count the phones, then report, as one step
 
 
-def report(record, subject, reason, actor, threshold):
-    """Record a report; hide the record once enough are open. Returns the open count."""
-    with db.atomic():
-        Report.create(subject=subject, item_id=record.id, reason=reason[:300],
-                      created_at=actor.now)
-        open_reports = Report.select().where(
-            (Report.item_id == record.id) & (Report.resolved == False)  # noqa: E712
-        ).count()
-        if open_reports >= threshold and not record.hidden:
-            record.hidden = True
-            record.save_change(actor.box_id, actor.now)
-    return open_reports
+@dataclass(frozen=True)
+class Reporter:
+    """Keyed hashes of a phone's address and of its cookie's own id."""
+
+    address: str
+    phone: str
+
+
+def open_reports(record_id=None):
+    query = Report.select().where(Report.resolved == False)  # noqa: E712
+    return query if record_id is None else query.where(Report.item_id == record_id)
+
+
+def phones(reports):
+    """How many phones made these reports: reports sharing an address or a cookie, directly
+    or through others, are one phone's."""
+    parent = {}
+
+    def root(key):
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    def keys(report):  # reports from before phones were told apart each count alone
+        return (("address", report.reporter_address or report.id),
+                ("phone", report.reporter_phone or report.id))
+
+    for report in reports:
+        address, phone = keys(report)
+        parent[root(phone)] = root(address)
+    return len({root(keys(report)[0]) for report in reports})
+
+
+def report(record, subject, reason, actor, threshold, reporter):
+    """Record a phone's report; hide the record when `threshold` phones have reported it.
+
+    Returns False when this phone had already reported it: the report is kept (it ties
+    the phone's address and cookie together) but counts no more.
+    """
+    with _reporting, db.atomic():
+        earlier = list(open_reports(record.id))
+        before = phones(earlier)
+        new = Report.create(subject=subject, item_id=record.id,
+                            reason=clean_line(reason)[:REASON_LIMIT], created_at=actor.now,
+                            reporter_address=reporter.address, reporter_phone=reporter.phone)
+        after = phones([*earlier, new])
+        if after >= threshold and not record.hidden:
+            set_hidden(record, True, actor)
+    return after > before
+
+
+def set_hidden(record, hidden, actor):
+    """Hide or show a record. One born in another village is hidden here only: the change
+    stays on this box (no new version, nothing sent) until its own village changes it,
+    when it comes back to the review page with its open reports."""
+    record.hidden = hidden
+    if actor.may_change(record):
+        actor.save(record)
+    else:
+        record.save(only=[type(record).hidden])
+        BlobUse.refresh([record])
 
 
 def close_reports(record_id):
@@ -33,12 +95,14 @@ def decide(record, decision, actor):
         raise ValueError(decision)
     with db.atomic():
         if decision == "delete":
-            record.tombstone(actor.box_id, actor.now)
+            if actor.may_change(record):
+                actor.delete(record)
+            else:
+                set_hidden(record, True, actor)
             close_reports(record.id)
             return
         if decision in ("hide", "show"):
-            record.hidden = decision == "hide"
-            record.save_change(actor.box_id, actor.now)
+            set_hidden(record, decision == "hide", actor)
         if decision in ("show", "dismiss"):
             close_reports(record.id)
 
@@ -61,12 +125,12 @@ def open_count(subject):
 
 
 def to_review(model, subject):
-    """Records with open reports, or hidden, most reported first: [(record, count)]."""
-    counts = {}
-    query = Report.select(Report.item_id).where(
-        (Report.resolved == False) & (Report.subject == subject))  # noqa: E712
-    for row in query:
-        counts[row.item_id] = counts.get(row.item_id, 0) + 1
+    """Records with open reports, or hidden, reported by most phones first:
+    [(record, phones)]."""
+    by_record = {}
+    for row in open_reports().where(Report.subject == subject):
+        by_record.setdefault(row.item_id, []).append(row)
+    counts = {record_id: phones(rows) for record_id, rows in by_record.items()}
     records = model.live().where(model.id.in_(list(counts)) | (model.hidden == True))  # noqa: E712
     return sorted(((record, counts.get(record.id, 0)) for record in records),
                   key=lambda pair: (-pair[1], -pair[0].updated_at))

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from models import Setting, db
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
+from piratebox.text import clean_line
 
 FIELDS = ("box_name", "wifi_ssid", "wifi_password", "site_url", "welcome_text")
 LIMITS = {"box_name": 60, "wifi_ssid": 32, "wifi_password": 63, "site_url": 100,
@@ -33,7 +34,7 @@ def load(default_site_url):
 
 def validate(form):
     """Clean settings, or a dict of errors (message ids) keyed by field."""
-    values = {name: " ".join(form.get(name, "").split()) for name in FIELDS}
+    values = {name: clean_line(form.get(name, "")) for name in FIELDS}
     values["wifi_password"] = form.get("wifi_password", "")  # spaces count in a password
     values["site_url"] = values["site_url"].rstrip("/")
     errors = {}

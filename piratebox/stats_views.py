@@ -17,7 +17,7 @@ from flask import (
 from markupsafe import Markup
 
 from models import Tally
-from piratebox import impact, typography
+from piratebox import bodies, impact, rules, typography
 from piratebox.admin import admin_required
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
@@ -82,6 +82,7 @@ def csv_download():
 
 @bp.route("/admin/tally", methods=["GET", "POST"])
 @admin_required
+@bodies.accepts("photos")
 def tally():
     """The weekly count of the physical box, and its photo, kept by the mediator."""
     values, errors = {"deposited": 0, "taken": 0}, {}
@@ -97,4 +98,4 @@ def tally():
                 return redirect(url_for("stats.tally"))
     recent = Tally.live().order_by(Tally.week_of.desc()).limit(12)
     return render_template("stats/tally.html", values=values, errors=errors, tallies=recent,
-                           limits={}), 400 if errors else 200
+                           limits=rules.limits(Tally)), 400 if errors else 200

@@ -26,6 +26,7 @@ LOCK_SUFFIX = ".lock"
 # server while `piratebox sync` runs, or a second server process) is still writing.
 _scratches = {}
 _scratches_lock = threading.Lock()
+BLOB_LOCK_NAME = "blobs.lock"  # in tmp/: see piratebox/blobs.py
 
 
 class DataDir:
@@ -47,6 +48,12 @@ class DataDir:
     @property
     def tmp(self):
         return self.path / TMP_DIR
+
+    @property
+    def blob_lock(self):
+        """The file whose lock says the blob store is in use (never removed: a lock held on
+        a removed file would no longer exclude anyone)."""
+        return self.tmp / BLOB_LOCK_NAME
 
     @property
     def blobs(self):
@@ -98,7 +105,7 @@ class DataDir:
         if not self.tmp.is_dir():
             return removed
         for lock_file in self.tmp.glob("*" + LOCK_SUFFIX):
-            if _owner_alive(lock_file):
+            if lock_file == self.blob_lock or _owner_alive(lock_file):
                 continue
             folder = lock_file.with_suffix("")
             if folder.is_dir():
@@ -184,3 +191,21 @@ def fsync_dir(folder):
 def disk_usage(path):
     usage = shutil.disk_usage(path)
     return {"total": usage.total, "used": usage.used, "free": usage.free}
+
+
+def shred(path):
+    """Delete a file that held a secret, overwriting its bytes first: a FAT stick keeps a
+    deleted file's clusters until they are reused, so unlinking alone would leave the key
+    there for anyone with an undelete tool."""
+    path = Path(path)
+    try:
+        with open(path, "r+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(0)
+            handle.write(b"\0" * size)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except FileNotFoundError:
+        return
+    path.unlink(missing_ok=True)
+    fsync_dir(path.parent)

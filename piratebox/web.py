@@ -1,14 +1,18 @@
 """The request lifecycle shared by every page: database, language, security, errors, logging."""
 
+import hmac
+import io
 import logging
 import re
+import secrets
 from datetime import date
+from functools import cached_property
 
-from flask import Request, current_app, g, render_template, request, url_for
+from flask import Request, current_app, flash, g, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from models import db
-from piratebox import __version__, pagecache, portal, security, site, typography
+from piratebox import __version__, bodies, moderation, pagecache, portal, security, site, typography
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
@@ -57,43 +61,62 @@ def public_url(endpoint, **values):
     return public_base() + url_for(endpoint, **values)
 
 
-UPLOAD_ENDPOINT = "files.upload_files"
-BUNDLE_UPLOAD_ENDPOINT = "sync.upload"
-
-
 class BoxRequest(Request):
-    """Flask's request, except that the file share's upload form streams to the data disk,
-    and it and the mediator's bundle upload have their own size limits (a form or a photo
-    is small, a shared file or a bundle may be large)."""
+    """Flask's request, with the body limits of piratebox/bodies.py: the bytes, parts and
+    files each view accepts, counted while the form is parsed, and the file share's and
+    the bundle's files streamed to the data disk."""
+
+    # a form field held in memory (newer Werkzeug's default; older ones have none)
+    max_form_memory_size = 500_000
+
+    @cached_property
+    def body_rule(self):
+        return bodies.rule_for(current_app, self.endpoint)
 
     @property
     def max_content_length(self):
-        config = current_app.config
-        if self.endpoint == UPLOAD_ENDPOINT:
-            return upload.request_limit(config)
-        if self.endpoint == BUNDLE_UPLOAD_ENDPOINT:
-            return config["SYNC_MAX_BUNDLE_MB"] * upload.MB + upload.MULTIPART_OVERHEAD
-        return config["MAX_CONTENT_LENGTH"]
+        if not bodies.may_send(self.body_rule, session):
+            return bodies.FORM_MAX_BYTES
+        return self.body_rule.max_bytes
+
+    def _get_stream_for_parsing(self):
+        return bodies.counted(super()._get_stream_for_parsing(), self.mimetype,
+                              self.mimetype_params.get("boundary"))
 
     def _get_file_stream(self, total_content_length, content_type, filename=None,
                          content_length=None):
-        if self.endpoint == UPLOAD_ENDPOINT:
-            return upload.open_spool(total_content_length)
+        if not filename:
+            return EmptyFileInput()
+        rule = self.body_rule
+        self.file_parts = getattr(self, "file_parts", 0) + 1
+        if self.file_parts > rule.max_files:
+            raise bodies.too_many_files(rule.max_files)
+        if rule.spooled_file_bytes:
+            return upload.open_spool(total_content_length, rule.spooled_file_bytes,
+                                     rate_limited=bool(rule.rate_bucket))
         return super()._get_file_stream(total_content_length, content_type, filename,
                                         content_length)
+
+
+class EmptyFileInput(io.BytesIO):
+    """What a file input left empty sends: never kept, whatever it carries."""
+
+    def write(self, data):
+        return len(data)
 
 
 def actor():
     """This box, now: what every change made through the web is stamped with."""
     extensions = current_app.extensions
     return Actor(box_id=extensions["box"]["id"], now=extensions["clock"].now(),
-                 blobs=BlobStore(extensions["data_dir"]))
+                 blobs=BlobStore(extensions["data_dir"]), role=extensions["box"]["role"])
 
 
 POSTED_A_LOT = N_("You have posted a lot this hour: wait {minutes} minutes, or ask the "
                   "mediator.")
 REPORTED_A_LOT = N_("Too many reports from this phone: try again later.")
 REPORTS_PER_HOUR = 20
+PHONE_KEY = "phone"  # this phone's own random id, in its session cookie
 
 
 def photo_uploads():
@@ -129,6 +152,30 @@ def rate_limit(bucket, per_hour, message):
     count_success(bucket)
 
 
+def reporter():
+    """This phone as moderation counts it: keyed hashes of its address and cookie id."""
+    phone = session.get(PHONE_KEY)
+    if not phone:
+        phone = session[PHONE_KEY] = secrets.token_urlsafe(12)
+    return moderation.Reporter(address=keyed("address", request.remote_addr),
+                               phone=keyed("phone", phone))
+
+
+def keyed(kind, value):
+    secret = str(current_app.secret_key).encode("utf-8")
+    return hmac.new(secret, f"{kind}:{value}".encode(), "sha256").hexdigest()[:32]
+
+
+def report(record, subject, reason):
+    """A visitor reports a record: once per phone, and a phone's reports limited together."""
+    rate_limit("report", REPORTS_PER_HOUR, REPORTED_A_LOT)
+    counted = moderation.report(record, subject, reason, actor(),
+                                current_app.config["REPORTS_TO_HIDE"], reporter())
+    flash(gettext("Thank you, the mediator will look at it.") if counted else
+          gettext("This phone had already reported it: the mediator will look at it."),
+          "success")
+
+
 def gettext(message, /, **params):
     text = g.translator.gettext(message) if "translator" in g else message
     return text % params if params else text
@@ -153,6 +200,9 @@ def choose_language():
 
 
 def before_request():
+    refused = request.environ.get(bodies.REFUSED_KEY)
+    if refused is not None:
+        raise refused
     portal_answer = current_app.extensions["portal"].answer()
     if portal_answer is not None:
         return portal_answer
@@ -190,6 +240,7 @@ ERROR_TITLES = {
     413: N_("What you sent is too large."),
     429: N_("Too many attempts: please wait a moment."),
     500: N_("The box ran into a problem."),
+    507: N_("The box is almost full."),
     503: N_("The box is not ready."),
 }
 ERROR_HINTS = {
@@ -213,6 +264,11 @@ def error_page(status, message=None, retry_after=None):
 
 
 def handle_http_error(error):
+    if error.code == 413 and (request.content_length or 0) > request.max_content_length:
+        # the same page, saying the limit, as when the server refuses it at the headers
+        refusal = (bodies.body_too_large(request.body_rule)
+                   if bodies.may_send(request.body_rule, session) else bodies.mediator_only())
+        return handle_domain_error(refusal)
     hint = ERROR_HINTS.get(error.description)
     response = error_page(error.code or 500, gettext(hint) if hint else None)
     if error.code == 405 and getattr(error, "valid_methods", None):
@@ -319,3 +375,7 @@ def init_app(app):
     app.register_error_handler(PirateboxError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.context_processor(template_globals)
+    # An error page must show even when the process is short of open files (a flood of
+    # uploads): its templates are read now, once.
+    for name in ("base.html", "error.html"):
+        app.jinja_env.get_template(name)

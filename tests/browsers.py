@@ -194,6 +194,17 @@ class ChromiumPhone(Phone):
         for cookie in cookies:
             self.driver.add_cookie(cookie)
 
+    def alert_text(self):
+        from selenium.common.exceptions import NoAlertPresentException
+
+        try:
+            return self.driver.switch_to.alert.text
+        except NoAlertPresentException:
+            return ""
+
+    def accept_alert(self):
+        self.driver.switch_to.alert.accept()
+
     def quit(self):
         self.driver.quit()
 
@@ -269,6 +280,17 @@ class FirefoxPhone(Phone):
         self.client.delete_all_cookies()
         for cookie in cookies:
             self.client.add_cookie(cookie)
+
+    def alert_text(self):
+        from marionette_driver.errors import NoAlertPresentException
+
+        try:
+            return self.client.switch_to_alert().text
+        except NoAlertPresentException:
+            return ""
+
+    def accept_alert(self):
+        self.client.switch_to_alert().accept()
 
     def quit(self):
         with quiet_client():

@@ -1,6 +1,8 @@
 """Run the real box (waitress, as deployed) in a child process on a loopback port."""
 
+import importlib.util
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -10,6 +12,14 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_script(name):
+    """A module of scripts/ (a load generator, a benchmark's attacker) for a test to use."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port():
@@ -32,14 +42,21 @@ def wait_until_up(url, process, timeout=15):
 
 
 class Server:
-    def __init__(self, data_dir, *args, env=None):
+    """`open_files`: the process's descriptor limit (soft and hard), to serve under it."""
+
+    def __init__(self, data_dir, *args, env=None, open_files=None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, str(ROOT / "app.py"), "--data", str(data_dir), "serve",
                    "--port", str(self.port), *args]
+
+        def limit_open_files():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
         self.process = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **(env or {})},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=limit_open_files if open_files else None,  # noqa: PLW1509
         )
         wait_until_up(self.base + "/healthz", self.process)
 
@@ -56,4 +73,4 @@ class Server:
         return self
 
     def __exit__(self, *exc):
-        self.stop()
+        self.output = self.stop()  # (stdout, stderr), for the test to read after

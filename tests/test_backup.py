@@ -75,7 +75,7 @@ def test_backup_more_work_backup_again_lose_the_card_restore_and_sync(enrolled, 
     shutil.rmtree(village.path)  # the SD card dies
     fresh = DataDir(village.path)
     restored = ok(fresh, "restore", "--from", str(stick))
-    assert "Restored village" in restored
+    assert "Restored Saint-Bonnet" in restored
     with opened(fresh):
         assert box.identity()["id"] == village_id
     assert titles(fresh) == ["Table", "Vélo"]

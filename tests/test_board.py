@@ -82,7 +82,7 @@ def test_reports_hide_a_message_and_the_mediator_decides(client, admin, app):
         visitor.post(f"/board/{message.id}/report", data={"csrf_token": token})
     assert "Message méchant" not in client.get("/board/").get_data(as_text=True)
     review = admin.get("/admin/board").get_data(as_text=True)
-    assert "Message méchant" in review and "3 signalements" in review
+    assert "Message méchant" in review and "signalé par 3 téléphones" in review
     token = csrf_from(review)
     admin.post(f"/admin/board/messages/{message.id}", data={"csrf_token": token,
                                                             "decision": "delete"})

@@ -197,9 +197,10 @@ def test_the_mediator_sees_what_waits_and_a_refused_import_on_the_page(server, p
     phone.visit(server.base + "/admin/")
     phone.type("input[type=password]", "village-secret")
     phone.submit("form[action$='/admin/login']")
-    phone.wait_for_text("Espace médiateur")
+    # the dashboard, not the login page (whose title is the same): the session is open
+    phone.wait_for_text("En attente de vous")
     phone.check_fits()
-    assert "En attente de vous" in phone.text and "Prêts en retard" in phone.text
+    assert "Prêts en retard" in phone.text
     for path in ("/admin/reports", "/admin/board", "/admin/loans", "/admin/sync",
                  "/admin/settings", "/admin/tally", "/stats/"):
         phone.visit(server.base + path)
@@ -212,6 +213,69 @@ def test_the_mediator_sees_what_waits_and_a_refused_import_on_the_page(server, p
     phone.wait_for_text("vacances.jpg n’est pas un paquet")
     phone.check_fits()
     assert "uploaded-" not in phone.text and "Importer un paquet" in phone.text
+
+
+def test_the_mediator_chooses_an_enrolment_and_discards_a_record_set_aside(phone, tag,
+                                                                          tmp_path):
+    """The sync page's choices on a phone: enrolments none of which bears the box's name,
+    a record set aside here, one the hub set aside. A box of its own: it gets enrolled."""
+    from piratebox.rules import Unusable
+    from piratebox.sync import enrolment, quarantine
+
+    hub, village = DataDir(tmp_path / "hub"), DataDir(tmp_path / "village")
+    box.create(hub, role="hub", name="Centre de la Loire")
+    box.create(village, role="box", name="Saint-Bonnet")
+    stick = tmp_path / "stick" / "cocote"
+    open_existing(hub)
+    with db.connection_context():
+        for name in ("Marols", "Luriecq"):
+            enrolment.enrol(name, stick.parent, 1.79e9)
+    open_existing(village)
+    with db.connection_context():
+        box.set_password("village-secret", 1000)
+        enrolment.offer(stick)
+        quarantine.keep("h" * 26, "b" * 26, {"table": "item", "record": {"id": "i" * 26}},
+                        Unusable(quarantine.FOREIGN), 1.79e9, quarantine.Kept())
+    phone.as_phone(f"mediator-of-a-new-box-{tag}")
+    with Server(village.path) as server:
+        phone.visit(server.base + "/admin/")
+        phone.type("input[type=password]", "village-secret")
+        phone.submit("form[action$='/admin/login']")
+        phone.wait_for_text("En attente de vous")
+        phone.visit(server.base + "/admin/sync")
+        assert "Invitations sur la clé" in phone.text
+        assert "elle est née sur une autre boîte" in phone.text
+        phone.click("input[type=radio][name=enrolment]")  # the first one offered
+        phone.submit("form[action$='/admin/sync/enrolment']")
+        phone.wait_for_text("se synchronise désormais")
+        phone.submit("form[action*='/discard']")
+        phone.wait_for_text("C’est fait")
+        phone.check_fits()
+        assert "Fiches mises de côté" not in phone.text
+    with db.connection_context():
+        assert enrolment.hub_peer().name == "Centre de la Loire"
+        assert not enrolment.pending()
+
+
+def test_a_file_too_large_for_the_box_is_refused_with_its_page(phone, tag, tmp_path):
+    """With scripts the choice is refused before it is sent; without, the server refuses
+    the body at its headers and the phone still shows the box's page saying why."""
+    village = DataDir(tmp_path / "village")
+    box.create(village, role="box", name="Saint-Bonnet")
+    big = tmp_path / "film.mp4"
+    big.write_bytes(b"\0" * (3 * 1024 * 1024))
+    with Server(village.path, env={"PIRATEBOX_FILES_MAX_MB": "1"}) as server:
+        phone.visit(server.base + "/files/")
+        phone.type("#files", str(big))
+        phone.submit("form[data-upload-form]")
+        if phone.javascript:
+            phone.wait_for(phone.alert_text, "the browser's alert")
+            assert "rien n'a été envoyé" in phone.alert_text()
+            phone.accept_alert()
+            assert phone.url.endswith("/files/")
+        else:
+            phone.wait_for_text("Un fichier dépasse 1 Mo")
+            phone.check_fits()
 
 
 # What Android's CaptivePortalLogin (a WebView) says it is.

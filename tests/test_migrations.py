@@ -70,3 +70,46 @@ def test_opening_an_older_box_upgrades_it(tmp_path):
         assert Setting.get_value("box_id") == "abc"
         assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_migration_7_lets_every_place_in_and_indexes_the_blobs_already_used(
+        request, tmp_path, engine):
+    """A hub or a box that ran version 6: objects with photos, one "elsewhere" (which did not
+    fit PostgreSQL's VARCHAR(8)), one with an `answers` no form should have let through."""
+    import json
+
+    from peewee import DataError, PostgresqlDatabase
+    from playhouse.db_url import connect
+
+    from models import BlobUse, Item
+
+    if engine == "postgresql":
+        db.initialize(connect(request.getfixturevalue("postgres_database")))
+    else:
+        db.initialize(SqliteDatabase(str(tmp_path / "piratebox.db")))
+    with db.connection_context():
+        migrate(upto=6)
+        photo = {"full": "a" * 64, "thumb": "b" * 64}
+        columns = ("id, origin, version, seq, deleted, created_at, updated_at, kind, mode, "
+                   "title, description, category, condition, place, place_detail, pseudonym, "
+                   "contact, photos, status, reserved_by, reserved_message, lent_to, "
+                   "lent_until, answers, hidden, network, search_text")
+        param = db.obj.param
+        for number, (place, answers, hidden) in enumerate((("home", None, False),
+                                                           ("box", "x" * 20, True))):
+            db.execute_sql(
+                f"INSERT INTO item ({columns}) VALUES ({', '.join([param] * 27)})",  # noqa: S608
+                (f"{number}" * 26, "o" * 26, 1, 1, False, 1.0, 1.0, "offer", "give", "Vélo",
+                 "", "bikes", "", place, "", "", "", json.dumps([photo]), "available", "", "",
+                 "", "", answers, hidden, False, "velo"))
+        if isinstance(db.obj, PostgresqlDatabase):
+            with pytest.raises(DataError), db.atomic():  # what the hub refused
+                db.execute_sql("UPDATE item SET place = 'elsewhere'")
+        migrate()
+        Item.update(place="elsewhere").execute()
+        assert {item.place for item in Item.select()} == {"elsewhere"}
+        assert Item.get_by_id("1" * 26).answers is None
+        assert sorted((use.record_id, use.hash, use.shown) for use in BlobUse.select()) == [
+            ("0" * 26, "a" * 64, True), ("0" * 26, "b" * 64, True),
+            ("1" * 26, "a" * 64, False), ("1" * 26, "b" * 64, False)]

@@ -193,11 +193,14 @@ def test_print_poster_from_the_command_line(runner, data_dir, tmp_path):
 
 
 def add_box_items(count):
+    from flask import current_app
+
+    from piratebox.blobs import BlobStore
     from piratebox.box import Actor
     from piratebox.catalogue import logic
 
     with db.connection_context():
-        actor = Actor("box", 1_767_225_600.0)
+        actor = Actor("box", 1_767_225_600.0, BlobStore(current_app.extensions["data_dir"]))
         for number in range(count):
             logic.create({"kind": "offer", "mode": "give", "place": "box",
                           "category": "books", "title": f"Livre numéro {number}"}, [], actor)

@@ -56,11 +56,16 @@ def test_a_wrong_method_is_a_405_page(client):
     assert response.status_code in (403, 405)  # refused either way, never run
 
 
-def test_an_oversized_body_is_a_413_page(make_app):
-    client = make_app(MAX_CONTENT_LENGTH=1000).test_client()
-    response = client.post("/admin/login", data={"password": "x" * 5000})
+@pytest.mark.parametrize(("path", "size", "says"), [
+    ("/admin/login", 64 * 1024 + 1, "64 Ko au plus"),  # a text form
+    ("/items/new", 2 * 1024 * 1024 + 1, "2 Mo au plus"),  # a form with photos
+])
+def test_an_oversized_body_is_a_413_page(make_app, path, size, says):
+    client = make_app(MAX_CONTENT_LENGTH=2 * 1024 * 1024).test_client()
+    response = client.post(path, data={"password": "x" * size})
     assert response.status_code == 413
-    assert "trop gros" in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "trop gros" in html and says in html
 
 
 def test_invalid_utf8_in_a_query_is_a_400_page(client):

@@ -80,3 +80,8 @@ REQUEST_STATUSES = {**STATUSES, "available": N_("Still looked for")}
 
 def mass_of(code):
     return BY_CODE.get(code, BY_CODE["other"]).mass_kg
+
+
+# What an object's exchange events record (piratebox/catalogue/logic.py appends them).
+ACTIONS = ("deposited", "offered", "requested", "released", "given", "taken", "lent",
+           "returned", "withdrawn", "fulfilled", "expired")

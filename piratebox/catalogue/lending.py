@@ -9,6 +9,7 @@ village's time zone.
 from datetime import date
 
 from models import Item, PersonalKey, WaitingEntry, db
+from piratebox import rules
 from piratebox.catalogue import logic
 from piratebox.errors import Conflict
 from piratebox.i18n import N_
@@ -18,21 +19,15 @@ MAX_WAITING = 50  # a list longer than this says nothing a shorter one does not
 
 
 def field_limits():
-    """The longest pseudonym and contact the record takes: one rule for the form and the
-    bundle reader (piratebox/sync/records.py checks the same max_length)."""
-    return {name: WaitingEntry._meta.fields[name].max_length for name in ("pseudonym", "contact")}
+    """The longest pseudonym and contact a waiting entry takes (the form's maxlength)."""
+    return rules.limits(WaitingEntry)
 
 
 def read_waiting(form):
-    """The waiting-list form: a name (required) and how to be reached (optional)."""
-    values = {name: " ".join(form.get(name, "").split()) for name in ("pseudonym", "contact")}
-    errors = {}
-    if not values["pseudonym"]:
-        errors["pseudonym"] = N_("Give a name or pseudonym so the owner knows who you are.")
-    for name, limit in field_limits().items():
-        if len(values[name]) > limit:
-            errors[name] = N_("Too long: at most %(limit)d characters.")
-    return values, errors
+    """The waiting-list form: a name (required) and how to be reached (optional), read by
+    the one definition of a valid record that the bundle reader applies too."""
+    return rules.read(WaitingEntry, {name: form.get(name, "") for name in ("pseudonym",
+                                                                            "contact")})
 
 
 def can_wait_for(item):
@@ -47,13 +42,13 @@ def join(item, values, actor):
     if WaitingEntry.queue(item.id).count() >= MAX_WAITING:
         raise Conflict(N_("The waiting list of this object is full."))
     with db.atomic():
-        entry = WaitingEntry(item_id=item.id, **values).save_change(actor.box_id, actor.now)
+        entry = actor.save(WaitingEntry(item_id=item.id, **values))
         return entry, logic.give_personal_key(entry.id)
 
 
 def leave(entry, actor):
     with db.atomic():
-        entry.tombstone(actor.box_id, actor.now)
+        actor.delete(entry)
         PersonalKey.delete().where(PersonalKey.record_id == entry.id).execute()
 
 

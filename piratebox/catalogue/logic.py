@@ -13,10 +13,10 @@ from piratebox import moderation, ownership, photos
 from piratebox.catalogue.categories import mass_of
 from piratebox.errors import BadInput, Conflict
 from piratebox.i18n import N_
+from piratebox.rules import MAX_PHOTOS
 
 DAY = 24 * 3600
 EXPIRY_DAYS = 30
-MAX_PHOTOS = 3
 PAGE_SIZE = 20
 # Counting every match of a search over a year of objects costs more than showing them;
 # past this many the list says "1000+" and pages stop there.
@@ -74,40 +74,40 @@ def store_photos(uploads, actor):
 
 
 def record(item, action, actor, avoided_purchase=None):
-    return Exchange(
+    return actor.save(Exchange(
         item_id=item.id, action=action, kind=item.kind, mode=item.mode, place=item.place,
         category=item.category, mass_kg=mass_of(item.category),
         avoided_purchase=avoided_purchase, happened_at=actor.now,
-    ).save_change(actor.box_id, actor.now)
+    ))
 
 
 def create(values, uploads, actor):
     """A new offer or request; returns (item, the manage token to show once)."""
-    photo_list = store_photos(uploads, actor)
     item = Item(**values)
-    item.photos = json.dumps(photo_list)
     item.expires_at = None if item.place == "box" else actor.now + EXPIRY_DAYS * DAY
-    item.refresh_search_text()
     token = ownership.new_token()
     if item.kind == "request":
         action = "requested"
     else:
         action = "deposited" if item.place == "box" else "offered"
-    with db.atomic():
-        item.save_change(actor.box_id, actor.now)
-        ItemKey.create(item_id=item.id, token_hash=ownership.token_hash(token))
-        record(item, action, actor)
+    with actor.blobs.keeping():  # the photos stay until the object that needs them is saved
+        item.photos = json.dumps(store_photos(uploads, actor))
+        with db.atomic():
+            actor.save(item)
+            ItemKey.create(item_id=item.id, token_hash=ownership.token_hash(token))
+            record(item, action, actor)
     return item, token
 
 
 def edit(item, values, uploads, actor):
-    new_photos = store_photos(uploads, actor) if any(uploads) else None
     for name, value in values.items():
         setattr(item, name, value)
-    if new_photos is not None:
-        item.photos = json.dumps(new_photos)
-    item.refresh_search_text()
-    return item.save_change(actor.box_id, actor.now)
+    with actor.blobs.keeping():
+        if any(uploads):
+            item.photos = json.dumps(store_photos(uploads, actor))
+        actor.save(item)
+    actor.blobs.collect()  # the photos it no longer shows
+    return item
 
 
 def actions_for(item):
@@ -161,7 +161,7 @@ def transition(item, action, actor, avoided_purchase=None, **fields):
     if action == "give" and avoided_purchase is None:
         avoided_purchase = item.avoided_purchase  # the answer given when reserving
     with db.atomic():
-        item.save_change(actor.box_id, actor.now)
+        actor.save(item)
         if action in ACTION_EVENTS:
             record(item, ACTION_EVENTS[action], actor, avoided_purchase)
     return item
@@ -194,12 +194,15 @@ ACTION_EVENTS = {
 
 def delete(item, actor):
     moderation.decide(item, "delete", actor)
+    actor.blobs.collect()
 
 
 def expire_due(actor):
-    """Objects kept at home, and requests, expire after 30 days unless renewed."""
+    """Objects kept at home, and requests, expire after 30 days unless renewed: each box
+    expires its own, another village's offers expire there."""
     due = list(Item.live().where(
-        Item.expires_at.is_null(False) & (Item.expires_at < actor.now)
+        (Item.origin == actor.box_id) & Item.expires_at.is_null(False)
+        & (Item.expires_at < actor.now)
         & Item.status.in_(sorted(TRANSITIONS["expire"][0]))
     ))
     with db.atomic():  # one commit: a box back on after a month writes the flash once
@@ -242,6 +245,13 @@ def browse(filters, page=1, fields=None):
 def latest(count):
     return list(Item.listed().select(*Item.card_fields()).where(Item.status == "available")
                 .order_by(Item.created_at.desc()).limit(count))
+
+
+def visible_request(item_id):
+    """The request an offer may answer: one visitors can see, or None."""
+    if not item_id:
+        return None
+    return Item.listed().where((Item.id == item_id) & (Item.kind == "request")).first()
 
 
 def answers_to(request_item):

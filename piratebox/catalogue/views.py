@@ -13,22 +13,19 @@ from flask import (
     url_for,
 )
 
-from models import Blob, Item, WaitingEntry
-from piratebox import moderation, ownership, pagecache
-from piratebox.admin import admin_required
+from models import Blob, BlobUse, Item, WaitingEntry
+from piratebox import bodies, moderation, ownership, pagecache, web
+from piratebox.admin import admin_required, is_admin
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, lending, logic
 from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
 from piratebox.web import (
     POSTED_A_LOT,
-    REPORTED_A_LOT,
-    REPORTS_PER_HOUR,
     actor,
     count_success,
     photo_uploads,
     public_url,
-    rate_limit,
     within_limit,
 )
 from piratebox.web import gettext as _
@@ -36,7 +33,7 @@ from piratebox.web import gettext as _
 bp = Blueprint("catalogue", __name__)
 
 EXPIRY_SWEEP_SECONDS = 300
-ONE_YEAR = 365 * 24 * 3600
+PHOTO_CACHE_SECONDS = 24 * 3600
 
 
 def limit_posting():
@@ -44,13 +41,16 @@ def limit_posting():
 
 
 def sweep_expired():
-    """Expire overdue objects, at most every few minutes, when someone looks at the list."""
+    """Expire overdue objects, at most every few minutes, when someone looks at the list;
+    give back the space of photos nothing shows any more (a moderated object's)."""
     state = current_app.extensions.setdefault("catalogue_sweep", {"at": 0.0})
     now = current_app.extensions["clock"].now()
     if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
         state["at"] = now
-        if logic.expire_due(actor()):
+        who = actor()
+        if logic.expire_due(who):
             current_app.extensions["page_cache"].changed()
+        who.blobs.collect()
 
 
 def get_item(item_id, visible_only=True):
@@ -61,7 +61,7 @@ def get_item(item_id, visible_only=True):
 
 
 def owns(item):
-    return logic.token_matches(item.id, ownership.token_for(item.id))
+    return owns_id(item.id)
 
 
 def reservation_key(item_id):
@@ -120,26 +120,24 @@ def index():
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
+@bodies.accepts("photos")
 def new():
+    answering = logic.visible_request(request.args.get("answers"))
     values = {"kind": request.args.get("kind", "offer"), "mode": "give", "place": "home",
-              "category": "", "condition": "", "answers": request.args.get("answers")}
+              "category": "", "condition": "", "answers": answering and answering.id}
     if request.method == "POST":
         values, errors = forms.read_item(request.form)
+        answering = logic.visible_request(values["answers"])
+        values["answers"] = answering and answering.id
         published = None if errors else publish(values, errors)
         if published:
             return published
     else:
         errors = {}
-    answering = answered_request(values.get("answers"))
-    if answering and request.method == "GET":
-        values.update(kind="offer", category=answering.category)  # its own title, not theirs
+        if answering:  # an answer has its own title, not the request's
+            values.update(kind="offer", category=answering.category)
     return render_template("catalogue/new.html", values=values, errors=errors,
                            answering=answering), form_status(errors)
-
-
-def answered_request(item_id):
-    item = Item.listed().where(Item.id == (item_id or "")).first()
-    return item if item is not None and item.kind == "request" else None
 
 
 def form_status(errors):
@@ -149,6 +147,7 @@ def form_status(errors):
 
 
 @bp.route("/items/deposit", methods=["GET", "POST"])
+@bodies.accepts("photos")
 def deposit():
     """Two taps at the café: a photo and a category, for what someone puts in the box."""
     values, errors = {"category": ""}, {}
@@ -204,6 +203,7 @@ def render_show(item, errors=None, values=None):
         if reserver else None,
         waiting=my_waiting_entry(item), queue_length=WaitingEntry.queue(item.id).count(),
         can_wait=lending.can_wait_for(item), answers=answers, errors=errors or {},
+        changeable=actor().may_change(item),
         values=values or {}, overdue=lending.is_overdue(item, now, config["TIMEZONE"]),
         limits={**forms.LIMITS, **lending.field_limits()})
 
@@ -276,10 +276,7 @@ def take(item_id):
 @bp.post("/items/<item_id>/report")
 def report(item_id):
     item = get_item(item_id)
-    rate_limit("report", REPORTS_PER_HOUR, REPORTED_A_LOT)
-    reason = forms.text(request.form, "reason")[: forms.LIMITS["reason"]]
-    moderation.report(item, "item", reason, actor(), current_app.config["REPORTS_TO_HIDE"])
-    flash(_("Thank you, the mediator will look at it."), "success")
+    web.report(item, "item", request.form.get("reason", ""))
     return redirect(url_for("catalogue.index"))
 
 
@@ -326,6 +323,7 @@ def manage_qr(item_id):
 
 
 @bp.post("/items/<item_id>/manage/<action>")
+@bodies.accepts("photos")  # "edit" may bring new photos
 def owner_action(item_id, action):
     item = get_item(item_id, visible_only=False)
     if not owns(item):
@@ -378,18 +376,32 @@ def edit(item):
 
 @bp.get("/photos/<digest>.jpg")
 def photo(digest):
+    """A photo, while a record shows it: an object's to everyone while the object is
+    visible, to its owner and the mediator while it is hidden, a tally's to the mediator.
+    A deleted object's photos are gone at once (their space follows, see blobs.collect)."""
     if not HASH_PATTERN.match(digest):
         abort(404)
     blob = Blob.get_or_none(Blob.hash == digest)
     if blob is None or blob.kind not in ("photo", "thumb"):
         abort(404)
+    uses = list(BlobUse.select().where(BlobUse.hash == digest))
+    public = any(use.shown for use in uses)
+    if not public and not (uses and (is_admin() or any(owns_id(use.record_id) for use in uses))):
+        abort(404)
     path = BlobStore(current_app.extensions["data_dir"]).path(digest)
     if not path.is_file():  # a damaged store: reported, never a server error
         abort(404)
     response = send_file(path, mimetype="image/jpeg", etag=digest, conditional=True,
-                         max_age=ONE_YEAR)
-    response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
+                         max_age=PHOTO_CACHE_SECONDS)
+    # A day, not a year: a phone that saw a photo may keep it, but not for long after the
+    # object is gone; a photo nobody may see is never kept by a shared cache.
+    response.headers["Cache-Control"] = (f"public, max-age={PHOTO_CACHE_SECONDS}" if public
+                                         else "private, no-store")
     return response
+
+
+def owns_id(item_id):
+    return logic.token_matches(item_id, ownership.token_for(item_id))
 
 
 @bp.get("/admin/reports")

@@ -114,7 +114,7 @@ def decide(event_id):
     decision = request.form.get("decision")
     event = get_event(event_id, published_only=False)
     if decision == "delete":
-        event.tombstone(actor().box_id, actor().now)
+        actor().delete(event)
     elif decision in ("publish", "reject"):
         logic.decide(event, decision, actor())
     else:

@@ -17,7 +17,7 @@ from flask import (
 )
 
 from models import SharedFile
-from piratebox import ownership, pagecache
+from piratebox import bodies, moderation, ownership, pagecache
 from piratebox.admin import admin_required, is_admin
 from piratebox.blobs import BlobStore
 from piratebox.errors import BadInput, PirateboxError
@@ -28,7 +28,6 @@ from piratebox.web import gettext as _
 
 bp = Blueprint("files", __name__)
 
-MAX_FILES_PER_UPLOAD = 20
 EXPIRY_SWEEP_SECONDS = 300
 JUST_UPLOADED = "just_uploaded"
 # A shared file is shown by the browser only in a sandbox: no script, no form, no plugin,
@@ -42,7 +41,8 @@ def disk_figures():
     usage = shutil.disk_usage(data_dir.path)
     reserve = upload.reserve_bytes(current_app.config, usage.total)
     return {"total": usage.total, "used": usage.total - usage.free,
-            "available": max(0, usage.free - reserve), "reserve": reserve}
+            "available": max(0, usage.free - reserve), "reserve": reserve,
+            "largest_upload": upload.largest_upload(data_dir, current_app.config)}
 
 
 def sweep_expired():
@@ -90,11 +90,12 @@ def render_index(errors=None, typed=None):
         "files/index.html", files=rows, total=total, page=page, filters=filters,
         pages=max(1, -(-total // logic.PAGE_SIZE)), folders=folders,
         folder_choices=[(name, name) for name in folders],
-        disk=disk_figures(), max_mb=current_app.config["FILES_MAX_MB"],
+        disk=disk_figures(),
         kind_of=names.kind_of, errors=errors or {}, typed=typed or {})
 
 
 @bp.post("/files/")
+@bodies.accepts("files")
 def upload_files():
     """Several files in one form. The parts are already on disk, streamed and hashed, when
     this runs (see piratebox/files/upload.py); here they are kept or refused as a whole.
@@ -117,8 +118,6 @@ def add_chosen():
     chosen = [part for part in request.files.getlist("files") if part.filename]
     if not chosen:
         raise BadInput(N_("Choose at least one file to share."))
-    if len(chosen) > MAX_FILES_PER_UPLOAD:
-        raise BadInput(N_("At most {count} files at once, please."), count=MAX_FILES_PER_UPLOAD)
     who = actor()
     expire_days = current_app.config["FILES_EXPIRE_DAYS"]
     return [logic.add(part.stream, part.filename, request.form.get("folder", ""), who,
@@ -219,6 +218,9 @@ def moderate(file_id, action):
         abort(404)
     record = get_file(file_id, visible_only=False)
     flag, value = ADMIN_ACTIONS[action]
-    logic.set_flag(record, flag, value, actor())
+    if flag == "hidden":
+        moderation.set_hidden(record, value, actor())
+    else:
+        logic.set_flag(record, flag, value, actor())
     flash(_("Done."), "success")
     return redirect(url_for("files.show", file_id=record.id))

@@ -9,15 +9,18 @@ and through the hashes, everything else. Nothing in a bundle is believed before 
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from piratebox.errors import PirateboxError
 from piratebox.i18n import N_
+from piratebox.rules import ID, MAX_TIME, MAX_VERSION
 from piratebox.storage import atomic_file
 
 FORMAT = "cocote-bundle"
@@ -26,7 +29,8 @@ SUFFIX = ".cocote"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.hmac"
 RECORDS = "records.jsonl"
-MEMBER_PATTERN = re.compile(r"^(records\.jsonl|blobs/[0-9a-f]{64})$")
+MEMBER_PATTERN = re.compile(r"\A(records\.jsonl|blobs/[0-9a-f]{64})\Z")
+VERSION_PATTERN = re.compile(r"\A([0-9]{1,4})\.([0-9]{1,4})\Z")
 CHUNK = 256 * 1024
 MB = 1024 * 1024
 # What a reader accepts before looking further: a manifest is small, a record line is
@@ -38,6 +42,15 @@ MAX_MEMBERS = 200_000
 # What a damaged archive can raise while it is read: all of it means "refuse the bundle".
 READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
                NotImplementedError, RuntimeError)
+
+
+def parse_json(data):
+    """JSON from a file nobody vouches for yet: a text nested ten thousand deep or a number
+    of 5,000 digits raises ValueError like any other invalid JSON, never anything else."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
 
 
 class BundleRefused(PirateboxError):
@@ -120,12 +133,13 @@ class Bundle:
                                    "the box wrote."), path=self.name) from None
         self.manifest_bytes = self._small_member(MANIFEST, MAX_MANIFEST_BYTES)
         try:
-            self.manifest = json.loads(self.manifest_bytes)
+            self.manifest = parse_json(self.manifest_bytes)
         except ValueError:
             raise self._refuse(N_("its manifest is not valid JSON")) from None
         if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
             raise self._refuse(N_("it is not a CoCoTe bundle"))
         self._check_version()
+        self.header = self._header()
 
     def close(self):
         self.archive.close()
@@ -157,15 +171,48 @@ class Bundle:
         return data
 
     def _check_version(self):
-        version = str(self.manifest.get("version", ""))
-        major = version.split(".")[0]
-        if not major.isdigit():
+        version = self.manifest.get("version")
+        found = VERSION_PATTERN.match(version) if isinstance(version, str) else None
+        if not found:
             raise self._refuse(N_("it has no format version"))
-        if int(major) > MAJOR:
+        if int(found.group(1)) > MAJOR:
             raise BundleRefused(
                 N_("Bundle {name} uses format {version}, newer than this software reads "
                    "({known}): upgrade the software on this box, then sync again."),
                 name=self.name, version=version, known=f"{MAJOR}.{MINOR}")
+
+    def _header(self):
+        """The manifest's fields that say who, what and how far, each of the right type.
+        Checking types is not believing them: that waits for the signature."""
+        manifest = self.manifest
+        sender = manifest.get("sender")
+        if not isinstance(sender, dict):
+            raise self._invalid("sender")
+        fields = {
+            "bundle_id": (manifest.get("bundle_id"), _an_id),
+            "previous": (manifest.get("previous"), _an_id_or_none),
+            "recipient": (manifest.get("recipient"), _a_short_text),
+            "recipient_epoch": (manifest.get("recipient_epoch"), _an_id_or_none),
+            "enrolment": (manifest.get("enrolment"), _an_id_or_none),
+            "sender.id": (sender.get("id"), _an_id),
+            "sender.role": (sender.get("role", "box"), lambda v: v in ("box", "hub")),
+            "sender.name": (sender.get("name", ""), _a_short_text),
+            "sender.epoch": (sender.get("epoch"), _an_id_or_none),
+            "sender.parent_epoch": (sender.get("parent_epoch"), _an_id_or_none),
+            "created_at": (manifest.get("created_at"), _a_time_or_none),
+            "upto": (manifest.get("upto"), _a_count),
+            "ack": (manifest.get("ack"), _a_count),
+        }
+        for name, (value, valid) in fields.items():
+            if not valid(value):
+                raise self._invalid(name)
+        return Header(**{name.replace("sender.", "sender_"): value
+                         for name, (value, _valid) in fields.items()},
+                      set_aside=manifest.get("set_aside"))
+
+    def _invalid(self, field):
+        return BundleRefused(N_("Bundle {name} refused: its manifest's {field} is not valid."),
+                             name=self.name, field=field)
 
     def authenticate(self, key):
         """Check the manifest's HMAC; until this passes, nothing else is read."""
@@ -241,7 +288,9 @@ class Bundle:
         return hasher.hexdigest() if read == size else None
 
     def records(self):
-        """Each record line as a dict, read lazily; a bad line refuses the bundle."""
+        """Each record line as a dict, read lazily; a line that is no JSON object comes as
+        Unreadable (it is set aside like any record that cannot be applied); a line over
+        the size limit, or a damaged member, refuses the bundle."""
         try:
             yield from self._lines()
         except READ_ERRORS:
@@ -256,9 +305,55 @@ class Bundle:
                 if len(line) > MAX_LINE_BYTES:
                     raise self._refuse(N_("a record is too large"))
                 try:
-                    record = json.loads(line)
+                    record = parse_json(line)
                 except ValueError:
-                    raise self._refuse(N_("a record is not valid JSON")) from None
-                if not isinstance(record, dict):
-                    raise self._refuse(N_("a record is not an object"))
-                yield record
+                    record = None
+                yield record if isinstance(record, dict) else Unreadable(line)
+
+
+class Unreadable:
+    """A record line that is not a JSON object (nested too deep, a number too long...)."""
+
+    def __init__(self, line):
+        self.text = line.decode("utf-8", "replace").rstrip("\n")
+
+
+@dataclass(frozen=True)
+class Header:
+    """A manifest's own fields, checked for type (see Bundle._header)."""
+
+    bundle_id: str
+    previous: str | None
+    recipient: str
+    recipient_epoch: str | None
+    enrolment: str | None
+    sender_id: str
+    sender_role: str
+    sender_name: str
+    sender_epoch: str | None
+    sender_parent_epoch: str | None
+    created_at: float | None
+    upto: int
+    ack: int
+    set_aside: object  # a hub's report on what it set aside (quarantine.read_report)
+
+
+def _an_id(value):
+    return isinstance(value, str) and bool(ID.match(value))
+
+
+def _an_id_or_none(value):
+    return value is None or _an_id(value)
+
+
+def _a_short_text(value):
+    return isinstance(value, str) and len(value) <= 200
+
+
+def _a_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_VERSION
+
+
+def _a_time_or_none(value):
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool)
+                             and 0 <= value <= MAX_TIME and math.isfinite(value))

@@ -1,5 +1,6 @@
-"""The mediator's sync page: the last sync, what waits to go, the enrolment to confirm,
-and a bundle to download or upload when there is no stick (or no hotplug)."""
+"""The mediator's sync page: the last sync, what waits to go, the enrolment to confirm (or
+choose), the records set aside, and a bundle to download or upload when there is no
+stick (or no hotplug)."""
 
 import json
 from pathlib import Path
@@ -17,17 +18,16 @@ from flask import (
 )
 
 from models import Peer, Setting
-from piratebox import box
+from piratebox import bodies, box
 from piratebox.admin import admin_required
 from piratebox.errors import BadInput
-from piratebox.files import names
+from piratebox.files.names import clean_name
 from piratebox.i18n import N_, say_nothing
-from piratebox.sync import engine
+from piratebox.sync import engine, enrolment, quarantine, stick
 from piratebox.sync.bundle import SUFFIX, BundleRefused
 from piratebox.web import gettext as _
 
 bp = Blueprint("sync", __name__)
-UPLOAD_ENDPOINT = "sync.upload"
 
 
 def context():
@@ -44,21 +44,41 @@ def index():
 def render_sync(errors=None, status=200):
     """The sync page; a refused import or backup is shown in its own panel."""
     me = box.identity()
-    hub = engine.hub_peer()
-    boxes = list(Peer.select().where(Peer.role == "box").order_by(Peer.name))
-    return render_template("admin/sync.html", me=me, hub=hub, boxes=boxes,
-                           waiting=engine.waiting(hub), last=engine.last_sync(),
-                           last_backup=json.loads(Setting.get_value("last_backup") or "null"),
-                           pending=engine.pending_enrolment(), errors=errors or {},
-                           clock=current_app.extensions["clock"]), status
+    hub = enrolment.hub_peer()
+    peers = Peer.select()
+    boxes = [peer for peer in peers if peer.role == "box"]
+    names = {peer.id: peer.name for peer in peers}
+    set_aside = [(entry, names.get(entry.peer_id, entry.peer_id),
+                  quarantine.sentence(entry, _)) for entry in quarantine.entries().limit(200)]
+    report = engine.hub_report() if me["role"] == "box" else None
+    pending = enrolment.pending()
+    return render_template(
+        "admin/sync.html", me=me, hub=hub, boxes=sorted(boxes, key=lambda peer: peer.name),
+        waiting=engine.waiting(hub), last=stick.last_sync(),
+        last_backup=json.loads(Setting.get_value("last_backup") or "null"),
+        pending=pending, pending_matches=len(pending) == 1
+        and enrolment.made_for_this_box(pending[0]),
+        set_aside=set_aside, set_aside_count=quarantine.entries().count(),
+        hub_report=report, reported=[(entry, quarantine.reported_sentence(entry, _))
+                                     for entry in (report or {}).get("records", [])],
+        clock=current_app.extensions["clock"], errors=errors or {}), status
 
 
 @bp.post("/admin/sync/enrolment")
 @admin_required
 def confirm():
     _data_dir, _config, clock = context()
-    document = engine.confirm_enrolment(clock.now())
+    document = enrolment.confirm(clock.now(), request.form.get("enrolment") or None)
     flash(_("This box now syncs with the hub %(name)s.", name=document["hub_name"]), "success")
+    return redirect(url_for("sync.index"))
+
+
+@bp.post("/admin/sync/set-aside/<entry_id>/discard")
+@admin_required
+def discard(entry_id):
+    """The mediator gives up on a record set aside (it will not be applied)."""
+    quarantine.discard(entry_id)
+    flash(_("Done."), "success")
     return redirect(url_for("sync.index"))
 
 
@@ -68,7 +88,7 @@ def download():
     """Write a bundle for the hub (or, at a hub, for one box) and hand it to the browser."""
     data_dir, config, clock = context()
     peer_id = request.form.get("peer", "")
-    peer = Peer.get_or_none(Peer.id == peer_id) if peer_id else engine.hub_peer()
+    peer = Peer.get_or_none(Peer.id == peer_id) if peer_id else enrolment.hub_peer()
     if peer is None or peer.status != "active":
         raise BadInput(N_("This box is not enrolled with a hub yet."))
     path, _manifest = engine.export(data_dir, config, clock, peer, data_dir.scratch())
@@ -84,24 +104,26 @@ def download():
 
 @bp.post("/admin/sync/upload")
 @admin_required
+@bodies.accepts("bundle")
 def upload():
+    """The bundle arrives streamed into a file of the scratch folder (see BoxRequest), is
+    read from there and deleted with the request."""
     data_dir, config, clock = context()
     sent = request.files.get("bundle")
     if not sent or not sent.filename:
         return render_sync({"bundle": _("Choose a bundle file (%(suffix)s).", suffix=SUFFIX)},
                            400)
-    target = data_dir.scratch() / f"uploaded-{box.identity()['id']}{SUFFIX}"
-    sent.save(target)
+    sent.stream.finish()
     try:
-        result = engine.import_bundle(target, data_dir, config, clock,
-                                      shown_as=names.clean_name(sent.filename))
+        result = engine.import_bundle(sent.stream.path, data_dir, config, clock,
+                                      shown_as=clean_name(sent.filename))
     except BundleRefused as error:
         return render_sync({"bundle": error.localized(_)}, 400)
-    finally:
-        target.unlink(missing_ok=True)
-    engine.remember_summary(engine.describe(result, _), clock)
+    stick.remember_summary(stick.describe(result, _), clock)
     flash(_("Bundle imported: %(applied)d new or changed, %(unchanged)d unchanged.",
             applied=result["applied"], unchanged=result["unchanged"]), "success")
+    if result["refused"] + result["for_later"] or result["hub_reports"]:
+        flash(_("Some records were set aside: see below."), "error")
     return redirect(url_for("sync.index"))
 
 
@@ -117,11 +139,11 @@ def backup_now():
     from piratebox import backup
 
     data_dir, _config, clock = context()
-    stick = (engine.last_sync() or {}).get("stick")
-    if not stick or not (Path(stick) / engine.STICK_FOLDER).is_dir():
+    plugged = (stick.last_sync() or {}).get("stick")
+    if not plugged or not (Path(plugged) / enrolment.STICK_FOLDER).is_dir():
         return render_sync({"backup": _(NO_STICK)}, 400)
     try:
-        manifest = backup.backup(data_dir, stick, clock.now(), say=say_nothing)
+        manifest = backup.backup(data_dir, plugged, clock.now(), say=say_nothing)
     except backup.BackupError as error:
         return render_sync({"backup": error.localized(_)}, 400)
     else:

@@ -1,0 +1,690 @@
+"""One phone in wifi range tries to take the box down, fill it or silence others; someone
+brings a hostile backup stick. Each attack runs against the real server (waitress on
+loopback, real sockets, each phone on its own loopback address, a small real filesystem
+where the disk matters) or the real CLI, and prints the attack's figures and the
+legitimate phone's. docs/security.md lists the limits these check."""
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import app as application
+from models import Event, Item, Message, Report, SharedFile, db
+from piratebox import box, moderation
+from piratebox.blobs import BlobStore
+from piratebox.board import logic as board
+from piratebox.box import Actor
+from piratebox.catalogue import logic as catalogue
+from piratebox.events import logic as events
+from piratebox.storage import DataDir
+from tests.conftest import TEST_CONFIG, small_filesystem
+from tests.images import jpeg
+from tests.server import ROOT, Server, load_script
+from tests.test_files_server import BOUNDARY, MB, Phone, multipart, pattern
+from tests.test_sync import ITEM, ok, opened, run
+
+pytestmark = pytest.mark.slow
+
+HEADER_SECONDS = 2  # the server's deadline in these tests, to keep them short
+FAST = {"PIRATEBOX_REQUEST_HEADER_SECONDS": str(HEADER_SECONDS),
+        "PIRATEBOX_PASSWORD_HASH_ROUNDS": "1000"}
+village_load = load_script("village_load")
+slow_phones = load_script("bench_slow_phones")
+ATTACKER = village_load.phone_address(200)
+VILLAGER = village_load.phone_address(1)
+PAGES = ["/", "/items/", "/board/", "/files/"]
+
+
+@pytest.fixture
+def say(capsys):
+    """Print a line of figures in the test run's output, captured or not."""
+    def show(title, **figures):
+        line = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in figures.items())
+        with capsys.disabled():
+            print(f"\n    [{title}] {line}", end="")
+    return show
+
+
+def browse(phone, count):
+    """A villager reading pages: (statuses, seconds of each)."""
+    statuses, seconds = [], []
+    for number in range(count):
+        started = time.perf_counter()
+        response, _body = phone.request("GET", PAGES[number % len(PAGES)])
+        seconds.append(time.perf_counter() - started)
+        statuses.append(response.status)
+    return statuses, seconds
+
+
+def latency(seconds):
+    ordered = sorted(seconds)
+    return (f"p50 {ordered[len(ordered) // 2] * 1000:.0f} ms, "
+            f"p95 {ordered[int(0.95 * (len(ordered) - 1))] * 1000:.0f} ms, "
+            f"max {ordered[-1] * 1000:.0f} ms")
+
+
+def raw_request(port, head, address=ATTACKER, body=b""):
+    """Send a request's head (and maybe the start of a body) and read the answer the
+    server gives before the body: (status, page)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10,
+                                  source_address=(address, 0)) as sock:
+        sock.sendall(head.encode("latin-1") + b"\r\n" + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer) < answer_length(answer):
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.partition(b"\r\n\r\n")[2].decode("utf-8", "replace")
+
+
+def answer_length(answer):
+    head, _, _body = answer.partition(b"\r\n\r\n")
+    found = re.search(rb"Content-Length: (\d+)", head)
+    return len(head) + 4 + int(found.group(1)) if found else 1 << 40
+
+
+# --- 1. connections --------------------------------------------------------------------------
+
+def test_one_address_holding_250_slow_connections_denies_no_other_phone(data_dir, say):
+    with Server(data_dir.path, env=FAST) as server:
+        with slow_phones.Slowloris(server.port, 250, 0.5, address=ATTACKER) as attack:
+            phone = Phone(server.port, address=VILLAGER)
+            statuses, seconds = browse(phone, 40)
+            wait_until(lambda: attack.cut > 0, 5 * HEADER_SECONDS)
+        say("attacker", connections_tried=250, turned_away_with_429=attack.turned_away,
+            held_at_most=attack.held_most, cut_by_the_header_deadline=attack.cut)
+        say("villager", requests=len(statuses), ok=statuses.count(200), latency=latency(seconds))
+    assert statuses == [200] * 40
+    assert attack.turned_away >= 250 - 16 and attack.held_most <= 16
+    assert attack.cut >= 1
+
+
+def test_a_trickled_body_is_cut(data_dir, say):
+    with Server(data_dir.path, env=FAST) as server:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10,
+                                        source_address=(ATTACKER, 0))
+        sock.sendall(b"POST /board/ HTTP/1.1\r\nHost: boite.lan\r\nContent-Length: 60000\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")
+        started, sent = time.monotonic(), 0
+        sock.settimeout(0.25)
+        while True:  # 40 bytes a second, where the server asks for 2 KB
+            try:
+                sock.send(b"a" * 10)
+                sent += 10
+                if sock.recv(1) == b"":
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        held = time.monotonic() - started
+        sock.close()
+        statuses, seconds = browse(Phone(server.port, address=VILLAGER), 8)
+    say("attacker", body_bytes_sent=sent, connection_cut_after=f"{held:.1f} s")
+    say("villager", requests=len(statuses), ok=statuses.count(200), latency=latency(seconds))
+    assert held < 3 * HEADER_SECONDS and statuses == [200] * 8
+
+
+# --- 2. the disk -----------------------------------------------------------------------------
+
+class FreeSpace:
+    """The least free space seen on a filesystem while it is watched."""
+
+    def __init__(self, path):
+        self.path = path
+        self.least = shutil.disk_usage(path).free
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.watch, daemon=True)
+
+    def watch(self):
+        while not self.stop.wait(0.002):
+            self.least = min(self.least, shutil.disk_usage(self.path).free)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def upload_head(length, path="/files/", extra=""):
+    return (f"POST {path} HTTP/1.1\r\nHost: boite.lan\r\nContent-Length: {length}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n{extra}")
+
+
+def test_the_reserve_holds_before_the_first_byte_is_buffered(tmp_path, say):
+    reserve = 32 * MB
+    with small_filesystem(tmp_path / "small", "112m") as small:
+        data_dir = DataDir(small / "data")
+        box.create(data_dir, role="box", name="Saint-Bonnet")
+        env = {**FAST, "PIRATEBOX_FILES_RESERVE_MB": "32", "PIRATEBOX_FILES_RESERVE_PERCENT": "0"}
+        with Server(data_dir.path, env=env) as server:
+            room = shutil.disk_usage(small).free - reserve
+            with FreeSpace(small) as watched:
+                board = raw_request(server.port, "POST /board/ HTTP/1.1\r\nHost: boite.lan\r\n"
+                                    "Content-Length: 3500000000\r\n"
+                                    "Content-Type: application/x-www-form-urlencoded\r\n")
+                too_big = raw_request(server.port, upload_head(room // 2 + MB))
+                chunked = send_chunked_until_answered(server.port)
+            after_attacks = watched.least
+            # the same phone cannot hold more than two large bodies at once
+            first = open_body(server.port, upload_head(5 * MB))
+            second = open_body(server.port, upload_head(5 * MB))
+            third = raw_request(server.port, upload_head(5 * MB))
+            first.close()
+            second.close()
+            # a villager's upload needs twice its size while it travels
+            size = 20 * MB
+            phone = Phone(server.port, address=VILLAGER)
+            before = shutil.disk_usage(small).free
+            with FreeSpace(small) as watched:
+                uploaded, _page = phone.upload([("film.bin", pattern(size))])
+            peak = before - watched.least
+            # the body's temporary copy goes once the answer is sent
+            freed = wait_until(lambda: shutil.disk_usage(small).free >= before - size - MB)
+            room_now = shutil.disk_usage(small).free - reserve
+            too_large_for_now, _page = phone.upload([("film.bin",
+                                                      pattern(room_now // 2 + 2 * MB))])
+            statuses, seconds = browse(phone, 8)
+    say("attacker", board_post_of_3_5_GB=board[0], upload_over_half_the_room=too_big[0],
+        chunked_upload=f"{chunked[0]} after {chunked[1] // MB} MB",
+        third_large_body_at_once=third[0],
+        least_free_during_the_attacks=f"{after_attacks // MB} MB (reserve {reserve // MB} MB)")
+    say("villager", upload_of_20_MB=uploaded.status, disk_used_at_peak=f"{peak / MB:.1f} MB",
+        ratio=f"{peak / size:.2f}", then_one_too_large_for_the_room=too_large_for_now.status,
+        pages_ok=statuses.count(200), latency=latency(seconds))
+    assert board[0] == 413 and "64 Ko au plus" in board[1]
+    assert too_big[0] == 507 and "presque pleine" in too_big[1]
+    assert chunked[0] == 507
+    assert after_attacks > reserve
+    assert third[0] == 507
+    assert uploaded.status == 303 and peak <= 2 * size + 2 * MB and freed
+    assert too_large_for_now.status == 507
+    assert statuses == [200] * 8
+
+
+def test_an_upload_over_the_rate_limit_is_refused_before_its_body(data_dir, say):
+    with Server(data_dir.path, env={**FAST, "PIRATEBOX_FILES_PER_HOUR": "1"}) as server:
+        first, _page = Phone(server.port, address=VILLAGER).upload([("a.txt", b"a")])
+        status, page = raw_request(server.port, upload_head(50 * MB), address=VILLAGER)
+    say("one phone", first_upload=first.status, second_upload_of_50_MB_at_its_headers=status)
+    assert first.status == 303 and status == 429 and "minutes" in page
+
+
+def wait_until(condition, seconds=10):
+    """Poll what another process does until it is true (or the time is up): True if so."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def send_chunked_until_answered(port):
+    """A chunked upload that never ends, until the server answers: (status, bytes sent)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                    source_address=(ATTACKER, 0))
+    sock.sendall(f"POST /files/ HTTP/1.1\r\nHost: boite.lan\r\nTransfer-Encoding: chunked\r\n"
+                 f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n".encode())
+    chunk = f"{MB:x}\r\n".encode() + b"z" * MB + b"\r\n"
+    sent = 0
+    sock.settimeout(0)
+    answer = b""
+    try:
+        while b"\r\n\r\n" not in answer:
+            with contextlib.suppress(BlockingIOError):
+                answer += sock.recv(65536)
+            if b"\r\n\r\n" in answer:
+                break
+            sock.settimeout(10)
+            sock.sendall(chunk)
+            sock.settimeout(0)
+            sent += MB
+    finally:
+        sock.close()
+    return int(answer.split(b" ", 2)[1]), sent
+
+
+def open_body(port, head):
+    """A large body announced and started, then left waiting."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                    source_address=(ATTACKER, 0))
+    sock.sendall(head.encode("latin-1") + b"\r\n" + b"-" * 1000)
+    return sock
+
+
+# --- 3. reports ------------------------------------------------------------------------------
+
+def add(data_dir, title):
+    with opened(data_dir):
+        me = box.identity()
+        item, _token = catalogue.create({**ITEM, "title": title}, [],
+                                        Actor(me["id"], 1_790_000_000.0, BlobStore(data_dir)))
+        return item.id
+
+
+def report_item(phone, item_id):
+    _response, page = phone.request("GET", f"/items/{item_id}")
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+    response, _body = phone.request(
+        "POST", f"/items/{item_id}/report", body=f"csrf_token={token}&reason=pas+bien",
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    return response.status
+
+
+def phones_reporting(data_dir, item_id):
+    with opened(data_dir):
+        return moderation.phones(list(moderation.open_reports(item_id)))
+
+
+def test_one_phone_cannot_hide_anything_alone(data_dir, say):
+    target = add(data_dir, "Vélo")
+    others = [add(data_dir, f"Objet {number}") for number in range(21)]
+    with Server(data_dir.path, env=FAST) as server:
+        port = server.port
+        phone = Phone(port, address=ATTACKER)
+        same_again = [report_item(phone, target) for _ in range(3)]
+        no_cookie = report_item(Phone(port, address=ATTACKER), target)
+        moved = Phone(port, address=village_load.phone_address(201))
+        moved.cookies = dict(phone.cookies)  # a new address, the same cookie
+        new_address = report_item(moved, target)
+        counted_alone = phones_reporting(data_dir, target)
+        still_shown = Phone(port, address=VILLAGER).request("GET", f"/items/{target}")[0]
+        for number in (2, 3):
+            report_item(Phone(port, address=village_load.phone_address(number)), target)
+        hidden = Phone(port, address=VILLAGER).request("GET", f"/items/{target}")[0]
+        spree = Phone(port, address=village_load.phone_address(4))
+        statuses = [report_item(spree, item_id) for item_id in others[:20]]
+        one_more = report_item(spree, others[20])
+    say("attacker", reports_sent=5, counted=counted_alone, object_still_shown=still_shown.status)
+    say("three villagers", object_after_their_reports=hidden.status)
+    say("one phone's spree", reports=len(statuses) + 1, refused=[*statuses, one_more].count(429))
+    assert same_again == [302] * 3 and no_cookie == new_address == 302
+    assert counted_alone == 1 and still_shown.status == 200
+    assert hidden.status == 404
+    assert statuses == [302] * 20 and one_more == 429
+
+
+def test_a_report_counts_once_per_phone_whatever_the_order(data_dir):
+    """Reports that share an address or a cookie, directly or through others, are one
+    phone's: a report counts only with an address and a cookie never seen on the record's
+    open reports, and the record hides when three phones have reported it."""
+    item_id = add(data_dir, "Lampe")
+
+    @settings(max_examples=80, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from("abcde"), st.sampled_from("vwxyz")),
+                    max_size=12))
+    def check(reports):
+        with opened(data_dir):
+            Report.delete().execute()
+            Item.update(hidden=False).where(Item.id == item_id).execute()
+            actor = Actor(box.identity()["id"], 1_790_000_000.0)
+            groups, ever_three = [], False  # each phone: the addresses and cookies it used
+            for address, cookie in reports:
+                fresh = not any(address in group or cookie in group for group in groups)
+                assert moderation.report(Item.get_by_id(item_id), "item", "", actor, 3,
+                                         moderation.Reporter(address, cookie)) == fresh
+                joined = [group for group in groups if address in group or cookie in group]
+                groups = [group for group in groups if group not in joined]
+                groups.append(set().union({address, cookie}, *joined))
+                ever_three = ever_three or len(groups) >= 3
+            assert Report.select().count() == len(reports)
+            assert Item.get_by_id(item_id).hidden == ever_three
+
+    check()
+
+
+# --- 4. multipart ----------------------------------------------------------------------------
+
+def open_files(pid):
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+def test_many_parts_are_refused_before_they_take_every_file_handle(data_dir, say):
+    parts = [(f"part-{number}.txt", b"0123456789") for number in range(999)]
+    fields = "&".join(f"field{number}=x" for number in range(999))
+    with Server(data_dir.path, env=FAST, open_files=256) as server:
+        pid, port = server.process.pid, server.port
+        peak, stop = [open_files(pid)], threading.Event()
+
+        def watch():
+            while not stop.wait(0.002):
+                peak.append(open_files(pid))
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        answers = [None] * 3
+
+        def attack(number):
+            phone = Phone(port, address=village_load.phone_address(210 + number))
+            answers[number] = phone.upload(parts)
+
+        attackers = [threading.Thread(target=attack, args=(n,)) for n in range(3)]
+        for thread in attackers:
+            thread.start()
+        for thread in attackers:
+            thread.join()
+        attacker = Phone(port, address=ATTACKER)
+        attacker.csrf()
+        many_fields = attacker.request(
+            "POST", "/board/", body=f"csrf_token=x&{fields}",
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        stop.set()
+        watcher.join()
+        phone = Phone(port, address=VILLAGER)
+        uploaded, _page = phone.upload([("affiche.pdf", b"%PDF-1.4"), ("plan.txt", b"plan")])
+        statuses, seconds = browse(phone, 8)
+    log = server.output[1]
+    say("server", said=log[log.find("only 256"):].splitlines()[0])
+    say("attacker", uploads_of_999_files_at_once=3,
+        answers=[response.status for response, _page in answers],
+        server_open_files_at_most=f"{max(peak)} (limit 256)",
+        form_of_999_fields=many_fields[0].status)
+    say("villager", upload=uploaded.status, pages_ok=statuses.count(200), latency=latency(seconds))
+    for response, page in answers:
+        assert response.status == 413
+        assert "trop de champs ou de fichiers" in page.decode() and "<main" in page.decode()
+    assert many_fields[0].status == 413 and "trop de champs" in many_fields[1].decode()
+    assert max(peak) < 128 and "taking 32 connections at once, not 200" in log
+    assert uploaded.status == 303 and statuses == [200] * 8
+
+
+# --- 5. a hostile backup stick ---------------------------------------------------------------
+
+@pytest.fixture
+def backed_up(tmp_path, stick):
+    """A box with a photo, backed up on the stick; and another box's database."""
+    village = DataDir(tmp_path / "village")
+    box.create(village, role="box", name="Saint-Bonnet")
+    with opened(village):
+        me = box.identity()
+        catalogue.create({**ITEM, "title": "Vélo"}, [jpeg()],
+                         Actor(me["id"], 1_790_000_000.0, BlobStore(village)))
+    ok(village, "backup", "--to", str(stick))
+    other = DataDir(tmp_path / "other")
+    box.create(other, role="box", name="Marols")
+    other_stick = tmp_path / "other-stick"
+    other_stick.mkdir()
+    ok(other, "backup", "--to", str(other_stick))
+    [other_database] = other_stick.glob("cocote-backup/*/database-*.db")
+    [folder] = (stick / "cocote-backup").iterdir()
+    return folder, other_database
+
+
+def edit_manifest(folder, change):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    change(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def swap_database(folder, other_database, link):
+    """Put another box's database where the backup's is, its hash and size in the manifest
+    (what someone rewriting the stick would do), as a file or as a link."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    target = folder / manifest["database"]
+    target.unlink()
+    if link:
+        target.symlink_to(other_database)
+    else:
+        shutil.copy(other_database, target)
+    from piratebox.backup import file_digest
+
+    entry = next(e for e in manifest["files"] if e["path"] == manifest["database"])
+    entry.update(sha256=file_digest(other_database), size=other_database.stat().st_size)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def link_blob_folder(folder, other_database):
+    outside = other_database.parent / "elsewhere"
+    blob_folder = next((folder / "blobs").iterdir())
+    shutil.copytree(blob_folder, outside)
+    shutil.rmtree(blob_folder)
+    blob_folder.symlink_to(outside)
+
+
+STICK_ATTACKS = {
+    "an absolute path": lambda f, o: edit_manifest(
+        f, lambda m: m["files"][1].update(path="/etc/passwd")),
+    "a path out of the folder": lambda f, o: edit_manifest(
+        f, lambda m: m["files"][1].update(path="../../../.bashrc")),
+    "a size that is text": lambda f, o: edit_manifest(
+        f, lambda m: m["blobs"][0].update(size="12")),
+    "files that is not a list": lambda f, o: edit_manifest(f, lambda m: m.update(files="x")),
+    "a blob that is a number": lambda f, o: edit_manifest(f, lambda m: m["blobs"].append(3)),
+    "a hash that is a number": lambda f, o: edit_manifest(
+        f, lambda m: m["blobs"][0].update(sha256=5)),
+    "a version that is not one": lambda f, o: edit_manifest(
+        f, lambda m: m.update(version="x.y")),
+    "a box that is text": lambda f, o: edit_manifest(f, lambda m: m.update(box="Marols")),
+    "the database a link": lambda f, o: swap_database(f, o, link=True),
+    "a blob folder a link": link_blob_folder,
+    "another box's database": lambda f, o: swap_database(f, o, link=False),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(STICK_ATTACKS))
+def test_a_hostile_backup_stick_is_refused_in_one_sentence(backed_up, stick, tmp_path, say,
+                                                           attack):
+    folder, other_database = backed_up
+    STICK_ATTACKS[attack](folder, other_database)
+    fresh = DataDir(tmp_path / "fresh")
+    result = run(fresh, "restore", "--from", str(stick))
+    say("stick", attack=attack, exit_code=result.exit_code, said=result.output.strip())
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    said = result.output.strip().splitlines()[-1]  # after the progress lines
+    assert said.startswith("Error: ") and "Nothing was restored" in said
+    assert "Traceback" not in result.output
+    assert not fresh.path.exists()
+
+
+def test_restore_names_the_box_it_restored(backed_up, stick, tmp_path):
+    folder, _other = backed_up
+    edit_manifest(folder, lambda m: m["box"].update(name="Un autre nom"))
+    fresh = DataDir(tmp_path / "fresh")
+    output = ok(fresh, "restore", "--from", str(stick))
+    assert "Restored Saint-Bonnet" in output and "Un autre nom" not in output
+
+
+# --- 7. login --------------------------------------------------------------------------------
+
+def login(phone, password):
+    _response, page = phone.request("GET", "/admin/")
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+    response, page = phone.request(
+        "POST", "/admin/login", body=f"csrf_token={token}&password={password}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    return response.status, page.decode()
+
+
+def test_guessing_from_many_addresses_stops_but_the_mediator_gets_in(data_dir, say):
+    with opened(data_dir):
+        box.set_password("village-secret", 1000)
+    with Server(data_dir.path, env=FAST) as server:
+        port = server.port
+        mediator = Phone(port, address=village_load.phone_address(2))
+        assert login(mediator, "village-secret")[0] == 302
+        mediator.request("POST", "/admin/logout", body=f"csrf_token={mediator.csrf()}",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        guesses = [login(Phone(port, address=village_load.phone_address(100 + n)),
+                         f"guess-{n:04d}")[0] for n in range(40)]
+        known_phone = login(mediator, "village-secret")[0]
+        new_phone, refusal = login(Phone(port, address=village_load.phone_address(3)),
+                                   "village-secret")
+        subprocess.run([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir.path),
+                        "set-password", "--password-stdin"], input="nouveau-secret\n",
+                       text=True, check=True, capture_output=True,
+                       env={**os.environ, "PIRATEBOX_PASSWORD_HASH_ROUNDS": "1000"})
+        after_console = login(Phone(port, address=village_load.phone_address(3)),
+                              "nouveau-secret")[0]
+    say("attacker", addresses=40, passwords_checked=guesses.count(401),
+        refused_before_checking=guesses.count(429))
+    say("mediator", from_the_phone_used_before=known_phone, from_a_new_phone=new_phone,
+        from_a_new_phone_after_set_password_on_the_box=after_console)
+    assert guesses == [401] * 20 + [429] * 20
+    assert known_phone == 302
+    assert new_phone == 429 and "piratebox set-password" in refusal
+    assert after_console == 302
+
+
+# --- 8. nothing hidden or deleted shows ------------------------------------------------------
+
+SECRET = "SECRET"
+
+
+@pytest.fixture
+def withheld(data_dir):
+    """One of everything a visitor must not see, each with SECRET in its text."""
+    with opened(data_dir):
+        me = box.identity()
+        actor = Actor(me["id"], 1_790_000_000.0, BlobStore(data_dir))
+        ids = {}
+        hidden, _token = catalogue.create({**ITEM, "title": f"{SECRET} caché"},
+                                          [jpeg(color=(1, 2, 3))], actor)
+        moderation.decide(hidden, "hide", actor)
+        deleted, _token = catalogue.create({**ITEM, "title": f"{SECRET} effacé"},
+                                           [jpeg(color=(4, 5, 6))], actor)
+        moderation.decide(deleted, "delete", actor)
+        request, _token = catalogue.create({**ITEM, "kind": "request",
+                                            "title": f"{SECRET} demande"}, [], actor)
+        moderation.decide(request, "hide", actor)
+        ids["item_id"] = [hidden.id, deleted.id, request.id]
+        ids["digest"] = [photo[size] for item in (hidden, deleted)
+                         for photo in Item.get_by_id(item.id).photo_list()
+                         for size in ("full", "thumb")]
+        message = board.post({"text": f"{SECRET} message", "pseudonym": SECRET}, actor)
+        moderation.decide(message, "hide", actor)
+        gone = board.post({"text": f"{SECRET} parti", "pseudonym": ""}, actor)
+        moderation.decide(gone, "delete", actor)
+        ids["message_id"] = [message.id, gone.id]
+        digest = actor.blobs.put_bytes(b"secret file", "file", actor.now)
+        shared = SharedFile(name=f"{SECRET}.txt", blob=digest, size=11, hidden=True)
+        shared.save_change(me["id"], actor.now)
+        ids["file_id"] = [shared.id]
+        proposed = events.create({"title": f"{SECRET} fête", "kind": "other",
+                                  "starts_at": 1_790_500_000.0, "ends_at": None,
+                                  "place": SECRET, "description": SECRET,
+                                  "proposed_by": SECRET}, actor, published=False)
+        ids["event_id"] = [proposed.id]
+        assert Message.select().where(Message.deleted | Message.hidden).count() == 2
+        assert Event.select().count() == 1
+    return ids
+
+
+def every_public_address(app, ids):
+    """Every GET address of the box, with each withheld id where the address takes one."""
+    filler = {"filename": ["x.txt"], "path": ["x"], "which": ["wifi", "site"],
+              "code": ["fr"], **ids}
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+        combinations = [{}]
+        for argument in rule.arguments:
+            combinations = [{**done, argument: value} for done in combinations
+                            for value in filler[argument]]
+        for values in combinations:
+            yield app.url_map.bind("boite.lan").build(rule.endpoint, values)
+    for item_id in ids["item_id"]:
+        yield f"/items/new?answers={item_id}"
+    for words in ("cache", "efface", "demande"):  # what the withheld titles say besides
+        yield f"/items/?q={words}&status=all"
+        yield f"/api/v1/items?q={words}&status=all"
+    yield "/files/?q=txt"
+
+
+def test_nothing_hidden_or_deleted_shows_on_any_page(data_dir, withheld, say):
+    app = application.create_app({"DATA_DIR": str(data_dir.path), **TEST_CONFIG})
+    addresses = sorted(set(every_public_address(app, withheld)))
+    leaks, statuses = [], {}
+    with Server(data_dir.path, env=FAST) as server:
+        phone = Phone(server.port, address=VILLAGER)
+        for address in addresses:
+            response, body = phone.request("GET", address)
+            statuses[response.status] = statuses.get(response.status, 0) + 1
+            if SECRET.encode() in body or response.status >= 500:
+                leaks.append((address, response.status))
+        photos = [phone.request("GET", f"/photos/{digest}.jpg")[0].status
+                  for digest in withheld["digest"]]
+    say("visitor", addresses_tried=len(addresses), statuses=statuses, leaks=len(leaks),
+        photos_of_hidden_or_deleted_objects=photos)
+    assert not leaks, leaks
+    assert photos == [404] * len(photos)
+
+
+def test_a_photo_also_on_a_shown_object_stays_shown(data_dir, withheld, client):
+    photo = jpeg(color=(1, 2, 3))  # the hidden object's photo, posted again
+    with opened(data_dir):
+        me = box.identity()
+        shown, _token = catalogue.create({**ITEM, "title": "Vélo"}, [photo],
+                                         Actor(me["id"], 1_790_000_000.0, BlobStore(data_dir)))
+        digest = Item.get_by_id(shown.id).photo_list()[0]["full"]
+    assert digest in withheld["digest"]
+    response = client.get(f"/photos/{digest}.jpg")
+    response.close()
+    assert response.status_code == 200
+
+
+def test_an_answer_to_a_hidden_request_answers_nothing(data_dir, withheld, client):
+    from tests.conftest import post_from_page
+
+    hidden_request = withheld["item_id"][2]
+    response = post_from_page(client, "/items/new", "/items/new", {
+        **{k: v for k, v in ITEM.items() if k != "network"}, "title": "Lampe",
+        "answers": hidden_request})
+    assert response.status_code == 302
+    with db.connection_context():
+        assert Item.get(Item.title == "Lampe").answers is None
+
+
+def test_the_upload_form_parts_are_counted_before_they_are_spooled(make_app, data_dir):
+    """The same limits without the server: the test client, any WSGI server."""
+    client = make_app().test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      client.get("/files/").get_data(as_text=True)).group(1)
+    body, length = multipart({"csrf_token": token},
+                             [(f"{n}.txt", b"x") for n in range(25)])
+    response = client.post("/files/", data=b"".join(body), content_length=length,
+                           content_type=f"multipart/form-data; boundary={BOUNDARY}")
+    assert response.status_code == 413 and "20 fichiers au plus" in response.get_data(
+        as_text=True)
+    assert not [p for p in data_dir.tmp.rglob("upload-*")]
+    with db.connection_context():
+        assert SharedFile.select().count() == 0
+    response = client.post("/board/", data="&".join(f"f{n}=x" for n in range(100)),
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 413
+
+
+def test_the_server_refuses_a_bundle_from_anyone_but_the_mediator(data_dir):
+    with Server(data_dir.path, env=FAST) as server:
+        status, page = raw_request(server.port, upload_head(500 * MB, "/admin/sync/upload"))
+        quiet, _page = raw_request(server.port, "GET / HTTP/1.1\r\nHost: boite.lan\r\n",
+                                   address=VILLAGER)
+    assert status == 403 and "médiateur" in page and quiet == 200
+
+
+def test_http_1_0_and_expect_continue_are_refused_cleanly(data_dir):
+    with Server(data_dir.path, env=FAST) as server:
+        old, _page = raw_request(server.port, "POST /board/ HTTP/1.0\r\nContent-Length: 99999\r\n")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10,
+                                      source_address=(ATTACKER, 0)) as sock:
+            sock.sendall(b"POST /board/ HTTP/1.1\r\nHost: boite.lan\r\nExpect: 100-continue\r\n"
+                         b"Content-Length: 99999\r\n\r\n")
+            first = sock.recv(12)
+    assert old == 413 and first == b"HTTP/1.1 413"  # no "100 Continue" for a refused body
