@@ -270,7 +270,7 @@ def test_a_file_too_large_for_the_box_is_refused_with_its_page(phone, tag, tmp_p
         phone.submit("form[data-upload-form]")
         if phone.javascript:
             phone.wait_for(phone.alert_text, "the browser's alert")
-            assert "rien n'a été envoyé" in phone.alert_text()
+            assert "rien n’a été envoyé" in phone.alert_text()
             phone.accept_alert()
             assert phone.url.endswith("/files/")
         else:
