@@ -13,7 +13,7 @@ from flask import (
     url_for,
 )
 
-from models import Blob, BlobUse, Item, WaitingEntry
+from models import Blob, BlobUse, Item
 from piratebox import bodies, moderation, ownership, pagecache, web
 from piratebox.admin import admin_required, is_admin
 from piratebox.blobs import HASH_PATTERN, BlobStore
@@ -71,14 +71,17 @@ def reservation_key(item_id):
 
 def reserved_here(item):
     """Did this phone reserve the object (and is it still reserved)?"""
-    return item.status == "reserved" and logic.personal_token_matches(
-        item.id, ownership.token_for(reservation_key(item.id)))
+    token = ownership.token_for(reservation_key(item.id))
+    return item.status == "reserved" and bool(token) and logic.personal_token_matches(
+        item.id, token)
 
 
-def my_waiting_entry(item):
-    """This phone's place on the object's waiting list, or None."""
-    for entry in lending.queue(item):
-        if logic.personal_token_matches(entry.id, ownership.token_for(entry.id)):
+def my_waiting_entry(queue):
+    """This phone's place on an object's waiting list, or None (the database is asked only
+    about a place whose private link this phone holds)."""
+    for entry in queue:
+        token = ownership.token_for(entry.id)
+        if token and logic.personal_token_matches(entry.id, token):
             return entry
     return None
 
@@ -196,12 +199,13 @@ def render_show(item, errors=None, values=None):
     config, now = current_app.config, current_app.extensions["clock"].now()
     answers = logic.answers_to(item) if item.kind == "request" else []
     reserver = reserved_here(item)
+    queue = lending.queue(item) if item.kind == "offer" and item.mode == "lend" else []
     return render_template(
         "catalogue/show.html", item=item, owner=owns(item), reserver=reserver,
         reservation_url=public_url("catalogue.reservation_link", item_id=item.id,
                                    token=ownership.token_for(reservation_key(item.id)))
         if reserver else None,
-        waiting=my_waiting_entry(item), queue_length=WaitingEntry.queue(item.id).count(),
+        waiting=my_waiting_entry(queue), queue_length=len(queue),
         can_wait=lending.can_wait_for(item), answers=answers, errors=errors or {},
         changeable=actor().may_change(item),
         values=values or {}, overdue=lending.is_overdue(item, now, config["TIMEZONE"]),
@@ -256,7 +260,7 @@ def join_waiting_list(item_id):
 @bp.post("/items/<item_id>/waiting/leave")
 def leave_waiting_list(item_id):
     item = get_item(item_id)
-    entry = my_waiting_entry(item)
+    entry = my_waiting_entry(lending.queue(item))
     if entry is None:
         abort(403)
     lending.leave(entry, actor())
