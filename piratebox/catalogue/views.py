@@ -1,5 +1,7 @@
 """The catalogue's pages: browse, post, deposit, reserve, take, manage, report, moderate."""
 
+import functools
+
 from flask import (
     Blueprint,
     abort,
@@ -235,14 +237,27 @@ def reservation_link(item_id):
     abort(404)
 
 
+def for_this_phone(find):
+    """A view only the phone holding a private link may use: the object (or 404), then what
+    `find(item)` says this phone holds there (or 403); back to the object's page after."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(item_id):
+            item = get_item(item_id)
+            held = find(item)
+            if not held:
+                abort(403)
+            view(item, held)
+            return redirect(url_for("catalogue.show", item_id=item.id))
+        return wrapped
+    return decorate
+
+
 @bp.post("/items/<item_id>/reservation/cancel")
-def cancel_reservation(item_id):
-    item = get_item(item_id)
-    if not reserved_here(item):
-        abort(403)
+@for_this_phone(reserved_here)
+def cancel_reservation(item, _reserved):
     logic.cancel_reservation(item, actor())
     flash(_("Your reservation is cancelled: the object is free for someone else."), "success")
-    return redirect(url_for("catalogue.show", item_id=item.id))
 
 
 @bp.post("/items/<item_id>/waiting")
@@ -258,14 +273,10 @@ def join_waiting_list(item_id):
 
 
 @bp.post("/items/<item_id>/waiting/leave")
-def leave_waiting_list(item_id):
-    item = get_item(item_id)
-    entry = my_waiting_entry(lending.queue(item))
-    if entry is None:
-        abort(403)
+@for_this_phone(lambda item: my_waiting_entry(lending.queue(item)))
+def leave_waiting_list(item, entry):
     lending.leave(entry, actor())
     flash(_("You have left the waiting list."), "success")
-    return redirect(url_for("catalogue.show", item_id=item.id))
 
 
 @bp.post("/items/<item_id>/take")
