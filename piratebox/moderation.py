@@ -117,13 +117,6 @@ def reasons(subject):
     return found
 
 
-def open_count(subject):
-    """How many reported records wait for the mediator's decision."""
-    return (Report.select(Report.item_id).where(
-        (Report.resolved == False) & (Report.subject == subject))  # noqa: E712
-        .distinct().count())
-
-
 def to_review(model, subject):
     """Records with open reports, or hidden, reported by most phones first:
     [(record, phones)]."""

@@ -132,6 +132,7 @@ OWNER_ACTIONS = {
     ("request", "swap"): ["fulfil", "renew", "withdraw"],
     ("request", "lend"): ["fulfil", "renew", "withdraw"],
 }
+OWNER_ACTIONS_ALL = {action for actions in OWNER_ACTIONS.values() for action in actions}
 
 
 def transition(item, action, actor, avoided_purchase=None, **fields):
@@ -165,9 +166,6 @@ def transition(item, action, actor, avoided_purchase=None, **fields):
         if action in ACTION_EVENTS:
             record(item, ACTION_EVENTS[action], actor, avoided_purchase)
     return item
-
-
-OWNER_ACTIONS_ALL = {action for actions in OWNER_ACTIONS.values() for action in actions}
 
 
 def reserve(item, values, avoided_purchase, actor):
