@@ -259,6 +259,7 @@ class FirefoxPhone(Phone):
         with quiet_client():
             self.client = Marionette(bin=FIREFOX, headless=True, prefs=prefs,
                                      profile=str(profile), port=free_port(),
+                                     gecko_log=str(Path(profile).parent / "gecko.log"),
                                      app_args=["--width=360", "--height=740"])
             self.client.start_session()
         self.client.set_window_rect(width=PHONE[0], height=PHONE[1])
