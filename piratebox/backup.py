@@ -34,7 +34,7 @@ from models import Blob, Setting, db, new_id
 from piratebox import box, sealed
 from piratebox.blobs import BlobStore
 from piratebox.errors import PirateboxError
-from piratebox.i18n import N_, Message
+from piratebox.i18n import N_, Message, print_progress
 from piratebox.storage import (
     CONFIG_NAME,
     atomic_copy,
@@ -112,7 +112,7 @@ def room_for(data_dir, stick):
     return shutil.disk_usage(stick).free > needed
 
 
-def backup(data_dir, stick, now, say=print):
+def backup(data_dir, stick, now, say=print_progress):
     """Back up the open box to `stick`; returns the manifest."""
     from piratebox.database import is_postgres
 

@@ -14,12 +14,12 @@ import json
 from models import Blob, BlobUse, Item, Setting, SharedFile, Tally, db
 from piratebox import box
 from piratebox.blobs import BlobStore
-from piratebox.i18n import N_, Message
+from piratebox.i18n import N_, Message, print_progress
 
 MODELS = (Item, Tally, SharedFile)
 
 
-def check(data_dir, repair=False, say=print):
+def check(data_dir, repair=False, say=print_progress):
     """Returns the problems found (messages); with `repair`, deals with them."""
     from piratebox.database import is_postgres
 

@@ -31,7 +31,7 @@ from piratebox.backup import (
     BackupError,
 )
 from piratebox.blobs import HASH_PATTERN
-from piratebox.i18n import N_, Message
+from piratebox.i18n import N_, Message, print_progress
 from piratebox.rules import ID
 from piratebox.storage import CONFIG_NAME, atomic_file, atomic_write, fsync_dir
 
@@ -210,7 +210,7 @@ def database_identity(path):
     return row[0] if row else None
 
 
-def verify_backup(folder, say=print):
+def verify_backup(folder, say=print_progress):
     """Check the whole backup in `folder` against its manifest; returns the manifest."""
     for path in (folder.parent, folder):
         if os.path.islink(path):
@@ -231,7 +231,7 @@ def verify_backup(folder, say=print):
     return manifest
 
 
-def restore(data_dir, stick, box_id=None, say=print, passphrase=lambda: None):
+def restore(data_dir, stick, box_id=None, say=print_progress, passphrase=lambda: None):
     """Rebuild a box from its backup on a fresh device; returns (the manifest, whether its
     keys came back). `passphrase()` is asked only when the backup holds sealed keys; no
     answer restores everything but the keys.

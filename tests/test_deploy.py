@@ -23,14 +23,16 @@ def bundles(folder):
 
 
 def last_sync(data_dir):
-    """What the sync page says of the last sync, in English: its lines, then what needs the
-    mediator."""
+    """What the sync page says of the last sync, in French as the mediator reads it: its
+    lines, then what needs the mediator."""
+    from piratebox.i18n import Translator
     from piratebox.sync import stick
 
+    french = Translator("fr")
     with opened(data_dir):
         last = stick.last_sync()
-    return {"summary": "; ".join(str(line) for line in last["lines"]),
-            "troubles": "; ".join(str(line) for line in last["troubles"])}
+    return {name: "; ".join(line.localized(french) for line in last[name])
+            for name in ("lines", "troubles")}
 
 
 def run_hotplug(tmp_path, data_dir, **env):
@@ -60,11 +62,11 @@ def test_openwrt_hotplug_syncs_a_stick_carrying_cocote(mounted, tmp_path):
                          PIRATEBOX_SYNC_LED="green:wlan")
     assert result.returncode == 0, result.stderr
     assert len(bundles(sda1)) == 1 and bundles(sda1)[0].endswith(".cocote")
-    assert "sent to hub" in last_sync(village)["summary"]
+    assert "envoyé à hub" in last_sync(village)["lines"]
     assert (leds / "green:wlan" / "trigger").read_text().strip() == "timer"
     # and the hub reads what the router wrote
     assert run_hotplug(tmp_path, hub).returncode == 0
-    assert "received from Saint-Bonnet" in last_sync(hub)["summary"]
+    assert "reçu de Saint-Bonnet" in last_sync(hub)["lines"]
 
 
 def test_openwrt_hotplug_leaves_other_sticks_and_events_alone(mounted, tmp_path):
@@ -87,7 +89,7 @@ def test_openwrt_hotplug_signals_a_refusal(mounted, tmp_path):
                          PIRATEBOX_SYNC_LED="led")
     assert result.returncode == 0  # hotplug scripts never fail the event
     assert (leds / "led" / "trigger").read_text().strip() == "heartbeat"
-    assert "is not a CoCoTe bundle" in last_sync(village)["troubles"]
+    assert "n’est pas un paquet" in last_sync(village)["troubles"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own files as another user")
@@ -102,7 +104,7 @@ def test_openwrt_hotplug_gives_the_synced_files_to_the_boxs_own_user(mounted, tm
         os.chown(path, nobody, nobody)
     shutil.rmtree(village.path / "tmp", ignore_errors=True)  # the sync's scratch space
     assert run_hotplug(tmp_path, village).returncode == 0
-    assert "received" in last_sync(village)["summary"]
+    assert "reçu de hub" in last_sync(village)["lines"]
     assert {path.stat().st_uid for path in village.path.rglob("*")} == {nobody}
 
 
@@ -122,7 +124,7 @@ def test_pi_sync_service_script_syncs_the_mounted_stick(mounted):
              "PIRATEBOX_PYTHON": sys.executable, "PIRATEBOX_USER": "root"})
     assert result.returncode == 0, result.stderr
     assert len(bundles(sda1)) == 1
-    assert result.stdout.startswith("sync: ") and "sent to hub" in result.stdout
+    assert "synchronisation : " in result.stdout and "envoyé à hub" in result.stdout
 
 
 def test_pi_sync_script_refuses_a_bad_device_name():

@@ -116,9 +116,9 @@ def test_migration_7_lets_every_place_in_and_indexes_the_blobs_already_used(
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
-def test_migration_9_keeps_in_the_village_an_offer_with_no_contact_and_lets_history_go(
+def test_migration_10_keeps_in_the_village_an_offer_with_no_contact_and_lets_history_go(
         request, tmp_path, engine):
-    """A village box that ran version 8: its own object shown to the network without a
+    """A village box that ran version 9: its own object shown to the network without a
     contact, another village's open offer and another's given object, each with a photo."""
     import json
 
@@ -131,7 +131,7 @@ def test_migration_9_keeps_in_the_village_an_offer_with_no_contact_and_lets_hist
     else:
         db.initialize(SqliteDatabase(str(tmp_path / "piratebox.db")))
     with db.connection_context():
-        migrate(upto=8)
+        migrate(upto=9)
         Setting.put("box_id", "h" * 26)
         Setting.put("role", "box")
         db.execute_sql("UPDATE counter SET value = 40 WHERE name = 'seq'")

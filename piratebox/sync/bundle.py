@@ -158,18 +158,18 @@ def _write_records(archive, records, stamp):
 
 class Bundle:
     """An open bundle file. `manifest` is available at once; `verify()` proves the rest.
-    `shown_name`: the file's name as the person chose it (an upload is kept under
+    `shown_as`: the file's name as the person chose it (an upload is kept under
     another); every refusal names the file by it."""
 
-    def __init__(self, path, max_total_bytes, shown_name=None):
+    def __init__(self, path, max_total_bytes, shown_as=None):
         self.path = Path(path)
-        self.name = shown_name or self.path.name
+        self.name = shown_as or self.path.name  # what a refusal calls it: the person's name
         self.max_total_bytes = max_total_bytes
         try:
             self.archive = zipfile.ZipFile(self.path)
         except READ_ERRORS:
-            raise BundleRefused(N_("{name} is not a CoCoTe bundle (a damaged file, or a file "
-                                   "of another kind)."), name=self.name) from None
+            raise BundleRefused(N_("{path} is not a bundle: choose the .cocote file the hub or "
+                                   "the box wrote."), path=self.name) from None
         self.manifest_bytes = self._small_member(MANIFEST, MAX_MANIFEST_BYTES)
         try:
             self.manifest = parse_json(self.manifest_bytes)

@@ -7,17 +7,20 @@ order, any number of times, give the same state. A record that cannot be applied
 set aside (piratebox/sync/quarantine.py), never allowed to stop the others.
 """
 
-from models import BlobUse, Counter, Event, Exchange, Item, SharedFile, Tally
+from models import BlobUse, Counter, Event, Exchange, Item, SharedFile, Tally, WaitingEntry
 from piratebox import rules
 from piratebox.i18n import N_
 from piratebox.rules import Unusable
 
 # Board messages stay in the village (DESIGN: the sync leaves them out).
-TABLES = {model._meta.table_name: model for model in (Item, Exchange, Event, Tally, SharedFile)}
+TABLES = {model._meta.table_name: model
+          for model in (Item, Exchange, Event, Tally, SharedFile, WaitingEntry)}
 LOCAL_FIELDS = {"seq", "search_text", "via", "shown_seq"}  # this box's own, never sent
 # What stays in the village where a record was born: who reserved or borrowed an object
-# and what they wrote, who proposed an event. Neither the hub nor another village needs it.
-VILLAGE_ONLY = {Item: ("reserved_by", "reserved_message", "lent_to"), Event: ("proposed_by",)}
+# and what they wrote, who waits for it, who proposed an event. Neither the hub nor
+# another village needs it.
+VILLAGE_ONLY = {Item: ("reserved_by", "reserved_message", "lent_to"), Event: ("proposed_by",),
+                WaitingEntry: ("pseudonym", "contact")}
 # What travels only while an object is on offer to the network: how to reach its owner and
 # where the object is. The hub needs it to show the offer, the other villages to answer it.
 NETWORK_ONLY = {Item: ("contact", "pseudonym", "place_detail")}

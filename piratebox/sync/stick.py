@@ -18,7 +18,7 @@ from pathlib import Path
 from models import Peer, Setting
 from piratebox import box
 from piratebox.errors import PirateboxError
-from piratebox.i18n import N_, Message
+from piratebox.i18n import N_, Message, print_progress
 from piratebox.sync import engine, enrolment
 from piratebox.sync.bundle import BundleRefused
 from piratebox.sync.enrolment import STICK_FOLDER, SyncError, hub_peer
@@ -64,7 +64,7 @@ def one_at_a_time(data_dir):
         os.close(fd)
 
 
-def sync(data_dir, config, clock, stick, say=print):
+def sync(data_dir, config, clock, stick, say=print_progress):
     """Both directions with a mounted stick; returns the Report. A failure (a stick full or
     pulled out, a refusal of the whole sync) is kept for the sync page and raised."""
     folder = stick_folder(stick)

@@ -23,7 +23,7 @@ from piratebox import backup, bodies, box
 from piratebox.admin import admin_required
 from piratebox.errors import BadInput
 from piratebox.files.names import clean_name
-from piratebox.i18n import N_
+from piratebox.i18n import N_, say_nothing
 from piratebox.sync import engine, enrolment, quarantine, stick
 from piratebox.sync.bundle import SUFFIX, BundleRefused
 from piratebox.web import gettext as _
@@ -40,6 +40,11 @@ def context():
 @bp.get("/admin/sync")
 @admin_required
 def index():
+    return render_sync()
+
+
+def render_sync(errors=None, status=200):
+    """The sync page; a refused import or backup is shown in its own panel."""
     me = box.identity()
     hub = enrolment.hub_peer()
     peers = Peer.select()
@@ -61,7 +66,7 @@ def index():
         set_aside=set_aside, set_aside_count=quarantine.entries().count(),
         hub_report=report, reported=[(entry, quarantine.reported_sentence(entry, _))
                                      for entry in (report or {}).get("records", [])],
-        clock=current_app.extensions["clock"])
+        clock=current_app.extensions["clock"], errors=errors or {}), status
 
 
 def said(last):
@@ -125,16 +130,16 @@ def upload():
     data_dir, config, clock = context()
     sent = request.files.get("bundle")
     if not sent or not sent.filename:
-        raise BadInput(N_("Choose a bundle file ({suffix})."), suffix=SUFFIX)
+        return render_sync({"bundle": _("Choose a bundle file (%(suffix)s).", suffix=SUFFIX)},
+                           400)
     sent.stream.finish()
     report = stick.Report()
     try:
         result = engine.import_bundle(sent.stream.path, data_dir, config, clock,
-                                      shown_name=clean_name(sent.filename))
+                                      shown_as=clean_name(sent.filename))
     except BundleRefused as error:
         stick.remember(report, clock, failure=error.as_message())
-        flash(error.localized(_), "error")
-        return redirect(url_for("sync.index"))
+        return render_sync({"bundle": error.localized(_)}, 400)
     report.lines.append(stick.describe(result))
     report.troubles += stick.attention(result)
     stick.remember(report, clock)
@@ -150,6 +155,11 @@ def upload():
     return redirect(url_for("sync.index"))
 
 
+NO_STICK = N_("No stick is plugged in: plug in the sync stick and wait for the box to "
+               "sync with it (it finds the stick then), or run piratebox backup --to STICK "
+               "on the box.")
+
+
 @bp.post("/admin/backup")
 @admin_required
 def backup_now():
@@ -157,12 +167,11 @@ def backup_now():
     data_dir, _config, clock = context()
     plugged = (stick.last_sync() or {}).get("stick")
     if not plugged or not (Path(plugged) / enrolment.STICK_FOLDER).is_dir():
-        raise BadInput(N_("Plug in the sync stick first (the box finds it when it syncs), or "
-                          "run piratebox backup --to STICK."))
+        return render_sync({"backup": _(NO_STICK)}, 400)
     try:
-        manifest = backup.backup(data_dir, plugged, clock.now(), say=lambda line: None)
+        manifest = backup.backup(data_dir, plugged, clock.now(), say=say_nothing)
     except backup.BackupError as error:
-        flash(error.localized(_), "error")
+        return render_sync({"backup": error.localized(_)}, 400)
     else:
         flash(_("Backed up: %(count)d photos and files, %(new)d new.",
                 count=len(manifest["blobs"]), new=manifest["blobs_written"]), "success")
@@ -177,9 +186,12 @@ def backup_now():
 def backup_passphrase():
     """The passphrase that seals the box's keys in its backups."""
     passphrase = request.form.get("passphrase", "")
-    if passphrase != request.form.get("again", ""):
-        raise BadInput(N_("The two passphrases differ: type the same one twice."))
-    backup.set_passphrase(passphrase, current_app.config["PASSWORD_HASH_ROUNDS"])
+    try:
+        if passphrase != request.form.get("again", ""):
+            raise BadInput(N_("The two passphrases differ: type the same one twice."))
+        backup.set_passphrase(passphrase, current_app.config["PASSWORD_HASH_ROUNDS"])
+    except (BadInput, backup.BackupError) as error:
+        return render_sync({"passphrase": error.localized(_)}, 400)
     flash(_("The backup passphrase is set. Keep it somewhere safe, away from the stick: "
             "without it a restore brings back everything but the keys."), "success")
     return redirect(url_for("sync.index"))
