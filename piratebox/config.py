@@ -24,13 +24,17 @@ DEFAULTS = {
     # A form with photos; other forms take 64 KB, the file share and the bundle upload
     # their own limits below (piratebox/bodies.py).
     "MAX_CONTENT_LENGTH": 32 * MB,
-    # The server (piratebox/serving.py): connections at once, and per phone address; a
-    # request's headers must arrive within REQUEST_HEADER_SECONDS of the connection being
-    # ready, and a body at REQUEST_BODY_MIN_RATE bytes a second at least.
+    # The server (piratebox/serving.py): connections at once, and per phone address (a
+    # share that shrinks as more addresses connect); a request's headers must arrive within
+    # REQUEST_HEADER_SECONDS of the connection being ready; a body must come at
+    # REQUEST_BODY_MIN_RATE bytes a second on average after that grace (a phone on the
+    # box's wifi at its slowest rate, 1 Mbit/s, sends some 60 KB/s), and an answer be taken
+    # at RESPONSE_MIN_RATE over each span of REQUEST_HEADER_SECONDS.
     "CONNECTIONS": 200,
     "CONNECTIONS_PER_ADDRESS": 16,
     "REQUEST_HEADER_SECONDS": 15,
-    "REQUEST_BODY_MIN_RATE": 2048,
+    "REQUEST_BODY_MIN_RATE": 32 * 1024,
+    "RESPONSE_MIN_RATE": 2048,
     "LOGIN_ATTEMPTS": 5,
     "LOGIN_WINDOW_SECONDS": 900,
     # Wrong passwords from all addresses together before phones the mediator never

@@ -23,7 +23,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 
@@ -33,6 +32,7 @@ from piratebox.admin import admin_required
 from piratebox.errors import PrintFailed
 from piratebox.i18n import N_
 from piratebox.web import gettext as _
+from piratebox.web import send_stored
 
 bp = Blueprint("printing", __name__)
 log = logging.getLogger("piratebox")
@@ -98,7 +98,7 @@ def poster_page():
 
 @bp.get("/print/poster.pdf")
 def poster_pdf():
-    response = send_file(poster_file(g.lang), mimetype="application/pdf",
+    response = send_stored(poster_file(g.lang), mimetype="application/pdf",
                          download_name="affiche-cocote.pdf", conditional=True)
     response.headers.update(NO_CACHE)
     return response

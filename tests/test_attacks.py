@@ -170,7 +170,7 @@ def upload_head(length, path="/files/", extra=""):
 
 def test_the_reserve_holds_before_the_first_byte_is_buffered(tmp_path, say):
     reserve = 32 * MB
-    with small_filesystem(tmp_path / "small", "112m") as small:
+    with small_filesystem(tmp_path / "small", "160m") as small:
         data_dir = DataDir(small / "data")
         box.create(data_dir, role="box", name="Saint-Bonnet")
         env = {**FAST, "PIRATEBOX_FILES_RESERVE_MB": "32", "PIRATEBOX_FILES_RESERVE_PERCENT": "0"}
@@ -402,7 +402,7 @@ def test_many_parts_are_refused_before_they_take_every_file_handle(data_dir, say
         assert response.status == 413
         assert "trop de champs ou de fichiers" in page.decode() and "<main" in page.decode()
     assert many_fields[0].status == 413 and "trop de champs" in many_fields[1].decode()
-    assert max(peak) < 128 and "taking 32 connections at once, not 200" in log
+    assert max(peak) < 128 and "taking 24 connections at once, not 200" in log
     assert uploaded.status == 303 and statuses == [200] * 8
 
 
@@ -688,3 +688,123 @@ def test_http_1_0_and_expect_continue_are_refused_cleanly(data_dir):
                          b"Content-Length: 99999\r\n\r\n")
             first = sock.recv(12)
     assert old == 413 and first == b"HTTP/1.1 413"  # no "100 Continue" for a refused body
+
+
+# --- 9. what a second attacker found: readers that do not read, the disk through answers,
+# --- a trickled upload, connections from many addresses ------------------------------------
+
+def server_sockets(pid):
+    """How many sockets the server process holds open."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            count += os.readlink(fd).startswith("socket:")
+    return count
+
+
+def never_reading(port, requests, address=ATTACKER):
+    """A connection that sends `requests` at once (pipelined) and never reads an answer,
+    with a receive buffer as small as the kernel allows."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.bind((address, 0))
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(b"".join(f"GET {path} HTTP/1.1\r\nHost: boite.lan\r\n{extra}\r\n".encode()
+                          for path, extra in requests))
+    return sock
+
+
+def noisy_jpeg(width=1600, height=1200):
+    """A phone's photo: detail everywhere, so that it stays large once re-encoded."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.effect_noise((width, height), 90).convert("RGB").save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def shared_file(data_dir, size, name="film.bin"):
+    """A file of `size` bytes in the box's file share: its download address."""
+    with opened(data_dir):
+        me = box.identity()
+        actor = Actor(me["id"], 1_790_000_000.0, BlobStore(data_dir))
+        digest = actor.blobs.put_bytes(b"".join(pattern(size)[1]()), "file", actor.now)
+        record = SharedFile(name=name, blob=digest, size=size)
+        actor.save(record)
+        return f"/files/{record.id}/{name}"
+
+
+def test_a_phone_that_never_reads_its_answers_holds_no_worker_thread(data_dir, say):
+    with opened(data_dir):
+        me = box.identity()
+        item, _token = catalogue.create({**ITEM, "title": "Vélo"}, [noisy_jpeg()],
+                                        Actor(me["id"], 1_790_000_000.0, BlobStore(data_dir)))
+        photo = Item.get_by_id(item.id).photo_list()[0]["full"]
+        photo_size = BlobStore(data_dir).path(photo).stat().st_size
+    film = shared_file(data_dir, 40 * MB)
+    with Server(data_dir.path, env=FAST) as server:  # 4 worker threads
+        pid, port = server.process.pid, server.port
+        phone = Phone(port, address=VILLAGER)
+        browse(phone, 4)
+        quiet = server_sockets(pid)
+        started = time.monotonic()
+        attack = [never_reading(port, [(f"/photos/{photo}.jpg", "")] * 60) for _ in range(4)]
+        attack += [never_reading(port, [(film, "")] * 2) for _ in range(4)]
+        statuses, seconds = browse(phone, 12)
+        cut = wait_until(lambda: server_sockets(pid) <= quiet, 10 * HEADER_SECONDS)
+        held = time.monotonic() - started
+        for sock in attack:
+            sock.close()
+    say("attacker", connections=8, pipelined=f"60 photos of {photo_size // 1024} KB, or two "
+        "40 MB files, each", read=0, all_cut_after=f"{held:.1f} s" if cut else "never")
+    say("villager", requests=len(statuses), ok=statuses.count(200), latency=latency(seconds))
+    assert statuses == [200] * 12
+    assert cut and held < 5 * HEADER_SECONDS
+
+
+def vm_kb(pid, field):
+    """A figure of /proc/<pid>/status in KB (VmRSS, VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def test_answers_never_fill_the_disk_through_the_servers_buffers(tmp_path, say):
+    with small_filesystem(tmp_path / "small", "160m") as small:
+        data_dir = DataDir(small / "data")
+        box.create(data_dir, role="box", name="Saint-Bonnet")
+        film = shared_file(data_dir, 20 * MB)
+        env = {**FAST, "PIRATEBOX_FILES_RESERVE_MB": "32", "PIRATEBOX_FILES_RESERVE_PERCENT": "0"}
+        with Server(data_dir.path, env=env) as server:
+            pid, port = server.process.pid, server.port
+            phone = Phone(port, address=VILLAGER)
+            browse(phone, 4)
+            rss_before = vm_kb(pid, "VmRSS")
+            before = shutil.disk_usage(small).free
+            near_16_mb = "Range: bytes=0-16777000\r\n"
+            with FreeSpace(small) as watched:
+                attack = [never_reading(port, [(film, near_16_mb)], address=address)
+                          for address in (ATTACKER, village_load.phone_address(201))
+                          for _ in range(16)]
+                statuses, seconds = browse(phone, 8)
+                rss_during = vm_kb(pid, "VmRSS")
+                uploaded, _page = phone.upload([("plan.pdf", b"%PDF-1.4" + b"x" * MB)])
+                for sock in attack:
+                    sock.close()
+            used = before - watched.least
+            # a range is what it says, read from the file itself
+            whole = b"".join(pattern(20 * MB)[1]())
+            response, body = phone.request("GET", film, headers={"Range": "bytes=1000-2999999"})
+    say("attacker", addresses=2, connections=len(attack),
+        each_asked="a range of nearly 16 MB, read nothing",
+        disk_used_meanwhile=f"{used / MB:.1f} MB (the villager's upload of 1 MB included)",
+        server_memory_grew=f"{(rss_during - rss_before) / 1024:.1f} MB")
+    say("villager", pages_ok=statuses.count(200), latency=latency(seconds),
+        upload=uploaded.status)
+    assert statuses == [200] * 8 and uploaded.status == 303
+    assert used < 4 * MB and rss_during - rss_before < 16 * 1024
+    assert response.status == 206 and body == whole[1000:3000000]
+    assert response.headers["Content-Range"] == f"bytes 1000-2999999/{20 * MB}"

@@ -8,7 +8,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -20,7 +19,7 @@ from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, logic
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
-from piratebox.web import POSTED_A_LOT, actor, photo_uploads, rate_limit
+from piratebox.web import POSTED_A_LOT, actor, photo_uploads, rate_limit, send_stored
 from piratebox.web import gettext as _
 
 bp = Blueprint("catalogue", __name__)
@@ -283,7 +282,7 @@ def photo(digest):
     path = BlobStore(current_app.extensions["data_dir"]).path(digest)
     if not path.is_file():  # a damaged store: reported, never a server error
         abort(404)
-    response = send_file(path, mimetype="image/jpeg", etag=digest, conditional=True,
+    response = send_stored(path, mimetype="image/jpeg", etag=digest, conditional=True,
                          max_age=PHOTO_CACHE_SECONDS)
     # A day, not a year: a phone that saw a photo may keep it, but not for long after the
     # object is gone; a photo nobody may see is never kept by a shared cache.

@@ -33,6 +33,10 @@ MULTIPART_OVERHEAD = 1 * MB  # the form's other fields and part headers
 MAX_FILES_PER_UPLOAD = 20
 RATE_BUCKET = "upload"
 COPIES = 2  # the server's temporary copy of the body, then the spool (measured: 2.00)
+# One phone's bodies on their way may take at most this share of the room the others
+# leave: a phone trickling the largest upload it can still leaves the rest of the box room
+# for everyone else's photos and files.
+ADDRESS_SHARE = 2
 UPLOADED_A_LOT = N_("You have sent a lot of files this hour: wait {minutes} minutes, or ask "
                     "the mediator.")
 
@@ -59,8 +63,16 @@ def reserve_bytes(config, total):
 
 
 def largest_upload(data_dir, config):
-    """The most one upload may bring now: the limit, or what the disk can take twice."""
-    return max(0, min(config["FILES_MAX_MB"] * MB, room(data_dir, config) // COPIES))
+    """The most one upload may bring now: the limit, or what a phone's share of the room
+    can take twice (see `fits`)."""
+    share = room(data_dir, config) // ADDRESS_SHARE
+    return max(0, min(config["FILES_MAX_MB"] * MB, share // COPIES))
+
+
+def fits(room_now, others, own):
+    """May one phone hold `own` bytes of disk for its bodies on their way, while the other
+    phones' hold `others`, with `room_now` free above the reserve?"""
+    return own <= (room_now - others) // ADDRESS_SHARE
 
 
 def room(data_dir, config):

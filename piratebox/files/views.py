@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -24,7 +23,7 @@ from piratebox.blobs import BlobStore
 from piratebox.errors import BadInput
 from piratebox.files import logic, names, upload
 from piratebox.i18n import N_
-from piratebox.web import actor
+from piratebox.web import actor, send_stored
 from piratebox.web import gettext as _
 
 bp = Blueprint("files", __name__)
@@ -155,7 +154,7 @@ def send_content(record, inline):
     path = BlobStore(current_app.extensions["data_dir"]).path(record.blob)
     if not path.is_file():  # content kept at another box, or a damaged store
         abort(404)
-    response = send_file(
+    response = send_stored(
         path, mimetype=record.media_type if inline else names.download_type(record.name),
         as_attachment=not inline, download_name=record.name, etag=record.blob,
         last_modified=record.created_at, conditional=True, max_age=0)
