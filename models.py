@@ -275,6 +275,27 @@ class ItemKey(BaseModel):
     token_hash = CharField(max_length=64)
 
 
+class PersonalKey(BaseModel):
+    """The hash of a private link held by someone who is not the record's owner: the phone
+    that reserved an object (keyed by the object's id), the one waiting for it (keyed by
+    the waiting entry's id). Local to this box, like every key."""
+
+    record_id = CharField(primary_key=True, max_length=26)
+    token_hash = CharField(max_length=64)
+
+
+class WaitingEntry(Replicated):
+    """Someone waiting for a lendable object, in the order they joined (created_at, id)."""
+
+    item_id = CharField(max_length=26, index=True)
+    pseudonym = CharField(max_length=60)
+    contact = CharField(max_length=200, default="")
+
+    @classmethod
+    def queue(cls, item_id):
+        return cls.live().where(cls.item_id == item_id).order_by(cls.created_at, cls.id)
+
+
 class Exchange(Replicated):
     """One step in an object's life, appended and never changed: the raw data of the figures.
 
@@ -634,7 +655,21 @@ MIGRATIONS = [
             "ALTER TABLE report ADD COLUMN reporter_phone VARCHAR(32) NOT NULL DEFAULT ''",
         ],
     ),
+    (
+        9,
+        "lending: the waiting list of an object, and private links of who reserved or waits",
+        [
+            "CREATE TABLE waiting_entry (" + REPLICATED_COLUMNS + ", via VARCHAR(26), "
+            "item_id VARCHAR(26) NOT NULL, pseudonym VARCHAR(60) NOT NULL, "
+            "contact VARCHAR(200) NOT NULL)",
+            "CREATE INDEX waiting_entry_seq ON waiting_entry (seq)",
+            "CREATE INDEX waiting_entry_item_id ON waiting_entry (item_id)",
+            "CREATE TABLE personal_key (record_id VARCHAR(26) PRIMARY KEY, "
+            "token_hash VARCHAR(64) NOT NULL)",
+        ],
+    ),
 ]
+
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -679,6 +714,6 @@ def migrate(upto=None, progress=None):
 
 
 def all_models():
-    return [Setting, Counter, Blob, BlobUse, Item, ItemKey, Exchange, Report, Message, Event,
-            Tally, SharedFile, FileKey, FileDownload, Peer, PeerBlob, Quarantined,
-            ReceivedBundle]
+    return [Setting, Counter, Blob, BlobUse, Item, ItemKey, PersonalKey, WaitingEntry,
+            Exchange, Report, Message, Event, Tally, SharedFile, FileKey, FileDownload, Peer,
+            PeerBlob, Quarantined, ReceivedBundle]

@@ -69,7 +69,24 @@ def index():
     if not is_admin():
         return render_template("admin/login.html")
     clock = current_app.extensions["clock"]
-    return render_template("admin/index.html", clock=clock, now=clock.now())
+    return render_template("admin/index.html", clock=clock, now=clock.now(),
+                           waiting=waiting_counts(clock.now()))
+
+
+def waiting_counts(now):
+    """What waits for the mediator: reported or hidden objects and messages, proposed
+    events, loans past their date."""
+    from models import Item, Message
+    from piratebox import moderation
+    from piratebox.catalogue import lending
+    from piratebox.events import logic as events
+
+    return {
+        "items": len(moderation.to_review(Item, "item")),
+        "messages": len(moderation.to_review(Message, "message")),
+        "events": len(events.pending()),
+        "loans": len(lending.overdue(now, current_app.config["TIMEZONE"])),
+    }
 
 
 def device_serializer():

@@ -31,7 +31,7 @@ from models import Blob, Item, Setting, SharedFile, Tally, db, new_id
 from piratebox import box
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.errors import PirateboxError
-from piratebox.i18n import N_
+from piratebox.i18n import N_, print_progress
 from piratebox.rules import ID
 from piratebox.storage import CONFIG_NAME, atomic_copy, atomic_file, atomic_write, fsync_dir
 
@@ -69,7 +69,7 @@ def room_for(data_dir, stick):
     return shutil.disk_usage(stick).free > needed
 
 
-def backup(data_dir, stick, now, say=print):
+def backup(data_dir, stick, now, say=print_progress):
     """Back up the open box to `stick`; returns the manifest."""
     from piratebox.database import is_postgres
 
@@ -85,7 +85,7 @@ def backup(data_dir, stick, now, say=print):
         (folder / "blobs").mkdir(exist_ok=True)
         # from the snapshot until its blobs are copied, none of them may be collected
         with BlobStore(data_dir).keeping():
-            say("database snapshot")
+            say(N_("database snapshot"))
             _snapshot(data_dir.database, snapshot)
             if snapshot.stat().st_size > FAT_MAX_FILE:
                 raise BackupError(N_("The database is larger than 4 GB, more than a FAT stick "
@@ -153,7 +153,8 @@ def _blobs(data_dir, folder, say):
             written += 1
         listed.append({"sha256": digest, "size": size})
         if number % 50 == 0 or number == len(rows):
-            say(f"blobs {number}/{len(rows)} ({written} new)")
+            say(N_("photos and files %(number)d/%(total)d (%(new)d new)"), number=number,
+                total=len(rows), new=written)
     return listed, written
 
 
@@ -339,7 +340,7 @@ def database_identity(path):
     return row[0] if row else None
 
 
-def verify_backup(folder, say=print):
+def verify_backup(folder, say=print_progress):
     """Check the whole backup in `folder` against its manifest; returns the manifest."""
     for path in (folder.parent, folder):
         if os.path.islink(path):
@@ -351,7 +352,7 @@ def verify_backup(folder, say=print):
     for number, (name, entry) in enumerate(members, 1):
         _copy_verified(folder, name, entry, None)
         if number % 50 == 0 or number == len(members):
-            say(f"verified {number}/{len(members)}")
+            say(N_("verified %(number)d/%(total)d"), number=number, total=len(members))
     found = database_identity(folder / manifest["database"])
     if found != manifest["box"]["id"]:
         raise BackupError(N_("This backup's database is the box {found}, not the box {named} its "
@@ -360,7 +361,7 @@ def verify_backup(folder, say=print):
     return manifest
 
 
-def restore(data_dir, stick, box_id=None, say=print):
+def restore(data_dir, stick, box_id=None, say=print_progress):
     """Rebuild a box from its backup on a fresh device; returns the manifest.
 
     Nothing is written before the whole backup is verified; if a file then differs from
@@ -389,7 +390,8 @@ def restore(data_dir, stick, box_id=None, say=print):
             _copy_verified(folder, _blob_name(entry["sha256"]), entry, target)
             written.append(target)
             if number % 50 == 0 or number == len(blobs):
-                say(f"blobs {number}/{len(blobs)}")
+                say(N_("photos and files %(number)d/%(total)d"), number=number,
+                    total=len(blobs))
         # the database last: until it is in place, the folder is not a box
         database = next(entry for entry in manifest["files"]
                         if entry["path"] == manifest["database"])
@@ -419,7 +421,7 @@ def start_new_epoch():
 
 # --- check ----------------------------------------------------------------------------------
 
-def check(data_dir, repair=False, say=print):
+def check(data_dir, repair=False, say=print_progress):
     """Database integrity, and every record's blobs present with the right hash.
 
     Returns a list of problems (text). With `repair`, what cannot be had back is removed
@@ -441,7 +443,8 @@ def check(data_dir, repair=False, say=print):
             bad.add(digest)
             problems.append(f"blob {digest[:12]}… missing or damaged")
         if number % 200 == 0 or number == len(rows):
-            say(f"checked {number}/{len(rows)} blobs")
+            say(N_("checked %(number)d/%(total)d photos and files"), number=number,
+                total=len(rows))
     known = {digest for (digest,) in rows}
     lost = _records_needing(known - bad)
     problems += [f"{what} needs a missing blob" for what, _record in lost]
@@ -485,7 +488,7 @@ def _repair(bad, lost, orphans, store, say):
                             photo.get("thumb", ""))]
                 record.photos = json.dumps(kept)
                 record.save_change(actor_id, now)
-            say(f"lost: {what}")
+            say(N_("lost: %(what)s"), what=what)
     for path in orphans:
         path.unlink(missing_ok=True)
 

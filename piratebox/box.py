@@ -12,6 +12,7 @@ from piratebox.i18n import N_
 from piratebox.text import clean_line
 
 ROLES = ("box", "hub")
+DEFAULT_NAMES = {"box": "CoCoTe", "hub": "CoCoTe hub"}  # until the mediator names it
 BORN_ELSEWHERE = N_("This comes from another village of the network: only that village (or "
                     "the hub) can change it. Contact its owner directly.")
 
@@ -77,7 +78,7 @@ def create(data_dir, role="box", name=None, now=None, database_url=None):
         box_id = new_id()
         with db.atomic():
             Setting.put("box_id", box_id)
-            Setting.put("box_name", name or ("CoCoTe hub" if role == "hub" else "CoCoTe"))
+            Setting.put("box_name", name or DEFAULT_NAMES[role])
             Setting.put("role", role)
             if now is not None:
                 Setting.put("clock_floor", repr(float(now)))

@@ -13,8 +13,10 @@ from piratebox.i18n import N_
 MB = 1024 * 1024
 
 DEFAULTS = {
-    # What the box answers to; the captive portal sends every other name here.
-    "SITE_URL": "http://boite.lan",
+    # The address people type (the mediator may set it on the admin page instead). Unset,
+    # links and QR codes carry the address each phone used, and the captive portal sends
+    # other names to http://boite.lan, the name the shipped hotspot files give the box.
+    "SITE_URL": "",
     "DEFAULT_LANGUAGE": "fr",
     "LANGUAGES": "fr,en",
     "TIMEZONE": "Europe/Paris",

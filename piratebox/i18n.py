@@ -110,16 +110,28 @@ TEMPLATE_CALL = re.compile(r"""\b(?:_|gettext|ngettext)\(\s*(["'])((?:\\.|(?!\1)
 
 
 def messages_in_python(source):
-    """Message ids in Python source: first argument of _(), gettext(), N_(), ngettext()."""
+    """Message ids in Python source: first argument of _(), gettext(), N_(), ngettext(),
+    and the docstrings of command-line commands (their --help)."""
     found = []
     for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and any(map(is_command_decorator,
+                                                         node.decorator_list)):
+            found.append(ast.get_docstring(node, clean=True))
         if not isinstance(node, ast.Call) or not node.args:
             continue
         name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
         first = node.args[0]
         if name in MARKERS and isinstance(first, ast.Constant) and isinstance(first.value, str):
             found.append(first.value)
-    return found
+        if name == "plural" and len(node.args) > 1 and isinstance(first, ast.Constant):
+            found.append(first.value)  # Voice.plural(singular, plural, n)
+    return [message for message in found if message]
+
+
+def is_command_decorator(node):
+    """@cli.command(...), @something.group(...), @click.group(...)."""
+    target = node.func if isinstance(node, ast.Call) else node
+    return isinstance(target, ast.Attribute) and target.attr in ("command", "group")
 
 
 def messages_in_template(source):
@@ -134,3 +146,40 @@ def messages_in_tree(root):
     for path in sorted((root / "templates").rglob("*.html")):
         found.update(messages_in_template(path.read_text(encoding="utf-8")))
     return found
+
+
+class Voice:
+    """The language the command line speaks: French by default, like the screen; English
+    with PIRATEBOX_LANG=en or `piratebox --lang en`. The same catalogue as the pages."""
+
+    def __init__(self, language="fr"):
+        self.use(language)
+
+    def use(self, language):
+        self.translator = Translator(language if language in PLURAL_RULES else "fr")
+
+    @property
+    def language(self):
+        return self.translator.language
+
+    def __call__(self, message, /, **params):
+        text = self.translator.gettext(message)
+        return text % params if params else text
+
+    def plural(self, singular, plural, n, **params):
+        return self.translator.ngettext(singular, plural, n) % {"num": n, **params}
+
+
+def english(message, /, **params):
+    """The message as written in the code: what a library function says when its caller
+    gives it no translation (tests, the web's own summaries)."""
+    return message % params if params else message
+
+
+def print_progress(message, /, **params):
+    """Progress in the code's own words, when no terminal language was chosen."""
+    print(english(message, **params))  # noqa: T201 - the command line's progress
+
+
+def say_nothing(message, /, **params):
+    """For progress nobody reads (a page waits for the whole answer)."""

@@ -19,8 +19,9 @@ from pathlib import Path
 from peewee import fn
 
 from models import Exchange, Tally, db
-from piratebox import rules
+from piratebox import rules, typography
 from piratebox.catalogue.logic import store_photos
+from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
 
 FACTORS_FILE = Path(__file__).parent / "data" / "impact-factors.csv"
@@ -33,6 +34,19 @@ WEEKS = 12
 def load_factors(path=FACTORS_FILE):
     with open(path, encoding="utf-8", newline="") as handle:
         return {row["category"]: row for row in csv.DictReader(handle)}
+
+
+def factor_rows(lang):
+    """The table of factors as the impact page shows it, sources in the page's language:
+    [(category code, kg CO2e, decimals as published, source, basis, licence)]."""
+    suffix = "fr" if lang == "fr" else "en"
+    rows = []
+    for code, row in load_factors().items():
+        figure = row["kg_co2e_per_object"]
+        decimals = len(figure.partition(".")[2])
+        rows.append((code, float(figure), decimals, row[f"source_{suffix}"],
+                     row[f"basis_{suffix}"], row["licence"]))
+    return rows
 
 
 @dataclass
@@ -222,8 +236,9 @@ def network_csv_rows(network, decimal_comma=False):
 
 
 def _number(value, decimal_comma):
-    text = f"{value:.1f}" if isinstance(value, float) else str(value)
-    return text.replace(".", ",") if decimal_comma else text
+    """A spreadsheet's cell: no thousands separator, the decimal mark it expects."""
+    return typography.number(value, "fr" if decimal_comma else "en",
+                             decimals=1 if isinstance(value, float) else 0, grouping=False)
 
 
 def _numbers(figures, decimal_comma):
@@ -282,6 +297,53 @@ def category_chart(bars, title, width=340):
 CSV_COLUMNS = ("deposited", "offered", "requested", "exchanges", "taken", "given", "lent",
                "returned", "fulfilled", "answered", "purchases_avoided", "kg_kept_in_use",
                "kg_co2e_avoided", "tallied_deposited", "tallied_taken")
+
+
+FIGURE_LABELS = {
+    "deposited": N_("Deposited in the box"),
+    "offered": N_("Offered from home"),
+    "requested": N_("Requests"),
+    "exchanges": N_("Objects that changed hands"),
+    "taken": N_("Taken from the box"),
+    "given": N_("Given"),
+    "lent": N_("Lent"),
+    "returned": N_("Returned"),
+    "fulfilled": N_("Requests found"),
+    "answered": N_("Takers who answered the question"),
+    "purchases_avoided": N_("Purchases avoided"),
+    "kg_kept_in_use": N_("Kilos kept in use"),
+    "kg_co2e_avoided": N_("kg CO₂e avoided"),
+    "tallied_deposited": N_("Deposited, counted by the mediator"),
+    "tallied_taken": N_("Taken, counted by the mediator"),
+}
+
+
+def text_lines(figures, gettext, lang):
+    """The figures as a person reads them in a terminal, in their language."""
+    width = max(len(gettext(label)) for label in FIGURE_LABELS.values()) + 2
+    lines = []
+    for name, label in FIGURE_LABELS.items():
+        value = getattr(figures, name)
+        lines.append(f"{gettext(label):<{width}}{typography.number(value, lang)}")
+    for monday, count in figures.weeks:
+        week = gettext("Week of %(day)s") % {"day": typography.short_day(monday, lang)}
+        lines.append(f"{week:<{width}}{typography.number(count, lang)}")
+    return lines
+
+
+def network_text_lines(network, gettext, lang):
+    """At a hub: one line per box, per commune and in total."""
+    heads = [gettext("Name"), gettext("Exchanges"), gettext("Purchases avoided"),
+             gettext("kg CO₂e")]
+    lines = [f"{heads[0]:<30}{heads[1]:>12}{heads[2]:>20}{heads[3]:>12}"]
+    rows = [(name, figures) for name, _commune, figures in network.boxes]
+    rows += [(f"{name} ({count})", figures) for name, count, figures in network.communes]
+    rows.append((gettext("Total"), network.total))
+    for name, figures in rows:
+        numbers = [typography.number(getattr(figures, field), lang) for field in
+                   ("exchanges", "purchases_avoided", "kg_co2e_avoided")]
+        lines.append(f"{name[:29]:<30}{numbers[0]:>12}{numbers[1]:>20}{numbers[2]:>12}")
+    return lines
 
 
 def csv_rows(figures, decimal_comma=False):

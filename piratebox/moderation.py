@@ -107,6 +107,16 @@ def decide(record, decision, actor):
             close_reports(record.id)
 
 
+def reasons(subject):
+    """The reasons visitors gave in the open reports, by reported record: {id: [reason]}."""
+    found = {}
+    for row in (Report.select(Report.item_id, Report.reason)
+                .where((Report.resolved == False) & (Report.subject == subject)  # noqa: E712
+                       & (Report.reason != "")).order_by(Report.created_at)):
+        found.setdefault(row.item_id, []).append(row.reason)
+    return found
+
+
 def to_review(model, subject):
     """Records with open reports, or hidden, reported by most phones first:
     [(record, phones)]."""

@@ -62,12 +62,14 @@ def csrf_token():
 
 def render(render_page):
     """Serve `render_page()` (which returns HTML text) from the cache when it may be shared."""
+    from piratebox.web import public_base  # web imports this module
+
     cache = current_app.extensions["page_cache"]
     if not cache.seconds or is_personal():
         return render_page()
     now = current_app.extensions["clock"].now()
-    key = (request.full_path, g.lang, portal.in_mini_browser(), cache.generation,
-           int(now // cache.seconds))
+    key = (request.full_path, g.lang, portal.in_mini_browser(), public_base(),
+           cache.generation, int(now // cache.seconds))
     page = cache.get(key)
     if page is None:
         g.rendering_for_cache = True

@@ -32,7 +32,7 @@ from piratebox.admin import admin_required
 from piratebox.errors import PrintFailed
 from piratebox.i18n import N_
 from piratebox.web import gettext as _
-from piratebox.web import send_stored
+from piratebox.web import public_base, public_url, send_stored
 
 bp = Blueprint("printing", __name__)
 log = logging.getLogger("piratebox")
@@ -50,13 +50,15 @@ def site_payload(which):
     settings = current_site()
     if which == "wifi":
         return qr.wifi_payload(settings["wifi_ssid"], settings["wifi_password"])
-    if which == "site":
-        return settings["site_url"] + "/"
+    if which == "site":  # on a screen: the address this phone used, unless one is set
+        return public_base() + "/"
+    if which == "address":  # on paper: never a Host a phone sent (see site.address)
+        return site.address(settings) + "/"
     abort(404)
 
 
 def item_url(item):
-    return current_site()["site_url"] + url_for("catalogue.show", item_id=item.id)
+    return public_url("catalogue.show", item_id=item.id)
 
 
 @bp.get("/qr/<which>.svg")
@@ -86,14 +88,15 @@ def file_code(file_id):
         SharedFile.id == file_id).first()
     if record is None:
         abort(404)
-    url = current_site()["site_url"] + url_for("files.show", file_id=record.id)
+    url = public_url("files.show", file_id=record.id)
     return current_app.response_class(qr.svg(url), mimetype="image/svg+xml")
 
 
 @bp.get("/print/poster")
 def poster_page():
     """The poster as a page, for printing from a browser."""
-    return render_template("printing/poster.html", site=current_site())
+    return render_template("printing/poster.html", site=current_site(),
+                           address=site.address(current_site()))
 
 
 @bp.get("/print/poster.pdf")
@@ -155,7 +158,7 @@ def apply_settings(values):
     extensions = current_app.extensions
     extensions["site"] = values
     extensions["box"]["name"] = values["box_name"]
-    extensions["portal"].set_site_url(values["site_url"])
+    extensions["portal"].set_site_url(site.address(values))
 
 
 @bp.route("/admin/labels", methods=["GET", "POST"])

@@ -14,6 +14,7 @@ import zlib
 from functools import lru_cache
 
 from piratebox import qr
+from piratebox.site import address as site_address
 
 DPI = 300
 A4 = (2480, 3508)
@@ -83,7 +84,8 @@ def poster(site, gettext):
     _ = gettext
     page = Image.new(PAGE_MODE, A4, "white")
     width = A4[0]
-    address = site["site_url"].removeprefix("http://")
+    url = site_address(site)
+    address = url.removeprefix("http://")
     draw_text(page, (width // 2, MARGIN), site["box_name"], 150, bold=True, anchor="ma")
     draw_text(page, (width // 2, MARGIN + 220),
               _("Free wifi of the give box — no internet, nothing to pay"), 56, anchor="ma")
@@ -91,7 +93,7 @@ def poster(site, gettext):
     top = MARGIN + 420
     wifi = qr.wifi_payload(site["wifi_ssid"], site["wifi_password"])
     height = paste_code(page, wifi, (MARGIN, top, column), "1. " + _("Join the wifi"))
-    paste_code(page, site["site_url"] + "/", (2 * MARGIN + column, top, column),
+    paste_code(page, url + "/", (2 * MARGIN + column, top, column),
                "2. " + _("Open the box"))
     y = top + height + 220
     steps = [

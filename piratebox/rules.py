@@ -16,7 +16,7 @@ import math
 import re
 from datetime import date
 
-from models import Event, Exchange, Item, Message, SharedFile, Tally
+from models import Event, Exchange, Item, Message, SharedFile, Tally, WaitingEntry
 from piratebox import events
 from piratebox.blobs import HASH_PATTERN
 from piratebox.catalogue import categories
@@ -221,6 +221,12 @@ FIELDS = {
     Message: {
         "text": Block(500, minimum=1, short=N_("Write a message first.")),
         "pseudonym": PSEUDONYM, "hidden": Flag(),
+    },
+    WaitingEntry: {
+        "item_id": Pattern(ID),
+        "pseudonym": Line(60, minimum=1, short=N_("Give a name or pseudonym so the owner "
+                                                  "knows who you are.")),
+        "contact": Line(200),
     },
 }
 

@@ -428,6 +428,11 @@ class GuardedChannel(HTTPChannel):
 
 def serve(app, host, port, threads):
     """Serve `app` until interrupted, guarded as above."""
+    make_server(app, host, port, threads).run()
+
+
+def make_server(app, host, port, threads):
+    """The guarded server, listening already (an OSError if the port cannot be had)."""
     config = app.config
     capacity = fit_descriptors(config["CONNECTIONS"], threads)
     socket_map = {}
@@ -448,7 +453,7 @@ def serve(app, host, port, threads):
         if isinstance(dispatcher, BaseWSGIServer):
             dispatcher.channel_class = GuardedChannel
             dispatcher.guard = guard
-    server.run()
+    return server
 
 
 def fit_descriptors(connections, threads):

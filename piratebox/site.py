@@ -16,6 +16,9 @@ FIELDS = ("box_name", "wifi_ssid", "wifi_password", "site_url", "welcome_text")
 LIMITS = {"box_name": 60, "wifi_ssid": 32, "wifi_password": 63, "site_url": 100,
           "welcome_text": 300}
 DEFAULT_SSID = "CoCoTe"
+# The name the shipped hotspot configurations give the box (deploy/): where the captive
+# portal sends phones, and what a printout says, while no address is set.
+DEFAULT_ADDRESS = "http://boite.lan"
 
 
 def load(default_site_url):
@@ -24,7 +27,7 @@ def load(default_site_url):
         "box_name": values.get("box_name", "CoCoTe"),
         "wifi_ssid": values.get("wifi_ssid", DEFAULT_SSID),
         "wifi_password": values.get("wifi_password", ""),
-        "site_url": values.get("site_url", default_site_url).rstrip("/"),
+        "site_url": (values.get("site_url") or default_site_url or "").rstrip("/"),
         "welcome_text": values.get("welcome_text", ""),
     }
 
@@ -45,7 +48,7 @@ def validate(form):
     if values["wifi_password"] and not 8 <= len(values["wifi_password"]) <= 63:
         errors["wifi_password"] = N_("A WPA password has 8 to 63 characters; leave it empty "
                                      "for an open wifi.")
-    if not is_typed_address(values["site_url"]):
+    if values["site_url"] and not is_typed_address(values["site_url"]):
         errors["site_url"] = N_("Give an address like http://boite.lan: http, and a name "
                                 "with a dot so phones do not send it to a search engine.")
     return values, errors
@@ -72,3 +75,10 @@ def save(values):
         for name in FIELDS:
             Setting.put(name, values[name])
     return values
+
+
+def address(settings):
+    """The address a printout carries: the one set, else the hotspot's default name. Never
+    the Host a phone sent: a poster is drawn once and printed for everyone."""
+    return settings["site_url"] or DEFAULT_ADDRESS
+

@@ -7,6 +7,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -16,7 +17,7 @@ from flask import (
 from markupsafe import Markup
 
 from models import Tally
-from piratebox import bodies, impact, rules
+from piratebox import bodies, impact, rules, typography
 from piratebox.admin import admin_required
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
@@ -36,14 +37,14 @@ def index():
                if current_app.extensions["box"]["role"] == "hub" else None)
     # at a hub, the network's total is this page's figures: computed once
     figures = network.total if network else current_figures()
-    factors = impact.load_factors()
-    weeks = [(monday.strftime("%d/%m"), count) for monday, count in figures.weeks]
+    lang = g.get("lang", "fr")
+    weeks = [(typography.short_day(monday, lang), count) for monday, count in figures.weeks]
     categories = sorted(((_(BY_CODE[code].label) if code in BY_CODE else code, count)
                          for code, count in figures.by_category.items()),
                         key=lambda pair: -pair[1])
     # The charts are SVG drawn by impact.py, which escapes every label it writes.
     return render_template(
-        "stats/index.html", figures=figures, factors=factors, category_labels_by_code=BY_CODE,
+        "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
         network=network,
         weekly_chart=Markup(  # noqa: S704 - escaped inside
             impact.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),

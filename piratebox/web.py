@@ -3,22 +3,34 @@
 import hmac
 import io
 import logging
+import re
 import secrets
+from datetime import date
 from functools import cached_property
 
-from flask import Request, current_app, flash, g, render_template, request, send_file, session
+from flask import (
+    Request,
+    current_app,
+    flash,
+    g,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 from werkzeug.wsgi import wrap_file
 
 from models import db
-from piratebox import __version__, bodies, moderation, pagecache, portal, security
+from piratebox import __version__, bodies, moderation, pagecache, portal, security, site, typography
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.files import upload
 from piratebox.i18n import N_, Translator, best_language
 from piratebox.photos import MAX_PHOTO_BYTES
-from piratebox.timefmt import format_datetime, local_datetime
+from piratebox.timefmt import local_datetime
 
 access_log = logging.getLogger("piratebox.access")
 error_log = logging.getLogger("piratebox")
@@ -34,6 +46,30 @@ MENU = [
     ("events.index", N_("Agenda")),
     ("stats.index", N_("Impact")),
 ]
+
+
+# What a Host header may look like to be written into a link: a name or an address and a
+# port, nothing that could carry a path or a second host.
+PLAIN_HOST = re.compile(
+    r"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def public_base():
+    """The address links and QR codes carry on a page: the one the mediator set (or
+    SITE_URL), else the one this phone used. The captive portal has already turned away
+    every Host that is not the box's (piratebox/portal.py), and one that is not a plain
+    host name is ignored: a forged Host changes nothing but the forger's own page (the
+    page cache keys its copies by this address)."""
+    configured = current_app.extensions["site"]["site_url"]
+    if configured:
+        return configured
+    if PLAIN_HOST.match(request.host):
+        return f"http://{request.host}"
+    return site.DEFAULT_ADDRESS
+
+
+def public_url(endpoint, **values):
+    return public_base() + url_for(endpoint, **values)
 
 
 class BoxRequest(Request):
@@ -158,14 +194,31 @@ def photo_uploads():
             if f and f.filename]
 
 
-def rate_limit(bucket, per_hour, message):
-    """Count one more of `bucket` for this phone's address, or refuse with `message`.
+def within_limit(bucket, per_hour, message):
+    """Refuse with `message` when this phone already did `per_hour` of `bucket` this hour.
 
+    Only what succeeded counts (call count_success after it), so a form refused for a
+    missing field or a bad photo costs nothing; the mediator logged in is never limited.
     `message` is a message id that may name {minutes}, the wait before trying again.
     """
-    wait = current_app.extensions["limiter"].hit(bucket, request.remote_addr, per_hour, 3600)
+    from piratebox.admin import is_admin
+
+    if is_admin():
+        return
+    wait = current_app.extensions["limiter"].retry_after(bucket, request.remote_addr,
+                                                         per_hour, 3600)
     if wait:
         raise TooManyRequests(message, retry_after=wait, minutes=int(wait // 60) + 1)
+
+
+def count_success(bucket):
+    current_app.extensions["limiter"].record(bucket, request.remote_addr, 3600)
+
+
+def rate_limit(bucket, per_hour, message):
+    """Check and count at once, for an action that cannot fail once admitted (a report)."""
+    within_limit(bucket, per_hour, message)
+    count_success(bucket)
 
 
 def reporter():
@@ -192,7 +245,7 @@ def report(record, subject, reason):
           "success")
 
 
-def gettext(message, **params):
+def gettext(message, /, **params):
     text = g.translator.gettext(message) if "translator" in g else message
     return text % params if params else text
 
@@ -323,11 +376,50 @@ def template_globals():
         "lang": g.get("lang", current_app.config["DEFAULT_LANGUAGE"]),
         "languages": current_app.config["LANGUAGES"].split(","),
         "mini_browser": portal.in_mini_browser(),
+        "public_base": public_base,
     }
 
 
+def display(function, *args, **kwargs):
+    """Call a typography function with this request's language, zone and present time."""
+    return function(*args, current_app.config["TIMEZONE"], g.get("lang", "fr"),
+                    now=current_app.extensions["clock"].now(), **kwargs)
+
+
 def datetime_filter(timestamp):
-    return format_datetime(timestamp, current_app.config["TIMEZONE"], g.get("lang", "fr"))
+    return display(typography.date_time, timestamp)
+
+
+def date_filter(timestamp):
+    return display(typography.date, timestamp)
+
+
+def range_filter(start, end=None):
+    """An event's span: "samedi 5 décembre, 14 h – 17 h 30"."""
+    return display(typography.time_range, start, end)
+
+
+def iso_day_filter(text):
+    """A day kept as YYYY-MM-DD (a loan's return date): "lundi 7 décembre"."""
+    try:
+        day = date.fromisoformat(text)
+    except (TypeError, ValueError):
+        return text
+    this_year = local_datetime(current_app.extensions["clock"].now(),
+                               current_app.config["TIMEZONE"]).year
+    return typography.day(day, g.get("lang", "fr"), this_year)
+
+
+def number_filter(value, decimals=0):
+    return typography.number(value, g.get("lang", "fr"), decimals)
+
+
+def quantity_filter(value, unit, decimals=0):
+    return typography.quantity(value, unit, g.get("lang", "fr"), decimals)
+
+
+def filesize_filter(size):
+    return typography.filesize(size, g.get("lang", "fr"))
 
 
 def datetime_input_filter(timestamp):
@@ -335,9 +427,14 @@ def datetime_input_filter(timestamp):
     return local_datetime(timestamp, current_app.config["TIMEZONE"]).strftime("%Y-%m-%dT%H:%M")
 
 
+FILTERS = {"datetime": datetime_filter, "date": date_filter, "when": range_filter,
+           "isoday": iso_day_filter, "number": number_filter, "quantity": quantity_filter,
+           "filesize": filesize_filter, "datetime_input": datetime_input_filter}
+
+
 def init_app(app):
-    app.add_template_filter(datetime_filter, "datetime")
-    app.add_template_filter(datetime_input_filter, "datetime_input")
+    for name, function in FILTERS.items():
+        app.add_template_filter(function, name)
     app.before_request(before_request)
     app.after_request(after_request)
     app.request_class = BoxRequest

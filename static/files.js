@@ -23,7 +23,7 @@ document.addEventListener("DOMContentLoaded", function () {
       if (!progress.lengthComputable) { return; }
       var done = Math.round(100 * progress.loaded / progress.total);
       bar.value = done;
-      percent.textContent = done + " %";
+      percent.textContent = done + "\u202f%";
     });
     request.addEventListener("load", function () {
       var answer = null;

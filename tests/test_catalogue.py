@@ -303,10 +303,15 @@ def test_a_request_is_answered_by_a_linked_offer_and_fulfilled(client, app):
     with db.connection_context():
         wanted = Item.get(Item.kind == "request")
     page = client.get(f"/items/{wanted.id}").get_data(as_text=True)
-    assert "J’en ai un !" in page
+    # a request reads as a request, never as an offer at someone's home
+    assert "Toujours recherché" in page and "Disponible" not in page
+    assert "À la maison" not in page and "J’en ai un !" not in page  # not to its author
     neighbour = app.test_client()
+    assert "J’en ai un !" in neighbour.get(f"/items/{wanted.id}").get_data(as_text=True)
     form = neighbour.get(f"/items/new?answers={wanted.id}").get_data(as_text=True)
-    assert 'value="Vélo enfant"' in form
+    # the offer gets its own title: the request's is quoted, not copied into the field
+    assert "Vélo enfant" in form and 'value="Vélo enfant"' not in form
+    assert '<option value="bikes" selected>' in form
     offer(neighbour, title="Vélo 16 pouces", category="bikes", answers=wanted.id)
     assert "Vélo 16 pouces" in client.get(f"/items/{wanted.id}").get_data(as_text=True)
     post(client, f"/items/{wanted.id}/manage/fulfil", f"/items/{wanted.id}/manage")
@@ -364,8 +369,15 @@ def test_init_demo_adds_french_samples(runner, tmp_path):
     result = runner.invoke(application.cli, ["--data", str(tmp_path / "d"), "init", "--demo"])
     assert result.exit_code == 0, result.output
     with db.connection_context():
-        titles = {item.title for item in Item.select()}
-    assert "Perceuse à percussion" in titles and len(titles) == 6
+        items = list(Item.select())
+        stored = {Blob.get_by_id(photo["full"]).size for item in items
+                  for photo in item.photo_list()}
+    assert "Perceuse à percussion" in {item.title for item in items} and len(items) == 6
+    # every offer shows a picture, drawn at init and processed as a phone's photo is
+    offers = [item for item in items if item.kind == "offer"]
+    assert all(len(item.photo_list()) == 1 for item in offers)
+    assert len(stored) == len(offers) and all(size > 5000 for size in stored)
+    assert "6 objets d’exemple ajoutés, avec leurs photos." in result.output
 
 
 def test_items_json_photos_are_stored_as_hash_pairs(client):

@@ -56,11 +56,12 @@ def test_openwrt_hotplug_syncs_a_stick_carrying_cocote(mounted, tmp_path):
                          PIRATEBOX_SYNC_LED="green:wlan")
     assert result.returncode == 0, result.stderr
     assert len(bundles(sda1)) == 1 and bundles(sda1)[0].endswith(".cocote")
-    assert last_sync(village)["summary"].startswith("sent")
+    # the summary is in French, as the mediator reads it on the admin page
+    assert last_sync(village)["summary"].startswith("0 enregistrements envoyés à hub")
     assert (leds / "green:wlan" / "trigger").read_text().strip() == "timer"
     # and the hub reads what the router wrote
     assert run_hotplug(tmp_path, hub).returncode == 0
-    assert "received from Saint-Bonnet" in last_sync(hub)["summary"]
+    assert "reçu de Saint-Bonnet" in last_sync(hub)["summary"]
 
 
 def test_openwrt_hotplug_leaves_other_sticks_and_events_alone(mounted, tmp_path):
@@ -83,7 +84,7 @@ def test_openwrt_hotplug_signals_a_refusal(mounted, tmp_path):
                          PIRATEBOX_SYNC_LED="led")
     assert result.returncode == 0  # hotplug scripts never fail the event
     assert (leds / "led" / "trigger").read_text().strip() == "heartbeat"
-    assert "REFUSED" in last_sync(village)["summary"]
+    assert "refusés : 1" in last_sync(village)["summary"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own files as another user")
@@ -98,7 +99,7 @@ def test_openwrt_hotplug_gives_the_synced_files_to_the_boxs_own_user(mounted, tm
         os.chown(path, nobody, nobody)
     shutil.rmtree(village.path / "tmp", ignore_errors=True)  # the sync's scratch space
     assert run_hotplug(tmp_path, village).returncode == 0
-    assert "received" in last_sync(village)["summary"]
+    assert "reçu de hub" in last_sync(village)["summary"]
     assert {path.stat().st_uid for path in village.path.rglob("*")} == {nobody}
 
 
@@ -118,7 +119,7 @@ def test_pi_sync_service_script_syncs_the_mounted_stick(mounted):
              "PIRATEBOX_PYTHON": sys.executable, "PIRATEBOX_USER": "root"})
     assert result.returncode == 0, result.stderr
     assert len(bundles(sda1)) == 1
-    assert "sync: sent" in result.stdout
+    assert "synchronisation : 0 enregistrements envoyés" in result.stdout
 
 
 def test_pi_sync_script_refuses_a_bad_device_name():

@@ -53,7 +53,7 @@ def test_every_factor_names_its_source_and_licence():
     assert factors["bikes"]["kg_co2e_per_object"] == "116"
     for row in factors.values():
         assert float(row["kg_co2e_per_object"]) > 0
-        assert row["source"] and "MIT" in row["licence"]
+        assert row["source_fr"] and row["source_en"] and row["basis_fr"] and "MIT" in row["licence"]
 
 
 def add_events(count):
@@ -83,7 +83,7 @@ def test_the_page_and_its_charts_read_right_with_0_1_and_10000_events(client, co
     body = client.get("/api/v1/stats").get_json()
     assert body["exchanges"] == count
     assert body["purchases_avoided"] == len(range(0, count, 4))
-    assert f"<dd>{count}</dd>" in html
+    assert f"<dd>{count:,}</dd>".replace(",", "\u202f") in html  # 10 000, French
 
 
 def test_objects_taken_through_the_app_are_counted(client):

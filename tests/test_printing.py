@@ -16,6 +16,13 @@ SSIDS = ["CoCoTe", 'Café; "le" bar:1,2\\', "Mairie de Saint-Bonnet-le-Château"
          ";;::,,\"\"\\\\", "l'épicerie ☕", " espaces "]
 
 
+@pytest.fixture
+def app(make_app):
+    """A box whose address is set, as a deployed one is (see test_public_address_* for
+    one without)."""
+    return make_app(SITE_URL="http://boite.lan")
+
+
 def decode(image):
     found = zxingcpp.read_barcodes(image.convert("L"))
     return sorted(result.text for result in found)
@@ -170,7 +177,7 @@ def test_the_poster_is_drawn_once_per_settings_and_served_from_the_data_director
 
 def test_the_poster_page_prints_from_a_browser(client):
     html = client.get("/print/poster").get_data(as_text=True)
-    assert "/qr/wifi.svg" in html and "/qr/site.svg" in html and "boite.lan" in html
+    assert "/qr/wifi.svg" in html and "/qr/address.svg" in html and "boite.lan" in html
     assert "Rejoindre le wifi" in html
 
 
@@ -211,7 +218,7 @@ def test_labels_for_the_box_are_read_back_page_by_page(runner, make_app, tmp_pat
     result = runner.invoke(application.cli, ["--data", str(data_dir), "print", "labels",
                                              "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "26 labels on 2 pages" in result.output
+    assert "26 étiquettes sur 2 pages" in result.output
     pages = pdf_pages(out.read_bytes())
     found = decode(pages[0][1]) + decode(pages[1][1])
     assert sorted(found) == sorted(f"http://boite.lan/items/{i}" for i in ids)
@@ -233,7 +240,7 @@ def test_no_object_means_a_clear_error(runner, data_dir, tmp_path):
 
     result = runner.invoke(application.cli, ["--data", str(data_dir.path), "print", "labels",
                                              "--out", str(tmp_path / "x.pdf")])
-    assert result.exit_code == 1 and "No object to label" in result.output
+    assert result.exit_code == 1 and "Aucun objet à étiqueter" in result.output
 
 
 def test_an_item_code_opens_its_page(client, app):
@@ -266,3 +273,29 @@ def test_the_server_memory_stays_flat_while_the_poster_is_drawn(data_dir):
         rss_after, peak_after = memory_kb(server.process.pid)
     assert "http://boite.lan/" in decode(image)
     assert peak_after - peak_before < 10 * 1024, (peak_before, peak_after, rss_after)
+
+
+def test_public_address_is_the_one_the_phone_used_when_none_is_set(make_app):
+    client = make_app(PAGE_CACHE_SECONDS=30).test_client()
+    site = client.get("/qr/site.svg", headers={"Host": "192.0.2.7:8080"}).get_data()
+    assert decode_svg(site) == ["http://192.0.2.7:8080/"]
+    # a Host that is no plain name never reaches a link: the hotspot's default name does
+    odd = client.get("/qr/site.svg", headers={"Host": "192.0.2.7:80@evil"}).get_data()
+    assert decode_svg(odd) == ["http://boite.lan/"]
+
+
+def test_a_forged_host_poisons_neither_cached_pages_nor_the_poster(make_app):
+    app = make_app(PAGE_CACHE_SECONDS=30)
+    sign_in = {"User-Agent": "Mozilla/5.0 (Linux; Android 13; wv) AppleWebKit/537.36"}
+    forger, villager = app.test_client(), app.test_client()
+    forged = forger.get("/items/new", headers={"Host": "203.0.113.9", **sign_in})
+    assert "203.0.113.9/items/new" in forged.get_data(as_text=True)  # the forger's own page
+    page = villager.get("/items/new", headers={"Host": "192.0.2.7:8080", **sign_in})
+    html = page.get_data(as_text=True)
+    assert "192.0.2.7:8080/items/new" in html and "203.0.113.9" not in html
+    # paper is printed for everyone: it carries the hotspot's name, never a Host
+    poster = fetch(forger, "/print/poster.pdf", headers={"Host": "203.0.113.9"})
+    [(_box, image)] = pdf_pages(poster.data)
+    assert "http://boite.lan/" in decode(image)
+    assert "boite.lan" in forger.get("/print/poster", headers={"Host": "203.0.113.9"}).get_data(
+        as_text=True)

@@ -6,8 +6,9 @@ from models import Message
 from piratebox import moderation, web
 from piratebox.admin import admin_required, is_admin
 from piratebox.board import logic
+from piratebox.errors import TooManyRequests
 from piratebox.i18n import N_
-from piratebox.web import actor, rate_limit
+from piratebox.web import actor, count_success, within_limit
 from piratebox.web import gettext as _
 
 bp = Blueprint("board", __name__)
@@ -35,9 +36,13 @@ def post():
     values, errors = logic.read_message(request.form)
     if errors:
         return render_board(values, errors, 400)
-    rate_limit("board", current_app.config["MESSAGES_PER_HOUR"],
-               N_("You have written a lot this hour: wait {minutes} minutes."))
+    try:
+        within_limit("board", current_app.config["MESSAGES_PER_HOUR"],
+                     N_("You have written a lot this hour: wait {minutes} minutes."))
+    except TooManyRequests as error:
+        return render_board(values, {"limit": error.localized(_)}, 429)
     logic.post(values, actor())
+    count_success("board")
     flash(_("Your message is on the board."), "success")
     return redirect(url_for("board.index"))
 

@@ -74,6 +74,8 @@ STATUSES = {
     "expired": N_("Expired"),
     "fulfilled": N_("Found"),
 }
+# A request is not "available": it is still looked for.
+REQUEST_STATUSES = {**STATUSES, "available": N_("Still looked for")}
 
 
 def mass_of(code):

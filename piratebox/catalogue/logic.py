@@ -8,7 +8,7 @@ leaves no trace; an item and the blobs it needs land together.
 
 import json
 
-from models import Exchange, Item, ItemKey, db, fold
+from models import Exchange, Item, ItemKey, PersonalKey, db, fold
 from piratebox import moderation, ownership, photos
 from piratebox.catalogue.categories import mass_of
 from piratebox.errors import BadInput, Conflict
@@ -41,6 +41,21 @@ TRANSITIONS = {
 def token_matches(item_id, token):
     key = ItemKey.get_or_none(ItemKey.item_id == item_id)
     return ownership.matches(key and key.token_hash, token)
+
+
+def personal_token_matches(record_id, token):
+    """Is `token` the private link of who reserved this object (or waits, for an entry)?"""
+    key = PersonalKey.get_or_none(PersonalKey.record_id == record_id)
+    return ownership.matches(key and key.token_hash, token)
+
+
+def give_personal_key(record_id):
+    """A new private link for the phone that reserved or joined a waiting list; the token."""
+    token = ownership.new_token()
+    PersonalKey.insert(record_id=record_id, token_hash=ownership.token_hash(token)).on_conflict(
+        conflict_target=[PersonalKey.record_id],
+        update={PersonalKey.token_hash: ownership.token_hash(token)}).execute()
+    return token
 
 
 def store_photos(uploads, actor):
@@ -95,16 +110,43 @@ def edit(item, values, uploads, actor):
     return item
 
 
+def actions_for(item):
+    """What the owner may do with this object now, in the order the manage page offers
+    them (the first is the main one): only what makes sense for its kind and mode."""
+    if item.deleted:
+        return []
+    possible = [action for action in OWNER_ACTIONS[item.kind, item.mode]
+                if item.status in TRANSITIONS[action][0]]
+    if item.expires_at is None and "renew" in possible:
+        possible.remove("renew")
+    return possible
+
+
+# The owner's actions for each (kind, mode), main one first. A lent object is never
+# "given", a request is "found", an object given away is not "lent".
+OWNER_ACTIONS = {
+    ("offer", "give"): ["give", "release", "renew", "withdraw"],
+    ("offer", "swap"): ["give", "release", "renew", "withdraw"],
+    ("offer", "lend"): ["lend", "return", "release", "renew", "withdraw"],
+    ("request", "give"): ["fulfil", "renew", "withdraw"],
+    ("request", "swap"): ["fulfil", "renew", "withdraw"],
+    ("request", "lend"): ["fulfil", "renew", "withdraw"],
+}
+OWNER_ACTIONS_ALL = {action for actions in OWNER_ACTIONS.values() for action in actions}
+
+
 def transition(item, action, actor, avoided_purchase=None, **fields):
     """Move an object along its life, or refuse if it is no longer where the action starts."""
     allowed_from, to_status = TRANSITIONS[action]
     if item.deleted or item.status not in allowed_from:
         raise Conflict(N_("This object is no longer in a state that allows this; reload the "
                           "page to see where it is."))
-    if action == "take" and item.place != "box":
+    if action == "take" and (item.place != "box" or item.kind != "offer"):
         raise Conflict(N_("Only objects in the café's give box can be taken directly."))
-    if action == "lend" and item.mode != "lend":
-        raise Conflict(N_("This object is not offered for lending."))
+    if action in OWNER_ACTIONS_ALL and action not in OWNER_ACTIONS[item.kind, item.mode]:
+        raise Conflict(N_("This action does not apply to this object."))
+    if action == "reserve" and item.kind != "offer":
+        raise Conflict(N_("This action does not apply to this object."))
     for name, value in fields.items():
         setattr(item, name, value)
     if action == "renew":
@@ -124,6 +166,20 @@ def transition(item, action, actor, avoided_purchase=None, **fields):
         if action in ACTION_EVENTS:
             record(item, ACTION_EVENTS[action], actor, avoided_purchase)
     return item
+
+
+def reserve(item, values, avoided_purchase, actor):
+    """Reserve an offer for someone; returns the private link's token of their phone."""
+    with db.atomic():
+        transition(item, "reserve", actor, avoided_purchase=avoided_purchase, **values)
+        return give_personal_key(item.id)
+
+
+def cancel_reservation(item, actor):
+    """The person who reserved changes their mind: the object is free again."""
+    with db.atomic():
+        transition(item, "release", actor)
+        PersonalKey.delete().where(PersonalKey.record_id == item.id).execute()
 
 
 # What each action appends to the exchange log. A reservation is a promise, not an

@@ -169,10 +169,10 @@ def open_spool(total_content_length, max_bytes, rate_limited=True):
 
 def admit(data_dir, config, announced_length, rate_limited=True):
     """Refuse before writing anything: too many uploads from this phone, or no room."""
-    from piratebox.web import rate_limit
+    from piratebox.web import within_limit
 
     if rate_limited:
-        rate_limit(RATE_BUCKET, config["FILES_PER_HOUR"], UPLOADED_A_LOT)
+        within_limit(RATE_BUCKET, config["FILES_PER_HOUR"], UPLOADED_A_LOT)
     if announced_length and announced_length > room(data_dir, config):
         raise DiskFull()
 

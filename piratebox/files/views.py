@@ -7,7 +7,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     jsonify,
     redirect,
     render_template,
@@ -20,10 +19,10 @@ from models import SharedFile
 from piratebox import bodies, moderation, ownership, pagecache
 from piratebox.admin import admin_required, is_admin
 from piratebox.blobs import BlobStore
-from piratebox.errors import BadInput
+from piratebox.errors import BadInput, PirateboxError
 from piratebox.files import logic, names, upload
 from piratebox.i18n import N_
-from piratebox.web import actor, send_stored
+from piratebox.web import actor, count_success, public_url, send_stored
 from piratebox.web import gettext as _
 
 bp = Blueprint("files", __name__)
@@ -34,19 +33,6 @@ JUST_UPLOADED = "just_uploaded"
 # nothing loaded from elsewhere, whatever the file turns out to contain.
 FILE_POLICY = ("sandbox; default-src 'none'; img-src 'self'; media-src 'self'; "
                "style-src 'unsafe-inline'; frame-ancestors 'self'")
-UNITS = {"fr": ("o", "Ko", "Mo", "Go", "To"), "en": ("B", "KB", "MB", "GB", "TB")}
-
-
-@bp.app_template_filter("filesize")
-def filesize(size):
-    units = UNITS.get(g.get("lang"), UNITS["en"])
-    value = float(size)
-    for unit in units:
-        if value < 1024 or unit == units[-1]:
-            break
-        value /= 1024
-    text = f"{value:.0f}" if unit == units[0] or value >= 100 else f"{value:.1f}"
-    return f"{text.replace('.', ',') if g.get('lang') == 'fr' else text} {unit}"
 
 
 def disk_figures():
@@ -87,42 +73,54 @@ def owns(record):
 @bp.get("/files/")
 def index():
     sweep_expired()
+    return pagecache.render(render_index)
+
+
+def render_index(errors=None, typed=None):
+    """The list and the upload form; a refused upload shows why beside the form, with the
+    folder that was typed kept."""
     filters = {name: request.args.get(name, "") for name in ("q", "folder", "sort")}
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() else 1
-
-    def render_page():
-        now = current_app.extensions["clock"].now()
-        rows, total = logic.browse(filters, page, now)
-        folders = logic.folders(now)
-        return render_template(
-            "files/index.html", files=rows, total=total, page=page, filters=filters,
-            pages=max(1, -(-total // logic.PAGE_SIZE)), folders=folders,
-            folder_choices=[(name, name) for name in folders],
-            disk=disk_figures(),
-            kind_of=names.kind_of)
-
-    return pagecache.render(render_page)
+    now = current_app.extensions["clock"].now()
+    rows, total = logic.browse(filters, page, now)
+    folders = logic.folders(now)
+    return render_template(
+        "files/index.html", files=rows, total=total, page=page, filters=filters,
+        pages=max(1, -(-total // logic.PAGE_SIZE)), folders=folders,
+        folder_choices=[(name, name) for name in folders],
+        disk=disk_figures(),
+        kind_of=names.kind_of, errors=errors or {}, typed=typed or {})
 
 
 @bp.post("/files/")
 @bodies.accepts("files")
 def upload_files():
     """Several files in one form. The parts are already on disk, streamed and hashed, when
-    this runs (see piratebox/files/upload.py); here they are kept or refused as a whole."""
-    chosen = [part for part in request.files.getlist("files") if part.filename]
-    if not chosen:
-        raise BadInput(N_("Choose at least one file to share."))
-    who = actor()
-    expire_days = current_app.config["FILES_EXPIRE_DAYS"]
-    added = [logic.add(part.stream, part.filename, request.form.get("folder", ""), who,
-                       expire_days) for part in chosen]
+    this runs (see piratebox/files/upload.py); here they are kept or refused as a whole.
+    A refusal is shown on the form, with the folder that was typed."""
+    try:
+        added = add_chosen()
+    except PirateboxError as error:
+        typed = {"folder": request.form.get("folder", "")}
+        return render_index({"files": error.localized(_)}, typed), error.status
+    count_success("upload")
     for record, token in added:
         ownership.remember(record.id, token)
     session[JUST_UPLOADED] = [record.id for record, _token in added]
     if request.accept_mimetypes.best == "application/json":
         return jsonify(next=url_for("files.uploaded"))  # the progress bar's script goes there
     return redirect(url_for("files.uploaded"), code=303)
+
+
+def add_chosen():
+    chosen = [part for part in request.files.getlist("files") if part.filename]
+    if not chosen:
+        raise BadInput(N_("Choose at least one file to share."))
+    who = actor()
+    expire_days = current_app.config["FILES_EXPIRE_DAYS"]
+    return [logic.add(part.stream, part.filename, request.form.get("folder", ""), who,
+                      expire_days) for part in chosen]
 
 
 @bp.get("/files/uploaded")
@@ -138,8 +136,8 @@ def uploaded():
 
 def private_link(record):
     """The uploader's delete link, as it must be typed or scanned on another phone."""
-    return current_app.extensions["site"]["site_url"] + url_for(
-        "files.manage", file_id=record.id, token=ownership.token_for(record.id))
+    return public_url("files.manage", file_id=record.id,
+                           token=ownership.token_for(record.id))
 
 
 @bp.get("/files/<file_id>")

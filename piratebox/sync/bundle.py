@@ -122,14 +122,15 @@ def _write_records(archive, records):
 class Bundle:
     """An open bundle file. `manifest` is available at once; `verify()` proves the rest."""
 
-    def __init__(self, path, max_total_bytes):
+    def __init__(self, path, max_total_bytes, shown_as=None):
         self.path = Path(path)
+        self.name = shown_as or self.path.name  # what a refusal calls it: the person's name
         self.max_total_bytes = max_total_bytes
         try:
             self.archive = zipfile.ZipFile(self.path)
-        except READ_ERRORS as error:
-            raise BundleRefused(N_("{path} is not a bundle ({error})."), path=self.path.name,
-                                error=error) from None
+        except READ_ERRORS:
+            raise BundleRefused(N_("{path} is not a bundle: choose the .cocote file the hub or "
+                                   "the box wrote."), path=self.name) from None
         self.manifest_bytes = self._small_member(MANIFEST, MAX_MANIFEST_BYTES)
         try:
             self.manifest = parse_json(self.manifest_bytes)
@@ -150,7 +151,7 @@ class Bundle:
         self.close()
 
     def _refuse(self, reason):
-        return BundleRefused(N_("Bundle {name} refused: {reason}."), name=self.path.name,
+        return BundleRefused(N_("Bundle {name} refused: {reason}."), name=self.name,
                              reason=reason)
 
     def _small_member(self, name, limit):
@@ -178,7 +179,7 @@ class Bundle:
             raise BundleRefused(
                 N_("Bundle {name} uses format {version}, newer than this software reads "
                    "({known}): upgrade the software on this box, then sync again."),
-                name=self.path.name, version=version, known=f"{MAJOR}.{MINOR}")
+                name=self.name, version=version, known=f"{MAJOR}.{MINOR}")
 
     def _header(self):
         """The manifest's fields that say who, what and how far, each of the right type.
@@ -211,7 +212,7 @@ class Bundle:
 
     def _invalid(self, field):
         return BundleRefused(N_("Bundle {name} refused: its manifest's {field} is not valid."),
-                             name=self.path.name, field=field)
+                             name=self.name, field=field)
 
     def authenticate(self, key):
         """Check the manifest's HMAC; until this passes, nothing else is read."""

@@ -193,11 +193,12 @@ def _peer_for(me, header):
     return peer
 
 
-def import_bundle(path, data_dir, config, clock):
-    """Verify a bundle completely, then apply it in one transaction; returns a summary."""
+def import_bundle(path, data_dir, config, clock, shown_as=None):
+    """Verify a bundle completely, then apply it in one transaction; returns a summary.
+    `shown_as`: the name a refusal gives the file (the one the mediator chose)."""
     me = box.identity()
     scratch = data_dir.scratch()
-    with bundle.Bundle(path, config["SYNC_MAX_BUNDLE_MB"] * MB) as opened:
+    with bundle.Bundle(path, config["SYNC_MAX_BUNDLE_MB"] * MB, shown_as) as opened:
         header = opened.header
         peer = _peer_for(me, header)
         opened.authenticate(peer.key)

@@ -7,13 +7,14 @@ order, any number of times, give the same state. A record that cannot be applied
 set aside (piratebox/sync/quarantine.py), never allowed to stop the others.
 """
 
-from models import BlobUse, Counter, Event, Exchange, Item, SharedFile, Tally
+from models import BlobUse, Counter, Event, Exchange, Item, SharedFile, Tally, WaitingEntry
 from piratebox import rules
 from piratebox.i18n import N_
 from piratebox.rules import Unusable
 
 # Board messages stay in the village (DESIGN: the sync leaves them out).
-TABLES = {model._meta.table_name: model for model in (Item, Exchange, Event, Tally, SharedFile)}
+TABLES = {model._meta.table_name: model
+          for model in (Item, Exchange, Event, Tally, SharedFile, WaitingEntry)}
 LOCAL_FIELDS = {"seq", "search_text", "via"}  # this box's own, never taken from a bundle
 UNKNOWN_TABLE = N_("its table ({table}) is one this version does not know (sent by a newer "
                    "version?)")

@@ -21,7 +21,8 @@ from models import Peer, Setting
 from piratebox import bodies, box
 from piratebox.admin import admin_required
 from piratebox.errors import BadInput
-from piratebox.i18n import N_
+from piratebox.files.names import clean_name
+from piratebox.i18n import N_, say_nothing
 from piratebox.sync import engine, enrolment, quarantine, stick
 from piratebox.sync.bundle import SUFFIX, BundleRefused
 from piratebox.web import gettext as _
@@ -37,6 +38,11 @@ def context():
 @bp.get("/admin/sync")
 @admin_required
 def index():
+    return render_sync()
+
+
+def render_sync(errors=None, status=200):
+    """The sync page; a refused import or backup is shown in its own panel."""
     me = box.identity()
     hub = enrolment.hub_peer()
     peers = Peer.select()
@@ -55,7 +61,7 @@ def index():
         set_aside=set_aside, set_aside_count=quarantine.entries().count(),
         hub_report=report, reported=[(entry, quarantine.reported_sentence(entry, _))
                                      for entry in (report or {}).get("records", [])],
-        clock=current_app.extensions["clock"])
+        clock=current_app.extensions["clock"], errors=errors or {}), status
 
 
 @bp.post("/admin/sync/enrolment")
@@ -105,19 +111,25 @@ def upload():
     data_dir, config, clock = context()
     sent = request.files.get("bundle")
     if not sent or not sent.filename:
-        raise BadInput(N_("Choose a bundle file ({suffix})."), suffix=SUFFIX)
+        return render_sync({"bundle": _("Choose a bundle file (%(suffix)s).", suffix=SUFFIX)},
+                           400)
     sent.stream.finish()
     try:
-        result = engine.import_bundle(sent.stream.path, data_dir, config, clock)
+        result = engine.import_bundle(sent.stream.path, data_dir, config, clock,
+                                      shown_as=clean_name(sent.filename))
     except BundleRefused as error:
-        flash(error.localized(_), "error")
-        return redirect(url_for("sync.index"))
-    stick.remember_summary(stick.describe(result), clock)
+        return render_sync({"bundle": error.localized(_)}, 400)
+    stick.remember_summary(stick.describe(result, _), clock)
     flash(_("Bundle imported: %(applied)d new or changed, %(unchanged)d unchanged.",
             applied=result["applied"], unchanged=result["unchanged"]), "success")
     if result["refused"] + result["for_later"] or result["hub_reports"]:
         flash(_("Some records were set aside: see below."), "error")
     return redirect(url_for("sync.index"))
+
+
+NO_STICK = N_("No stick is plugged in: plug in the sync stick and wait for the box to "
+               "sync with it (it finds the stick then), or run piratebox backup --to STICK "
+               "on the box.")
 
 
 @bp.post("/admin/backup")
@@ -129,12 +141,11 @@ def backup_now():
     data_dir, _config, clock = context()
     plugged = (stick.last_sync() or {}).get("stick")
     if not plugged or not (Path(plugged) / enrolment.STICK_FOLDER).is_dir():
-        raise BadInput(N_("Plug in the sync stick first (the box finds it when it syncs), or "
-                          "run piratebox backup --to STICK."))
+        return render_sync({"backup": _(NO_STICK)}, 400)
     try:
-        manifest = backup.backup(data_dir, plugged, clock.now(), say=lambda line: None)
+        manifest = backup.backup(data_dir, plugged, clock.now(), say=say_nothing)
     except backup.BackupError as error:
-        flash(error.localized(_), "error")
+        return render_sync({"backup": error.localized(_)}, 400)
     else:
         flash(_("Backed up: %(count)d photos and files, %(new)d new.",
                 count=len(manifest["blobs"]), new=manifest["blobs_written"]), "success")
