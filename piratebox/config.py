@@ -50,7 +50,11 @@ DEFAULTS = {
     # Public pages are served from memory for at most this long (0: never); any write
     # clears them at once. See piratebox/pagecache.py.
     "PAGE_CACHE_SECONDS": 30,
-    # New objects per phone address per hour, and open reports that hide an object.
+    # Every change a phone address makes (a post, a reservation, an owner's action...) per
+    # hour; objects it reserves, takes or waits for per hour; new objects (and edits) per
+    # hour; open reports that hide an object. The mediator logged in is never limited.
+    "CHANGES_PER_HOUR": 120,
+    "CLAIMS_PER_HOUR": 3,
     "POSTS_PER_HOUR": 10,
     "REPORTS_TO_HIDE": 3,
     # The board: messages per phone address per hour, and days before a message goes.

@@ -29,7 +29,6 @@ from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.files import upload
 from piratebox.i18n import N_, Translator, best_language
-from piratebox.photos import MAX_PHOTO_BYTES
 from piratebox.timefmt import local_datetime
 
 access_log = logging.getLogger("piratebox.access")
@@ -184,14 +183,19 @@ def actor():
 POSTED_A_LOT = N_("You have posted a lot this hour: wait {minutes} minutes, or ask the "
                   "mediator.")
 REPORTED_A_LOT = N_("Too many reports from this phone: try again later.")
+CHANGED_A_LOT = N_("This phone has changed a lot on the box this hour: wait {minutes} "
+                   "minutes, or ask the mediator.")
+# Posts that keep limits of their own and write nothing a visitor could repeat to grow the
+# database: the mediator must be able to log in on a full box, to make room.
+OWN_LIMITS = {"admin.login", "admin.logout"}
 REPORTS_PER_HOUR = 20
 PHONE_KEY = "phone"  # this phone's own random id, in its session cookie
 
 
 def photo_uploads():
-    """The photos a form sent, as bytes; one byte over the limit is enough to refuse it."""
-    return [f.read(MAX_PHOTO_BYTES + 1) for f in request.files.getlist("photos")
-            if f and f.filename]
+    """The photos a form sent, as the files the form parser wrote: never read whole into
+    memory (photos.process reads one at a time)."""
+    return [f.stream for f in request.files.getlist("photos") if f and f.filename]
 
 
 def within_limit(bucket, per_hour, message):
@@ -279,7 +283,20 @@ def before_request():
     choose_language()
     security.check_text_input()
     security.check_csrf()
+    if request.method in security.UNSAFE_METHODS:
+        limit_changes()
     return None
+
+
+def limit_changes():
+    """Every state change of a visitor counts against its phone's hourly limit, and none is
+    taken once the disk is down to half its reserve (the mediator's are)."""
+    from piratebox.admin import is_admin
+
+    if request.endpoint in OWN_LIMITS or is_admin():
+        return
+    within_limit("change", current_app.config["CHANGES_PER_HOUR"], CHANGED_A_LOT)
+    upload.check_room_to_write(current_app.extensions["data_dir"], current_app.config)
 
 
 def after_request(response):
@@ -287,6 +304,7 @@ def after_request(response):
     if request.method in security.UNSAFE_METHODS and response.status_code < 400:
         current_app.extensions["clock"].remember()
         current_app.extensions["page_cache"].changed()
+        count_success("change")
     if current_app.config["ACCESS_LOG"]:
         access_log.info(
             '%s "%s %s" %s %s',

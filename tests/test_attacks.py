@@ -28,6 +28,7 @@ from piratebox.board import logic as board
 from piratebox.box import Actor
 from piratebox.catalogue import logic as catalogue
 from piratebox.events import logic as events
+from piratebox.files import logic as files_logic
 from piratebox.storage import DataDir
 from tests.conftest import TEST_CONFIG, small_filesystem
 from tests.images import jpeg
@@ -721,7 +722,7 @@ def noisy_jpeg(width=1600, height=1200):
     from PIL import Image
 
     out = io.BytesIO()
-    Image.effect_noise((width, height), 90).convert("RGB").save(out, "JPEG", quality=95)
+    Image.effect_noise((width, height), 40).convert("RGB").save(out, "JPEG", quality=90)
     return out.getvalue()
 
 
@@ -808,3 +809,215 @@ def test_answers_never_fill_the_disk_through_the_servers_buffers(tmp_path, say):
     assert used < 4 * MB and rss_during - rss_before < 16 * 1024
     assert response.status == 206 and body == whole[1000:3000000]
     assert response.headers["Content-Range"] == f"bytes 1000-2999999/{20 * MB}"
+
+
+def form_post(phone, path, page, **fields):
+    """Post `fields` as the form of `page` would, with its CSRF token: (status, page)."""
+    from urllib.parse import urlencode
+
+    _response, html = phone.request("GET", page)
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
+    response, body = phone.request("POST", path, body=urlencode({"csrf_token": token,
+                                                                 **fields}),
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    return response.status, body.decode()
+
+
+def stats_figures(phone):
+    _response, body = phone.request("GET", "/api/v1/stats")
+    return json.loads(body)
+
+
+def test_one_phone_cannot_claim_every_object_or_inflate_the_figures(data_dir, say):
+    with opened(data_dir):
+        me = box.identity()
+        actor = Actor(me["id"], 1_790_000_000.0, BlobStore(data_dir))
+        in_the_box = [catalogue.create({**ITEM, "place": "box", "title": f"Livre {n}"}, [],
+                                       actor)[0].id for n in range(2)]
+        at_home = [catalogue.create({**ITEM, "title": f"Chaise {n}"}, [], actor)[0].id
+                   for n in range(4)]
+        drill, owner_token = catalogue.create({**ITEM, "mode": "lend", "title": "Perceuse"},
+                                              [], actor)
+    film = shared_file(data_dir, 100_000)
+    database = data_dir.database
+    with Server(data_dir.path, env=FAST) as server:
+        port = server.port
+        thief = Phone(port, address=ATTACKER)
+        claims = [form_post(thief, f"/items/{item_id}/take", f"/items/{item_id}")[0]
+                  for item_id in in_the_box]
+        claims += [form_post(thief, f"/items/{item_id}/reserve", f"/items/{item_id}",
+                             pseudonym="Faux nom")[0] for item_id in at_home]
+        owner = Phone(port, address=village_load.phone_address(202))
+        owner.request("GET", f"/items/{drill.id}/manage?token={owner_token}")
+        before, size_before = stats_figures(owner), database.stat().st_size
+        manage = f"/items/{drill.id}/manage"
+        loop = []
+        for _ in range(62):
+            loop.append(form_post(owner, f"{manage}/lend", manage, lent_to="Moi",
+                                  lent_until="2030-01-01")[0])
+            loop.append(form_post(owner, f"{manage}/return", manage)[0])
+        after, size_after = stats_figures(owner), database.stat().st_size
+        downloader = Phone(port, address=village_load.phone_address(203))
+        for _ in range(300):
+            downloader.request("GET", film, headers={"Range": "bytes=0-0"})
+        Phone(port, address=VILLAGER).request("GET", film)
+        with opened(data_dir):
+            downloads = files_logic.downloads_of(film.split("/")[2])
+    say("thief", posts=len(claims), done=claims.count(302), refused=claims.count(429))
+    say("owner", lend_and_return=f"{len(loop)} posts, {loop.count(302)} done, "
+        f"{loop.count(429)} refused", exchanges=f"{before['exchanges']} -> {after['exchanges']}",
+        returned=f"{before['returned']} -> {after['returned']}",
+        database_grew=f"{(size_after - size_before) / 1024:.0f} KB")
+    say("downloads", range_0_0_asked=300, then_another_phone=1, counted=downloads)
+    assert claims == [302] * 3 + [429] * 3
+    assert after["exchanges"] == before["exchanges"] + 1
+    assert after["returned"] == before["returned"] + 1
+    assert loop.count(302) == 120 and loop.count(429) == len(loop) - 120
+    assert downloads == 2
+
+
+def test_writes_stop_with_a_clear_page_before_the_disk_is_full(tmp_path, say):
+    with small_filesystem(tmp_path / "small", "64m") as small:
+        data_dir = DataDir(small / "data")
+        box.create(data_dir, role="box", name="Saint-Bonnet")
+        env = {**FAST, "PIRATEBOX_FILES_RESERVE_MB": "16", "PIRATEBOX_FILES_RESERVE_PERCENT": "0"}
+        with Server(data_dir.path, env=env) as server:
+            phone = Phone(server.port, address=VILLAGER)
+            posted, _page = form_post(phone, "/board/", "/board/", text="Bonjour")
+            filler = small / "filler"
+            with open(filler, "wb") as handle:  # what else used the disk, down to 7 MB free
+                handle.write(b"\0" * (shutil.disk_usage(small).free - 7 * MB))
+            refused, page = form_post(phone, "/board/", "/board/", text="Encore moi")
+            reading = [phone.request("GET", path)[0].status for path in PAGES]
+            free = shutil.disk_usage(small).free
+            filler.unlink()
+            again, _page = form_post(phone, "/board/", "/board/", text="Encore moi")
+    say("villager", first_post=posted, with_7_MB_free_and_a_16_MB_reserve=refused,
+        pages_still_read=reading.count(200), post_once_room_is_made=again,
+        free_left=f"{free / MB:.1f} MB")
+    assert posted == 302 and refused == 507 and again == 302
+    assert "presque pleine" in page and "<main" in page
+    assert reading == [200] * len(PAGES)
+
+
+def image_file(kind, width, height):
+    """A real image file of `kind` as an attacker or a phone would send it."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    if kind == "lossless WebP":
+        Image.new("RGBA", (width, height), (9, 9, 9, 9)).save(out, "WEBP", lossless=True)
+    elif kind == "RGBA PNG":
+        Image.new("RGBA", (width, height), (9, 9, 9, 9)).save(out, "PNG")
+    elif kind == "GIF":
+        Image.new("P", (width, height), 3).save(out, "GIF")
+    elif kind == "progressive JPEG":
+        Image.new("RGB", (width, height), (9, 90, 9)).save(out, "JPEG", progressive=True)
+    else:  # a phone camera's photo: detail everywhere
+        return noisy_jpeg(width, height)
+    return out.getvalue()
+
+
+def photo_edit(phone, item_id, photos):
+    """The owner's edit form, sent with `photos` (name, bytes): the answer's status."""
+    from tests.test_files_server import BOUNDARY
+
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', phone.request(
+        "GET", f"/items/{item_id}/manage")[1]).group(1).decode()
+    fields = {**{k: v for k, v in ITEM.items() if k != "network"}, "csrf_token": token,
+              "title": "Vélo rouge"}
+    body = b"".join(
+        [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+         .encode() for name, value in fields.items()]
+        + [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="photos"; filename="{name}"'
+           f"\r\nContent-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
+           for name, data in photos] + [f"--{BOUNDARY}--\r\n".encode()])
+    response, page = phone.request("POST", f"/items/{item_id}/manage/edit", body=body, headers={
+        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    return response.status, page.decode()
+
+
+def test_hotspot_env():
+    """The settings the Raspberry Pi's service file gives the server."""
+    from tests.test_hotspot import PI, shipped_env
+
+    return {key: value for key, value in shipped_env(PI / "piratebox.env").items()
+            if not key.startswith("PIRATEBOX_")}
+
+
+BOMBS = {"lossless WebP": (4000, 4000), "RGBA PNG": (4000, 4000)}
+# the largest of each kind the box accepts (piratebox/photos.py: DECODE_BUDGET), and a
+# phone camera's 12 MP photo
+WORST_ACCEPTED = {"lossless WebP": (1278, 1278), "RGBA PNG": (1540, 1540), "GIF": (1860, 1860),
+                  "progressive JPEG": (3816, 2862), "phone JPEG": (4000, 3000)}
+
+
+def test_a_photo_bomb_costs_the_server_no_more_than_one_photo_decoded_at_a_time(data_dir, say):
+    from piratebox.photos import DECODE_BUDGET
+    from tests.server import MemoryCgroup
+
+    router = MemoryCgroup.make(128 * MB)
+    if router is None:
+        pytest.skip("cannot make a 128 MB memory cgroup here (needs root and cgroups)")
+    with opened(data_dir):
+        me = box.identity()
+        actor = Actor(me["id"], 1_790_000_000.0, BlobStore(data_dir))
+        owned = [catalogue.create({**ITEM, "title": f"Vélo {n}"}, [], actor) for n in range(5)]
+    bombs = {kind: image_file(kind, *size) for kind, size in BOMBS.items()}
+    worst = {kind: image_file(kind, *size) for kind, size in WORST_ACCEPTED.items()}
+    # as the Pi's service runs it (glibc then gives a photo's memory back, as OpenWrt's musl
+    # does): what the server holds at rest stays what it holds at rest
+    pi = {**FAST, **test_hotspot_env()}
+    try:
+        with Server(data_dir.path, env=pi, cgroup=router) as server:
+            pid, port = server.process.pid, server.port
+            owners = []
+            for number, (item, token) in enumerate(owned):
+                owner = Phone(port, address=village_load.phone_address(210 + number))
+                owner.request("GET", f"/items/{item.id}/manage?token={token}")
+                owners.append((owner, item.id))
+            owner, item_id = owners[0]
+            photo_edit(owner, item_id, [("a.jpg", jpeg())])  # Pillow in memory, as on a box
+            resting = vm_kb(pid, "VmRSS")
+            posted = []  # (bomb or worst accepted, kind, answer, how much the peak grew)
+            for role, photos, copies in (("bomb", bombs, 3), ("worst accepted", worst, 1)):
+                for kind, data in photos.items():
+                    Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM starts again
+                    answer, _page = photo_edit(owner, item_id, [(f"{kind}.img", data)] * copies)
+                    posted.append((role, kind, answer, vm_kb(pid, "VmHWM") - resting))
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+            at_once = [None] * 4
+
+            def edits(number):
+                phone, item = owners[1 + number]
+                at_once[number] = [
+                    photo_edit(phone, item, [("bomb.webp", bombs["lossless WebP"])] * 3)[0],
+                    photo_edit(phone, item, [("worst.png", worst["RGBA PNG"])])[0],
+                    photo_edit(phone, item, [("bomb.png", bombs["RGBA PNG"])] * 3)[0]]
+
+            phones = [threading.Thread(target=edits, args=(n,)) for n in range(4)]
+            for thread in phones:
+                thread.start()
+            for thread in phones:
+                thread.join()
+            four_phones_peak = vm_kb(pid, "VmHWM") - resting
+            alive = Phone(port, address=VILLAGER).request("GET", "/")[0].status
+    finally:
+        killed = router.killed_for_memory()
+        router.remove()
+    say("server", resting_rss=f"{resting / 1024:.0f} MB", cgroup="128 MB",
+        killed_for_memory=killed, answering_after=alive)
+    for role, kind, answer, peak in posted:
+        sizes, files = (BOMBS, bombs) if role == "bomb" else (WORST_ACCEPTED, worst)
+        say(role, photo=f"{kind} {sizes[kind][0]}x{sizes[kind][1]} ({len(files[kind]) // 1024} KB)",
+            answer=answer, server_peak_grew=f"{peak / 1024:.1f} MB")
+    say("four phones, three edits each at once", answers=at_once,
+        server_peak_grew=f"{four_phones_peak / 1024:.1f} MB")
+    assert killed == 0 and alive == 200
+    assert [answer for role, _kind, answer, _peak in posted] == [400] * 2 + [302] * 5
+    budget_kb = DECODE_BUDGET // 1024
+    assert max(peak for _role, _kind, _answer, peak in posted) <= budget_kb + 8 * 1024
+    assert all(statuses == [400, 302, 400] for statuses in at_once)
+    assert four_phones_peak <= budget_kb + 8 * 1024

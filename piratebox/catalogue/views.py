@@ -42,6 +42,15 @@ def limit_posting():
     within_limit("post", current_app.config["POSTS_PER_HOUR"], POSTED_A_LOT)
 
 
+CLAIMED_A_LOT = N_("This phone has reserved, taken or waited for many objects this hour: "
+                   "wait {minutes} minutes, or ask the mediator.")
+
+
+def limit_claims():
+    """Reserving, taking, waiting: what one phone may do to other people's objects."""
+    within_limit("claim", current_app.config["CLAIMS_PER_HOUR"], CLAIMED_A_LOT)
+
+
 def sweep_expired():
     """Expire overdue objects, at most every few minutes, when someone looks at the list;
     give back the space of photos nothing shows any more (a moderated object's)."""
@@ -220,7 +229,9 @@ def reserve(item_id):
     values, errors = forms.read_reservation(request.form)
     if errors:
         return render_show(item, errors, request.form), 400
+    limit_claims()
     token = logic.reserve(item, values, forms.read_avoided_purchase(request.form), actor())
+    count_success("claim")
     ownership.remember(reservation_key(item.id), token)
     flash(_("Reserved for you. Contact the owner to pick it up; this phone can cancel the "
             "reservation from the object's page."), "success")
@@ -266,7 +277,9 @@ def join_waiting_list(item_id):
     values, errors = lending.read_waiting(request.form)
     if errors:
         return render_show(item, errors, request.form), 400
+    limit_claims()
     entry, token = lending.join(item, values, actor())
+    count_success("claim")
     ownership.remember(entry.id, token)
     flash(_("You are on the waiting list. The owner sees it and will contact you."), "success")
     return redirect(url_for("catalogue.show", item_id=item.id))
@@ -282,8 +295,10 @@ def leave_waiting_list(item, entry):
 @bp.post("/items/<item_id>/take")
 def take(item_id):
     item = get_item(item_id)
+    limit_claims()
     logic.transition(item, "take", actor(),
                      avoided_purchase=forms.read_avoided_purchase(request.form))
+    count_success("claim")
     flash(_("Enjoy it! The object is marked as taken."), "success")
     return redirect(url_for("catalogue.show", item_id=item.id))
 
@@ -379,11 +394,13 @@ def edit(item):
     values, errors = forms.read_item(request.form)
     values.pop("answers", None)
     if not errors:
+        limit_posting()  # new photos cost what a new object's do
         try:
             logic.edit(item, values, photo_uploads(), actor())
         except BadInput as error:
             errors["photos"] = error.localized(_)
         else:
+            count_success("post")
             flash(_("Changes saved."), "success")
             return redirect(url_for("catalogue.manage", item_id=item.id))
     return render_manage(item, values, errors, status=400)

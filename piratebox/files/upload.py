@@ -57,6 +57,23 @@ class DiskFull(PirateboxError):
                             "work. Nothing was kept. Ask the mediator to make room."))
 
 
+class BoxFull(PirateboxError):
+    status = 507
+
+    def __init__(self):
+        super().__init__(N_("The box is almost full: it takes nothing new until the mediator "
+                            "makes room. Nothing was kept; everything can still be read."))
+
+
+def check_room_to_write(data_dir, config):
+    """Refuse a visitor's write (a post, a message, a change) once the free space is down
+    to half the reserve: the database grows with each, and takes its room from the reserve
+    the file share leaves, never from the last of the disk."""
+    usage = shutil.disk_usage(data_dir.path)
+    if usage.free < reserve_bytes(config, usage.total) // 2:
+        raise BoxFull()
+
+
 def reserve_bytes(config, total):
     """Free space the file share never uses: a percentage of the disk or a floor, the larger."""
     return max(total * config["FILES_RESERVE_PERCENT"] // 100, config["FILES_RESERVE_MB"] * MB)
