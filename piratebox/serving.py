@@ -34,6 +34,7 @@ waitress gives an app no body before it is complete, so the copy stays: streamin
 parts from the server's loop would be a second multipart parser beside Werkzeug's.
 """
 
+import contextlib
 import errno
 import functools
 import logging
@@ -51,6 +52,7 @@ from waitress.task import WSGITask
 from piratebox import bodies
 from piratebox.files.upload import COPIES, MAX_FILES_PER_UPLOAD, DiskFull, fits
 from piratebox.i18n import N_, Translator
+from piratebox.portal import REACHED_KEY
 
 log = logging.getLogger("piratebox.serving")
 
@@ -74,9 +76,6 @@ ROOM_TO_REPLACE = 8
 # this much of a generated answer (pages are tens of KB; files are sent from the file).
 ANSWER_IN_MEMORY = 1024 * 1024
 NEVER = 2**62
-
-# Where the app finds the box's own address that a phone's connection reached.
-LOCAL_ADDRESS_KEY = "piratebox.local_address"
 
 TOO_MANY_CONNECTIONS = N_("Too many connections from this phone: try again in a moment.")
 LOG_EVERY = 60  # seconds: what was refused or cut is logged as one line a minute at most
@@ -290,11 +289,11 @@ class GuardedParser(HTTPRequestParser):
 
 class GuardedTask(WSGITask):
     """Hands a refused body's error to the app, which shows its page, and tells the app
-    which of the box's addresses the phone reached (to know its own host names)."""
+    which of the box's addresses the phone reached (to tell its own host names)."""
 
     def get_environment(self):
         environ = super().get_environment()
-        environ[LOCAL_ADDRESS_KEY] = self.channel.local_address
+        environ[REACHED_KEY] = self.channel.reached_addresses
         if self.request.refused is not None:
             environ[bodies.REFUSED_KEY] = self.request.refused
         return environ
@@ -313,10 +312,7 @@ class GuardedChannel(HTTPChannel):
         super().__init__(server, sock, addr, adj, map)
         self.guard = server.guard
         self.address = addr[0]
-        try:
-            self.local_address = sock.getsockname()[0]
-        except OSError:
-            self.local_address = None
+        self.reached_addresses = reached_addresses(sock)
         self.parser_class = functools.partial(GuardedParser, channel=self)
         self.ready_since = time.monotonic()
         self.pipelined = b""
@@ -424,6 +420,21 @@ class GuardedChannel(HTTPChannel):
         if self.counted:
             self.counted = False
             self.guard.close(self)
+
+
+SO_ORIGINAL_DST = 80  # linux/netfilter_ipv4.h: where a connection went before a redirect
+
+
+def reached_addresses(sock):
+    """The box's addresses a connection reached: the socket's own and, when the router's
+    firewall redirected the phone here (OpenWrt: port 80 of 198.18.0.1), the one it asked
+    for."""
+    addresses = []
+    with contextlib.suppress(OSError):
+        addresses.append(sock.getsockname()[0])
+        original = sock.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
+        addresses.append(socket.inet_ntoa(original[4:8]))
+    return tuple(addresses)
 
 
 def serve(app, host, port, threads):

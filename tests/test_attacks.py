@@ -1021,3 +1021,76 @@ def test_a_photo_bomb_costs_the_server_no_more_than_one_photo_decoded_at_a_time(
     assert max(peak for _role, _kind, _answer, peak in posted) <= budget_kb + 8 * 1024
     assert all(statuses == [400, 302, 400] for statuses in at_once)
     assert four_phones_peak <= budget_kb + 8 * 1024
+
+
+ANDROID_SIGN_IN = ("Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) "
+                   "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/118.0.0.0 "
+                   "Mobile Safari/537.36")
+
+
+def test_a_forged_host_never_reaches_a_page_nor_the_next_sign_in_window(data_dir, say):
+    with Server(data_dir.path, env=FAST) as server:  # the page cache on, as deployed
+        port = server.port
+        forger, villager = Phone(port, address=ATTACKER), Phone(port, address=VILLAGER)
+        forged = [forger.request("GET", "/items/new", headers={
+            "Host": host, "User-Agent": ANDROID_SIGN_IN}) for host in
+            ("10.42.0.66:8080", "198.18.0.77", "[fd00::66]:8080")]
+        real, page = villager.request("GET", "/items/new", headers={
+            "User-Agent": ANDROID_SIGN_IN})
+    html = page.decode()
+    say("forger", hosts_forged=3, answers=[response.status for response, _body in forged],
+        sent_to=forged[0][0].headers["Location"])
+    say("next sign-in window", status=real.status, shows_its_own_address=f"127.0.0.1:{port}" in
+        html, shows_a_forged_one=any(host in html for host in ("10.42.0.66", "198.18.0.77",
+                                                                "fd00::66")))
+    assert [response.status for response, _body in forged] == [302] * 3
+    assert all(b"10.42.0.66" not in body and b"fd00" not in body for _response, body in forged)
+    assert forged[0][0].headers["Location"] == "http://boite.lan/"
+    assert real.status == 200 and f"127.0.0.1:{port}/items/new" in html
+    assert "10.42.0.66" not in html and "198.18.0.77" not in html
+
+
+def test_switching_languages_never_makes_the_box_draw_the_poster_again(data_dir, say):
+    printed = data_dir.path / "printed"
+    drawn, answers, stop = set(), [], threading.Event()
+
+    def watch():  # every poster file that ever appears (a drawing writes a new one)
+        while not stop.wait(0.005):
+            with contextlib.suppress(OSError):
+                drawn.update((path.name, path.stat().st_ino) for path in printed.iterdir()
+                             if path.suffix == ".pdf")
+
+    def switcher(number):
+        phone = Phone(port, address=village_load.phone_address(220 + number))
+        languages = ("fr", "en") if number % 2 else ("en", "fr")
+        turn = 0
+        while not stop.is_set():
+            language = languages[turn % 2]
+            response, _body = phone.request("GET", "/print/poster.pdf", headers={
+                "Accept-Language": language})
+            answers.append((language, response.status))
+            turn += 1
+
+    with Server(data_dir.path, env=FAST) as server:
+        port = server.port
+        threads = [threading.Thread(target=watch)] + [
+            threading.Thread(target=switcher, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        try:
+            statuses, seconds = browse(Phone(port, address=VILLAGER), 20)
+            both = wait_until(lambda: {("fr", 200), ("en", 200)} <= set(answers), 120)
+            statuses2, seconds2 = browse(Phone(port, address=VILLAGER), 20)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+    statuses_sent = [status for _language, status in answers]
+    say("six phones switching languages", requests=len(answers),
+        being_prepared=statuses_sent.count(503), posters_sent=statuses_sent.count(200),
+        drawings=len(drawn))
+    say("villager", while_drawing=latency(seconds), once_drawn=latency(seconds2),
+        ok=(statuses + statuses2).count(200))
+    assert both and set(statuses_sent) <= {200, 503}
+    assert len(drawn) == 2 and {name.split("-")[1] for name, _inode in drawn} == {"fr", "en"}
+    assert statuses + statuses2 == [200] * 40
