@@ -10,10 +10,12 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -1094,3 +1096,125 @@ def test_switching_languages_never_makes_the_box_draw_the_poster_again(data_dir,
     assert both and set(statuses_sent) <= {200, 503}
     assert len(drawn) == 2 and {name.split("-")[1] for name, _inode in drawn} == {"fr", "en"}
     assert statuses + statuses2 == [200] * 40
+
+
+# The command line, saying its own peak memory as it exits (a child's rusage would count
+# the test process it was forked from).
+PEAK_REPORTER = ("import atexit, runpy, sys\n"
+                 "atexit.register(lambda: print('VmHWM', [line for line in open("
+                 "'/proc/self/status') if line.startswith('VmHWM')][0].split()[1]))\n"
+                 "sys.argv = sys.argv[1:]\nrunpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def cli_peak(data_dir, *arguments):
+    """Run the real command line: (exit status, its peak memory in KB, seconds, output)."""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", PEAK_REPORTER, str(ROOT / "app.py"), "--data",
+                           str(data_dir.path), *arguments], cwd=ROOT, capture_output=True,
+                          text=True)
+    output = done.stdout + done.stderr
+    peak = int(re.search(r"VmHWM (\d+)", output).group(1))
+    return done.returncode, peak, time.monotonic() - started, output
+
+
+def zip_of(path, members, compression=zipfile.ZIP_DEFLATED):
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def only_a_central_directory(path, entries):
+    """A ZIP file that is nothing but a central directory of `entries` one-letter members:
+    79 MB for 1.5 million, as the attacker made it."""
+    entry = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0,
+                        0, 0, 0, 0) + b"a"
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF,
+                      len(entry) * entries, 0, 0)
+    path.write_bytes(entry * entries + end)
+    return path
+
+
+def hostile_backup(stick, box_id, manifest_text):
+    folder = stick / "cocote-backup" / box_id
+    (folder / "blobs").mkdir(parents=True)
+    (folder / "manifest.json").write_bytes(manifest_text)
+
+
+def test_a_hostile_file_on_a_stick_costs_a_few_mb_before_it_is_refused(tmp_path, stick, say):
+    from piratebox.sync.bundle import MAX_MEMBERS
+    from piratebox.sync.engine import bundle_name
+    from tests.test_sync import enrolled_pair
+
+    hub, data_dir = enrolled_pair(tmp_path, stick)  # a box that reads what its hub sends
+    with opened(hub):
+        hub_id = box.identity()["id"]
+    with opened(data_dir):
+        addressed = bundle_name(hub_id, box.identity()["id"])
+    not_a_zip = tmp_path / "nothing.cocote"
+    not_a_zip.write_bytes(b"x")
+    empty = b"[" + b"{}," * (16 * MB // 3) + b"{}]"
+    hostile = {
+        "a 16 MB manifest of [{},{},...] deflated": zip_of(
+            stick / "cocote" / addressed, {"manifest.json": empty}),
+        "a 2 MB manifest of [{},{},...]": zip_of(
+            tmp_path / "two.cocote", {"manifest.json": empty[:2 * MB - 10] + b"{}]"}),
+        "a manifest nested 200,000 deep": zip_of(
+            tmp_path / "deep.cocote", {"manifest.json": b"[" * 200_000}),
+        "a central directory of 1.5 million entries": only_a_central_directory(
+            tmp_path / "directory.cocote", 1_500_000),
+        f"{MAX_MEMBERS + 3} empty members": zip_of(
+            tmp_path / "members.cocote", {f"blobs/{n:064x}": b"" for n in range(MAX_MEMBERS + 3)},
+            zipfile.ZIP_STORED),
+    }
+    baseline = cli_peak(data_dir, "import", str(not_a_zip))
+    refused = {what: cli_peak(data_dir, "import", str(path)) for what, path in hostile.items()}
+    synced = cli_peak(data_dir, "sync", str(stick))
+    box_id = "a" * 26
+    sticks = {}
+    for what, text in {
+            "a 63 MB manifest of {}": b'{"blobs": [' + b"{}," * (21 * MB) + b"{}]}",
+            "a 200 KB manifest nested in [": b'{"box": ' + b"[" * 200_000 + b"}",
+            "a 63 MB manifest of files not on the stick": b'{"blobs": [' + (
+                b'{"sha256": "' + b"0" * 64 + b'", "size": 1},') * 700_000 + b"{}]}"}.items():
+        backup_stick = tmp_path / f"backup-{len(sticks)}"
+        hostile_backup(backup_stick, box_id, text)
+        sticks[what] = cli_peak(DataDir(tmp_path / f"fresh-{len(sticks)}"), "restore",
+                                "--from", str(backup_stick))
+    restore_baseline = cli_peak(DataDir(tmp_path / "fresh"), "restore", "--from", str(tmp_path))
+    say("baseline", import_of_a_file_that_is_no_zip=f"{baseline[1] // 1024} MB",
+        restore_of_a_stick_without_a_backup=f"{restore_baseline[1] // 1024} MB")
+    for what, (status, peak, seconds, output) in [*refused.items(), ("sync of the stick",
+                                                                     synced), *sticks.items()]:
+        said = [line for line in output.splitlines() if line and not line.startswith("VmHWM")]
+        say(what, exit=status, peak_above_baseline=f"{(peak - baseline[1]) / 1024:.1f} MB",
+            seconds=f"{seconds:.2f}", said=said[-1][:100])
+        assert status != 0 and "Traceback" not in output
+        assert peak - baseline[1] < 8 * 1024
+    assert "refus" in synced[3]
+
+
+def test_a_box_with_more_photos_than_a_bundle_holds_sends_them_over_several_rounds(
+        tmp_path, stick, monkeypatch):
+    """The reader's bound on a bundle's members is the writer's too: what does not fit goes
+    in the next bundle, whole records at a time."""
+    from piratebox.sync import bundle
+    from tests.test_sync import enrolled_pair, titles
+
+    monkeypatch.setattr(bundle, "MAX_MEMBERS", 4)  # records.jsonl and three blobs at most
+    hub, village = enrolled_pair(tmp_path, stick)
+    with opened(village):
+        me = box.identity()
+        actor = Actor(me["id"], 1_790_000_000.0, BlobStore(village))
+        for number in range(3):  # a photo each: two blobs (the photo and its thumbnail)
+            catalogue.create({**ITEM, "title": f"Vélo {number}", "network": True},
+                             [jpeg(color=(80 * number, 9, 9))], actor)
+    members, arrived = [], []
+    for _round in range(4):
+        ok(village, "sync", str(stick))
+        [sent] = (stick / "cocote").glob(f"{me['id']}-to-*.cocote")
+        with zipfile.ZipFile(sent) as archive:
+            members.append(len(json.loads(archive.read("manifest.json"))["members"]))
+        ok(hub, "sync", str(stick))
+        arrived.append(len([title for title in titles(hub) if title.startswith("Vélo")]))
+    assert max(members) <= 4 and arrived == [1, 2, 3, 3], (members, arrived)
