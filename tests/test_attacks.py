@@ -71,6 +71,21 @@ def browse(phone, count):
     return statuses, seconds
 
 
+def browse_or_give_up(phone, count):
+    """browse(), with a phone's patience: a page unanswered in `phone.timeout` is a failure
+    (None), as a browser shows its own error page."""
+    statuses, seconds = [], []
+    for number in range(count):
+        started = time.perf_counter()
+        try:
+            response, _body = phone.request("GET", PAGES[number % len(PAGES)])
+            statuses.append(response.status)
+        except OSError:
+            statuses.append(None)
+        seconds.append(time.perf_counter() - started)
+    return statuses, seconds
+
+
 def latency(seconds):
     ordered = sorted(seconds)
     return (f"p50 {ordered[len(ordered) // 2] * 1000:.0f} ms, "
@@ -1218,3 +1233,24 @@ def test_a_box_with_more_photos_than_a_bundle_holds_sends_them_over_several_roun
         ok(hub, "sync", str(stick))
         arrived.append(len([title for title in titles(hub) if title.startswith("Vélo")]))
     assert max(members) <= 4 and arrived == [1, 2, 3, 3], (members, arrived)
+
+
+def test_forty_addresses_trickling_headers_leave_the_server_room_for_a_villager(data_dir,
+                                                                              say):
+    addresses = [village_load.phone_address(100 + number) for number in range(40)]
+    with Server(data_dir.path) as server:  # as deployed: 200 connections, 15 s for headers
+        attacks = [slow_phones.Slowloris(server.port, 16, 0.5, address=address)
+                   for address in addresses]
+        with contextlib.ExitStack() as stack:
+            for attack in attacks:
+                stack.enter_context(attack)
+            wait_until(lambda: sum(len(attack.selector.get_map()) for attack in attacks)
+                       >= 180, 10)
+            held = sum(len(attack.selector.get_map()) for attack in attacks)
+            statuses, seconds = browse_or_give_up(
+                Phone(server.port, address=VILLAGER, timeout=slow_phones.TIMEOUT), 20)
+    say("attackers", addresses=40, connections_each=16, held_when_the_villager_came=held,
+        turned_away=sum(attack.turned_away for attack in attacks),
+        closed_by_the_server=sum(attack.cut for attack in attacks))
+    say("villager", requests=len(statuses), ok=statuses.count(200), latency=latency(seconds))
+    assert statuses == [200] * 20
