@@ -5,6 +5,7 @@ import io
 import logging
 import re
 import secrets
+from collections import Counter
 from datetime import date
 from functools import cached_property
 
@@ -373,8 +374,19 @@ def handle_domain_error(error):
 def handle_unexpected(error):
     if isinstance(error, HTTPException):
         return handle_http_error(error)
-    error_log.exception("unexpected error on %s %s", request.method, request.path)
+    # A fault a phone can trigger at will is logged once a minute, with how many times it
+    # came since: a traceback per request would fill the log and wear the flash.
+    kind = f"{type(error).__name__} on {request.endpoint}"
+    unlogged = current_app.extensions.setdefault("unlogged_errors", Counter())
+    if current_app.extensions["limiter"].hit("traceback", kind, 1, TRACEBACK_EVERY_SECONDS):
+        unlogged[kind] += 1
+    else:
+        error_log.exception("unexpected error on %s %s (%d more like it not logged since)",
+                            request.method, request.path, unlogged.pop(kind, 0))
     return error_page(500)
+
+
+TRACEBACK_EVERY_SECONDS = 60
 
 
 def menu():

@@ -1254,3 +1254,122 @@ def test_forty_addresses_trickling_headers_leave_the_server_room_for_a_villager(
         closed_by_the_server=sum(attack.cut for attack in attacks))
     say("villager", requests=len(statuses), ok=statuses.count(200), latency=latency(seconds))
     assert statuses == [200] * 20
+
+
+class Trickler:
+    """A body announced at `length` and sent at `rate` bytes a second until the server
+    answers or closes: `cut_after` says when it did (None while it goes on)."""
+
+    def __init__(self, port, length, rate, address=ATTACKER):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                             source_address=(address, 0))
+        self.sock.sendall(upload_head(length).encode("latin-1") + b"\r\n")
+        self.rate, self.cut_after, self.sent = rate, None, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        started = time.monotonic()
+        self.sock.settimeout(0.05)
+        while not self.stop.is_set():
+            due = int(self.rate * (time.monotonic() - started)) - self.sent
+            try:
+                if due > 0:
+                    self.sock.sendall(b"-" * due)
+                    self.sent += due
+                if self.sock.recv(1024) is not None:  # an answer, or the end
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        if not self.stop.is_set():
+            self.cut_after = time.monotonic() - started
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+def photo_post(phone, photo):
+    """A new object with one photo, as the "offer an object" form sends it: the status."""
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', phone.request(
+        "GET", "/items/new")[1]).group(1).decode()
+    fields = {**{k: v for k, v in ITEM.items() if k != "network"}, "csrf_token": token}
+    body = b"".join(
+        [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+         .encode() for name, value in fields.items()]
+        + [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="photos"; '
+           'filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode() + photo
+           + f"\r\n--{BOUNDARY}--\r\n".encode()])
+    response, _page = phone.request("POST", "/items/new", body=body, headers={
+        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    return response.status
+
+
+def test_a_trickled_upload_holds_neither_the_disk_nor_the_other_phones_uploads(tmp_path, say):
+    with small_filesystem(tmp_path / "small", "160m") as small:
+        data_dir = DataDir(small / "data")
+        box.create(data_dir, role="box", name="Saint-Bonnet")
+        env = {**FAST, "PIRATEBOX_FILES_RESERVE_MB": "32", "PIRATEBOX_FILES_RESERVE_PERCENT": "0"}
+        photo = noisy_jpeg(2000, 1500)  # some 2 MB: a body the disk must hold
+        with Server(data_dir.path, env=env) as server:
+            port = server.port
+            room = shutil.disk_usage(small).free - 32 * MB
+            villager = Phone(port, address=VILLAGER)
+            share = room // 4 - 4 * MB  # twice its size: half the room (less the photos)
+            with Trickler(port, share, 4 * 1024) as slow:
+                photo_meanwhile = photo_post(villager, photo)
+                wait_until(lambda: slow.cut_after is not None, 10 * HEADER_SECONDS)
+            with Trickler(port, share, 64 * 1024) as steady:
+                second, _page = raw_request(port, upload_head(share))  # the same phone
+                photo_then = photo_post(villager, photo)
+                uploaded, _page = villager.upload([("plan.pdf", pattern(room // 8))])
+                still_going = steady.cut_after is None
+    say("attacker", room=f"{room // MB} MB", declared=f"{share // MB} MB, its share",
+        at_4_KB_a_second=f"cut after {slow.cut_after:.1f} s",
+        at_64_KB_a_second="still sending" if still_going else "cut",
+        a_second_body_from_the_same_phone=second)
+    say("villager", photo_post_while_the_disk_was_held=photo_meanwhile,
+        photo_post_then=photo_then, upload_of_an_eighth_of_the_room=uploaded.status)
+    assert slow.cut_after is not None and slow.cut_after < 4 * HEADER_SECONDS
+    assert still_going and second == 507
+    assert photo_meanwhile == photo_then == 302 and uploaded.status == 303
+
+
+def test_invisible_names_header_injection_and_the_cache_placeholder_change_nothing(
+        data_dir, say):
+    with Server(data_dir.path, env=FAST) as server:
+        phone = Phone(server.port, address=VILLAGER)
+        switches = [phone.request("GET", "/lang/en?next=/%0d%0aSet-Cookie:x=1")[0]
+                    for _ in range(50)]
+        elsewhere = phone.request("GET", "/lang/fr?next=/%5Cevil.example/")[0]
+        pseudonyms = {"Médiateur\u200b": None, "\u3164": None, "Médi\u00adateur\u2060": None}
+        for pseudonym in pseudonyms:
+            form_post(phone, "/board/", "/board/", text="Bonjour", pseudonym=pseudonym)
+        old_placeholder = "csrf-placeholder-2f9c41"  # what any text could carry before
+        form_post(phone, "/board/", "/board/", text=f"voici {old_placeholder}")
+        first, page = phone.request("GET", "/board/")
+        again, cached = phone.request("GET", "/board/")  # from the page cache
+    with opened(data_dir):
+        stored = [message.pseudonym for message in Message.select().order_by(Message.id)]
+    log = server.output[1]
+    say("attacker", language_switches_with_a_line_break=len(switches),
+        answers=sorted({response.status for response in switches}),
+        sent_to=sorted({response.headers["Location"] for response in switches}),
+        tracebacks_logged=log.count("Traceback"))
+    say("board", pseudonyms_sent=list(pseudonyms), stored=stored,
+        placeholder_text_shown_as_written=old_placeholder in cached.decode())
+    assert all(response.status == 302 and response.headers["Location"] == "/"
+               and "x=1" not in (response.headers.get("Set-Cookie") or "")
+               for response in switches)
+    assert elsewhere.headers["Location"] == "/" and "Traceback" not in log
+    assert {"Médiateur", ""} >= set(stored[:3]) and stored.count("Médiateur") == 2
+    assert first.status == again.status == 200
+    assert f"voici {old_placeholder}" in page.decode() and f"voici {old_placeholder}" in (
+        cached.decode())
