@@ -328,6 +328,8 @@ class Report(BaseModel):
     resolved = BooleanField(default=False)
     reporter_address = CharField(max_length=32, default="")
     reporter_phone = CharField(max_length=32, default="")
+    # the phone had been on the box a while before reporting: only such reports hide
+    reporter_known = BooleanField(default=True)
 
 
 class Message(Replicated):
@@ -667,6 +669,11 @@ MIGRATIONS = [
             "CREATE TABLE personal_key (record_id VARCHAR(26) PRIMARY KEY, "
             "token_hash VARCHAR(64) NOT NULL)",
         ],
+    ),
+    (
+        10,
+        "reports: whether the reporting phone had been on the box before",
+        ["ALTER TABLE report ADD COLUMN reporter_known BOOLEAN NOT NULL DEFAULT TRUE"],
     ),
 ]
 

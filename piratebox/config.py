@@ -40,9 +40,11 @@ DEFAULTS = {
     "LOGIN_ATTEMPTS": 5,
     "LOGIN_WINDOW_SECONDS": 900,
     # Wrong passwords from all addresses together before phones the mediator never
-    # logged in from must wait (see piratebox/admin.py).
+    # logged in from must wait between tries, a wait doubling from one second up to
+    # LOGIN_GLOBAL_LONGEST_WAIT_SECONDS (see piratebox/admin.py).
     "LOGIN_GLOBAL_ATTEMPTS": 20,
     "LOGIN_GLOBAL_WINDOW_SECONDS": 3600,
+    "LOGIN_GLOBAL_LONGEST_WAIT_SECONDS": 300,
     "ADMIN_SESSION_HOURS": 12,
     # How long a phone that has seen the welcome page is told "you are online".
     "PORTAL_MEMORY_SECONDS": 24 * 3600,
@@ -57,6 +59,9 @@ DEFAULTS = {
     "CLAIMS_PER_HOUR": 3,
     "POSTS_PER_HOUR": 10,
     "REPORTS_TO_HIDE": 3,
+    # A phone's report counts towards hiding only if the box had seen it this long before
+    # (its cookie says when); others go to the mediator alone.
+    "REPORTER_SEEN_HOURS": 24,
     # The board: messages per phone address per hour, and days before a message goes.
     "MESSAGES_PER_HOUR": 10,
     "BOARD_DAYS": 60,

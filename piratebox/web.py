@@ -191,6 +191,7 @@ CHANGED_A_LOT = N_("This phone has changed a lot on the box this hour: wait {min
 OWN_LIMITS = {"admin.login", "admin.logout"}
 REPORTS_PER_HOUR = 20
 PHONE_KEY = "phone"  # this phone's own random id, in its session cookie
+SEEN_KEY = "seen"  # when the box first saw this phone, in its session cookie
 
 
 def photo_uploads():
@@ -227,12 +228,21 @@ def rate_limit(bucket, per_hour, message):
 
 
 def reporter():
-    """This phone as moderation counts it: keyed hashes of its address and cookie id."""
+    """This phone as moderation counts it: keyed hashes of its address and cookie id, and
+    whether the box first saw it long enough ago for its report to hide anything."""
     phone = session.get(PHONE_KEY)
     if not phone:
         phone = session[PHONE_KEY] = secrets.token_urlsafe(12)
+    seen_for = current_app.extensions["clock"].now() - session.get(SEEN_KEY, float("inf"))
     return moderation.Reporter(address=keyed("address", request.remote_addr),
-                               phone=keyed("phone", phone))
+                               phone=keyed("phone", phone),
+                               known=seen_for >= current_app.config["REPORTER_SEEN_HOURS"] * 3600)
+
+
+def remember_phone():
+    """Note in its cookie when the box first saw this phone (by the box's clock)."""
+    if SEEN_KEY not in session:
+        session[SEEN_KEY] = int(current_app.extensions["clock"].now())
 
 
 def keyed(kind, value):
@@ -281,6 +291,7 @@ def before_request():
     if portal_answer is not None:
         return portal_answer
     current_app.extensions["clock"].follow()
+    remember_phone()
     choose_language()
     security.check_text_input()
     security.check_csrf()

@@ -6,6 +6,7 @@ legitimate phone's. docs/security.md lists the limits these check."""
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -315,7 +316,8 @@ def phones_reporting(data_dir, item_id):
 def test_one_phone_cannot_hide_anything_alone(data_dir, say):
     target = add(data_dir, "Vélo")
     others = [add(data_dir, f"Objet {number}") for number in range(21)]
-    with Server(data_dir.path, env=FAST) as server:
+    # phones the box knows (the next test: phones it has just met)
+    with Server(data_dir.path, env={**FAST, "PIRATEBOX_REPORTER_SEEN_HOURS": "0"}) as server:
         port = server.port
         phone = Phone(port, address=ATTACKER)
         same_again = [report_item(phone, target) for _ in range(3)]
@@ -343,26 +345,31 @@ def test_one_phone_cannot_hide_anything_alone(data_dir, say):
 def test_a_report_counts_once_per_phone_whatever_the_order(data_dir):
     """Reports that share an address or a cookie, directly or through others, are one
     phone's: a report counts only with an address and a cookie never seen on the record's
-    open reports, and the record hides when three phones have reported it."""
+    open reports, and the record hides when three phones have reported it, counting only
+    the phones one of whose reports came while the box knew them."""
     item_id = add(data_dir, "Lampe")
 
     @settings(max_examples=80, deadline=None)
-    @given(st.lists(st.tuples(st.sampled_from("abcde"), st.sampled_from("vwxyz")),
-                    max_size=12))
+    @given(st.lists(st.tuples(st.sampled_from("abcde"), st.sampled_from("vwxyz"),
+                              st.booleans()), max_size=12))
     def check(reports):
         with opened(data_dir):
             Report.delete().execute()
             Item.update(hidden=False).where(Item.id == item_id).execute()
             actor = Actor(box.identity()["id"], 1_790_000_000.0)
             groups, ever_three = [], False  # each phone: the addresses and cookies it used
-            for address, cookie in reports:
+            known = set()  # the phones' addresses and cookies reported while known
+            for address, cookie, seen_before in reports:
                 fresh = not any(address in group or cookie in group for group in groups)
-                assert moderation.report(Item.get_by_id(item_id), "item", "", actor, 3,
-                                         moderation.Reporter(address, cookie)) == fresh
+                assert moderation.report(
+                    Item.get_by_id(item_id), "item", "", actor, 3,
+                    moderation.Reporter(address, cookie, known=seen_before)) == fresh
                 joined = [group for group in groups if address in group or cookie in group]
                 groups = [group for group in groups if group not in joined]
                 groups.append(set().union({address, cookie}, *joined))
-                ever_three = ever_three or len(groups) >= 3
+                if seen_before:
+                    known |= {address, cookie}
+                ever_three = ever_three or sum(bool(group & known) for group in groups) >= 3
             assert Report.select().count() == len(reports)
             assert Item.get_by_id(item_id).hidden == ever_three
 
@@ -523,15 +530,17 @@ def test_restore_names_the_box_it_restored(backed_up, stick, tmp_path):
 # --- 7. login --------------------------------------------------------------------------------
 
 def login(phone, password):
+    """(status, page, Retry-After in seconds or None) of a login attempt from `phone`."""
     _response, page = phone.request("GET", "/admin/")
     token = re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
     response, page = phone.request(
         "POST", "/admin/login", body=f"csrf_token={token}&password={password}",
         headers={"Content-Type": "application/x-www-form-urlencoded"})
-    return response.status, page.decode()
+    wait = response.headers.get("Retry-After")
+    return response.status, page.decode(), wait and int(wait)
 
 
-def test_guessing_from_many_addresses_stops_but_the_mediator_gets_in(data_dir, say):
+def test_guessing_from_many_addresses_slows_down_but_the_mediator_gets_in(data_dir, say):
     with opened(data_dir):
         box.set_password("village-secret", 1000)
     with Server(data_dir.path, env=FAST) as server:
@@ -540,25 +549,40 @@ def test_guessing_from_many_addresses_stops_but_the_mediator_gets_in(data_dir, s
         assert login(mediator, "village-secret")[0] == 302
         mediator.request("POST", "/admin/logout", body=f"csrf_token={mediator.csrf()}",
                          headers={"Content-Type": "application/x-www-form-urlencoded"})
-        guesses = [login(Phone(port, address=village_load.phone_address(100 + n)),
-                         f"guess-{n:04d}")[0] for n in range(40)]
+        # as the tester did: four addresses, five wrong passwords each
+        four = [login(Phone(port, address=village_load.phone_address(100 + n // 5)),
+                      f"guess-{n:04d}")[0] for n in range(20)]
+        new_phone = Phone(port, address=village_load.phone_address(3))
+        status, refusal, wait = login(new_phone, "village-secret")
+        time.sleep(wait)  # what the page asks the mediator to wait, no more
+        after_the_wait = login(new_phone, "village-secret")[0]
+        # then forty more addresses, as fast as they can
+        started = time.monotonic()
+        forty = [login(Phone(port, address=village_load.phone_address(110 + n)),
+                       f"guess-{n:04d}") for n in range(40)]
+        seconds = time.monotonic() - started
+        longest = max(answer[2] or 0 for answer in forty)
         known_phone = login(mediator, "village-secret")[0]
-        new_phone, refusal = login(Phone(port, address=village_load.phone_address(3)),
-                                   "village-secret")
         subprocess.run([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir.path),
                         "set-password", "--password-stdin"], input="nouveau-secret\n",
                        text=True, check=True, capture_output=True,
                        env={**os.environ, "PIRATEBOX_PASSWORD_HASH_ROUNDS": "1000"})
-        after_console = login(Phone(port, address=village_load.phone_address(3)),
+        after_console = login(Phone(port, address=village_load.phone_address(4)),
                               "nouveau-secret")[0]
-    say("attacker", addresses=40, passwords_checked=guesses.count(401),
-        refused_before_checking=guesses.count(429))
-    say("mediator", from_the_phone_used_before=known_phone, from_a_new_phone=new_phone,
+    checked = [answer[0] for answer in forty].count(401)
+    say("attacker", four_addresses_five_each=f"{four.count(401)} checked",
+        then_forty_addresses=f"{checked} checked, {len(forty) - checked} refused before "
+        f"checking in {seconds:.1f} s, the longest wait asked {longest} s")
+    say("mediator", new_phone_first=f"{status}, asked to wait {wait} s",
+        after_waiting=after_the_wait, from_the_phone_used_before=known_phone,
         from_a_new_phone_after_set_password_on_the_box=after_console)
-    assert guesses == [401] * 20 + [429] * 20
-    assert known_phone == 302
-    assert new_phone == 429 and "piratebox set-password" in refusal
-    assert after_console == 302
+    assert four == [401] * 20
+    assert status == 429 and wait <= 2 and "piratebox set-password" in refusal
+    assert after_the_wait == 302
+    # one checked after a second, the next after two more, four more...: in T seconds,
+    # at most 1 + log2(1 + T), however many addresses ask
+    assert checked <= 1 + math.log2(1 + seconds) and longest <= 300
+    assert known_phone == 302 and after_console == 302
 
 
 # --- 8. nothing hidden or deleted shows ------------------------------------------------------
@@ -1373,3 +1397,40 @@ def test_invisible_names_header_injection_and_the_cache_placeholder_change_nothi
     assert first.status == again.status == 200
     assert f"voici {old_placeholder}" in page.decode() and f"voici {old_placeholder}" in (
         cached.decode())
+
+
+def cookie_of_a_phone_seen_a_day_ago(data_dir):
+    """The session cookie the box gave a phone a day ago (signed with the box's key): the
+    passage of a day, for a test that cannot wait one."""
+    import secrets
+
+    from piratebox.clock import Clock
+    from piratebox.web import PHONE_KEY, SEEN_KEY
+
+    app = application.create_app({"DATA_DIR": str(data_dir.path), **TEST_CONFIG})
+    with opened(data_dir):
+        now = Clock.load().now()
+    serializer = app.session_interface.get_signing_serializer(app)
+    return serializer.dumps({SEEN_KEY: int(now) - 25 * 3600,
+                             PHONE_KEY: secrets.token_urlsafe(12)})
+
+
+def test_new_phones_cannot_hide_an_object_phones_the_box_knows_can(data_dir, say):
+    target = add(data_dir, "Vélo de Jeanne")
+    with Server(data_dir.path, env=FAST) as server:
+        port = server.port
+        for number in range(5):  # a new address and a new cookie each time
+            report_item(Phone(port, address=village_load.phone_address(230 + number)), target)
+        after_new_phones = Phone(port, address=VILLAGER).request("GET", f"/items/{target}")[0]
+        for number in range(3):
+            villager = Phone(port, address=village_load.phone_address(240 + number))
+            villager.cookies["cocote"] = cookie_of_a_phone_seen_a_day_ago(data_dir)
+            report_item(villager, target)
+        after_known_phones = Phone(port, address=VILLAGER).request("GET", f"/items/{target}")[0]
+    with opened(data_dir):
+        reports = list(moderation.open_reports(target))
+    say("attacker", new_address_and_cookie_pairs=5, reports_kept=len(reports) - 3,
+        object_after=after_new_phones.status)
+    say("three villagers the box had seen the day before", object_after=after_known_phones.status)
+    assert after_new_phones.status == 200 and after_known_phones.status == 404
+    assert len(reports) == 8 and moderation.phones(reports) == 8
