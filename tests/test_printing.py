@@ -154,7 +154,7 @@ def poster(client, **kwargs):
         response = fetch(client, "/print/poster.pdf", **kwargs)
         if response.status_code != 503 or time.monotonic() > deadline:
             return response
-        assert "en cours de préparation" in response.get_data(as_text=True) \
+        assert "en préparation" in response.get_data(as_text=True) \
             or "being prepared" in response.get_data(as_text=True)
         time.sleep(0.05)
 
