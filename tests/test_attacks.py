@@ -160,18 +160,15 @@ def test_a_trickled_body_is_cut(data_dir, say):
 
 # --- 2. the disk -----------------------------------------------------------------------------
 
-class FreeSpace:
-    """The least free space seen on a filesystem while it is watched."""
+class Alongside:
+    """Something the test does in a thread of its own (run) for as long as its `with`."""
 
-    def __init__(self, path):
-        self.path = path
-        self.least = shutil.disk_usage(path).free
+    def __init__(self):
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.watch, daemon=True)
+        self.thread = threading.Thread(target=self.run, daemon=True)
 
-    def watch(self):
-        while not self.stop.wait(0.002):
-            self.least = min(self.least, shutil.disk_usage(self.path).free)
+    def run(self):
+        raise NotImplementedError
 
     def __enter__(self):
         self.thread.start()
@@ -180,6 +177,19 @@ class FreeSpace:
     def __exit__(self, *exc):
         self.stop.set()
         self.thread.join()
+
+
+class FreeSpace(Alongside):
+    """The least free space seen on a filesystem while it is watched."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+        self.least = shutil.disk_usage(path).free
+
+    def run(self):
+        while not self.stop.wait(0.002):
+            self.least = min(self.least, shutil.disk_usage(self.path).free)
 
 
 def upload_head(length, path="/files/", extra=""):
@@ -1289,17 +1299,16 @@ def test_forty_addresses_trickling_headers_leave_the_server_room_for_a_villager(
     assert statuses == [200] * 20
 
 
-class Trickler:
+class Trickler(Alongside):
     """A body announced at `length` and sent at `rate` bytes a second until the server
     answers or closes: `cut_after` says when it did (None while it goes on)."""
 
     def __init__(self, port, length, rate, address=ATTACKER):
+        super().__init__()
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10,
                                              source_address=(address, 0))
         self.sock.sendall(upload_head(length).encode("latin-1") + b"\r\n")
         self.rate, self.cut_after, self.sent = rate, None, 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self):
         started = time.monotonic()
@@ -1319,13 +1328,8 @@ class Trickler:
         if not self.stop.is_set():
             self.cut_after = time.monotonic() - started
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
     def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
+        super().__exit__(*exc)
         self.sock.close()
 
 
