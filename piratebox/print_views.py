@@ -33,8 +33,9 @@ from piratebox import __version__, qr, site
 from piratebox.admin import admin_required
 from piratebox.errors import PrintFailed
 from piratebox.i18n import N_
+from piratebox.sending import send_stored
 from piratebox.web import gettext as _
-from piratebox.web import public_base, public_url, send_stored
+from piratebox.web import public_base, public_url
 
 bp = Blueprint("printing", __name__)
 log = logging.getLogger("piratebox")
@@ -42,6 +43,8 @@ log = logging.getLogger("piratebox")
 NO_CACHE = {"Cache-Control": "no-cache"}  # settings can change: revalidate, cheaply
 RENDERING = threading.Lock()  # two pages drawn at once would not fit in a router's RAM
 PRINT_TIMEOUT_SECONDS = 600  # a router's CPU draws a sheet in tens of seconds
+NOT_DRAWN = N_("The printable could not be drawn: try again, or print it from the command "
+               "line (piratebox print).")
 
 
 def current_site():
@@ -109,11 +112,10 @@ def poster_pdf():
     path = poster_path(g.lang)
     if not path.exists():
         if POSTERS.failed_lately(path):
-            raise PrintFailed(N_("The printable could not be drawn: try again, or print it "
-                                 "from the command line (piratebox print)."))
+            raise PrintFailed(NOT_DRAWN)
         POSTERS.start(current_app._get_current_object(), path, g.lang)
         response = current_app.make_response((render_template(
-            "printing/preparing.html", seconds=PREPARING_RELOAD_SECONDS), 503))
+            "printing/preparing.html", seconds=PREPARING_RELOAD_SECONDS), 202))
         response.headers["Retry-After"] = str(PREPARING_RELOAD_SECONDS)
         response.headers.update(NO_CACHE)
         return response
@@ -194,8 +196,7 @@ def print_in_child(*arguments):
     if done is None or done.returncode:
         log.error("print %s failed: %s", arguments[0],
                   done.stderr.strip() if done else "timed out")
-        raise PrintFailed(N_("The printable could not be drawn: try again, or print it "
-                             "from the command line (piratebox print)."))
+        raise PrintFailed(NOT_DRAWN)
 
 
 @bp.route("/admin/settings", methods=["GET", "POST"])

@@ -19,7 +19,7 @@ channel and parser below, given to waitress's server in place of its own, decide
   RESPONSE_MIN_RATE bytes a second, measured over spans of REQUEST_HEADER_SECONDS, or the
   connection closes (and a worker thread waiting on it is free at once);
 - answers are never buffered on the disk: a file is sent from the file itself (ranges
-  too, see web.send_stored), and what the app generates is held in memory;
+  too, see piratebox/sending.py), and what the app generates is held in memory;
 - a body is refused at the headers when its declared length is more than its URL
   accepts (piratebox/bodies.py) or than the data disk holds above the reserve, counting
   the copy the app makes of it and the bodies already on their way, and one address may
@@ -83,7 +83,8 @@ LOG_EVERY = 60  # seconds: what was refused or cut is logged as one line a minut
 
 class Guard:
     """What the connections share: which are open from each address, and the disk promised
-    to the bodies on their way. Everything here runs in the server's network thread."""
+    to the bodies on their way. Under a lock: a body's promise is given back by the worker
+    thread that served it."""
 
     def __init__(self, gate, config, capacity):
         self.gate = gate

@@ -21,13 +21,13 @@ from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, lending, logic
 from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
+from piratebox.sending import send_stored
 from piratebox.web import (
     POSTED_A_LOT,
     actor,
     count_success,
     photo_uploads,
     public_url,
-    send_stored,
     within_limit,
 )
 from piratebox.web import gettext as _
@@ -424,7 +424,7 @@ def photo(digest):
     if not path.is_file():  # a damaged store: reported, never a server error
         abort(404)
     response = send_stored(path, mimetype="image/jpeg", etag=digest, conditional=True,
-                         max_age=PHOTO_CACHE_SECONDS)
+                           max_age=PHOTO_CACHE_SECONDS)
     # A day, not a year: a phone that saw a photo may keep it, but not for long after the
     # object is gone; a photo nobody may see is never kept by a shared cache.
     response.headers["Cache-Control"] = (f"public, max-age={PHOTO_CACHE_SECONDS}" if public

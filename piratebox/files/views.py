@@ -22,7 +22,8 @@ from piratebox.blobs import BlobStore
 from piratebox.errors import BadInput, PirateboxError
 from piratebox.files import logic, names, upload
 from piratebox.i18n import N_
-from piratebox.web import actor, count_success, public_url, send_stored
+from piratebox.sending import send_stored
+from piratebox.web import actor, count_success, public_url
 from piratebox.web import gettext as _
 
 bp = Blueprint("files", __name__)
