@@ -369,6 +369,8 @@ class Report(BaseModel):
     resolved = BooleanField(default=False)
     reporter_address = CharField(max_length=32, default="")
     reporter_phone = CharField(max_length=32, default="")
+    # the phone had been on the box a while before reporting: only such reports hide
+    reporter_known = BooleanField(default=True)
 
 
 class Message(Replicated):
@@ -769,6 +771,11 @@ MIGRATIONS = [
             "WHERE last_export_at IS NOT NULL",
             village_keeps_only_offers,
         ],
+    ),
+    (
+        11,
+        "reports: whether the reporting phone had been on the box before",
+        ["ALTER TABLE report ADD COLUMN reporter_known BOOLEAN NOT NULL DEFAULT TRUE"],
     ),
 ]
 

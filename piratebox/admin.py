@@ -2,12 +2,16 @@
 
 Wrong passwords are limited per address, and for the whole box: past
 LOGIN_GLOBAL_ATTEMPTS an hour from all addresses together, a phone the mediator never
-logged in from waits. A phone that did log in keeps a signed cookie that lets it past that
-box-wide limit (its own limit stays), and `piratebox set-password` on the box starts a new
-password epoch, which clears it (see docs/security.md).
+logged in from waits between two tries, a second after the first wrong one beyond, then
+twice as long after each, never more than LOGIN_GLOBAL_LONGEST_WAIT_SECONDS: guesses slow
+down, the mediator is never locked out for an hour. A phone that did log in keeps a signed
+cookie that lets it past that box-wide wait (its own limit stays), and `piratebox
+set-password` on the box starts a new password epoch, which clears it (see
+docs/security.md).
 """
 
 import functools
+import math
 import secrets
 import time
 from datetime import datetime
@@ -40,9 +44,9 @@ DEVICE_COOKIE = "cocote_mediator_phone"
 DEVICE_DAYS = 365
 TOO_MANY_HERE = N_("Too many wrong passwords: try again in {minutes} minutes.")
 TOO_MANY_ON_THE_BOX = N_(
-    "Too many wrong passwords on this box: a phone that never logged in waits {minutes} "
-    "minutes. Log in from a phone you logged in with before, or set a new password on the "
-    "box itself (piratebox set-password).")
+    "Too many wrong passwords on this box: a phone that never logged in waits {seconds} "
+    "seconds before trying again. Log in from a phone you logged in with before, or set a "
+    "new password on the box itself (piratebox set-password).")
 
 
 def is_admin():
@@ -106,16 +110,20 @@ def known_device(epoch):
 
 
 def login_limits(epoch, device):
-    """(bucket, key, attempts, window, message) that a login attempt counts against."""
-    config = current_app.config
+    """(bucket, key, window, seconds to wait before trying, message) of each limit a login
+    attempt counts against."""
+    config, limiter = current_app.config, current_app.extensions["limiter"]
     window = config["LOGIN_WINDOW_SECONDS"]
-    limits = [("login", request.remote_addr, config["LOGIN_ATTEMPTS"], window, TOO_MANY_HERE)]
+    mine = [("login", request.remote_addr)] + ([("login-phone", device)] if device else [])
+    limits = [(bucket, key, window, limiter.retry_after(bucket, key, config["LOGIN_ATTEMPTS"],
+                                                        window), TOO_MANY_HERE)
+              for bucket, key in mine]
     if device:
-        limits.append(("login-phone", device, config["LOGIN_ATTEMPTS"], window, TOO_MANY_HERE))
-    else:
-        limits.append(("login-box", epoch, config["LOGIN_GLOBAL_ATTEMPTS"],
-                       config["LOGIN_GLOBAL_WINDOW_SECONDS"], TOO_MANY_ON_THE_BOX))
-    return limits
+        return limits
+    box_window = config["LOGIN_GLOBAL_WINDOW_SECONDS"]
+    return [*limits, ("login-box", epoch, box_window, limiter.backoff(
+        "login-box", epoch, config["LOGIN_GLOBAL_ATTEMPTS"], box_window,
+        config["LOGIN_GLOBAL_LONGEST_WAIT_SECONDS"]), TOO_MANY_ON_THE_BOX)]
 
 
 @bp.post("/login")
@@ -124,12 +132,12 @@ def login():
     epoch = box.admin_epoch()
     device = known_device(epoch)
     limits = login_limits(epoch, device)
-    for bucket, key, attempts, window, message in limits:
-        wait = limiter.retry_after(bucket, key, attempts, window)
+    for _bucket, _key, _window, wait, message in limits:
         if wait:
-            raise TooManyRequests(message, retry_after=wait, minutes=int(wait // 60) + 1)
+            raise TooManyRequests(message, retry_after=wait, minutes=int(wait // 60) + 1,
+                                  seconds=math.ceil(wait))
     if not box.check_password(request.form.get("password", "")):
-        for bucket, key, _attempts, window, _message in limits:
+        for bucket, key, window, _wait, _message in limits:
             limiter.record(bucket, key, window)
         flash(_("Wrong password."), "error")
         return render_template("admin/login.html"), 401

@@ -7,7 +7,9 @@ reports, or delete.
 A phone is known by its address and by its cookie, and two reports that share either
 come from the same phone, however they are chained: a phone that drops its cookie keeps
 its address, one that takes a new address on the wifi keeps its cookie. Only a phone that
-changes both, between two reports, counts twice (see docs/security.md).
+changes both, between two reports, counts twice. And only a phone the box had seen a while
+before it reported counts towards hiding: three fresh private tabs wait for the mediator
+like any report (see docs/security.md).
 """
 
 import threading
@@ -23,10 +25,12 @@ _reporting = threading.Lock()  # count the phones, then report, as one step
 
 @dataclass(frozen=True)
 class Reporter:
-    """Keyed hashes of a phone's address and of its cookie's own id."""
+    """Keyed hashes of a phone's address and of its cookie's own id; whether the box had
+    seen that phone long enough before (REPORTER_SEEN_HOURS) for its report to hide."""
 
     address: str
     phone: str
+    known: bool = True
 
 
 def open_reports(record_id=None):
@@ -34,9 +38,10 @@ def open_reports(record_id=None):
     return query if record_id is None else query.where(Report.item_id == record_id)
 
 
-def phones(reports):
+def phones(reports, counting=lambda report: True):
     """How many phones made these reports: reports sharing an address or a cookie, directly
-    or through others, are one phone's."""
+    or through others, are one phone's; with `counting`, only the phones one of whose
+    reports it accepts."""
     parent = {}
 
     def root(key):
@@ -52,25 +57,31 @@ def phones(reports):
     for report in reports:
         address, phone = keys(report)
         parent[root(phone)] = root(address)
-    return len({root(keys(report)[0]) for report in reports})
+    return len({root(keys(report)[0]) for report in reports if counting(report)})
+
+
+def may_hide(report):
+    return report.reporter_known
 
 
 def report(record, subject, reason, actor, threshold, reporter):
     """Record a phone's report; hide the record when `threshold` phones have reported it.
 
     Returns False when this phone had already reported it: the report is kept (it ties
-    the phone's address and cookie together) but counts no more.
+    the phone's address and cookie together) but counts no more. Phones the box had not
+    seen long enough before are shown to the mediator and never hide anything.
     """
     with _reporting, db.atomic():
         earlier = list(open_reports(record.id))
         before = phones(earlier)
         new = Report.create(subject=subject, item_id=record.id,
                             reason=clean_line(reason)[:REASON_LIMIT], created_at=actor.now,
-                            reporter_address=reporter.address, reporter_phone=reporter.phone)
-        after = phones([*earlier, new])
-        if after >= threshold and not record.hidden:
+                            reporter_address=reporter.address, reporter_phone=reporter.phone,
+                            reporter_known=reporter.known)
+        reports = [*earlier, new]
+        if phones(reports, may_hide) >= threshold and not record.hidden:
             set_hidden(record, True, actor)
-    return after > before
+    return phones(reports) > before
 
 
 def set_hidden(record, hidden, actor):

@@ -12,6 +12,7 @@ One process only: a hub run as several processes sees another's writes after at 
 PAGE_CACHE_SECONDS (see docs/benchmarks.md).
 """
 
+import secrets
 import threading
 from collections import OrderedDict
 
@@ -19,7 +20,10 @@ from flask import current_app, g, request, session
 
 from piratebox import ownership, portal, security
 
-PLACEHOLDER = "csrf-placeholder-2f9c41"
+# Made anew by each process and holding NUL, which no stored text, form or address may
+# carry (piratebox/security.py, piratebox/text.py): no text can make the cache put a
+# visitor's token where it does not belong.
+PLACEHOLDER = f"\x00csrf-{secrets.token_hex(16)}\x00"
 MAX_PAGES = 200  # about 2 MB of HTML at most
 
 

@@ -31,9 +31,11 @@ def home():
 @bp.get("/lang/<code>")
 def switch_language(code):
     target = request.args.get("next", "/")
-    # Only a path on this box: never let the switch send a phone elsewhere.
+    # Only a path on this box: never let the switch send a phone elsewhere ("/\\host" is
+    # "//host" to a browser), nor carry a line break into the answer's headers.
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target or not target.isprintable():
         target = "/"
     response = redirect(target)
     if code in current_app.config["LANGUAGES"].split(","):

@@ -2,8 +2,9 @@
 
 A printable page is 2480 x 3508 pixels: the server never draws one. It runs the `print`
 command in a short-lived child process, one at a time, so the server's own memory stays
-flat on a 128 MB router. The poster is drawn once per settings (and language) and served
-from the data directory afterwards; labels are drawn for each sheet asked for.
+flat on a 128 MB router. The poster is drawn once per settings and language, in the
+background while the visitor is told it is being prepared, and served from the data
+directory afterwards; labels are drawn for each sheet the mediator asks for.
 """
 
 import hashlib
@@ -13,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 from flask import (
     Blueprint,
@@ -23,7 +25,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 
@@ -32,6 +33,7 @@ from piratebox import __version__, qr, site
 from piratebox.admin import admin_required
 from piratebox.errors import PrintFailed
 from piratebox.i18n import N_
+from piratebox.sending import send_stored
 from piratebox.web import gettext as _
 from piratebox.web import public_base, public_url
 
@@ -41,6 +43,8 @@ log = logging.getLogger("piratebox")
 NO_CACHE = {"Cache-Control": "no-cache"}  # settings can change: revalidate, cheaply
 RENDERING = threading.Lock()  # two pages drawn at once would not fit in a router's RAM
 PRINT_TIMEOUT_SECONDS = 600  # a router's CPU draws a sheet in tens of seconds
+NOT_DRAWN = N_("The printable could not be drawn: try again, or print it from the command "
+               "line (piratebox print).")
 
 
 def current_site():
@@ -102,25 +106,80 @@ def poster_page():
 
 @bp.get("/print/poster.pdf")
 def poster_pdf():
-    response = send_file(poster_file(g.lang), mimetype="application/pdf",
-                         download_name="affiche-cocote.pdf", conditional=True)
+    """The poster for the current settings in this phone's language. Until it has been
+    drawn, a page says it is being prepared (and reloads): no visitor's request waits for
+    a drawing, and a visitor never causes more than one drawing per settings and language."""
+    path = poster_path(g.lang)
+    if not path.exists():
+        if POSTERS.failed_lately(path):
+            raise PrintFailed(NOT_DRAWN)
+        POSTERS.start(current_app._get_current_object(), path, g.lang)
+        response = current_app.make_response((render_template(
+            "printing/preparing.html", seconds=PREPARING_RELOAD_SECONDS), 202))
+        response.headers["Retry-After"] = str(PREPARING_RELOAD_SECONDS)
+        response.headers.update(NO_CACHE)
+        return response
+    response = send_stored(path, mimetype="application/pdf",
+                           download_name="affiche-cocote.pdf", conditional=True)
     response.headers.update(NO_CACHE)
     return response
 
 
-def poster_file(lang):
-    """The poster for the current settings in `lang`, drawn if it is not there yet."""
-    folder = current_app.extensions["data_dir"].printed
-    key = json.dumps([current_site(), lang, __version__], sort_keys=True).encode()
-    path = folder / f"poster-{lang}-{hashlib.sha256(key).hexdigest()[:16]}.pdf"
-    with RENDERING:
-        if not path.exists():
-            folder.mkdir(exist_ok=True)
-            print_in_child("poster", "--lang", lang, "--out", str(path))
-            for stale in folder.glob("poster-*.pdf"):  # drawn for settings now replaced
-                if stale != path:
-                    stale.unlink(missing_ok=True)
-    return path
+def poster_path(lang):
+    """Where the poster of the current settings in `lang` is kept: one file per settings
+    and language; the settings' hash in its name (a language's name is not part of it)."""
+    key = json.dumps([current_site(), __version__], sort_keys=True).encode()
+    return current_app.extensions["data_dir"].printed / \
+        f"poster-{lang}-{hashlib.sha256(key).hexdigest()[:16]}.pdf"
+
+
+PREPARING_RELOAD_SECONDS = 5
+FAILED_WAIT_SECONDS = 60  # a drawing that failed is tried again after this, not before
+
+
+class PosterDrawings:
+    """Posters drawn in the background, one after the other (RENDERING): a request that
+    finds no poster starts its drawing and answers at once; one that finds it under way
+    starts nothing."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._under_way = set()
+        self._failed_at = {}
+
+    def failed_lately(self, path):
+        with self._lock:
+            return time.monotonic() - self._failed_at.get(path, -FAILED_WAIT_SECONDS) \
+                < FAILED_WAIT_SECONDS
+
+    def start(self, app, path, lang):
+        with self._lock:
+            if path in self._under_way:
+                return
+            self._under_way.add(path)
+        threading.Thread(target=self._draw, args=(app, path, lang), daemon=True,
+                         name="poster").start()
+
+    def _draw(self, app, path, lang):
+        try:
+            with app.app_context(), RENDERING:
+                if not path.exists():
+                    path.parent.mkdir(exist_ok=True)
+                    print_in_child("poster", "--lang", lang, "--out", str(path))
+                # replaced settings' posters go; this settings' other language stays
+                settings = path.name.rsplit("-", 1)[1]
+                for stale in path.parent.glob("poster-*.pdf"):
+                    if not stale.name.endswith(f"-{settings}"):
+                        stale.unlink(missing_ok=True)
+        except PrintFailed:
+            with self._lock:
+                self._failed_at[path] = time.monotonic()
+        finally:
+            with self._lock:
+                self._under_way.discard(path)
+
+
+POSTERS = PosterDrawings()
 
 
 def print_in_child(*arguments):
@@ -137,8 +196,7 @@ def print_in_child(*arguments):
     if done is None or done.returncode:
         log.error("print %s failed: %s", arguments[0],
                   done.stderr.strip() if done else "timed out")
-        raise PrintFailed(N_("The printable could not be drawn: try again, or print it "
-                             "from the command line (piratebox print)."))
+        raise PrintFailed(NOT_DRAWN)
 
 
 @bp.route("/admin/settings", methods=["GET", "POST"])

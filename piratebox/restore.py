@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from models import Setting, db, new_id
-from piratebox import box, sealed
+from piratebox import box, jsonstream, sealed
 from piratebox.backup import (
     BACKUP_FOLDER,
     BACKUP_KEY,
@@ -56,7 +56,13 @@ def find_backup(stick, box_id=None):
 # followed, every file has its size and hash, and the database is the box's the manifest
 # names. Restore then copies exactly the bytes it verified, checking them again.
 
+# The manifest is read as a stream (piratebox/jsonstream.py): each field bounded, the list
+# of blobs an entry at a time, each entry checked as it comes and its file looked at on
+# the stick, never the whole list in memory. A hub's half a million blobs cost a chunk of
+# memory, and a hostile list is refused at its first entry that is not a backup's.
 MAX_MANIFEST = 64 * 1024 * 1024  # some 500,000 blobs
+MAX_MANIFEST_FIELD = 64 * 1024  # any field but the list of blobs: a few lines
+MAX_BLOB_ENTRY = 1024  # {"sha256": 64 hex digits, "size": a number}
 SETTINGS_FILES = {SECRET_KEY_FILE: "secret_key_file", CONFIG_NAME: "config_file"}
 DATABASE_NAME = re.compile(r"^database-[a-z2-7]{26}\.db$")
 SECRETS_NAME = re.compile(r"^secrets-[a-z2-7]{26}\.sealed$")
@@ -72,18 +78,60 @@ def malformed(what):
                           "was restored."), what=what)
 
 
+def unreadable():
+    return BackupError(N_("The backup's manifest cannot be read: the backup is damaged."))
+
+
+class Blobs:
+    """A manifest's list of blobs: counted once, read again from the stick at each use,
+    each entry checked (its shape, and its file there with its size); a manifest that
+    changed since it was first read stops the reading."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.count, self.digest, self.fields = 0, None, {}
+        for _entry in self:
+            self.count += 1
+
+    def __len__(self):
+        return self.count
+
+    def __iter__(self):
+        try:
+            with _open_regular(self.folder / "manifest.json") as handle:
+                if os.fstat(handle.fileno()).st_size > MAX_MANIFEST:
+                    raise unreadable()
+                reading = jsonstream.read_object(handle, "blobs", MAX_MANIFEST_FIELD,
+                                                 MAX_BLOB_ENTRY)
+                number = 0
+                while True:
+                    entry = next(reading)
+                    if not _is_entry(entry):
+                        raise malformed(f"blobs[{number}]")
+                    name = _blob_name(entry["sha256"])
+                    try:
+                        present = os.lstat(self.folder / name).st_size == entry["size"]
+                    except OSError:
+                        present = False
+                    if not present:
+                        raise damaged(name)
+                    yield entry
+                    number += 1
+        except StopIteration as finished:
+            self.fields, digest = finished.value
+        except (OSError, ValueError):
+            raise unreadable() from None
+        if self.digest not in (None, digest):
+            raise damaged("manifest.json")
+        self.digest = digest
+
+
 def read_manifest(folder):
-    """The manifest, every field checked for its type and every name for its shape."""
-    try:
-        with _open_regular(folder / "manifest.json") as handle:
-            text = handle.read(MAX_MANIFEST + 1)
-        if len(text) > MAX_MANIFEST:
-            raise ValueError("too large")
-        manifest = json.loads(text.decode("utf-8"))
-    except (OSError, ValueError, BackupError):
-        raise BackupError(N_("The backup's manifest cannot be read: the backup is damaged."
-                             )) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    """The manifest, every field checked for its type and every name for its shape; its
+    `blobs` read as a stream (Blobs)."""
+    blobs = Blobs(folder)
+    manifest = {**blobs.fields, "blobs": blobs}
+    if manifest.get("format") != FORMAT:
         raise BackupError(N_("This is not a CoCoTe backup."))
     version = manifest.get("version")
     if not isinstance(version, str) or not re.fullmatch(r"\d+\.\d+", version):
@@ -100,8 +148,8 @@ def read_manifest(folder):
     database = manifest.get("database")
     if not isinstance(database, str) or not DATABASE_NAME.match(database):
         raise malformed("database")
-    files, blobs = manifest.get("files"), manifest.get("blobs")
-    if not isinstance(files, list) or not isinstance(blobs, list):
+    files = manifest.get("files")
+    if not isinstance(files, list) or "blobs" not in blobs.fields:
         raise malformed("files, blobs")
     for number, entry in enumerate(files):
         if not _is_entry(entry) or not isinstance(entry.get("path"), str) or (
@@ -118,9 +166,6 @@ def read_manifest(folder):
             and re.fullmatch(r"[0-9a-f]{32}", secrets["salt"])
             and type(secrets.get("rounds")) is int and 1 <= secrets["rounds"] <= 10**8):
         raise malformed("secrets")
-    for number, entry in enumerate(blobs):
-        if not _is_entry(entry):
-            raise malformed(f"blobs[{number}]")
     return manifest
 
 
@@ -136,8 +181,10 @@ def _is_entry(entry):
 
 def _members(manifest):
     """(name in the backup folder, manifest entry) of every file the backup holds."""
-    return [(entry["path"], entry) for entry in manifest["files"]] + [
-        (_blob_name(entry["sha256"]), entry) for entry in manifest["blobs"]]
+    for entry in manifest["files"]:
+        yield entry["path"], entry
+    for entry in manifest["blobs"]:
+        yield _blob_name(entry["sha256"]), entry
 
 
 def _blob_name(digest):
@@ -218,11 +265,11 @@ def verify_backup(folder, say=print_progress):
     manifest = read_manifest(folder)
     if manifest["box"]["id"] != folder.name:
         raise malformed("box")
-    members = _members(manifest)
-    for number, (name, entry) in enumerate(members, 1):
+    count = len(manifest["files"]) + len(manifest["blobs"])
+    for number, (name, entry) in enumerate(_members(manifest), 1):
         _copy_verified(folder, name, entry, None)
-        if number % 50 == 0 or number == len(members):
-            say(Message(N_("verified {number}/{total}"), number=number, total=len(members)))
+        if number % 50 == 0 or number == count:
+            say(Message(N_("verified {number}/{total}"), number=number, total=count))
     found = database_identity(folder / manifest["database"])
     if found != manifest["box"]["id"]:
         raise BackupError(N_("This backup's database is the box {found}, not the box {named} its "

@@ -23,7 +23,7 @@ from piratebox.catalogue import categories
 from piratebox.errors import BadInput
 from piratebox.files import names
 from piratebox.i18n import N_
-from piratebox.text import clean_block, clean_line
+from piratebox.text import clean_block, clean_line, clean_name
 
 ID = re.compile(r"\A[a-z2-7]{26}\Z")  # a record's or a box's id (models.new_id)
 ISO_DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
@@ -78,6 +78,12 @@ class Block(Line):
     """Several lines of free text (a description, a message), cleaned."""
 
     clean = staticmethod(clean_block)
+
+
+class PersonName(Line):
+    """Who wrote, reserved, borrowed or waits: a line with nothing invisible in it."""
+
+    clean = staticmethod(clean_name)
 
 
 class Name(Field):
@@ -183,7 +189,7 @@ REPLICATED = {
     "deleted": Flag(), "created_at": _time(), "updated_at": _time(),
 }
 TITLE = Line(120, minimum=1, short=N_("Give a title of at least 3 characters."))
-PSEUDONYM = Line(60)
+PSEUDONYM = PersonName(60)
 FIELDS = {
     Item: {
         "kind": Choice(categories.KINDS), "mode": Choice(categories.MODES),
@@ -224,8 +230,8 @@ FIELDS = {
     },
     WaitingEntry: {
         "item_id": Pattern(ID),
-        "pseudonym": Line(60, minimum=1, short=N_("Give a name or pseudonym so the owner "
-                                                  "knows who you are.")),
+        "pseudonym": PersonName(60, minimum=1, short=N_("Give a name or pseudonym so the "
+                                                        "owner knows who you are.")),
         "contact": Line(200),
     },
 }

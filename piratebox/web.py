@@ -5,10 +5,20 @@ import io
 import logging
 import re
 import secrets
+from collections import Counter
 from datetime import date
 from functools import cached_property
 
-from flask import Request, current_app, flash, g, render_template, request, session, url_for
+from flask import (
+    Request,
+    current_app,
+    flash,
+    g,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 
 from models import db
@@ -18,7 +28,6 @@ from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.files import upload
 from piratebox.i18n import N_, Translator, best_language
-from piratebox.photos import MAX_PHOTO_BYTES
 from piratebox.timefmt import local_datetime
 
 access_log = logging.getLogger("piratebox.access")
@@ -115,14 +124,20 @@ def actor():
 POSTED_A_LOT = N_("You have posted a lot this hour: wait {minutes} minutes, or ask the "
                   "mediator.")
 REPORTED_A_LOT = N_("Too many reports from this phone: try again later.")
+CHANGED_A_LOT = N_("This phone has changed a lot on the box this hour: wait {minutes} "
+                   "minutes, or ask the mediator.")
+# Posts that keep limits of their own and write nothing a visitor could repeat to grow the
+# database: the mediator must be able to log in on a full box, to make room.
+OWN_LIMITS = {"admin.login", "admin.logout"}
 REPORTS_PER_HOUR = 20
 PHONE_KEY = "phone"  # this phone's own random id, in its session cookie
+SEEN_KEY = "seen"  # when the box first saw this phone, in its session cookie
 
 
 def photo_uploads():
-    """The photos a form sent, as bytes; one byte over the limit is enough to refuse it."""
-    return [f.read(MAX_PHOTO_BYTES + 1) for f in request.files.getlist("photos")
-            if f and f.filename]
+    """The photos a form sent, as the files the form parser wrote: never read whole into
+    memory (photos.process reads one at a time)."""
+    return [f.stream for f in request.files.getlist("photos") if f and f.filename]
 
 
 def within_limit(bucket, per_hour, message):
@@ -153,12 +168,21 @@ def rate_limit(bucket, per_hour, message):
 
 
 def reporter():
-    """This phone as moderation counts it: keyed hashes of its address and cookie id."""
+    """This phone as moderation counts it: keyed hashes of its address and cookie id, and
+    whether the box first saw it long enough ago for its report to hide anything."""
     phone = session.get(PHONE_KEY)
     if not phone:
         phone = session[PHONE_KEY] = secrets.token_urlsafe(12)
+    seen_for = current_app.extensions["clock"].now() - session.get(SEEN_KEY, float("inf"))
     return moderation.Reporter(address=keyed("address", request.remote_addr),
-                               phone=keyed("phone", phone))
+                               phone=keyed("phone", phone),
+                               known=seen_for >= current_app.config["REPORTER_SEEN_HOURS"] * 3600)
+
+
+def remember_phone():
+    """Note in its cookie when the box first saw this phone (by the box's clock)."""
+    if SEEN_KEY not in session:
+        session[SEEN_KEY] = int(current_app.extensions["clock"].now())
 
 
 def keyed(kind, value):
@@ -207,10 +231,24 @@ def before_request():
     if portal_answer is not None:
         return portal_answer
     current_app.extensions["clock"].follow()
+    remember_phone()
     choose_language()
     security.check_text_input()
     security.check_csrf()
+    if request.method in security.UNSAFE_METHODS:
+        limit_changes()
     return None
+
+
+def limit_changes():
+    """Every state change of a visitor counts against its phone's hourly limit, and none is
+    taken once the disk is down to half its reserve (the mediator's are)."""
+    from piratebox.admin import is_admin
+
+    if request.endpoint in OWN_LIMITS or is_admin():
+        return
+    within_limit("change", current_app.config["CHANGES_PER_HOUR"], CHANGED_A_LOT)
+    upload.check_room_to_write(current_app.extensions["data_dir"], current_app.config)
 
 
 def after_request(response):
@@ -218,6 +256,7 @@ def after_request(response):
     if request.method in security.UNSAFE_METHODS and response.status_code < 400:
         current_app.extensions["clock"].remember()
         current_app.extensions["page_cache"].changed()
+        count_success("change")
     if current_app.config["ACCESS_LOG"]:
         access_log.info(
             '%s "%s %s" %s %s',
@@ -286,8 +325,19 @@ def handle_domain_error(error):
 def handle_unexpected(error):
     if isinstance(error, HTTPException):
         return handle_http_error(error)
-    error_log.exception("unexpected error on %s %s", request.method, request.path)
+    # A fault a phone can trigger at will is logged once a minute, with how many times it
+    # came since: a traceback per request would fill the log and wear the flash.
+    kind = f"{type(error).__name__} on {request.endpoint}"
+    unlogged = current_app.extensions.setdefault("unlogged_errors", Counter())
+    if current_app.extensions["limiter"].hit("traceback", kind, 1, TRACEBACK_EVERY_SECONDS):
+        unlogged[kind] += 1
+    else:
+        error_log.exception("unexpected error on %s %s (%d more like it not logged since)",
+                            request.method, request.path, unlogged.pop(kind, 0))
     return error_page(500)
+
+
+TRACEBACK_EVERY_SECONDS = 60
 
 
 def menu():

@@ -5,7 +5,11 @@ Reads a JSON list of steps on standard input and prints what each one got, as JS
       resolve the name with the system's resolver (the namespace's resolv.conf points at
       the hotspot's dnsmasq), send the GET, never follow a redirect;
   {"connect": "boite.lan", "port": 443}
-      open a TCP connection and say how it ended (an HTTPS attempt).
+      open a TCP connection and say how it ended (an HTTPS attempt);
+  {"burst": "boite.lan", "port": 80, "count": 150, "patience": 0.5}
+      open `count` TCP connections one after the other as fast as it can, each given up
+      after `patience` seconds, and say how many opened, how many went unanswered and how
+      many were refused (a phone hammering the box).
 Redirects are not followed so the test sees each answer the phone's system sees.
 """
 
@@ -58,11 +62,31 @@ def connect(host, port):
     return {"address": address, "outcome": outcome, "seconds": time.monotonic() - started}
 
 
+def burst(host, port, count, patience):
+    address = resolve(host)
+    outcomes = {"open": 0, "unanswered": 0, "refused": 0}
+    opened = []
+    for _ in range(count):
+        try:
+            opened.append(socket.create_connection((address, port), timeout=patience))
+            outcomes["open"] += 1
+        except ConnectionRefusedError:
+            outcomes["refused"] += 1
+        except TimeoutError:
+            outcomes["unanswered"] += 1
+    for sock in opened:
+        sock.close()
+    return outcomes
+
+
 def main():
     answers = []
     for step in json.load(sys.stdin):
         if "url" in step:
             answers.append(fetch(step["url"], step.get("agent", "Mozilla/5.0")))
+        elif "burst" in step:
+            answers.append(burst(step["burst"], step["port"], step["count"],
+                                 step["patience"]))
         else:
             answers.append(connect(step["connect"], step["port"]))
     json.dump(answers, sys.stdout)

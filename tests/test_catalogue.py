@@ -7,7 +7,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
 from models import Blob, Exchange, Item, ItemKey, db
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, phone_seen_before
 from tests.images import exif_of, jpeg, png_header_only
 
 DAY = 24 * 3600
@@ -275,13 +275,24 @@ def test_objects_at_home_expire_after_30_days_unless_renewed(client, app):
     assert "Parapluie" in client.get("/items/").get_data(as_text=True)
 
 
+def test_reports_from_phones_the_box_has_just_met_wait_for_the_mediator(client, admin, app):
+    offer(client, title="Vélo de Jeanne")
+    item = only_item()
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"):
+        visitor = app.test_client()  # a new cookie each, as a private tab has
+        visitor.environ_base["REMOTE_ADDR"] = address
+        post(visitor, f"/items/{item.id}/report", f"/items/{item.id}", reason="à cacher")
+    assert not only_item().hidden
+    reports = admin.get("/admin/reports").get_data(as_text=True)
+    assert "Vélo de Jeanne" in reports and "signalé par 4 téléphones" in reports
+
+
 def test_three_reports_hide_an_object_until_the_mediator_reviews_it(client, admin, app):
     offer(client, title="Annonce douteuse")
     item = only_item()
     for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
-        visitor = app.test_client()
-        visitor.environ_base["REMOTE_ADDR"] = address
-        post(visitor, f"/items/{item.id}/report", f"/items/{item.id}", reason="arnaque")
+        post(phone_seen_before(app, address), f"/items/{item.id}/report", f"/items/{item.id}",
+             reason="arnaque")
     assert only_item().hidden
     assert app.test_client().get(f"/items/{item.id}").status_code == 404
     assert "Annonce douteuse" not in client.get("/items/").get_data(as_text=True)

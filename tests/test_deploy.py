@@ -182,9 +182,13 @@ def test_openwrt_package_builds_without_the_wheel_recipe_and_ships_bytecode():
     assert "+python3-openssl" in makefile
     # installed where fw4 looks for them, from the files the hotspot test loads
     installed = " ".join(makefile.replace("\\\n", " ").split())
-    for chain, name in (("dstnat", "dstnat.nft"), ("forward", "forward.nft")):
-        assert (f"./files/nftables/{name} $(1)/usr/share/nftables.d/chain-pre/{chain}/"
+    for where, name in (("chain-pre/dstnat", "dstnat.nft"), ("chain-pre/forward", "forward.nft"),
+                        ("chain-pre/input", "input.nft"), ("table-post", "sets.nft")):
+        assert (f"./files/nftables/{name} $(1)/usr/share/nftables.d/{where}/"
                 "30-cocote-box.nft") in installed
+    shipped = {path.name for path in (ROOT / "deploy" / "openwrt" / "files" / "nftables")
+               .iterdir()}
+    assert shipped == {"dstnat.nft", "forward.nft", "input.nft", "sets.nft"}
     assert "./files/dnsmasq-hotspot.conf $(1)/usr/share/piratebox/" in makefile
 
 

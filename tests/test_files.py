@@ -197,14 +197,18 @@ def test_search_sort_and_folder(client):
     assert by_name.index("Compte rendu") < by_name.index("grand.bin") < by_name.index("Recette")
 
 
-def test_downloads_are_counted_once_per_download_not_per_piece(client):
+def test_downloads_are_counted_once_per_phone_a_day_not_per_piece(client):
     upload(client, [("film.bin", b"0123456789" * 1000)])
     record = only_file()
     url = f"/files/{record.id}/film.bin"
     fetch(client, url)
-    first_piece, _ = fetch(client, url, headers={"Range": "bytes=0-99"})
-    rest, body = fetch(client, url, headers={"Range": "bytes=100-"})
+    again = [fetch(client, url)[0].status_code for _ in range(5)]
+    other_phone = {"environ_base": {"REMOTE_ADDR": "10.42.0.77"}}
+    first_piece, _ = fetch(client, url, headers={"Range": "bytes=0-99"}, **other_phone)
+    rest, body = fetch(client, url, headers={"Range": "bytes=100-"}, **other_phone)
+    assert again == [200] * 5
     assert first_piece.status_code == rest.status_code == 206 and len(body) == 9900
+    assert body == (b"0123456789" * 1000)[100:]
     assert logic.downloads_of(record.id) == 2
     listing = client.get("/files/?sort=downloads").get_data(as_text=True)
     assert "2 téléchargements" in listing

@@ -2,6 +2,7 @@
 
 import io
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -145,9 +146,22 @@ def fetch(client, url, **kwargs):
     return response
 
 
+def poster(client, **kwargs):
+    """The poster PDF, as a phone gets it: "being prepared" until the box has drawn it in
+    the background, then the file."""
+    deadline = time.monotonic() + 120
+    while True:
+        response = fetch(client, "/print/poster.pdf", **kwargs)
+        if response.status_code != 202 or time.monotonic() > deadline:
+            return response
+        assert "en préparation" in response.get_data(as_text=True) \
+            or "being prepared" in response.get_data(as_text=True)
+        time.sleep(0.05)
+
+
 def test_the_poster_pdf_is_a4_at_print_resolution_and_holds_both_codes(admin, client):
     configure(admin, wifi_ssid="Wifi; de la mairie", wifi_password="motdepasse")
-    response = fetch(client, "/print/poster.pdf")
+    response = poster(client)
     assert response.mimetype == "application/pdf"
     [(box, image)] = pdf_pages(response.data)
     assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 in points
@@ -159,19 +173,19 @@ def test_the_poster_pdf_is_a4_at_print_resolution_and_holds_both_codes(admin, cl
 def test_the_poster_is_drawn_once_per_settings_and_served_from_the_data_directory(
         admin, client, app):
     printed = app.extensions["data_dir"].printed
-    first = fetch(client, "/print/poster.pdf").data
+    first = poster(client).data
     [drawn] = printed.glob("poster-fr-*.pdf")
     when = drawn.stat().st_mtime_ns
-    assert fetch(client, "/print/poster.pdf").data == first
+    assert poster(client).data == first
     assert drawn.stat().st_mtime_ns == when  # served again, not drawn again
 
     configure(admin, wifi_ssid="Nouveau wifi")
-    [(_box, image)] = pdf_pages(fetch(client, "/print/poster.pdf").data)
+    [(_box, image)] = pdf_pages(poster(client).data)
     assert qr.wifi_payload("Nouveau wifi") in decode(image)
     [redrawn] = printed.glob("poster-*.pdf")  # the old settings' poster is gone
     assert redrawn != drawn
 
-    english = fetch(client, "/print/poster.pdf", headers={"Accept-Language": "en"})
+    english = poster(client, headers={"Accept-Language": "en"})
     assert english.data != first and len(list(printed.glob("poster-en-*.pdf"))) == 1
 
 
@@ -269,8 +283,13 @@ def test_the_server_memory_stays_flat_while_the_poster_is_drawn(data_dir):
         for warm_up in ("/", "/print/poster", "/items/"):
             urllib.request.urlopen(server.base + warm_up).read()
         _rss, peak_before = memory_kb(server.process.pid)
-        with urllib.request.urlopen(server.base + "/print/poster.pdf") as response:
-            [(_box, image)] = pdf_pages(response.read())
+        for _attempt in range(2400):  # "being prepared" while the box draws it, then the file
+            with urllib.request.urlopen(server.base + "/print/poster.pdf") as response:
+                if response.status == 200:
+                    [(_box, image)] = pdf_pages(response.read())
+                    break
+                assert response.status == 202
+            time.sleep(0.05)
         rss_after, peak_after = memory_kb(server.process.pid)
     assert "http://boite.lan/" in decode(image)
     assert peak_after - peak_before < 10 * 1024, (peak_before, peak_after, rss_after)
@@ -295,8 +314,8 @@ def test_a_forged_host_poisons_neither_cached_pages_nor_the_poster(make_app):
     html = page.get_data(as_text=True)
     assert "192.0.2.7:8080/items/new" in html and "203.0.113.9" not in html
     # paper is printed for everyone: it carries the hotspot's name, never a Host
-    poster = fetch(forger, "/print/poster.pdf", headers={"Host": "203.0.113.9"})
-    [(_box, image)] = pdf_pages(poster.data)
+    printed = poster(forger, headers={"Host": "203.0.113.9"})
+    [(_box, image)] = pdf_pages(printed.data)
     assert "http://boite.lan/" in decode(image)
     assert "boite.lan" in forger.get("/print/poster", headers={"Host": "203.0.113.9"}).get_data(
         as_text=True)

@@ -2,6 +2,7 @@
 forms, the command line and the bundle reader all go through."""
 
 import re
+import unicodedata
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from models import Event, Item, Message, Report, Setting, SharedFile, Tally, db
 from piratebox import rules
 from piratebox.files import names
-from piratebox.text import UNSAFE, clean_block, clean_line
+from piratebox.text import INVISIBLE, NAME_INVISIBLE, UNSAFE, clean_block, clean_line, clean_name
 from tests.conftest import csrf_from
 from tests.test_catalogue import offer, only_item, post
 
@@ -34,8 +35,38 @@ def test_cleaned_text_holds_no_control_and_cleaning_twice_changes_nothing(text):
     assert "\n" not in line and "\r" not in block
     assert line == line.strip() and "  " not in line
     assert clean_line(line) == line and clean_block(block) == block
+    name = clean_name(text)
+    assert clean_name(name) == name and not INVISIBLE.search(name + line + block)
+    assert not NAME_INVISIBLE.search(name) and not any(
+        unicodedata.category(character) == "Cf" for character in name)
     assert names.clean_name(names.clean_name(text)) == names.clean_name(text)
     assert names.clean_folder(names.clean_folder(text)) == names.clean_folder(text)
+
+
+# what makes a name look like another: format characters, fillers, tags, selectors
+invisible = st.sampled_from(["\u200b", "\u2060", "\ufeff", "\u00ad", "\u3164", "\u200d",
+                             "\U000e0041", "\ufe0f", "\u034f", "\u2800", "\u180e", "\u115f"])
+person_names = st.lists(st.sampled_from(["Médiateur", "Marie", " ", "é", "❤"]) | invisible,
+                        max_size=8).map("".join)
+
+
+@SETTINGS
+@given(person_names)
+def test_a_name_is_cleaned_alike_by_a_form_and_by_the_bundle_reader(name):
+    """A pseudonym holds nothing shown as nothing, whichever way it comes: "Médiateur\u200b"
+    is "Médiateur", not a second mediator."""
+    from piratebox.sync.records import LOCAL_FIELDS
+
+    from_a_form, errors = rules.read(Item, {"pseudonym": name, "reserved_by": name})
+    record = {"id": "a" * 26, "origin": "b" * 26, "version": 3, "deleted": False,
+              "created_at": 1.0, "updated_at": 2.0, "kind": "offer", "mode": "give",
+              "title": "Vélo", "category": "bikes", "place": "elsewhere",
+              "status": "available", "answers": None, "pseudonym": name, "reserved_by": name}
+    from_a_bundle = rules.read_record(Item, record, LOCAL_FIELDS)
+    assert not errors or len(from_a_form["pseudonym"]) > 60
+    assert from_a_form["pseudonym"] == from_a_bundle["pseudonym"] == clean_name(name)
+    assert from_a_bundle["reserved_by"] == clean_name(name)
+    assert clean_name(name).replace("Médiateur", "").replace("Marie", "").strip(" é❤") == ""
 
 
 def test_line_breaks_of_every_kind_become_one_newline_in_a_block():

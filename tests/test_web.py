@@ -21,7 +21,8 @@ def test_english_follows_the_browser_and_the_switch_wins(client):
     assert "Bienvenue" in html
 
 
-@pytest.mark.parametrize("target", ["http://evil.example/", "//evil.example/", "javascript:x"])
+@pytest.mark.parametrize("target", ["http://evil.example/", "//evil.example/", "javascript:x",
+                                    "/\\evil.example/", "/\r\nSet-Cookie:x=1"])
 def test_the_language_switch_never_sends_a_phone_elsewhere(client, target):
     response = client.get("/lang/en", query_string={"next": target})
     assert response.headers["Location"] in ("/", "http://localhost/")
@@ -142,3 +143,22 @@ def test_an_unexpected_error_is_a_500_page_without_traceback(app):
     html = response.get_data(as_text=True)
     assert response.status_code == 500
     assert "secret internals" not in html and "problème" in html
+
+
+def test_an_error_a_phone_repeats_is_logged_once_a_minute_with_its_count(app, caplog):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = app.test_client()
+    with caplog.at_level("ERROR", logger="piratebox"):
+        statuses = [client.get("/boom").status_code for _ in range(30)]
+    logged = [record for record in caplog.records if record.name == "piratebox"]
+    assert statuses == [500] * 30
+    assert len(logged) == 1 and logged[0].exc_info
+    limiter = app.extensions["limiter"]
+    limiter.reset("traceback", "RuntimeError on boom")  # a minute later
+    with caplog.at_level("ERROR", logger="piratebox"):
+        client.get("/boom")
+    assert "29 more like it" in caplog.records[-1].getMessage()

@@ -60,7 +60,7 @@ def give_personal_key(record_id):
 
 def store_photos(uploads, actor):
     """Re-encode each uploaded photo and store it; refuse them all if one is bad."""
-    uploads = [data for data in uploads if data]
+    uploads = [upload for upload in uploads if photos.size_of(upload)]
     if len(uploads) > MAX_PHOTOS:
         raise BadInput(N_("At most 3 photos per object."))
     processed = [photos.process(data) for data in uploads]  # raises before any write
@@ -165,9 +165,20 @@ def transition(item, action, actor, avoided_purchase=None, **fields):
         item.avoided_purchase = None  # counted now, with this exchange: never again
     with db.atomic():
         actor.save(item)
-        if action in ACTION_EVENTS:
+        if action in ACTION_EVENTS and not repeated(item, ACTION_EVENTS[action], actor.now):
             record(item, ACTION_EVENTS[action], actor, avoided_purchase)
     return item
+
+
+def repeated(item, event, now):
+    """Is this a loan, a return or a cancelled reservation of an object that already had
+    one counted within REPEAT_PERIOD? Lent and returned ten times an afternoon, an object
+    counts one loan: what one object adds to the figures is bounded (docs/impact.md)."""
+    if event not in COUNTED_ONCE_A_PERIOD:
+        return False
+    return Exchange.select().where(
+        (Exchange.item_id == item.id) & (Exchange.action == event)
+        & (Exchange.happened_at > now - REPEAT_PERIOD)).exists()
 
 
 def reserve(item, values, avoided_purchase, actor):
@@ -190,6 +201,10 @@ ACTION_EVENTS = {
     "release": "released", "give": "given", "take": "taken", "lend": "lent",
     "return": "returned", "withdraw": "withdrawn", "fulfil": "fulfilled", "expire": "expired",
 }
+# Given, taken, withdrawn and fulfilled end an object's life, so each counts once; these
+# can come again and again, and count at most once a period per object.
+COUNTED_ONCE_A_PERIOD = {"lent", "returned", "released"}
+REPEAT_PERIOD = DAY
 
 
 def delete(item, actor):

@@ -11,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -23,6 +22,7 @@ from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, lending, logic
 from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
+from piratebox.sending import send_stored
 from piratebox.web import (
     POSTED_A_LOT,
     actor,
@@ -41,6 +41,15 @@ PHOTO_CACHE_SECONDS = 24 * 3600
 
 def limit_posting():
     within_limit("post", current_app.config["POSTS_PER_HOUR"], POSTED_A_LOT)
+
+
+CLAIMED_A_LOT = N_("This phone has reserved, taken or waited for many objects this hour: "
+                   "wait {minutes} minutes, or ask the mediator.")
+
+
+def limit_claims():
+    """Reserving, taking, waiting: what one phone may do to other people's objects."""
+    within_limit("claim", current_app.config["CLAIMS_PER_HOUR"], CLAIMED_A_LOT)
 
 
 def sweep_expired():
@@ -234,7 +243,9 @@ def reserve(item_id):
     values, errors = forms.read_reservation(request.form)
     if errors:
         return render_show(item, errors, request.form), 400
+    limit_claims()
     token = logic.reserve(item, values, forms.read_avoided_purchase(request.form), actor())
+    count_success("claim")
     ownership.remember(reservation_key(item.id), token)
     flash(_("Reserved for you. Contact the owner to pick it up; this phone can cancel the "
             "reservation from the object's page."), "success")
@@ -280,7 +291,9 @@ def join_waiting_list(item_id):
     values, errors = lending.read_waiting(request.form)
     if errors:
         return render_show(item, errors, request.form), 400
+    limit_claims()
     entry, token = lending.join(item, values, actor())
+    count_success("claim")
     ownership.remember(entry.id, token)
     flash(_("You are on the waiting list. The owner sees it and will contact you."), "success")
     return redirect(url_for("catalogue.show", item_id=item.id))
@@ -296,8 +309,10 @@ def leave_waiting_list(item, entry):
 @bp.post("/items/<item_id>/take")
 def take(item_id):
     item = get_item(item_id)
+    limit_claims()
     logic.transition(item, "take", actor(),
                      avoided_purchase=forms.read_avoided_purchase(request.form))
+    count_success("claim")
     flash(_("Enjoy it! The object is marked as taken."), "success")
     return redirect(url_for("catalogue.show", item_id=item.id))
 
@@ -393,11 +408,13 @@ def edit(item):
     values, errors = forms.read_item(request.form)
     values.pop("answers", None)
     if not errors:
+        limit_posting()  # new photos cost what a new object's do
         try:
             logic.edit(item, values, photo_uploads(), actor())
         except BadInput as error:
             errors["photos"] = error.localized(_)
         else:
+            count_success("post")
             flash(_("Changes saved."), "success")
             return redirect(url_for("catalogue.manage", item_id=item.id))
     return render_manage(item, values, errors, status=400)
@@ -420,8 +437,8 @@ def photo(digest):
     path = BlobStore(current_app.extensions["data_dir"]).path(digest)
     if not path.is_file():  # a damaged store: reported, never a server error
         abort(404)
-    response = send_file(path, mimetype="image/jpeg", etag=digest, conditional=True,
-                         max_age=PHOTO_CACHE_SECONDS)
+    response = send_stored(path, mimetype="image/jpeg", etag=digest, conditional=True,
+                           max_age=PHOTO_CACHE_SECONDS)
     # A day, not a year: a phone that saw a photo may keep it, but not for long after the
     # object is gone; a photo nobody may see is never kept by a shared cache.
     response.headers["Cache-Control"] = (f"public, max-age={PHOTO_CACHE_SECONDS}" if public

@@ -33,6 +33,10 @@ MULTIPART_OVERHEAD = 1 * MB  # the form's other fields and part headers
 MAX_FILES_PER_UPLOAD = 20
 RATE_BUCKET = "upload"
 COPIES = 2  # the server's temporary copy of the body, then the spool (measured: 2.00)
+# One phone's bodies on their way may take at most this share of the room the others
+# leave: a phone trickling the largest upload it can still leaves the rest of the box room
+# for everyone else's photos and files.
+ADDRESS_SHARE = 2
 UPLOADED_A_LOT = N_("You have sent a lot of files this hour: wait {minutes} minutes, or ask "
                     "the mediator.")
 
@@ -53,14 +57,39 @@ class DiskFull(PirateboxError):
                             "work. Nothing was kept. Ask the mediator to make room."))
 
 
+class BoxFull(PirateboxError):
+    status = 507
+
+    def __init__(self):
+        super().__init__(N_("The box is almost full: it takes nothing new until the mediator "
+                            "makes room. Nothing was kept; everything can still be read."))
+
+
+def check_room_to_write(data_dir, config):
+    """Refuse a visitor's write (a post, a message, a change) once the free space is down
+    to half the reserve: the database grows with each, and takes its room from the reserve
+    the file share leaves, never from the last of the disk."""
+    usage = shutil.disk_usage(data_dir.path)
+    if usage.free < reserve_bytes(config, usage.total) // 2:
+        raise BoxFull()
+
+
 def reserve_bytes(config, total):
     """Free space the file share never uses: a percentage of the disk or a floor, the larger."""
     return max(total * config["FILES_RESERVE_PERCENT"] // 100, config["FILES_RESERVE_MB"] * MB)
 
 
 def largest_upload(data_dir, config):
-    """The most one upload may bring now: the limit, or what the disk can take twice."""
-    return max(0, min(config["FILES_MAX_MB"] * MB, room(data_dir, config) // COPIES))
+    """The most one upload may bring now: the limit, or what a phone's share of the room
+    can take twice (see `fits`)."""
+    share = room(data_dir, config) // ADDRESS_SHARE
+    return max(0, min(config["FILES_MAX_MB"] * MB, share // COPIES))
+
+
+def fits(room_now, others, own):
+    """May one phone hold `own` bytes of disk for its bodies on their way, while the other
+    phones' hold `others`, with `room_now` free above the reserve?"""
+    return own <= (room_now - others) // ADDRESS_SHARE
 
 
 def room(data_dir, config):

@@ -11,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -23,12 +22,14 @@ from piratebox.blobs import BlobStore
 from piratebox.errors import BadInput, PirateboxError
 from piratebox.files import logic, names, upload
 from piratebox.i18n import N_
+from piratebox.sending import send_stored
 from piratebox.web import actor, count_success, public_url
 from piratebox.web import gettext as _
 
 bp = Blueprint("files", __name__)
 
 EXPIRY_SWEEP_SECONDS = 300
+DOWNLOAD_PERIOD = 24 * 3600  # a phone's downloads of one file count once in this time
 JUST_UPLOADED = "just_uploaded"
 # A shared file is shown by the browser only in a sandbox: no script, no form, no plugin,
 # nothing loaded from elsewhere, whatever the file turns out to contain.
@@ -155,7 +156,7 @@ def send_content(record, inline):
     path = BlobStore(current_app.extensions["data_dir"]).path(record.blob)
     if not path.is_file():  # content kept at another box, or a damaged store
         abort(404)
-    response = send_file(
+    response = send_stored(
         path, mimetype=record.media_type if inline else names.download_type(record.name),
         as_attachment=not inline, download_name=record.name, etag=record.blob,
         last_modified=record.created_at, conditional=True, max_age=0)
@@ -169,7 +170,8 @@ def download(file_id, filename):
     """The file itself; the name in the address is only for people and download managers."""
     record = get_file(file_id)
     response = send_content(record, inline=False)
-    if request.method == "GET" and response.status_code in (200, 206) and starts_at_zero():
+    if request.method == "GET" and response.status_code in (200, 206) and starts_at_zero() \
+            and first_today(record.id):
         logic.count_download(record.id)
     return response
 
@@ -178,6 +180,13 @@ def starts_at_zero():
     """A download is counted once: by its first range, not by every resumed piece."""
     ranges = request.range
     return ranges is None or (ranges.ranges and ranges.ranges[0][0] == 0)
+
+
+def first_today(file_id):
+    """Is this the phone's first download of the file in a day? Three hundred asked in a
+    second count one (kept in memory, like the rate limits: a restart forgets)."""
+    limiter = current_app.extensions["limiter"]
+    return not limiter.hit(f"download:{file_id}", request.remote_addr, 1, DOWNLOAD_PERIOD)
 
 
 @bp.get("/files/preview/<file_id>/<path:filename>")

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import struct
 import time
 import zipfile
 import zlib
@@ -36,21 +37,35 @@ MEMBER_PATTERN = re.compile(r"\A(records\.jsonl|blobs/[0-9a-f]{64})\Z")
 VERSION_PATTERN = re.compile(r"\A([0-9]{1,4})\.([0-9]{1,4})\Z")
 CHUNK = 256 * 1024
 MB = 1024 * 1024
-# What a reader accepts before looking further: a manifest is small, a record line is
-# one record, and no member expands more than a JSON text can (a photo does not at all).
-MAX_MANIFEST_BYTES = 16 * MB
+# What a reader accepts before looking further, so that a hostile file on a stick costs a
+# router a few MB and a fraction of a second before it is refused: an archive lists at
+# most MAX_MEMBERS members besides the manifest and its signature (a writer puts the rest
+# in its next bundle), counted in its central directory before zipfile reads it (zipfile
+# builds an object of some 500 bytes for each); a manifest of some 170 bytes a member,
+# whose JSON values are counted before it is parsed (a few structural characters each);
+# a record line is one record; no member expands more than a JSON text can (a photo does
+# not at all).
+MAX_MEMBERS = 5_000
+MAX_WANTS = 1000  # blobs a bundle may say its sender lacks (see engine.missing)
+MAX_ARCHIVE_ENTRY = 256  # a central directory entry: 46 bytes, a name, its extra fields
+MAX_MANIFEST_BYTES = 2 * MB
+# the hub's report on what it set aside, and the blobs the sender lacks
+MAX_MANIFEST_VALUES = 8 * MAX_MEMBERS + MAX_WANTS + 10_000
 MAX_LINE_BYTES = 4 * MB
 MAX_RATIO = 200
-MAX_MEMBERS = 200_000
-MAX_WANTS = 1000  # blobs a bundle may say its sender lacks (see engine.missing)
 # What a damaged archive can raise while it is read: all of it means "refuse the bundle".
 READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
                NotImplementedError, RuntimeError)
 
 
-def parse_json(data):
-    """JSON from a file nobody vouches for yet: a text nested ten thousand deep or a number
-    of 5,000 digits raises ValueError like any other invalid JSON, never anything else."""
+def parse_json(data, max_values=None):
+    """JSON from a file nobody vouches for yet: a text nested ten thousand deep, a number
+    of 5,000 digits or (with `max_values`) more values than that raises ValueError like
+    any other invalid JSON, never anything else. The values are counted from the raw text
+    before any is made (a comma, colon or opening bracket each; inside strings too, which
+    only counts more), so that `[{},{},...]` never becomes millions of objects."""
+    if max_values is not None and sum(data.count(mark) for mark in b",:[{") > max_values:
+        raise ValueError("too many values")
     try:
         return json.loads(data)
     except RecursionError:
@@ -166,13 +181,17 @@ class Bundle:
         self.name = shown_as or self.path.name  # what a refusal calls it: the person's name
         self.max_total_bytes = max_total_bytes
         try:
+            with open(self.path, "rb") as handle:
+                entries = count_archive_entries(handle)
+            if entries > MAX_MEMBERS + 2:
+                raise self._refuse(N_("it holds more parts than a bundle can"))
             self.archive = zipfile.ZipFile(self.path)
         except READ_ERRORS:
             raise BundleRefused(N_("{path} is not a bundle: choose the .cocote file the hub or "
                                    "the box wrote."), path=self.name) from None
         self.manifest_bytes = self._small_member(MANIFEST, MAX_MANIFEST_BYTES)
         try:
-            self.manifest = parse_json(self.manifest_bytes)
+            self.manifest = parse_json(self.manifest_bytes, MAX_MANIFEST_VALUES)
         except ValueError:
             raise self._refuse(N_("its manifest is not valid JSON")) from None
         if not isinstance(self.manifest, dict) or self.manifest.get("format") != FORMAT:
@@ -351,6 +370,48 @@ class Bundle:
                 except ValueError:
                     record = None
                 yield record if isinstance(record, dict) else Unreadable(line)
+
+
+END_OF_ARCHIVE = struct.Struct("<4s4H2LH")  # PKZIP's end of central directory record
+ZIP64_LOCATOR = struct.Struct("<4sLQL")
+ZIP64_END = struct.Struct("<4sQ2H2L4Q")
+ARCHIVE_ENTRY = struct.Struct("<4s6H3L5H2L")  # a central directory entry, before its name
+
+
+def count_archive_entries(handle):
+    """How many entries a ZIP archive's central directory holds, walked entry by entry in
+    its bytes as zipfile would, but stopping (and answering more than MAX_MEMBERS + 2) as
+    soon as the directory is larger than a bundle's or holds more entries; 0 for a file
+    that is no ZIP archive (zipfile then says so)."""
+    size = handle.seek(0, os.SEEK_END)
+    tail_start = max(0, size - (END_OF_ARCHIVE.size + 0xFFFF + ZIP64_LOCATOR.size))
+    handle.seek(tail_start)
+    tail = handle.read()
+    found = tail.rfind(b"PK\x05\x06")
+    if found < 0 or len(tail) - found < END_OF_ARCHIVE.size:
+        return 0
+    end = END_OF_ARCHIVE.unpack_from(tail, found)
+    entries, directory_size, directory_end = end[4], end[5], tail_start + found
+    locator = found - ZIP64_LOCATOR.size
+    if locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
+        handle.seek(ZIP64_LOCATOR.unpack_from(tail, locator)[2])
+        zip64 = ZIP64_END.unpack(handle.read(ZIP64_END.size).ljust(ZIP64_END.size, b"\0"))
+        if zip64[0] == b"PK\x06\x06":
+            entries, directory_size = zip64[7], zip64[8]
+            directory_end = tail_start + locator - ZIP64_END.size
+    too_many = MAX_MEMBERS + 3
+    if entries >= too_many or directory_size > too_many * MAX_ARCHIVE_ENTRY:
+        return too_many
+    handle.seek(max(0, directory_end - directory_size))
+    directory = handle.read(directory_size)
+    position = count = 0
+    while position + ARCHIVE_ENTRY.size <= len(directory) and count < too_many:
+        fields = ARCHIVE_ENTRY.unpack_from(directory, position)
+        if fields[0] != b"PK\x01\x02":
+            break
+        position += ARCHIVE_ENTRY.size + fields[10] + fields[11] + fields[12]
+        count += 1
+    return count
 
 
 class Unreadable:

@@ -144,7 +144,8 @@ def changes_for(me, peer, blobs, config):
         extra = {digest: blobs.path(digest) for digest in needs
                  if digest not in needed and digest not in has and blobs.exists(digest)}
         extra_size = sum(path.stat().st_size for path in extra.values())
-        if chosen and size + extra_size > budget:
+        too_many = len(needed) + len(extra) >= bundle.MAX_MEMBERS  # records.jsonl is one
+        if chosen and (size + extra_size > budget or too_many):
             upto = chosen[-1].seq  # the rest goes in the next bundle
             break
         chosen.append(row)
