@@ -27,6 +27,7 @@ from piratebox.database import open_existing
 from piratebox.events import views as events
 from piratebox.files import views as files
 from piratebox.i18n import N_, Message
+from piratebox.initiatives import views as initiatives
 from piratebox.pagecache import PageCache
 from piratebox.portal import Portal
 from piratebox.ratelimit import RateLimiter
@@ -75,7 +76,7 @@ def create_app(config=None):
     )
     web.init_app(app)
     for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,
-                      print_views.bp, stats_views.bp, sync_views.bp):
+                      print_views.bp, stats_views.bp, sync_views.bp, initiatives.bp):
         app.register_blueprint(blueprint)
     return app
 

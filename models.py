@@ -411,6 +411,22 @@ class Tally(Replicated):
         return photo_blobs(self.photo_list())  # shown on the mediator's pages only
 
 
+class Initiative(Replicated):
+    """A local initiative on the map of the territory (CoCoTe's "Cartelier"): an AMAP, a
+    repair café, a library... Recorded by a mediator, shown by every box of the network."""
+
+    name = CharField(max_length=120)
+    kind = CharField(max_length=16)  # see piratebox/initiatives KINDS
+    theme = CharField(max_length=8)  # one of the method's five themes
+    commune = CharField(max_length=120)
+    place = CharField(max_length=120, default="")
+    hours = CharField(max_length=200, default="")
+    contact = CharField(max_length=200, default="")
+    description = TextField(default="")
+    latitude = FloatField(null=True)
+    longitude = FloatField(null=True)
+
+
 class SharedFile(Replicated):
     """A file of the anonymous file share. The record travels; the content (a blob) stays on
     the box unless the mediator marks it for the network (see docs/files.md)."""
@@ -777,6 +793,18 @@ MIGRATIONS = [
         "reports: whether the reporting phone had been on the box before",
         ["ALTER TABLE report ADD COLUMN reporter_known BOOLEAN NOT NULL DEFAULT TRUE"],
     ),
+    (
+        12,
+        "the map of the territory's initiatives",
+        [
+            "CREATE TABLE initiative (" + REPLICATED_COLUMNS + ", via VARCHAR(26), "
+            "name VARCHAR(120) NOT NULL, kind VARCHAR(16) NOT NULL, theme VARCHAR(8) NOT NULL, "
+            "commune VARCHAR(120) NOT NULL, place VARCHAR(120) NOT NULL, "
+            "hours VARCHAR(200) NOT NULL, contact VARCHAR(200) NOT NULL, "
+            "description TEXT NOT NULL, latitude REAL, longitude REAL)",
+            "CREATE INDEX initiative_seq ON initiative (seq)",
+        ],
+    ),
 ]
 
 
@@ -824,5 +852,5 @@ def migrate(upto=None, progress=None):
 
 def all_models():
     return [Setting, Counter, Blob, BlobUse, Item, ItemKey, PersonalKey, WaitingEntry,
-            Exchange, Report, Message, Event, Tally, SharedFile, FileKey, FileDownload, Peer,
-            PeerBlob, Quarantined, ReceivedBundle]
+            Exchange, Report, Message, Event, Tally, Initiative, SharedFile, FileKey,
+            FileDownload, Peer, PeerBlob, Quarantined, ReceivedBundle]

@@ -16,8 +16,8 @@ import math
 import re
 from datetime import date
 
-from models import Event, Exchange, Item, Message, SharedFile, Tally, WaitingEntry
-from piratebox import events
+from models import Event, Exchange, Initiative, Item, Message, SharedFile, Tally, WaitingEntry
+from piratebox import events, initiatives
 from piratebox.blobs import HASH_PATTERN
 from piratebox.catalogue import categories
 from piratebox.errors import BadInput
@@ -27,6 +27,8 @@ from piratebox.text import clean_block, clean_line, clean_name
 
 ID = re.compile(r"\A[a-z2-7]{26}\Z")  # a record's or a box's id (models.new_id)
 ISO_DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+# A decimal number as people type it here: 45,4244 as often as 45.4244.
+TYPED_DECIMAL = re.compile(r"\A[-+−]?[0-9]{1,9}(?:[.,][0-9]{1,12})?\Z")
 # The largest integer every JSON reader keeps exact: no version, size or count above it.
 MAX_VERSION = 2**53
 # 2100-01-01: a later date is no box's clock. Keeps an object from being pinned at the
@@ -180,6 +182,17 @@ class Photos(Field):
         return value, None if valid else NOT_VALID
 
 
+def typed_decimal(text):
+    """What a person typed for a number: None when left blank, else a float (NaN when it is
+    no number), for a Number rule to judge like any other value."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not TYPED_DECIMAL.match(text):
+        return math.nan
+    return float(text.replace(",", ".").replace("−", "-"))
+
+
 def _time(null=False):
     return Number(MAX_TIME, null=null)
 
@@ -224,6 +237,15 @@ FIELDS = {
         "media_type": Choice(names.PREVIEW_TYPES | {""}), "hidden": Flag(),
         "network": Flag(), "expires_at": _time(null=True),
     },
+    Initiative: {
+        "name": Line(120, minimum=1, short=N_("Give the initiative's name.")),
+        "kind": Choice(initiatives.KINDS), "theme": Choice(initiatives.THEMES),
+        "commune": Line(120, minimum=1, short=N_("Give the commune.")),
+        "place": Line(120), "hours": Line(200), "contact": Line(200),
+        "description": Block(1000),
+        "latitude": Number(90.0, low=-90.0, null=True),
+        "longitude": Number(180.0, low=-180.0, null=True),
+    },
     Message: {
         "text": Block(500, minimum=1, short=N_("Write a message first.")),
         "pseudonym": PSEUDONYM, "hidden": Flag(),
@@ -248,12 +270,20 @@ def _network_has_contact(values):
     return not values.get("network") or "contact" not in values or bool(values["contact"])
 
 
+def _both_coordinates_or_none(values):
+    """A point needs its latitude and its longitude; half of one is no place."""
+    return (values.get("latitude") is None) == (values.get("longitude") is None)
+
+
 NEEDS_CONTACT = N_("Say how to reach you (a phone, an address…) to show the object to "
                    "other villages: they cannot come by.")
 # Rules between fields: (the check, the field to blame, why, the fields it reads).
 ACROSS = {
     Event: [(_ends_after_start, "ends_at", NOT_VALID, ("starts_at", "ends_at"))],
     Item: [(_network_has_contact, "contact", NEEDS_CONTACT, ("network", "contact"))],
+    Initiative: [(_both_coordinates_or_none, "longitude",
+                  N_("Give both the latitude and the longitude, or neither."),
+                  ("latitude", "longitude"))],
 }
 
 

@@ -42,6 +42,7 @@ MENU = [
     ("files.index", N_("Files")),
     ("board.index", N_("Board")),
     ("events.index", N_("Agenda")),
+    ("initiatives.index", N_("Initiatives")),
     ("stats.index", N_("Impact")),
 ]
 

@@ -18,6 +18,7 @@ from models import (
     BlobUse,
     Counter,
     Event,
+    Initiative,
     Item,
     Peer,
     PeerBlob,
@@ -81,7 +82,8 @@ def _for_the_peer(me, peer, model):
     the hub changed them, the hub's events, and of the other villages' objects and files
     those on offer to the network, or once on offer since a bundle the box may have read
     (their removal: given, taken back, deleted). A box that joins gets the offers, not
-    the network's history.
+    the network's history. Every box's initiatives go to every box: the map is the
+    network's.
     """
     if me["role"] != "hub":
         return model.origin == me["id"]
@@ -90,6 +92,8 @@ def _for_the_peer(me, peer, model):
         return own | model.offered_to_network() | (model.shown_seq <= peer.sent_upto)
     if model is Event:
         return own | (model.origin == me["id"])
+    if model is Initiative:
+        return model.id.is_null(False)
     return own
 
 

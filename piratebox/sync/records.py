@@ -7,14 +7,24 @@ order, any number of times, give the same state. A record that cannot be applied
 set aside (piratebox/sync/quarantine.py), never allowed to stop the others.
 """
 
-from models import BlobUse, Counter, Event, Exchange, Item, SharedFile, Tally, WaitingEntry
+from models import (
+    BlobUse,
+    Counter,
+    Event,
+    Exchange,
+    Initiative,
+    Item,
+    SharedFile,
+    Tally,
+    WaitingEntry,
+)
 from piratebox import rules
 from piratebox.i18n import N_
 from piratebox.rules import Unusable
 
 # Board messages stay in the village (DESIGN: the sync leaves them out).
 TABLES = {model._meta.table_name: model
-          for model in (Item, Exchange, Event, Tally, SharedFile, WaitingEntry)}
+          for model in (Item, Exchange, Event, Tally, SharedFile, WaitingEntry, Initiative)}
 LOCAL_FIELDS = {"seq", "search_text", "via", "shown_seq"}  # this box's own, never sent
 # What stays in the village where a record was born: who reserved or borrowed an object
 # and what they wrote, who waits for it, who proposed an event. Neither the hub nor

@@ -1,0 +1,88 @@
+"""The map of initiatives as SVG, drawn by the box from coordinates: no tiles, nothing
+fetched. A marker's colour is its theme's, from the page's style sheet (class theme-*).
+
+An equirectangular projection (longitude scaled by the cosine of the middle latitude) of
+the bounding box of what is drawn: over a département, the error against a true map
+projection is under a percent, far less than a marker's size.
+"""
+
+import math
+
+from markupsafe import escape
+
+WIDTH, MARGIN, MARKER = 600, 24, 9
+SPREAD = 2.4 * MARKER  # markers on the same spot are set around it, this far apart
+
+
+class Projection:
+    """Degrees to the map's pixels, for points within `bounds` (south, west, north, east)."""
+
+    def __init__(self, bounds):
+        south, west, north, east = bounds
+        self.west, self.north = west, north
+        self.squash = math.cos(math.radians((south + north) / 2))
+        span_x = max((east - west) * self.squash, 0.01)
+        span_y = max(north - south, 0.01)
+        self.scale = (WIDTH - 2 * MARGIN) / span_x
+        self.height = round(span_y * self.scale + 2 * MARGIN)
+
+    def __call__(self, latitude, longitude):
+        return (MARGIN + (longitude - self.west) * self.squash * self.scale,
+                MARGIN + (self.north - latitude) * self.scale)
+
+
+def bounds_of(points):
+    latitudes = [lat for lat, _lon in points]
+    longitudes = [lon for _lat, lon in points]
+    return min(latitudes), min(longitudes), max(latitudes), max(longitudes)
+
+
+def spread(markers):
+    """Markers that fall on one spot (a town's three initiatives), set in a ring round it."""
+    by_spot = {}
+    for marker in markers:
+        by_spot.setdefault((round(marker[0]), round(marker[1])), []).append(marker)
+    placed = []
+    for group in by_spot.values():
+        if len(group) == 1:
+            placed.extend(group)
+            continue
+        radius = SPREAD * len(group) / (2 * math.pi) + MARKER
+        for index, (x, y, *rest) in enumerate(group):
+            angle = 2 * math.pi * index / len(group)
+            placed.append((x + radius * math.cos(angle), y + radius * math.sin(angle), *rest))
+    return placed
+
+
+def draw(markers, communes, title):
+    """The map as SVG markup, every text escaped.
+
+    markers: [(number, latitude, longitude, theme, label)]; communes: [(name, latitude,
+    longitude, named)], drawn as dots, with their name when `named`.
+    """
+    points = [(lat, lon) for _n, lat, lon, *_rest in markers]
+    points += [(lat, lon) for _name, lat, lon, _named in communes]
+    if not points:
+        return ""
+    project = Projection(bounds_of(points))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {project.height}" '
+             f'role="img" aria-label="{escape(title)}" class="map">',
+             f'<rect width="{WIDTH}" height="{project.height}" fill="#f4f7f2"/>',
+             '<g fill="#9aa59d">']
+    labels = []
+    for name, lat, lon, named in communes:
+        x, y = project(lat, lon)
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5"/>')
+        if named:
+            labels.append(f'<text x="{x + 5:.1f}" y="{y - 5:.1f}">{escape(name)}</text>')
+    parts.append('</g><g font-size="13" fill="#2b332e">')
+    parts.extend(labels)
+    parts.append('</g><g font-size="11" font-weight="700" text-anchor="middle" fill="#fff">')
+    placed = spread([(*project(lat, lon), number, theme, label)
+                     for number, lat, lon, theme, label in markers])
+    for x, y, number, theme, label in placed:
+        parts.append(f'<g><title>{escape(label)}</title><circle cx="{x:.1f}" cy="{y:.1f}" '
+                     f'r="{MARKER}" class="theme-{escape(theme)}" stroke="#fff"/>'
+                     f'<text x="{x:.1f}" y="{y + 4:.1f}">{number}</text></g>')
+    parts.append("</g></svg>")
+    return "".join(parts)

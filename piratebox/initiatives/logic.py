@@ -1,0 +1,94 @@
+"""The rules of the map of initiatives: what a mediator records, what every box shows.
+
+An initiative is a replicated record: it travels to the hub, and the hub sends every box
+the whole network's (see docs/sync-format.md). Only the box where it was recorded
+changes it (Actor.save), as for every record.
+"""
+
+from models import Initiative, fold
+from piratebox import rules
+from piratebox.initiatives import THEMES, communes, drawing
+
+LIMITS = rules.limits(Initiative)
+TEXT_FIELDS = ("name", "commune", "place", "hours", "contact", "description")
+
+
+def read_initiative(form):
+    """Clean values from the mediator's form, or errors by field (what was typed is kept
+    to be shown again)."""
+    typed = {name: form.get(name, "") for name in ("latitude", "longitude")}
+    values, errors = rules.read(Initiative, {
+        **{name: form.get(name, "") for name in TEXT_FIELDS},
+        "kind": form.get("kind", ""), "theme": form.get("theme", ""),
+        **{name: rules.typed_decimal(text) for name, text in typed.items()}})
+    for name in typed:
+        if name in errors:
+            values[name] = typed[name]
+    return values, errors
+
+
+def form_values(initiative):
+    """An initiative's fields as its form shows them (a point with a decimal comma)."""
+    values = dict(initiative.__data__)
+    for name in ("latitude", "longitude"):
+        if values.get(name) is not None:
+            values[name] = f"{values[name]:.5f}".rstrip("0").rstrip(".").replace(".", ",")
+    return values
+
+
+def save(values, actor, initiative=None):
+    initiative = initiative or Initiative()
+    for name, value in values.items():
+        setattr(initiative, name, value)
+    return actor.save(initiative)
+
+
+def shown(theme="", commune=""):
+    """The network's initiatives, by commune then name; filtered by theme and commune."""
+    query = Initiative.live()
+    if theme in THEMES:
+        query = query.where(Initiative.theme == theme)
+    found = sorted(query, key=lambda i: (fold(i.commune), fold(i.name)))
+    if commune:
+        found = [i for i in found if fold(i.commune) == fold(commune)]
+    return found
+
+
+def commune_names():
+    """The communes that have an initiative, once each, in alphabetical order."""
+    names = {}
+    for (name,) in Initiative.live().select(Initiative.commune).tuples():
+        names.setdefault(fold(name), name)
+    return [names[key] for key in sorted(names)]
+
+
+def by_commune(initiatives):
+    """[(commune, [(theme, [initiatives])])], in the order `initiatives` come (shown())."""
+    grouped = {}
+    for initiative in initiatives:
+        commune = grouped.setdefault(fold(initiative.commune), (initiative.commune, {}))
+        commune[1].setdefault(initiative.theme, []).append(initiative)
+    return [(name, [(theme, themes[theme]) for theme in THEMES if theme in themes])
+            for name, themes in grouped.values()]
+
+
+def numbered(initiatives):
+    """{initiative id: its number on the map and in the list}, 1 and up."""
+    return {initiative.id: number for number, initiative in enumerate(initiatives, 1)}
+
+
+def map_svg(initiatives, numbers, title):
+    """The map of `initiatives`, numbered as `numbers` says, over every commune known."""
+    everyone = list(Initiative.live().select(Initiative.commune, Initiative.latitude,
+                                             Initiative.longitude))
+    known = communes.known(everyone)
+    markers, named = [], set()
+    for initiative in initiatives:
+        point = communes.point_of(initiative, known)
+        if point is not None:
+            markers.append((numbers[initiative.id], *point, initiative.theme,
+                            f"{numbers[initiative.id]}. {initiative.name} — "
+                            f"{initiative.commune}"))
+            named.add(fold(initiative.commune))
+    dots = [(name, lat, lon, key in named) for key, (name, lat, lon) in known.items()]
+    return drawing.draw(markers, dots, title), len(initiatives) - len(markers)

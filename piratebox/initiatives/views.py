@@ -1,0 +1,105 @@
+"""The map of initiatives' pages: the map and the list, one initiative, the printable
+sheet, and the mediator's form."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from models import Initiative
+from piratebox.admin import admin_required, is_admin
+from piratebox.box import BORN_ELSEWHERE
+from piratebox.errors import NotAllowed
+from piratebox.initiatives import KINDS, THEMES, logic
+from piratebox.web import actor
+from piratebox.web import gettext as _
+
+bp = Blueprint("initiatives", __name__)
+
+
+def chosen():
+    """The list's filters, as the query string gives them (a GET form: no JavaScript)."""
+    theme = request.args.get("theme", "")
+    return (theme if theme in THEMES else ""), request.args.get("commune", "")[:120]
+
+
+def listing(template, **extra):
+    theme, commune = chosen()
+    found = logic.shown(theme, commune)
+    numbers = logic.numbered(found)
+    svg, unplaced = logic.map_svg(found, numbers, _("Map of the initiatives"))
+    # The map is SVG drawn by drawing.py, which escapes every text it writes.
+    return render_template(
+        template, groups=logic.by_commune(found), numbers=numbers, count=len(found),
+        unplaced=unplaced, map=Markup(svg),  # noqa: S704 - escaped inside
+        theme=theme, commune=commune, communes=logic.commune_names(),
+        themes=list(THEMES.items()), theme_labels=THEMES, kinds=KINDS,
+        admin=is_admin(), **extra)
+
+
+@bp.get("/initiatives/")
+def index():
+    return listing("initiatives/index.html")
+
+
+@bp.get("/initiatives/print")
+def sheet():
+    """An A4 sheet of the map and the list, for the café's wall or the town hall."""
+    return listing("initiatives/sheet.html", now=actor().now)
+
+
+def get_initiative(initiative_id):
+    initiative = Initiative.live().where(Initiative.id == initiative_id).first()
+    if initiative is None:
+        abort(404)
+    return initiative
+
+
+@bp.get("/initiatives/<initiative_id>")
+def show(initiative_id):
+    initiative = get_initiative(initiative_id)
+    return render_template("initiatives/show.html", initiative=initiative, kinds=KINDS,
+                           themes=THEMES, admin=is_admin(),
+                           ours=actor().may_change(initiative))
+
+
+def render_form(values, errors, initiative=None, status=200):
+    return render_template("initiatives/form.html", values=values, errors=errors,
+                           initiative=initiative, kinds=list(KINDS.items()),
+                           themes=list(THEMES.items()), limits=logic.LIMITS), status
+
+
+@bp.route("/admin/initiatives/new", methods=["GET", "POST"])
+@admin_required
+def new():
+    if request.method == "GET":
+        return render_form({"kind": "other", "theme": "food"}, {})
+    values, errors = logic.read_initiative(request.form)
+    if errors:
+        return render_form(values, errors, status=400)
+    initiative = logic.save(values, actor())
+    flash(_("The initiative is on the map. It reaches the other villages at the next sync."),
+          "success")
+    return redirect(url_for("initiatives.show", initiative_id=initiative.id))
+
+
+@bp.route("/admin/initiatives/<initiative_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit(initiative_id):
+    initiative = get_initiative(initiative_id)
+    if not actor().may_change(initiative):
+        raise NotAllowed(BORN_ELSEWHERE)
+    if request.method == "GET":
+        return render_form(logic.form_values(initiative), {}, initiative)
+    values, errors = logic.read_initiative(request.form)
+    if errors:
+        return render_form(values, errors, initiative, status=400)
+    logic.save(values, actor(), initiative)
+    flash(_("Changes saved."), "success")
+    return redirect(url_for("initiatives.show", initiative_id=initiative.id))
+
+
+@bp.post("/admin/initiatives/<initiative_id>/delete")
+@admin_required
+def delete(initiative_id):
+    actor().delete(get_initiative(initiative_id))
+    flash(_("The initiative is off the map."), "success")
+    return redirect(url_for("initiatives.index"))
