@@ -370,3 +370,39 @@ def test_the_wifi_sign_in_window_says_how_to_send_photos_and_still_posts_without
         assert "ne sait ni envoyer ni enregistrer" in window.find("aside.real-browser").text
     finally:
         window.quit()
+
+
+def test_the_mediator_maps_an_initiative_and_a_villager_finds_it(server, phone, tag):
+    phone.as_phone(f"mediator-{tag}")
+    phone.visit(server.base + "/admin/")
+    if phone.find_all("input[type=password]"):
+        phone.type("input[type=password]", "village-secret")
+        phone.submit("form[action$='/admin/login']")
+        phone.wait_for_text("En attente de vous")
+    phone.visit(server.base + "/admin/initiatives/new")
+    phone.type("#name", f"Repair café {tag}")
+    phone.choose("#kind", "repair_cafe")
+    phone.choose("#theme", "tinker")
+    phone.type("#commune", "Saint-Bonnet-le-Château")
+    phone.type("#latitude", "45,4245")
+    phone.type("#longitude", "4,0668")
+    phone.submit("form.stack")
+    phone.wait_for_text("L’initiative est sur la carte")
+    phone.check_fits()
+
+    phone.as_phone(f"villager-{tag}")
+    phone.visit(server.base + "/")
+    phone.click("a[href='/initiatives/']")
+    phone.wait_for_url("/initiatives/")
+    phone.check_fits()
+    drawn = phone.find("svg.map")
+    assert phone.script("return arguments[0].getBoundingClientRect().width", drawn) >= 300
+    phone.choose("#theme", "tinker")
+    phone.submit("form.filters")
+    phone.wait_for_url("theme=tinker")
+    phone.check_fits()
+    assert f"Repair café {tag}" in phone.text and "Bidouiller" in phone.text
+    phone.click("a[href^='/initiatives/print']")
+    phone.wait_for_url("/initiatives/print")
+    phone.check_fits()
+    assert f"Repair café {tag}" in phone.text and "GeoNames" in phone.text

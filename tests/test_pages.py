@@ -101,6 +101,12 @@ def lived_in_box(folder):
          place="Salle des fêtes", description="Apportez vos objets cassés.")
     post(owner, "/events/new", "/events/new", title="Troc de graines", kind="swap",
          day=(today + timedelta(days=12)).isoformat(), start="10:00", end="")
+    post(mediator, "/admin/initiatives/new", "/admin/initiatives/new", name="AMAP du Haut-Forez",
+         kind="amap", theme="food", commune="Saint-Bonnet-le-Château", place="Salle des fêtes",
+         hours="Jeudi 18 h – 19 h", contact="amap@example.org", description="Paniers.",
+         latitude="45,4240", longitude="4,0671")
+    post(mediator, "/admin/initiatives/new", "/admin/initiatives/new", name="Médiathèque",
+         kind="library", theme="work", commune="Saint-Étienne", latitude="", longitude="")
     return app, {"owner": owner, "neighbour": neighbour, "mediator": mediator,
                  "visitor": app.test_client()}
 
@@ -112,10 +118,11 @@ def pages_of(app, phones):
     mower, ladder = item_id("Tondeuse électrique"), item_id("Escabeau")
     shelf, books = item_id("Étagère en pin"), item_id("Romans policiers (lot de 5)")
     with db.connection_context():
-        from models import Event, SharedFile
+        from models import Event, Initiative, SharedFile
 
         event = Event.get(Event.status == "published").id
         shared = SharedFile.get().id
+        amap = Initiative.get(Initiative.name == "AMAP du Haut-Forez").id
     gets = {
         "home": (visitor, "/"), "catalogue": (visitor, "/items/"),
         "search": (visitor, "/items/?q=escabeau&kind=offer"),
@@ -142,6 +149,13 @@ def pages_of(app, phones):
         "settings": (mediator, "/admin/settings"), "labels": (mediator, "/admin/labels"),
         "tally": (mediator, "/admin/tally"), "event-edit": (mediator, f"/events/{event}/edit"),
         "file-as-mediator": (mediator, f"/files/{shared}"),
+        "initiatives": (visitor, "/initiatives/"),
+        "initiatives-filtered": (visitor, "/initiatives/?theme=work&commune=Saint-%C3%89tienne"),
+        "initiative": (visitor, f"/initiatives/{amap}"),
+        "initiatives-sheet": (visitor, "/initiatives/print"),
+        "initiative-as-mediator": (mediator, f"/initiatives/{amap}"),
+        "initiative-form": (mediator, "/admin/initiatives/new"),
+        "initiative-edit": (mediator, f"/admin/initiatives/{amap}/edit"),
     }
     pages = {name: client.get(path).get_data(as_text=True) for name, (client, path) in gets.items()}
     refused = {
@@ -151,6 +165,9 @@ def pages_of(app, phones):
         "waiting-errors": post(visitor, f"/items/{books}", f"/items/{mower}/waiting",
                                pseudonym=""),
         "event-form-errors": post(visitor, "/events/new", "/events/new", title="R"),
+        "initiative-form-errors": post(mediator, "/admin/initiatives/new",
+                                       "/admin/initiatives/new", name="", latitude="91",
+                                       longitude="x"),
     }
     for name, response in refused.items():
         assert response.status_code == 400, name
@@ -162,7 +179,9 @@ def pages_of(app, phones):
                            "agenda": "Repair café", "proposals": "Troc de graines",
                            "request": "Escabeau 5 marches",
                            "dashboard": '<span class="count due">1</span>',
-                           "not-found": "Cette page n’existe pas"}.items():
+                           "not-found": "Cette page n’existe pas",
+                           "initiatives": "Médiathèque", "initiative-edit": "45,424",
+                           "initiatives-filtered": "Travailler"}.items():
         assert expected in pages[name], name
     return pages
 

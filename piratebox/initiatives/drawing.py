@@ -10,7 +10,8 @@ import math
 
 from markupsafe import escape
 
-WIDTH, MARGIN, MARKER = 600, 24, 9
+# 400 units: on a 360 px phone a unit is about a pixel, so texts keep their size
+WIDTH, MARGIN, MARKER = 400, 20, 10
 SPREAD = 2.4 * MARKER  # markers on the same spot are set around it, this far apart
 
 
@@ -75,9 +76,11 @@ def draw(markers, communes, title):
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5"/>')
         if named:
             labels.append(f'<text x="{x + 5:.1f}" y="{y - 5:.1f}">{escape(name)}</text>')
-    parts.append('</g><g font-size="13" fill="#2b332e">')
+    # a halo of the background's colour keeps a name readable over the dots it crosses
+    parts.append('</g><g font-size="14" fill="#2b332e" stroke="#f4f7f2" stroke-width="3" '
+                 'paint-order="stroke">')
     parts.extend(labels)
-    parts.append('</g><g font-size="11" font-weight="700" text-anchor="middle" fill="#fff">')
+    parts.append('</g><g font-size="12" font-weight="700" text-anchor="middle" fill="#fff">')
     placed = spread([(*project(lat, lon), number, theme, label)
                      for number, lat, lon, theme, label in markers])
     for x, y, number, theme, label in placed:
