@@ -385,13 +385,18 @@ class Event(Replicated):
     """A local event; proposed by a villager, published by the mediator (or by the hub)."""
 
     title = CharField(max_length=120)
-    kind = CharField(max_length=16)  # repair_cafe | swap | disco_soupe | meeting | market | other
+    kind = CharField(max_length=16)  # see piratebox/events KINDS
     starts_at = FloatField(index=True)
     ends_at = FloatField(null=True)
     place = CharField(max_length=120, default="")
     description = TextField(default="")
     status = CharField(max_length=10, default="proposed")  # proposed | published | rejected
     proposed_by = CharField(max_length=60, default="")
+    # Counted by the mediator after the event (None: not counted): how many came, and at a
+    # free-zone day the kilos brought and taken, weighed (never an estimate).
+    attendance = BigIntegerField(null=True)
+    kg_brought = FloatField(null=True)
+    kg_taken = FloatField(null=True)
 
 
 class Tally(Replicated):
@@ -803,6 +808,15 @@ MIGRATIONS = [
             "hours VARCHAR(200) NOT NULL, contact VARCHAR(200) NOT NULL, "
             "description TEXT NOT NULL, latitude REAL, longitude REAL)",
             "CREATE INDEX initiative_seq ON initiative (seq)",
+        ],
+    ),
+    (
+        13,
+        "events that count: how many came, the kilos weighed at a free-zone day",
+        [
+            "ALTER TABLE event ADD COLUMN attendance BIGINT",
+            "ALTER TABLE event ADD COLUMN kg_brought REAL",
+            "ALTER TABLE event ADD COLUMN kg_taken REAL",
         ],
     ),
 ]

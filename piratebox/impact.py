@@ -19,10 +19,11 @@ from pathlib import Path
 
 from peewee import fn
 
-from models import Exchange, Tally, db
+from models import Event, Exchange, Tally, db, this_box
 from piratebox import rules, typography
 from piratebox.catalogue.categories import CHANGED_HANDS
 from piratebox.catalogue.logic import store_photos
+from piratebox.events import counts
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
 
@@ -67,6 +68,10 @@ class Figures:
     kg_co2e_avoided: float = 0.0
     tallied_deposited: int = 0  # of which counted by the mediator, not recorded online
     tallied_taken: int = 0
+    events_counted: int = 0  # events whose attendance or weights the mediator noted
+    attendance: int = 0
+    kg_weighed_brought: float = 0.0  # weighed at free-zone days: never mixed with estimates
+    kg_weighed_taken: float = 0.0
     weeks: list = field(default_factory=list)  # [(monday as date, exchanges that week)]
     by_category: dict = field(default_factory=dict)  # code -> exchanges
 
@@ -164,15 +169,26 @@ GROUP_COLUMNS = (Exchange.action, Exchange.category, Exchange.avoided_purchase,
                  fn.COUNT(Exchange.id), fn.SUM(Exchange.mass_kg))
 
 
+def with_event_counts(figures, counted):
+    """`figures` with one box's counted events (a row of events.counts.counted())."""
+    if counted:
+        (figures.events_counted, figures.attendance, figures.kg_weighed_brought,
+         figures.kg_weighed_taken) = counted
+    return figures
+
+
 def figures_now(now, zone_name):
-    """This box's figures from its database: every exchange event and the mediator's tallies."""
+    """This box's figures from its database: every exchange event, the mediator's tallies
+    and the events it counted."""
     groups = (Exchange.live().select(*GROUP_COLUMNS)
               .group_by(Exchange.action, Exchange.category, Exchange.avoided_purchase).tuples())
     recent = (Exchange.live().select(Exchange.happened_at)
               .where(Exchange.action.in_(CHANGED_HANDS)
                      & (Exchange.happened_at >= _chart_start(now, zone_name))).tuples())
-    return from_groups(list(groups), [stamp for (stamp,) in recent.iterator()], now,
-                       load_factors(), zone_name, tallies=Tally.live())
+    figures = from_groups(list(groups), [stamp for (stamp,) in recent.iterator()], now,
+                          load_factors(), zone_name, tallies=Tally.live())
+    mine = counts.counted(Event.origin == this_box())
+    return with_event_counts(figures, next(iter(mine.values()), None))
 
 
 @dataclass
@@ -204,10 +220,12 @@ def network_figures(now, zone_name):
                                  & (Exchange.happened_at >= _chart_start(now, zone_name)))
                           .tuples().iterator()):
         changed_at.setdefault(origin, []).append(stamp)
+    counted = counts.counted()
     by_origin = {
-        origin: from_groups(groups.get(origin, []), changed_at.get(origin, []), now, factors,
-                            zone_name, tallies=tallies.get(origin, ()))
-        for origin in set(groups) | set(tallies)}
+        origin: with_event_counts(
+            from_groups(groups.get(origin, []), changed_at.get(origin, []), now, factors,
+                        zone_name, tallies=tallies.get(origin, ())), counted.get(origin))
+        for origin in set(groups) | set(tallies) | set(counted)}
     empty = compute((), now, factors, zone_name)
     boxes, communes = [], {}
     for box_id, peer in sorted(peers.items(), key=lambda pair: pair[1].name.casefold()):
@@ -298,7 +316,8 @@ def category_chart(bars, title, width=340):
 
 CSV_COLUMNS = ("deposited", "offered", "requested", "exchanges", "taken", "given", "lent",
                "returned", "fulfilled", "answered", "purchases_avoided", "kg_kept_in_use",
-               "kg_co2e_avoided", "tallied_deposited", "tallied_taken")
+               "kg_co2e_avoided", "tallied_deposited", "tallied_taken", "events_counted",
+               "attendance", "kg_weighed_brought", "kg_weighed_taken")
 
 
 FIGURE_LABELS = {
@@ -317,6 +336,10 @@ FIGURE_LABELS = {
     "kg_co2e_avoided": N_("kg CO₂e avoided"),
     "tallied_deposited": N_("Deposited, counted by the mediator"),
     "tallied_taken": N_("Taken, counted by the mediator"),
+    "events_counted": N_("Events counted"),
+    "attendance": N_("People who came to them"),
+    "kg_weighed_brought": N_("Kilos brought to free-zone days (weighed)"),
+    "kg_weighed_taken": N_("Kilos taken at free-zone days (weighed)"),
 }
 
 
@@ -366,8 +389,8 @@ def read_tally(form):
     except ValueError:
         values["week_of"] = form.get("week_of", "")
     for name in ("deposited", "taken"):
-        raw = form.get(name, "0").strip() or "0"
-        values[name] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else -1
+        count = rules.typed_whole(form.get(name, ""))
+        values[name] = 0 if count is None else count
     values, errors = rules.read(Tally, values)
     for name in ("deposited", "taken"):
         if name in errors:

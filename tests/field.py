@@ -108,6 +108,27 @@ class Village:
             return Quarantined.select().count()
 
 
+def enrolled_network(tmp_path, stick):
+    """A hub and two villages, enrolled, that have each sent their first bundle: (hub,
+    Saint-Bonnet, Marols)."""
+    from piratebox.sync import enrolment
+
+    hub = Village(tmp_path, "Hub", role="hub")
+    villages = []
+    for name in ("Saint-Bonnet", "Marols"):
+        hub.use()
+        hub.command("hub", "enrol", name, "--to", str(stick))
+        village = Village(tmp_path, name)
+        village.sync(stick)
+        village.use()
+        with db.connection_context():
+            enrolment.confirm(1.79e9)
+        villages.append(village)
+    for village in villages:
+        village.sync(stick)
+    return hub, *villages
+
+
 FORM_ITEM = {"description": "En bon état", "category": "tools", "condition": "good",
              "place_detail": "Place de l'église", "pseudonym": "Jeanne",
              "contact": "06 12 34 56 78"}

@@ -406,3 +406,33 @@ def test_the_mediator_maps_an_initiative_and_a_villager_finds_it(server, phone, 
     phone.wait_for_url("/initiatives/print")
     phone.check_fits()
     assert f"Repair café {tag}" in phone.text and "GeoNames" in phone.text
+
+
+def test_the_mediator_counts_a_free_zone_day_and_the_figures_show_its_kilos(server, phone,
+                                                                            tag):
+    phone.as_phone(f"mediator-{tag}")
+    phone.visit(server.base + "/admin/")
+    if phone.find_all("input[type=password]"):
+        phone.type("input[type=password]", "village-secret")
+        phone.submit("form[action$='/admin/login']")
+        phone.wait_for_text("En attente de vous")
+    phone.visit(server.base + "/events/new")
+    phone.type("#title", f"Zone de gratuité {tag}")
+    phone.choose("#kind", "free_zone")
+    phone.script("document.querySelector('#day').value = '2026-01-10'")
+    phone.script("document.querySelector('#start').value = '10:00'")
+    phone.submit("form.stack")
+    phone.wait_for_text("L’événement est dans l’agenda")
+    phone.click("a[href$='/count']")
+    phone.wait_for_url("/count")
+    phone.check_fits()
+    phone.type("#attendance", "85")
+    phone.type("#kg_brought", "1234,5")
+    phone.type("#kg_taken", "980")
+    phone.submit("form.stack")
+    phone.wait_for_text("L’événement est compté")
+    phone.check_fits()
+    assert "85 personnes" in phone.text
+    phone.visit(server.base + "/stats/")
+    phone.check_fits()
+    assert "Kilos apportés aux zones de gratuité (pesés)" in phone.text

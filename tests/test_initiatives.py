@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 
 from models import Initiative, db
 from piratebox.initiatives import KINDS, THEMES, communes
-from piratebox.sync import enrolment
 from tests.conftest import post_from_page
-from tests.field import Village
+from tests.field import enrolled_network
 from tests.test_field_sync import on_both_engines, typed
 
 AMAP = {"name": "AMAP du Haut-Forez", "kind": "amap", "theme": "food",
@@ -141,21 +140,7 @@ def test_the_printable_sheet_holds_the_map_and_every_initiative(app, admin):
 
 @pytest.fixture
 def network(tmp_path, stick):
-    """A hub and two villages, enrolled, that have each sent their first bundle."""
-    hub = Village(tmp_path, "Hub", role="hub")
-    villages = []
-    for name in ("Saint-Bonnet", "Marols"):
-        hub.use()
-        hub.command("hub", "enrol", name, "--to", str(stick))
-        village = Village(tmp_path, name)
-        village.sync(stick)
-        village.use()
-        with db.connection_context():
-            enrolment.confirm(1.79e9)
-        villages.append(village)
-    for village in villages:
-        village.sync(stick)
-    return hub, *villages
+    return enrolled_network(tmp_path, stick)
 
 
 def test_only_the_village_that_recorded_an_initiative_changes_it(network, stick):

@@ -101,6 +101,14 @@ def lived_in_box(folder):
          place="Salle des fêtes", description="Apportez vos objets cassés.")
     post(owner, "/events/new", "/events/new", title="Troc de graines", kind="swap",
          day=(today + timedelta(days=12)).isoformat(), start="10:00", end="")
+    post(mediator, "/events/new", "/events/new", title="Zone de gratuité", kind="free_zone",
+         day=(today - timedelta(days=2)).isoformat(), start="10:00", end="17:00")
+    with db.connection_context():
+        from models import Event
+
+        free_zone = Event.get(Event.title == "Zone de gratuité").id
+    post(mediator, f"/admin/events/{free_zone}/count", f"/admin/events/{free_zone}/count",
+         attendance="85", kg_brought="1234,5", kg_taken="980")
     post(mediator, "/admin/initiatives/new", "/admin/initiatives/new", name="AMAP du Haut-Forez",
          kind="amap", theme="food", commune="Saint-Bonnet-le-Château", place="Salle des fêtes",
          hours="Jeudi 18 h – 19 h", contact="amap@example.org", description="Paniers.",
@@ -123,6 +131,7 @@ def pages_of(app, phones):
         event = Event.get(Event.status == "published").id
         shared = SharedFile.get().id
         amap = Initiative.get(Initiative.name == "AMAP du Haut-Forez").id
+        free_zone = Event.get(Event.title == "Zone de gratuité").id
     gets = {
         "home": (visitor, "/"), "catalogue": (visitor, "/items/"),
         "search": (visitor, "/items/?q=escabeau&kind=offer"),
@@ -149,6 +158,10 @@ def pages_of(app, phones):
         "settings": (mediator, "/admin/settings"), "labels": (mediator, "/admin/labels"),
         "tally": (mediator, "/admin/tally"), "event-edit": (mediator, f"/events/{event}/edit"),
         "file-as-mediator": (mediator, f"/files/{shared}"),
+        "free-zone": (visitor, f"/events/{free_zone}"),
+        "free-zone-as-mediator": (mediator, f"/events/{free_zone}"),
+        "event-count": (mediator, f"/admin/events/{free_zone}/count"),
+        "event-count-unweighed": (mediator, f"/admin/events/{event}/count"),
         "initiatives": (visitor, "/initiatives/"),
         "initiatives-filtered": (visitor, "/initiatives/?theme=work&commune=Saint-%C3%89tienne"),
         "initiative": (visitor, f"/initiatives/{amap}"),
@@ -165,6 +178,9 @@ def pages_of(app, phones):
         "waiting-errors": post(visitor, f"/items/{books}", f"/items/{mower}/waiting",
                                pseudonym=""),
         "event-form-errors": post(visitor, "/events/new", "/events/new", title="R"),
+        "event-count-errors": post(mediator, f"/admin/events/{free_zone}/count",
+                                   f"/admin/events/{free_zone}/count", attendance="douze",
+                                   kg_brought="-3", kg_taken="x"),
         "initiative-form-errors": post(mediator, "/admin/initiatives/new",
                                        "/admin/initiatives/new", name="", latitude="91",
                                        longitude="x"),
@@ -181,7 +197,9 @@ def pages_of(app, phones):
                            "dashboard": '<span class="count due">1</span>',
                            "not-found": "Cette page n’existe pas",
                            "initiatives": "Médiathèque", "initiative-edit": "45,424",
-                           "initiatives-filtered": "Travailler"}.items():
+                           "initiatives-filtered": "Travailler",
+                           "stats": "Kilos apportés aux zones de gratuité (pesés)",
+                           "free-zone": "85 personnes"}.items():
         assert expected in pages[name], name
     return pages
 

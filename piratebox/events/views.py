@@ -1,12 +1,23 @@
 """The agenda's pages: upcoming events, the archive, proposals, and calendar files."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from models import Event
 from piratebox import pagecache
 from piratebox.admin import admin_required, is_admin
-from piratebox.errors import TooManyRequests
-from piratebox.events import ics, logic
+from piratebox.box import BORN_ELSEWHERE
+from piratebox.errors import NotAllowed, TooManyRequests
+from piratebox.events import counts, ics, logic
 from piratebox.web import POSTED_A_LOT, actor, count_success, public_base, within_limit
 from piratebox.web import gettext as _
 
@@ -52,8 +63,10 @@ def get_event(event_id, published_only=True):
 
 @bp.get("/events/<event_id>")
 def show(event_id):
-    return render_template("events/show.html", event=get_event(event_id), kinds=logic.KINDS,
-                           admin=is_admin())
+    event = get_event(event_id)
+    return render_template("events/show.html", event=event, kinds=logic.KINDS,
+                           admin=is_admin(), ours=actor().may_change(event),
+                           weighed=counts.is_weighed(event))
 
 
 @bp.get("/events/<event_id>.ics")
@@ -100,6 +113,25 @@ def edit(event_id):
     logic.update(event, values, actor())
     flash(_("Changes saved."), "success")
     return redirect(url_for("events.show", event_id=event.id))
+
+
+@bp.route("/admin/events/<event_id>/count", methods=["GET", "POST"])
+@admin_required
+def count(event_id):
+    """After the event: how many came, and the kilos weighed at a free-zone day."""
+    event = get_event(event_id)
+    if not actor().may_change(event):
+        raise NotAllowed(BORN_ELSEWHERE)
+    values, errors = counts.form_values(event, g.get("lang", "fr")), {}
+    if request.method == "POST":
+        values, errors = counts.read_count(request.form, event)
+        if not errors:
+            counts.record(event, values, actor())
+            flash(_("The event is counted: it is in the impact figures."), "success")
+            return redirect(url_for("events.show", event_id=event.id))
+    return render_template("events/count.html", event=event, values=values, errors=errors,
+                           weighed=counts.is_weighed(event), limits={},
+                           started=event.starts_at <= actor().now), 400 if errors else 200
 
 
 @bp.get("/admin/events")

@@ -1,0 +1,62 @@
+"""Events that count: after an event the mediator notes how many came, and at a free-zone
+day (or a swap) the kilos brought and taken, weighed at the door.
+
+Weighed kilos are facts, not estimates: the figures show them on their own line and never
+add them to the kilos estimated from objects' typical masses (piratebox/impact.py).
+"""
+
+from peewee import fn
+
+from models import Event
+from piratebox import rules, typography
+from piratebox.events import WEIGHED
+
+COUNTED = ("attendance", "kg_brought", "kg_taken")
+
+
+def is_weighed(event):
+    return event.kind in WEIGHED
+
+
+def read_count(form, event):
+    """Clean values from the count form, or errors by field (as typed, to show again). A
+    field left blank is "not counted", not zero; kilos only where the kind is weighed."""
+    typed = {name: form.get(name, "") for name in COUNTED}
+    values = {"attendance": rules.typed_whole(typed["attendance"])}
+    if is_weighed(event):
+        values.update({name: rules.typed_decimal(typed[name])
+                       for name in ("kg_brought", "kg_taken")})
+    values, errors = rules.read(Event, values)
+    for name in errors:
+        values[name] = typed[name]
+    return values, errors
+
+
+def record(event, values, actor):
+    for name, value in values.items():
+        setattr(event, name, value)
+    return actor.save(event)
+
+
+def form_values(event, lang):
+    """The counts as the form shows them again: kilos with the page's decimal mark."""
+    values = {"attendance": "" if event.attendance is None else str(event.attendance)}
+    for name in ("kg_brought", "kg_taken"):
+        value = getattr(event, name)
+        values[name] = "" if value is None else typography.number(value, lang, decimals=1,
+                                                                 grouping=False)
+    return values
+
+
+def counted(where=None):
+    """The counted events' sums: {origin: (events counted, people, kg brought, kg taken)}.
+    Only published events a mediator counted; a deleted one counts no more."""
+    query = Event.live() if where is None else Event.live().where(where)
+    rows = (query.select(Event.origin, fn.COUNT(Event.id), fn.SUM(Event.attendance),
+                         fn.SUM(Event.kg_brought), fn.SUM(Event.kg_taken))
+            .where((Event.status == "published")
+                   & (Event.attendance.is_null(False) | Event.kg_brought.is_null(False)
+                      | Event.kg_taken.is_null(False)))
+            .group_by(Event.origin).tuples())
+    return {origin: (events, people or 0, brought or 0.0, taken or 0.0)
+            for origin, events, people, brought, taken in rows}
