@@ -71,11 +71,12 @@ def draw(markers, communes, title):
              f'<rect width="{WIDTH}" height="{project.height}" fill="#f4f7f2"/>',
              '<g fill="#9aa59d">']
     labels = []
+    # a unit is about a pixel on a phone: whole units are precise enough, and lighter
     for name, lat, lon, named in communes:
         x, y = project(lat, lon)
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5"/>')
+        parts.append(f'<circle cx="{x:.0f}" cy="{y:.0f}" r="2.5"/>')
         if named:
-            labels.append(f'<text x="{x + 5:.1f}" y="{y - 5:.1f}">{escape(name)}</text>')
+            labels.append(f'<text x="{x + 5:.0f}" y="{y - 5:.0f}">{escape(name)}</text>')
     # a halo of the background's colour keeps a name readable over the dots it crosses
     parts.append('</g><g font-size="14" fill="#2b332e" stroke="#f4f7f2" stroke-width="3" '
                  'paint-order="stroke">')
@@ -84,8 +85,8 @@ def draw(markers, communes, title):
     placed = spread([(*project(lat, lon), number, theme, label)
                      for number, lat, lon, theme, label in markers])
     for x, y, number, theme, label in placed:
-        parts.append(f'<g><title>{escape(label)}</title><circle cx="{x:.1f}" cy="{y:.1f}" '
+        parts.append(f'<g><title>{escape(label)}</title><circle cx="{x:.0f}" cy="{y:.0f}" '
                      f'r="{MARKER}" class="theme-{escape(theme)}" stroke="#fff"/>'
-                     f'<text x="{x:.1f}" y="{y + 4:.1f}">{number}</text></g>')
+                     f'<text x="{x:.0f}" y="{y + 4:.0f}">{number}</text></g>')
     parts.append("</g></svg>")
     return "".join(parts)

@@ -87,8 +87,7 @@ def map_svg(initiatives, numbers, title):
         point = communes.point_of(initiative, known)
         if point is not None:
             markers.append((numbers[initiative.id], *point, initiative.theme,
-                            f"{numbers[initiative.id]}. {initiative.name} — "
-                            f"{initiative.commune}"))
+                            f"{numbers[initiative.id]}. {initiative.name}"))
             named.add(fold(initiative.commune))
     dots = [(name, lat, lon, key in named) for key, (name, lat, lon) in known.items()]
     return drawing.draw(markers, dots, title), len(initiatives) - len(markers)

@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from markupsafe import Markup
 
 from models import Initiative
+from piratebox import pagecache
 from piratebox.admin import admin_required, is_admin
 from piratebox.box import BORN_ELSEWHERE
 from piratebox.errors import NotAllowed
@@ -37,13 +38,13 @@ def listing(template, **extra):
 
 @bp.get("/initiatives/")
 def index():
-    return listing("initiatives/index.html")
+    return pagecache.render(lambda: listing("initiatives/index.html"))
 
 
 @bp.get("/initiatives/print")
 def sheet():
     """An A4 sheet of the map and the list, for the café's wall or the town hall."""
-    return listing("initiatives/sheet.html", now=actor().now)
+    return pagecache.render(lambda: listing("initiatives/sheet.html", now=actor().now))
 
 
 def get_initiative(initiative_id):
