@@ -109,9 +109,9 @@ class Village:
             return Quarantined.select().count()
 
 
-def enrolled_network(tmp_path, stick):
-    """A hub and two villages, enrolled, that have each sent their first bundle: (hub,
-    Saint-Bonnet, Marols)."""
+def enrolled_network(tmp_path, stick, first_round=True):
+    """A hub and two villages, enrolled: (hub, Saint-Bonnet, Marols); with `first_round`,
+    each village has then sent its first bundle (the hub knows it, and can write to it)."""
     from piratebox.sync import enrolment
 
     hub = Village(tmp_path, "Hub", role="hub")
@@ -125,7 +125,7 @@ def enrolled_network(tmp_path, stick):
         with db.connection_context():
             enrolment.confirm(1.79e9)
         villages.append(village)
-    for village in villages:
+    for village in villages if first_round else ():
         village.sync(stick)
     return hub, *villages
 

@@ -373,13 +373,18 @@ def test_the_wifi_sign_in_window_says_how_to_send_photos_and_still_posts_without
         window.quit()
 
 
-def test_the_mediator_maps_an_initiative_and_a_villager_finds_it(server, phone, tag):
+def as_the_mediator(phone, server, tag):
+    """This run's mediator's phone, logged in (once: the session then stays open)."""
     phone.as_phone(f"mediator-{tag}")
     phone.visit(server.base + "/admin/")
     if phone.find_all("input[type=password]"):
         phone.type("input[type=password]", "village-secret")
         phone.submit("form[action$='/admin/login']")
         phone.wait_for_text("En attente de vous")
+
+
+def test_the_mediator_maps_an_initiative_and_a_villager_finds_it(server, phone, tag):
+    as_the_mediator(phone, server, tag)
     phone.visit(server.base + "/admin/initiatives/new")
     phone.type("#name", f"Repair café {tag}")
     phone.choose("#kind", "repair_cafe")
@@ -411,12 +416,7 @@ def test_the_mediator_maps_an_initiative_and_a_villager_finds_it(server, phone, 
 
 def test_the_mediator_counts_a_free_zone_day_and_the_figures_show_its_kilos(server, phone,
                                                                             tag):
-    phone.as_phone(f"mediator-{tag}")
-    phone.visit(server.base + "/admin/")
-    if phone.find_all("input[type=password]"):
-        phone.type("input[type=password]", "village-secret")
-        phone.submit("form[action$='/admin/login']")
-        phone.wait_for_text("En attente de vous")
+    as_the_mediator(phone, server, tag)
     phone.visit(server.base + "/events/new")
     phone.type("#title", f"Zone de gratuité {tag}")
     phone.choose("#kind", "free_zone")

@@ -17,7 +17,7 @@ from models import Blob, BlobUse, Counter, Peer, Quarantined, Setting, db
 from piratebox.blobs import BlobStore
 from piratebox.storage import DataDir
 from piratebox.sync import enrolment, quarantine, records
-from tests.field import Village, every_object_the_forms_offer
+from tests.field import Village, enrolled_network, every_object_the_forms_offer
 from tests.images import jpeg
 from tests.test_sync import run as run_cli
 
@@ -177,18 +177,7 @@ def forge(village, hub, lines, tmp_path, **manifest_fields):
 def network(tmp_path, stick):
     """A hub and two enrolled villages that have synced once; Marols shows a mower to the
     network, Saint-Bonnet has books in its café's box."""
-    hub = Village(tmp_path, "Hub", role="hub")
-    villages = []
-    for name in ("Saint-Bonnet", "Marols"):
-        hub.use()
-        hub.command("hub", "enrol", name, "--to", str(stick))
-        village = Village(tmp_path, name)
-        village.sync(stick)
-        village.use()
-        with db.connection_context():
-            enrolment.confirm(1.79e9)
-        villages.append(village)
-    bonnet, marols = villages
+    hub, bonnet, marols = enrolled_network(tmp_path, stick, first_round=False)
     marols.submit(marols.phone, "/items/new", "/items/new", {
         "kind": "offer", "mode": "lend", "place": "home", "title": "Tondeuse", "category":
         "garden", "network": "on", "contact": "Marie, 06 98 76 54 32"})
