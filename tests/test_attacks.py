@@ -32,6 +32,7 @@ from piratebox.box import Actor
 from piratebox.catalogue import logic as catalogue
 from piratebox.events import logic as events
 from piratebox.files import logic as files_logic
+from piratebox.initiatives import logic as initiatives
 from piratebox.storage import DataDir
 from tests.conftest import TEST_CONFIG, small_filesystem
 from tests.images import jpeg
@@ -634,6 +635,10 @@ def withheld(data_dir):
                                   "place": SECRET, "description": SECRET,
                                   "proposed_by": SECRET}, actor, published=False)
         ids["event_id"] = [proposed.id]
+        mapped = initiatives.save({"name": f"{SECRET} AMAP", "kind": "amap", "theme": "food",
+                                   "commune": SECRET, "contact": SECRET}, actor)
+        actor.delete(mapped)
+        ids["initiative_id"] = [mapped.id]
         assert Message.select().where(Message.deleted | Message.hidden).count() == 2
         assert Event.select().count() == 1
     return ids
