@@ -17,7 +17,8 @@ import click
 from flask import Flask
 
 from models import db
-from piratebox import __version__, admin, api, box, pages, print_views, site, stats_views, web
+from piratebox import __version__, admin, api, box, pages, site, web
+from piratebox.backup import views as backup_views
 from piratebox.board import views as board
 from piratebox.catalogue import views as catalogue
 from piratebox.clock import Clock
@@ -27,8 +28,10 @@ from piratebox.database import open_existing
 from piratebox.events import views as events
 from piratebox.files import views as files
 from piratebox.i18n import N_, Message
+from piratebox.impact import views as impact_views
 from piratebox.pagecache import PageCache
 from piratebox.portal import Portal
+from piratebox.printing import views as printing_views
 from piratebox.ratelimit import RateLimiter
 from piratebox.storage import DataDir
 from piratebox.sync import views as sync_views
@@ -75,7 +78,7 @@ def create_app(config=None):
     )
     web.init_app(app)
     for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,
-                      print_views.bp, stats_views.bp, sync_views.bp):
+                      printing_views.bp, impact_views.bp, sync_views.bp, backup_views.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -233,8 +236,8 @@ def print_poster(data_dir, out, lang):
 
     Example: piratebox --data ./data print poster --out affiche.pdf
     """
-    from piratebox import printing
     from piratebox.i18n import Translator
+    from piratebox.printing import logic as printing
 
     settings = open_box(data_dir)
     if lang not in load_config(data_dir)["LANGUAGES"].split(","):
@@ -256,7 +259,7 @@ def print_labels(data_dir, out, item_ids):
     Example: piratebox --data ./data print labels --out etiquettes.pdf
     """
     from models import Item, this_box
-    from piratebox import printing
+    from piratebox.printing import logic as printing
 
     settings = open_box(data_dir)
     query = Item.listed().where(Item.origin == this_box()).order_by(Item.created_at.desc())
@@ -289,8 +292,8 @@ def stats(data_dir, as_csv, decimal_comma):
     """
     import csv
 
-    from piratebox import impact
     from piratebox.clock import Clock
+    from piratebox.impact import logic as impact
 
     open_box(data_dir)
     now, zone = Clock.load().now(), load_config(data_dir)["TIMEZONE"]
@@ -511,7 +514,7 @@ def backup_command(data_dir, stick, set_passphrase, passphrase_stdin):
 
     Example: piratebox --data /srv/cocote backup --to /mnt/sda1 --set-passphrase
     """
-    from piratebox import backup
+    from piratebox.backup import logic as backup
     from piratebox.clock import Clock
 
     open_box(data_dir)
@@ -540,7 +543,7 @@ def restore_command(data_dir, stick, box_id, passphrase_stdin):
 
     Example: piratebox --data /srv/cocote restore --from /mnt/sda1
     """
-    from piratebox import restore
+    from piratebox.backup import restore
 
     def passphrase():
         return read_secret(passphrase_stdin, _("Backup passphrase (empty: restore without the "
@@ -596,7 +599,7 @@ def check_command(data_dir, repair):
 
 def write_pdf_output(path, pages):
     """Write pages to a PDF file atomically, one page in memory at a time; the page count."""
-    from piratebox import printing
+    from piratebox.printing import logic as printing
     from piratebox.storage import atomic_file
 
     try:

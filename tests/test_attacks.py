@@ -479,7 +479,7 @@ def swap_database(folder, other_database, link):
         target.symlink_to(other_database)
     else:
         shutil.copy(other_database, target)
-    from piratebox.backup import file_digest
+    from piratebox.backup.logic import file_digest
 
     entry = next(e for e in manifest["files"] if e["path"] == manifest["database"])
     entry.update(sha256=file_digest(other_database), size=other_database.stat().st_size)

@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from models import Item, Peer, Setting, SharedFile, db
-from piratebox import impact, villages
+from piratebox import villages
 from piratebox.blobs import BlobStore
+from piratebox.impact import logic as impact
 from piratebox.sync import enrolment, records
 from piratebox.text import clean_line
 from tests.conftest import small_filesystem

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from models import Exchange, db
-from piratebox import impact
+from piratebox.impact import logic as impact
 
 NOW = datetime(2026, 11, 18, 12, tzinfo=UTC).timestamp()  # a Wednesday
 WEEK = 7 * 86400

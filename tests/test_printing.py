@@ -10,7 +10,7 @@ import zxingcpp  # a real QR decoder
 from PIL import Image
 
 from models import Item, db
-from piratebox import qr
+from piratebox.printing import qr
 from tests.conftest import post_from_page
 
 SSIDS = ["CoCoTe", 'Café; "le" bar:1,2\\', "Mairie de Saint-Bonnet-le-Château",

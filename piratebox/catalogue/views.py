@@ -356,7 +356,7 @@ def render_manage(item, values, errors, just_created=False, loan=None, status=20
 @bp.get("/items/<item_id>/manage/qr.svg")
 def manage_qr(item_id):
     """The manage link as a QR code, to screenshot or scan with another phone."""
-    from piratebox import qr
+    from piratebox.printing import qr
 
     item = get_item(item_id, visible_only=False)
     if not owns(item):

@@ -224,7 +224,7 @@ def attention(result):
 
 
 def _refresh_backup(data_dir, clock, stick, say):
-    from piratebox import backup
+    from piratebox.backup import logic as backup
 
     if not backup.room_for(data_dir, stick):
         return Message(N_("no room on the stick for a backup"))

@@ -3,7 +3,7 @@
 Pages are drawn at 300 dpi (2480 x 3508 px for A4) in shades of grey (8.7 MB a page
 rather than RGB's 26 MB) and saved as PDF, one image a page. Pillow is imported here only.
 The server never draws them itself: it runs the `print` command in a child process
-(piratebox/print_views.py), so its own memory never holds a page. Text uses a TrueType
+(piratebox/printing/views.py), so its own memory never holds a page. Text uses a TrueType
 font found on the system (DejaVu or Liberation on Debian and Raspberry Pi OS); where
 there is none (a bare router), Pillow's built-in font is enlarged, which prints legibly
 if plainly.
@@ -13,7 +13,7 @@ import textwrap
 import zlib
 from functools import lru_cache
 
-from piratebox import qr
+from piratebox.printing import qr
 from piratebox.site import address as site_address
 
 DPI = 300

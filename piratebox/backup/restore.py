@@ -5,7 +5,7 @@ backup writes (so it stays inside its folder), every value has its type, no link
 followed, every file has its size and hash, and the database is the box's the manifest
 names. Restore then copies exactly the bytes it verified, checking them again, and puts
 back the keys the backup sealed when the mediator gives its passphrase (see
-piratebox/backup.py for what a backup holds).
+piratebox/backup/logic.py for what a backup holds).
 """
 
 import contextlib
@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from models import Setting, db, new_id
 from piratebox import box, jsonstream, sealed
-from piratebox.backup import (
+from piratebox.backup.logic import (
     BACKUP_FOLDER,
     BACKUP_KEY,
     CHUNK,

@@ -17,10 +17,11 @@ from flask import (
 from markupsafe import Markup
 
 from models import Tally
-from piratebox import bodies, impact, rules, typography
+from piratebox import bodies, rules, typography
 from piratebox.admin import admin_required
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
+from piratebox.impact import logic as impact
 from piratebox.web import actor, photo_uploads
 from piratebox.web import gettext as _
 

@@ -29,10 +29,11 @@ from flask import (
 )
 
 from models import Item, SharedFile, this_box
-from piratebox import __version__, qr, site
+from piratebox import __version__, site
 from piratebox.admin import admin_required
 from piratebox.errors import PrintFailed
 from piratebox.i18n import N_
+from piratebox.printing import qr
 from piratebox.sending import send_stored
 from piratebox.web import gettext as _
 from piratebox.web import public_base, public_url

@@ -26,7 +26,7 @@ from piratebox.catalogue.logic import store_photos
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
 
-FACTORS_FILE = Path(__file__).parent / "data" / "impact-factors.csv"
+FACTORS_FILE = Path(__file__).parent.parent / "data" / "impact-factors.csv"
 KEPT_IN_USE = ("taken", "given")
 WEEKS = 12
 
