@@ -302,6 +302,16 @@ class Item(Replicated):
                                 & ((cls.origin == this_box()) | cls.offered_to_network()))
 
     @classmethod
+    def of_this_box(cls):
+        """This box's own objects as the lists show them, newest first."""
+        return cls.listed().where(cls.origin == this_box()).order_by(cls.created_at.desc())
+
+    @classmethod
+    def in_cafe_box(cls):
+        """What the café's give box holds now: this box's objects there, still available."""
+        return cls.of_this_box().where((cls.place == "box") & (cls.status == "available"))
+
+    @classmethod
     def search(cls, query, words):
         for word in words:
             query = query.where(cls.search_text.contains(word))

@@ -50,7 +50,7 @@ TOO_MANY_ON_THE_BOX = N_(
 
 
 def is_admin():
-    clock = current_app.extensions["clock"]
+    clock = current_app.extensions["box"].clock
     epoch = session.get(SESSION_KEY)
     since = session.get("admin_since", 0)
     hours = current_app.config["ADMIN_SESSION_HOURS"]
@@ -71,10 +71,10 @@ def admin_required(view):
 def index():
     if not box.has_password():
         return render_template("admin/no_password.html",
-                               data_dir=current_app.extensions["data_dir"].path)
+                               data_dir=current_app.extensions["box"].data_dir.path)
     if not is_admin():
         return render_template("admin/login.html")
-    clock = current_app.extensions["clock"]
+    clock = current_app.extensions["box"].clock
     return render_template("admin/index.html", clock=clock, now=clock.now(),
                            system_now=time.time(), waiting=waiting_counts(clock.now()))
 
@@ -144,7 +144,7 @@ def login():
     limiter.reset("login", request.remote_addr)
     session.clear()  # a fresh session on privilege change: no fixation
     session[SESSION_KEY] = epoch
-    session["admin_since"] = current_app.extensions["clock"].now()
+    session["admin_since"] = current_app.extensions["box"].clock.now()
     flash(_("Welcome, you are logged in."), "success")
     response = redirect(url_for("admin.index"))
     response.set_cookie(
@@ -182,7 +182,7 @@ def correct_clock():
     true_time = parse_browser_time(request.form)
     if not plausible(true_time):
         raise BadInput(N_("That date cannot be right: check the date on your phone."))
-    clock = current_app.extensions["clock"]
+    clock = current_app.extensions["box"].clock
     believed = clock.now()
     delta = clock.correct(true_time, "admin")
     if delta < -FAR_AHEAD_SECONDS:

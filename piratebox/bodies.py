@@ -139,7 +139,7 @@ class Gate:
     def __init__(self, app):
         self.app = app
         self.limiter = app.extensions["limiter"]
-        self.data_dir = app.extensions["data_dir"]
+        self.data_dir = app.extensions["box"].data_dir
 
     def rule(self, method, path):
         adapter = self.app.url_map.bind("box")

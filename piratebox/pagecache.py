@@ -71,7 +71,7 @@ def render(render_page):
     cache = current_app.extensions["page_cache"]
     if not cache.seconds or is_personal():
         return render_page()
-    now = current_app.extensions["clock"].now()
+    now = current_app.extensions["box"].clock.now()
     key = (request.full_path, g.lang, portal.in_mini_browser(), public_base(),
            cache.generation, int(now // cache.seconds))
     page = cache.get(key)

@@ -1,7 +1,7 @@
 """The mediator's settings for the village: wifi name and password, address, name, welcome.
 
 Kept in the database (they are the village's, edited on the admin page), read into
-app.extensions["site"] at start and after each change.
+app.extensions["box"].site at start and after each change.
 """
 
 import ipaddress

@@ -23,8 +23,6 @@ from werkzeug.exceptions import HTTPException
 
 from models import db
 from piratebox import __version__, bodies, moderation, pagecache, portal, security, site, typography
-from piratebox.blobs import BlobStore
-from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.files import upload
 from piratebox.i18n import N_, Translator, best_language
@@ -58,7 +56,7 @@ def public_base():
     every Host that is not the box's (piratebox/portal.py), and one that is not a plain
     host name is ignored: a forged Host changes nothing but the forger's own page (the
     page cache keys its copies by this address)."""
-    configured = current_app.extensions["site"]["site_url"]
+    configured = current_app.extensions["box"].site["site_url"]
     if configured:
         return configured
     if PLAIN_HOST.match(request.host):
@@ -116,9 +114,7 @@ class EmptyFileInput(io.BytesIO):
 
 def actor():
     """This box, now: what every change made through the web is stamped with."""
-    extensions = current_app.extensions
-    return Actor(box_id=extensions["box"]["id"], now=extensions["clock"].now(),
-                 blobs=BlobStore(extensions["data_dir"]), role=extensions["box"]["role"])
+    return current_app.extensions["box"].actor()
 
 
 POSTED_A_LOT = N_("You have posted a lot this hour: wait {minutes} minutes, or ask the "
@@ -173,7 +169,7 @@ def reporter():
     phone = session.get(PHONE_KEY)
     if not phone:
         phone = session[PHONE_KEY] = secrets.token_urlsafe(12)
-    seen_for = current_app.extensions["clock"].now() - session.get(SEEN_KEY, float("inf"))
+    seen_for = current_app.extensions["box"].clock.now() - session.get(SEEN_KEY, float("inf"))
     return moderation.Reporter(address=keyed("address", request.remote_addr),
                                phone=keyed("phone", phone),
                                known=seen_for >= current_app.config["REPORTER_SEEN_HOURS"] * 3600)
@@ -182,7 +178,7 @@ def reporter():
 def remember_phone():
     """Note in its cookie when the box first saw this phone (by the box's clock)."""
     if SEEN_KEY not in session:
-        session[SEEN_KEY] = int(current_app.extensions["clock"].now())
+        session[SEEN_KEY] = int(current_app.extensions["box"].clock.now())
 
 
 def keyed(kind, value):
@@ -230,7 +226,7 @@ def before_request():
     portal_answer = current_app.extensions["portal"].answer()
     if portal_answer is not None:
         return portal_answer
-    current_app.extensions["clock"].follow()
+    current_app.extensions["box"].clock.follow()
     remember_phone()
     choose_language()
     security.check_text_input()
@@ -248,13 +244,13 @@ def limit_changes():
     if request.endpoint in OWN_LIMITS or is_admin():
         return
     within_limit("change", current_app.config["CHANGES_PER_HOUR"], CHANGED_A_LOT)
-    upload.check_room_to_write(current_app.extensions["data_dir"], current_app.config)
+    upload.check_room_to_write(current_app.extensions["box"].data_dir, current_app.config)
 
 
 def after_request(response):
     security.add_security_headers(response)
     if request.method in security.UNSAFE_METHODS and response.status_code < 400:
-        current_app.extensions["clock"].remember()
+        current_app.extensions["box"].clock.remember()
         current_app.extensions["page_cache"].changed()
         count_success("change")
     if current_app.config["ACCESS_LOG"]:
@@ -364,7 +360,7 @@ def template_globals():
 def display(function, *args, **kwargs):
     """Call a typography function with this request's language, zone and present time."""
     return function(*args, current_app.config["TIMEZONE"], g.get("lang", "fr"),
-                    now=current_app.extensions["clock"].now(), **kwargs)
+                    now=current_app.extensions["box"].clock.now(), **kwargs)
 
 
 def datetime_filter(timestamp):
@@ -386,7 +382,7 @@ def iso_day_filter(text):
         day = date.fromisoformat(text)
     except (TypeError, ValueError):
         return text
-    this_year = local_datetime(current_app.extensions["clock"].now(),
+    this_year = local_datetime(current_app.extensions["box"].clock.now(),
                                current_app.config["TIMEZONE"]).year
     return typography.day(day, g.get("lang", "fr"), this_year)
 

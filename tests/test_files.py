@@ -303,7 +303,7 @@ def test_automatic_expiry_deletes_old_files(make_app, data_dir):
     record = only_file()
     assert record.expires_at == pytest.approx(record.created_at + 7 * 86400)
     with db.connection_context():
-        later = Actor(box_id=app.extensions["box"]["id"], now=record.expires_at + 1,
+        later = Actor(box_id=app.extensions["box"].id, now=record.expires_at + 1,
                       blobs=BlobStore(data_dir))
         assert logic.expire_due(later) == 1
     assert only_file().deleted and not blob_files(data_dir)

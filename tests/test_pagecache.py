@@ -63,7 +63,7 @@ def test_the_cache_can_be_turned_off(make_app):
 def test_expired_objects_leave_the_cached_list(client, app):
     offer(client, title="Parapluie")
     assert "Parapluie" in app.test_client().get("/items/").get_data(as_text=True)
-    clock = app.extensions["clock"]
+    clock = app.extensions["box"].clock
     clock.correct(clock.now() + 31 * 86400, "admin")
     assert "Parapluie" not in app.test_client().get("/items/").get_data(as_text=True)
     assert re.search(r"0 objet", app.test_client().get("/items/").get_data(as_text=True))

@@ -112,14 +112,14 @@ def room_for(data_dir, stick):
     return shutil.disk_usage(stick).free > needed
 
 
-def backup(data_dir, stick, now, say=print_progress):
-    """Back up the open box to `stick`; returns the manifest."""
+def backup(here, stick, say=print_progress):
+    """Back up the box `here` to `stick`; returns the manifest."""
     from piratebox.database import is_postgres
 
     if is_postgres():
         raise BackupError(N_("This hub's database is PostgreSQL: back it up with pg_dump and "
                              "copy the data directory (see docs/hub-postgresql.md)."))
-    me = box.identity()
+    me, data_dir, now = box.identity(), here.data_dir, here.clock.now()
     folder = Path(stick) / BACKUP_FOLDER / me["id"]
     backup_id = new_id()
     snapshot = data_dir.scratch() / f"snapshot-{backup_id}.db"
@@ -127,7 +127,7 @@ def backup(data_dir, stick, now, say=print_progress):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "blobs").mkdir(exist_ok=True)
         # from the snapshot until its blobs are copied, none of them may be collected
-        with BlobStore(data_dir).keeping():
+        with here.blobs.keeping():
             say(Message(N_("database snapshot")))
             _snapshot(data_dir.database, snapshot)
             keys = _take_out_secrets(snapshot, data_dir)

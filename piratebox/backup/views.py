@@ -25,12 +25,11 @@ NO_STICK = N_("No stick is plugged in: plug in the sync stick and wait for the b
 @admin_required
 def backup_now():
     """Back up to the stick the last sync used, if it is still plugged in."""
-    data_dir, clock = current_app.extensions["data_dir"], current_app.extensions["clock"]
     plugged = (stick.last_sync() or {}).get("stick")
     if not plugged or not (Path(plugged) / enrolment.STICK_FOLDER).is_dir():
         return render_sync({"backup": _(NO_STICK)}, 400)
     try:
-        manifest = backup.backup(data_dir, plugged, clock.now(), say=say_nothing)
+        manifest = backup.backup(current_app.extensions["box"], plugged, say=say_nothing)
     except backup.BackupError as error:
         return render_sync({"backup": error.localized(_)}, 400)
     else:

@@ -56,7 +56,7 @@ def sweep_expired():
     """Expire overdue objects, at most every few minutes, when someone looks at the list;
     give back the space of photos nothing shows any more (a moderated object's)."""
     state = current_app.extensions.setdefault("catalogue_sweep", {"at": 0.0})
-    now = current_app.extensions["clock"].now()
+    now = current_app.extensions["box"].clock.now()
     if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
         state["at"] = now
         who = actor()
@@ -71,7 +71,7 @@ def get_item(item_id, visible_only=True):
     item = Item.get_or_none(Item.id == item_id)
     if item is None or item.deleted or (visible_only and item.hidden and not owns(item)):
         abort(404)
-    if item.origin != current_app.extensions["box"]["id"] and not item.is_offered_to_network():
+    if item.origin != current_app.extensions["box"].id and not item.is_offered_to_network():
         abort(404)
     return item
 
@@ -83,7 +83,7 @@ def owns(item):
 def village_of(record):
     """The name of the village another village's record is in; None for this box's own.
     The names come from the hub (piratebox/villages.py), read once a request."""
-    if record.origin == current_app.extensions["box"]["id"]:
+    if record.origin == current_app.extensions["box"].id:
         return None
     if "villages" not in g:
         g.villages = villages.names()
@@ -221,7 +221,7 @@ def show(item_id):
 
 def render_show(item, errors=None, values=None):
     """The object's page as this phone sees it: its owner, who reserved it, who waits."""
-    config, now = current_app.config, current_app.extensions["clock"].now()
+    config, now = current_app.config, current_app.extensions["box"].clock.now()
     answers = logic.answers_to(item) if item.kind == "request" else []
     reserver = reserved_here(item)
     queue = lending.queue(item) if item.kind == "offer" and item.mode == "lend" else []
@@ -343,7 +343,7 @@ def manage_url(item):
 
 
 def render_manage(item, values, errors, just_created=False, loan=None, status=200):
-    config, now = current_app.config, current_app.extensions["clock"].now()
+    config, now = current_app.config, current_app.extensions["box"].clock.now()
     queue = lending.queue(item) if item.kind == "offer" and item.mode == "lend" else []
     return render_template(
         "catalogue/manage.html", item=item, just_created=just_created,
@@ -434,7 +434,7 @@ def photo(digest):
     public = any(use.shown for use in uses)
     if not public and not (uses and (is_admin() or any(owns_id(use.record_id) for use in uses))):
         abort(404)
-    path = BlobStore(current_app.extensions["data_dir"]).path(digest)
+    path = BlobStore(current_app.extensions["box"].data_dir).path(digest)
     if not path.is_file():  # a damaged store: reported, never a server error
         abort(404)
     response = send_stored(path, mimetype="image/jpeg", etag=digest, conditional=True,
@@ -461,7 +461,7 @@ def reports():
 @admin_required
 def loans():
     """Loans past their return date, for the mediator to remind who borrowed."""
-    config, now = current_app.config, current_app.extensions["clock"].now()
+    config, now = current_app.config, current_app.extensions["box"].clock.now()
     return render_template("catalogue/loans.html",
                            items=lending.overdue(now, config["TIMEZONE"]))
 

@@ -18,7 +18,7 @@ def zone():
 
 
 def calendar_response(events, filename):
-    body = ics.calendar(events, current_app.extensions["site"]["box_name"], actor().now,
+    body = ics.calendar(events, current_app.extensions["box"].site["box_name"], actor().now,
                         public_base())
     return current_app.response_class(body, mimetype="text/calendar", headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})

@@ -175,7 +175,7 @@ def open_spool(total_content_length, max_bytes, rate_limited=True):
     """Werkzeug's stream factory for a form whose files go to the data disk (the file
     share's upload, the mediator's bundle)."""
     spools = g.setdefault("upload_spools", [])
-    data_dir = current_app.extensions["data_dir"]
+    data_dir = current_app.extensions["box"].data_dir
     config = current_app.config
     if not spools:
         admit(data_dir, config, total_content_length, rate_limited)

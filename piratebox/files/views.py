@@ -38,7 +38,7 @@ FILE_POLICY = ("sandbox; default-src 'none'; img-src 'self'; media-src 'self'; "
 
 
 def disk_figures():
-    data_dir = current_app.extensions["data_dir"]
+    data_dir = current_app.extensions["box"].data_dir
     usage = shutil.disk_usage(data_dir.path)
     reserve = upload.reserve_bytes(current_app.config, usage.total)
     return {"total": usage.total, "used": usage.total - usage.free,
@@ -51,7 +51,7 @@ def sweep_expired():
     if not current_app.config["FILES_EXPIRE_DAYS"]:
         return
     state = current_app.extensions.setdefault("files_sweep", {"at": 0.0})
-    now = current_app.extensions["clock"].now()
+    now = current_app.extensions["box"].clock.now()
     if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
         state["at"] = now
         if logic.expire_due(actor()):
@@ -60,10 +60,10 @@ def sweep_expired():
 
 def get_file(file_id, visible_only=True):
     record = SharedFile.get_or_none(SharedFile.id == file_id)
-    now = current_app.extensions["clock"].now()
+    now = current_app.extensions["box"].clock.now()
     if record is None or record.deleted or (record.expires_at and record.expires_at <= now):
         abort(404)
-    if record.origin != current_app.extensions["box"]["id"] and not record.network:
+    if record.origin != current_app.extensions["box"].id and not record.network:
         abort(404)  # kept in its village: its content is not here
     if visible_only and record.hidden and not (owns(record) or is_admin()):
         abort(404)
@@ -86,7 +86,7 @@ def render_index(errors=None, typed=None):
     filters = {name: request.args.get(name, "") for name in ("q", "folder", "sort")}
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() else 1
-    now = current_app.extensions["clock"].now()
+    now = current_app.extensions["box"].clock.now()
     rows, total = logic.browse(filters, page, now)
     folders = logic.folders(now)
     return render_template(
@@ -153,7 +153,7 @@ def show(file_id):
 
 
 def send_content(record, inline):
-    path = BlobStore(current_app.extensions["data_dir"]).path(record.blob)
+    path = BlobStore(current_app.extensions["box"].data_dir).path(record.blob)
     if not path.is_file():  # content kept at another box, or a damaged store
         abort(404)
     response = send_stored(

@@ -35,7 +35,7 @@ def current_figures():
 @bp.get("/stats/")
 def index():
     network = (impact.network_figures(actor().now, current_app.config["TIMEZONE"])
-               if current_app.extensions["box"]["role"] == "hub" else None)
+               if current_app.extensions["box"].role == "hub" else None)
     # at a hub, the network's total is this page's figures: computed once
     figures = network.total if network else current_figures()
     lang = g.get("lang", "fr")
@@ -68,7 +68,7 @@ def api():
 def csv_download():
     """The figures for a spreadsheet; at a hub, the table per box and commune for the
     report to the département."""
-    if current_app.extensions["box"]["role"] == "hub":
+    if current_app.extensions["box"].role == "hub":
         rows = impact.network_csv_rows(
             impact.network_figures(actor().now, current_app.config["TIMEZONE"]), True)
     else:

@@ -13,6 +13,7 @@ import textwrap
 import zlib
 from functools import lru_cache
 
+from models import Item
 from piratebox.printing import qr
 from piratebox.site import address as site_address
 
@@ -113,6 +114,19 @@ def poster(site, gettext):
               anchor="ma")
     draw_text(page, (width // 2, A4[1] - MARGIN - 320), address, 200, bold=True, anchor="ma")
     return page
+
+
+def label_entries(settings, item_ids=()):
+    """(title, address on paper) of the objects to label: those of this box named, else
+    every object in the café's give box."""
+    query = Item.of_this_box().where(Item.id.in_(item_ids)) if item_ids else Item.in_cafe_box()
+    return [(item.title, item_address(settings, item.id)) for item in query]
+
+
+def item_address(settings, item_id):
+    """An object's page on paper: the box's own address, never a Host a phone sent; the
+    path is the catalogue's, one of the URLs fixed for good."""
+    return f"{site_address(settings)}/items/{item_id}"
 
 
 def labels(entries, box_name, progress=None):

@@ -32,9 +32,8 @@ from piratebox.web import ngettext
 bp = Blueprint("sync", __name__)
 
 
-def context():
-    app = current_app
-    return app.extensions["data_dir"], app.config, app.extensions["clock"]
+def this_box():
+    return current_app.extensions["box"]
 
 
 @bp.get("/admin/sync")
@@ -66,7 +65,7 @@ def render_sync(errors=None, status=200):
         set_aside=set_aside, set_aside_count=quarantine.entries().count(),
         hub_report=report, reported=[(entry, quarantine.reported_sentence(entry, _))
                                      for entry in (report or {}).get("records", [])],
-        clock=current_app.extensions["clock"], errors=errors or {}), status
+        clock=current_app.extensions["box"].clock, errors=errors or {}), status
 
 
 def said(last):
@@ -81,13 +80,12 @@ def said(last):
 @bp.post("/admin/sync/enrolment")
 @admin_required
 def confirm():
-    _data_dir, _config, clock = context()
     chosen = request.form.get("enrolment") or None
     if request.form.get("decision") == "ignore" and chosen:
         enrolment.ignore(chosen)
         flash(_("Turned down: the box takes it off the stick at its next sync."), "success")
         return redirect(url_for("sync.index"))
-    document = enrolment.confirm(clock.now(), chosen)
+    document = enrolment.confirm(this_box().clock.now(), chosen)
     flash(_("This box now syncs with the hub %(name)s.", name=document["hub_name"]), "success")
     return redirect(url_for("sync.index"))
 
@@ -105,12 +103,12 @@ def discard(entry_id):
 @admin_required
 def download():
     """Write a bundle for the hub (or, at a hub, for one box) and hand it to the browser."""
-    data_dir, config, clock = context()
+    here = this_box()
     peer_id = request.form.get("peer", "")
     peer = Peer.get_or_none(Peer.id == peer_id) if peer_id else enrolment.hub_peer()
     if peer is None or peer.status != "active":
         raise BadInput(N_("This box is not enrolled with a hub yet."))
-    path, _manifest = engine.export(data_dir, config, clock, peer, data_dir.scratch())
+    path, _manifest = engine.export(here, peer, here.data_dir.scratch())
 
     @after_this_request
     def remove(response):
@@ -127,7 +125,7 @@ def download():
 def upload():
     """The bundle arrives streamed into a file of the scratch folder (see BoxRequest), is
     read from there and deleted with the request."""
-    data_dir, config, clock = context()
+    here = this_box()
     sent = request.files.get("bundle")
     if not sent or not sent.filename:
         return render_sync({"bundle": _("Choose a bundle file (%(suffix)s).", suffix=SUFFIX)},
@@ -135,14 +133,14 @@ def upload():
     sent.stream.finish()
     report = stick.Report()
     try:
-        result = engine.import_bundle(sent.stream.path, data_dir, config, clock,
+        result = engine.import_bundle(sent.stream.path, here,
                                       shown_as=clean_name(sent.filename))
     except BundleRefused as error:
-        stick.remember(report, clock, failure=error.as_message())
+        stick.remember(report, here.clock, failure=error.as_message())
         return render_sync({"bundle": error.localized(_)}, 400)
     report.lines.append(stick.describe(result))
     report.troubles += stick.attention(result)
-    stick.remember(report, clock)
+    stick.remember(report, here.clock)
     if result["already"]:
         flash(_("This bundle was already imported: nothing new."), "success")
     else:
