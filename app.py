@@ -38,6 +38,16 @@ from piratebox.sync import views as sync_views
 
 DEFAULT_DATA = "data"
 
+# The menu, in order: each entry shown as soon as the feature that serves it exists.
+MENU = [
+    ("pages.home", N_("Home")),
+    ("catalogue.index", N_("Objects")),
+    ("files.index", N_("Files")),
+    ("board.index", N_("Board")),
+    ("events.index", N_("Agenda")),
+    ("stats.index", N_("Impact")),
+]
+
 
 def data_dir_from(config):
     return DataDir(config.pop("DATA_DIR", None) or os.environ.get("PIRATEBOX_DATA")
@@ -70,6 +80,7 @@ def create_app(config=None):
         limiter=RateLimiter(),
         page_cache=PageCache(app.config["PAGE_CACHE_SECONDS"]),
         portal=Portal(site.address(opened.site), app.config["PORTAL_MEMORY_SECONDS"]),
+        menu=MENU,
     )
     web.init_app(app)
     for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,

@@ -10,7 +10,6 @@ set-password` on the box starts a new password epoch, which clears it (see
 docs/security.md).
 """
 
-import functools
 import math
 import secrets
 import time
@@ -32,13 +31,12 @@ from piratebox import box
 from piratebox.clock import FAR_AHEAD_SECONDS, plausible
 from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
+from piratebox.phone import MEDIATOR_KEY, MEDIATOR_SINCE, admin_required, is_admin
 from piratebox.timefmt import display_zone
 from piratebox.web import datetime_filter
 from piratebox.web import gettext as _
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-SESSION_KEY = "admin_epoch"  # in a mediator's session: the password epoch it logged in under
 
 DEVICE_COOKIE = "cocote_mediator_phone"
 DEVICE_DAYS = 365
@@ -47,24 +45,6 @@ TOO_MANY_ON_THE_BOX = N_(
     "Too many wrong passwords on this box: a phone that never logged in waits {seconds} "
     "seconds before trying again. Log in from a phone you logged in with before, or set a "
     "new password on the box itself (piratebox set-password).")
-
-
-def is_admin():
-    clock = current_app.extensions["box"].clock
-    epoch = session.get(SESSION_KEY)
-    since = session.get("admin_since", 0)
-    hours = current_app.config["ADMIN_SESSION_HOURS"]
-    return bool(epoch) and epoch == box.admin_epoch() and clock.now() - since < hours * 3600
-
-
-def admin_required(view):
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if not is_admin():
-            return redirect(url_for("admin.index"))
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 @bp.get("/")
@@ -143,8 +123,8 @@ def login():
         return render_template("admin/login.html"), 401
     limiter.reset("login", request.remote_addr)
     session.clear()  # a fresh session on privilege change: no fixation
-    session[SESSION_KEY] = epoch
-    session["admin_since"] = current_app.extensions["box"].clock.now()
+    session[MEDIATOR_KEY] = epoch
+    session[MEDIATOR_SINCE] = current_app.extensions["box"].clock.now()
     flash(_("Welcome, you are logged in."), "success")
     response = redirect(url_for("admin.index"))
     response.set_cookie(

@@ -18,7 +18,7 @@ from collections import OrderedDict
 
 from flask import current_app, g, request, session
 
-from piratebox import ownership, portal, security
+from piratebox import phone, portal, security
 
 # Made anew by each process and holding NUL, which no stored text, form or address may
 # carry (piratebox/security.py, piratebox/text.py): no text can make the cache put a
@@ -55,8 +55,8 @@ class PageCache:
 
 
 def is_personal():
-    return bool(session.get("_flashes") or session.get("admin_epoch")
-                or session.get(ownership.OWNED_KEY))
+    return bool(session.get("_flashes") or phone.looks_like_mediator(session)
+                or phone.holds_links())
 
 
 def csrf_token():
@@ -66,13 +66,11 @@ def csrf_token():
 
 def render(render_page):
     """Serve `render_page()` (which returns HTML text) from the cache when it may be shared."""
-    from piratebox.web import public_base  # web imports this module
-
     cache = current_app.extensions["page_cache"]
     if not cache.seconds or is_personal():
         return render_page()
     now = current_app.extensions["box"].clock.now()
-    key = (request.full_path, g.lang, portal.in_mini_browser(), public_base(),
+    key = (request.full_path, g.lang, portal.in_mini_browser(), phone.public_base(),
            cache.generation, int(now // cache.seconds))
     page = cache.get(key)
     if page is None:

@@ -21,8 +21,8 @@ import warnings
 
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
+from piratebox.units import MB
 
-MB = 1024 * 1024
 FULL_SIZE = 1280
 THUMB_SIZE = 320
 JPEG_QUALITY = 82

@@ -13,6 +13,8 @@ import shutil
 import threading
 from pathlib import Path
 
+from piratebox.units import MB
+
 DATABASE_NAME = "piratebox.db"
 SECRET_KEY_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
 CONFIG_NAME = "config.ini"
@@ -172,7 +174,7 @@ def atomic_write(path, data, mode=0o644):
         handle.write(data)
 
 
-def atomic_copy(source, target, chunk=1024 * 1024):
+def atomic_copy(source, target, chunk=MB):
     """Copy a file atomically; memory stays at one chunk whatever the size (backups of
     photos and shared files)."""
     with open(source, "rb") as reader, atomic_file(target, suffix=".partial") as writer:

@@ -1418,7 +1418,7 @@ def cookie_of_a_phone_seen_a_day_ago(data_dir):
     import secrets
 
     from piratebox.clock import Clock
-    from piratebox.web import PHONE_KEY, SEEN_KEY
+    from piratebox.phone import PHONE_KEY, SEEN_KEY
 
     app = application.create_app({"DATA_DIR": str(data_dir.path), **TEST_CONFIG})
     with opened(data_dir):

@@ -42,12 +42,13 @@ from piratebox.storage import (
     fsync_dir,
     shred,
 )
+from piratebox.units import GB, MB
 
 BACKUP_FOLDER = "cocote-backup"
 FORMAT = "cocote-backup"
 VERSION = "1.0"
-FAT_MAX_FILE = 4 * 1024**3 - 1
-CHUNK = 1024 * 1024
+FAT_MAX_FILE = 4 * GB - 1
+CHUNK = MB
 
 
 class BackupError(PirateboxError):

@@ -34,6 +34,7 @@ from piratebox.blobs import HASH_PATTERN
 from piratebox.i18n import N_, Message, print_progress
 from piratebox.rules import ID
 from piratebox.storage import CONFIG_NAME, atomic_file, atomic_write, fsync_dir
+from piratebox.units import KB, MB
 
 
 def find_backup(stick, box_id=None):
@@ -60,8 +61,8 @@ def find_backup(stick, box_id=None):
 # of blobs an entry at a time, each entry checked as it comes and its file looked at on
 # the stick, never the whole list in memory. A hub's half a million blobs cost a chunk of
 # memory, and a hostile list is refused at its first entry that is not a backup's.
-MAX_MANIFEST = 64 * 1024 * 1024  # some 500,000 blobs
-MAX_MANIFEST_FIELD = 64 * 1024  # any field but the list of blobs: a few lines
+MAX_MANIFEST = 64 * MB  # some 500,000 blobs
+MAX_MANIFEST_FIELD = 64 * KB  # any field but the list of blobs: a few lines
 MAX_BLOB_ENTRY = 1024  # {"sha256": 64 hex digits, "size": a number}
 SETTINGS_FILES = {SECRET_KEY_FILE: "secret_key_file", CONFIG_NAME: "config_file"}
 DATABASE_NAME = re.compile(r"^database-[a-z2-7]{26}\.db$")

@@ -5,10 +5,10 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 
-from piratebox.admin import admin_required
 from piratebox.backup import logic as backup
 from piratebox.errors import BadInput
 from piratebox.i18n import N_, say_nothing
+from piratebox.phone import admin_required
 from piratebox.sync import enrolment, stick
 from piratebox.sync.views import render_sync
 from piratebox.web import gettext as _

@@ -16,19 +16,18 @@ from flask import (
 )
 
 from models import Blob, BlobUse, Item
-from piratebox import bodies, moderation, ownership, pagecache, villages, web
-from piratebox.admin import admin_required, is_admin
+from piratebox import bodies, moderation, pagecache, phone, villages, web
 from piratebox.blobs import HASH_PATTERN, BlobStore
 from piratebox.catalogue import categories, forms, lending, logic
 from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
+from piratebox.phone import admin_required, is_admin, public_url
 from piratebox.sending import send_stored
 from piratebox.web import (
     POSTED_A_LOT,
     actor,
     count_success,
     photo_uploads,
-    public_url,
     within_limit,
 )
 from piratebox.web import gettext as _
@@ -95,7 +94,7 @@ def reservation_key(item_id):
 
 def reserved_here(item):
     """Did this phone reserve the object (and is it still reserved)?"""
-    token = ownership.token_for(reservation_key(item.id))
+    token = phone.token_for(reservation_key(item.id))
     return item.status == "reserved" and bool(token) and logic.personal_token_matches(
         item.id, token)
 
@@ -104,7 +103,7 @@ def my_waiting_entry(queue):
     """This phone's place on an object's waiting list, or None (the database is asked only
     about a place whose private link this phone holds)."""
     for entry in queue:
-        token = ownership.token_for(entry.id)
+        token = phone.token_for(entry.id)
         if token and logic.personal_token_matches(entry.id, token):
             return entry
     return None
@@ -207,7 +206,7 @@ def publish(values, errors):
 
 
 def created(item, token):
-    ownership.remember(item.id, token)
+    phone.remember(item.id, token)
     session["just_created"] = item.id
     flash(_("Thank you! Your request is online.") if item.kind == "request"
           else _("Thank you! Your object is online."), "success")
@@ -228,7 +227,7 @@ def render_show(item, errors=None, values=None):
     return render_template(
         "catalogue/show.html", item=item, owner=owns(item), reserver=reserver,
         reservation_url=public_url("catalogue.reservation_link", item_id=item.id,
-                                   token=ownership.token_for(reservation_key(item.id)))
+                                   token=phone.token_for(reservation_key(item.id)))
         if reserver else None,
         waiting=my_waiting_entry(queue), queue_length=len(queue),
         can_wait=lending.can_wait_for(item), answers=answers, errors=errors or {},
@@ -246,7 +245,7 @@ def reserve(item_id):
     limit_claims()
     token = logic.reserve(item, values, forms.read_avoided_purchase(request.form), actor())
     count_success("claim")
-    ownership.remember(reservation_key(item.id), token)
+    phone.remember(reservation_key(item.id), token)
     flash(_("Reserved for you. Contact the owner to pick it up; this phone can cancel the "
             "reservation from the object's page."), "success")
     return redirect(url_for("catalogue.show", item_id=item.id))
@@ -256,7 +255,7 @@ def reserve(item_id):
 def reservation_link(item_id):
     """The private link of a reservation, opened on another phone: it remembers it."""
     item = get_item(item_id)
-    if ownership.claim_link(reservation_key(item.id), lambda _key, token:
+    if phone.claim_link(reservation_key(item.id), lambda _key, token:
                             logic.personal_token_matches(item.id, token)):
         return redirect(url_for("catalogue.show", item_id=item.id))
     abort(404)
@@ -294,7 +293,7 @@ def join_waiting_list(item_id):
     limit_claims()
     entry, token = lending.join(item, values, actor())
     count_success("claim")
-    ownership.remember(entry.id, token)
+    phone.remember(entry.id, token)
     flash(_("You are on the waiting list. The owner sees it and will contact you."), "success")
     return redirect(url_for("catalogue.show", item_id=item.id))
 
@@ -328,7 +327,7 @@ def report(item_id):
 def manage(item_id):
     """The owner's page. A manage link carries ?token=; it is moved into the cookie."""
     item = get_item(item_id, visible_only=False)
-    if ownership.claim_link(item.id, logic.token_matches):
+    if phone.claim_link(item.id, logic.token_matches):
         return redirect(url_for("catalogue.manage", item_id=item.id))
     if not owns(item):
         abort(403)
@@ -338,7 +337,7 @@ def manage(item_id):
 
 def manage_url(item):
     """The owner's private link, as it must be typed or scanned on another phone."""
-    token = ownership.token_for(item.id)
+    token = phone.token_for(item.id)
     return public_url("catalogue.manage", item_id=item.id, token=token)
 
 
@@ -447,7 +446,7 @@ def photo(digest):
 
 
 def owns_id(item_id):
-    return logic.token_matches(item_id, ownership.token_for(item_id))
+    return logic.token_matches(item_id, phone.token_for(item_id))
 
 
 @bp.get("/admin/reports")

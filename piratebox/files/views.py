@@ -16,17 +16,26 @@ from flask import (
 )
 
 from models import SharedFile
-from piratebox import bodies, moderation, ownership, pagecache
-from piratebox.admin import admin_required, is_admin
+from piratebox import bodies, moderation, pagecache, phone, spool
 from piratebox.blobs import BlobStore
 from piratebox.errors import BadInput, PirateboxError
-from piratebox.files import logic, names, upload
+from piratebox.files import logic, names
 from piratebox.i18n import N_
+from piratebox.phone import admin_required, is_admin, public_url
 from piratebox.sending import send_stored
-from piratebox.web import actor, count_success, public_url
+from piratebox.units import MB
+from piratebox.web import actor, count_success
 from piratebox.web import gettext as _
 
 bp = Blueprint("files", __name__)
+
+MAX_FILES_PER_UPLOAD = 20
+RATE_BUCKET = "upload"
+UPLOADED_A_LOT = N_("You have sent a lot of files this hour: wait {minutes} minutes, or ask "
+                    "the mediator.")
+bodies.declare("files", lambda config: bodies.spooled(
+    "files", config["FILES_MAX_MB"] * MB, MAX_FILES_PER_UPLOAD, rate_bucket=RATE_BUCKET,
+    rate_setting="FILES_PER_HOUR", rate_message=UPLOADED_A_LOT))
 
 EXPIRY_SWEEP_SECONDS = 300
 DOWNLOAD_PERIOD = 24 * 3600  # a phone's downloads of one file count once in this time
@@ -40,10 +49,10 @@ FILE_POLICY = ("sandbox; default-src 'none'; img-src 'self'; media-src 'self'; "
 def disk_figures():
     data_dir = current_app.extensions["box"].data_dir
     usage = shutil.disk_usage(data_dir.path)
-    reserve = upload.reserve_bytes(current_app.config, usage.total)
+    reserve = spool.reserve_bytes(current_app.config, usage.total)
     return {"total": usage.total, "used": usage.total - usage.free,
             "available": max(0, usage.free - reserve), "reserve": reserve,
-            "largest_upload": upload.largest_upload(data_dir, current_app.config)}
+            "largest_upload": spool.largest_upload(data_dir, current_app.config)}
 
 
 def sweep_expired():
@@ -71,7 +80,7 @@ def get_file(file_id, visible_only=True):
 
 
 def owns(record):
-    return logic.token_matches(record.id, ownership.token_for(record.id))
+    return logic.token_matches(record.id, phone.token_for(record.id))
 
 
 @bp.get("/files/")
@@ -101,16 +110,16 @@ def render_index(errors=None, typed=None):
 @bodies.accepts("files")
 def upload_files():
     """Several files in one form. The parts are already on disk, streamed and hashed, when
-    this runs (see piratebox/files/upload.py); here they are kept or refused as a whole.
+    this runs (see piratebox/spool.py); here they are kept or refused as a whole.
     A refusal is shown on the form, with the folder that was typed."""
     try:
         added = add_chosen()
     except PirateboxError as error:
         typed = {"folder": request.form.get("folder", "")}
         return render_index({"files": error.localized(_)}, typed), error.status
-    count_success("upload")
+    count_success(RATE_BUCKET)
     for record, token in added:
-        ownership.remember(record.id, token)
+        phone.remember(record.id, token)
     session[JUST_UPLOADED] = [record.id for record, _token in added]
     if request.accept_mimetypes.best == "application/json":
         return jsonify(next=url_for("files.uploaded"))  # the progress bar's script goes there
@@ -141,7 +150,7 @@ def uploaded():
 def private_link(record):
     """The uploader's delete link, as it must be typed or scanned on another phone."""
     return public_url("files.manage", file_id=record.id,
-                           token=ownership.token_for(record.id))
+                           token=phone.token_for(record.id))
 
 
 @bp.get("/files/<file_id>")
@@ -201,7 +210,7 @@ def preview(file_id, filename):
 def manage(file_id):
     """The uploader's page. A private link carries ?token=; it is moved into the cookie."""
     record = get_file(file_id, visible_only=False)
-    if ownership.claim_link(record.id, logic.token_matches):
+    if phone.claim_link(record.id, logic.token_matches):
         return redirect(url_for("files.manage", file_id=record.id))
     if not owns(record):
         abort(403)

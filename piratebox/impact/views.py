@@ -18,10 +18,10 @@ from markupsafe import Markup
 
 from models import Tally
 from piratebox import bodies, rules, typography
-from piratebox.admin import admin_required
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
 from piratebox.impact import logic as impact
+from piratebox.phone import admin_required
 from piratebox.web import actor, photo_uploads
 from piratebox.web import gettext as _
 

@@ -30,13 +30,12 @@ from flask import (
 
 from models import Item, SharedFile
 from piratebox import __version__, site
-from piratebox.admin import admin_required
 from piratebox.errors import PrintFailed
 from piratebox.i18n import N_
+from piratebox.phone import admin_required, public_base, public_url
 from piratebox.printing import qr
 from piratebox.sending import send_stored
 from piratebox.web import gettext as _
-from piratebox.web import public_base, public_url
 
 bp = Blueprint("printing", __name__)
 log = logging.getLogger("piratebox")

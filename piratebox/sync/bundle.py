@@ -26,6 +26,7 @@ from piratebox.errors import PirateboxError
 from piratebox.i18n import N_, Message
 from piratebox.rules import ID, MAX_TIME, MAX_VERSION
 from piratebox.storage import atomic_file
+from piratebox.units import KB, MB
 
 FORMAT = "cocote-bundle"
 MAJOR, MINOR = 1, 1
@@ -35,8 +36,7 @@ SIGNATURE = "manifest.hmac"
 RECORDS = "records.jsonl"
 MEMBER_PATTERN = re.compile(r"\A(records\.jsonl|blobs/[0-9a-f]{64})\Z")
 VERSION_PATTERN = re.compile(r"\A([0-9]{1,4})\.([0-9]{1,4})\Z")
-CHUNK = 256 * 1024
-MB = 1024 * 1024
+CHUNK = 256 * KB
 # What a reader accepts before looking further, so that a hostile file on a stick costs a
 # router a few MB and a fraction of a second before it is refused: an archive lists at
 # most MAX_MEMBERS members besides the manifest and its signature (a writer puts the rest

@@ -36,8 +36,8 @@ from piratebox.rules import Unusable
 from piratebox.sync import bundle, history, quarantine, records
 from piratebox.sync.bundle import BundleRefused
 from piratebox.sync.enrolment import SyncError
+from piratebox.units import MB
 
-MB = 1024 * 1024
 MERGE_BATCH = 500  # records read from a bundle before they are merged together
 # How far above everything a hub has seen a box's versions may be. A box's version grows
 # by one a change (and jumps only to what it received from the hub): a million changes

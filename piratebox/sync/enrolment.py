@@ -25,6 +25,7 @@ from piratebox.rules import ID
 from piratebox.storage import atomic_write, shred
 from piratebox.sync import bundle
 from piratebox.text import clean_line
+from piratebox.units import KB
 
 FORMAT = "cocote-enrolment"
 STICK_FOLDER = "cocote"
@@ -72,7 +73,7 @@ def read(path):
     """An enrolment file's document, or None if it is not a valid one."""
     try:
         with open(path, "rb") as handle:
-            document = bundle.parse_json(handle.read(64 * 1024))
+            document = bundle.parse_json(handle.read(64 * KB))
     except (OSError, ValueError):
         return None
     if not isinstance(document, dict) or document.get("format") != FORMAT:

@@ -19,17 +19,21 @@ from flask import (
 
 from models import Peer, Setting
 from piratebox import bodies, box
-from piratebox.admin import admin_required
 from piratebox.backup import logic as backup
 from piratebox.errors import BadInput
 from piratebox.files.names import clean_name
 from piratebox.i18n import N_
+from piratebox.phone import admin_required
 from piratebox.sync import engine, enrolment, quarantine, stick
 from piratebox.sync.bundle import SUFFIX, BundleRefused
+from piratebox.units import MB
 from piratebox.web import gettext as _
 from piratebox.web import ngettext
 
 bp = Blueprint("sync", __name__)
+
+bodies.declare("bundle", lambda config: bodies.spooled(
+    "bundle", config["SYNC_MAX_BUNDLE_MB"] * MB, 1, mediator_only=True))
 
 
 def this_box():
