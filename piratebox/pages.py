@@ -55,8 +55,8 @@ def healthz():
     body = {
         "status": "ok" if database_ok else "degraded",
         "database": "ok" if database_ok else "error",
-        "disk_free_bytes": usage["free"],
-        "disk_total_bytes": usage["total"],
+        "disk_free_bytes": usage.free,
+        "disk_total_bytes": usage.total,
         "version": __version__,
         "clock_doubtful": current_app.extensions["box"].clock.is_doubtful(),
     }

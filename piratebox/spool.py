@@ -20,12 +20,12 @@ import errno
 import hashlib
 import os
 import secrets
-import shutil
 
 from flask import current_app, g
 
 from piratebox.errors import PirateboxError
 from piratebox.i18n import N_
+from piratebox.storage import disk_usage
 from piratebox.units import MB
 
 # The first bytes of a file, kept as it streams: enough for every signature the file
@@ -68,7 +68,7 @@ def check_room_to_write(data_dir, config):
     """Refuse a visitor's write (a post, a message, a change) once the free space is down
     to half the reserve: the database grows with each, and takes its room from the reserve
     the file share leaves, never from the last of the disk."""
-    usage = shutil.disk_usage(data_dir.path)
+    usage = disk_usage(data_dir.path)
     if usage.free < reserve_bytes(config, usage.total) // 2:
         raise BoxFull()
 
@@ -93,8 +93,18 @@ def fits(room_now, others, own):
 
 def room(data_dir, config):
     """Bytes an upload may still use on the data disk."""
-    usage = shutil.disk_usage(data_dir.path)
+    usage = disk_usage(data_dir.path)
     return usage.free - reserve_bytes(config, usage.total)
+
+
+def disk_figures(data_dir, config):
+    """The data disk as the file share's page tells it: total, used, available above the
+    reserve, the reserve, and the largest upload it takes now."""
+    usage = disk_usage(data_dir.path)
+    reserve = reserve_bytes(config, usage.total)
+    return {"total": usage.total, "used": usage.total - usage.free,
+            "available": max(0, usage.free - reserve), "reserve": reserve,
+            "largest_upload": largest_upload(data_dir, config)}
 
 
 class UploadSpool:

@@ -17,10 +17,11 @@ from flask import (
 
 from models import Blob, BlobUse, Item
 from piratebox import bodies, moderation, pagecache, phone, villages, web
-from piratebox.blobs import HASH_PATTERN, BlobStore
+from piratebox.blobs import BlobStore
 from piratebox.catalogue import categories, forms, lending, logic
 from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
+from piratebox.patterns import SHA256
 from piratebox.phone import admin_required, is_admin, public_url
 from piratebox.sending import send_stored
 from piratebox.web import (
@@ -424,7 +425,7 @@ def photo(digest):
     """A photo, while a record shows it: an object's to everyone while the object is
     visible, to its owner and the mediator while it is hidden, a tally's to the mediator.
     A deleted object's photos are gone at once (their space follows, see blobs.collect)."""
-    if not HASH_PATTERN.match(digest):
+    if not SHA256.match(digest):
         abort(404)
     blob = Blob.get_or_none(Blob.hash == digest)
     if blob is None or blob.kind not in ("photo", "thumb"):

@@ -1,6 +1,5 @@
 """The file share's pages: list and upload, a file's page, download, preview, delete."""
 
-import shutil
 
 from flask import (
     Blueprint,
@@ -44,15 +43,6 @@ JUST_UPLOADED = "just_uploaded"
 # nothing loaded from elsewhere, whatever the file turns out to contain.
 FILE_POLICY = ("sandbox; default-src 'none'; img-src 'self'; media-src 'self'; "
                "style-src 'unsafe-inline'; frame-ancestors 'self'")
-
-
-def disk_figures():
-    data_dir = current_app.extensions["box"].data_dir
-    usage = shutil.disk_usage(data_dir.path)
-    reserve = spool.reserve_bytes(current_app.config, usage.total)
-    return {"total": usage.total, "used": usage.total - usage.free,
-            "available": max(0, usage.free - reserve), "reserve": reserve,
-            "largest_upload": spool.largest_upload(data_dir, current_app.config)}
 
 
 def sweep_expired():
@@ -102,7 +92,7 @@ def render_index(errors=None, typed=None):
         "files/index.html", files=rows, total=total, page=page, filters=filters,
         pages=max(1, -(-total // logic.PAGE_SIZE)), folders=folders,
         folder_choices=[(name, name) for name in folders],
-        disk=disk_figures(),
+        disk=spool.disk_figures(current_app.extensions["box"].data_dir, current_app.config),
         kind_of=names.kind_of, errors=errors or {}, typed=typed or {})
 
 

@@ -21,7 +21,7 @@ from models import Peer, PeerBlob, Setting, db, fold, new_id
 from piratebox import box
 from piratebox.errors import PirateboxError
 from piratebox.i18n import N_
-from piratebox.rules import ID
+from piratebox.patterns import ID, SHA256
 from piratebox.storage import atomic_write, shred
 from piratebox.sync import bundle
 from piratebox.text import clean_line
@@ -30,7 +30,6 @@ from piratebox.units import KB
 FORMAT = "cocote-enrolment"
 STICK_FOLDER = "cocote"
 MAX_NAME = 120
-KEY = re.compile(r"\A[0-9a-f]{64}\Z")
 
 
 class SyncError(PirateboxError):
@@ -81,7 +80,7 @@ def read(path):
     texts = {name: document.get(name) for name in ("hub_name", "box_name")}
     valid = (all(isinstance(document.get(k), str) and ID.match(document[k])
                  for k in ("hub_id", "enrolment_id"))
-             and isinstance(document.get("key"), str) and KEY.match(document["key"])
+             and isinstance(document.get("key"), str) and SHA256.match(document["key"])
              and all(isinstance(text, str | None) for text in texts.values()))
     if not valid:
         return None
