@@ -318,20 +318,18 @@ class Item(Replicated):
         return query
 
 
-class ItemKey(BaseModel):
-    """The hash of an item's private manage link. Local to this box: it never travels."""
+class PrivateKey(BaseModel):
+    """The hash of a private link's token (piratebox/ownership.py). Its holder is the
+    record's owner (an object's manage link, a shared file's delete link) or a claimant:
+    the phone that reserved an object (keyed by the object's id), the one waiting for it
+    (keyed by the waiting entry's id). Local to this box: it never travels."""
 
-    item_id = CharField(primary_key=True, max_length=26)
+    record_id = CharField(max_length=26)
+    holder = CharField(max_length=8)
     token_hash = CharField(max_length=64)
 
-
-class PersonalKey(BaseModel):
-    """The hash of a private link held by someone who is not the record's owner: the phone
-    that reserved an object (keyed by the object's id), the one waiting for it (keyed by
-    the waiting entry's id). Local to this box, like every key."""
-
-    record_id = CharField(primary_key=True, max_length=26)
-    token_hash = CharField(max_length=64)
+    class Meta:
+        primary_key = CompositeKey("record_id", "holder")
 
 
 class WaitingEntry(Replicated):
@@ -456,13 +454,6 @@ class SharedFile(Replicated):
         return cls.live().where(
             (cls.hidden == False) & (cls.expires_at.is_null() | (cls.expires_at > now))  # noqa: E712
             & ((cls.origin == this_box()) | cls.offered_to_network()))
-
-
-class FileKey(BaseModel):
-    """The hash of a shared file's private delete link. Local to this box."""
-
-    file_id = CharField(primary_key=True, max_length=26)
-    token_hash = CharField(max_length=64)
 
 
 class FileDownload(BaseModel):
@@ -787,6 +778,24 @@ MIGRATIONS = [
         "reports: whether the reporting phone had been on the box before",
         ["ALTER TABLE report ADD COLUMN reporter_known BOOLEAN NOT NULL DEFAULT TRUE"],
     ),
+    (
+        12,
+        "one table for the hashes of every private link: an owner's, or a claimant's",
+        [
+            "CREATE TABLE private_key (record_id VARCHAR(26) NOT NULL, "
+            "holder VARCHAR(8) NOT NULL, token_hash VARCHAR(64) NOT NULL, "
+            "PRIMARY KEY (record_id, holder))",
+            "INSERT INTO private_key (record_id, holder, token_hash) "
+            "SELECT item_id, 'owner', token_hash FROM item_key",
+            "INSERT INTO private_key (record_id, holder, token_hash) "
+            "SELECT file_id, 'owner', token_hash FROM file_key",
+            "INSERT INTO private_key (record_id, holder, token_hash) "
+            "SELECT record_id, 'claimant', token_hash FROM personal_key",
+            "DROP TABLE item_key",
+            "DROP TABLE file_key",
+            "DROP TABLE personal_key",
+        ],
+    ),
 ]
 
 
@@ -833,6 +842,6 @@ def migrate(upto=None, progress=None):
 
 
 def all_models():
-    return [Setting, Counter, Blob, BlobUse, Item, ItemKey, PersonalKey, WaitingEntry,
-            Exchange, Report, Message, Event, Tally, SharedFile, FileKey, FileDownload, Peer,
-            PeerBlob, Quarantined, ReceivedBundle]
+    return [Setting, Counter, Blob, BlobUse, Item, PrivateKey, WaitingEntry, Exchange,
+            Report, Message, Event, Tally, SharedFile, FileDownload, Peer, PeerBlob,
+            Quarantined, ReceivedBundle]

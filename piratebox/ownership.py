@@ -2,12 +2,18 @@
 
 Posting an object or a file gives a random token, shown once as a link and a QR code
 and remembered in the phone's signed session cookie (piratebox/phone.py). The box keeps
-only its hash.
+only its hash, in one table (models.PrivateKey) for every kind of link: its holder is
+the record's OWNER, or a CLAIMANT (who reserved an object, or waits for it).
 """
 
 import hashlib
 import hmac
 import secrets
+
+from models import PrivateKey
+
+OWNER = "owner"
+CLAIMANT = "claimant"
 
 
 def new_token():
@@ -23,3 +29,24 @@ def matches(stored_hash, token):
     if not token or stored_hash is None:
         return False
     return hmac.compare_digest(stored_hash, token_hash(token))
+
+
+def give(record_id, holder=OWNER):
+    """A new private link of `record_id` for `holder` (replacing any earlier one); the token."""
+    token = new_token()
+    PrivateKey.insert(record_id=record_id, holder=holder, token_hash=token_hash(token)
+                      ).on_conflict(conflict_target=[PrivateKey.record_id, PrivateKey.holder],
+                                    update={PrivateKey.token_hash: token_hash(token)}).execute()
+    return token
+
+
+def holds(record_id, token, holder=OWNER):
+    """Is `token` the private link of `record_id` for `holder`?"""
+    key = PrivateKey.get_or_none((PrivateKey.record_id == record_id)
+                                 & (PrivateKey.holder == holder))
+    return matches(key and key.token_hash, token)
+
+
+def forget(record_id, holder=OWNER):
+    PrivateKey.delete().where((PrivateKey.record_id == record_id)
+                              & (PrivateKey.holder == holder)).execute()

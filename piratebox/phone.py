@@ -13,7 +13,7 @@ import secrets
 
 from flask import abort, current_app, redirect, request, session, url_for
 
-from piratebox import box, moderation, site
+from piratebox import box, moderation, ownership, site
 
 MEDIATOR_KEY = "admin_epoch"  # the password epoch the mediator logged in under
 MEDIATOR_SINCE = "admin_since"
@@ -66,8 +66,9 @@ def token_for(record_id):
     return request.form.get("token") or session.get(OWNED_KEY, {}).get(record_id)
 
 
-def claim_link(record_id, token_matches):
-    """A private link carries ?token=: if it is right, move it into this phone's cookie.
+def claim_link(record_id, holder=ownership.OWNER, cookie_key=None):
+    """A private link carries ?token=: if it is right, move it into this phone's cookie
+    (under `cookie_key`, by default the record's id).
 
     Returns True when the page should redirect to itself without the token (so it never
     stays in the address bar or the history); a wrong token is a 403.
@@ -75,10 +76,26 @@ def claim_link(record_id, token_matches):
     token = request.args.get("token")
     if not token:
         return False
-    if not token_matches(record_id, token):
+    if not ownership.holds(record_id, token, holder):
         abort(403)
-    remember(record_id, token)
+    remember(cookie_key or record_id, token)
     return True
+
+
+def owns(record_id):
+    """Does this phone hold the owner's private link of the record?"""
+    return ownership.holds(record_id, token_for(record_id))
+
+
+def owner_page(record_id, endpoint, **values):
+    """The start of an owner's page: a redirect to `endpoint` (with `values`) when the link
+    had a token to take into the cookie, a 403 for a phone that is not the owner, else
+    None (go on)."""
+    if claim_link(record_id):
+        return redirect(url_for(endpoint, **values))
+    if not owns(record_id):
+        abort(403)
+    return None
 
 
 # --- what moderation counts ---------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
-from models import Blob, Exchange, Item, ItemKey, db
+from models import Blob, Exchange, Item, PrivateKey, db
 from tests.conftest import csrf_from, phone_seen_before
 from tests.images import exif_of, jpeg, png_header_only
 
@@ -229,7 +229,8 @@ def test_the_manage_link_works_on_another_phone_and_the_token_is_stored_hashed(c
     assert response.status_code == 302  # moved into the cookie, out of the address bar
     assert other_phone.get(f"/items/{item.id}/manage").status_code == 200
     with db.connection_context():
-        assert ItemKey.get().token_hash == hashlib.sha256(token.encode()).hexdigest()
+        assert PrivateKey.get(record_id=item.id, holder="owner").token_hash == hashlib.sha256(
+            token.encode()).hexdigest()
     database = app.extensions["box"].data_dir.database.read_bytes()
     assert token.encode() not in database
 

@@ -12,7 +12,7 @@ import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
-from models import Blob, FileKey, SharedFile, db
+from models import Blob, PrivateKey, SharedFile, db
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.files import logic, names
@@ -252,7 +252,7 @@ def test_the_uploader_deletes_with_the_private_link_from_another_phone(client, a
     assert not blob_files(data_dir)  # the space is given back
     with db.connection_context():
         assert SharedFile.get_by_id(record.id).deleted
-        assert FileKey.select().count() == 0
+        assert PrivateKey.select().count() == 0
         assert Blob.select().count() == 0
 
 

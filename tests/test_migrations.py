@@ -165,3 +165,19 @@ def test_migration_10_keeps_in_the_village_an_offer_with_no_contact_and_lets_his
         assert {use.record_id for use in BlobUse.select()} == {mine.id, offered.id}
         assert Peer.get().sent_upto == 40  # it may hold anything the network showed
         assert [item.id for item in Item.listed()] == [mine.id, offered.id]
+
+
+def test_migration_12_moves_every_private_link_into_one_table(empty_db):
+    migrate(upto=11)
+    db.execute_sql("INSERT INTO item_key VALUES ('anitem', 'hash-of-the-manage-link')")
+    db.execute_sql("INSERT INTO file_key VALUES ('afile', 'hash-of-the-delete-link')")
+    db.execute_sql("INSERT INTO personal_key VALUES ('anitem', 'hash-of-the-reservation')")
+    db.execute_sql("INSERT INTO personal_key VALUES ('anentry', 'hash-of-a-place-in-line')")
+    migrate()
+    assert sorted(models.PrivateKey.select().tuples()) == [
+        ("afile", "owner", "hash-of-the-delete-link"),
+        ("anentry", "claimant", "hash-of-a-place-in-line"),
+        ("anitem", "claimant", "hash-of-the-reservation"),
+        ("anitem", "owner", "hash-of-the-manage-link"),
+    ]
+    assert not {"item_key", "file_key", "personal_key"} & set(db.get_tables())

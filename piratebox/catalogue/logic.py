@@ -8,7 +8,7 @@ leaves no trace; an item and the blobs it needs land together.
 
 import json
 
-from models import Exchange, Item, ItemKey, PersonalKey, db, fold, this_box
+from models import Exchange, Item, db, fold, this_box
 from piratebox import moderation, ownership, photos
 from piratebox.catalogue.categories import CHANGED_HANDS, mass_of
 from piratebox.errors import BadInput, Conflict
@@ -38,26 +38,6 @@ TRANSITIONS = {
 }
 
 
-def token_matches(item_id, token):
-    key = ItemKey.get_or_none(ItemKey.item_id == item_id)
-    return ownership.matches(key and key.token_hash, token)
-
-
-def personal_token_matches(record_id, token):
-    """Is `token` the private link of who reserved this object (or waits, for an entry)?"""
-    key = PersonalKey.get_or_none(PersonalKey.record_id == record_id)
-    return ownership.matches(key and key.token_hash, token)
-
-
-def give_personal_key(record_id):
-    """A new private link for the phone that reserved or joined a waiting list; the token."""
-    token = ownership.new_token()
-    PersonalKey.insert(record_id=record_id, token_hash=ownership.token_hash(token)).on_conflict(
-        conflict_target=[PersonalKey.record_id],
-        update={PersonalKey.token_hash: ownership.token_hash(token)}).execute()
-    return token
-
-
 def store_photos(uploads, actor):
     """Re-encode each uploaded photo and store it; refuse them all if one is bad."""
     uploads = [upload for upload in uploads if photos.size_of(upload)]
@@ -85,7 +65,6 @@ def create(values, uploads, actor):
     """A new offer or request; returns (item, the manage token to show once)."""
     item = Item(**values)
     item.expires_at = None if item.place == "box" else actor.now + EXPIRY_DAYS * DAY
-    token = ownership.new_token()
     if item.kind == "request":
         action = "requested"
     else:
@@ -94,7 +73,7 @@ def create(values, uploads, actor):
         item.photos = json.dumps(store_photos(uploads, actor))
         with db.atomic():
             actor.save(item)
-            ItemKey.create(item_id=item.id, token_hash=ownership.token_hash(token))
+            token = ownership.give(item.id)
             record(item, action, actor)
     return item, token
 
@@ -185,14 +164,14 @@ def reserve(item, values, avoided_purchase, actor):
     """Reserve an offer for someone; returns the private link's token of their phone."""
     with db.atomic():
         transition(item, "reserve", actor, avoided_purchase=avoided_purchase, **values)
-        return give_personal_key(item.id)
+        return ownership.give(item.id, ownership.CLAIMANT)
 
 
 def cancel_reservation(item, actor):
     """The person who reserved changes their mind: the object is free again."""
     with db.atomic():
         transition(item, "release", actor)
-        PersonalKey.delete().where(PersonalKey.record_id == item.id).execute()
+        ownership.forget(item.id, ownership.CLAIMANT)
 
 
 # What each action appends to the exchange log. A reservation is a promise, not an

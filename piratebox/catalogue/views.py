@@ -16,7 +16,7 @@ from flask import (
 )
 
 from models import Blob, BlobUse, Item
-from piratebox import bodies, moderation, pagecache, phone, villages, web
+from piratebox import bodies, moderation, ownership, pagecache, phone, villages, web
 from piratebox.blobs import BlobStore
 from piratebox.catalogue import categories, forms, lending, logic
 from piratebox.errors import BadInput, TooManyRequests
@@ -77,7 +77,7 @@ def get_item(item_id, visible_only=True):
 
 
 def owns(item):
-    return owns_id(item.id)
+    return phone.owns(item.id)
 
 
 def village_of(record):
@@ -96,8 +96,7 @@ def reservation_key(item_id):
 def reserved_here(item):
     """Did this phone reserve the object (and is it still reserved)?"""
     token = phone.token_for(reservation_key(item.id))
-    return item.status == "reserved" and bool(token) and logic.personal_token_matches(
-        item.id, token)
+    return item.status == "reserved" and ownership.holds(item.id, token, ownership.CLAIMANT)
 
 
 def my_waiting_entry(queue):
@@ -105,7 +104,7 @@ def my_waiting_entry(queue):
     about a place whose private link this phone holds)."""
     for entry in queue:
         token = phone.token_for(entry.id)
-        if token and logic.personal_token_matches(entry.id, token):
+        if token and ownership.holds(entry.id, token, ownership.CLAIMANT):
             return entry
     return None
 
@@ -256,8 +255,7 @@ def reserve(item_id):
 def reservation_link(item_id):
     """The private link of a reservation, opened on another phone: it remembers it."""
     item = get_item(item_id)
-    if phone.claim_link(reservation_key(item.id), lambda _key, token:
-                            logic.personal_token_matches(item.id, token)):
+    if phone.claim_link(item.id, ownership.CLAIMANT, cookie_key=reservation_key(item.id)):
         return redirect(url_for("catalogue.show", item_id=item.id))
     abort(404)
 
@@ -328,10 +326,9 @@ def report(item_id):
 def manage(item_id):
     """The owner's page. A manage link carries ?token=; it is moved into the cookie."""
     item = get_item(item_id, visible_only=False)
-    if phone.claim_link(item.id, logic.token_matches):
-        return redirect(url_for("catalogue.manage", item_id=item.id))
-    if not owns(item):
-        abort(403)
+    moved = phone.owner_page(item.id, "catalogue.manage", item_id=item.id)
+    if moved:
+        return moved
     just_created = session.pop("just_created", None) == item.id
     return render_manage(item, item.__data__, {}, just_created=just_created)
 
@@ -432,7 +429,7 @@ def photo(digest):
         abort(404)
     uses = list(BlobUse.select().where(BlobUse.hash == digest))
     public = any(use.shown for use in uses)
-    if not public and not (uses and (is_admin() or any(owns_id(use.record_id) for use in uses))):
+    if not public and not (uses and (is_admin() or any(phone.owns(use.record_id) for use in uses))):
         abort(404)
     path = BlobStore(current_app.extensions["box"].data_dir).path(digest)
     if not path.is_file():  # a damaged store: reported, never a server error
@@ -444,10 +441,6 @@ def photo(digest):
     response.headers["Cache-Control"] = (f"public, max-age={PHOTO_CACHE_SECONDS}" if public
                                          else "private, no-store")
     return response
-
-
-def owns_id(item_id):
-    return logic.token_matches(item_id, phone.token_for(item_id))
 
 
 @bp.get("/admin/reports")

@@ -8,7 +8,7 @@ it, unless another live record shares it, so deleting a file gives its space bac
 
 from peewee import JOIN, fn
 
-from models import FileDownload, FileKey, SharedFile, db, fold
+from models import FileDownload, SharedFile, db, fold
 from piratebox import moderation, ownership
 from piratebox.files import names
 
@@ -27,7 +27,6 @@ BLOB_KIND = "file"
 def add(spool, raw_name, folder, actor, expire_days=0):
     """Keep one uploaded file; returns (record, the private delete token to show once)."""
     spool.finish()
-    token = ownership.new_token()
     record = SharedFile(
         name=raw_name, folder=folder or "", blob=spool.digest, size=spool.size,
         media_type=names.sniff(spool.head),
@@ -37,13 +36,8 @@ def add(spool, raw_name, folder, actor, expire_days=0):
         actor.blobs.adopt(spool.path, spool.digest, spool.size, BLOB_KIND, actor.now)
         spool.adopted = True
         actor.save(record)
-        FileKey.create(file_id=record.id, token_hash=ownership.token_hash(token))
+        token = ownership.give(record.id)
     return record, token
-
-
-def token_matches(file_id, token):
-    key = FileKey.get_or_none(FileKey.file_id == file_id)
-    return ownership.matches(key and key.token_hash, token)
 
 
 def browse(filters, page, now):
@@ -90,7 +84,7 @@ def delete(record, actor):
     (another village's file is then hidden here only, see moderation.decide)."""
     with db.atomic():
         moderation.decide(record, "delete", actor)
-        FileKey.delete().where(FileKey.file_id == record.id).execute()
+        ownership.forget(record.id)
     actor.blobs.collect()
 
 

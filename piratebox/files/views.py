@@ -70,7 +70,7 @@ def get_file(file_id, visible_only=True):
 
 
 def owns(record):
-    return logic.token_matches(record.id, phone.token_for(record.id))
+    return phone.owns(record.id)
 
 
 @bp.get("/files/")
@@ -200,10 +200,9 @@ def preview(file_id, filename):
 def manage(file_id):
     """The uploader's page. A private link carries ?token=; it is moved into the cookie."""
     record = get_file(file_id, visible_only=False)
-    if phone.claim_link(record.id, logic.token_matches):
-        return redirect(url_for("files.manage", file_id=record.id))
-    if not owns(record):
-        abort(403)
+    moved = phone.owner_page(record.id, "files.manage", file_id=record.id)
+    if moved:
+        return moved
     return render_template("files/manage.html", file=record, private_link=private_link)
 
 
