@@ -144,16 +144,16 @@ def init(data_dir, role, name, demo, database_url):
                             default=DEFAULT_NAMES[role]).strip()
     box_id = create(data_dir, role=role, name=name, now=time.time(),
                         database_url=database_url)
-    click.echo(_("Created the %(role)s %(name)s (%(id)s) in %(path)s.",
+    click.echo(_("Created the {role} {name} ({id}) in {path}.",
                  role=_("box") if role == "box" else _("hub"),
                  name=name or DEFAULT_NAMES[role], id=box_id, path=data_dir.path))
     if demo:
         from piratebox import demo as samples
 
         added = samples.add_samples(data_dir, now=time.time())
-        click.echo(_.plural("Added %(num)d sample object, with its photo.",
-                            "Added %(num)d sample objects, with their photos.", added))
-    click.echo(_("Next: %(command)s --data %(path)s set-password",
+        click.echo(_.plural("Added {num} sample object, with its photo.",
+                            "Added {num} sample objects, with their photos.", added))
+    click.echo(_("Next: {command} --data {path} set-password",
                  command=command_name(), path=data_dir.path))
 
 
@@ -210,7 +210,7 @@ def serve(data_dir, host, port, threads):
         server = serving.make_server(application, host, port, threads)
     except OSError as error:
         raise Refusal(cannot_listen(error, host, port)) from None
-    click.echo(_("CoCoTe box on http://%(host)s:%(port)d/ (Ctrl+C stops it).",
+    click.echo(_("CoCoTe box on http://{host}:{port}/ (Ctrl+C stops it).",
                  host=display_host(host), port=port), err=True)
     server.run()
 
@@ -218,13 +218,13 @@ def serve(data_dir, host, port, threads):
 def cannot_listen(error, host, port):
     """One line for a port that cannot be opened, saying what to do."""
     if error.errno == errno.EADDRINUSE:
-        return _("Port %(port)d is already in use (another box, or another program): stop "
-                 "it, or choose another port, for example --port %(other)d.",
+        return _("Port {port} is already in use (another box, or another program): stop "
+                 "it, or choose another port, for example --port {other}.",
                  port=port, other=port + 1)
     if error.errno == errno.EACCES:
-        return _("Port %(port)d needs administrator rights: choose a port above 1023, for "
+        return _("Port {port} needs administrator rights: choose a port above 1023, for "
                  "example --port 8080.", port=port)
-    return _("Cannot listen on %(host)s:%(port)d: %(reason)s.", host=host, port=port,
+    return _("Cannot listen on {host}:{port}: {reason}.", host=host, port=port,
              reason=error.strerror or error)
 
 
@@ -250,10 +250,10 @@ def print_poster(here, out, lang):
     from piratebox.printing import logic as printing
 
     if lang not in here.config["LANGUAGES"].split(","):
-        raise click.BadParameter(_("%(lang)s is not one of the box's languages.", lang=lang),
+        raise click.BadParameter(_("{lang} is not one of the box's languages.", lang=lang),
                                  param_hint="--lang")
     write_pdf_output(out, [printing.poster(here.site, Translator(lang).gettext)])
-    click.echo(_("Poster written to %(path)s", path=out))
+    click.echo(_("Poster written to {path}", path=out))
 
 
 @print_group.command("labels")
@@ -276,7 +276,7 @@ def print_labels(here, out, item_ids):
                            file=sys.stderr) as bar:
         pages = write_pdf_output(out, printing.labels(entries, here.site["box_name"],
                                                       progress=bar.update))
-    click.echo(_("%(labels)s labels on %(pages)s pages written to %(path)s",
+    click.echo(_("{labels} labels on {pages} pages written to {path}",
                  labels=len(entries), pages=pages, path=out))
 
 
@@ -350,7 +350,7 @@ def sync_command(here, stick):
     summary = report.said(_.translator)
     if report.troubles:
         needs_you(summary, report.troubles)
-    click.echo(_("sync: %(summary)s", summary=summary))
+    click.echo(_("sync: {summary}", summary=summary))
 
 
 @cli.command("export")
@@ -372,7 +372,7 @@ def export_command(here, folder):
                                      "hub (or, at a hub, no box has synced yet)."))
     for peer in peers:
         path, manifest = engine.export(here, peer, folder)
-        click.echo(_("%(path)s (%(records)s records, %(blobs)s photos and files)", path=path,
+        click.echo(_("{path} ({records} records, {blobs} photos and files)", path=path,
                      records=manifest["record_count"], blobs=len(manifest["members"]) - 1))
 
 
@@ -420,7 +420,7 @@ def hub_enrol(here, name, stick, commune):
     from piratebox.sync import enrolment
 
     peer, path = enrolment.enrol(name, stick, here.clock.now(), commune=commune)
-    click.echo(_("Enrolment %(id)s for %(name)s written to %(path)s. Keep the stick safe until "
+    click.echo(_("Enrolment {id} for {name} written to {path}. Keep the stick safe until "
                  "the box has used it: whoever holds it can join the network as this box. The "
                  "box takes it off the stick once confirmed. A box enrolled before (revoked, "
                  "or restored without its keys) offers it to its mediator as a replacement and "
@@ -440,7 +440,7 @@ def hub_revoke(_here, which):
     from piratebox.sync import enrolment
 
     peer = enrolment.revoke(which)
-    click.echo(_("%(name)s is revoked: its bundles will be refused, and the box is told so at "
+    click.echo(_("{name} is revoked: its bundles will be refused, and the box is told so at "
                  "its next sync.", name=peer.name))
 
 
@@ -457,7 +457,7 @@ def hub_rename(_here, which, new_name, commune):
     from piratebox.sync import enrolment
 
     peer = enrolment.rename(which, new_name, commune)
-    click.echo(_("The box %(id)s is now %(name)s (commune: %(commune)s); the villages learn it "
+    click.echo(_("The box {id} is now {name} (commune: {commune}); the villages learn it "
                  "at their next sync.", id=peer.id, name=peer.name, commune=peer.commune))
 
 
@@ -505,7 +505,7 @@ def backup_command(here, stick, set_passphrase, passphrase_stdin):
         backup.set_passphrase(read_secret(passphrase_stdin, _("New backup passphrase"), True),
                               here.config["PASSWORD_HASH_ROUNDS"])
     manifest = backup.backup(here, stick, say=say)
-    click.echo(_("Backup %(id)s on %(stick)s: %(blobs)s photos and files, %(new)s written "
+    click.echo(_("Backup {id} on {stick}: {blobs} photos and files, {new} written "
                  "this time.", id=manifest["backup_id"], stick=stick,
                  blobs=len(manifest["blobs"]), new=manifest["blobs_written"]))
     click.echo(text(backup.summary(manifest)))
@@ -536,7 +536,7 @@ def restore_command(data_dir, stick, box_id, passphrase_stdin):
     me = Box.open(data_dir).identity  # what was restored, not what the stick's manifest says
     db.connect(reuse_if_open=True)
     restore.start_new_epoch()
-    click.echo(_("Restored %(name)s (%(id)s) from the backup %(backup)s. Sync with the hub to "
+    click.echo(_("Restored {name} ({id}) from the backup {backup}. Sync with the hub to "
                  "get back what came after.", name=me["name"], id=me["id"],
                  backup=manifest["backup_id"]))
     if not keys:
@@ -572,10 +572,10 @@ def check_command(here, repair):
         click.echo(text(problem))
     if problems and not repair:
         raise Refusal(_.plural(
-            "%(num)d problem: run check --repair, or restore from a backup.",
-            "%(num)d problems: run check --repair, or restore from a backup.", len(problems)))
+            "{num} problem: run check --repair, or restore from a backup.",
+            "{num} problems: run check --repair, or restore from a backup.", len(problems)))
     click.echo(_("Everything is in order.") if not problems else _.plural(
-        "Repaired: %(num)d problem dealt with.", "Repaired: %(num)d problems dealt with.",
+        "Repaired: {num} problem dealt with.", "Repaired: {num} problems dealt with.",
         len(problems)))
 
 
@@ -588,7 +588,7 @@ def write_pdf_output(path, pages):
         with atomic_file(path) as handle:
             return printing.write_pdf(pages, handle)
     except OSError as error:
-        raise Refusal(_("Cannot write %(path)s: %(reason)s.", path=path,
+        raise Refusal(_("Cannot write {path}: {reason}.", path=path,
                                      reason=error.strerror)) from None
 
 

@@ -166,9 +166,9 @@ def correct_clock():
     believed = clock.now()
     delta = clock.correct(true_time, "admin")
     if delta < -FAR_AHEAD_SECONDS:
-        flash(_("The box's clock was set back by %(days)d days: it believed it was %(when)s.",
+        flash(_("The box's clock was set back by {days} days: it believed it was {when}.",
                 days=int(-delta // 86400), when=datetime_filter(believed)), "success")
     else:
-        flash(_("The box's clock was set (moved by %(seconds)d s).", seconds=round(delta)),
+        flash(_("The box's clock was set (moved by {seconds} s).", seconds=round(delta)),
               "success")
     return redirect(url_for("admin.index"))

@@ -35,7 +35,7 @@ MAX_PHOTOS = 3
 MAX_TALLY = 10_000
 MAX_MASS_KG = 1000.0
 
-TOO_LONG = N_("Too long: at most %(limit)d characters.")
+TOO_LONG = N_("Too long: at most {limit} characters.")
 CHOOSE = N_("Choose one of the options.")
 GIVE_DATE = N_("Give a date, for example 2026-12-31.")
 WHOLE_NUMBER = N_("Give a whole number, 0 or more.")

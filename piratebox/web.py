@@ -143,13 +143,13 @@ def report(record, subject, reason):
 
 def gettext(message, /, **params):
     text = g.translator.gettext(message) if "translator" in g else message
-    return text % params if params else text
+    return text.format(**params) if params else text
 
 
 def ngettext(singular, plural, n, **params):
     translator = g.translator if "translator" in g else Translator("en")
     params.setdefault("num", n)
-    return translator.ngettext(singular, plural, n) % params
+    return translator.ngettext(singular, plural, n).format(**params)
 
 
 def choose_language():

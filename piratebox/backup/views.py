@@ -33,7 +33,7 @@ def backup_now():
     except backup.BackupError as error:
         return render_sync({"backup": error.localized(_)}, 400)
     else:
-        flash(_("Backed up: %(count)d photos and files, %(new)d new.",
+        flash(_("Backed up: {count} photos and files, {new} new.",
                 count=len(manifest["blobs"]), new=manifest["blobs_written"]), "success")
         if not manifest["secrets"]:
             flash(_("This backup holds no key: set a backup passphrase below so that a "

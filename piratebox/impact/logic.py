@@ -328,7 +328,7 @@ def text_lines(figures, gettext, lang):
         value = getattr(figures, name)
         lines.append(f"{gettext(label):<{width}}{typography.number(value, lang)}")
     for monday, count in figures.weeks:
-        week = gettext("Week of %(day)s") % {"day": typography.short_day(monday, lang)}
+        week = gettext("Week of {day}").format(day=typography.short_day(monday, lang))
         lines.append(f"{week:<{width}}{typography.number(count, lang)}")
     return lines
 

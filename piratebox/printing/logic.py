@@ -98,13 +98,13 @@ def poster(site, gettext):
                "2. " + _("Open the box"))
     y = top + height + 220
     steps = [
-        _("Scan the first code to join the wifi “%(ssid)s”.") % {"ssid": site["wifi_ssid"]},
+        _("Scan the first code to join the wifi “{ssid}”.").format(ssid=site["wifi_ssid"]),
         _("Scan the second code, or type the address below."),
         _("Give, lend, swap, find: it is all free."),
     ]
     steps = [f"{number}. {step}" for number, step in enumerate(steps, 1)]
     if site["wifi_password"]:
-        steps.insert(1, _("Wifi password: %(password)s") % {"password": site["wifi_password"]})
+        steps.insert(1, _("Wifi password: {password}").format(password=site["wifi_password"]))
     for step in steps:
         for line in textwrap.wrap(step, 44):
             draw_text(page, (MARGIN, y), line, 80)

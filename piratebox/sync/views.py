@@ -90,7 +90,7 @@ def confirm():
         flash(_("Turned down: the box takes it off the stick at its next sync."), "success")
         return redirect(url_for("sync.index"))
     document = enrolment.confirm(this_box().clock.now(), chosen)
-    flash(_("This box now syncs with the hub %(name)s.", name=document["hub_name"]), "success")
+    flash(_("This box now syncs with the hub {name}.", name=document["hub_name"]), "success")
     return redirect(url_for("sync.index"))
 
 
@@ -132,7 +132,7 @@ def upload():
     here = this_box()
     sent = request.files.get("bundle")
     if not sent or not sent.filename:
-        return render_sync({"bundle": _("Choose a bundle file (%(suffix)s).", suffix=SUFFIX)},
+        return render_sync({"bundle": _("Choose a bundle file ({suffix}).", suffix=SUFFIX)},
                            400)
     sent.stream.finish()
     report = stick.Report()
@@ -148,9 +148,9 @@ def upload():
     if result["already"]:
         flash(_("This bundle was already imported: nothing new."), "success")
     else:
-        flash(ngettext("Bundle imported: %(num)d record new or changed, %(unchanged)d "
-                       "unchanged.", "Bundle imported: %(num)d records new or changed, "
-                       "%(unchanged)d unchanged.", result["applied"],
+        flash(ngettext("Bundle imported: {num} record new or changed, {unchanged} "
+                       "unchanged.", "Bundle imported: {num} records new or changed, "
+                       "{unchanged} unchanged.", result["applied"],
                        unchanged=result["unchanged"]), "success")
     if report.troubles:
         flash(_("Some of it needs you: see below."), "error")
