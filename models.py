@@ -160,8 +160,7 @@ class Replicated(BaseModel):
         return self.save_change(box_id, now)
 
     def wins_over(self, version, origin):
-        """Last writer wins on (version, origin): a total order every box computes alike."""
-        return (self.version, self.origin) > (version, origin)
+        return precedence(self.version, self.origin) > precedence(version, origin)
 
     @classmethod
     def live(cls):
@@ -227,6 +226,12 @@ class BlobUse(BaseModel):
 
 
 BATCH = 300  # rows per statement: under SQLite's oldest limit of 999 bound values
+
+
+def precedence(version, origin):
+    """Last writer wins on (version, origin): a total order every box computes alike. The
+    greater of two states of a record is the one the merge keeps."""
+    return (version, origin)
 
 
 def this_box():

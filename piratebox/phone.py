@@ -87,15 +87,25 @@ def owns(record_id):
     return ownership.holds(record_id, token_for(record_id))
 
 
-def owner_page(record_id, endpoint, **values):
-    """The start of an owner's page: a redirect to `endpoint` (with `values`) when the link
-    had a token to take into the cookie, a 403 for a phone that is not the owner, else
-    None (go on)."""
-    if claim_link(record_id):
-        return redirect(url_for(endpoint, **values))
-    if not owns(record_id):
-        abort(403)
-    return None
+def owner_only(load):
+    """An owner's page (sqlite-web's require_table, for a private link): the view gets the
+    record `load` finds from the URL's values (or its 404); a link's ?token= is taken into
+    this phone's cookie, then the page redirects to itself without it; a phone that is not
+    the owner is refused (403)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(**values):
+            record = load(**values)
+            if claim_link(record.id):
+                return redirect(url_for(request.endpoint, **values))
+            if not owns(record.id):
+                abort(403)
+            return view(record)
+
+        return wrapped
+
+    return decorate
 
 
 # --- what moderation counts ---------------------------------------------------------------

@@ -323,12 +323,9 @@ def report(item_id):
 
 
 @bp.get("/items/<item_id>/manage")
-def manage(item_id):
+@phone.owner_only(lambda item_id: get_item(item_id, visible_only=False))
+def manage(item):
     """The owner's page. A manage link carries ?token=; it is moved into the cookie."""
-    item = get_item(item_id, visible_only=False)
-    moved = phone.owner_page(item.id, "catalogue.manage", item_id=item.id)
-    if moved:
-        return moved
     just_created = session.pop("just_created", None) == item.id
     return render_manage(item, item.__data__, {}, just_created=just_created)
 

@@ -197,12 +197,9 @@ def preview(file_id, filename):
 
 
 @bp.get("/files/manage/<file_id>")
-def manage(file_id):
+@phone.owner_only(lambda file_id: get_file(file_id, visible_only=False))
+def manage(record):
     """The uploader's page. A private link carries ?token=; it is moved into the cookie."""
-    record = get_file(file_id, visible_only=False)
-    moved = phone.owner_page(record.id, "files.manage", file_id=record.id)
-    if moved:
-        return moved
     return render_template("files/manage.html", file=record, private_link=private_link)
 
 

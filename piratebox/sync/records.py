@@ -7,7 +7,17 @@ order, any number of times, give the same state. A record that cannot be applied
 set aside (piratebox/sync/quarantine.py), never allowed to stop the others.
 """
 
-from models import BlobUse, Counter, Event, Exchange, Item, SharedFile, Tally, WaitingEntry
+from models import (
+    BlobUse,
+    Counter,
+    Event,
+    Exchange,
+    Item,
+    SharedFile,
+    Tally,
+    WaitingEntry,
+    precedence,
+)
 from piratebox import rules
 from piratebox.i18n import N_
 from piratebox.rules import Unusable
@@ -75,8 +85,8 @@ def merge(model, cleans, relay, via, here):
     latest = {}  # a record twice in one batch: its latest state only
     for clean in cleans:
         known = latest.get(clean["id"])
-        if known is None or (known["version"], known["origin"]) < (clean["version"],
-                                                                    clean["origin"]):
+        if known is None or precedence(known["version"], known["origin"]) < precedence(
+                clean["version"], clean["origin"]):
             latest[clean["id"]] = clean
     twice = len(cleans) - len(latest)
     cleans = list(latest.values())
@@ -86,12 +96,12 @@ def merge(model, cleans, relay, via, here):
     for row in model.select(model.id, model.version, model.origin,
                             *([model.shown_seq] if offers else [])
                             ).where(model.id.in_(ids)).tuples():
-        local[row[0]] = (row[1], row[2])
+        local[row[0]] = precedence(row[1], row[2])
         shown[row[0]] = row[3] if offers else None
     taken = [(clean, Unusable(ID_TAKEN)) for clean in cleans
              if clean["id"] in local and local[clean["id"]][1] != clean["origin"]]
     winners = [clean for clean in cleans if clean["id"] not in local
-               or local[clean["id"]] < (clean["version"], clean["origin"])]
+               or local[clean["id"]] < precedence(clean["version"], clean["origin"])]
     winners = [clean for clean in winners if clean["id"] not in local
                or local[clean["id"]][1] == clean["origin"]]
     if not winners:
