@@ -295,22 +295,23 @@ def stats(here, as_csv, decimal_comma):
     import csv
 
     from piratebox.impact import logic as impact
+    from piratebox.impact import report
 
     now, zone = here.clock.now(), here.config["TIMEZONE"]
     network = figures = None
     if here.role == "hub":
         network = impact.network_figures(now, zone)
-        rows = impact.network_csv_rows(network, decimal_comma)
+        rows = report.network_csv_rows(network, decimal_comma)
     else:
         figures = impact.figures_now(now, zone)
-        rows = impact.csv_rows(figures, decimal_comma=decimal_comma)
+        rows = report.csv_rows(figures, decimal_comma=decimal_comma)
     if as_csv:
         csv.writer(sys.stdout, delimiter=";" if decimal_comma else ",").writerows(rows)
         return
     if network is not None:
-        lines = impact.network_text_lines(network, _, _.language)
+        lines = report.network_text_lines(network, _, _.language)
     else:
-        lines = impact.text_lines(figures, _, _.language)
+        lines = report.text_lines(figures, _, _.language)
     for line in lines:
         click.echo(line)
 
@@ -472,7 +473,7 @@ def hub_boxes(here):
     from models import Peer
     from piratebox.typography import date_time
 
-    for peer in Peer.select().where(Peer.role == "box").order_by(Peer.name):
+    for peer in Peer.boxes():
         last = (date_time(peer.last_import_at, here.config["TIMEZONE"], _.language,
                           now=here.clock.now())
                 if peer.last_import_at else _("never synced"))

@@ -501,6 +501,11 @@ class Peer(BaseModel):
     last_export_at = FloatField(null=True)
     created_at = FloatField()
 
+    @classmethod
+    def boxes(cls):
+        """Hub side: the enrolled boxes (revoked ones too), by name."""
+        return cls.select().where(cls.role == "box").order_by(cls.name)
+
 
 class PeerBlob(BaseModel):
     """Blobs a peer has: it sent them, or we sent them in a bundle it acknowledged (once

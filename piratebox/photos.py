@@ -21,6 +21,7 @@ import warnings
 
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
+from piratebox.rules import MAX_PHOTOS
 from piratebox.units import MB
 
 FULL_SIZE = 1280
@@ -232,3 +233,18 @@ def _encode(image, size):
     out = io.BytesIO()
     copy.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
     return out.getvalue()
+
+
+def store(uploads, actor):
+    """Re-encode each uploaded photo and store it; refuse them all if one is bad."""
+    uploads = [upload for upload in uploads if size_of(upload)]
+    if len(uploads) > MAX_PHOTOS:
+        raise BadInput(N_("At most 3 photos per object."))
+    processed = [process(data) for data in uploads]  # raises before any write
+    stored = []
+    for full, thumb in processed:
+        stored.append({
+            "full": actor.blobs.put_bytes(full, "photo", actor.now),
+            "thumb": actor.blobs.put_bytes(thumb, "thumb", actor.now),
+        })
+    return stored

@@ -11,9 +11,8 @@ import json
 from models import Exchange, Item, db, fold, this_box
 from piratebox import moderation, ownership, photos
 from piratebox.catalogue.categories import CHANGED_HANDS, mass_of
-from piratebox.errors import BadInput, Conflict
+from piratebox.errors import Conflict
 from piratebox.i18n import N_
-from piratebox.rules import MAX_PHOTOS
 
 DAY = 24 * 3600
 EXPIRY_DAYS = 30
@@ -38,21 +37,6 @@ TRANSITIONS = {
 }
 
 
-def store_photos(uploads, actor):
-    """Re-encode each uploaded photo and store it; refuse them all if one is bad."""
-    uploads = [upload for upload in uploads if photos.size_of(upload)]
-    if len(uploads) > MAX_PHOTOS:
-        raise BadInput(N_("At most 3 photos per object."))
-    processed = [photos.process(data) for data in uploads]  # raises before any write
-    stored = []
-    for full, thumb in processed:
-        stored.append({
-            "full": actor.blobs.put_bytes(full, "photo", actor.now),
-            "thumb": actor.blobs.put_bytes(thumb, "thumb", actor.now),
-        })
-    return stored
-
-
 def record(item, action, actor, avoided_purchase=None):
     return actor.save(Exchange(
         item_id=item.id, action=action, kind=item.kind, mode=item.mode, place=item.place,
@@ -70,7 +54,7 @@ def create(values, uploads, actor):
     else:
         action = "deposited" if item.place == "box" else "offered"
     with actor.blobs.keeping():  # the photos stay until the object that needs them is saved
-        item.photos = json.dumps(store_photos(uploads, actor))
+        item.photos = json.dumps(photos.store(uploads, actor))
         with db.atomic():
             actor.save(item)
             token = ownership.give(item.id)
@@ -83,7 +67,7 @@ def edit(item, values, uploads, actor):
         setattr(item, name, value)
     with actor.blobs.keeping():
         if any(uploads):
-            item.photos = json.dumps(store_photos(uploads, actor))
+            item.photos = json.dumps(photos.store(uploads, actor))
         actor.save(item)
     actor.blobs.collect()  # the photos it no longer shows
     return item

@@ -20,7 +20,9 @@ from models import Tally
 from piratebox import bodies, rules, typography
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
+from piratebox.impact import charts, report
 from piratebox.impact import logic as impact
+from piratebox.impact.tally import read_tally, record_tally
 from piratebox.phone import admin_required
 from piratebox.web import actor, photo_uploads
 from piratebox.web import gettext as _
@@ -48,9 +50,9 @@ def index():
         "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
         network=network,
         weekly_chart=Markup(  # noqa: S704 - escaped inside
-            impact.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
+            charts.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
         category_chart=Markup(  # noqa: S704 - escaped inside
-            impact.category_chart(categories, _("Exchanges by category"))))
+            charts.category_chart(categories, _("Exchanges by category"))))
 
 
 @bp.get("/api/v1/stats")
@@ -69,10 +71,10 @@ def csv_download():
     """The figures for a spreadsheet; at a hub, the table per box and commune for the
     report to the département."""
     if current_app.extensions["box"].role == "hub":
-        rows = impact.network_csv_rows(
+        rows = report.network_csv_rows(
             impact.network_figures(actor().now, current_app.config["TIMEZONE"]), True)
     else:
-        rows = impact.csv_rows(current_figures(), decimal_comma=True)
+        rows = report.csv_rows(current_figures(), decimal_comma=True)
     out = io.StringIO()
     csv.writer(out, delimiter=";").writerows(rows)
     # UTF-8 with a byte-order mark: a French spreadsheet opens it with the accents right
@@ -88,10 +90,10 @@ def tally():
     """The weekly count of the physical box, and its photo, kept by the mediator."""
     values, errors = {"deposited": 0, "taken": 0}, {}
     if request.method == "POST":
-        values, errors = impact.read_tally(request.form)
+        values, errors = read_tally(request.form)
         if not errors:
             try:
-                impact.record_tally(values, photo_uploads(), actor())
+                record_tally(values, photo_uploads(), actor())
             except BadInput as error:
                 errors["photos"] = error.localized(_)
             else:

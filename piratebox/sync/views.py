@@ -50,15 +50,13 @@ def render_sync(errors=None, status=200):
     """The sync page; a refused import or backup is shown in its own panel."""
     me = box.identity()
     hub = enrolment.hub_peer()
-    peers = Peer.select()
-    boxes = [peer for peer in peers if peer.role == "box"]
-    names = {peer.id: peer.name for peer in peers}
+    names = {peer.id: peer.name for peer in Peer.select(Peer.id, Peer.name)}
     set_aside = [(entry, names.get(entry.peer_id, entry.peer_id),
                   quarantine.sentence(entry, _)) for entry in quarantine.entries().limit(200)]
     report = engine.hub_report() if me["role"] == "box" else None
     pending = enrolment.pending()
     return render_template(
-        "admin/sync.html", me=me, hub=hub, boxes=sorted(boxes, key=lambda peer: peer.name),
+        "admin/sync.html", me=me, hub=hub, boxes=list(Peer.boxes()),
         waiting=engine.waiting(hub), last=said(stick.last_sync()),
         last_backup=json.loads(Setting.get_value("last_backup") or "null"),
         refused=engine.hub_refusal() if me["role"] == "box" else None,
