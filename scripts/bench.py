@@ -215,6 +215,8 @@ def main():
     parser.add_argument("--village", action="store_true",
                         help="instead: many phones at once on a mix of pages and uploads")
     parser.add_argument("--phones", type=int, default=100, help="with --village")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="with --village: box then baseline, this many times")
     options = parser.parse_args()
     if options.village:
         village(options)
@@ -268,38 +270,73 @@ def main():
     report(options, rows, box_rss, base_rss, box_cold, base_cold)
 
 
+NO_RATE_LIMITS = {"PIRATEBOX_POSTS_PER_HOUR": "1000000", "PIRATEBOX_MESSAGES_PER_HOUR": "1000000",
+                  "PIRATEBOX_FILES_PER_HOUR": "1000000"}
+
+
 def village(options):
-    """A Saturday in the village hall (scripts/village_load.py) on a seeded box."""
+    """A Saturday in the village hall (scripts/village_load.py): the box, then the bare
+    Flask baseline under the same phones, `--repeat` times, each run on a fresh copy."""
     from village_load import run  # beside this script
 
+    results = []
     with tempfile.TemporaryDirectory() as scratch:
-        data_dir = Path(scratch) / "data"
+        seeded = Path(scratch) / "seeded"
         print(f"seeding {options.items} items ...", file=sys.stderr)
-        names = seed(data_dir, options.items, min(options.photos, options.items))
-        port = free_port()
-        box, _started = start([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir),
-                               "serve", "--port", str(port), "--threads",
-                               str(options.threads)],
-                              env={"PIRATEBOX_POSTS_PER_HOUR": "1000000",
-                                   "PIRATEBOX_MESSAGES_PER_HOUR": "1000000",
-                                   "PIRATEBOX_FILES_PER_HOUR": "1000000"})
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", box)
-        print(f"{options.phones} phones for {options.seconds} s ...", file=sys.stderr)
-        try:
-            figures = run(port, box.pid, options.phones, options.seconds, names["item"])
-        finally:
-            box.terminate()
-            box.wait(timeout=10)
-    print(f"\n{figures['phones']} phones, {figures['seconds']} s, {options.threads} server "
+        names = seed(seeded, options.items, min(options.photos, options.items))
+        for number in range(options.repeat):
+            data_dir = Path(scratch) / f"run-{number}"
+            shutil.copytree(seeded, data_dir)
+            port, base_port = free_port(), free_port()
+            box, _started = start([sys.executable, str(ROOT / "app.py"), "--data",
+                                   str(data_dir), "serve", "--port", str(port), "--threads",
+                                   str(options.threads)], env=NO_RATE_LIMITS)
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", box)
+            size = page_size(port, "/")
+            base, _started = start([sys.executable, str(ROOT / "scripts/bench_baseline.py"),
+                                    str(base_port), str(options.threads), str(size)])
+            wait_until_up(f"http://127.0.0.1:{base_port}/healthz", base)
+            try:
+                pair = []
+                for label, server, server_port in (("box", box, port),
+                                                    ("baseline", base, base_port)):
+                    print(f"[{number + 1}/{options.repeat}] {options.phones} phones on the "
+                          f"{label} for {options.seconds} s ...", file=sys.stderr)
+                    pid = server.pid
+                    pair.append(run(server_port, lambda pid=pid: rss_mb(pid), options.phones,
+                                    options.seconds, names["item"]))
+                results.append(pair)
+            finally:
+                for process in (box, base):
+                    process.terminate()
+                    process.wait(timeout=10)
+    village_report(options, results)
+
+
+def village_report(options, results):
+    print(f"\n{options.phones} phones, {options.seconds} s a run, {options.threads} server "
           f"threads, {os.cpu_count()} CPUs, {options.items} objects\n")
-    print("| requests | req/s | 5xx | connection errors | p50 ms | p95 ms | p99 ms "
-          "| RSS growth after warm-up (MB) |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| {figures['requests']} | {figures['rps']:.0f} | {figures['server_errors']} | "
-          f"{figures['errors']} | {figures['p50_ms']:.0f} | {figures['p95_ms']:.0f} | "
-          f"{figures['p99_ms']:.0f} | {figures['rss_growth_after_warmup_mb']:.1f} |")
-    print(f"\nstatuses {figures['statuses']}")
-    print("RSS (s, MB): " + ", ".join(f"{at}: {mb:.1f}" for at, mb in figures["rss_mb"]))
+    print("| run | server | requests | req/s | ratio | 5xx | connection errors | p50 ms "
+          "| p95 ms | p99 ms | RSS at the end (MB) | RSS ratio | RSS growth after warm-up (MB) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+          "| ---: |")
+    ratios, rss_ratios = [], []
+    for number, (box, base) in enumerate(results, 1):
+        ratio, rss_ratio = box["rps"] / base["rps"], box["rss_mb"][-1][1] / base["rss_mb"][-1][1]
+        ratios.append(ratio)
+        rss_ratios.append(rss_ratio)
+        for label, figures in (("box", box), ("bare Flask", base)):
+            mine = label == "box"
+            print(f"| {number} | {label} | {figures['requests']} | {figures['rps']:.0f} | "
+                  f"{f'{ratio:.2f}' if mine else ''} | {figures['server_errors']} | "
+                  f"{figures['errors']} | {figures['p50_ms']:.0f} | {figures['p95_ms']:.0f} | "
+                  f"{figures['p99_ms']:.0f} | {figures['rss_mb'][-1][1]:.1f} | "
+                  f"{f'{rss_ratio:.2f}' if mine else ''} | "
+                  f"{figures['rss_growth_after_warmup_mb']:.1f} |")
+    print(f"\nbox / bare Flask, req/s: median {statistics.median(ratios):.2f} "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f}); RSS: median "
+          f"{statistics.median(rss_ratios):.2f}")
+    print(f"box statuses (last run) {results[-1][0]['statuses']}")
 
 
 def report(options, rows, box_rss, base_rss, box_cold, base_cold):

@@ -34,8 +34,8 @@ def rss_mb(pid):
 
 
 class Phone:
-    def __init__(self, port, number, item_id):
-        self.port, self.number, self.item_id = port, number, item_id
+    def __init__(self, port, number, item_id, host="127.0.0.1"):
+        self.host, self.port, self.number, self.item_id = host, port, number, item_id
         self.cookie = ""
         self.token = ""
         self.connection = None
@@ -43,7 +43,7 @@ class Phone:
 
     def request(self, method, path, body=None, headers=None):
         if self.connection is None:
-            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
         headers = dict(headers or {})
         if self.cookie:
             headers["Cookie"] = self.cookie
@@ -93,14 +93,15 @@ class Phone:
         return status, time.perf_counter() - started
 
 
-def run(port, server_pid, phones=100, seconds=60, item_id="", sample_every=5.0):
-    """Load the server; returns a dict of figures."""
+def run(port, memory, phones=100, seconds=60, item_id="", sample_every=5.0, host="127.0.0.1"):
+    """Load the server; returns a dict of figures. `memory()` gives the server's RSS in MB
+    (rss_mb of its process id here, or read over ssh on a router)."""
     stop = threading.Event()
     lock = threading.Lock()
     latencies, statuses, errors = [], {}, []
 
     def villager(number):
-        phone = Phone(port, number, item_id)
+        phone = Phone(port, number, item_id, host)
         try:
             while not stop.is_set():
                 try:
@@ -122,7 +123,7 @@ def run(port, server_pid, phones=100, seconds=60, item_id="", sample_every=5.0):
     rss = []
     while time.perf_counter() - started < seconds:
         time.sleep(min(sample_every, seconds))
-        rss.append((round(time.perf_counter() - started), rss_mb(server_pid)))
+        rss.append((round(time.perf_counter() - started), memory()))
     stop.set()
     for thread in threads:
         thread.join(timeout=60)
