@@ -24,7 +24,7 @@ def home():
     return pagecache.render(lambda: render_template(
         "home.html", latest_items=catalogue.latest(6), next_events=events.upcoming(now, 3),
         latest_messages=list(board.shown(now, current_app.config["BOARD_DAYS"]).limit(3)),
-        kinds=events.KINDS))
+        kinds=events.KINDS), ("catalogue", "events", "board"))
 
 
 @bp.get("/lang/<code>")

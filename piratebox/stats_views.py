@@ -7,7 +7,6 @@ from flask import (
     Blueprint,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -16,7 +15,7 @@ from flask import (
 from markupsafe import Markup
 
 from models import Tally
-from piratebox import impact
+from piratebox import impact, pagecache
 from piratebox.admin import admin_required
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
@@ -32,6 +31,10 @@ def current_figures():
 
 @bp.get("/stats/")
 def index():
+    return pagecache.render(render_index, ("stats",))
+
+
+def render_index():
     network = (impact.network_figures(actor().now, current_app.config["TIMEZONE"])
                if current_app.extensions["box"]["role"] == "hub" else None)
     # at a hub, the network's total is this page's figures: computed once
@@ -53,12 +56,15 @@ def index():
 
 @bp.get("/api/v1/stats")
 def api():
-    figures = current_figures()
-    body = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
-    body["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
-                     for monday, count in figures.weeks]
-    body["by_category"] = figures.by_category
-    return jsonify(body)
+    def body():
+        figures = current_figures()
+        fields = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
+        fields["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
+                           for monday, count in figures.weeks]
+        fields["by_category"] = figures.by_category
+        return fields
+
+    return pagecache.render_json(body, ("stats",))
 
 
 @bp.get("/admin/stats.csv")

@@ -124,7 +124,8 @@ def after_request(response):
     security.add_security_headers(response)
     if request.method in security.UNSAFE_METHODS and response.status_code < 400:
         current_app.extensions["clock"].remember()
-        current_app.extensions["page_cache"].changed()
+        current_app.extensions["page_cache"].changed(
+            pagecache.sections_changed_by(request.blueprint))
     if current_app.config["ACCESS_LOG"]:
         access_log.info(
             '%s "%s %s" %s %s',
@@ -202,6 +203,7 @@ def template_globals():
         "gettext": gettext,
         "ngettext": ngettext,
         "csrf_token": pagecache.csrf_token,
+        "flashes": pagecache.flashes,
         "menu": menu,
         "box": current_app.extensions["box"],
         "version": __version__,

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from models import Message
-from piratebox import moderation
+from piratebox import moderation, pagecache
 from piratebox.admin import admin_required, is_admin
 from piratebox.board import logic
 from piratebox.i18n import N_
@@ -15,7 +15,7 @@ bp = Blueprint("board", __name__)
 LIMITS = {"text": logic.MAX_LENGTH, "pseudonym": logic.MAX_PSEUDONYM}
 
 
-def render_board(values, errors, status=200):
+def render_board(values, errors):
     config = current_app.config
     number = request.args.get("page", "1")
     messages, total, number = logic.page(actor().now, config["BOARD_DAYS"],
@@ -23,12 +23,12 @@ def render_board(values, errors, status=200):
     return render_template("board/index.html", messages=messages, total=total, page=number,
                            pages=max(1, -(-total // logic.PAGE_SIZE)), values=values,
                            errors=errors, limits=LIMITS, closed=logic.is_closed(),
-                           days=config["BOARD_DAYS"], admin=is_admin()), status
+                           days=config["BOARD_DAYS"], admin=is_admin())
 
 
 @bp.get("/board/")
 def index():
-    return render_board({}, {})
+    return pagecache.render(lambda: render_board({}, {}), ("board",))
 
 
 @bp.post("/board/")
@@ -37,7 +37,7 @@ def post():
         abort(403)
     values, errors = logic.read_message(request.form)
     if errors:
-        return render_board(values, errors, 400)
+        return render_board(values, errors), 400
     rate_limit("board", current_app.config["MESSAGES_PER_HOUR"],
                N_("You have written a lot this hour: wait {minutes} minutes."))
     logic.post(values, actor())

@@ -47,7 +47,7 @@ def sweep_expired():
     if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
         state["at"] = now
         if logic.expire_due(actor()):
-            current_app.extensions["page_cache"].changed()
+            current_app.extensions["page_cache"].changed(pagecache.sections_changed_by(bp.name))
 
 
 def get_item(item_id, visible_only=True):
@@ -58,7 +58,13 @@ def get_item(item_id, visible_only=True):
 
 
 def owns(item):
-    return logic.token_matches(item.id, ownership.token_for(item.id))
+    return owns_id(item.id)
+
+
+def owns_id(item_id):
+    """Only a phone that holds a token for this object costs a look at the database."""
+    token = ownership.token_for(item_id)
+    return bool(token) and logic.token_matches(item_id, token)
 
 
 @bp.app_context_processor
@@ -93,7 +99,7 @@ def index():
             pages=max(1, -(-min(total, logic.COUNT_CAP) // logic.PAGE_SIZE)),
             filters=filters, count_cap=logic.COUNT_CAP)
 
-    return pagecache.render(render_page)
+    return pagecache.render(render_page, ("catalogue",))
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
@@ -149,13 +155,16 @@ def created(item, token):
 
 @bp.get("/items/<item_id>")
 def show(item_id):
+    """An object's page; its owner's phone gets the variant with "Manage my object"."""
+    owner = owns_id(item_id)
+
     def render_page():
-        item = get_item(item_id)
+        item = get_item(item_id, visible_only=not owner)
         answers = logic.answers_to(item) if item.kind == "request" else []
-        return render_template("catalogue/show.html", item=item, owner=owns(item),
+        return render_template("catalogue/show.html", item=item, owner=owner,
                                answers=answers, errors={}, values={})
 
-    return pagecache.render(render_page)
+    return pagecache.render(render_page, ("catalogue",), variant="owner" if owner else "")
 
 
 @bp.post("/items/<item_id>/reserve")

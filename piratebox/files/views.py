@@ -68,7 +68,7 @@ def sweep_expired():
     if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
         state["at"] = now
         if logic.expire_due(actor()):
-            current_app.extensions["page_cache"].changed()
+            current_app.extensions["page_cache"].changed(pagecache.sections_changed_by(bp.name))
 
 
 def get_file(file_id, visible_only=True):
@@ -103,7 +103,7 @@ def index():
             disk=disk_figures(), max_mb=current_app.config["FILES_MAX_MB"],
             kind_of=names.kind_of)
 
-    return pagecache.render(render_page)
+    return pagecache.render(render_page, ("files",))
 
 
 @bp.post("/files/")
