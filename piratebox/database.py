@@ -25,6 +25,10 @@ SQLITE_PRAGMAS = {
     "temp_store": "memory",
 }
 BUSY_TIMEOUT_SECONDS = 10
+# Connections: the server opens one per thread at its first query and keeps it from one
+# request to the next. Opening one costs more than most pages (SQLite reads the schema
+# again and the pragmas are set again: a millisecond here, tens on a router), and
+# waitress's threads are a fixed pool, so connections never pile up.
 
 
 def sqlite_database(path):

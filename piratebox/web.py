@@ -5,7 +5,6 @@ import logging
 from flask import Request, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from models import db
 from piratebox import __version__, pagecache, security
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
@@ -135,11 +134,6 @@ def after_request(response):
     return response
 
 
-def close_database(_error=None):
-    if not db.is_closed():
-        db.close()
-
-
 ERROR_TITLES = {
     400: N_("The request could not be understood."),
     403: N_("This action is not allowed."),
@@ -228,7 +222,6 @@ def init_app(app):
     app.after_request(after_request)
     app.request_class = BoxRequest
     app.teardown_request(upload.discard_unadopted)
-    app.teardown_request(close_database)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(PirateboxError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)
