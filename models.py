@@ -12,12 +12,17 @@ import secrets
 import unicodedata
 
 from peewee import (
+    OP,
+    SQL,
     BigIntegerField,
     BooleanField,
     CharField,
+    CompositeKey,
     DatabaseProxy,
+    Expression,
     FloatField,
     Model,
+    NodeList,
     PostgresqlDatabase,
     TextField,
 )
@@ -148,6 +153,17 @@ def fold(text):
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+def like_pattern(word):
+    """`word` anywhere in a text, as a LIKE pattern: its own % and _ match themselves."""
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def contains_pattern(column, pattern):
+    """`column` LIKE a pattern made by like_pattern (a value or a prepared query's slot)."""
+    return Expression(column, OP.ILIKE, NodeList((pattern, SQL("ESCAPE"), "\\")))
+
+
 class Blob(BaseModel):
     """A file in the content-addressed store (data/blobs): photos, shared files."""
 
@@ -201,9 +217,10 @@ class Item(Replicated):
         return cls.live().where(cls.hidden == False)  # noqa: E712
 
     @classmethod
-    def search(cls, query, words):
-        for word in words:
-            query = query.where(cls.search_text.contains(word))
+    def search(cls, query, patterns):
+        """Objects whose folded text holds every pattern (see like_pattern)."""
+        for pattern in patterns:
+            query = query.where(contains_pattern(cls.search_text, pattern))
         return query
 
 
