@@ -248,6 +248,23 @@ class Exchange(Replicated):
     happened_at = FloatField()
 
 
+class ExchangeTotal(BaseModel):
+    """The exchange events of each box added up by kind and category, kept up to date by
+    the database itself (triggers, see MIGRATIONS): the figures read a few rows per box,
+    never every event. Local: rebuilt from the events wherever they are."""
+
+    origin = CharField(max_length=26)
+    action = CharField(max_length=12)
+    category = CharField(max_length=32)
+    events = BigIntegerField()
+    mass_kg = FloatField()
+    answered = BigIntegerField()  # takers who answered "would you have bought it new?"
+    avoided = BigIntegerField()  # ... and said yes
+
+    class Meta:
+        primary_key = CompositeKey("origin", "action", "category")
+
+
 class Report(BaseModel):
     """A visitor's report of an item or a board message, for the mediator. Local to this box."""
 
@@ -379,6 +396,39 @@ REPLICATED_COLUMNS = (
     "updated_at REAL NOT NULL"
 )
 
+# The database keeps ExchangeTotal up to date itself, whoever writes an event (a page, a
+# bundle, a restore, a test): each engine says it in its own words. A tombstone counts
+# nothing.
+_ADD_NEW = ("INSERT INTO exchange_total (origin, action, category, events, mass_kg, answered, "
+            "avoided) SELECT NEW.origin, NEW.action, NEW.category, 1, NEW.mass_kg, "
+            "CASE WHEN NEW.avoided_purchase IS NULL THEN 0 ELSE 1 END, "
+            "CASE WHEN NEW.avoided_purchase THEN 1 ELSE 0 END WHERE NOT NEW.deleted "
+            "ON CONFLICT (origin, action, category) DO UPDATE SET "
+            "events = exchange_total.events + 1, "
+            "mass_kg = exchange_total.mass_kg + excluded.mass_kg, "
+            "answered = exchange_total.answered + excluded.answered, "
+            "avoided = exchange_total.avoided + excluded.avoided;")
+_TAKE_OLD = ("UPDATE exchange_total SET events = events - 1, mass_kg = mass_kg - OLD.mass_kg, "
+             "answered = answered - CASE WHEN OLD.avoided_purchase IS NULL THEN 0 ELSE 1 END, "
+             "avoided = avoided - CASE WHEN OLD.avoided_purchase THEN 1 ELSE 0 END "
+             "WHERE origin = OLD.origin AND action = OLD.action AND category = OLD.category "
+             "AND NOT OLD.deleted;")
+EXCHANGE_TOTAL_TRIGGERS = (
+    {"sqlite": "CREATE TRIGGER exchange_total_insert AFTER INSERT ON exchange "
+               f"BEGIN {_ADD_NEW} END",
+     "postgresql": "CREATE FUNCTION exchange_total_change() RETURNS trigger AS $$ BEGIN "
+                   f"IF TG_OP <> 'INSERT' THEN {_TAKE_OLD} END IF; "
+                   f"IF TG_OP <> 'DELETE' THEN {_ADD_NEW} END IF; "
+                   "RETURN NULL; END $$ LANGUAGE plpgsql"},
+    {"sqlite": "CREATE TRIGGER exchange_total_delete AFTER DELETE ON exchange "
+               f"BEGIN {_TAKE_OLD} END",
+     "postgresql": "CREATE TRIGGER exchange_total_change AFTER INSERT OR UPDATE OR DELETE "
+                   "ON exchange FOR EACH ROW EXECUTE FUNCTION exchange_total_change()"},
+    {"sqlite": "CREATE TRIGGER exchange_total_update AFTER UPDATE ON exchange "
+               f"BEGIN {_TAKE_OLD} {_ADD_NEW} END",
+     "postgresql": None},
+)
+
 MIGRATIONS = [
     (
         1,
@@ -486,6 +536,26 @@ MIGRATIONS = [
             "CREATE INDEX received_bundle_peer_id ON received_bundle (peer_id)",
         ],
     ),
+    (
+        7,
+        "indexes for the pages' filters, the impact figures kept up to date",
+        [
+            # a request's page lists the offers that answer it
+            "CREATE INDEX item_answers ON item (answers)",
+            # the weekly chart counts the recent exchanges from this narrow index
+            "CREATE INDEX exchange_recent ON exchange (deleted, action, happened_at)",
+            "CREATE TABLE exchange_total (origin VARCHAR(26) NOT NULL, "
+            "action VARCHAR(12) NOT NULL, category VARCHAR(32) NOT NULL, "
+            "events BIGINT NOT NULL, mass_kg REAL NOT NULL, answered BIGINT NOT NULL, "
+            "avoided BIGINT NOT NULL, PRIMARY KEY (origin, action, category))",
+            "INSERT INTO exchange_total (origin, action, category, events, mass_kg, answered, "
+            "avoided) SELECT origin, action, category, COUNT(*), SUM(mass_kg), "
+            "SUM(CASE WHEN avoided_purchase IS NULL THEN 0 ELSE 1 END), "
+            "SUM(CASE WHEN avoided_purchase THEN 1 ELSE 0 END) FROM exchange "
+            "WHERE NOT deleted GROUP BY origin, action, category",
+            *EXCHANGE_TOTAL_TRIGGERS,
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -498,9 +568,13 @@ def schema_version():
 
 
 def for_this_engine(statement):
-    """The one difference the two engines need: REAL is 8 bytes in SQLite, 4 in PostgreSQL,
-    where a timestamp needs DOUBLE PRECISION."""
-    if isinstance(db.obj, PostgresqlDatabase):
+    """The statement as this engine takes it (None: nothing to do here). REAL is 8 bytes in
+    SQLite, 4 in PostgreSQL, where a timestamp needs DOUBLE PRECISION; triggers are
+    written for each engine ({"sqlite": ..., "postgresql": ...})."""
+    postgres = isinstance(db.obj, PostgresqlDatabase)
+    if isinstance(statement, dict):
+        statement = statement["postgresql" if postgres else "sqlite"]
+    if postgres and statement:
         return statement.replace(" REAL", " DOUBLE PRECISION")
     return statement
 
@@ -517,12 +591,13 @@ def migrate(upto=None, progress=None):
             if progress:
                 progress(number, title)
             with db.atomic():
-                for statement in statements:
-                    db.execute_sql(for_this_engine(statement))
+                for statement in map(for_this_engine, statements):
+                    if statement:
+                        db.execute_sql(statement)
                 Setting.put("schema_version", number)
     return schema_version()
 
 
 def all_models():
-    return [Setting, Counter, Blob, Item, ItemKey, Exchange, Report, Message, Event, Tally,
-            SharedFile, FileKey, FileDownload, Peer, ReceivedBundle]
+    return [Setting, Counter, Blob, Item, ItemKey, Exchange, ExchangeTotal, Report, Message,
+            Event, Tally, SharedFile, FileKey, FileDownload, Peer, ReceivedBundle]
