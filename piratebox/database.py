@@ -6,7 +6,7 @@ file names a PostgreSQL database with DATABASE_URL (config.ini, written by
 in the data directory either way.
 """
 
-from peewee import PostgresqlDatabase, SqliteDatabase, Value
+from peewee import PostgresqlDatabase, SqliteDatabase
 
 from models import SCHEMA_VERSION, db, migrate, schema_version
 from piratebox.config import load as load_config
@@ -111,62 +111,3 @@ def open_existing(data_dir):
             migrate()
     return db
 
-
-# --- queries built once -----------------------------------------------------------------------
-
-class Slot:
-    """Where a prepared query takes a value (see `Prepared`)."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
-
-
-def slot(name):
-    """A value a prepared query receives at each run, as the database stores it: no field
-    conversion is applied to it."""
-    return Value(Slot(name), converter=False)
-
-
-class Prepared:
-    """A query whose SQL peewee builds once, run again and again with new values.
-
-    Peewee turns a query into SQL at every execution: a third of a millisecond here, ten
-    on a router, often more than SQLite takes to answer it. A page's queries are written
-    once as `build(*shape)`, a peewee query with `slot("name")` wherever a value goes;
-    their SQL is kept per engine and shape (the shape: what changes the SQL itself, such
-    as which filters are on or how many words a search has).
-    """
-
-    def __init__(self, build):
-        self.build = build
-        self._compiled = {}
-
-    def _sql(self, shape):
-        key = (type(db.obj), shape)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            query = self.build(*shape)
-            if getattr(query, "model", None) is None:
-                query = query.bind(db)
-            sql, params = query.sql()
-            compiled = self._compiled[key] = (getattr(query, "model", None), sql, params)
-        return compiled
-
-    @staticmethod
-    def _bind(params, values):
-        return [values[param.name] if isinstance(param, Slot) else param for param in params]
-
-    def rows(self, *shape, **values):
-        """The rows as model instances."""
-        model, sql, params = self._sql(shape)
-        return list(model.raw(sql, *self._bind(params, values)))
-
-    def tuples(self, *shape, **values):
-        _model, sql, params = self._sql(shape)
-        return db.execute_sql(sql, self._bind(params, values)).fetchall()
-
-    def scalar(self, *shape, **values):
-        row = self.tuples(*shape, **values)
-        return row[0][0] if row else None

@@ -18,9 +18,8 @@ from pathlib import Path
 
 from peewee import SQL, Case, fn
 
-from models import Exchange, ExchangeTotal, Tally, db
+from models import Exchange, ExchangeTotal, Prepared, Tally, db, slot
 from piratebox.catalogue.logic import store_photos
-from piratebox.database import Prepared, slot
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
 

@@ -13,6 +13,10 @@ CSRF token and the messages flashed to them are placeholders in the cached text.
 that some visitors see differently (the owner of an object sees "Manage my object") is
 cached once per variant. The mediator's pages are never cached.
 
+A list page shown again after a write is mostly the rows it showed before: each row is
+kept too (`row`, keyed by its record's id and version), so rendering the page again after
+a word on the board or a new file renders one new row, not fifty.
+
 Every cached page carries an ETag made of its text's digest and the visitor's own parts:
 a phone that asks again for a page it already has gets "304 Not Modified" and no body.
 
@@ -33,6 +37,7 @@ from piratebox import security
 CSRF_PLACEHOLDER = "csrf-placeholder-2f9c41"
 FLASH_PLACEHOLDER = "<!--flashes-2f9c41-->"
 MAX_PAGES = 200  # about 2 MB of HTML at most
+MAX_ROWS = 1000  # about 500 KB
 RENDER_WAIT_SECONDS = 60  # then render it yourself: never wait forever on a stuck thread
 
 SECTIONS = ("catalogue", "files", "board", "events", "stats")
@@ -59,6 +64,7 @@ class PageCache:
         self._generations = dict.fromkeys(SECTIONS, 0)
         self._pages = OrderedDict()
         self._rendering = {}  # key -> Event set when its rendering is over
+        self._rows = OrderedDict()
         self._lock = threading.Lock()
 
     def changed(self, sections=SECTIONS):
@@ -102,6 +108,20 @@ class PageCache:
                 del self._rendering[key]
             pending.set()
 
+    def row(self, key, render):
+        """A row of a list, rendered by `render()` the first time it is asked for."""
+        with self._lock:
+            text = self._rows.get(key)
+            if text is not None:
+                self._rows.move_to_end(key)
+                return text
+        text = render()
+        with self._lock:
+            self._rows[key] = text
+            while len(self._rows) > MAX_ROWS:
+                self._rows.popitem(last=False)
+        return text
+
     def __len__(self):
         return len(self._pages)
 
@@ -131,6 +151,16 @@ def flashes():
     return Markup("").join(  # noqa: S704 - every part escaped by format()
         Markup('\n  <p class="flash {}" role="status">{}</p>').format(category, message)  # noqa: S704
         for category, message in get_flashed_messages(with_categories=True))
+
+
+def row(*key, caller):
+    """`{% call row(record.id, record.version) %}...{% endcall %}`: a row of a list, kept
+    while its record is unchanged. The key names everything the row shows that can
+    change; only rows of shared pages are kept (the mediator's carry their controls)."""
+    if not rendering_for_cache():
+        return caller()
+    cache = current_app.extensions["page_cache"]
+    return Markup(cache.row((request.endpoint, g.lang, *key), caller))  # noqa: S704 - caller's
 
 
 def render(render_page, sections, variant="", mimetype="text/html"):

@@ -23,7 +23,7 @@ def home():
     now = current_app.extensions["clock"].now()
     return pagecache.render(lambda: render_template(
         "home.html", latest_items=catalogue.latest(6), next_events=events.upcoming(now, 3),
-        latest_messages=list(board.shown(now, current_app.config["BOARD_DAYS"]).limit(3)),
+        latest_messages=board.latest(now, current_app.config["BOARD_DAYS"], 3),
         kinds=events.KINDS), ("catalogue", "events", "board"))
 
 

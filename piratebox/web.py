@@ -198,6 +198,7 @@ def template_globals():
         "ngettext": ngettext,
         "csrf_token": pagecache.csrf_token,
         "flashes": pagecache.flashes,
+        "row": pagecache.row,
         "menu": menu,
         "box": current_app.extensions["box"],
         "version": __version__,

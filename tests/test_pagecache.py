@@ -13,9 +13,10 @@ from tests.test_catalogue import offer, only_item
 
 
 def rename_behind_the_cache(item_id, title):
-    """Change the database as another process would: no request, so no cache news."""
+    """Change the database as another process would (a new version, as every change
+    has), with no request, so no news for the cache."""
     with db.connection_context():
-        Item.update(title=title).where(Item.id == item_id).execute()
+        Item.update(title=title, version=Item.version + 1).where(Item.id == item_id).execute()
 
 
 def text_of(response):
@@ -199,3 +200,28 @@ def test_a_failed_rendering_lets_the_next_request_render():
     with pytest.raises(LookupError):
         cache.page("/x", ("catalogue",), 0, broken)
     assert cache.page("/x", ("catalogue",), 0, lambda: "back").text == "back"
+
+
+def test_a_list_shown_again_renders_only_the_rows_that_changed(client, app):
+    offer(client, title="Parapluie")
+    item = only_item()
+    assert "Parapluie" in text_of(app.test_client().get("/items/"))
+    with db.connection_context():  # a row's key is its version: a change without one...
+        Item.update(title="Ombrelle").where(Item.id == item.id).execute()
+    offer(client, title="Vélo d'enfant")
+    page = text_of(app.test_client().get("/items/"))
+    assert "Vélo d" in page and "Parapluie" in page, "...shows the row kept from before"
+    rename_behind_the_cache(item.id, "Armoire normande")
+    offer(client, title="Luge")
+    assert "Armoire normande" in text_of(app.test_client().get("/items/"))
+
+
+def test_a_files_row_shows_its_downloads_when_the_list_is_rendered_again(client, app):
+    from tests.test_files import fetch, only_file, upload
+
+    upload(client, [("recette.txt", b"farine, oeufs")])
+    record = only_file()
+    assert "0 téléchargement" in text_of(app.test_client().get("/files/"))
+    fetch(app.test_client(), f"/files/{record.id}/recette.txt")
+    upload(client, [("plan.txt", b"la salle des fetes")])
+    assert "1 téléchargement" in text_of(app.test_client().get("/files/"))

@@ -10,10 +10,9 @@ import json
 
 from peewee import SQL, Select, fn
 
-from models import Exchange, Item, ItemKey, db, fold, like_pattern
+from models import Exchange, Item, ItemKey, Prepared, db, fold, like_pattern, slot
 from piratebox import moderation, ownership, photos
 from piratebox.catalogue.categories import mass_of
-from piratebox.database import Prepared, slot
 from piratebox.errors import BadInput, Conflict
 from piratebox.i18n import N_
 
@@ -39,6 +38,15 @@ TRANSITIONS = {
     "expire": ({"available", "reserved"}, "expired"),
     "renew": ({"available", "reserved", "expired"}, None),
 }
+
+
+BY_ID = Prepared(lambda: Item.select().where(Item.id == slot("id")))
+
+
+def find(item_id):
+    """The object with this id, deleted or not; None if there is none."""
+    rows = BY_ID.rows(id=item_id)
+    return rows[0] if rows else None
 
 
 def token_matches(item_id, token):

@@ -51,7 +51,7 @@ def sweep_expired():
 
 
 def get_item(item_id, visible_only=True):
-    item = Item.get_or_none(Item.id == item_id)
+    item = logic.find(item_id)
     if item is None or item.deleted or (visible_only and item.hidden and not owns(item)):
         abort(404)
     return item

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime, time, timedelta
 
-from models import Event
+from models import Event, Prepared, slot
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
 
@@ -92,10 +92,13 @@ def published():
     return Event.live().where(Event.status == "published")
 
 
+SOON = Prepared(lambda: published().where(Event.starts_at >= slot("since"))
+                .order_by(Event.starts_at))
+
+
 def upcoming(now, limit=None):
     """Published events not over yet, soonest first."""
-    rows = [e for e in published().where(Event.starts_at >= now - 2 * 86400)
-            .order_by(Event.starts_at) if end_of(e) >= now]
+    rows = [e for e in SOON.rows(since=now - 2 * 86400) if end_of(e) >= now]
     return rows[:limit] if limit else rows
 
 
