@@ -7,7 +7,6 @@ every phone that accepts gzip. The plain name (/static/style.css) still answers,
 revalidated at each use.
 """
 
-import gzip
 import hashlib
 import mimetypes
 import os
@@ -47,6 +46,8 @@ class Assets:
         return asset
 
     def _load(self, name, path, stamp):
+        import gzip  # not at start: the first page needs none of this
+
         with open(path, "rb") as handle:
             body = handle.read()
         mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"

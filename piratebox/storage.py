@@ -18,6 +18,7 @@ SECRET_KEY_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
 CONFIG_NAME = "config.ini"
 TMP_DIR = "tmp"
 BLOB_DIR = "blobs"
+CACHE_DIR = "cache"
 LOCK_SUFFIX = ".lock"
 
 # One scratch folder per process and data directory, held by an flock for the process's
@@ -50,6 +51,11 @@ class DataDir:
     @property
     def blobs(self):
         return self.path / BLOB_DIR
+
+    @property
+    def cache(self):
+        """What the box can make again from its code (compiled templates): never backed up."""
+        return self.path / CACHE_DIR
 
     def exists(self):
         return self.database.exists()

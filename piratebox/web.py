@@ -1,8 +1,10 @@
 """The request lifecycle shared by every page: database, language, security, errors, logging."""
 
+import io
 import logging
 
 from flask import Request, current_app, g, render_template, request
+from jinja2 import BytecodeCache
 from werkzeug.exceptions import HTTPException
 
 from piratebox import __version__, pagecache, security
@@ -12,6 +14,7 @@ from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.files import upload
 from piratebox.i18n import N_, Translator, best_language
 from piratebox.photos import MAX_PHOTO_BYTES
+from piratebox.storage import atomic_write
 from piratebox.timefmt import format_datetime, local_datetime
 
 access_log = logging.getLogger("piratebox.access")
@@ -216,7 +219,35 @@ def datetime_input_filter(timestamp):
     return local_datetime(timestamp, current_app.config["TIMEZONE"]).strftime("%Y-%m-%dT%H:%M")
 
 
+class TemplateCache(BytecodeCache):
+    """Compiled templates kept in the data directory. Jinja compiles a template to Python
+    at its first use, seconds on a router's CPU for the object page; kept, they are only
+    read at the next start. Jinja recompiles one whose source changed (an upgrade)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def load_bytecode(self, bucket):
+        try:
+            with open(self.folder / f"{bucket.key}.jinja", "rb") as handle:
+                bucket.load_bytecode(handle)
+        except FileNotFoundError:
+            pass
+        except Exception:  # noqa: BLE001 - a file cut short by a power cut: compile again
+            bucket.reset()
+
+    def dump_bytecode(self, bucket):
+        out = io.BytesIO()
+        bucket.write_bytecode(out)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.folder / f"{bucket.key}.jinja", out.getvalue())
+        except OSError as error:  # a full or read-only disk: the page is served all the same
+            error_log.warning("cannot keep a compiled template: %s", error)
+
+
 def init_app(app):
+    app.jinja_env.bytecode_cache = TemplateCache(app.extensions["data_dir"].cache / "templates")
     app.add_template_filter(datetime_filter, "datetime")
     app.add_template_filter(datetime_input_filter, "datetime_input")
     app.before_request(before_request)
