@@ -281,7 +281,12 @@ class Item(Replicated):
                 cls.place, cls.photos, cls.created_at)
 
     def refresh_search_text(self):
-        self.search_text = fold(" ".join((self.title, self.description, self.place_detail)))
+        self.search_text = self.search_text_of(self.__data__)
+
+    @staticmethod
+    def search_text_of(values):
+        """What a search looks in, from an object's fields (a record as a bundle brings it)."""
+        return fold(" ".join((values["title"], values["description"], values["place_detail"])))
 
     @classmethod
     def listed(cls):
@@ -398,7 +403,11 @@ class SharedFile(Replicated):
     search_text = TextField(default="")
 
     def refresh_search_text(self):
-        self.search_text = fold(f"{self.folder} {self.name}")
+        self.search_text = self.search_text_of(self.__data__)
+
+    @staticmethod
+    def search_text_of(values):
+        return fold(f"{values['folder']} {values['name']}")
 
     @classmethod
     def listed(cls, now):

@@ -10,9 +10,16 @@ import json
 import math
 import re
 
-from peewee import BigIntegerField, BooleanField, CharField, FloatField, TextField
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    FloatField,
+    PostgresqlDatabase,
+    TextField,
+)
 
-from models import Counter, Event, Exchange, Item, SharedFile, Tally
+from models import Counter, Event, Exchange, Item, SharedFile, Tally, db
 from piratebox.catalogue import categories
 from piratebox.events.logic import KINDS as EVENT_KINDS
 from piratebox.i18n import N_
@@ -109,15 +116,18 @@ def merge(model, cleans, relay):
     """Apply records of one table, each only if it wins; returns (applied, unchanged).
 
     One query reads the local versions of the whole batch, the losers of the comparison
-    are deleted and the winners inserted in a few statements: a hub takes a thousand
-    records in the time one-by-one saves take a few dozen. A hub relays what it
-    receives, so applied records get new local sequence numbers there; a box never
-    re-sends what came from its hub (sequence 0).
+    are deleted and the winners inserted by one statement prepared for the batch: a hub
+    takes records at a third of the speed of bare inserts of the same rows. A hub relays
+    what it receives, so applied records get new local sequence numbers there; a box
+    never re-sends what came from its hub (sequence 0).
     """
     ids = [clean["id"] for clean in cleans]
-    local = {row[0]: (row[1], row[2]) for row in
-             model.select(model.id, model.version, model.origin)
-             .where(model.id.in_(ids)).tuples()}
+    local = {}
+    for start in range(0, len(ids), SQL_VARIABLES):
+        chunk = ids[start:start + SQL_VARIABLES]
+        local.update((row[0], (row[1], row[2])) for row in db.execute_sql(
+            f'SELECT id, version, origin FROM "{model._meta.table_name}" '  # noqa: S608
+            f"WHERE id IN ({', '.join([db.param] * len(chunk))})", chunk))
     winners = [clean for clean in cleans if clean["id"] not in local
                or local[clean["id"]] < (clean["version"], clean["origin"])]
     if not winners:
@@ -126,22 +136,43 @@ def merge(model, cleans, relay):
     if replaced:
         model.delete().where(model.id.in_(replaced)).execute()
     first_seq = Counter.take("seq", len(winners)) if relay else 0
-    columns = list(model._meta.fields)
+    fields = model._meta.sorted_fields
+    search_text_of = getattr(model, "search_text_of", None)
     rows = []
     for number, clean in enumerate(winners):
-        record = model(**clean)
-        record.seq = first_seq + number if relay else 0
-        if hasattr(record, "refresh_search_text"):
-            record.refresh_search_text()
-        rows.append({name: record.__data__.get(name) for name in columns})
-    per_statement = max(1, SQL_VARIABLES // len(columns))
-    for start in range(0, len(rows), per_statement):
-        model.insert_many(rows[start:start + per_statement]).execute()
+        values = {field.name: clean[field.name] if field.name in clean else
+                  field.default() if callable(field.default) else field.default
+                  for field in fields}
+        values["seq"] = first_seq + number if relay else 0
+        if search_text_of:
+            values["search_text"] = search_text_of(values)
+        rows.append([values[field.name] for field in fields])
+    insert_rows(model, rows)
     Counter.witness("lamport", max(clean["version"] for clean in winners))
     return len(winners), len(cleans) - len(winners)
 
 
 SQL_VARIABLES = 900  # under SQLite's oldest limit on bound values per statement (999)
+
+
+def insert_rows(model, rows):
+    """Insert rows (values in the model's field order) with one statement prepared for all:
+    SQLite runs it once per row (executemany), PostgreSQL takes many rows per statement
+    (one round trip each). Peewee would build every row's SQL anew, most of the time an
+    import took. Only the model's own names go into the text; every value is bound."""
+    table = model._meta.table_name
+    columns = ", ".join(f'"{field.column_name}"' for field in model._meta.sorted_fields)
+    row_of_params = f"({', '.join([db.param] * len(model._meta.sorted_fields))})"
+    if not isinstance(db.obj, PostgresqlDatabase):
+        db.cursor().executemany(
+            f'INSERT INTO "{table}" ({columns}) VALUES {row_of_params}', rows)  # noqa: S608
+        return
+    per_statement = max(1, SQL_VARIABLES // len(model._meta.sorted_fields))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start:start + per_statement]
+        db.execute_sql(f'INSERT INTO "{table}" ({columns}) VALUES '  # noqa: S608 - our names
+                       f"{', '.join([row_of_params] * len(chunk))}",
+                       [value for row in chunk for value in row])
 
 
 def photo_hashes(record):
