@@ -219,10 +219,24 @@ class Replicated(BaseModel):
         return cls.select().where(cls.deleted == False)  # noqa: E712 (peewee expression)
 
 
+class _WithoutMarks(dict):
+    """For str.translate: drops combining marks (accents once NFKD has split them off).
+    What it learns of each character is kept, for the common scripts only, so no text
+    can make it grow without end."""
+
+    def __missing__(self, code):
+        kept = None if unicodedata.combining(chr(code)) else code
+        if code < 0x3000:
+            self[code] = kept
+        return kept
+
+
+WITHOUT_MARKS = _WithoutMarks()
+
+
 def fold(text):
     """Lower case without accents: "Étagère" and "etagere" search alike, on every database."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return unicodedata.normalize("NFKD", text or "").translate(WITHOUT_MARKS).casefold()
 
 
 def like_pattern(word):

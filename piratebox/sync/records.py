@@ -137,12 +137,15 @@ def merge(model, cleans, relay):
         model.delete().where(model.id.in_(replaced)).execute()
     first_seq = Counter.take("seq", len(winners)) if relay else 0
     fields = model._meta.sorted_fields
+    defaults = {field.name: field.default for field in fields}
+    made_up = [name for name, default in defaults.items() if callable(default)]
     search_text_of = getattr(model, "search_text_of", None)
     rows = []
     for number, clean in enumerate(winners):
-        values = {field.name: clean[field.name] if field.name in clean else
-                  field.default() if callable(field.default) else field.default
-                  for field in fields}
+        values = {**defaults, **clean}
+        for name in made_up:
+            if callable(values[name]):
+                values[name] = values[name]()
         values["seq"] = first_seq + number if relay else 0
         if search_text_of:
             values["search_text"] = search_text_of(values)
