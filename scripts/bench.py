@@ -3,12 +3,16 @@
 
     .venv/bin/python scripts/bench.py                 # default scenario set
     .venv/bin/python scripts/bench.py --requests 2000 --concurrency 4
+    .venv/bin/python scripts/bench.py --village       # many phones on a mix of pages and posts
 
 For each URL: requests per second and latency (p50, p95) for the box and for the
-baseline, and the ratio. Then the RSS of both servers after the load and their cold start
-(process start to first answered request). Times are not assertions: the ratio against
-a baseline measured on the same machine in the same run is what to compare.
-Feature issues add their URLs to SCENARIOS and their seeding to seed().
+baseline, and the ratio ("warm": the page as most visitors get it). Then "after a write":
+one phone writes to what the page shows (a new object, a word on the board, a file, an
+event) and asks for the page at once, which must be rendered again; the ratio is the
+baseline's time for its page to that. Then the RSS of both servers after the load and
+their cold start (process start to first answered request). Times are not assertions:
+the ratio against a baseline measured on the same machine in the same run is what to
+compare. Feature issues add their URLs to SCENARIOS and their seeding to seed().
 """
 
 import argparse
@@ -27,16 +31,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from village_load import Phone, after_a_write, alone, run  # noqa: E402 - beside this script
+
 from tests.server import free_port, wait_until_up  # noqa: E402
 
-# (label, path on the box, path on the baseline); "{item}" is a seeded item's id
+# (label, path on the box, the section a write changes before "after a write", path on the
+# baseline); "{item}" is a seeded offer's id, "{request}" a request's with answers
 SCENARIOS = [
-    ("home", "/", "/"),
-    ("catalogue", "/items/", "/"),
-    ("search", "/items/?q=etagere+chene", "/"),
-    ("item page", "/items/{item}", "/"),
-    ("API list", "/api/v1/items", "/healthz"),
-    ("healthz", "/healthz", "/healthz"),
+    ("home", "/", "catalogue", "/"),
+    ("catalogue", "/items/", "catalogue", "/"),
+    ("search", "/items/?q=etagere+chene", "catalogue", "/"),
+    ("item page", "/items/{item}", "catalogue", "/"),
+    ("request page", "/items/{request}", "catalogue", "/"),
+    ("files", "/files/", "files", "/"),
+    ("board", "/board/", "board", "/"),
+    ("agenda", "/events/", "events", "/"),
+    ("impact", "/stats/", "catalogue", "/"),
+    ("API list", "/api/v1/items", "catalogue", "/"),
+    ("healthz", "/healthz", None, "/healthz"),
 ]
 SEED_ITEMS = 10_000
 SEED_PHOTOS = 2_000
@@ -87,7 +99,29 @@ def seed(data_dir, items=SEED_ITEMS, with_photos=SEED_PHOTOS):
         # as a box that lived through the year: what was not renewed has expired
         actor.now = time.time()
         logic.expire_due(actor)
-    return {"item": first_id}
+        wanted, _token = logic.create({
+            "kind": "request", "mode": "give", "title": "Une poussette", "description": "",
+            "category": rng.choice(CATEGORIES).code, "condition": "", "place": "home",
+            "place_detail": "", "pseudonym": "", "contact": "", "network": False,
+            "answers": None}, [], actor)
+        for number in range(5):
+            logic.create({
+                "kind": "offer", "mode": "give", "title": f"Poussette {number}",
+                "description": "", "category": wanted.category, "condition": "good",
+                "place": "home", "place_detail": "", "pseudonym": "", "contact": "",
+                "network": False, "answers": wanted.id}, [], actor)
+    return {"item": first_id, "request": wanted.id}
+
+
+def fill(port, messages=40, files=60, events=5):
+    """What a village's board, file share and agenda hold, posted through the real server."""
+    phone = Phone(port, 0, "")
+    phone.read("/board/")
+    for write, count in (("board", messages), ("files", files), ("events", events)):
+        for _ in range(count):
+            if getattr(phone, f"write_{write}")() >= 400:
+                raise RuntimeError(f"seeding the {write} was refused")
+    phone.close()
 
 
 def bench_jpeg(number):
@@ -232,8 +266,9 @@ def main():
         box_port, base_port = free_port(), free_port()
         box, box_started = start([sys.executable, str(ROOT / "app.py"), "--data",
                                   str(data_dir), "serve", "--port", str(box_port),
-                                  "--threads", str(options.threads)])
+                                  "--threads", str(options.threads)], env=NO_RATE_LIMITS)
         box_cold = cold_start(box, box_started, box_port)
+        fill(box_port)
         size = page_size(box_port, "/")
         base, base_started = start([sys.executable, str(ROOT / "scripts/bench_baseline.py"),
                                     str(base_port), str(options.threads), str(size)])
@@ -244,11 +279,11 @@ def main():
         rows = []
         try:
             with multiprocessing.Pool(options.concurrency) as pool:
-                for label, box_path, base_path in SCENARIOS:
-                    if "{item}" in box_path and not names["item"]:
-                        continue  # an empty box has no item page
+                for label, box_path, section, base_path in SCENARIOS:
                     if options.only and label not in options.only:
                         continue
+                    if "{" in box_path and options.items == 0:
+                        continue  # an empty box has no object's page
                     box_path = box_path.format(**names)
                     print(f"load {label} ...", file=sys.stderr)
                     if options.loader == "wrk":
@@ -260,6 +295,9 @@ def main():
                             load(pool, port, path, options.requests, options.concurrency)
                             for port, path in ((base_port, base_path), (box_port, box_path)))
                     measured_box["alone"] = single_client_median(box_port, box_path)
+                    if section:
+                        measured_box["after_write"] = after_a_write(box_port, box_path, section)
+                        measured_base["alone"] = alone(base_port, base_path)
                     rows.append((label, measured_box, measured_base))
             box_rss, base_rss = rss_mb(box.pid), rss_mb(base.pid)
         finally:
@@ -277,8 +315,6 @@ NO_RATE_LIMITS = {"PIRATEBOX_POSTS_PER_HOUR": "1000000", "PIRATEBOX_MESSAGES_PER
 def village(options):
     """A Saturday in the village hall (scripts/village_load.py): the box, then the bare
     Flask baseline under the same phones, `--repeat` times, each run on a fresh copy."""
-    from village_load import run  # beside this script
-
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         seeded = Path(scratch) / "seeded"
@@ -342,13 +378,17 @@ def village_report(options, results):
 def report(options, rows, box_rss, base_rss, box_cold, base_cold):
     print(f"\nloader {options.loader}, {options.concurrency} connections, "
           f"{options.threads} server threads, {os.cpu_count()} CPUs\n")
-    print("| URL | box req/s | baseline req/s | ratio | box p50 ms | box p95 ms "
-          "| baseline p50 ms | box alone p50 ms | box requests | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| URL | box req/s | baseline req/s | warm ratio | box p50 ms | box p95 ms "
+          "| baseline p50 ms | box alone p50 ms | after a write ms | baseline alone ms "
+          "| after-a-write ratio | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, mbox, mbase in rows:
+        after = (f"{mbox['after_write'] * 1000:.1f} | {mbase['alone'] * 1000:.1f} | "
+                 f"{mbase['alone'] / mbox['after_write']:.2f}" if "after_write" in mbox
+                 else "- | - | -")
         print(f"| {label} | {mbox['rps']:.0f} | {mbase['rps']:.0f} | "
               f"{mbox['rps'] / mbase['rps']:.2f} | {mbox['p50']:.1f} | {mbox['p95']:.1f} | "
-              f"{mbase['p50']:.1f} | {mbox['alone']:.1f} | {mbox['count']} | "
+              f"{mbase['p50']:.1f} | {mbox['alone']:.1f} | {after} | "
               f"{mbox['errors'] + mbase['errors']} |")
     print("\n| server | RSS after load (MB) | cold start (s) |")
     print("| --- | ---: | ---: |")
