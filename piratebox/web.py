@@ -1,9 +1,11 @@
 """The request lifecycle shared by every page: database, language, security, errors, logging."""
 
+import functools
 import io
 import logging
 
 from flask import Request, current_app, g, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from jinja2 import BytecodeCache
 from werkzeug.exceptions import HTTPException
 
@@ -99,16 +101,21 @@ def ngettext(singular, plural, n, **params):
     return translator.ngettext(singular, plural, n) % params
 
 
+# Phones send few different Accept-Language headers: each is read once (a router takes
+# milliseconds for it), and a bounded number is remembered.
+language_of = functools.lru_cache(maxsize=256)(best_language)
+translator_for = functools.cache(Translator)
+
+
 def choose_language():
     config = current_app.config
-    supported = config["LANGUAGES"].split(",")
+    supported = tuple(config["LANGUAGES"].split(","))
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen not in supported:
-        chosen = best_language(
-            request.headers.get("Accept-Language"), supported, config["DEFAULT_LANGUAGE"]
-        )
+        chosen = language_of(request.headers.get("Accept-Language"), supported,
+                             config["DEFAULT_LANGUAGE"])
     g.lang = chosen
-    g.translator = Translator(chosen)
+    g.translator = translator_for(chosen)
 
 
 def before_request():
@@ -123,7 +130,6 @@ def before_request():
 
 
 def after_request(response):
-    security.add_security_headers(response)
     if request.method in security.UNSAFE_METHODS and response.status_code < 400:
         current_app.extensions["clock"].remember()
         current_app.extensions["page_cache"].changed(
@@ -246,8 +252,24 @@ class TemplateCache(BytecodeCache):
             error_log.warning("cannot keep a compiled template: %s", error)
 
 
+class BoxSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its signing serializer made once rather than at
+    every request (key derivation and all: milliseconds on a router)."""
+
+    def __init__(self):
+        self._serializers = {}
+
+    def get_signing_serializer(self, app):
+        key = app.secret_key
+        if key not in self._serializers:
+            self._serializers[key] = super().get_signing_serializer(app)
+        return self._serializers[key]
+
+
 def init_app(app):
     app.jinja_env.bytecode_cache = TemplateCache(app.extensions["data_dir"].cache / "templates")
+    app.wsgi_app = security.with_security_headers(app.wsgi_app)
+    app.session_interface = BoxSessions()
     app.add_template_filter(datetime_filter, "datetime")
     app.add_template_filter(datetime_input_filter, "datetime_input")
     app.before_request(before_request)

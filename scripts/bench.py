@@ -205,7 +205,7 @@ end
 def load_wrk(script, port, path, seconds, concurrency):
     """wrk, a load generator in C: on two cores it leaves the server most of the CPU."""
     output = subprocess.run(
-        ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "-s", script,
+        ["wrk", f"-t{min(2, concurrency)}", f"-c{concurrency}", f"-d{seconds}s", "-s", script,
          f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True,
     ).stdout
