@@ -4,7 +4,7 @@ import functools
 import io
 import logging
 
-from flask import Request, current_app, g, render_template, request
+from flask import Request, current_app, g, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from jinja2 import BytecodeCache
 from werkzeug.exceptions import HTTPException
@@ -200,10 +200,25 @@ def menu():
     return [(endpoint, label) for endpoint, label in MENU if endpoint in views]
 
 
+def translations_for_templates():
+    """`_` for this request's templates: the translator found once, not at every string
+    (a page says fifty; on a router each look-up through Flask's `g` counts)."""
+    if "translator" not in g:
+        return gettext
+    look_up = g.translator.singles.get
+
+    def translate(message, **params):
+        text = look_up(message, message)
+        return text % params if params else text
+
+    return translate
+
+
 def template_globals():
+    translate = translations_for_templates()
     return {
-        "_": gettext,
-        "gettext": gettext,
+        "_": translate,
+        "gettext": translate,
         "ngettext": ngettext,
         "csrf_token": pagecache.csrf_token,
         "flashes": pagecache.flashes,
@@ -266,6 +281,27 @@ class BoxSessions(SecureCookieSessionInterface):
         return self._serializers[key]
 
 
+def cached_url_for(endpoint, **values):
+    """url_for for templates: an address depends only on its endpoint and values (and
+    where the app is mounted), so each is built once; Werkzeug's builder takes
+    milliseconds on a router and a page asks for twenty. Static files are left to their
+    hook (their name follows their content), and the memory is bounded."""
+    if endpoint == "static" or "_external" in values:
+        return url_for(endpoint, **values)
+    key = (request.script_root, endpoint, *sorted(values.items()))
+    found = _addresses.get(key)
+    if found is None:
+        found = url_for(endpoint, **values)
+        if len(_addresses) >= MAX_ADDRESSES:
+            _addresses.clear()
+        _addresses[key] = found
+    return found
+
+
+MAX_ADDRESSES = 4000
+_addresses = {}
+
+
 def init_app(app):
     app.jinja_env.bytecode_cache = TemplateCache(app.extensions["data_dir"].cache / "templates")
     app.wsgi_app = security.with_security_headers(app.wsgi_app)
@@ -280,3 +316,4 @@ def init_app(app):
     app.register_error_handler(PirateboxError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.context_processor(template_globals)
+    app.jinja_env.globals["url_for"] = cached_url_for

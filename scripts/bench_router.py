@@ -114,6 +114,23 @@ def first_visits(box_url, names):
     return seconds
 
 
+def interleaved(script, box, base, options, connections):
+    """wrk on the box and the baseline in turns, --slices times each: an emulated machine's
+    speed drifts with its host's load, and each side gets the same share of it."""
+    totals = {}
+    for _ in range(options.slices):
+        for which, (url, path) in (("base", base), ("box", box)):
+            measured = load_wrk(script, port_of(url), path,
+                                max(1, options.seconds // options.slices), connections)
+            total = totals.setdefault(which, {"count": 0, "seconds": 0.0, "p50": []})
+            total["count"] += measured["count"]
+            total["seconds"] += measured["count"] / measured["rps"] if measured["rps"] else 0
+            total["p50"].append(measured["p50"])
+    return tuple({"rps": total["count"] / total["seconds"] if total["seconds"] else 0.0,
+                  "p50": statistics.median(total["p50"])}
+                 for total in (totals["box"], totals["base"]))
+
+
 def port_of(url):
     return urlsplit(url).port
 
@@ -176,12 +193,15 @@ def measure(options, figures):
             path = path.format(**names)
             row = {"label": label}
             for connections in (4, 1):
-                base, box = (load_wrk(script, port_of(url), where, options.seconds, connections)
-                             for url, where in ((base_url, base_path), (box_url, path)))
-                row[connections] = (box, base)
+                row[connections] = interleaved(script, (box_url, path), (base_url, base_path),
+                                               options, connections)
             if section:
-                row["after_write"] = after_a_write(port_of(box_url), path, section, count=8)
-                row["base_alone"] = alone(port_of(base_url), base_path, count=8)
+                box_times, base_times = [], []
+                for _ in range(options.slices):  # side by side, as for the loads
+                    box_times.append(after_a_write(port_of(box_url), path, section, count=3))
+                    base_times.append(alone(port_of(base_url), base_path, count=3))
+                row["after_write"] = statistics.median(box_times)
+                row["base_alone"] = statistics.median(base_times)
             figures["pages"].append(row)
 
     print(f"the village mix, {options.phones} phones ...", file=sys.stderr)
@@ -265,7 +285,9 @@ def main():
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--photos", type=int, default=100)
     parser.add_argument("--threads", type=int, default=4, help="server threads (both)")
-    parser.add_argument("--seconds", type=int, default=20, help="wrk, per page")
+    parser.add_argument("--seconds", type=int, default=30, help="wrk, per page and server")
+    parser.add_argument("--slices", type=int, default=3,
+                        help="each measure in so many turns, box and baseline alternating")
     parser.add_argument("--village-seconds", type=int, default=60)
     parser.add_argument("--phones", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
