@@ -17,10 +17,13 @@ from flask import abort, current_app, request
 from werkzeug.security import safe_join
 
 ONE_YEAR = 365 * 24 * 3600
-COMPRESSED_TYPES = {"text/css", "text/javascript", "application/javascript", "image/svg+xml"}
+# What the box ships; mimetypes would read the system's whole table at the first page.
+TYPES = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml",
+         "png": "image/png", "ico": "image/x-icon", "txt": "text/plain"}
+COMPRESSED_TYPES = {"text/css", "text/javascript", "image/svg+xml", "text/plain"}
 VERSION_LENGTH = 10
 
-Asset = namedtuple("Asset", "stamp version body gzipped mimetype")
+Asset = namedtuple("Asset", "stamp version body mimetype")
 
 
 class Assets:
@@ -29,6 +32,7 @@ class Assets:
     def __init__(self, folder):
         self.folder = str(folder)
         self._assets = {}
+        self._gzipped = {}
         self._lock = threading.Lock()
 
     def get(self, name):
@@ -46,17 +50,23 @@ class Assets:
         return asset
 
     def _load(self, name, path, stamp):
-        import gzip  # not at start: the first page needs none of this
-
         with open(path, "rb") as handle:
             body = handle.read()
-        mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        gzipped = gzip.compress(body, 9, mtime=0) if mimetype in COMPRESSED_TYPES else None
-        version = hashlib.sha256(body).hexdigest()[:VERSION_LENGTH]
-        asset = Asset(stamp, version, body, gzipped, mimetype)
+        mimetype = (TYPES.get(name.rpartition(".")[2])
+                    or mimetypes.guess_type(name)[0] or "application/octet-stream")
+        asset = Asset(stamp, hashlib.sha256(body).hexdigest()[:VERSION_LENGTH], body, mimetype)
         with self._lock:
             self._assets[name] = asset
         return asset
+
+    def gzipped(self, asset):
+        """The asset compressed, once (at its first request, not at start-up)."""
+        key = (asset.stamp, asset.version)
+        if key not in self._gzipped:
+            import gzip
+
+            self._gzipped[key] = gzip.compress(asset.body, 9, mtime=0)
+        return self._gzipped[key]
 
 
 def versioned(name, version):
@@ -82,13 +92,14 @@ def add_version(endpoint, values):
 
 def serve(filename):
     name, version = unversioned(filename)
-    asset = current_app.extensions["assets"].get(name)
+    assets = current_app.extensions["assets"]
+    asset = assets.get(name)
     if asset is None:
-        asset, version = current_app.extensions["assets"].get(filename), None
+        asset, version = assets.get(filename), None
     if asset is None:
         abort(404)
-    compressed = asset.gzipped is not None and "gzip" in request.accept_encodings
-    response = current_app.response_class(asset.gzipped if compressed else asset.body,
+    compressed = asset.mimetype in COMPRESSED_TYPES and "gzip" in request.accept_encodings
+    response = current_app.response_class(assets.gzipped(asset) if compressed else asset.body,
                                           mimetype=asset.mimetype)
     if compressed:
         response.headers["Content-Encoding"] = "gzip"

@@ -8,6 +8,7 @@ from flask import Request, current_app, g, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from jinja2 import BytecodeCache
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
 
 from piratebox import __version__, pagecache, security
 from piratebox.blobs import BlobStore
@@ -302,7 +303,26 @@ MAX_ADDRESSES = 4000
 _addresses = {}
 
 
+class LazyRule(Rule):
+    """Werkzeug's URL rule, its address builder compiled the first time it builds an
+    address rather than at start-up: Werkzeug writes and compiles Python for each of the
+    box's sixty rules, seconds on a router before the first page, most of them for pages
+    nobody asks for in the first minutes."""
+
+    def _compile_builder(self, append_unknown=True):
+        compile_builder = super()._compile_builder
+        compiled = []
+
+        def build(rule, *args, **kwargs):
+            if not compiled:
+                compiled.append(compile_builder(append_unknown))
+            return compiled[0](rule, *args, **kwargs)
+
+        return build
+
+
 def init_app(app):
+    app.url_rule_class = LazyRule
     app.jinja_env.bytecode_cache = TemplateCache(app.extensions["data_dir"].cache / "templates")
     app.wsgi_app = security.with_security_headers(app.wsgi_app)
     app.session_interface = BoxSessions()
