@@ -21,7 +21,9 @@ SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "foreign_keys": 1,
     "synchronous": "full",
-    "cache_size": -2000,  # 2 MB: a router has 128 MB for everything
+    # 512 KB a connection, and the server keeps one per thread: a router has 128 MB for
+    # everything, and the pages it reads again come from memory (the page cache) anyway
+    "cache_size": -512,
     "temp_store": "memory",
 }
 BUSY_TIMEOUT_SECONDS = 10

@@ -304,8 +304,40 @@ def main():
             for process in (box, base):
                 process.terminate()
                 process.wait(timeout=10)
+        steps = memory_steps(data_dir, names, options.threads)
 
     report(options, rows, box_rss, base_rss, box_cold, base_cold)
+    print("\n| first request to (fresh server, in this order) | RSS after (MB) | growth (MB) |")
+    print("| --- | ---: | ---: |")
+    for label, after, growth in steps:
+        print(f"| {label} | {after:.1f} | {growth:+.1f} |")
+
+
+# What each page (and the printables) adds to a fresh server's memory, in this order.
+MEMORY_STEPS = [(label, path) for label, path, _section, _base in SCENARIOS] + [
+    ("the poster, PDF", "/print/poster.pdf"), ("the wifi QR code, PNG", "/qr/wifi.png")]
+
+
+def memory_steps(data_dir, names, threads):
+    port = free_port()
+    box, started = start([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir),
+                          "serve", "--port", str(port), "--threads", str(threads)])
+    cold_start(box, started, port)
+    steps, before = [], rss_mb(box.pid)
+    try:
+        steps.append(("(started)", before, 0.0))
+        for label, path in MEMORY_STEPS:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            connection.request("GET", path.format(**names))
+            connection.getresponse().read()
+            connection.close()
+            after = rss_mb(box.pid)
+            steps.append((label, after, after - before))
+            before = after
+    finally:
+        box.terminate()
+        box.wait(timeout=10)
+    return steps
 
 
 NO_RATE_LIMITS = {"PIRATEBOX_POSTS_PER_HOUR": "1000000", "PIRATEBOX_MESSAGES_PER_HOUR": "1000000",

@@ -191,6 +191,9 @@ def measure(options, figures):
                 continue
             print(f"load {label} ...", file=sys.stderr)
             path = path.format(**names)
+            for _ in range(3):  # rendered and kept before it is measured, on both
+                get(box_url + path)
+                get(base_url + base_path)
             row = {"label": label}
             for connections in (4, 1):
                 row[connections] = interleaved(script, (box_url, path), (base_url, base_path),
@@ -286,7 +289,7 @@ def main():
     parser.add_argument("--photos", type=int, default=100)
     parser.add_argument("--threads", type=int, default=4, help="server threads (both)")
     parser.add_argument("--seconds", type=int, default=30, help="wrk, per page and server")
-    parser.add_argument("--slices", type=int, default=3,
+    parser.add_argument("--slices", type=int, default=6,
                         help="each measure in so many turns, box and baseline alternating")
     parser.add_argument("--village-seconds", type=int, default=60)
     parser.add_argument("--phones", type=int, default=20)
