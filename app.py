@@ -2,11 +2,13 @@
 
     python app.py                      serve the box in ./data on http://127.0.0.1:8080
     piratebox --data DIR init          make a new box
-    waitress-serve --call app:create_app   (with PIRATEBOX_DATA set)
+    piratebox --data DIR serve         serve it (waitress, with the guard of serving.py)
 """
 
+import errno
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -30,12 +32,12 @@ from piratebox import (
 from piratebox.board import views as board
 from piratebox.catalogue import views as catalogue
 from piratebox.clock import Clock
+from piratebox.commandline import Commands, Refusal, _, lang_option
 from piratebox.config import load as load_config
 from piratebox.database import open_existing
-from piratebox.errors import PirateboxError
 from piratebox.events import views as events
 from piratebox.files import views as files
-from piratebox.files.upload import request_limit
+from piratebox.i18n import N_, Message
 from piratebox.pagecache import PageCache
 from piratebox.portal import Portal
 from piratebox.ratelimit import RateLimiter
@@ -80,7 +82,7 @@ def create_app(config=None):
         site=settings,
         limiter=RateLimiter(),
         page_cache=PageCache(app.config["PAGE_CACHE_SECONDS"]),
-        portal=Portal(settings["site_url"], app.config["PORTAL_MEMORY_SECONDS"]),
+        portal=Portal(site.address(settings), app.config["PORTAL_MEMORY_SECONDS"]),
     )
     web.init_app(app)
     static_files.init_app(app, os.path.join(app.root_path, "static"))
@@ -93,20 +95,13 @@ def create_app(config=None):
 # --- the command line ---------------------------------------------------------------------
 
 
-class Commands(click.Group):
-    """Turns the box's own errors into one clear line and a non-zero exit."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except PirateboxError as error:
-            raise click.ClickException(error.message) from None
-
-
 @click.group(cls=Commands)
 @click.option("--data", "data", envvar="PIRATEBOX_DATA", default=DEFAULT_DATA,
               show_default=True, type=click.Path(file_okay=False),
-              help="The box's data directory (or PIRATEBOX_DATA).")
+              help=N_("The box's data directory (or PIRATEBOX_DATA)."))
+@click.option("--lang", type=click.Choice(["fr", "en"]), expose_value=False,
+              is_eager=True, callback=lang_option,
+              help=N_("The language of the messages: fr (default) or en (or PIRATEBOX_LANG)."))
 @click.version_option(__version__, prog_name="piratebox")
 @click.pass_context
 def cli(ctx, data):
@@ -119,32 +114,51 @@ def cli(ctx, data):
 
 @cli.command()
 @click.option("--role", type=click.Choice(box.ROLES), default="box", show_default=True,
-              help="A village box, or the central hub.")
-@click.option("--name", help="The name people see (the village, for a box).")
-@click.option("--demo", is_flag=True, help="Add a few French sample objects to try it out.")
+              help=N_("A village box, or the central hub."))
+@click.option("--name", envvar="PIRATEBOX_NAME",
+              help=N_("The name people see: the village, for a box (or PIRATEBOX_NAME; "
+                      "asked on a terminal)."))
+@click.option("--demo", is_flag=True, help=N_("Add a few French sample objects to try it out."))
 @click.option("--database-url", envvar="PIRATEBOX_DATABASE_URL",
-              help="A hub on PostgreSQL: postgresql://user@host/db (default: SQLite in the "
-                   "data directory). Needs pip install '.[postgres]'.")
+              help=N_("A hub on PostgreSQL: postgresql://user@host/db (default: SQLite in the "
+                      "data directory). Needs pip install '.[postgres]'."))
 @click.pass_obj
 def init(data_dir, role, name, demo, database_url):
     """Create the data directory, the database, the secret key and the box's identity.
 
     Example: piratebox --data ./data init --name "Saint-Bonnet-le-Château" --demo
     """
+    if not name and sys.stdin.isatty():
+        name = click.prompt(_("The village's name (on the pages and the poster)"),
+                            default=box.DEFAULT_NAMES[role]).strip()
     box_id = box.create(data_dir, role=role, name=name, now=time.time(),
                         database_url=database_url)
-    click.echo(f"Created {role} {box_id} in {data_dir.path}")
+    click.echo(_("Created the %(role)s %(name)s (%(id)s) in %(path)s.",
+                 role=_("box") if role == "box" else _("hub"),
+                 name=name or box.DEFAULT_NAMES[role], id=box_id, path=data_dir.path))
     if demo:
         from piratebox import demo as samples
 
         added = samples.add_samples(data_dir, now=time.time())
-        click.echo(f"Added {added} sample objects.")
-    click.echo(f"Next: piratebox --data {data_dir.path} set-password")
+        click.echo(_.plural("Added %(num)d sample object, with its photo.",
+                            "Added %(num)d sample objects, with their photos.", added))
+    click.echo(_("Next: %(command)s --data %(path)s set-password",
+                 command=command_name(), path=data_dir.path))
+
+
+def command_name():
+    """How to run this command again: `piratebox` where it is on the PATH, else the path
+    it was run by (.venv/bin/piratebox), else python app.py."""
+    if shutil.which("piratebox"):
+        return "piratebox"
+    if os.path.basename(sys.argv[0]) == "piratebox":
+        return os.path.relpath(sys.argv[0])
+    return "python app.py"
 
 
 @cli.command("set-password")
 @click.option("--password-stdin", is_flag=True,
-              help="Read the password from the first line of standard input.")
+              help=N_("Read the password from the first line of standard input."))
 @click.pass_obj
 def set_password(data_dir, password_stdin):
     """Set the mediator's admin password (asked twice, or read from standard input).
@@ -154,49 +168,56 @@ def set_password(data_dir, password_stdin):
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("New admin password", hide_input=True,
-                                confirmation_prompt=True)
+        password = click.prompt(_("New admin password"), hide_input=True,
+                                confirmation_prompt=_("Repeat for confirmation"))
     open_existing(data_dir)
     rounds = load_config(data_dir)["PASSWORD_HASH_ROUNDS"]
     with db.connection_context():
         box.set_password(password, rounds)
-    click.echo("Password set. Open /admin/ on the box to log in.")
+    click.echo(_("Password set. Open /admin/ on the box to log in."))
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 for the wifi).")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+              help=N_("Address to listen on (0.0.0.0 for the wifi)."))
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535),
+              help=N_("Port to listen on."))
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Requests handled at once.")
+              help=N_("Requests handled at once."))
 @click.pass_obj
 def serve(data_dir, host, port, threads):
-    """Serve the box with waitress.
+    """Serve the box with waitress, guarded against slow or greedy phones, in the foreground
+    until Ctrl+C.
 
     Example: piratebox --data /srv/cocote serve --host 0.0.0.0 --port 8080
     """
-    import waitress
+    from piratebox import serving
 
     configure_logging()
     application = create_app({"DATA_DIR": str(data_dir.path)})
-    # waitress keeps a request body over 512 KB in a temporary file until it is complete;
+    # waitress keeps a request body over 64 KB in a temporary file until it is complete;
     # on a router /tmp is RAM, so such files go to the data disk (and vanish with us).
     tempfile.tempdir = str(data_dir.scratch())
-    click.echo(f"CoCoTe box on http://{display_host(host)}:{port}/", err=True)
-    waitress.serve(
-        application,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="piratebox",
-        # bounded so that one slow phone cannot hold a thread or memory for long
-        channel_timeout=60,
-        connection_limit=200,
-        max_request_header_size=64 * 1024,
-        max_request_body_size=max(request_limit(application.config),
-                                  (application.config["SYNC_MAX_BUNDLE_MB"] + 1) * 1024 * 1024),
-        clear_untrusted_proxy_headers=True,
-    )
+    try:
+        server = serving.make_server(application, host, port, threads)
+    except OSError as error:
+        raise Refusal(cannot_listen(error, host, port)) from None
+    click.echo(_("CoCoTe box on http://%(host)s:%(port)d/ (Ctrl+C stops it).",
+                 host=display_host(host), port=port), err=True)
+    server.run()
+
+
+def cannot_listen(error, host, port):
+    """One line for a port that cannot be opened, saying what to do."""
+    if error.errno == errno.EADDRINUSE:
+        return _("Port %(port)d is already in use (another box, or another program): stop "
+                 "it, or choose another port, for example --port %(other)d.",
+                 port=port, other=port + 1)
+    if error.errno == errno.EACCES:
+        return _("Port %(port)d needs administrator rights: choose a port above 1023, for "
+                 "example --port 8080.", port=port)
+    return _("Cannot listen on %(host)s:%(port)d: %(reason)s.", host=host, port=port,
+             reason=error.strerror or error)
 
 
 @cli.group("print")
@@ -216,9 +237,10 @@ def open_box(data_dir):
 
 @print_group.command("poster")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True),
-              help="The PDF file to write.")
+              help=N_("The PDF file to write."))
+@click.option("--lang", default="fr", show_default=True, help=N_("The poster's language."))
 @click.pass_obj
-def print_poster(data_dir, out):
+def print_poster(data_dir, out, lang):
     """Write the A4 poster (wifi QR, site QR, three steps) as a PDF.
 
     Example: piratebox --data ./data print poster --out affiche.pdf
@@ -227,46 +249,52 @@ def print_poster(data_dir, out):
     from piratebox.i18n import Translator
 
     settings = open_box(data_dir)
-    french = Translator("fr").gettext
-    write_output(out, printing.pdf([printing.poster(settings, french)]))
-    click.echo(f"Poster written to {out}")
+    if lang not in load_config(data_dir)["LANGUAGES"].split(","):
+        raise click.BadParameter(_("%(lang)s is not one of the box's languages.", lang=lang),
+                                 param_hint="--lang")
+    write_pdf_output(out, [printing.poster(settings, Translator(lang).gettext)])
+    click.echo(_("Poster written to %(path)s", path=out))
 
 
 @print_group.command("labels")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True),
-              help="The PDF file to write.")
+              help=N_("The PDF file to write."))
 @click.option("--item", "item_ids", multiple=True,
-              help="An object's id; repeat it. Default: every object in the café's box.")
+              help=N_("An object's id; repeat it. Default: every object in the café's box."))
 @click.pass_obj
 def print_labels(data_dir, out, item_ids):
     """Write A4 sheets of QR labels (24 a sheet) for objects in the café's give box.
 
     Example: piratebox --data ./data print labels --out etiquettes.pdf
     """
-    from models import Item
+    from models import Item, this_box
     from piratebox import printing
 
     settings = open_box(data_dir)
-    query = Item.listed().order_by(Item.created_at.desc())
+    query = Item.listed().where(Item.origin == this_box()).order_by(Item.created_at.desc())
     if item_ids:
         query = query.where(Item.id.in_(item_ids))
     else:
         query = query.where((Item.place == "box") & (Item.status == "available"))
-    entries = [(item.title, f"{settings['site_url']}/items/{item.id}") for item in query]
+    entries = [(item.title, f"{site.address(settings)}/items/{item.id}") for item in query]
     if not entries:
-        raise click.ClickException("No object to label: nothing is in the café's box.")
-    with click.progressbar(length=len(entries), label="Drawing labels", file=sys.stderr) as bar:
-        pages = printing.labels(entries, settings["box_name"], progress=bar.update)
-    write_output(out, printing.pdf(pages))
-    click.echo(f"{len(entries)} labels on {len(pages)} pages written to {out}")
+        raise Refusal(_("No object to label: nothing is in the café's box."))
+    with click.progressbar(length=len(entries), label=_("Drawing labels"),
+                           file=sys.stderr) as bar:
+        pages = write_pdf_output(out, printing.labels(entries, settings["box_name"],
+                                                      progress=bar.update))
+    click.echo(_("%(labels)s labels on %(pages)s pages written to %(path)s",
+                 labels=len(entries), pages=pages, path=out))
 
 
 @cli.command()
-@click.option("--csv", "as_csv", is_flag=True, help="Comma-separated values for a spreadsheet.")
-@click.option("--decimal-comma", is_flag=True, help="French decimals (3,5) and ';' separators.")
+@click.option("--csv", "as_csv", is_flag=True,
+              help=N_("Comma-separated values for a spreadsheet."))
+@click.option("--decimal-comma", is_flag=True,
+              help=N_("French decimals (3,5) and ';' separators."))
 @click.pass_obj
 def stats(data_dir, as_csv, decimal_comma):
-    """Print the impact figures: exchanges, purchases avoided, kilos, CO2e, weeks.
+    """Print the impact figures: exchanges, purchases avoided, kilos, CO₂e, weeks.
     At a hub: one line per box, per commune and in total, for the report to the département.
 
     Example: piratebox --data ./data stats --csv --decimal-comma > impact.csv
@@ -278,22 +306,22 @@ def stats(data_dir, as_csv, decimal_comma):
 
     open_box(data_dir)
     now, zone = Clock.load().now(), load_config(data_dir)["TIMEZONE"]
+    network = figures = None
     if box.identity()["role"] == "hub":
-        rows = impact.network_csv_rows(impact.network_figures(now, zone), decimal_comma)
+        network = impact.network_figures(now, zone)
+        rows = impact.network_csv_rows(network, decimal_comma)
     else:
-        rows = impact.csv_rows(impact.figures_now(now, zone), decimal_comma=decimal_comma)
+        figures = impact.figures_now(now, zone)
+        rows = impact.csv_rows(figures, decimal_comma=decimal_comma)
     if as_csv:
         csv.writer(sys.stdout, delimiter=";" if decimal_comma else ",").writerows(rows)
-    elif len(rows[0]) == 2:
-        for name, value in rows[1:]:
-            click.echo(f"{name:<38} {value}")
+        return
+    if network is not None:
+        lines = impact.network_text_lines(network, _, _.language)
     else:
-        columns = rows[0].index("exchanges"), rows[0].index("purchases_avoided"), \
-            rows[0].index("kg_co2e_avoided")
-        click.echo(f"{'':<9}{'name':<30}{'exchanges':>10}{'avoided':>9}{'kg CO2e':>10}")
-        for row in rows[1:]:
-            click.echo(f"{row[0]:<9}{row[1]:<30}" + "".join(
-                f"{row[i]:>{w}}" for i, w in zip(columns, (10, 9, 10), strict=True)))
+        lines = impact.text_lines(figures, _, _.language)
+    for line in lines:
+        click.echo(line)
 
 
 # --- sync -----------------------------------------------------------------------------------
@@ -307,8 +335,22 @@ def sync_context(data_dir):
     return load_config(data_dir), clock
 
 
-def say(line):
-    click.echo(line, err=True)
+def text(message):
+    """A message of the domain code (sync, backup, check), in the mediator's language."""
+    return message.localized(_.translator)
+
+
+def say(message, /, **params):
+    """Progress of a long operation, on standard error, in the mediator's language."""
+    click.echo(text(message) if isinstance(message, Message) else _(message, **params),
+               err=True)
+
+
+def needs_you(summary, troubles):
+    """End a command whose work was done but left something for the mediator."""
+    raise Refusal(text(Message(N_("{summary}. Needs your attention: {troubles}"),
+                               summary=summary,
+                               troubles=" | ".join(text(trouble) for trouble in troubles))))
 
 
 @cli.command("sync")
@@ -320,16 +362,19 @@ def sync_command(data_dir, stick):
 
     Example: piratebox --data /srv/cocote sync /mnt/sda1
     """
-    from piratebox.sync import engine
+    from piratebox.sync import stick as round_trip
 
     config, clock = sync_context(data_dir)
-    summary = engine.sync(data_dir, config, clock, stick, say=say)
-    click.echo(f"sync: {summary}")
+    report = round_trip.sync(data_dir, config, clock, stick, say=say)
+    summary = report.said(_.translator)
+    if report.troubles:
+        needs_you(summary, report.troubles)
+    click.echo(_("sync: %(summary)s", summary=summary))
 
 
 @cli.command("export")
 @click.option("--to", "folder", required=True, type=click.Path(exists=True, file_okay=False),
-              help="The folder to write the bundle into.")
+              help=N_("The folder to write the bundle into."))
 @click.pass_obj
 def export_command(data_dir, folder):
     """Write this box's bundle for its hub (a hub: one for each enrolled box).
@@ -343,28 +388,35 @@ def export_command(data_dir, folder):
     peers = Peer.select().where((Peer.status == "active") & (
         (Peer.role == "hub") | Peer.box_id.is_null(False)))
     if not peers.exists():
-        raise click.ClickException("Nothing to export to: this box is not enrolled with a hub "
-                                   "(or, at a hub, no box has synced yet).")
+        raise Refusal(_("Nothing to export to: this box is not enrolled with a "
+                                     "hub (or, at a hub, no box has synced yet)."))
     for peer in peers:
         path, manifest = engine.export(data_dir, config, clock, peer, folder)
-        click.echo(f"{path} ({manifest['record_count']} records, "
-                   f"{len(manifest['members']) - 1} photos/files)")
+        click.echo(_("%(path)s (%(records)s records, %(blobs)s photos and files)", path=path,
+                     records=manifest["record_count"], blobs=len(manifest["members"]) - 1))
 
 
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.pass_obj
 def import_command(data_dir, files):
-    """Verify and apply bundles addressed to this box.
+    """Verify and apply bundles addressed to this box. Records that cannot be applied are
+    set aside (see the sync page) and make the command end with a non-zero status.
 
     Example: piratebox --data ./data import /media/stick/cocote/*-to-*.cocote
     """
     from piratebox.sync import engine
+    from piratebox.sync.stick import attention, describe
 
     config, clock = sync_context(data_dir)
+    troubles, lines = [], []
     for path in files:
         result = engine.import_bundle(path, data_dir, config, clock)
-        click.echo(f"{path}: {engine.describe(result)}")
+        lines.append(text(describe(result)))
+        click.echo(f"{path}: {lines[-1]}")
+        troubles += attention(result)
+    if troubles:
+        needs_you("; ".join(lines), troubles)
 
 
 @cli.group("hub")
@@ -378,123 +430,193 @@ def hub_group():
 @hub_group.command("enrol")
 @click.argument("name")
 @click.option("--to", "stick", required=True, type=click.Path(exists=True, file_okay=False),
-              help="The mediator's stick (the enrolment goes in its cocote/ folder).")
-@click.option("--commune", default="", help="The commune, for the figures (default: NAME).")
+              help=N_("The mediator's stick (the enrolment goes in its cocote/ folder)."))
+@click.option("--commune", default="", help=N_("The commune, for the figures (default: NAME)."))
 @click.pass_obj
 def hub_enrol(data_dir, name, stick, commune):
     """Make a place for a new box and write its enrolment file on the stick.
 
     Example: piratebox --data /srv/hub hub enrol "Saint-Bonnet-le-Château" --to /media/stick
     """
-    from piratebox.sync import engine
+    from piratebox.sync import enrolment
 
     _config, clock = sync_context(data_dir)
-    peer, path = engine.enrol(name, stick, clock.now(), commune=commune)
-    click.echo(f"Enrolment {peer.id} for {name} written to {path}. Keep the stick safe: "
-               "whoever holds it can join the network as this box.")
+    peer, path = enrolment.enrol(name, stick, clock.now(), commune=commune)
+    click.echo(_("Enrolment %(id)s for %(name)s written to %(path)s. Keep the stick safe until "
+                 "the box has used it: whoever holds it can join the network as this box. The "
+                 "box takes it off the stick once confirmed. A box enrolled before (revoked, "
+                 "or restored without its keys) offers it to its mediator as a replacement and "
+                 "keeps its history.", id=peer.id, name=peer.name, path=path))
 
 
 @hub_group.command("revoke")
 @click.argument("box")
 @click.pass_obj
 def hub_revoke(data_dir, box):
-    """Refuse every future bundle of a box (name, box id or enrolment id).
+    """Refuse every future bundle of a box: its name (as enrolment compares names: case,
+    accents and punctuation aside), its box id or its enrolment id. The box is told at its
+    next sync; `hub enrol` the village again to give it a new key.
 
-    Example: piratebox --data /srv/hub hub revoke "Saint-Bonnet"
+    Example: piratebox --data /srv/hub hub revoke "saint bonnet"
     """
-    from piratebox.sync import engine
+    from piratebox.sync import enrolment
 
     sync_context(data_dir)
-    peer = engine.revoke(box)
-    click.echo(f"{peer.name} is revoked: its bundles will be refused.")
+    peer = enrolment.revoke(box)
+    click.echo(_("%(name)s is revoked: its bundles will be refused, and the box is told so at "
+                 "its next sync.", name=peer.name))
+
+
+@hub_group.command("rename")
+@click.argument("box")
+@click.argument("new_name")
+@click.option("--commune", default=None, help=N_("The box's commune, for the figures."))
+@click.pass_obj
+def hub_rename(data_dir, box, new_name, commune):
+    """Give a box the name the figures and the villages show (and its commune).
+
+    Example: piratebox --data /srv/hub hub rename "St-Bonnet" "Saint-Bonnet-le-Château"
+    """
+    from piratebox.sync import enrolment
+
+    sync_context(data_dir)
+    peer = enrolment.rename(box, new_name, commune)
+    click.echo(_("The box %(id)s is now %(name)s (commune: %(commune)s); the villages learn it "
+                 "at their next sync.", id=peer.id, name=peer.name, commune=peer.commune))
 
 
 @hub_group.command("boxes")
 @click.pass_obj
 def hub_boxes(data_dir):
-    """List the enrolled boxes and when each last synced.
+    """List the enrolled boxes: name, commune, status, when each last sent a bundle, and
+    its ids (enrolment, box).
 
     Example: piratebox --data /srv/hub hub boxes
     """
     from models import Peer
+    from piratebox.typography import date_time
 
-    sync_context(data_dir)
+    config, clock = sync_context(data_dir)
     for peer in Peer.select().where(Peer.role == "box").order_by(Peer.name):
-        click.echo(f"{peer.name:<30} {peer.status:<8} {peer.box_id or '(never synced)'}")
+        last = (date_time(peer.last_import_at, config["TIMEZONE"], _.language, now=clock.now())
+                if peer.last_import_at else _("never synced"))
+        status = _("revoked") if peer.status == "revoked" else _("active")
+        click.echo(f"{peer.name:<30} {peer.commune:<24} {status:<8} {last:<28} "
+                   f"{peer.id} {peer.box_id or '-'}")
 
 
 # --- backup -----------------------------------------------------------------------------------
 
 @cli.command("backup")
 @click.option("--to", "stick", required=True, type=click.Path(exists=True, file_okay=False),
-              help="The stick (the backup goes in its cocote-backup/ folder).")
+              help=N_("The stick (the backup goes in its cocote-backup/ folder)."))
+@click.option("--set-passphrase", is_flag=True,
+              help=N_("Set (or change) the backup passphrase first: it seals the box's keys in "
+                      "every backup. Asked twice, or read from standard input."))
+@click.option("--passphrase-stdin", is_flag=True,
+              help=N_("Read the new passphrase from the first line of standard input."))
 @click.pass_obj
-def backup_command(data_dir, stick):
+def backup_command(data_dir, stick, set_passphrase, passphrase_stdin):
     """Back up the box while it keeps serving: database, settings, photos and files.
-    Only what is new since the last backup on that stick is written.
+    Only what is new since the last backup on that stick is written. The keys go only
+    sealed with the backup passphrase; with none set, the backup holds no key at all.
 
-    Example: piratebox --data /srv/cocote backup --to /mnt/sda1
+    Example: piratebox --data /srv/cocote backup --to /mnt/sda1 --set-passphrase
     """
     from piratebox import backup
     from piratebox.clock import Clock
 
     open_box(data_dir)
+    if set_passphrase:
+        backup.set_passphrase(read_secret(passphrase_stdin, _("New backup passphrase"), True),
+                              load_config(data_dir)["PASSWORD_HASH_ROUNDS"])
     manifest = backup.backup(data_dir, stick, Clock.load().now(), say=say)
-    click.echo(f"Backup {manifest['backup_id']} on {stick}: {len(manifest['blobs'])} photos "
-               f"and files, {manifest['blobs_written']} written this time.")
+    click.echo(_("Backup %(id)s on %(stick)s: %(blobs)s photos and files, %(new)s written "
+                 "this time.", id=manifest["backup_id"], stick=stick,
+                 blobs=len(manifest["blobs"]), new=manifest["blobs_written"]))
+    click.echo(text(backup.summary(manifest)))
 
 
 @cli.command("restore")
 @click.option("--from", "stick", required=True, type=click.Path(exists=True, file_okay=False),
-              help="The stick holding the backup.")
-@click.option("--box", "box_id", help="Which box, when the stick holds several backups.")
+              help=N_("The stick holding the backup."))
+@click.option("--box", "box_id", help=N_("Which box, when the stick holds several backups."))
+@click.option("--passphrase-stdin", is_flag=True,
+              help=N_("Read the backup passphrase from the first line of standard input."))
 @click.pass_obj
-def restore_command(data_dir, stick, box_id):
+def restore_command(data_dir, stick, box_id, passphrase_stdin):
     """Rebuild a box from its backup on a fresh device, keeping its identity. Its next sync
     tells the hub it is the same box continuing, and the hub re-sends what it missed.
+    With the backup passphrase the keys come back too; without it (leave it empty), the
+    hub enrols the box again and you set a new admin password.
 
     Example: piratebox --data /srv/cocote restore --from /mnt/sda1
     """
-    from piratebox import backup
+    from piratebox import restore
 
-    manifest = backup.restore(data_dir, stick, box_id, say=say)
+    def passphrase():
+        return read_secret(passphrase_stdin, _("Backup passphrase (empty: restore without the "
+                                                "keys)"), False)
+
+    manifest, keys = restore.restore(data_dir, stick, box_id, say=say, passphrase=passphrase)
     open_box(data_dir)
-    backup.start_new_epoch()
-    click.echo(f"Restored {manifest['box']['name']} ({manifest['box']['id']}) from the backup "
-               f"of {manifest['backup_id']}. Sync with the hub to get back what came after.")
+    restore.start_new_epoch()
+    me = box.identity()  # what was restored, not what the stick's manifest says
+    click.echo(_("Restored %(name)s (%(id)s) from the backup %(backup)s. Sync with the hub to "
+                 "get back what came after.", name=me["name"], id=me["id"],
+                 backup=manifest["backup_id"]))
+    if not keys:
+        click.echo(_("Its keys were not restored: ask the hub to enrol this box again "
+                     "(piratebox hub enrol NAME, at the hub; the box keeps its history), and "
+                     "set the admin password (piratebox set-password)."))
+
+
+def read_secret(from_stdin, prompt, twice):
+    """A passphrase, from standard input or asked (hidden)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(prompt, hide_input=True, show_default=False,
+                        confirmation_prompt=_("Repeat for confirmation") if twice else False,
+                        default=None if twice else "")
 
 
 @cli.command("check")
 @click.option("--repair", is_flag=True,
-              help="Remove cleanly what cannot be had back, and say what was lost.")
+              help=N_("Deal with what is wrong: what can come back waits for the next sync, "
+                      "what cannot is removed cleanly and said."))
 @click.pass_obj
 def check_command(data_dir, repair):
     """Check the database and that every photo and file is there with the right content.
+    A record born elsewhere is never changed: what it lacks is asked for at the next sync.
 
     Example: piratebox --data /srv/cocote check --repair
     """
-    from piratebox import backup
+    from piratebox import integrity
 
     open_box(data_dir)
-    problems = backup.check(data_dir, repair=repair, say=say)
+    problems = integrity.check(data_dir, repair=repair, say=say)
     for problem in problems:
-        click.echo(problem)
+        click.echo(text(problem))
     if problems and not repair:
-        raise click.ClickException(f"{len(problems)} problems; run check --repair to remove "
-                                   "what is lost, or restore from a backup.")
-    click.echo("Everything is in order." if not problems else
-               f"Repaired: {len(problems)} problems dealt with.")
+        raise Refusal(_.plural(
+            "%(num)d problem: run check --repair, or restore from a backup.",
+            "%(num)d problems: run check --repair, or restore from a backup.", len(problems)))
+    click.echo(_("Everything is in order.") if not problems else _.plural(
+        "Repaired: %(num)d problem dealt with.", "Repaired: %(num)d problems dealt with.",
+        len(problems)))
 
 
-def write_output(path, data):
-    from pathlib import Path
-
-    from piratebox.storage import atomic_write
+def write_pdf_output(path, pages):
+    """Write pages to a PDF file atomically, one page in memory at a time; the page count."""
+    from piratebox import printing
+    from piratebox.storage import atomic_file
 
     try:
-        atomic_write(Path(path), data)
+        with atomic_file(path) as handle:
+            return printing.write_pdf(pages, handle)
     except OSError as error:
-        raise click.ClickException(f"Cannot write {path}: {error.strerror}.") from None
+        raise Refusal(_("Cannot write %(path)s: %(reason)s.", path=path,
+                                     reason=error.strerror)) from None
 
 
 def display_host(host):

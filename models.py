@@ -180,8 +180,9 @@ class Counter(BaseModel):
 class Replicated(BaseModel):
     """Base of every record that travels between boxes.
 
-    Never call `save()` on a change of your own: call `save_change()`, which stamps the
-    record with a new Lamport version and local sequence in the same transaction.
+    Never call `save()` on a change of your own: call `save_change()` (through
+    `Actor.save`, which checks the change first), which stamps the record with a new
+    Lamport version and local sequence in the same transaction.
     """
 
     id = CharField(primary_key=True, max_length=26, default=new_id)
@@ -191,6 +192,9 @@ class Replicated(BaseModel):
     deleted = BooleanField(default=False)
     created_at = FloatField()
     updated_at = FloatField()
+    # Local: the peer whose bundle brought the current state (None: changed here). A hub
+    # does not send a box back what that box itself delivered.
+    via = CharField(max_length=26, null=True)
 
     def save_change(self, box_id, now):
         """Record a local change: new version, new sequence number, wall time for display."""
@@ -198,13 +202,34 @@ class Replicated(BaseModel):
         with db.atomic():
             self.version = Counter.next("lamport")
             self.seq = Counter.next("seq")
+            self.via = None
             if not self.origin:
                 self.origin = box_id
             if is_new:
                 self.created_at = now
             self.updated_at = now
+            self.note_offer()
             self.save(force_insert=is_new)
+            BlobUse.refresh([self])
         return self
+
+    def blob_hashes(self):
+        """The blobs this record needs, as {hash: kind}."""
+        return {}
+
+    def is_offered_to_network(self):
+        """Is this record, now, one the network shows of its village?"""
+        return False
+
+    def note_offer(self):
+        """Remember the first change at which this record was on offer to the network here
+        (its `seq`, just given): see Item.shown_seq."""
+        if getattr(self, "shown_seq", 0) is None and self.is_offered_to_network():
+            self.shown_seq = self.seq
+
+    def shows_blobs(self):
+        """May anyone see this record's blobs (its photos)?"""
+        return False
 
     def tombstone(self, box_id, now):
         self.deleted = True
@@ -234,6 +259,16 @@ class _WithoutMarks(dict):
 WITHOUT_MARKS = _WithoutMarks()
 
 
+def photo_blobs(photos):
+    """{hash: kind} of a record's photo list: each photo is a full size and a thumbnail."""
+    needed = {}
+    for photo in photos:
+        needed[photo.get("full")] = "photo"
+        needed[photo.get("thumb")] = "thumb"
+    needed.pop(None, None)
+    return needed
+
+
 def fold(text):
     """Lower case without accents: "Étagère" and "etagere" search alike, on every database."""
     return unicodedata.normalize("NFKD", text or "").translate(WITHOUT_MARKS).casefold()
@@ -259,8 +294,52 @@ class Blob(BaseModel):
     created_at = FloatField()
 
 
+class BlobUse(BaseModel):
+    """Which live record needs which blob, and whether visitors may see it through that
+    record. Local, kept with every change and merge: a photo is served only while a
+    visible record shows it, and a blob no record uses gives its space back."""
+
+    hash = CharField(max_length=64)
+    record_id = CharField(max_length=26, index=True)
+    shown = BooleanField()
+
+    class Meta:
+        primary_key = CompositeKey("hash", "record_id")
+
+    @classmethod
+    def refresh(cls, records, here=None):
+        """Re-read what `records` (current states, of one or several tables) need.
+
+        `here`: a village box's id. There, another village's record needs its blobs only
+        while it is on offer to the network: what was given, taken or taken back gives its
+        space back (a hub keeps every box's blobs, to send them back after a restore)."""
+        records = [record for record in records if type(record).blob_hashes
+                   is not Replicated.blob_hashes]
+        for start in range(0, len(records), BATCH):
+            batch = records[start:start + BATCH]
+            cls.delete().where(cls.record_id.in_([record.id for record in batch])).execute()
+            rows = [{"hash": digest, "record_id": record.id, "shown": record.shows_blobs()}
+                    for record in batch if not record.deleted and (
+                        here is None or record.origin == here
+                        or record.is_offered_to_network())
+                    for digest in record.blob_hashes()]
+            for first in range(0, len(rows), BATCH):
+                cls.insert_many(rows[first:first + BATCH]).on_conflict_ignore().execute()
+
+
+BATCH = 300  # rows per statement: under SQLite's oldest limit of 999 bound values
+
+
+def this_box():
+    """This box's id, as a subquery: a query that compares a record's origin with it stays
+    one statement, whatever the caller knows of the box."""
+    return Setting.select(Setting.value).where(Setting.key == "box_id")
+
+
 class Item(Replicated):
     """An offer (give, lend, swap) or a request, in the give box or at someone's home."""
+
+    OPEN = ("available", "reserved", "lent")  # still to be had (or given back)
 
     kind = CharField(max_length=8)  # offer | request
     mode = CharField(max_length=8)  # give | lend | swap
@@ -268,7 +347,7 @@ class Item(Replicated):
     description = TextField(default="")
     category = CharField(max_length=32)
     condition = CharField(max_length=16, default="")
-    place = CharField(max_length=8)  # box | home | elsewhere
+    place = CharField(max_length=16)  # box | home | elsewhere
     place_detail = CharField(max_length=120, default="")
     pseudonym = CharField(max_length=60, default="")
     contact = CharField(max_length=200, default="")
@@ -284,15 +363,33 @@ class Item(Replicated):
     hidden = BooleanField(default=False)
     network = BooleanField(default=False)  # shown to neighbouring villages through the hub
     search_text = TextField(default="")
+    # Local: this box's change sequence when the object was first on offer to the network
+    # here. A hub sends an object's removal only to the boxes it may have reached.
+    shown_seq = BigIntegerField(null=True)
 
     def photo_list(self):
         return json.loads(self.photos or "[]")
 
+    def blob_hashes(self):
+        return photo_blobs(self.photo_list())
+
+    def shows_blobs(self):
+        return not self.deleted and not self.hidden
+
+    def is_offered_to_network(self):
+        return self.network and not self.deleted and self.status in self.OPEN
+
+    @classmethod
+    def offered_to_network(cls):
+        """What the network shows of other villages: their open offers and requests marked
+        for it. Given, taken, withdrawn or deleted, an object is history, not an offer."""
+        return (cls.network == True) & (cls.deleted == False) & cls.status.in_(cls.OPEN)  # noqa: E712
+
     @classmethod
     def card_fields(cls):
         """What a list shows of each object: fewer columns to build, fetch and hydrate."""
-        return (cls.id, cls.version, cls.title, cls.kind, cls.mode, cls.status, cls.category,
-                cls.place, cls.photos, cls.created_at)
+        return (cls.id, cls.version, cls.origin, cls.title, cls.kind, cls.mode, cls.status,
+                cls.category, cls.place, cls.photos, cls.created_at)
 
     def refresh_search_text(self):
         self.search_text = self.search_text_of(self.__data__)
@@ -304,8 +401,11 @@ class Item(Replicated):
 
     @classmethod
     def listed(cls):
-        """What visitors see: not deleted, not hidden by moderation."""
-        return cls.live().where(cls.hidden == False)  # noqa: E712
+        """What visitors see: not deleted, not hidden by moderation, and born here or on
+        offer to the network (a village's own objects stay in it; a hub shows the
+        network's offers only)."""
+        return cls.live().where((cls.hidden == False)  # noqa: E712
+                                & ((cls.origin == this_box()) | cls.offered_to_network()))
 
     @classmethod
     def search(cls, query, patterns):
@@ -322,6 +422,28 @@ class ItemKey(BaseModel):
     token_hash = CharField(max_length=64)
 
 
+class PersonalKey(BaseModel):
+    """The hash of a private link held by someone who is not the record's owner: the phone
+    that reserved an object (keyed by the object's id), the one waiting for it (keyed by
+    the waiting entry's id). Local to this box, like every key."""
+
+    record_id = CharField(primary_key=True, max_length=26)
+    token_hash = CharField(max_length=64)
+
+
+class WaitingEntry(Replicated):
+    """Someone waiting for a lendable object, in the order they joined (created_at, id)."""
+
+    item_id = CharField(max_length=26, index=True)
+    # stays in the village (never in a bundle): the hub and other villages hold ""
+    pseudonym = CharField(max_length=60, default="")
+    contact = CharField(max_length=200, default="")
+
+    @classmethod
+    def queue(cls, item_id):
+        return cls.live().where(cls.item_id == item_id).order_by(cls.created_at, cls.id)
+
+
 class Exchange(Replicated):
     """One step in an object's life, appended and never changed: the raw data of the figures.
 
@@ -332,7 +454,7 @@ class Exchange(Replicated):
     action = CharField(max_length=12)
     kind = CharField(max_length=8)
     mode = CharField(max_length=8)
-    place = CharField(max_length=8)
+    place = CharField(max_length=16)
     category = CharField(max_length=32)
     mass_kg = FloatField()
     avoided_purchase = BooleanField(null=True)
@@ -357,7 +479,11 @@ class ExchangeTotal(BaseModel):
 
 
 class Report(BaseModel):
-    """A visitor's report of an item or a board message, for the mediator. Local to this box."""
+    """A visitor's report of an item or a board message, for the mediator. Local to this box.
+
+    The reporter is kept as two keyed hashes, of the phone's address and of its cookie,
+    never as either: enough to count a phone once, not to say who it was.
+    """
 
     id = CharField(primary_key=True, max_length=26, default=new_id)
     subject = CharField(max_length=8, default="item")  # item | message
@@ -365,6 +491,10 @@ class Report(BaseModel):
     reason = CharField(max_length=300, default="")
     created_at = FloatField()
     resolved = BooleanField(default=False)
+    reporter_address = CharField(max_length=32, default="")
+    reporter_phone = CharField(max_length=32, default="")
+    # the phone had been on the box a while before reporting: only such reports hide
+    reporter_known = BooleanField(default=True)
 
 
 class Message(Replicated):
@@ -401,6 +531,9 @@ class Tally(Replicated):
     def photo_list(self):
         return json.loads(self.photos or "[]")
 
+    def blob_hashes(self):
+        return photo_blobs(self.photo_list())  # shown on the mediator's pages only
+
 
 class SharedFile(Replicated):
     """A file of the anonymous file share. The record travels; the content (a blob) stays on
@@ -415,6 +548,7 @@ class SharedFile(Replicated):
     network = BooleanField(default=False)
     expires_at = FloatField(null=True)
     search_text = TextField(default="")
+    shown_seq = BigIntegerField(null=True)  # local: as for an item
 
     def refresh_search_text(self):
         self.search_text = self.search_text_of(self.__data__)
@@ -423,11 +557,23 @@ class SharedFile(Replicated):
     def search_text_of(values):
         return fold(f"{values['folder']} {values['name']}")
 
+    def blob_hashes(self):
+        return {self.blob: "file"}  # served by the file share's own pages, not as a photo
+
+    def is_offered_to_network(self):
+        return self.network and not self.deleted
+
+    @classmethod
+    def offered_to_network(cls):
+        return (cls.network == True) & (cls.deleted == False)  # noqa: E712
+
     @classmethod
     def listed(cls, now):
+        """The files visitors see: born here, or shared with the network by their village
+        (a hub or a village never lists what it cannot serve)."""
         return cls.live().where(
             (cls.hidden == False) & (cls.expires_at.is_null() | (cls.expires_at > now))  # noqa: E712
-        )
+            & ((cls.origin == this_box()) | cls.offered_to_network()))
 
 
 class FileKey(BaseModel):
@@ -463,9 +609,48 @@ class Peer(BaseModel):
     retired_epochs = TextField(default="[]")  # hub side: epochs a restore replaced
     acked_upto = BigIntegerField(default=0)  # our change seq the peer has confirmed
     received_upto = BigIntegerField(default=0)  # the peer's change seq we have applied
+    # hub side: after the box was restored from a backup, every change up to this seq is
+    # sent to it again, what it delivered itself included
+    resend_upto = BigIntegerField(default=0)
+    # hub side: the highest change sequence a bundle written for the box covered, and the
+    # last bundle received from it (a return bundle names it: the box then knows the
+    # hub's clock was read after its own bundle was written)
+    sent_upto = BigIntegerField(default=0)
+    last_received = CharField(max_length=26, null=True)
+    # the blobs the peer said its records need and it lacks (its last bundle's `wants`)
+    wants = TextField(default="[]")
     last_import_at = FloatField(null=True)
     last_export_at = FloatField(null=True)
     created_at = FloatField()
+
+
+class PeerBlob(BaseModel):
+    """Blobs a peer has: it sent them, or we sent them in a bundle it acknowledged (once
+    its acknowledgement reaches `seq`). A photo goes on the stick once, not with every
+    change of its object. Local."""
+
+    peer_id = CharField(max_length=26)
+    hash = CharField(max_length=64)
+    seq = BigIntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("peer_id", "hash")
+
+
+class Quarantined(BaseModel):
+    """A record a bundle brought that could not be applied: kept as it came, with why, so
+    that a later version can apply it (or the mediator discard it). Local."""
+
+    id = CharField(primary_key=True, max_length=26, default=new_id)
+    peer_id = CharField(max_length=26, index=True)
+    bundle_id = CharField(max_length=26)
+    record_table = CharField(max_length=32)
+    record_id = CharField(max_length=64)
+    record_version = BigIntegerField(null=True)
+    reason = CharField(max_length=200)  # a message id
+    params = TextField(default="{}")  # its values, JSON
+    raw = TextField()  # the record line as it came
+    received_at = FloatField()
 
 
 class ReceivedBundle(BaseModel):
@@ -490,6 +675,51 @@ REPLICATED_COLUMNS = (
     "seq BIGINT NOT NULL, deleted BOOLEAN NOT NULL, created_at REAL NOT NULL, "
     "updated_at REAL NOT NULL"
 )
+
+REPLICATED_TABLES = ("item", "exchange", "message", "event", "tally", "shared_file")
+
+
+class PostgresOnly(str):
+    """A statement only PostgreSQL needs: SQLite does not enforce a VARCHAR's length, and
+    changing a column's declared type would mean copying the whole table on the flash."""
+
+
+def index_blob_uses():
+    """Migration 7: which live record needs which blob, for the records already there.
+    Plain SQL, like every step, so that it replays the same on a box upgraded later."""
+    param = db.obj.param
+    rows = []
+    for table, shown in (("item", "NOT hidden"), ("tally", "1 = 0")):
+        for record_id, photos, visible in db.execute_sql(
+                f"SELECT id, photos, {shown} FROM {table} WHERE NOT deleted"):  # noqa: S608
+            for digest in photo_blobs(json.loads(photos or "[]")):
+                rows.append((digest, record_id, bool(visible)))
+    for record_id, digest in db.execute_sql("SELECT id, blob FROM shared_file WHERE NOT deleted"):
+        rows.append((digest, record_id, False))
+    placeholders = ", ".join([param] * 3)  # the driver's own marks, no data
+    insert = ("INSERT INTO blob_use (hash, record_id, shown) VALUES "  # noqa: S608
+              f"({placeholders}) ON CONFLICT DO NOTHING")
+    for row in rows:
+        db.execute_sql(insert, row)
+
+
+def village_keeps_only_offers():
+    """Migration 10: at a village box, another village's objects and files need their photos
+    and content only while on offer to the network; the history they brought goes."""
+    param = db.obj.param
+    found = dict(db.execute_sql("SELECT key, value FROM setting WHERE key IN "
+                                "('role', 'box_id')").fetchall())
+    if found.get("role", "box") != "box" or "box_id" not in found:
+        return
+    here, open_statuses = found["box_id"], ("available", "reserved", "lent")
+    statuses = ", ".join([param] * len(open_statuses))
+    for table, offered in (("item", f"network AND NOT deleted AND status IN ({statuses})"),
+                           ("shared_file", "network AND NOT deleted")):
+        values = (here, *open_statuses) if table == "item" else (here,)
+        db.execute_sql(
+            "DELETE FROM blob_use WHERE record_id IN (SELECT id FROM "  # noqa: S608
+            f"{table} WHERE origin <> {param} AND NOT ({offered}))", values)
+
 
 # The database keeps ExchangeTotal up to date itself, whoever writes an event (a page, a
 # bundle, a restore, a test): each engine says it in its own words. A tombstone counts
@@ -633,12 +863,89 @@ MIGRATIONS = [
     ),
     (
         7,
+        "sync that survives the field: a place that fits, who delivered a record, what a peer "
+        "has, records set aside, which record needs which blob",
+        [
+            PostgresOnly("ALTER TABLE item ALTER COLUMN place TYPE VARCHAR(16)"),
+            PostgresOnly("ALTER TABLE exchange ALTER COLUMN place TYPE VARCHAR(16)"),
+            # an `answers` that is no record id was accepted from any form and refused by the
+            # hub: the object keeps everything else
+            "UPDATE item SET answers = NULL WHERE LENGTH(answers) <> 26",
+            *[f"ALTER TABLE {table} ADD COLUMN via VARCHAR(26)" for table in REPLICATED_TABLES],
+            "ALTER TABLE peer ADD COLUMN resend_upto BIGINT NOT NULL DEFAULT 0",
+            "CREATE TABLE peer_blob (peer_id VARCHAR(26) NOT NULL, hash VARCHAR(64) NOT NULL, "
+            "seq BIGINT NOT NULL, PRIMARY KEY (peer_id, hash))",
+            "CREATE TABLE quarantined (id VARCHAR(26) PRIMARY KEY, peer_id VARCHAR(26) NOT NULL, "
+            "bundle_id VARCHAR(26) NOT NULL, record_table VARCHAR(32) NOT NULL, "
+            "record_id VARCHAR(64) NOT NULL, record_version BIGINT, reason VARCHAR(200) NOT NULL, "
+            "params TEXT NOT NULL, raw TEXT NOT NULL, received_at REAL NOT NULL)",
+            "CREATE INDEX quarantined_peer_id ON quarantined (peer_id)",
+            "CREATE TABLE blob_use (hash VARCHAR(64) NOT NULL, record_id VARCHAR(26) NOT NULL, "
+            "shown BOOLEAN NOT NULL, PRIMARY KEY (hash, record_id))",
+            "CREATE INDEX blob_use_record_id ON blob_use (record_id)",
+            index_blob_uses,
+        ],
+    ),
+    (
+        8,
+        "reports counted once per phone",
+        [
+            "ALTER TABLE report ADD COLUMN reporter_address VARCHAR(32) NOT NULL DEFAULT ''",
+            "ALTER TABLE report ADD COLUMN reporter_phone VARCHAR(32) NOT NULL DEFAULT ''",
+        ],
+    ),
+    (
+        9,
+        "lending: the waiting list of an object, and private links of who reserved or waits",
+        [
+            "CREATE TABLE waiting_entry (" + REPLICATED_COLUMNS + ", via VARCHAR(26), "
+            "item_id VARCHAR(26) NOT NULL, pseudonym VARCHAR(60) NOT NULL, "
+            "contact VARCHAR(200) NOT NULL)",
+            "CREATE INDEX waiting_entry_seq ON waiting_entry (seq)",
+            "CREATE INDEX waiting_entry_item_id ON waiting_entry (item_id)",
+            "CREATE TABLE personal_key (record_id VARCHAR(26) PRIMARY KEY, "
+            "token_hash VARCHAR(64) NOT NULL)",
+        ],
+    ),
+    (
+        10,
+        "sync in the field, second round: what the network was shown, what a peer lacks, "
+        "offers that say how to reach their owner",
+        [
+            # an object shown to other villages without a contact was of no use to them:
+            # every box makes the same change to the same state, so all stay alike
+            "UPDATE item SET network = FALSE WHERE network AND contact = ''",
+            "ALTER TABLE item ADD COLUMN shown_seq BIGINT",
+            # a list shows this village's objects and the network's offers: the covering
+            # index holds the two columns that say which, so lists still never read rows
+            "DROP INDEX item_listing",
+            "CREATE INDEX item_listing ON item (deleted, hidden, created_at, id, status, "
+            "kind, mode, category, place, search_text, origin, network)",
+            "ALTER TABLE shared_file ADD COLUMN shown_seq BIGINT",
+            "UPDATE item SET shown_seq = seq WHERE network",
+            "UPDATE shared_file SET shown_seq = seq WHERE network",
+            "ALTER TABLE peer ADD COLUMN sent_upto BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE peer ADD COLUMN last_received VARCHAR(26)",
+            "ALTER TABLE peer ADD COLUMN wants TEXT NOT NULL DEFAULT '[]'",
+            # a box already sent bundles may hold anything the network showed until now
+            "UPDATE peer SET sent_upto = (SELECT value FROM counter WHERE name = 'seq') "
+            "WHERE last_export_at IS NOT NULL",
+            village_keeps_only_offers,
+        ],
+    ),
+    (
+        11,
+        "reports: whether the reporting phone had been on the box before",
+        ["ALTER TABLE report ADD COLUMN reporter_known BOOLEAN NOT NULL DEFAULT TRUE"],
+    ),
+    (
+        12,
         "indexes for the pages' filters, the impact figures kept up to date",
         [
             # a request's page lists the offers that answer it
             "CREATE INDEX item_answers ON item (answers)",
             # the weekly chart counts the recent exchanges from this narrow index
-            "CREATE INDEX exchange_recent ON exchange (deleted, action, happened_at)",
+            "CREATE INDEX exchange_recent ON exchange (deleted, action, happened_at, origin)",
             "CREATE TABLE exchange_total (origin VARCHAR(26) NOT NULL, "
             "action VARCHAR(12) NOT NULL, category VARCHAR(32) NOT NULL, "
             "events BIGINT NOT NULL, mass_kg REAL NOT NULL, answered BIGINT NOT NULL, "
@@ -653,6 +960,7 @@ MIGRATIONS = [
     ),
 ]
 
+
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -662,14 +970,17 @@ def schema_version():
     return int(Setting.get_value("schema_version", 0))
 
 
+def is_postgres():
+    return isinstance(db.obj, PostgresqlDatabase)
+
+
 def for_this_engine(statement):
     """The statement as this engine takes it (None: nothing to do here). REAL is 8 bytes in
     SQLite, 4 in PostgreSQL, where a timestamp needs DOUBLE PRECISION; triggers are
     written for each engine ({"sqlite": ..., "postgresql": ...})."""
-    postgres = isinstance(db.obj, PostgresqlDatabase)
     if isinstance(statement, dict):
-        statement = statement["postgresql" if postgres else "sqlite"]
-    if postgres and statement:
+        statement = statement["postgresql" if is_postgres() else "sqlite"]
+    if is_postgres() and statement:
         return statement.replace(" REAL", " DOUBLE PRECISION")
     return statement
 
@@ -686,13 +997,18 @@ def migrate(upto=None, progress=None):
             if progress:
                 progress(number, title)
             with db.atomic():
-                for statement in map(for_this_engine, statements):
-                    if statement:
-                        db.execute_sql(statement)
+                for statement in statements:
+                    if callable(statement):
+                        statement()
+                    elif not isinstance(statement, PostgresOnly) or is_postgres():
+                        statement = for_this_engine(statement)
+                        if statement:
+                            db.execute_sql(statement)
                 Setting.put("schema_version", number)
     return schema_version()
 
 
 def all_models():
-    return [Setting, Counter, Blob, Item, ItemKey, Exchange, ExchangeTotal, Report, Message,
-            Event, Tally, SharedFile, FileKey, FileDownload, Peer, ReceivedBundle]
+    return [Setting, Counter, Blob, BlobUse, Item, ItemKey, PersonalKey, WaitingEntry,
+            Exchange, ExchangeTotal, Report, Message, Event, Tally, SharedFile, FileKey,
+            FileDownload, Peer, PeerBlob, Quarantined, ReceivedBundle]

@@ -1,6 +1,19 @@
-"""The mediator's area: login, the dashboard, the clock."""
+"""The mediator's area: login, the dashboard, the clock.
+
+Wrong passwords are limited per address, and for the whole box: past
+LOGIN_GLOBAL_ATTEMPTS an hour from all addresses together, a phone the mediator never
+logged in from waits between two tries, a second after the first wrong one beyond, then
+twice as long after each, never more than LOGIN_GLOBAL_LONGEST_WAIT_SECONDS: guesses slow
+down, the mediator is never locked out for an hour. A phone that did log in keeps a signed
+cookie that lets it past that box-wide wait (its own limit stays), and `piratebox
+set-password` on the box starts a new password epoch, which clears it (see
+docs/security.md).
+"""
 
 import functools
+import math
+import secrets
+import time
 from datetime import datetime
 
 from flask import (
@@ -13,20 +26,32 @@ from flask import (
     session,
     url_for,
 )
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from piratebox import box
-from piratebox.clock import plausible
+from piratebox.clock import FAR_AHEAD_SECONDS, plausible
 from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
+from piratebox.web import datetime_filter
 from piratebox.web import gettext as _
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+SESSION_KEY = "admin_epoch"  # in a mediator's session: the password epoch it logged in under
+
+DEVICE_COOKIE = "cocote_mediator_phone"
+DEVICE_DAYS = 365
+TOO_MANY_HERE = N_("Too many wrong passwords: try again in {minutes} minutes.")
+TOO_MANY_ON_THE_BOX = N_(
+    "Too many wrong passwords on this box: a phone that never logged in waits {seconds} "
+    "seconds before trying again. Log in from a phone you logged in with before, or set a "
+    "new password on the box itself (piratebox set-password).")
+
 
 def is_admin():
     clock = current_app.extensions["clock"]
-    epoch = session.get("admin_epoch")
+    epoch = session.get(SESSION_KEY)
     since = session.get("admin_since", 0)
     hours = current_app.config["ADMIN_SESSION_HOURS"]
     return bool(epoch) and epoch == box.admin_epoch() and clock.now() - since < hours * 3600
@@ -50,29 +75,84 @@ def index():
     if not is_admin():
         return render_template("admin/login.html")
     clock = current_app.extensions["clock"]
-    return render_template("admin/index.html", clock=clock, now=clock.now())
+    return render_template("admin/index.html", clock=clock, now=clock.now(),
+                           system_now=time.time(), waiting=waiting_counts(clock.now()))
+
+
+def waiting_counts(now):
+    """What waits for the mediator: reported or hidden objects and messages, proposed
+    events, loans past their date."""
+    from models import Item, Message
+    from piratebox import moderation
+    from piratebox.catalogue import lending
+    from piratebox.events import logic as events
+
+    return {
+        "items": len(moderation.to_review(Item, "item")),
+        "messages": len(moderation.to_review(Message, "message")),
+        "events": len(events.pending()),
+        "loans": len(lending.overdue(now, current_app.config["TIMEZONE"])),
+    }
+
+
+def device_serializer():
+    return URLSafeTimedSerializer(current_app.secret_key, salt="cocote-mediator-phone")
+
+
+def known_device(epoch):
+    """This phone's id if the mediator logged in from it under the current password."""
+    try:
+        data = device_serializer().loads(request.cookies.get(DEVICE_COOKIE, ""),
+                                         max_age=DEVICE_DAYS * 24 * 3600)
+    except BadData:
+        return None
+    return data.get("id") if isinstance(data, dict) and data.get("epoch") == epoch else None
+
+
+def login_limits(epoch, device):
+    """(bucket, key, window, seconds to wait before trying, message) of each limit a login
+    attempt counts against."""
+    config, limiter = current_app.config, current_app.extensions["limiter"]
+    window = config["LOGIN_WINDOW_SECONDS"]
+    mine = [("login", request.remote_addr)] + ([("login-phone", device)] if device else [])
+    limits = [(bucket, key, window, limiter.retry_after(bucket, key, config["LOGIN_ATTEMPTS"],
+                                                        window), TOO_MANY_HERE)
+              for bucket, key in mine]
+    if device:
+        return limits
+    box_window = config["LOGIN_GLOBAL_WINDOW_SECONDS"]
+    return [*limits, ("login-box", epoch, box_window, limiter.backoff(
+        "login-box", epoch, config["LOGIN_GLOBAL_ATTEMPTS"], box_window,
+        config["LOGIN_GLOBAL_LONGEST_WAIT_SECONDS"]), TOO_MANY_ON_THE_BOX)]
 
 
 @bp.post("/login")
 def login():
-    config = current_app.config
     limiter = current_app.extensions["limiter"]
-    address = request.remote_addr
-    window = config["LOGIN_WINDOW_SECONDS"]
-    wait = limiter.retry_after("login", address, config["LOGIN_ATTEMPTS"], window)
-    if wait:
-        raise TooManyRequests(N_("Too many wrong passwords: try again in {minutes} minutes."),
-                              retry_after=wait, minutes=int(wait // 60) + 1)
+    epoch = box.admin_epoch()
+    device = known_device(epoch)
+    limits = login_limits(epoch, device)
+    for _bucket, _key, _window, wait, message in limits:
+        if wait:
+            raise TooManyRequests(message, retry_after=wait, minutes=int(wait // 60) + 1,
+                                  seconds=math.ceil(wait))
     if not box.check_password(request.form.get("password", "")):
-        limiter.record("login", address, window)
+        for bucket, key, window, _wait, _message in limits:
+            limiter.record(bucket, key, window)
         flash(_("Wrong password."), "error")
         return render_template("admin/login.html"), 401
-    limiter.reset("login", address)
+    limiter.reset("login", request.remote_addr)
     session.clear()  # a fresh session on privilege change: no fixation
-    session["admin_epoch"] = box.admin_epoch()
+    session[SESSION_KEY] = epoch
     session["admin_since"] = current_app.extensions["clock"].now()
     flash(_("Welcome, you are logged in."), "success")
-    return redirect(url_for("admin.index"))
+    response = redirect(url_for("admin.index"))
+    response.set_cookie(
+        DEVICE_COOKIE, device_serializer().dumps({"id": device or secrets.token_urlsafe(12),
+                                                  "epoch": epoch}),
+        max_age=DEVICE_DAYS * 24 * 3600, path=url_for("admin.index"), httponly=True,
+        samesite="Lax")
+    return response
 
 
 @bp.post("/logout")
@@ -102,7 +182,13 @@ def correct_clock():
     true_time = parse_browser_time(request.form)
     if not plausible(true_time):
         raise BadInput(N_("That date cannot be right: check the date on your phone."))
-    delta = current_app.extensions["clock"].correct(true_time, "admin")
-    flash(_("The box's clock was set (moved by %(seconds)d s).", seconds=round(delta)),
-          "success")
+    clock = current_app.extensions["clock"]
+    believed = clock.now()
+    delta = clock.correct(true_time, "admin")
+    if delta < -FAR_AHEAD_SECONDS:
+        flash(_("The box's clock was set back by %(days)d days: it believed it was %(when)s.",
+                days=int(-delta // 86400), when=datetime_filter(believed)), "success")
+    else:
+        flash(_("The box's clock was set (moved by %(seconds)d s).", seconds=round(delta)),
+              "success")
     return redirect(url_for("admin.index"))

@@ -1,11 +1,19 @@
-"""Backup to a USB stick, restore on a fresh device, and the integrity check.
+"""Backup to a USB stick, and restore on a fresh device.
 
 The backup lives in `cocote-backup/<box id>/` on the stick:
 
     manifest.json              what the backup holds, with every file's SHA-256 and size
-    database-<backup id>.db    a consistent snapshot made with SQLite's online backup
-    secret_key.txt, config.ini the box's settings (config.ini only if the box has one)
+    database-<backup id>.db    a consistent snapshot made with SQLite's online backup,
+                               the keys taken out of it
+    secrets-<backup id>.sealed the keys, sealed with the mediator's backup passphrase
+                               (piratebox/sealed.py); absent when none was set
+    config.ini                 the box's settings file, if it has one
     blobs/ab/<sha256>          photos and shared files, content-addressed
+
+No key is on the stick in clear: not the hub's or the boxes' sync keys, not the key that
+signs sessions, not the admin password's hash. With the passphrase, a restore gives the
+box back whole; without it, everything but the keys: the hub then enrols the box again
+(it keeps its history) and the mediator sets a new admin password.
 
 Everything is FAT-safe (hex names, no permissions, no file over 4 GB) and written under
 a temporary name, then renamed. The manifest is written last and names the database of
@@ -16,19 +24,24 @@ not written again: the second backup of a box costs what changed since the first
 
 import hashlib
 import json
-import os
 import shutil
 import sqlite3
 from pathlib import Path
 
 from peewee import fn
 
-from models import Blob, Item, Setting, SharedFile, Tally, db, new_id
-from piratebox import box
-from piratebox.blobs import HASH_PATTERN, BlobStore
+from models import Blob, Setting, db, new_id
+from piratebox import box, sealed
+from piratebox.blobs import BlobStore
 from piratebox.errors import PirateboxError
-from piratebox.i18n import N_
-from piratebox.storage import CONFIG_NAME, atomic_copy, atomic_write, fsync_dir
+from piratebox.i18n import N_, Message, print_progress
+from piratebox.storage import (
+    CONFIG_NAME,
+    atomic_copy,
+    atomic_write,
+    fsync_dir,
+    shred,
+)
 
 BACKUP_FOLDER = "cocote-backup"
 FORMAT = "cocote-backup"
@@ -57,6 +70,41 @@ def stick_error(error, stick):
 
 # --- backup ---------------------------------------------------------------------------------
 
+# What never goes on the stick in clear: the peers' sync keys (the `peer` table's `key`),
+# these settings, and the key that signs sessions (the data directory's secret_key).
+SECRET_SETTINGS = ("admin_password", "pending_enrolment")
+BACKUP_KEY = "backup_key"  # the sealing key, derived from the passphrase: never backed up
+SECRET_KEY_FILE = "secret_key.txt"  # noqa: S105 - a file name: older backups carried it in clear
+MIN_PASSPHRASE = 8
+
+
+def set_passphrase(passphrase, rounds):
+    """The mediator's backup passphrase: the box keeps the key derived from it (never the
+    passphrase), to seal the keys of every backup without asking again."""
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise BackupError(N_("The passphrase is too short: use at least {length} characters "
+                             "(a sentence is best)."), length=MIN_PASSPHRASE)
+    salt = sealed.new_salt()
+    with db.atomic():
+        Setting.put(BACKUP_KEY, sealed.derive(passphrase, salt, rounds).hex())
+        Setting.put("backup_salt", salt.hex())
+        Setting.put("backup_rounds", rounds)
+
+
+def has_passphrase():
+    return bool(Setting.get_value(BACKUP_KEY))
+
+
+def summary(manifest):
+    """What a backup did, as a message."""
+    text = N_("backup refreshed: {new} new photos and files; the keys sealed with the "
+              "passphrase")
+    if not manifest.get("secrets"):
+        text = N_("backup refreshed: {new} new photos and files; no keys in it (no backup "
+                  "passphrase set: a restore will need a new enrolment)")
+    return Message(text, new=manifest["blobs_written"])
+
+
 def room_for(data_dir, stick):
     """Is there space on the stick for a full backup (the upper bound: nothing there yet)?"""
     needed = data_dir.database.stat().st_size + (
@@ -64,7 +112,7 @@ def room_for(data_dir, stick):
     return shutil.disk_usage(stick).free > needed
 
 
-def backup(data_dir, stick, now, say=print):
+def backup(data_dir, stick, now, say=print_progress):
     """Back up the open box to `stick`; returns the manifest."""
     from piratebox.database import is_postgres
 
@@ -78,20 +126,27 @@ def backup(data_dir, stick, now, say=print):
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "blobs").mkdir(exist_ok=True)
-        say("database snapshot")
-        _snapshot(data_dir.database, snapshot)
-        if snapshot.stat().st_size > FAT_MAX_FILE:
-            raise BackupError(N_("The database is larger than 4 GB, more than a FAT stick holds "
-                                 "in one file: back up to a stick formatted exFAT or ext4."))
-        database_name = f"database-{backup_id}.db"
-        database = {"path": database_name, "sha256": file_digest(snapshot),
-                    "size": snapshot.stat().st_size}
-        atomic_copy(snapshot, folder / database_name)
-        files = [database] + _settings(data_dir, folder)
-        blobs, written = _blobs(data_dir, folder, say)
+        # from the snapshot until its blobs are copied, none of them may be collected
+        with BlobStore(data_dir).keeping():
+            say(Message(N_("database snapshot")))
+            _snapshot(data_dir.database, snapshot)
+            keys = _take_out_secrets(snapshot, data_dir)
+            if snapshot.stat().st_size > FAT_MAX_FILE:
+                raise BackupError(N_("The database is larger than 4 GB, more than a FAT stick "
+                                     "holds in one file: back up to a stick formatted exFAT "
+                                     "or ext4."))
+            database_name = f"database-{backup_id}.db"
+            database = {"path": database_name, "sha256": file_digest(snapshot),
+                        "size": snapshot.stat().st_size}
+            atomic_copy(snapshot, folder / database_name)
+            files = [database] + _settings(data_dir, folder)
+            secrets = _seal(keys, folder, backup_id)
+            if secrets:
+                files.append(secrets.pop("entry"))
+            blobs, written = _blobs(data_dir, folder, say)
         manifest = {"format": FORMAT, "version": VERSION, "backup_id": backup_id,
                     "box": me, "created_at": now, "database": database_name,
-                    "files": files, "blobs": blobs}
+                    "secrets": secrets, "files": files, "blobs": blobs}
         atomic_write(folder / "manifest.json",
                      json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
         fsync_dir(folder)
@@ -118,16 +173,53 @@ def _snapshot(database, target):
         source.close()
 
 
+def _take_out_secrets(snapshot, data_dir):
+    """Read the keys out of the snapshot, then take them out of it so that no byte of
+    them is left in the file (SQLite's secure_delete, then VACUUM); returns them, with the
+    key that signs sessions."""
+    connection = sqlite3.connect(snapshot)
+    try:
+        connection.execute("PRAGMA journal_mode = DELETE")
+        connection.execute("PRAGMA secure_delete = ON")
+        keys = {
+            "peers": dict(connection.execute("SELECT id, key FROM peer WHERE key <> ''")),
+            "settings": dict(connection.execute(
+                "SELECT key, value FROM setting WHERE key IN (?, ?)", SECRET_SETTINGS)),
+            "secret_key": data_dir.secret_key(),
+        }
+        with connection:
+            connection.execute("UPDATE peer SET key = ''")
+            connection.execute("DELETE FROM setting WHERE key IN (?, ?, ?)",
+                               (*SECRET_SETTINGS, BACKUP_KEY))
+        connection.execute("VACUUM")
+    finally:
+        connection.close()
+    return keys
+
+
+def _seal(keys, folder, backup_id):
+    """The keys sealed with the backup passphrase's key, next to the database: the
+    manifest's `secrets` ({"path", "salt", "rounds"}, and the file's entry), or None when
+    the mediator set no passphrase (the keys then stay on the box only)."""
+    values = Setting.values(BACKUP_KEY, "backup_salt", "backup_rounds")
+    if not values.get(BACKUP_KEY):
+        return None
+    name = f"secrets-{backup_id}.sealed"
+    data = sealed.seal(bytes.fromhex(values[BACKUP_KEY]),
+                       json.dumps(keys, sort_keys=True).encode("utf-8"))
+    atomic_write(folder / name, data)
+    return {"path": name, "salt": values["backup_salt"], "rounds": int(values["backup_rounds"]),
+            "entry": {"path": name, "sha256": hashlib.sha256(data).hexdigest(),
+                      "size": len(data)}}
+
+
 def _settings(data_dir, folder):
-    """The secret key and config.ini, under FAT-safe names."""
-    files = []
-    for source, name in ((data_dir.secret_key_file, "secret_key.txt"),
-                         (data_dir.config_file, CONFIG_NAME)):
-        if source.is_file():
-            atomic_copy(source, folder / name)
-            files.append({"path": name, "sha256": file_digest(source),
-                          "size": source.stat().st_size})
-    return files
+    """config.ini, if the box has one."""
+    if not data_dir.config_file.is_file():
+        return []
+    atomic_copy(data_dir.config_file, folder / CONFIG_NAME)
+    return [{"path": CONFIG_NAME, "sha256": file_digest(data_dir.config_file),
+             "size": data_dir.config_file.stat().st_size}]
 
 
 def _blobs(data_dir, folder, say):
@@ -145,16 +237,18 @@ def _blobs(data_dir, folder, say):
             written += 1
         listed.append({"sha256": digest, "size": size})
         if number % 50 == 0 or number == len(rows):
-            say(f"blobs {number}/{len(rows)} ({written} new)")
+            say(Message(N_("photos and files {number}/{total} ({new} new)"), number=number,
+                        total=len(rows), new=written))
     return listed, written
 
 
 def _prune(folder, manifest):
-    """Remove what the new manifest does not name: older databases, deleted blobs."""
-    keep_files = {entry["path"] for entry in manifest["files"]}
-    for path in folder.glob("database-*.db"):
-        if path.name not in keep_files:
-            path.unlink(missing_ok=True)
+    """Remove what the new manifest does not name: older databases and sealed keys, the
+    key an older version left in clear (overwritten first), deleted blobs."""
+    keep_files = {entry["path"] for entry in manifest["files"]} | {"manifest.json"}
+    for path in folder.iterdir():
+        if path.is_file() and not path.name.startswith(".") and path.name not in keep_files:
+            shred(path)
     keep_blobs = {entry["sha256"] for entry in manifest["blobs"]}
     for path in (folder / "blobs").glob("*/*"):
         if path.name not in keep_blobs:
@@ -162,159 +256,3 @@ def _prune(folder, manifest):
     for pattern in (".*.partial", ".*.tmp"):  # what a cut-off backup left
         for leftover in folder.rglob(pattern):
             leftover.unlink(missing_ok=True)
-
-
-# --- restore --------------------------------------------------------------------------------
-
-def find_backup(stick, box_id=None):
-    root = Path(stick) / BACKUP_FOLDER
-    found = sorted(path.parent for path in root.glob("*/manifest.json"))
-    if box_id:
-        found = [path for path in found if path.name == box_id]
-    if not found:
-        raise BackupError(N_("No backup on {stick} ({folder}/ is missing or empty)."),
-                          stick=stick, folder=BACKUP_FOLDER)
-    if len(found) > 1:
-        raise BackupError(N_("{stick} holds backups of several boxes ({boxes}): choose one "
-                             "with --box."), stick=stick,
-                          boxes=", ".join(path.name for path in found))
-    return found[0]
-
-
-def verify_backup(folder, say=print):
-    """Read the manifest and check every file it names; returns the manifest."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise BackupError(N_("The backup's manifest cannot be read: the backup is damaged."
-                             )) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupError(N_("This is not a CoCoTe backup."))
-    if int(str(manifest.get("version", "0")).split(".")[0] or 0) > 1:
-        raise BackupError(N_("This backup was made by a newer version: upgrade the software, "
-                             "then restore."))
-    entries = [(folder / entry["path"], entry) for entry in manifest.get("files", [])]
-    entries += [(folder / "blobs" / entry["sha256"][:2] / entry["sha256"], entry)
-                for entry in manifest.get("blobs", [])]
-    for number, (path, entry) in enumerate(entries, 1):
-        name = path.relative_to(folder).as_posix()
-        safe = (name in ("secret_key.txt", CONFIG_NAME) or name == manifest.get("database")
-                or (name.startswith("blobs/") and HASH_PATTERN.match(path.name or "")))
-        if not safe or ".." in name or not path.is_file() \
-                or path.stat().st_size != entry.get("size") or file_digest(path) != entry["sha256"]:
-            raise BackupError(N_("The backup is damaged or was changed: {name} does not match "
-                                 "its manifest. Nothing was restored."), name=name)
-        if number % 50 == 0 or number == len(entries):
-            say(f"verified {number}/{len(entries)}")
-    if manifest["database"] not in {entry["path"] for entry in manifest["files"]}:
-        raise BackupError(N_("The backup names no database. Nothing was restored."))
-    return manifest
-
-
-def restore(data_dir, stick, box_id=None, say=print):
-    """Rebuild a box from its backup on a fresh device; returns the manifest."""
-    if data_dir.exists():
-        raise BackupError(N_("{path} already holds a box: restore only into a new, empty data "
-                             "directory."), path=data_dir.path)
-    folder = find_backup(stick, box_id)
-    manifest = verify_backup(folder, say)
-    data_dir.create()
-    for name, target in (("secret_key.txt", data_dir.secret_key_file),
-                         (CONFIG_NAME, data_dir.config_file)):
-        if (folder / name).is_file():
-            atomic_copy(folder / name, target)
-    os.chmod(data_dir.secret_key_file, 0o600)
-    for number, entry in enumerate(manifest["blobs"], 1):
-        digest = entry["sha256"]
-        target = data_dir.blobs / digest[:2] / digest
-        target.parent.mkdir(exist_ok=True)
-        atomic_copy(folder / "blobs" / digest[:2] / digest, target)
-        if number % 50 == 0 or number == len(manifest["blobs"]):
-            say(f"blobs {number}/{len(manifest['blobs'])}")
-    # the database last: until it is in place, the folder is not a box
-    atomic_copy(folder / manifest["database"], data_dir.database)
-    fsync_dir(data_dir.path)
-    return manifest
-
-
-def start_new_epoch():
-    """After a restore: the hub takes this box as the same box continuing, not a clone.
-    The new epoch names the one it continues, so the hub can tell an old card from it."""
-    with db.atomic():
-        Setting.put("sync_parent_epoch", Setting.get_value("sync_epoch") or box.identity()["id"])
-        Setting.put("sync_epoch", new_id())
-        Setting.put("last_bundle_id", "")
-
-
-# --- check ----------------------------------------------------------------------------------
-
-def check(data_dir, repair=False, say=print):
-    """Database integrity, and every record's blobs present with the right hash.
-
-    Returns a list of problems (text). With `repair`, what cannot be had back is removed
-    cleanly (a photo from its object, a shared file's record), and the list says what was
-    lost; orphan blob files are deleted.
-    """
-    from piratebox.database import is_postgres
-
-    problems = []
-    if not is_postgres():  # PostgreSQL checks its own pages; amcheck is the DBA's tool
-        result = db.execute_sql("PRAGMA integrity_check").fetchone()[0]
-        if result != "ok":
-            problems.append(f"database: {result} (restore from a backup)")
-    store = BlobStore(data_dir)
-    bad = set()
-    rows = list(Blob.select(Blob.hash).tuples())
-    for number, (digest,) in enumerate(rows, 1):
-        if not store.verify(digest):
-            bad.add(digest)
-            problems.append(f"blob {digest[:12]}… missing or damaged")
-        if number % 200 == 0 or number == len(rows):
-            say(f"checked {number}/{len(rows)} blobs")
-    known = {digest for (digest,) in rows}
-    lost = _records_needing(known - bad)
-    problems += [f"{what} needs a missing blob" for what, _record in lost]
-    orphans = [path for path in data_dir.blobs.glob("*/*") if path.name not in known]
-    problems += [f"file blobs/{path.parent.name}/{path.name[:12]}… is in no record"
-                 for path in orphans]
-    if repair:
-        _repair(bad, lost, orphans, store, say)
-    return problems
-
-
-def _records_needing(good):
-    lost = []
-    for model in (Item, Tally):
-        for record in model.live():
-            hashes = {photo.get(size) for photo in record.photo_list()
-                      for size in ("full", "thumb")}
-            if hashes - good:
-                label = getattr(record, "title", None) or f"tally {record.week_of}"
-                lost.append((f"{model.__name__.lower()} {label!r}", record))
-    me = box.identity()["id"]
-    for record in SharedFile.live():
-        # a file from another box without `network` never had its content here
-        if record.blob not in good and (record.origin == me or record.network):
-            lost.append((f"shared file {record.name!r}", record))
-    return lost
-
-
-def _repair(bad, lost, orphans, store, say):
-    actor_id, now = box.identity()["id"], float(Setting.get_value("clock_floor", 0))
-    with db.atomic():
-        for digest in bad:
-            Blob.delete().where(Blob.hash == digest).execute()
-            store.path(digest).unlink(missing_ok=True)
-        for what, record in lost:
-            if isinstance(record, SharedFile):
-                record.tombstone(actor_id, now)
-            else:
-                kept = [photo for photo in record.photo_list()
-                        if store.exists(photo.get("full", "")) and store.exists(
-                            photo.get("thumb", ""))]
-                record.photos = json.dumps(kept)
-                record.save_change(actor_id, now)
-            say(f"lost: {what}")
-    for path in orphans:
-        path.unlink(missing_ok=True)
-

@@ -4,18 +4,37 @@ The same photo or file uploaded twice is stored once. A blob is written to the d
 directory's tmp/, flushed, then renamed into blobs/ab/abcdef...; the database row that
 needs it is written after, so a power cut leaves at worst an unreferenced blob, never a
 row pointing at nothing.
+
+Deleted means gone: `collect()` gives back the space of blobs no live record uses
+(models.BlobUse says which). It never runs while a blob may be about to be used or is
+being read: whoever stores a blob for a record it is about to save, and whoever copies
+blobs out (an export, a backup), holds a shared lock on the store (`keeping()`); the
+collector takes it exclusively, and only when nobody holds it, inside a write
+transaction. It removes the files first and the rows after, so a power cut in between
+leaves rows that the next collection removes, never a live record without its blob.
 """
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import secrets
+import stat
 
-from models import Blob
+from peewee import fn
+
+from models import BATCH, Blob, BlobUse, PeerBlob
 from piratebox.storage import fsync_dir
 
-HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+HASH_PATTERN = re.compile(r"\A[0-9a-f]{64}\Z")
 CHUNK = 256 * 1024
+
+
+def unused():
+    """The blobs no live record uses."""
+    return Blob.select(Blob.hash).where(
+        ~fn.EXISTS(BlobUse.select().where(BlobUse.hash == Blob.hash)))
 
 
 class BlobStore:
@@ -56,13 +75,47 @@ class BlobStore:
         ).execute()
         return digest
 
-    def release(self, digest, kind):
-        """Forget a blob of `kind` nothing refers to any more (the caller checked) and free
-        its space. A blob first stored as another kind (a photo also shared as a file) stays."""
-        deleted = Blob.delete().where((Blob.hash == digest) & (Blob.kind == kind)).execute()
-        if deleted:
-            self.path(digest).unlink(missing_ok=True)
-        return bool(deleted)
+    @contextlib.contextmanager
+    def keeping(self):
+        """Hold the store so that no blob is collected: while blobs are stored for a record
+        not yet saved, or copied out of the store."""
+        with self._locked(fcntl.LOCK_SH) as held:
+            yield held
+
+    @contextlib.contextmanager
+    def _locked(self, mode):
+        self.data_dir.tmp.mkdir(exist_ok=True)
+        fd = os.open(self.data_dir.blob_lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, mode)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def collect(self):
+        """Delete the blobs no live record uses, unless the store is in use; returns how
+        many. Call outside any transaction: it opens its own, exclusive one."""
+        from piratebox.database import exclusive
+
+        if not unused().exists():
+            return 0  # the usual case, seen without waiting for the write lock
+        with exclusive(), self._locked(fcntl.LOCK_EX | fcntl.LOCK_NB) as held:
+            if not held:
+                return 0  # someone is storing or copying blobs: next time
+            unused_now = [digest for (digest,) in unused().tuples()]
+            for digest in unused_now:
+                self.path(digest).unlink(missing_ok=True)
+            for folder in {self.path(digest).parent for digest in unused_now}:
+                fsync_dir(folder)
+            for start in range(0, len(unused_now), BATCH):
+                batch = unused_now[start:start + BATCH]
+                Blob.delete().where(Blob.hash.in_(batch)).execute()
+                PeerBlob.delete().where(PeerBlob.hash.in_(batch)).execute()
+        return len(unused_now)
 
     def _move_into_place(self, temporary, target):
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -70,12 +123,15 @@ class BlobStore:
         fsync_dir(target.parent)
 
     def verify(self, digest):
-        """Does the stored file still hash to its name?"""
+        """Is the stored blob a plain file (never a link, followed) that hashes to its name?"""
         hasher = hashlib.sha256()
         try:
-            with open(self.path(digest), "rb") as handle:
-                for chunk in iter(lambda: handle.read(CHUNK), b""):
-                    hasher.update(chunk)
-        except FileNotFoundError:
+            fd = os.open(self.path(digest), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:  # missing, or a link
             return False
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            for chunk in iter(lambda: handle.read(CHUNK), b""):
+                hasher.update(chunk)
         return hasher.hexdigest() == digest

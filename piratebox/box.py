@@ -6,19 +6,51 @@ import secrets
 from dataclasses import dataclass
 
 from models import Setting, db, migrate, new_id
-from piratebox.errors import AlreadyInitialised, BadInput
+from piratebox import rules, site
+from piratebox.errors import AlreadyInitialised, BadInput, NotAllowed
 from piratebox.i18n import N_
+from piratebox.text import clean_line
 
 ROLES = ("box", "hub")
+DEFAULT_NAMES = {"box": "CoCoTe", "hub": "CoCoTe hub"}  # until the mediator names it
+BORN_ELSEWHERE = N_("This comes from another village of the network: only that village (or "
+                    "the hub) can change it. Contact its owner directly.")
 
 
 @dataclass
 class Actor:
-    """Who makes a change, as the rules need to know it: this box, its time, its blob store."""
+    """Who makes a change, as the rules need to know it: this box, its role, its time, its
+    blob store."""
 
     box_id: str
     now: float
     blobs: object = None
+    role: str = "box"
+
+    def may_change(self, record):
+        """What villagers and the mediator do (reserve, take, edit, publish...): only where
+        the record was born. Not even the hub acts on a village's records for its people."""
+        return not record.origin or record.origin == self.box_id
+
+    def may_moderate(self, record):
+        """Hide, show again, delete: a box its own records, the hub the whole network's."""
+        return self.role == "hub" or self.may_change(record)
+
+    def save(self, record, moderating=False):
+        """Store a change made here, checked against the one definition of a valid record.
+        `moderating`: a moderation decision (see may_moderate), not a villager's action."""
+        if not (self.may_moderate(record) if moderating else self.may_change(record)):
+            raise NotAllowed(BORN_ELSEWHERE)
+        rules.check_change(record)
+        if hasattr(record, "refresh_search_text"):
+            record.refresh_search_text()  # from the text as cleaned
+        return record.save_change(self.box_id, self.now)
+
+    def delete(self, record, moderating=False):
+        record.deleted = True
+        return self.save(record, moderating)
+
+
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -33,6 +65,7 @@ def create(data_dir, role="box", name=None, now=None, database_url=None):
 
     if role not in ROLES:
         raise BadInput(N_("Unknown role {role}: choose box or hub."), role=role)
+    name = clean_line(name)[:site.LIMITS["box_name"]] or None
     if database_url and data_dir.config_file.exists():
         raise BadInput(N_("{path} already has a config.ini: put database_url in it instead."),
                        path=data_dir.config_file)
@@ -51,7 +84,7 @@ def create(data_dir, role="box", name=None, now=None, database_url=None):
         box_id = new_id()
         with db.atomic():
             Setting.put("box_id", box_id)
-            Setting.put("box_name", name or ("CoCoTe hub" if role == "hub" else "CoCoTe"))
+            Setting.put("box_name", name or DEFAULT_NAMES[role])
             Setting.put("role", role)
             if now is not None:
                 Setting.put("clock_floor", repr(float(now)))

@@ -13,18 +13,38 @@ from piratebox.i18n import N_
 MB = 1024 * 1024
 
 DEFAULTS = {
-    # What the box answers to; the captive portal sends every other name here.
-    "SITE_URL": "http://boite.lan",
+    # The address people type (the mediator may set it on the admin page instead). Unset,
+    # links and QR codes carry the address each phone used, and the captive portal sends
+    # other names to http://boite.lan, the name the shipped hotspot files give the box.
+    "SITE_URL": "",
     "DEFAULT_LANGUAGE": "fr",
     "LANGUAGES": "fr,en",
     "TIMEZONE": "Europe/Paris",
     # Empty: SQLite in the data directory. A hub may name PostgreSQL instead
     # (postgresql://user@host/db, or postgresql+pool:// for pooled connections).
     "DATABASE_URL": "",
-    # Forms and photos; the file share streams and sets its own per-request limit.
+    # A form with photos; other forms take 64 KB, the file share and the bundle upload
+    # their own limits below (piratebox/bodies.py).
     "MAX_CONTENT_LENGTH": 32 * MB,
+    # The server (piratebox/serving.py): connections at once, and per phone address (a
+    # share that shrinks as more addresses connect); a request's headers must arrive within
+    # REQUEST_HEADER_SECONDS of the connection being ready; a body must come at
+    # REQUEST_BODY_MIN_RATE bytes a second on average after that grace (a phone on the
+    # box's wifi at its slowest rate, 1 Mbit/s, sends some 60 KB/s), and an answer be taken
+    # at RESPONSE_MIN_RATE over each span of REQUEST_HEADER_SECONDS.
+    "CONNECTIONS": 200,
+    "CONNECTIONS_PER_ADDRESS": 16,
+    "REQUEST_HEADER_SECONDS": 15,
+    "REQUEST_BODY_MIN_RATE": 32 * 1024,
+    "RESPONSE_MIN_RATE": 2048,
     "LOGIN_ATTEMPTS": 5,
     "LOGIN_WINDOW_SECONDS": 900,
+    # Wrong passwords from all addresses together before phones the mediator never
+    # logged in from must wait between tries, a wait doubling from one second up to
+    # LOGIN_GLOBAL_LONGEST_WAIT_SECONDS (see piratebox/admin.py).
+    "LOGIN_GLOBAL_ATTEMPTS": 20,
+    "LOGIN_GLOBAL_WINDOW_SECONDS": 3600,
+    "LOGIN_GLOBAL_LONGEST_WAIT_SECONDS": 300,
     "ADMIN_SESSION_HOURS": 12,
     # How long a phone that has seen the welcome page is told "you are online".
     "PORTAL_MEMORY_SECONDS": 24 * 3600,
@@ -32,9 +52,16 @@ DEFAULTS = {
     # Public pages are served from memory for at most this long (0: never); any write
     # clears them at once. See piratebox/pagecache.py.
     "PAGE_CACHE_SECONDS": 30,
-    # New objects per phone address per hour, and open reports that hide an object.
+    # Every change a phone address makes (a post, a reservation, an owner's action...) per
+    # hour; objects it reserves, takes or waits for per hour; new objects (and edits) per
+    # hour; open reports that hide an object. The mediator logged in is never limited.
+    "CHANGES_PER_HOUR": 120,
+    "CLAIMS_PER_HOUR": 3,
     "POSTS_PER_HOUR": 10,
     "REPORTS_TO_HIDE": 3,
+    # A phone's report counts towards hiding only if the box had seen it this long before
+    # (its cookie says when); others go to the mediator alone.
+    "REPORTER_SEEN_HOURS": 24,
     # The board: messages per phone address per hour, and days before a message goes.
     "MESSAGES_PER_HOUR": 10,
     "BOARD_DAYS": 60,

@@ -6,9 +6,9 @@ file names a PostgreSQL database with DATABASE_URL (config.ini, written by
 in the data directory either way.
 """
 
-from peewee import PostgresqlDatabase, SqliteDatabase
+from peewee import SqliteDatabase
 
-from models import SCHEMA_VERSION, db, migrate, schema_version
+from models import SCHEMA_VERSION, db, is_postgres, migrate, schema_version
 from piratebox.config import load as load_config
 from piratebox.errors import ConfigError, NotInitialised, SchemaTooNew
 from piratebox.i18n import N_
@@ -56,10 +56,6 @@ def postgres_database(url):
 
 def configured_url(data_dir):
     return load_config(data_dir)["DATABASE_URL"].strip()
-
-
-def is_postgres():
-    return isinstance(db.obj, PostgresqlDatabase)
 
 
 def bind(data_dir):

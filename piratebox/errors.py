@@ -5,7 +5,7 @@ its values, so the web can show it translated and the CLI print it in one line; 
 HTTP status it maps to. app.py maps them once for the web and once for the CLI.
 """
 
-from piratebox.i18n import N_
+from piratebox.i18n import N_, Message
 
 
 class PirateboxError(Exception):
@@ -22,6 +22,10 @@ class PirateboxError(Exception):
 
     def localized(self, gettext):
         return gettext(self.template).format(**self.params)
+
+    def as_message(self):
+        """The sentence, to be shown later in the reader's language (a sync's summary)."""
+        return Message(self.template, **self.params)
 
 
 class NotInitialised(PirateboxError):
@@ -74,3 +78,7 @@ class TooManyRequests(PirateboxError):
     def __init__(self, template, retry_after, **params):
         super().__init__(template, **params)
         self.retry_after = max(1, int(retry_after))
+
+
+class PrintFailed(PirateboxError):
+    status = 500

@@ -99,6 +99,46 @@ def N_(message):
     return message
 
 
+ENGLISH = Translator("en")
+VERBATIM = "{text}"  # a text kept as it was written (no message id to translate)
+
+
+class Message:
+    """A sentence said now and shown later, in the reader's language: a message id with
+    {name} placeholders and their values (a value may be a Message too); with `plural` and
+    `count`, the form that agrees with the count ({count} in the text). It keeps as JSON,
+    so a sync's summary is shown translated on the page long after the command ran."""
+
+    def __init__(self, text, plural=None, count=None, **values):
+        self.text, self.plural, self.count, self.values = text, plural, count, values
+
+    def localized(self, translator=ENGLISH):
+        text = (translator.ngettext(self.text, self.plural, self.count) if self.plural
+                else translator.gettext(self.text))
+        values = {name: value.localized(translator) if isinstance(value, Message) else value
+                  for name, value in self.values.items()}
+        return text.format(count=self.count, **values)
+
+    def __str__(self):
+        return self.localized()
+
+    def __repr__(self):
+        return f"Message({self.localized()!r})"
+
+    def to_json(self):
+        return {"text": self.text, "plural": self.plural, "count": self.count,
+                "values": {name: _kept(value) for name, value in self.values.items()}}
+
+    @classmethod
+    def from_json(cls, data):
+        """A message kept earlier; a plain text (what older versions kept) as it is."""
+        if isinstance(data, str):
+            return cls(VERBATIM, text=data)
+        values = {name: cls.from_json(value) if isinstance(value, dict) else value
+                  for name, value in data.get("values", {}).items()}
+        return cls(data["text"], data.get("plural"), data.get("count"), **values)
+
+
 def best_language(accept_language, supported, default):
     """The first supported language of an Accept-Language header, by quality."""
     choices = []
@@ -116,23 +156,43 @@ def best_language(accept_language, supported, default):
     return min(choices)[2] if choices else default
 
 
+def _kept(value):
+    """A message's value as JSON keeps it: a message as one, a number or a text as it is,
+    anything else (a path, an error) as its text."""
+    if isinstance(value, Message):
+        return value.to_json()
+    return value if isinstance(value, str | int | float | None) else str(value)
+
+
 # --- finding the messages (for scripts/messages.py and the tests) -------------------------
 
-MARKERS = {"_", "gettext", "N_", "ngettext"}
+MARKERS = {"_", "gettext", "N_", "ngettext", "Message"}
 TEMPLATE_CALL = re.compile(r"""\b(?:_|gettext|ngettext)\(\s*(["'])((?:\\.|(?!\1).)*)\1""", re.S)
 
 
 def messages_in_python(source):
-    """Message ids in Python source: first argument of _(), gettext(), N_(), ngettext()."""
+    """Message ids in Python source: first argument of _(), gettext(), N_(), ngettext(),
+    and the docstrings of command-line commands (their --help)."""
     found = []
     for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and any(map(is_command_decorator,
+                                                         node.decorator_list)):
+            found.append(ast.get_docstring(node, clean=True))
         if not isinstance(node, ast.Call) or not node.args:
             continue
         name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
         first = node.args[0]
         if name in MARKERS and isinstance(first, ast.Constant) and isinstance(first.value, str):
             found.append(first.value)
-    return found
+        if name == "plural" and len(node.args) > 1 and isinstance(first, ast.Constant):
+            found.append(first.value)  # Voice.plural(singular, plural, n)
+    return [message for message in found if message]
+
+
+def is_command_decorator(node):
+    """@cli.command(...), @something.group(...), @click.group(...)."""
+    target = node.func if isinstance(node, ast.Call) else node
+    return isinstance(target, ast.Attribute) and target.attr in ("command", "group")
 
 
 def messages_in_template(source):
@@ -147,3 +207,40 @@ def messages_in_tree(root):
     for path in sorted((root / "templates").rglob("*.html")):
         found.update(messages_in_template(path.read_text(encoding="utf-8")))
     return found
+
+
+class Voice:
+    """The language the command line speaks: French by default, like the screen; English
+    with PIRATEBOX_LANG=en or `piratebox --lang en`. The same catalogue as the pages."""
+
+    def __init__(self, language="fr"):
+        self.use(language)
+
+    def use(self, language):
+        self.translator = Translator(language if language in PLURAL_RULES else "fr")
+
+    @property
+    def language(self):
+        return self.translator.language
+
+    def __call__(self, message, /, **params):
+        text = self.translator.gettext(message)
+        return text % params if params else text
+
+    def plural(self, singular, plural, n, **params):
+        return self.translator.ngettext(singular, plural, n) % {"num": n, **params}
+
+
+def english(message, /, **params):
+    """The message as written in the code: what a library function says when its caller
+    gives it no translation (tests, the web's own summaries)."""
+    return message % params if params else message
+
+
+def print_progress(message, /, **params):
+    """Progress in the code's own words, when no terminal language was chosen."""
+    print(english(message, **params))  # noqa: T201 - the command line's progress
+
+
+def say_nothing(message, /, **params):
+    """For progress nobody reads (a page waits for the whole answer)."""

@@ -1,9 +1,10 @@
 """The impact figures, computed from the exchange events: counts, never who.
 
 - exchanges: objects that changed hands (taken from the café's box, given, lent);
-- purchases avoided: takers who answered "yes" to "would you otherwise have bought it
-  new?" — the answer, never an assumed share;
-- kilos kept in use: the typical mass of each object taken or given;
+- purchases avoided: takers and borrowers who answered "yes" to "would you otherwise have
+  bought it new?" (when they reserved it, or took it) — the answer, never an assumed
+  share, counted once, with the exchange in which the object changed hands;
+- kilos kept in use: the typical mass of each object taken or given (a loan comes back);
 - CO2e avoided: for each purchase avoided, the manufacturing footprint of a new object of
   its category (piratebox/data/impact-factors.csv, each figure with its source). A
   category without a published figure counts zero: the total is a floor, not a guess.
@@ -19,12 +20,13 @@ from pathlib import Path
 from peewee import SQL, Case, fn
 
 from models import Exchange, ExchangeTotal, Prepared, Tally, db, slot
+from piratebox import rules, typography
+from piratebox.catalogue.categories import CHANGED_HANDS
 from piratebox.catalogue.logic import store_photos
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
 
 FACTORS_FILE = Path(__file__).parent / "data" / "impact-factors.csv"
-CHANGED_HANDS = ("taken", "given", "lent")
 KEPT_IN_USE = ("taken", "given")
 WEEKS = 12
 
@@ -33,6 +35,19 @@ WEEKS = 12
 def load_factors(path=FACTORS_FILE):
     with open(path, encoding="utf-8", newline="") as handle:
         return {row["category"]: row for row in csv.DictReader(handle)}
+
+
+def factor_rows(lang):
+    """The table of factors as the impact page shows it, sources in the page's language:
+    [(category code, kg CO2e, decimals as published, source, basis, licence)]."""
+    suffix = "fr" if lang == "fr" else "en"
+    rows = []
+    for code, row in load_factors().items():
+        figure = row["kg_co2e_per_object"]
+        decimals = len(figure.partition(".")[2])
+        rows.append((code, float(figure), decimals, row[f"source_{suffix}"],
+                     row[f"basis_{suffix}"], row["licence"]))
+    return rows
 
 
 @dataclass
@@ -115,11 +130,11 @@ def from_totals(totals, exchanges_per_week, now, factors, zone_name="Europe/Pari
         figures.by_category[category] = figures.by_category.get(category, 0) + count
         if action in KEPT_IN_USE:
             figures.kg_kept_in_use += mass
-            figures.answered += answered
-            figures.purchases_avoided += avoided
-            factor = factors.get(category)
-            if factor:
-                figures.kg_co2e_avoided += float(factor["kg_co2e_per_object"]) * avoided
+        figures.answered += answered
+        figures.purchases_avoided += avoided
+        factor = factors.get(category)
+        if factor:
+            figures.kg_co2e_avoided += float(factor["kg_co2e_per_object"]) * avoided
     for tally in tallies:
         figures.tallied_deposited += tally.deposited
         figures.tallied_taken += tally.taken
@@ -170,11 +185,12 @@ def _week_of_chart():
                        for number in range(WEEKS - 1)], WEEKS - 1)
 
 
-PER_WEEK = Prepared(lambda: Exchange.live().select(_week_of_chart(), fn.COUNT(SQL("*")))
+PER_WEEK = Prepared(lambda: Exchange.live()
+                    .select(Exchange.origin, _week_of_chart(), fn.COUNT(SQL("*")))
                     .where(Exchange.action.in_(CHANGED_HANDS)
                            & (Exchange.happened_at >= slot("week0"))
                            & (Exchange.happened_at < slot(f"week{WEEKS}")))
-                    .group_by(_week_of_chart()))
+                    .group_by(Exchange.origin, _week_of_chart()))
 
 
 def totals_by_origin():
@@ -185,12 +201,15 @@ def totals_by_origin():
     return found
 
 
-def exchanges_per_week(now, zone_name):
-    """The exchanges of each week of the chart, oldest first (every box together)."""
+def exchanges_per_week(now, zone_name, origins=None):
+    """The exchanges of each week of the chart, oldest first: of every box together, or of
+    the boxes whose ids `origins` holds."""
     bounds = week_bounds(now, zone_name)
     counts = [0] * WEEKS
-    for week, count in PER_WEEK.tuples(**{f"week{n}": bound for n, bound in enumerate(bounds)}):
-        counts[week] += count
+    for origin, week, count in PER_WEEK.tuples(
+            **{f"week{n}": bound for n, bound in enumerate(bounds)}):
+        if origins is None or origin in origins:
+            counts[week] += count
     return counts
 
 
@@ -234,8 +253,11 @@ def network_figures(now, zone_name):
         boxes.append((peer.name, commune, figures))
         count, so_far = communes.get(commune, (0, empty))
         communes[commune] = (count + 1, so_far + figures)
-    total = sum(by_origin.values(), empty)
-    total.weeks = weekly_chart(exchanges_per_week(now, zone_name), all_tallies, now, zone_name)
+    # the total is the sum of the rows: what no enrolled box recorded is no box's figure
+    total = sum((figures for _name, _commune, figures in boxes), Figures())
+    total.weeks = weekly_chart(exchanges_per_week(now, zone_name, origins=peers),
+                               [tally for tally in all_tallies if tally.origin in peers],
+                               now, zone_name)
     return NetworkFigures(
         boxes=boxes,
         communes=[(name, count, figures) for name, (count, figures)
@@ -256,8 +278,9 @@ def network_csv_rows(network, decimal_comma=False):
 
 
 def _number(value, decimal_comma):
-    text = f"{value:.1f}" if isinstance(value, float) else str(value)
-    return text.replace(".", ",") if decimal_comma else text
+    """A spreadsheet's cell: no thousands separator, the decimal mark it expects."""
+    return typography.number(value, "fr" if decimal_comma else "en",
+                             decimals=1 if isinstance(value, float) else 0, grouping=False)
 
 
 def _numbers(figures, decimal_comma):
@@ -318,6 +341,53 @@ CSV_COLUMNS = ("deposited", "offered", "requested", "exchanges", "taken", "given
                "kg_co2e_avoided", "tallied_deposited", "tallied_taken")
 
 
+FIGURE_LABELS = {
+    "deposited": N_("Deposited in the box"),
+    "offered": N_("Offered from home"),
+    "requested": N_("Requests"),
+    "exchanges": N_("Objects that changed hands"),
+    "taken": N_("Taken from the box"),
+    "given": N_("Given"),
+    "lent": N_("Lent"),
+    "returned": N_("Returned"),
+    "fulfilled": N_("Requests found"),
+    "answered": N_("Takers who answered the question"),
+    "purchases_avoided": N_("Purchases avoided"),
+    "kg_kept_in_use": N_("Kilos kept in use"),
+    "kg_co2e_avoided": N_("kg CO₂e avoided"),
+    "tallied_deposited": N_("Deposited, counted by the mediator"),
+    "tallied_taken": N_("Taken, counted by the mediator"),
+}
+
+
+def text_lines(figures, gettext, lang):
+    """The figures as a person reads them in a terminal, in their language."""
+    width = max(len(gettext(label)) for label in FIGURE_LABELS.values()) + 2
+    lines = []
+    for name, label in FIGURE_LABELS.items():
+        value = getattr(figures, name)
+        lines.append(f"{gettext(label):<{width}}{typography.number(value, lang)}")
+    for monday, count in figures.weeks:
+        week = gettext("Week of %(day)s") % {"day": typography.short_day(monday, lang)}
+        lines.append(f"{week:<{width}}{typography.number(count, lang)}")
+    return lines
+
+
+def network_text_lines(network, gettext, lang):
+    """At a hub: one line per box, per commune and in total."""
+    heads = [gettext("Name"), gettext("Exchanges"), gettext("Purchases avoided"),
+             gettext("kg CO₂e")]
+    lines = [f"{heads[0]:<30}{heads[1]:>12}{heads[2]:>20}{heads[3]:>12}"]
+    rows = [(name, figures) for name, _commune, figures in network.boxes]
+    rows += [(f"{name} ({count})", figures) for name, count, figures in network.communes]
+    rows.append((gettext("Total"), network.total))
+    for name, figures in rows:
+        numbers = [typography.number(getattr(figures, field), lang) for field in
+                   ("exchanges", "purchases_avoided", "kg_co2e_avoided")]
+        lines.append(f"{name[:29]:<30}{numbers[0]:>12}{numbers[1]:>20}{numbers[2]:>12}")
+    return lines
+
+
 def csv_rows(figures, decimal_comma=False):
     """Rows for a spreadsheet: the totals, then exchanges per week."""
     rows = [["figure", "value"]]
@@ -327,38 +397,36 @@ def csv_rows(figures, decimal_comma=False):
     return rows
 
 
-MAX_TALLY = 10_000
-
-
 def read_tally(form):
     """The weekly tally form: any day of the week (its Monday is kept), two counts, a note."""
-    values, errors = {"note": " ".join(form.get("note", "").split())[:300]}, {}
+    values = {"note": form.get("note", "")}
     try:
         day = date.fromisoformat(form.get("week_of", "").strip())
         values["week_of"] = (day - timedelta(days=day.weekday())).isoformat()
     except ValueError:
         values["week_of"] = form.get("week_of", "")
-        errors["week_of"] = N_("Give a date, for example 2026-12-31.")
     for name in ("deposited", "taken"):
         raw = form.get(name, "0").strip() or "0"
-        values[name] = raw
-        if not raw.isdigit() or int(raw) > MAX_TALLY:
-            errors[name] = N_("Give a whole number, 0 or more.")
-        else:
-            values[name] = int(raw)
+        values[name] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else -1
+    values, errors = rules.read(Tally, values)
+    for name in ("deposited", "taken"):
+        if name in errors:
+            values[name] = form.get(name, "")  # shown again as typed
     return values, errors
 
 
 def record_tally(values, uploads, actor):
     """Store this box's tally for a week, replacing an earlier one for the same week."""
-    photos = store_photos(uploads, actor)
     tally = Tally.get_or_none((Tally.origin == actor.box_id) & (Tally.week_of == values["week_of"])
                               & (Tally.deleted == False))  # noqa: E712
-    with db.atomic():
-        tally = tally or Tally()
-        for name in ("week_of", "deposited", "taken", "note"):
-            setattr(tally, name, values[name])
-        if photos:  # a new tally without a photo keeps an earlier one's
-            tally.photos = json.dumps(photos)
-        tally.save_change(actor.box_id, actor.now)
+    with actor.blobs.keeping():
+        photos = store_photos(uploads, actor)
+        with db.atomic():
+            tally = tally or Tally()
+            for name in ("week_of", "deposited", "taken", "note"):
+                setattr(tally, name, values[name])
+            if photos:  # a new tally without a photo keeps an earlier one's
+                tally.photos = json.dumps(photos)
+            actor.save(tally)
+    actor.blobs.collect()  # an earlier photo of that week
     return tally

@@ -6,7 +6,9 @@ the agenda and the board; the board's page only the board). A successful POST mo
 the generation of the sections its blueprint changes (`CHANGED_BY`), and only the pages
 that show one of them are rendered again, once, at their next request: a word on the
 board leaves the catalogue's pages in memory. Requests that arrive while a page is being
-rendered wait for that rendering rather than doing it again.
+rendered wait for that rendering rather than doing it again. A page is kept apart for
+each language, each address the phone used (links carry it, see web.public_base) and for
+the sign-in window of a captive portal (it is told what it cannot do).
 
 What is personal in a public page is small and filled in on the way out: the visitor's
 CSRF token and the messages flashed to them are placeholders in the cached text. A page
@@ -26,16 +28,20 @@ show after that at the latest (see docs/benchmarks.md).
 """
 
 import hashlib
+import secrets
 import threading
 from collections import OrderedDict, namedtuple
 
 from flask import current_app, g, get_flashed_messages, request, session
 from markupsafe import Markup
 
-from piratebox import security
+from piratebox import portal, security
 
-CSRF_PLACEHOLDER = "csrf-placeholder-2f9c41"
-FLASH_PLACEHOLDER = "<!--flashes-2f9c41-->"
+# Made anew by each process and holding NUL, which no stored text, form or address may
+# carry (piratebox/security.py, piratebox/text.py): no text can make the cache put a
+# visitor's token or messages where they do not belong.
+CSRF_PLACEHOLDER = f"\x00csrf-{secrets.token_hex(16)}\x00"
+FLASH_PLACEHOLDER = f"\x00flashes-{secrets.token_hex(16)}\x00"
 MAX_PAGES = 200  # about 2 MB of HTML at most
 MAX_ROWS = 1000  # about 500 KB
 RENDER_WAIT_SECONDS = 60  # then render it yourself: never wait forever on a stuck thread
@@ -147,7 +153,7 @@ def csrf_token():
 def flashes():
     """The messages flashed to this visitor, as the top of a page shows them."""
     if rendering_for_cache():
-        return Markup(FLASH_PLACEHOLDER)  # noqa: S704 - a constant comment
+        return Markup(FLASH_PLACEHOLDER)  # noqa: S704 - made here, holds no markup
     return Markup("").join(  # noqa: S704 - every part escaped by format()
         Markup('\n  <p class="flash {}" role="status">{}</p>').format(category, message)  # noqa: S704
         for category, message in get_flashed_messages(with_categories=True))
@@ -156,11 +162,13 @@ def flashes():
 def row(*key, caller):
     """`{% call row(record.id, record.version) %}...{% endcall %}`: a row of a list, kept
     while its record is unchanged. The key names everything the row shows that can
-    change; only rows of shared pages are kept (the mediator's carry their controls)."""
+    change; only rows of shared pages are kept (the mediator's carry their controls).
+    A row is also kept apart per page variant and time bucket, like its page: what a row
+    shows besides its record (a village's name from a sync) is as fresh as the page."""
     if not rendering_for_cache():
         return caller()
     cache = current_app.extensions["page_cache"]
-    return Markup(cache.row((request.endpoint, g.lang, *key), caller))  # noqa: S704 - caller's
+    return Markup(cache.row((request.endpoint, *g.page_context, *key), caller))  # noqa: S704 - caller's
 
 
 def render(render_page, sections, variant="", mimetype="text/html"):
@@ -169,9 +177,12 @@ def render(render_page, sections, variant="", mimetype="text/html"):
     cache = current_app.extensions["page_cache"]
     if not cache.seconds or is_mediator():
         return current_app.response_class(render_page(), mimetype=mimetype)
+    from piratebox.web import public_base  # web imports this module
+
     bucket = int(current_app.extensions["clock"].now() // cache.seconds)
-    page = cache.page((request.full_path, g.lang, variant), sections, bucket,
-                      lambda: render_for_cache(render_page))
+    context = (g.lang, portal.in_mini_browser(), public_base())
+    page = cache.page((request.full_path, *context, variant), sections, bucket,
+                      lambda: render_for_cache(render_page, (*context, bucket)))
     text, personal = personalize(page.text)
     etag = page.digest + ("-" + digest("\n".join(personal)) if personal else "")
     # always asked again (no-cache): a 304 is cheap. Headers given whole, parsed by no one.
@@ -188,8 +199,8 @@ def render_json(make_body, sections):
                   mimetype="application/json")
 
 
-def render_for_cache(render_page):
-    g.rendering_for_cache = True
+def render_for_cache(render_page, context):
+    g.rendering_for_cache, g.page_context = True, context
     try:
         return render_page()
     finally:

@@ -22,7 +22,8 @@ def home():
     current_app.extensions["portal"].welcome(request.remote_addr)
     now = current_app.extensions["clock"].now()
     return pagecache.render(lambda: render_template(
-        "home.html", latest_items=catalogue.latest(6), next_events=events.upcoming(now, 3),
+        "home.html", next_events=events.upcoming(now, 3),
+        latest_items=catalogue.latest(6, current_app.extensions["box"]["role"] == "box"),
         latest_messages=board.latest(now, current_app.config["BOARD_DAYS"], 3),
         kinds=events.KINDS), ("catalogue", "events", "board"))
 
@@ -30,9 +31,11 @@ def home():
 @bp.get("/lang/<code>")
 def switch_language(code):
     target = request.args.get("next", "/")
-    # Only a path on this box: never let the switch send a phone elsewhere.
+    # Only a path on this box: never let the switch send a phone elsewhere ("/\\host" is
+    # "//host" to a browser), nor carry a line break into the answer's headers.
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target or not target.isprintable():
         target = "/"
     response = redirect(target)
     if code in current_app.config["LANGUAGES"].split(","):

@@ -32,6 +32,33 @@ ONLINE_ANSWERS = {
 }
 
 MAX_PHONES = 5000
+# The server (piratebox/serving.py) tells the app, under this key, the box's addresses a
+# connection reached: the socket's own, and before a firewall's redirect, the one the phone
+# asked for. Another WSGI server tells nothing, and any address is then taken for the box's.
+REACHED_KEY = "piratebox.reached_addresses"
+
+APPLE_DEVICES = ("iPhone", "iPad", "iPod", "Macintosh")
+
+
+def is_mini_browser(user_agent):
+    """Is this the small window a phone opens for a wifi sign-in page?
+
+    iOS and macOS open it in the Captive Network Assistant, a bare WebKit view: its user
+    agent names WebKit but, unlike Safari and every browser built on it (Chrome, Firefox,
+    Edge for iOS), no "Safari/". Android opens CaptivePortalLogin, a WebView, marked
+    "; wv)". Neither can choose a file to send nor save one it receives; apps' own
+    built-in browsers look the same and mostly cannot either.
+    """
+    agent = user_agent or ""
+    if "; wv)" in agent:
+        return True
+    return ("AppleWebKit/" in agent and "Safari/" not in agent
+            and any(device in agent for device in APPLE_DEVICES))
+
+
+def in_mini_browser():
+    """Is the current request from a sign-in window (see is_mini_browser)?"""
+    return is_mini_browser(request.headers.get("User-Agent"))
 
 
 class Portal:
@@ -55,10 +82,14 @@ class Portal:
         if not name or name in (self.box_host, "localhost"):
             return True
         try:
-            ipaddress.ip_address(name)
+            address = ipaddress.ip_address(name)
         except ValueError:
             return False
-        return True  # reached by its address: someone typed it, it is the box
+        # An address is the box's when it is one this very connection reached (a phone
+        # that typed it): any other written in a Host header is someone's invention.
+        reached = request.environ.get(REACHED_KEY)
+        return reached is None or any(address == ipaddress.ip_address(box_address)
+                                      for box_address in reached)
 
     def welcome(self, address):
         with self._lock:

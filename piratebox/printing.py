@@ -1,16 +1,20 @@
 """Printables drawn with Pillow: the A4 poster for the café counter and sheets of QR labels.
 
-Pages are drawn at 300 dpi (2480 x 3508 px for A4) and saved as PDF, one image a page.
-Pillow is imported here only. Text uses a TrueType font found on the system (DejaVu or
-Liberation on Debian and Raspberry Pi OS); where there is none (a bare router), Pillow's
-built-in font is enlarged, which prints legibly if plainly.
+Pages are drawn at 300 dpi (2480 x 3508 px for A4) in shades of grey (8.7 MB a page
+rather than RGB's 26 MB) and saved as PDF, one image a page. Pillow is imported here only.
+The server never draws them itself: it runs the `print` command in a child process
+(piratebox/print_views.py), so its own memory never holds a page. Text uses a TrueType
+font found on the system (DejaVu or Liberation on Debian and Raspberry Pi OS); where
+there is none (a bare router), Pillow's built-in font is enlarged, which prints legibly
+if plainly.
 """
 
-import io
 import textwrap
+import zlib
 from functools import lru_cache
 
 from piratebox import qr
+from piratebox.site import address as site_address
 
 DPI = 300
 A4 = (2480, 3508)
@@ -23,6 +27,7 @@ FONT_PATHS = {
            "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
            "/usr/share/fonts/truetype/freefont/FreeSansBold.ttf"),
 }
+PAGE_MODE = "L"  # black, white and greys: all a poster or a label sheet needs
 LABEL_COLUMNS, LABEL_ROWS = 3, 8  # the common 70 x 37 mm sheet of 24
 
 
@@ -56,14 +61,15 @@ def draw_text(canvas, position, text, size, bold=False, fill="#000", anchor="la"
     x, y = position
     if anchor[0] == "m":
         x -= big.width // 2
-    canvas.paste(Image.new("RGB", big.size, fill), (int(x), int(y)), big.point(lambda v: 255 - v))
+    canvas.paste(Image.new(canvas.mode, big.size, fill), (int(x), int(y)),
+                 big.point(lambda v: 255 - v))
 
 
 def paste_code(canvas, payload, box, caption=None):
     """Paste the largest QR code of `payload` that fits `box` (x, y, width), centred."""
     x, y, width = box
     modules = qr.image(payload, module_px=1).width
-    code = qr.image(payload, module_px=max(1, width // modules)).convert("RGB")
+    code = qr.image(payload, module_px=max(1, width // modules)).convert(PAGE_MODE)
     canvas.paste(code, (x + (width - code.width) // 2, y))
     if caption:  # below the square box, so captions of codes side by side line up
         draw_text(canvas, (x + width // 2, y + width + 30), caption, 64, bold=True,
@@ -76,9 +82,10 @@ def poster(site, gettext):
     from PIL import Image
 
     _ = gettext
-    page = Image.new("RGB", A4, "white")
+    page = Image.new(PAGE_MODE, A4, "white")
     width = A4[0]
-    address = site["site_url"].removeprefix("http://")
+    url = site_address(site)
+    address = url.removeprefix("http://")
     draw_text(page, (width // 2, MARGIN), site["box_name"], 150, bold=True, anchor="ma")
     draw_text(page, (width // 2, MARGIN + 220),
               _("Free wifi of the give box — no internet, nothing to pay"), 56, anchor="ma")
@@ -86,7 +93,7 @@ def poster(site, gettext):
     top = MARGIN + 420
     wifi = qr.wifi_payload(site["wifi_ssid"], site["wifi_password"])
     height = paste_code(page, wifi, (MARGIN, top, column), "1. " + _("Join the wifi"))
-    paste_code(page, site["site_url"] + "/", (2 * MARGIN + column, top, column),
+    paste_code(page, url + "/", (2 * MARGIN + column, top, column),
                "2. " + _("Open the box"))
     y = top + height + 220
     steps = [
@@ -109,14 +116,14 @@ def poster(site, gettext):
 
 
 def labels(entries, box_name, progress=None):
-    """Sheets of labels, each a QR code of the object's page and its title."""
+    """Sheets of labels, each a QR code of the object's page and its title: drawn one
+    sheet at a time, as the PDF writer asks for them."""
     from PIL import Image
 
     per_page = LABEL_COLUMNS * LABEL_ROWS
     cell_w, cell_h = A4[0] // LABEL_COLUMNS, A4[1] // LABEL_ROWS
-    pages = []
     for start in range(0, max(len(entries), 1), per_page):
-        page = Image.new("RGB", A4, "white")
+        page = Image.new(PAGE_MODE, A4, "white")
         for index, (title, url) in enumerate(entries[start:start + per_page]):
             x = (index % LABEL_COLUMNS) * cell_w
             y = (index // LABEL_COLUMNS) * cell_h
@@ -128,12 +135,55 @@ def labels(entries, box_name, progress=None):
             draw_text(page, (text_x, y + cell_h - 90), box_name[:16], 32, fill="#555")
             if progress:
                 progress(1)
-        pages.append(page)
-    return pages
+        yield page
 
 
-def pdf(pages):
-    out = io.BytesIO()
-    first, *rest = pages
-    first.save(out, "PDF", resolution=DPI, save_all=True, append_images=rest)
-    return out.getvalue()
+def write_pdf(pages, handle, band_rows=256):
+    """Write greyscale pages to `handle` as a PDF, one full-page image each; returns the
+    number of pages.
+
+    One page is in memory at a time (Pillow's own PDF writer wants them all at once),
+    and each is compressed without loss (Flate), a band of rows at a time: QR codes keep
+    their sharp edges and a mostly white page takes a few hundred kilobytes.
+    """
+    offsets = []  # where each object starts, for the cross-reference table
+
+    def write_object(dictionary, stream=None):
+        offsets.append(handle.tell())
+        handle.write(b"%d 0 obj\n" % len(offsets))
+        if stream is None:
+            handle.write(dictionary + b"\nendobj\n")
+        else:
+            # the length goes last in the dictionary, before its closing ">>"
+            handle.write(dictionary[:-2] + b"/Length %d >>\nstream\n" % len(stream))
+            handle.write(stream + b"\nendstream\nendobj\n")
+        return len(offsets)
+
+    handle.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    catalog = write_object(b"<< /Type /Catalog /Pages 2 0 R >>")
+    offsets.append(None)  # 2: the page tree, written once every page is known
+    page_ids = []
+    for page in pages:
+        width, height = page.size
+        packer = zlib.compressobj(6)
+        pixels = b"".join(
+            [packer.compress(page.crop((0, top, width, min(top + band_rows, height)))
+                             .tobytes()) for top in range(0, height, band_rows)]
+            + [packer.flush()])
+        image = write_object(
+            b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"
+            b" /BitsPerComponent 8 /Filter /FlateDecode >>" % (width, height), pixels)
+        points = (width * 72 / DPI, height * 72 / DPI)
+        contents = write_object(b"<< >>", b"q %.2f 0 0 %.2f 0 0 cm /Im0 Do Q" % points)
+        page_ids.append(write_object(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Resources << "
+            b"/XObject << /Im0 %d 0 R >> >> /Contents %d 0 R >>" % (*points, image, contents)))
+    offsets[1] = handle.tell()
+    handle.write(b"2 0 obj\n<< /Type /Pages /Kids [%s] /Count %d >>\nendobj\n" % (
+        b" ".join(b"%d 0 R" % number for number in page_ids), len(page_ids)))
+    table = handle.tell()
+    handle.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1))
+    handle.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
+    handle.write(b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+                 % (len(offsets) + 1, catalog, table))
+    return len(page_ids)

@@ -26,6 +26,18 @@ class RateLimiter:
                 return 0
             return window - (self._monotonic() - hits[0])
 
+    def backoff(self, bucket, key, free, window, longest):
+        """Seconds to wait before one more: none while fewer than `free` were recorded in
+        `window`, then one second after the last, doubling with each one beyond, at most
+        `longest`."""
+        with self._lock:
+            hits = self._fresh(bucket, key, window)
+            beyond = len(hits) - free
+            if beyond < 0:
+                return 0
+            delay = min(longest, 2 ** min(beyond, 32))
+            return max(0, hits[-1] + delay - self._monotonic())
+
     def record(self, bucket, key, window):
         with self._lock:
             if len(self._hits) >= MAX_TRACKED:

@@ -10,11 +10,15 @@ from urllib.parse import urlsplit
 from models import Setting, db
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
+from piratebox.text import clean_line
 
 FIELDS = ("box_name", "wifi_ssid", "wifi_password", "site_url", "welcome_text")
 LIMITS = {"box_name": 60, "wifi_ssid": 32, "wifi_password": 63, "site_url": 100,
           "welcome_text": 300}
 DEFAULT_SSID = "CoCoTe"
+# The name the shipped hotspot configurations give the box (deploy/): where the captive
+# portal sends phones, and what a printout says, while no address is set.
+DEFAULT_ADDRESS = "http://boite.lan"
 
 
 def load(default_site_url):
@@ -23,14 +27,14 @@ def load(default_site_url):
         "box_name": values.get("box_name", "CoCoTe"),
         "wifi_ssid": values.get("wifi_ssid", DEFAULT_SSID),
         "wifi_password": values.get("wifi_password", ""),
-        "site_url": values.get("site_url", default_site_url).rstrip("/"),
+        "site_url": (values.get("site_url") or default_site_url or "").rstrip("/"),
         "welcome_text": values.get("welcome_text", ""),
     }
 
 
 def validate(form):
     """Clean settings, or a dict of errors (message ids) keyed by field."""
-    values = {name: " ".join(form.get(name, "").split()) for name in FIELDS}
+    values = {name: clean_line(form.get(name, "")) for name in FIELDS}
     values["wifi_password"] = form.get("wifi_password", "")  # spaces count in a password
     values["site_url"] = values["site_url"].rstrip("/")
     errors = {}
@@ -44,7 +48,7 @@ def validate(form):
     if values["wifi_password"] and not 8 <= len(values["wifi_password"]) <= 63:
         errors["wifi_password"] = N_("A WPA password has 8 to 63 characters; leave it empty "
                                      "for an open wifi.")
-    if not is_typed_address(values["site_url"]):
+    if values["site_url"] and not is_typed_address(values["site_url"]):
         errors["site_url"] = N_("Give an address like http://boite.lan: http, and a name "
                                 "with a dot so phones do not send it to a search engine.")
     return values, errors
@@ -71,3 +75,10 @@ def save(values):
         for name in FIELDS:
             Setting.put(name, values[name])
     return values
+
+
+def address(settings):
+    """The address a printout carries: the one set, else the hotspot's default name. Never
+    the Host a phone sent: a poster is drawn once and printed for everyone."""
+    return settings["site_url"] or DEFAULT_ADDRESS
+

@@ -7,6 +7,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -15,7 +16,7 @@ from flask import (
 from markupsafe import Markup
 
 from models import Tally
-from piratebox import impact, pagecache
+from piratebox import bodies, impact, pagecache, rules, typography
 from piratebox.admin import admin_required
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
@@ -39,14 +40,14 @@ def render_index():
                if current_app.extensions["box"]["role"] == "hub" else None)
     # at a hub, the network's total is this page's figures: computed once
     figures = network.total if network else current_figures()
-    factors = impact.load_factors()
-    weeks = [(monday.strftime("%d/%m"), count) for monday, count in figures.weeks]
+    lang = g.get("lang", "fr")
+    weeks = [(typography.short_day(monday, lang), count) for monday, count in figures.weeks]
     categories = sorted(((_(BY_CODE[code].label) if code in BY_CODE else code, count)
                          for code, count in figures.by_category.items()),
                         key=lambda pair: -pair[1])
     # The charts are SVG drawn by impact.py, which escapes every label it writes.
     return render_template(
-        "stats/index.html", figures=figures, factors=factors, category_labels_by_code=BY_CODE,
+        "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
         network=network,
         weekly_chart=Markup(  # noqa: S704 - escaped inside
             impact.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
@@ -87,6 +88,7 @@ def csv_download():
 
 @bp.route("/admin/tally", methods=["GET", "POST"])
 @admin_required
+@bodies.accepts("photos")
 def tally():
     """The weekly count of the physical box, and its photo, kept by the mediator."""
     values, errors = {"deposited": 0, "taken": 0}, {}
@@ -102,4 +104,4 @@ def tally():
                 return redirect(url_for("stats.tally"))
     recent = Tally.live().order_by(Tally.week_of.desc()).limit(12)
     return render_template("stats/tally.html", values=values, errors=errors, tallies=recent,
-                           limits={}), 400 if errors else 200
+                           limits=rules.limits(Tally)), 400 if errors else 200

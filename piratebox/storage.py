@@ -19,6 +19,7 @@ CONFIG_NAME = "config.ini"
 TMP_DIR = "tmp"
 BLOB_DIR = "blobs"
 CACHE_DIR = "cache"
+PRINTED_DIR = "printed"
 LOCK_SUFFIX = ".lock"
 
 # One scratch folder per process and data directory, held by an flock for the process's
@@ -26,6 +27,8 @@ LOCK_SUFFIX = ".lock"
 # server while `piratebox sync` runs, or a second server process) is still writing.
 _scratches = {}
 _scratches_lock = threading.Lock()
+BLOB_LOCK_NAME = "blobs.lock"  # in tmp/: see piratebox/blobs.py
+SYNC_LOCK_NAME = "sync.lock"  # in tmp/: one sync of a box at a time (piratebox/sync/stick.py)
 
 
 class DataDir:
@@ -49,6 +52,16 @@ class DataDir:
         return self.path / TMP_DIR
 
     @property
+    def blob_lock(self):
+        """The file whose lock says the blob store is in use (never removed: a lock held on
+        a removed file would no longer exclude anyone)."""
+        return self.tmp / BLOB_LOCK_NAME
+
+    @property
+    def sync_lock(self):
+        return self.tmp / SYNC_LOCK_NAME
+
+    @property
     def blobs(self):
         return self.path / BLOB_DIR
 
@@ -56,6 +69,11 @@ class DataDir:
     def cache(self):
         """What the box can make again from its code (compiled templates): never backed up."""
         return self.path / CACHE_DIR
+
+    @property
+    def printed(self):
+        """Printables drawn once and served again (the poster)."""
+        return self.path / PRINTED_DIR
 
     def exists(self):
         return self.database.exists()
@@ -98,7 +116,7 @@ class DataDir:
         if not self.tmp.is_dir():
             return removed
         for lock_file in self.tmp.glob("*" + LOCK_SUFFIX):
-            if _owner_alive(lock_file):
+            if lock_file in (self.blob_lock, self.sync_lock) or _owner_alive(lock_file):
                 continue
             folder = lock_file.with_suffix("")
             if folder.is_dir():
@@ -184,3 +202,21 @@ def fsync_dir(folder):
 def disk_usage(path):
     usage = shutil.disk_usage(path)
     return {"total": usage.total, "used": usage.used, "free": usage.free}
+
+
+def shred(path):
+    """Delete a file that held a secret, overwriting its bytes first: a FAT stick keeps a
+    deleted file's clusters until they are reused, so unlinking alone would leave the key
+    there for anyone with an undelete tool."""
+    path = Path(path)
+    try:
+        with open(path, "r+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(0)
+            handle.write(b"\0" * size)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except FileNotFoundError:
+        return
+    path.unlink(missing_ok=True)
+    fsync_dir(path.parent)

@@ -48,10 +48,3 @@ def display_zone(name):
 
 def local_datetime(timestamp, zone_name):
     return datetime.fromtimestamp(float(timestamp), tz=display_zone(zone_name))
-
-
-def format_datetime(timestamp, zone_name, language="fr"):
-    moment = local_datetime(timestamp, zone_name)
-    if language == "fr":
-        return moment.strftime("%d/%m/%Y %H:%M")
-    return moment.strftime("%Y-%m-%d %H:%M")

@@ -1,19 +1,44 @@
 """The request lifecycle shared by every page: database, language, security, errors, logging."""
 
 import functools
+import hmac
+import io
 import logging
+import re
+import secrets
+from collections import Counter
+from datetime import date
+from functools import cached_property
 
-from flask import Request, current_app, g, render_template, request
+from flask import (
+    Request,
+    current_app,
+    flash,
+    g,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 
-from piratebox import __version__, pagecache, security, tuning
+from piratebox import (
+    __version__,
+    bodies,
+    moderation,
+    pagecache,
+    portal,
+    security,
+    site,
+    tuning,
+    typography,
+)
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.files import upload
 from piratebox.i18n import N_, Translator, best_language
-from piratebox.photos import MAX_PHOTO_BYTES
-from piratebox.timefmt import format_datetime, local_datetime
+from piratebox.timefmt import local_datetime
 
 access_log = logging.getLogger("piratebox.access")
 error_log = logging.getLogger("piratebox")
@@ -31,62 +56,161 @@ MENU = [
 ]
 
 
-UPLOAD_ENDPOINT = "files.upload_files"
-BUNDLE_UPLOAD_ENDPOINT = "sync.upload"
+# What a Host header may look like to be written into a link: a name or an address and a
+# port, nothing that could carry a path or a second host.
+PLAIN_HOST = re.compile(
+    r"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def public_base():
+    """The address links and QR codes carry on a page: the one the mediator set (or
+    SITE_URL), else the one this phone used. The captive portal has already turned away
+    every Host that is not the box's (piratebox/portal.py), and one that is not a plain
+    host name is ignored: a forged Host changes nothing but the forger's own page (the
+    page cache keys its copies by this address)."""
+    configured = current_app.extensions["site"]["site_url"]
+    if configured:
+        return configured
+    if PLAIN_HOST.match(request.host):
+        return f"http://{request.host}"
+    return site.DEFAULT_ADDRESS
+
+
+def public_url(endpoint, **values):
+    return public_base() + url_for(endpoint, **values)
 
 
 class BoxRequest(Request):
-    """Flask's request, except that the file share's upload form streams to the data disk,
-    and it and the mediator's bundle upload have their own size limits (a form or a photo
-    is small, a shared file or a bundle may be large)."""
+    """Flask's request, with the body limits of piratebox/bodies.py: the bytes, parts and
+    files each view accepts, counted while the form is parsed, and the file share's and
+    the bundle's files streamed to the data disk."""
+
+    # a form field held in memory (newer Werkzeug's default; older ones have none)
+    max_form_memory_size = 500_000
+
+    @cached_property
+    def body_rule(self):
+        return bodies.rule_for(current_app, self.endpoint)
 
     @property
     def max_content_length(self):
-        config = current_app.config
-        if self.endpoint == UPLOAD_ENDPOINT:
-            return upload.request_limit(config)
-        if self.endpoint == BUNDLE_UPLOAD_ENDPOINT:
-            return config["SYNC_MAX_BUNDLE_MB"] * upload.MB + upload.MULTIPART_OVERHEAD
-        return config["MAX_CONTENT_LENGTH"]
+        if not bodies.may_send(self.body_rule, session):
+            return bodies.FORM_MAX_BYTES
+        return self.body_rule.max_bytes
+
+    def _get_stream_for_parsing(self):
+        return bodies.counted(super()._get_stream_for_parsing(), self.mimetype,
+                              self.mimetype_params.get("boundary"))
 
     def _get_file_stream(self, total_content_length, content_type, filename=None,
                          content_length=None):
-        if self.endpoint == UPLOAD_ENDPOINT:
-            return upload.open_spool(total_content_length)
+        if not filename:
+            return EmptyFileInput()
+        rule = self.body_rule
+        self.file_parts = getattr(self, "file_parts", 0) + 1
+        if self.file_parts > rule.max_files:
+            raise bodies.too_many_files(rule.max_files)
+        if rule.spooled_file_bytes:
+            return upload.open_spool(total_content_length, rule.spooled_file_bytes,
+                                     rate_limited=bool(rule.rate_bucket))
         return super()._get_file_stream(total_content_length, content_type, filename,
                                         content_length)
+
+
+class EmptyFileInput(io.BytesIO):
+    """What a file input left empty sends: never kept, whatever it carries."""
+
+    def write(self, data):
+        return len(data)
 
 
 def actor():
     """This box, now: what every change made through the web is stamped with."""
     extensions = current_app.extensions
     return Actor(box_id=extensions["box"]["id"], now=extensions["clock"].now(),
-                 blobs=BlobStore(extensions["data_dir"]))
+                 blobs=BlobStore(extensions["data_dir"]), role=extensions["box"]["role"])
 
 
 POSTED_A_LOT = N_("You have posted a lot this hour: wait {minutes} minutes, or ask the "
                   "mediator.")
 REPORTED_A_LOT = N_("Too many reports from this phone: try again later.")
+CHANGED_A_LOT = N_("This phone has changed a lot on the box this hour: wait {minutes} "
+                   "minutes, or ask the mediator.")
+# Posts that keep limits of their own and write nothing a visitor could repeat to grow the
+# database: the mediator must be able to log in on a full box, to make room.
+OWN_LIMITS = {"admin.login", "admin.logout"}
 REPORTS_PER_HOUR = 20
+PHONE_KEY = "phone"  # this phone's own random id, in its session cookie
+SEEN_KEY = "seen"  # when the box first saw this phone, in its session cookie
 
 
 def photo_uploads():
-    """The photos a form sent, as bytes; one byte over the limit is enough to refuse it."""
-    return [f.read(MAX_PHOTO_BYTES + 1) for f in request.files.getlist("photos")
-            if f and f.filename]
+    """The photos a form sent, as the files the form parser wrote: never read whole into
+    memory (photos.process reads one at a time)."""
+    return [f.stream for f in request.files.getlist("photos") if f and f.filename]
 
 
-def rate_limit(bucket, per_hour, message):
-    """Count one more of `bucket` for this phone's address, or refuse with `message`.
+def within_limit(bucket, per_hour, message):
+    """Refuse with `message` when this phone already did `per_hour` of `bucket` this hour.
 
+    Only what succeeded counts (call count_success after it), so a form refused for a
+    missing field or a bad photo costs nothing; the mediator logged in is never limited.
     `message` is a message id that may name {minutes}, the wait before trying again.
     """
-    wait = current_app.extensions["limiter"].hit(bucket, request.remote_addr, per_hour, 3600)
+    from piratebox.admin import is_admin
+
+    if is_admin():
+        return
+    wait = current_app.extensions["limiter"].retry_after(bucket, request.remote_addr,
+                                                         per_hour, 3600)
     if wait:
         raise TooManyRequests(message, retry_after=wait, minutes=int(wait // 60) + 1)
 
 
-def gettext(message, **params):
+def count_success(bucket):
+    current_app.extensions["limiter"].record(bucket, request.remote_addr, 3600)
+
+
+def rate_limit(bucket, per_hour, message):
+    """Check and count at once, for an action that cannot fail once admitted (a report)."""
+    within_limit(bucket, per_hour, message)
+    count_success(bucket)
+
+
+def reporter():
+    """This phone as moderation counts it: keyed hashes of its address and cookie id, and
+    whether the box first saw it long enough ago for its report to hide anything."""
+    phone = session.get(PHONE_KEY)
+    if not phone:
+        phone = session[PHONE_KEY] = secrets.token_urlsafe(12)
+    seen_for = current_app.extensions["clock"].now() - session.get(SEEN_KEY, float("inf"))
+    return moderation.Reporter(address=keyed("address", request.remote_addr),
+                               phone=keyed("phone", phone),
+                               known=seen_for >= current_app.config["REPORTER_SEEN_HOURS"] * 3600)
+
+
+def remember_phone():
+    """Note in its cookie when the box first saw this phone (by the box's clock)."""
+    if SEEN_KEY not in session:
+        session[SEEN_KEY] = int(current_app.extensions["clock"].now())
+
+
+def keyed(kind, value):
+    secret = str(current_app.secret_key).encode("utf-8")
+    return hmac.new(secret, f"{kind}:{value}".encode(), "sha256").hexdigest()[:32]
+
+
+def report(record, subject, reason):
+    """A visitor reports a record: once per phone, and a phone's reports limited together."""
+    rate_limit("report", REPORTS_PER_HOUR, REPORTED_A_LOT)
+    counted = moderation.report(record, subject, reason, actor(),
+                                current_app.config["REPORTS_TO_HIDE"], reporter())
+    flash(gettext("Thank you, the mediator will look at it.") if counted else
+          gettext("This phone had already reported it: the mediator will look at it."),
+          "success")
+
+
+def gettext(message, /, **params):
     text = g.translator.gettext(message) if "translator" in g else message
     return text % params if params else text
 
@@ -115,14 +239,31 @@ def choose_language():
 
 
 def before_request():
+    refused = request.environ.get(bodies.REFUSED_KEY)
+    if refused is not None:
+        raise refused
     portal_answer = current_app.extensions["portal"].answer()
     if portal_answer is not None:
         return portal_answer
     current_app.extensions["clock"].follow()
+    remember_phone()
     choose_language()
     security.check_text_input()
     security.check_csrf()
+    if request.method in security.UNSAFE_METHODS:
+        limit_changes()
     return None
+
+
+def limit_changes():
+    """Every state change of a visitor counts against its phone's hourly limit, and none is
+    taken once the disk is down to half its reserve (the mediator's are)."""
+    from piratebox.admin import is_admin
+
+    if request.endpoint in OWN_LIMITS or is_admin():
+        return
+    within_limit("change", current_app.config["CHANGES_PER_HOUR"], CHANGED_A_LOT)
+    upload.check_room_to_write(current_app.extensions["data_dir"], current_app.config)
 
 
 def after_request(response):
@@ -130,6 +271,7 @@ def after_request(response):
         current_app.extensions["clock"].remember()
         current_app.extensions["page_cache"].changed(
             pagecache.sections_changed_by(request.blueprint))
+        count_success("change")
     if current_app.config["ACCESS_LOG"]:
         access_log.info(
             '%s "%s %s" %s %s',
@@ -147,6 +289,7 @@ ERROR_TITLES = {
     413: N_("What you sent is too large."),
     429: N_("Too many attempts: please wait a moment."),
     500: N_("The box ran into a problem."),
+    507: N_("The box is almost full."),
     503: N_("The box is not ready."),
 }
 ERROR_HINTS = {
@@ -170,6 +313,11 @@ def error_page(status, message=None, retry_after=None):
 
 
 def handle_http_error(error):
+    if error.code == 413 and (request.content_length or 0) > request.max_content_length:
+        # the same page, saying the limit, as when the server refuses it at the headers
+        refusal = (bodies.body_too_large(request.body_rule)
+                   if bodies.may_send(request.body_rule, session) else bodies.mediator_only())
+        return handle_domain_error(refusal)
     hint = ERROR_HINTS.get(error.description)
     response = error_page(error.code or 500, gettext(hint) if hint else None)
     if error.code == 405 and getattr(error, "valid_methods", None):
@@ -187,8 +335,19 @@ def handle_domain_error(error):
 def handle_unexpected(error):
     if isinstance(error, HTTPException):
         return handle_http_error(error)
-    error_log.exception("unexpected error on %s %s", request.method, request.path)
+    # A fault a phone can trigger at will is logged once a minute, with how many times it
+    # came since: a traceback per request would fill the log and wear the flash.
+    kind = f"{type(error).__name__} on {request.endpoint}"
+    unlogged = current_app.extensions.setdefault("unlogged_errors", Counter())
+    if current_app.extensions["limiter"].hit("traceback", kind, 1, TRACEBACK_EVERY_SECONDS):
+        unlogged[kind] += 1
+    else:
+        error_log.exception("unexpected error on %s %s (%d more like it not logged since)",
+                            request.method, request.path, unlogged.pop(kind, 0))
     return error_page(500)
+
+
+TRACEBACK_EVERY_SECONDS = 60
 
 
 def menu():
@@ -224,11 +383,51 @@ def template_globals():
         "version": __version__,
         "lang": g.get("lang", current_app.config["DEFAULT_LANGUAGE"]),
         "languages": current_app.config["LANGUAGES"].split(","),
+        "mini_browser": portal.in_mini_browser(),
+        "public_base": public_base,
     }
 
 
+def display(function, *args, **kwargs):
+    """Call a typography function with this request's language, zone and present time."""
+    return function(*args, current_app.config["TIMEZONE"], g.get("lang", "fr"),
+                    now=current_app.extensions["clock"].now(), **kwargs)
+
+
 def datetime_filter(timestamp):
-    return format_datetime(timestamp, current_app.config["TIMEZONE"], g.get("lang", "fr"))
+    return display(typography.date_time, timestamp)
+
+
+def date_filter(timestamp):
+    return display(typography.date, timestamp)
+
+
+def range_filter(start, end=None):
+    """An event's span: "samedi 5 décembre, 14 h – 17 h 30"."""
+    return display(typography.time_range, start, end)
+
+
+def iso_day_filter(text):
+    """A day kept as YYYY-MM-DD (a loan's return date): "lundi 7 décembre"."""
+    try:
+        day = date.fromisoformat(text)
+    except (TypeError, ValueError):
+        return text
+    this_year = local_datetime(current_app.extensions["clock"].now(),
+                               current_app.config["TIMEZONE"]).year
+    return typography.day(day, g.get("lang", "fr"), this_year)
+
+
+def number_filter(value, decimals=0):
+    return typography.number(value, g.get("lang", "fr"), decimals)
+
+
+def quantity_filter(value, unit, decimals=0):
+    return typography.quantity(value, unit, g.get("lang", "fr"), decimals)
+
+
+def filesize_filter(size):
+    return typography.filesize(size, g.get("lang", "fr"))
 
 
 def datetime_input_filter(timestamp):
@@ -236,11 +435,16 @@ def datetime_input_filter(timestamp):
     return local_datetime(timestamp, current_app.config["TIMEZONE"]).strftime("%Y-%m-%dT%H:%M")
 
 
+FILTERS = {"datetime": datetime_filter, "date": date_filter, "when": range_filter,
+           "isoday": iso_day_filter, "number": number_filter, "quantity": quantity_filter,
+           "filesize": filesize_filter, "datetime_input": datetime_input_filter}
+
+
 def init_app(app):
     tuning.init_app(app)
     app.wsgi_app = security.with_security_headers(app.wsgi_app)
-    app.add_template_filter(datetime_filter, "datetime")
-    app.add_template_filter(datetime_input_filter, "datetime_input")
+    for name, function in FILTERS.items():
+        app.add_template_filter(function, name)
     app.before_request(before_request)
     app.after_request(after_request)
     app.request_class = BoxRequest
@@ -249,3 +453,7 @@ def init_app(app):
     app.register_error_handler(PirateboxError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.context_processor(template_globals)
+    # An error page must show even when the process is short of open files (a flood of
+    # uploads): its templates are read now, once.
+    for name in ("base.html", "error.html"):
+        app.jinja_env.get_template(name)

@@ -6,7 +6,13 @@ ensure_venv() {
     local python="${PYTHON:-python3}"
     local stamp="$venv/.installed"
     local want
-    want=$(cat setup.cfg pyproject.toml ${pins:+"$pins"} | sha256sum | cut -c1-16)"-$extras"
+    # a pins file may include another (-r): the stamp covers those too
+    local included=()
+    if [ -n "$pins" ]; then
+        mapfile -t included < <(sed -n 's|^-r  *|'"$(dirname "$pins")"'/|p' "$pins")
+    fi
+    want=$(cat setup.cfg pyproject.toml ${pins:+"$pins"} "${included[@]}" | sha256sum \
+        | cut -c1-16)"-$extras"
     if [ ! -x "$venv/bin/python" ]; then
         echo "Creating $venv ..." >&2
         "$python" -m venv "$venv"

@@ -87,11 +87,11 @@ def make_hub(data_dir, boxes, database_url=None):
     (stick / "cocote").mkdir(parents=True)
     folder = DataDir(data_dir)
     open_existing(folder)
-    from piratebox.sync import engine
+    from piratebox.sync import enrolment
 
     with db.connection_context():
         for number in range(boxes):
-            engine.enrol(f"Village {number:03d}", stick, time.time(),
+            enrolment.enrol(f"Village {number:03d}", stick, time.time(),
                          commune=f"Commune {number // 3:03d}")
         return [(peer.id, peer.key, peer.name) for peer in Peer.select().order_by(Peer.name)]
 

@@ -8,6 +8,14 @@ document.addEventListener("DOMContentLoaded", function () {
   var percent = box.querySelector("[data-upload-percent]");
   form.addEventListener("submit", function (event) {
     event.preventDefault();
+    // The box would refuse it at once: say so before the phone sends it all.
+    var chosen = form.querySelector("input[type=file]").files;
+    var total = 0;
+    for (var index = 0; index < chosen.length; index += 1) { total += chosen[index].size; }
+    if (total > Number(form.getAttribute("data-upload-max"))) {
+      window.alert(form.getAttribute("data-upload-too-large"));
+      return;
+    }
     var request = new XMLHttpRequest();
     request.open("POST", form.action);
     request.setRequestHeader("Accept", "application/json");
@@ -15,7 +23,7 @@ document.addEventListener("DOMContentLoaded", function () {
       if (!progress.lengthComputable) { return; }
       var done = Math.round(100 * progress.loaded / progress.total);
       bar.value = done;
-      percent.textContent = done + " %";
+      percent.textContent = done + "\u202f%";
     });
     request.addEventListener("load", function () {
       var answer = null;

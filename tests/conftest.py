@@ -66,6 +66,18 @@ def post_from_page(client, page, action, data, **kwargs):
     return client.post(action, data={"csrf_token": csrf_from(html), **data}, **kwargs)
 
 
+def phone_seen_before(app, address):
+    """A visitor's phone that the box first saw long ago, as its cookie says (reports from
+    phones the box has just met never hide anything: piratebox/moderation.py)."""
+    from piratebox.web import SEEN_KEY
+
+    visitor = app.test_client()
+    visitor.environ_base["REMOTE_ADDR"] = address
+    with visitor.session_transaction() as session:
+        session[SEEN_KEY] = 0
+    return visitor
+
+
 @pytest.fixture
 def admin_password(app):
     with app.app_context(), db.connection_context():

@@ -27,6 +27,17 @@ def jpeg(width=640, height=480, color=(200, 80, 40), orientation=None, gps=False
     return out.getvalue()
 
 
+def noisy_jpeg(width=900, height=700, seed=0):
+    """A photo that does not compress: grain all over, as a phone's camera gives in a dim
+    café (a bundle of them fills a small stick)."""
+    from PIL import Image
+
+    image = Image.effect_noise((width, height), 60 + seed).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
 def png_header_only(width, height):
     """A PNG that claims a huge size in a few bytes: the shape of a decompression bomb."""
     def chunk(kind, data):

@@ -10,18 +10,20 @@ import time
 
 import pytest
 
-from models import Blob, Item, SharedFile
+from models import Blob, Item, Peer, SharedFile
 from piratebox import box
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.catalogue import logic as catalogue
 from piratebox.storage import DataDir
+from piratebox.sync import enrolment
 from tests.conftest import small_filesystem
 from tests.images import jpeg
 from tests.server import ROOT
 from tests.test_sync import ITEM, add_item, enrolled_pair, ok, opened, run, titles
 
 pytestmark = pytest.mark.usefixtures("hub_engine")  # the hub on SQLite, then PostgreSQL
+PASSPHRASE = "le lavoir de la place"
 
 
 def add_with_photo(data_dir, title, color):
@@ -56,7 +58,8 @@ def test_backup_more_work_backup_again_lose_the_card_restore_and_sync(enrolled, 
     ok(village, "sync", str(stick))
     ok(hub, "sync", str(stick))
     ok(village, "sync", str(stick))  # a sync history: the hub has acknowledged
-    first = ok(village, "backup", "--to", str(stick))
+    first = ok(village, "backup", "--to", str(stick), "--set-passphrase", "--passphrase-stdin",
+               input=f"{PASSPHRASE}\n")
     assert "3 photos and files, 3 written this time" in first  # photo, thumbnail, file
 
     add_with_photo(village, "Table", (30, 200, 30))
@@ -74,8 +77,9 @@ def test_backup_more_work_backup_again_lose_the_card_restore_and_sync(enrolled, 
 
     shutil.rmtree(village.path)  # the SD card dies
     fresh = DataDir(village.path)
-    restored = ok(fresh, "restore", "--from", str(stick))
-    assert "Restored village" in restored
+    restored = ok(fresh, "restore", "--from", str(stick), "--passphrase-stdin",
+                  input=f"{PASSPHRASE}\n")
+    assert "Restored Saint-Bonnet" in restored and "were not restored" not in restored
     with opened(fresh):
         assert box.identity()["id"] == village_id
     assert titles(fresh) == ["Table", "Vélo"]
@@ -94,9 +98,10 @@ def test_backup_more_work_backup_again_lose_the_card_restore_and_sync(enrolled, 
 
 def test_two_live_boxes_sharing_one_identity_are_still_refused(enrolled, tmp_path):
     hub, village, stick = enrolled
-    ok(village, "backup", "--to", str(stick))
+    ok(village, "backup", "--to", str(stick), "--set-passphrase", "--passphrase-stdin",
+       input=f"{PASSPHRASE}\n")
     twin = DataDir(tmp_path / "twin")
-    ok(twin, "restore", "--from", str(stick))
+    ok(twin, "restore", "--from", str(stick), "--passphrase-stdin", input=f"{PASSPHRASE}\n")
     add_item(twin, title="De la jumelle")
     ok(twin, "sync", str(stick))
     ok(hub, "sync", str(stick))  # the restored box: accepted, new epoch
@@ -189,7 +194,7 @@ def test_check_finds_and_repair_says_what_is_lost(enrolled):
     assert result.exit_code != 0
     assert "missing or damaged" in result.output and "is in no record" in result.output
     repaired = ok(village, "check", "--repair")
-    assert "lost: item 'Lampe'" in repaired and "lost: shared file 'plan.pdf'" in repaired
+    assert "lost: object 'Lampe'" in repaired and "lost: shared file 'plan.pdf'" in repaired
     assert ok(village, "check").strip().endswith("Everything is in order.")
     with opened(village):
         assert Item.get().photo_list() == [] and SharedFile.get().deleted
@@ -203,3 +208,64 @@ def test_the_sync_can_refresh_the_backup(enrolled):
     assert "backup refreshed" in ok(village, "sync", str(stick))
     assert (backup_folder(stick, village) / "config.ini").is_file()
 
+
+
+def secrets_of(data_dir):
+    """Every key this box holds, as it would show in a file: the sync keys, the key that
+    signs sessions, the admin password's hash."""
+    from models import Peer, Setting
+
+    with opened(data_dir):
+        found = [peer.key for peer in Peer.select() if peer.key]
+        found.append(Setting.get_value("admin_password"))
+    found.append(data_dir.secret_key())
+    return [value.encode() for value in found if value]
+
+
+def test_the_round_stick_holds_no_key_in_clear_after_a_backup_and_restore_says_what_it_can(
+        enrolled, tmp_path, hub_engine):
+    hub, village, stick = enrolled
+    with opened(village):
+        box.set_password("mediator-secret", 1000)
+    add_with_photo(village, "Vélo", (200, 30, 30))
+    for side in (village, hub, village):
+        ok(side, "sync", str(stick))
+    ok(village, "backup", "--to", str(stick))  # no passphrase yet: no key at all
+    if hub_engine == "sqlite":  # (a hub on PostgreSQL is backed up with pg_dump)
+        ok(hub, "backup", "--to", str(stick))  # the hub's holds every box's key
+    everything = b"".join(path.read_bytes() for path in stick.rglob("*") if path.is_file())
+    for secret in secrets_of(village) + secrets_of(hub):
+        assert secret not in everything
+    with opened(village):
+        village_id = box.identity()["id"]
+
+    shutil.rmtree(village.path)  # the card dies; the backup restores all but the keys
+    fresh = DataDir(village.path)
+    restored = ok(fresh, "restore", "--from", str(stick), "--box", village_id)
+    assert "were not restored: ask the hub to enrol this box again" in restored
+    assert titles(fresh) == ["Vélo"]
+    result = run(fresh, "sync", str(stick))
+    assert result.exit_code != 0 and "not enrolled with a hub yet" in result.output
+    ok(hub, "hub", "enrol", "Saint-Bonnet", "--to", str(stick))
+    assert "Enrolment from the hub hub waiting" in ok(fresh, "sync", str(stick))
+    with opened(fresh):
+        enrolment.confirm(1.8e9)
+    ok(fresh, "sync", str(stick))
+    ok(hub, "sync", str(stick))  # the same box, restored: taken as the box continuing
+    ok(fresh, "sync", str(stick))
+    with opened(hub):
+        assert [peer.box_id for peer in Peer.select()] == [village_id]
+    assert titles(hub) == ["Vélo"]
+
+    # with a passphrase, the keys are on the stick only sealed; a wrong one restores nothing
+    ok(fresh, "backup", "--to", str(stick), "--set-passphrase", "--passphrase-stdin",
+       input=f"{PASSPHRASE}\n")
+    everything = b"".join(path.read_bytes() for path in stick.rglob("*") if path.is_file())
+    for secret in secrets_of(fresh):
+        assert secret not in everything
+    elsewhere = DataDir(tmp_path / "elsewhere")
+    wrong = run(elsewhere, "restore", "--from", str(stick), "--box", village_id,
+                "--passphrase-stdin", input="pas la bonne phrase\n")
+    assert wrong.exit_code != 0 and "not the passphrase this backup was made with" in \
+        wrong.output
+    assert not elsewhere.path.exists()

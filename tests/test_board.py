@@ -1,7 +1,7 @@
 import pytest
 
 from models import Message, db
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, phone_seen_before
 
 DAY = 24 * 3600
 
@@ -76,13 +76,12 @@ def test_reports_hide_a_message_and_the_mediator_decides(client, admin, app):
     write(client, "Message méchant")
     [message] = messages()
     for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
-        visitor = app.test_client()
-        visitor.environ_base["REMOTE_ADDR"] = address
+        visitor = phone_seen_before(app, address)
         token = csrf_from(visitor.get("/board/").get_data(as_text=True))
         visitor.post(f"/board/{message.id}/report", data={"csrf_token": token})
     assert "Message méchant" not in client.get("/board/").get_data(as_text=True)
     review = admin.get("/admin/board").get_data(as_text=True)
-    assert "Message méchant" in review and "3 signalements" in review
+    assert "Message méchant" in review and "signalé par 3 téléphones" in review
     token = csrf_from(review)
     admin.post(f"/admin/board/messages/{message.id}", data={"csrf_token": token,
                                                             "decision": "delete"})

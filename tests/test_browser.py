@@ -1,179 +1,372 @@
-"""A phone's view, in Debian's chromium (headless, 360 x 740) driven by Selenium with
-the system's chromedriver, against the real server: a villager's journey, the file
-share, the mediator's pages; each page fits the screen, has readable text, and works with
-JavaScript off. Skipped, with the reason, only where chromium is not installed."""
+"""A phone's view: each journey of a villager and of the mediator, in Debian's Chromium and
+in Firefox ESR, at 360 x 740, with JavaScript on and off, against the real server
+(waitress on loopback). Every page on the way fits the screen and has readable text.
+One browser session per browser and setting serves every journey; a journey changes
+phones by keeping each one's cookies aside. Skipped, with the reason, only where a
+browser is not installed."""
 
+import json
 import re
-import shutil
-import time
+import urllib.request
 
 import pytest
 
 from models import db
 from piratebox import box
+from piratebox.database import open_existing
+from piratebox.storage import DataDir
+from tests import browsers
 from tests.images import jpeg
 from tests.server import Server
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and DRIVER),
-    reason="Debian's chromium and chromium-driver are not installed "
-           "(apt-get install chromium chromium-driver); the browser tests need them")
-
-PHONE = (360, 740)
-MIN_FONT_PX = 12
+SETTINGS = [(name, javascript) for name in ("chromium", "firefox") for javascript in (True, False)]
 
 
-def browser(downloads, javascript=True):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--lang=fr-FR", f"--window-size={PHONE[0]},{PHONE[1]}"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {
-        "intl.accept_languages": "fr-FR,fr",
-        "download.default_directory": str(downloads),
-        "download.prompt_for_download": False,
-        "profile.managed_default_content_settings.javascript": 1 if javascript else 2,
-    })
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.set_window_size(*PHONE)
-    driver.implicitly_wait(5)
-    return driver
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = DataDir(tmp_path_factory.mktemp("browser") / "data")
+    box.create(folder, role="box", name="Saint-Bonnet")
+    open_existing(folder)
+    with db.connection_context():
+        box.set_password("village-secret", 1000)
+    return folder
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server(data_dir):
-    with Server(data_dir.path, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0"}) as running:
+    with Server(data_dir.path, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0",
+                                    "PIRATEBOX_POSTS_PER_HOUR": "1000"}) as running:
         yield running
 
 
-@pytest.fixture(params=[True, False], ids=["javascript", "no-javascript"])
-def phone(request, tmp_path):
-    driver = browser(tmp_path / "downloads", javascript=request.param)
-    driver.javascript = request.param
-    driver.get("data:text/html,<title>off</title><script>document.title='on'</script>")
-    assert driver.title == ("on" if request.param else "off")  # the setting really holds
-    yield driver
-    driver.quit()
+@pytest.fixture(scope="module", params=SETTINGS,
+                ids=[f"{name}-{'js' if js else 'no-js'}" for name, js in SETTINGS])
+def phone(request, tmp_path_factory):
+    name, javascript = request.param
+    if not browsers.available(name):
+        pytest.skip(browsers.SKIP_REASONS[name])
+    opened = browsers.open_phone(name, javascript, tmp_path_factory.mktemp(name))
+    opened.get("data:text/html,<title>off</title><script>document.title='on'</script>")
+    assert opened.script("return document.title") == ("on" if javascript else "off")
+    yield opened
+    opened.quit()
 
 
-def check_fits(driver):
-    """No horizontal scrolling, and no text smaller than MIN_FONT_PX (measured by the
-    browser; with scripts off for the page, the test's own script still runs)."""
-    width = driver.execute_script("return document.documentElement.scrollWidth")
-    viewport = driver.execute_script("return window.innerWidth")
-    assert width <= viewport, f"{driver.current_url}: {width}px wide on a {viewport}px screen"
-    smallest = driver.execute_script("""
-        let smallest = 100;
-        for (const el of document.querySelectorAll('body *')) {
-          const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
-          if (!own || !el.offsetParent) continue;
-          smallest = Math.min(smallest, parseFloat(getComputedStyle(el).fontSize));
-        }
-        return smallest;""")
-    assert smallest >= MIN_FONT_PX, f"{driver.current_url}: text of {smallest}px"
+@pytest.fixture
+def tag(phone):
+    """What makes this run's objects its own: the server is shared by every setting."""
+    name = f"{phone.name}{'js' if phone.javascript else 'nojs'}"
+    phone.as_phone(f"first-{name}")
+    return name
 
 
-def visit(driver, url):
-    driver.get(url)
-    check_fits(driver)
+def item_id_of(server, title):
+    query = urllib.request.quote(title)
+    with urllib.request.urlopen(f"{server.base}/api/v1/items?q={query}&status=all") as answer:
+        return json.load(answer)["items"][0]["id"]
 
 
-def click(driver, css):
-    from selenium.webdriver.common.by import By
-
-    element = driver.find_element(By.CSS_SELECTOR, css)
-    driver.execute_script("arguments[0].scrollIntoView()", element)
-    element.click()
-
-
-def find(driver, css):
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.CSS_SELECTOR, css)
+def offer(phone, server, title, mode="give", place="home"):
+    phone.visit(server.base + "/items/new")
+    phone.type("#title", title)
+    phone.choose("#category", "tools")
+    phone.click(f"input[name=mode][value={mode}]")
+    phone.click(f"input[name=place][value={place}]")
+    phone.submit("form.stack")
+    phone.wait_for_url("/manage")
+    phone.check_fits()
 
 
-def wait_for(condition, timeout=10, driver=None):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            where = f" on {driver.current_url}: {driver.page_source[:2000]}" if driver else ""
-            raise AssertionError("timed out" + where)
-        time.sleep(0.1)
-
-
-def test_a_villager_posts_finds_and_takes_an_object(server, phone, tmp_path):
+def test_a_villager_deposits_finds_and_takes_an_object(server, phone, tag, tmp_path):
     photo = tmp_path / "velo.jpg"
     photo.write_bytes(jpeg(width=1200, height=900, color=(30, 120, 200)))
-    visit(phone, server.base + "/")
-    assert "Saint-Bonnet" in phone.title
-    visit(phone, server.base + "/items/deposit")
-    find(phone, "#photos").send_keys(str(photo))
-    from selenium.webdriver.support.ui import Select
+    phone.visit(server.base + "/")
+    assert "Saint-Bonnet" in phone.script("return document.title")
+    phone.click("a[href='/items/deposit']")
+    phone.wait_for_url("/items/deposit")
+    phone.type("#photos", str(photo))
+    phone.choose("#category", "bikes")
+    phone.type("#title", f"Vélo d'enfant bleu {tag}")
+    phone.submit("form.stack")
+    phone.wait_for_url("/manage")
+    phone.check_fits()
+    assert "Merci ! Votre objet est en ligne." in phone.text
 
-    Select(find(phone, "#category")).select_by_value("bikes")
-    find(phone, "#title").send_keys("Vélo d'enfant bleu")
-    click(phone, "form.stack button[type=submit]")
-    wait_for(lambda: "/manage" in phone.current_url, driver=phone)
-    check_fits(phone)
-    assert "Vélo d'enfant bleu" in phone.page_source
-
-    other = browser(tmp_path / "other", javascript=phone.javascript)
-    try:
-        visit(other, server.base + "/items/")
-        find(other, "#q").send_keys("velo enfant")  # no accents, lower case
-        click(other, "form.filters button[type=submit]")
-        wait_for(lambda: "q=velo" in other.current_url, driver=other)
-        check_fits(other)
-        click(other, "ul.items a")
-        wait_for(lambda: re.search(r"/items/[a-z2-7]{26}$", other.current_url), driver=other)
-        check_fits(other)
-        assert find(other, "img").get_attribute("naturalWidth") not in (None, "0")
-        click(other, "input[name=avoided_purchase][value=yes]")
-        click(other, "form[action$='/take'] button[type=submit]")
-        wait_for(lambda: "noté comme pris" in other.page_source, driver=other)
-        check_fits(other)
-    finally:
-        other.quit()
+    phone.as_phone(f"taker-{tag}")
+    phone.visit(server.base + "/items/")
+    phone.type("#q", f"velo enfant {tag}")  # no accents, lower case
+    phone.submit("form.filters")
+    phone.wait_for_url("q=velo")
+    phone.check_fits()
+    phone.click("ul.items a")
+    phone.wait_for(lambda: re.search(r"/items/[a-z2-7]{26}$", phone.url), "the object's page")
+    phone.check_fits()
+    hero = phone.find(".hero img")
+    phone.wait_for(lambda: phone.script("return arguments[0].naturalWidth", hero) > 0,
+                   "the photo")
+    assert phone.script("return arguments[0].getBoundingClientRect().width", hero) >= 340
+    phone.click("input[name=avoided_purchase][value=yes]")
+    phone.submit("form[action$='/take']")
+    phone.wait_for_text("noté comme pris")
+    phone.check_fits()
 
 
-def test_a_file_is_shared_and_downloaded(server, phone, tmp_path):
-    document = tmp_path / "Compte rendu été.pdf"
+def test_an_object_is_reserved_and_the_reservation_cancelled(server, phone, tag):
+    title = f"Étagère en pin {tag}"
+    offer(phone, server, title)
+    item = item_id_of(server, title)
+    phone.as_phone(f"reserver-{tag}")
+    phone.visit(f"{server.base}/items/{item}")
+    assert "J’en ai un" not in phone.text
+    phone.type("#pseudonym", "Paul")
+    phone.type("#reserved_message", "Je passe samedi")
+    phone.submit("form[action$='/reserve']")
+    phone.wait_for_text("Vous l’avez réservé")
+    phone.check_fits()
+    phone.submit("form[action$='/reservation/cancel']")
+    phone.wait_for_text("Votre réservation est annulée")
+    phone.check_fits()
+    assert "Disponible" in phone.text
+
+
+def test_a_request_is_answered_with_an_offer_of_its_own(server, phone, tag):
+    phone.visit(server.base + "/items/new?kind=request")
+    phone.type("#title", f"Scie sauteuse {tag}")
+    phone.choose("#category", "tools")
+    phone.submit("form.stack")
+    phone.wait_for_text("Merci ! Votre demande est en ligne.")
+    request = item_id_of(server, f"Scie sauteuse {tag}")
+    phone.as_phone(f"neighbour-{tag}")
+    phone.visit(f"{server.base}/items/{request}")
+    assert "Toujours recherché" in phone.text and "À la maison" not in phone.text
+    phone.click("a[href*='answers=']")
+    phone.wait_for_url("answers=")
+    phone.check_fits()
+    assert phone.script("return document.getElementById('title').value") == ""
+    phone.type("#title", f"Scie Bosch {tag}")
+    phone.click("input[name=place][value=home]")
+    phone.submit("form.stack")
+    phone.wait_for_url("/manage")
+    phone.visit(f"{server.base}/items/{request}")
+    assert f"Scie Bosch {tag}" in phone.text
+
+
+def test_a_lent_object_has_a_waiting_list_and_a_next_in_line(server, phone, tag):
+    title = f"Perceuse {tag}"
+    offer(phone, server, title, mode="lend")
+    phone.type("#lent_to", "Marie")
+    phone.submit("form[action$='/manage/lend']")
+    phone.wait_for_text("Noté comme prêté.")
+    item = item_id_of(server, title)
+    phone.as_phone(f"waiting-{tag}")
+    phone.visit(f"{server.base}/items/{item}")
+    phone.type("#pseudonym", "Anne")
+    phone.submit("form[action$='/waiting']")
+    phone.wait_for_text("Vous êtes sur la liste d’attente")
+    phone.check_fits()
+    phone.as_phone(f"first-{tag}")
+    phone.visit(f"{server.base}/items/{item}/manage")
+    assert "Anne" in phone.text
+    phone.submit("form[action$='/manage/return']")
+    phone.wait_for_text("Au tour de : Anne.")
+    phone.check_fits()
+
+
+def test_a_file_is_shared_and_downloaded(server, phone, tag, tmp_path):
+    document = tmp_path / f"Compte rendu été {tag}.pdf"
     document.write_bytes(b"%PDF-1.4 compte rendu du conseil " * 2000)
-    visit(phone, server.base + "/files/")
-    find(phone, "#files").send_keys(str(document))
-    find(phone, "#folder").send_keys("Mairie")
-    click(phone, "form[data-upload-form] button[type=submit]")
-    wait_for(lambda: "/files/uploaded" in phone.current_url, driver=phone)
-    check_fits(phone)
-    assert "1 fichier est partagé" in phone.page_source
-    visit(phone, server.base + "/files/")
-    assert "Compte rendu été.pdf" in phone.page_source
-    click(phone, "a.button[download]")
-    target = tmp_path / "downloads" / "Compte rendu été.pdf"
-    wait_for(lambda: target.exists() and target.stat().st_size == document.stat().st_size)
+    phone.visit(server.base + "/files/")
+    phone.type("#files", str(document))
+    phone.type("#upload-folder", "Mairie")
+    phone.submit("form[data-upload-form]")
+    phone.wait_for_url("/files/uploaded")
+    phone.check_fits()
+    assert "1 fichier est partagé" in phone.text
+    phone.visit(server.base + f"/files/?q={tag}")
+    phone.click("a.button[download]")
+    downloads = phone.downloads
+    target = downloads / document.name
+    phone.wait_for(lambda: target.exists() and target.stat().st_size == document.stat().st_size,
+                   "the download")
     assert target.read_bytes() == document.read_bytes()
 
 
-def test_the_mediator_logs_in_moderates_and_opens_the_sync_page(server, phone, data_dir):
-    from piratebox.database import open_existing
+def test_the_mediator_sees_what_waits_and_a_refused_import_on_the_page(server, phone, tag,
+                                                                        tmp_path):
+    phone.as_phone(f"mediator-{tag}")
+    phone.visit(server.base + "/admin/")
+    phone.type("input[type=password]", "village-secret")
+    phone.submit("form[action$='/admin/login']")
+    # the dashboard, not the login page (whose title is the same): the session is open
+    phone.wait_for_text("En attente de vous")
+    phone.check_fits()
+    assert "Prêts en retard" in phone.text
+    for path in ("/admin/reports", "/admin/board", "/admin/loans", "/admin/sync",
+                 "/admin/settings", "/admin/tally", "/stats/"):
+        phone.visit(server.base + path)
+        assert phone.find_all("h1"), path
+    not_a_bundle = tmp_path / "vacances.jpg"
+    not_a_bundle.write_bytes(b"not a bundle at all")
+    phone.visit(server.base + "/admin/sync")
+    phone.type("#bundle", str(not_a_bundle))
+    phone.submit("form[action$='/admin/sync/upload']")
+    phone.wait_for_text("vacances.jpg n’est pas un paquet")
+    phone.check_fits()
+    assert "uploaded-" not in phone.text and "Importer un paquet" in phone.text
 
-    open_existing(data_dir)
+
+def test_the_mediator_chooses_an_enrolment_and_discards_a_record_set_aside(phone, tag,
+                                                                          tmp_path):
+    """The sync page's choices on a phone: enrolments none of which bears the box's name,
+    a record set aside here, one the hub set aside. A box of its own: it gets enrolled."""
+    from piratebox.rules import Unusable
+    from piratebox.sync import enrolment, quarantine
+
+    hub, village = DataDir(tmp_path / "hub"), DataDir(tmp_path / "village")
+    box.create(hub, role="hub", name="Centre de la Loire")
+    box.create(village, role="box", name="Saint-Bonnet")
+    stick = tmp_path / "stick" / "cocote"
+    open_existing(hub)
+    with db.connection_context():
+        for name in ("Marols", "Luriecq"):
+            enrolment.enrol(name, stick.parent, 1.79e9)
+    open_existing(village)
     with db.connection_context():
         box.set_password("village-secret", 1000)
-    visit(phone, server.base + "/admin/")
-    find(phone, "input[type=password]").send_keys("village-secret")
-    click(phone, "form[action$='/admin/login'] button[type=submit]")
-    wait_for(lambda: "Espace médiateur" in phone.page_source, driver=phone)
-    check_fits(phone)
-    for path in ("/admin/reports", "/admin/board", "/admin/sync", "/admin/settings",
-                 "/admin/tally", "/stats/"):
-        visit(phone, server.base + path)
-        assert phone.find_elements("css selector", "h1"), path
-    assert "Synchronisation avec le centre" in phone.page_source or "Impact" in phone.title
+        enrolment.offer(stick)
+        quarantine.keep("h" * 26, "b" * 26, {"table": "item", "record": {"id": "i" * 26}},
+                        Unusable(quarantine.FOREIGN), 1.79e9, quarantine.Kept())
+    phone.as_phone(f"mediator-of-a-new-box-{tag}")
+    with Server(village.path) as server:
+        phone.visit(server.base + "/admin/")
+        phone.type("input[type=password]", "village-secret")
+        phone.submit("form[action$='/admin/login']")
+        phone.wait_for_text("En attente de vous")
+        phone.visit(server.base + "/admin/sync")
+        assert "Invitations sur la clé" in phone.text
+        assert "elle est née sur une autre boîte" in phone.text
+        phone.click("input[type=radio][name=enrolment]")  # the first one offered
+        phone.submit("form[action$='/admin/sync/enrolment']")
+        phone.wait_for_text("se synchronise désormais")
+        phone.submit("form[action*='/discard']")
+        phone.wait_for_text("C’est fait")
+        phone.check_fits()
+        assert "Fiches mises de côté" not in phone.text
+    with db.connection_context():
+        assert enrolment.hub_peer().name == "Centre de la Loire"
+        assert not enrolment.pending()
+
+
+def test_the_sync_page_after_a_hard_round_and_another_villages_offer(phone, tag, tmp_path):
+    """A failed sync, the hub's refusal, a new enrolment to replace the one in use, the
+    backup passphrase; then another village's offer, saying its village. A box of its own."""
+    from models import Item, Setting, new_id
+    from piratebox import villages
+    from piratebox.clock import Clock
+    from piratebox.i18n import Message
+    from piratebox.sync import enrolment, stick
+
+    hub, village = DataDir(tmp_path / "hub"), DataDir(tmp_path / "village")
+    box.create(hub, role="hub", name="Centre de la Loire")
+    box.create(village, role="box", name="Saint-Bonnet")
+    folder = tmp_path / "stick" / "cocote"
+    open_existing(hub)
+    with db.connection_context():
+        enrolment.enrol("Saint-Bonnet", folder.parent, 1.79e9)
+    open_existing(village)
+    with db.connection_context():
+        box.set_password("village-secret", 1000)
+        enrolment.offer(folder)
+        enrolment.confirm(1.79e9)
+    open_existing(hub)
+    with db.connection_context():
+        enrolment.enrol("Saint-Bonnet", folder.parent, 1.8e9)  # revoked, enrolled again
+    open_existing(village)
+    with db.connection_context():
+        enrolment.offer(folder)
+        stick.remember(stick.Report(), Clock.load(), failure=Message(
+            "the stick could not be read or written ({error}); what was done before is "
+            "kept: plug it in again and sync again", error="No space left on device"))
+        Setting.put("hub_refused", '{"at": 1.8e9, "reason": "revoked"}')
+        villages.remember({"m" * 26: {"name": "Marols", "commune": "Marols"}})
+        Item(id=new_id(), origin="m" * 26, kind="offer", mode="lend", title="Tondeuse",
+             category="garden", place="home", network=True, contact="Marie, 06 98 76 54 32",
+             ).save_change(box.identity()["id"], 1.8e9)
+    phone.as_phone(f"mediator-after-a-hard-round-{tag}")
+    with Server(village.path, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0"}) as server:
+        phone.visit(server.base + "/admin/")
+        phone.type("input[type=password]", "village-secret")
+        phone.submit("form[action$='/admin/login']")
+        phone.wait_for_text("En attente de vous")
+        phone.visit(server.base + "/admin/sync")
+        for said in ("La synchronisation a échoué", "No space left on device",
+                     "Le centre refuse les paquets de cette boîte",
+                     "Une nouvelle inscription pour cette boîte",
+                     "Phrase secrète des sauvegardes"):
+            assert said in phone.text, said
+        phone.submit("form[action$='/admin/sync/enrolment']")  # its first button: confirm
+        phone.wait_for_text("se synchronise désormais")
+        phone.check_fits()
+        assert "Le centre refuse" not in phone.text
+        phone.type("#passphrase", "le lavoir de la place")
+        phone.type("#again", "le lavoir de la place")
+        phone.submit("form[action$='/admin/backup/passphrase']")
+        phone.wait_for_text("phrase secrète des sauvegardes est choisie")
+        phone.visit(server.base + "/items/")
+        assert "à Marols" in phone.find("ul.items").text
+        phone.click("ul.items a")
+        phone.wait_for_text("Marie, 06 98 76 54 32")
+        phone.check_fits()
+        assert "proposé à Marols" in phone.text
+
+
+def test_a_file_too_large_for_the_box_is_refused_with_its_page(phone, tag, tmp_path):
+    """With scripts the choice is refused before it is sent; without, the server refuses
+    the body at its headers and the phone still shows the box's page saying why."""
+    village = DataDir(tmp_path / "village")
+    box.create(village, role="box", name="Saint-Bonnet")
+    big = tmp_path / "film.mp4"
+    big.write_bytes(b"\0" * (3 * 1024 * 1024))
+    with Server(village.path, env={"PIRATEBOX_FILES_MAX_MB": "1"}) as server:
+        phone.visit(server.base + "/files/")
+        phone.type("#files", str(big))
+        phone.submit("form[data-upload-form]")
+        if phone.javascript:
+            phone.wait_for(phone.alert_text, "the browser's alert")
+            assert "rien n’a été envoyé" in phone.alert_text()
+            phone.accept_alert()
+            assert phone.url.endswith("/files/")
+        else:
+            phone.wait_for_text("Un fichier dépasse 1 Mo")
+            phone.check_fits()
+
+
+# What Android's CaptivePortalLogin (a WebView) says it is.
+ANDROID_SIGN_IN = ("Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) "
+                   "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/118.0.0.0 "
+                   "Mobile Safari/537.36")
+
+
+@pytest.mark.skipif(not browsers.available("chromium"), reason=browsers.SKIP_REASONS["chromium"])
+def test_the_wifi_sign_in_window_says_how_to_send_photos_and_still_posts_without(server,
+                                                                                 tmp_path):
+    window = browsers.open_phone("chromium", False, tmp_path, user_agent=ANDROID_SIGN_IN)
+    try:
+        window.visit(server.base + "/items/new")
+        notice = window.find("aside.real-browser")
+        assert "Ouvrez la boîte dans votre navigateur" in notice.text
+        assert f"127.0.0.1:{server.port}/items/new" in notice.text  # the address to type
+        code = window.find("aside.real-browser img")
+        assert window.script("return arguments[0].naturalWidth", code) > 0
+        window.type("#title", "Étagère en chêne")
+        window.choose("#category", "furniture_small")
+        window.click("input[name=mode][value=give]")
+        window.click("input[name=place][value=home]")
+        window.submit("form.stack")
+        window.wait_for_url("/manage")
+        window.check_fits()
+        assert "Étagère en chêne" in window.text
+        window.visit(server.base + "/files/")
+        assert "ne sait ni envoyer ni enregistrer" in window.find("aside.real-browser").text
+    finally:
+        window.quit()

@@ -10,7 +10,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
 from models import Blob, Exchange, Item, ItemKey, db, fold
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, phone_seen_before
 from tests.images import exif_of, jpeg, png_header_only
 
 DAY = 24 * 3600
@@ -169,6 +169,23 @@ def test_reserve_then_the_owner_marks_it_given_with_the_takers_answer(client):
     assert exchanges(item.id)[-1] == ("given", False)
 
 
+def test_the_answer_given_when_reserving_counts_once_when_the_object_is_lent(client):
+    offer(client, mode="lend", category="tools", title="Perceuse")
+    item = only_item()
+    neighbour = client.application.test_client()
+    post(neighbour, f"/items/{item.id}/reserve", f"/items/{item.id}", pseudonym="Martine",
+         avoided_purchase="yes")
+    assert post(client, f"/items/{item.id}/manage/lend", f"/items/{item.id}/manage",
+                lent_to="Famille Roux", lent_until="2030-01-31").status_code == 302
+    post(client, f"/items/{item.id}/manage/return", f"/items/{item.id}/manage")
+    post(client, f"/items/{item.id}/manage/lend", f"/items/{item.id}/manage",
+         lent_to="Paul", lent_until="2030-02-28")  # lent again, nobody asked this time
+    assert [row for row in exchanges(item.id) if row[0] == "lent"] == [
+        ("lent", True), ("lent", None)]
+    body = client.get("/api/v1/stats").get_json()
+    assert (body["lent"], body["answered"], body["purchases_avoided"]) == (2, 1, 1)
+
+
 def test_a_reservation_needs_a_name(client):
     offer(client)
     item = only_item()
@@ -261,18 +278,29 @@ def test_objects_at_home_expire_after_30_days_unless_renewed(client, app):
     assert "Parapluie" in client.get("/items/").get_data(as_text=True)
 
 
+def test_reports_from_phones_the_box_has_just_met_wait_for_the_mediator(client, admin, app):
+    offer(client, title="Vélo de Jeanne")
+    item = only_item()
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"):
+        visitor = app.test_client()  # a new cookie each, as a private tab has
+        visitor.environ_base["REMOTE_ADDR"] = address
+        post(visitor, f"/items/{item.id}/report", f"/items/{item.id}", reason="à cacher")
+    assert not only_item().hidden
+    reports = admin.get("/admin/reports").get_data(as_text=True)
+    assert "Vélo de Jeanne" in reports and "signalé par 4 téléphones" in reports
+
+
 def test_three_reports_hide_an_object_until_the_mediator_reviews_it(client, admin, app):
     offer(client, title="Annonce douteuse")
     item = only_item()
     for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
-        visitor = app.test_client()
-        visitor.environ_base["REMOTE_ADDR"] = address
-        post(visitor, f"/items/{item.id}/report", f"/items/{item.id}", reason="arnaque")
+        post(phone_seen_before(app, address), f"/items/{item.id}/report", f"/items/{item.id}",
+             reason="arnaque")
     assert only_item().hidden
     assert app.test_client().get(f"/items/{item.id}").status_code == 404
     assert "Annonce douteuse" not in client.get("/items/").get_data(as_text=True)
     reports = admin.get("/admin/reports").get_data(as_text=True)
-    assert "Annonce douteuse" in reports and "3 signalements" in reports
+    assert "Annonce douteuse" in reports and "signalé par 3 téléphones" in reports
     post(admin, f"/admin/items/{item.id}/moderate", "/admin/", decision="show")
     assert not only_item().hidden
     assert "Annonce douteuse" not in admin.get("/admin/reports").get_data(as_text=True)
@@ -306,10 +334,15 @@ def test_a_request_is_answered_by_a_linked_offer_and_fulfilled(client, app):
     with db.connection_context():
         wanted = Item.get(Item.kind == "request")
     page = client.get(f"/items/{wanted.id}").get_data(as_text=True)
-    assert "J’en ai un !" in page
+    # a request reads as a request, never as an offer at someone's home
+    assert "Toujours recherché" in page and "Disponible" not in page
+    assert "À la maison" not in page and "J’en ai un !" not in page  # not to its author
     neighbour = app.test_client()
+    assert "J’en ai un !" in neighbour.get(f"/items/{wanted.id}").get_data(as_text=True)
     form = neighbour.get(f"/items/new?answers={wanted.id}").get_data(as_text=True)
-    assert 'value="Vélo enfant"' in form
+    # the offer gets its own title: the request's is quoted, not copied into the field
+    assert "Vélo enfant" in form and 'value="Vélo enfant"' not in form
+    assert '<option value="bikes" selected>' in form
     offer(neighbour, title="Vélo 16 pouces", category="bikes", answers=wanted.id)
     assert "Vélo 16 pouces" in client.get(f"/items/{wanted.id}").get_data(as_text=True)
     post(client, f"/items/{wanted.id}/manage/fulfil", f"/items/{wanted.id}/manage")
@@ -336,7 +369,7 @@ def test_photos_are_cached_by_hash_and_other_blobs_are_not_served(client, app):
     offer(client, photos=[("p.jpg", jpeg())])
     photo = only_item().photo_list()[0]
     first = fetch(client, f"/photos/{photo['thumb']}.jpg")
-    assert "immutable" in first.headers["Cache-Control"]
+    assert first.headers["Cache-Control"] == "public, max-age=86400"  # a day, not a year
     again = fetch(client, f"/photos/{photo['thumb']}.jpg",
                   headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
@@ -367,8 +400,15 @@ def test_init_demo_adds_french_samples(runner, tmp_path):
     result = runner.invoke(application.cli, ["--data", str(tmp_path / "d"), "init", "--demo"])
     assert result.exit_code == 0, result.output
     with db.connection_context():
-        titles = {item.title for item in Item.select()}
-    assert "Perceuse à percussion" in titles and len(titles) == 6
+        items = list(Item.select())
+        stored = {Blob.get_by_id(photo["full"]).size for item in items
+                  for photo in item.photo_list()}
+    assert "Perceuse à percussion" in {item.title for item in items} and len(items) == 6
+    # every offer shows a picture, drawn at init and processed as a phone's photo is
+    offers = [item for item in items if item.kind == "offer"]
+    assert all(len(item.photo_list()) == 1 for item in offers)
+    assert len(stored) == len(offers) and all(size > 5000 for size in stored)
+    assert "6 objets d’exemple ajoutés, avec leurs photos." in result.output
 
 
 def test_items_json_photos_are_stored_as_hash_pairs(client):

@@ -34,7 +34,16 @@ def test_a_villager_proposes_and_the_mediator_publishes(admin, app):
     admin.post(f"/admin/events/{event.id}", data={"csrf_token": csrf_from(page),
                                                   "decision": "publish"})
     html = client.get("/events/").get_data(as_text=True)
-    assert "Repair café" in html and "14/03/2030 14:00" in html
+    # the day written once, hours the French way, the year because it is not this one
+    assert "Repair café" in html
+    assert "jeudi 14 mars 2030, 14\u00a0h\u2009\u2013\u200918\u00a0h" in html
+
+
+def test_an_event_over_two_days_names_both(admin):
+    propose(admin, day="2030-07-01", start="20:00", end="01:30")
+    html = admin.get(f"/events/{events()[0].id}").get_data(as_text=True)
+    assert ("lundi 1er juillet 2030, 20\u00a0h\u2009\u2013\u2009"
+            "mardi 2 juillet 2030, 1\u00a0h\u00a030") in html
 
 
 def test_the_mediators_events_are_published_at_once(admin):

@@ -22,22 +22,27 @@ BOUNDARY = "----cocote-test-boundary"
 class Phone:
     """A browser's part: one cookie jar, pages fetched over real HTTP."""
 
-    def __init__(self, port):
+    def __init__(self, port, address="127.0.0.1", timeout=120):
         self.port = port
+        self.address = address  # each phone has its own on the wifi
+        self.timeout = timeout  # how long its browser waits for an answer
         self.cookies = {}
 
     def request(self, method, path, body=None, headers=None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout,
+                                                source_address=(self.address, 0))
         headers = dict(headers or {})
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        data = response.read()
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        finally:
+            connection.close()
         for header in response.headers.get_all("Set-Cookie") or []:
             for name, morsel in SimpleCookie(header).items():
                 self.cookies[name] = morsel.value
-        connection.close()
         return response, data
 
     def csrf(self):

@@ -25,29 +25,30 @@ KNOWN = [
     event("taken", "clothes", 0.5, True),  # 5.2 kg CO2e
     event("given", "books", 0.4, False, at=NOW - 3 * WEEK),
     event("given", "bikes", 15.0, True, at=NOW - 3 * WEEK),  # 116 kg CO2e
-    event("lent", "tools", 2.0),  # changes hands, but not kept: no kilos, no purchase
+    event("lent", "tools", 2.0),  # changes hands and comes back: no kilos kept
     event("returned", "tools", 2.0),
     event("taken", "toys", 0.8, True, at=NOW - 20 * WEEK),  # no published figure: 0
     event("fulfilled", "bikes", 15.0),
     event("requested", "bikes", 15.0),
+    event("lent", "bikes", 15.0, True),  # a bike the borrower would have bought: 116
 ]
 
 
 def test_figures_from_known_events_as_counted_by_hand():
     figures = impact.compute(KNOWN, NOW, impact.load_factors())
-    assert figures.exchanges == 5  # taken x2, given x2, lent
-    assert (figures.deposited, figures.taken, figures.given, figures.lent) == (1, 2, 2, 1)
+    assert figures.exchanges == 6  # taken x2, given x2, lent x2
+    assert (figures.deposited, figures.taken, figures.given, figures.lent) == (1, 2, 2, 2)
     assert (figures.returned, figures.fulfilled, figures.requested) == (1, 1, 1)
-    assert figures.answered == 4  # clothes yes, books no, bikes yes, toys yes
-    assert figures.purchases_avoided == 3
+    assert figures.answered == 5  # clothes yes, books no, bikes yes, toys yes, lent bike yes
+    assert figures.purchases_avoided == 4
     assert figures.kg_kept_in_use == pytest.approx(0.5 + 0.4 + 15.0 + 0.8)
-    assert figures.kg_co2e_avoided == pytest.approx(5.2 + 116)
-    assert figures.by_category == {"clothes": 1, "books": 1, "bikes": 1, "tools": 1, "toys": 1}
+    assert figures.kg_co2e_avoided == pytest.approx(5.2 + 116 + 116)
+    assert figures.by_category == {"clothes": 1, "books": 1, "bikes": 2, "tools": 1, "toys": 1}
     weeks = dict(figures.weeks)
     assert len(weeks) == 12
-    assert weeks[datetime(2026, 11, 16).date()] == 2  # this week: taken clothes, lent tools
+    assert weeks[datetime(2026, 11, 16).date()] == 3  # this week: clothes, tools, the bike
     assert weeks[datetime(2026, 10, 26).date()] == 2  # three weeks before
-    assert sum(weeks.values()) == 4  # twenty weeks ago is outside the chart
+    assert sum(weeks.values()) == 5  # twenty weeks ago is outside the chart
 
 
 def test_every_factor_names_its_source_and_licence():
@@ -55,7 +56,7 @@ def test_every_factor_names_its_source_and_licence():
     assert factors["bikes"]["kg_co2e_per_object"] == "116"
     for row in factors.values():
         assert float(row["kg_co2e_per_object"]) > 0
-        assert row["source"] and "MIT" in row["licence"]
+        assert row["source_fr"] and row["source_en"] and row["basis_fr"] and "MIT" in row["licence"]
 
 
 def add_events(count):
@@ -85,7 +86,7 @@ def test_the_page_and_its_charts_read_right_with_0_1_and_10000_events(client, co
     body = client.get("/api/v1/stats").get_json()
     assert body["exchanges"] == count
     assert body["purchases_avoided"] == len(range(0, count, 4))
-    assert f"<dd>{count}</dd>" in html
+    assert f"<dd>{count:,}</dd>".replace(",", "\u202f") in html  # 10 000, French
 
 
 def test_objects_taken_through_the_app_are_counted(client):
@@ -220,10 +221,10 @@ def test_the_kept_totals_match_the_events_through_sync_tombstones_and_deletes(
     with db.connection_context():
         migrate()
         with db.atomic():  # as bundles bring them: new records, then newer versions
-            merge(Exchange, [exchange_record(n, state, 1) for n, state in enumerate(first)],
-                  relay=True)
-            merge(Exchange, [exchange_record(n, state, 2) for n, state in later.items()],
-                  relay=True)
+            for version, states in ((1, dict(enumerate(first))), (2, later)):
+                merge(Exchange, [exchange_record(n, state, version)
+                                 for n, state in states.items()],
+                      relay=True, via="c" * 26, here="d" * 26)
 
             def ids(numbers):
                 return [exchange_record(n, {}, 0)["id"] for n in numbers]

@@ -3,13 +3,9 @@ mix of pages, board messages and small uploads. No server error, no refused conn
 The full run (100 phones, 60 s, with latency and memory figures) is
 `scripts/bench.py --village`; its figures are in docs/benchmarks.md."""
 
-import importlib.util
+from tests.server import Server, load_script
 
-from tests.server import ROOT, Server
-
-spec = importlib.util.spec_from_file_location("village_load", ROOT / "scripts" / "village_load.py")
-village_load = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(village_load)
+village_load = load_script("village_load")
 
 
 def test_thirty_phones_at_once_get_no_error(data_dir):

@@ -95,6 +95,35 @@ def test_an_owner_gets_cached_pages_and_their_own_object_page(client, app):
     assert "Gérer mon objet" not in text_of(app.test_client().get(f"/items/{item.id}"))
 
 
+def test_who_reserved_an_object_sees_their_own_page_and_no_one_else_sees_it(client, app):
+    offer(client)
+    item = only_item()
+    page = f"/items/{item.id}"
+    text_of(app.test_client().get(page))  # the shared copy is kept first
+    neighbour = app.test_client()
+    response = post_from_page(neighbour, page, f"{page}/reserve", {"pseudonym": "Lina"})
+    assert response.status_code == 302
+    for _again in range(2):
+        mine = text_of(neighbour.get(page))
+        assert "Vous l’avez réservé" in mine and "token=" in mine
+        other = text_of(app.test_client().get(page))
+        assert "Vous l’avez réservé" not in other and "token=" not in other
+
+
+def test_who_waits_for_an_object_sees_their_place_and_no_one_else_sees_it(client, app):
+    offer(client, mode="lend")
+    item = only_item()
+    page, manage = f"/items/{item.id}", f"/items/{item.id}/manage"
+    post_from_page(client, manage, f"{manage}/lend", {"lent_to": "Paul",
+                                                      "lent_until": "2030-01-31"})
+    waiting = app.test_client()
+    response = post_from_page(waiting, page, f"{page}/waiting", {"pseudonym": "Lina"})
+    assert response.status_code == 302
+    for _again in range(2):
+        assert "Vous êtes sur la liste d’attente" in text_of(waiting.get(page))
+        assert "Vous êtes sur la liste d’attente" not in text_of(app.test_client().get(page))
+
+
 def test_a_phone_asking_again_for_an_unchanged_page_gets_a_304(client, app):
     offer(client)
     visitor = app.test_client()

@@ -21,7 +21,8 @@ def test_english_follows_the_browser_and_the_switch_wins(client):
     assert "Bienvenue" in html
 
 
-@pytest.mark.parametrize("target", ["http://evil.example/", "//evil.example/", "javascript:x"])
+@pytest.mark.parametrize("target", ["http://evil.example/", "//evil.example/", "javascript:x",
+                                    "/\\evil.example/", "/\r\nSet-Cookie:x=1"])
 def test_the_language_switch_never_sends_a_phone_elsewhere(client, target):
     response = client.get("/lang/en", query_string={"next": target})
     assert response.headers["Location"] in ("/", "http://localhost/")
@@ -56,11 +57,16 @@ def test_a_wrong_method_is_a_405_page(client):
     assert response.status_code in (403, 405)  # refused either way, never run
 
 
-def test_an_oversized_body_is_a_413_page(make_app):
-    client = make_app(MAX_CONTENT_LENGTH=1000).test_client()
-    response = client.post("/admin/login", data={"password": "x" * 5000})
+@pytest.mark.parametrize(("path", "size", "says"), [
+    ("/admin/login", 64 * 1024 + 1, "64 Ko au plus"),  # a text form
+    ("/items/new", 2 * 1024 * 1024 + 1, "2 Mo au plus"),  # a form with photos
+])
+def test_an_oversized_body_is_a_413_page(make_app, path, size, says):
+    client = make_app(MAX_CONTENT_LENGTH=2 * 1024 * 1024).test_client()
+    response = client.post(path, data={"password": "x" * size})
     assert response.status_code == 413
-    assert "trop gros" in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "trop gros" in html and says in html
 
 
 def test_invalid_utf8_in_a_query_is_a_400_page(client):
@@ -155,3 +161,22 @@ def test_a_compiled_template_cut_short_by_a_power_cut_is_compiled_again(make_app
     response = make_app().test_client().get("/")
     assert response.status_code == 200 and "Bienvenue" in response.get_data(as_text=True)
     assert all(path.stat().st_size > 20 for path in (data_dir.cache / "templates").glob("*"))
+
+
+def test_an_error_a_phone_repeats_is_logged_once_a_minute_with_its_count(app, caplog):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = app.test_client()
+    with caplog.at_level("ERROR", logger="piratebox"):
+        statuses = [client.get("/boom").status_code for _ in range(30)]
+    logged = [record for record in caplog.records if record.name == "piratebox"]
+    assert statuses == [500] * 30
+    assert len(logged) == 1 and logged[0].exc_info
+    limiter = app.extensions["limiter"]
+    limiter.reset("traceback", "RuntimeError on boom")  # a minute later
+    with caplog.at_level("ERROR", logger="piratebox"):
+        client.get("/boom")
+    assert "29 more like it" in caplog.records[-1].getMessage()

@@ -8,14 +8,31 @@ ssid="${1:-Boite-a-partage}"
 name="${2:-CoCoTe}"
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 
+# True when this script runs in an SSH session that arrived over the wifi interface.
+wifi_ssh_session() {
+	[ -n "${SSH_CONNECTION:-}" ] || return 1
+	# SSH_CONNECTION: client address, client port, server address, server port
+	# shellcheck disable=SC2086
+	set -- $SSH_CONNECTION
+	[ -n "${3:-}" ] && ip -o addr show dev wlan0 2>/dev/null | grep -q "inet6\{0,1\} $3/"
+}
+
 if [ "$(id -u)" != 0 ]; then
 	echo "Run as root: sudo $0" >&2
 	exit 1
 fi
 
+if wifi_ssh_session; then
+	echo "Note: you are connected over wifi. The hotspot will take wlan0 over, so it is set"
+	echo "up now but started only at the next boot (your SSH session would drop)."
+fi
+
 echo "== packages"
+# The package lists of a freshly written card are old or empty: refresh them first.
+# dnsmasq-base is the dnsmasq NetworkManager runs for the hotspot (DHCP and names).
+apt-get update
 apt-get install -y --no-install-recommends python3-flask python3-peewee python3-waitress \
-	python3-qrcode python3-pil fake-hwclock
+	python3-qrcode python3-pil fake-hwclock dnsmasq-base
 
 echo "== the cocote user and its data"
 id cocote >/dev/null 2>&1 || adduser --system --group --home /var/lib/cocote cocote
@@ -56,7 +73,20 @@ if ! nmcli -t -f NAME connection show | grep -qx cocote-hotspot; then
 		ssid "$ssid" 802-11-wireless.mode ap 802-11-wireless.band bg \
 		ipv4.method shared ipv4.addresses 10.42.0.1/24 ipv6.method disabled
 fi
-nmcli connection up cocote-hotspot || echo "The hotspot will start at the next boot."
+# Above every other wifi profile (the one used for the installation included), so that
+# at each boot wlan0 becomes the hotspot rather than joining a known network.
+nmcli connection modify cocote-hotspot connection.autoconnect yes \
+	connection.autoconnect-priority 100
+
+if wifi_ssh_session; then
+	echo
+	echo "WARNING: you are connected over wifi. Starting the hotspot turns wlan0 into the"
+	echo "box's access point: this SSH session will drop. The hotspot starts at the next"
+	echo "boot; reboot when you are done (sudo reboot), then join the wifi \"$ssid\"."
+	echo "To start it now anyway: sudo nmcli connection up cocote-hotspot"
+else
+	nmcli connection up cocote-hotspot || echo "The hotspot will start at the next boot."
+fi
 
 echo
 echo "Done. Set the mediator's password:"

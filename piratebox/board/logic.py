@@ -3,30 +3,21 @@
 from peewee import SQL, fn
 
 from models import Message, Prepared, Setting, db, slot
-from piratebox.i18n import N_
+from piratebox import rules
 
-MAX_LENGTH = 500
-MAX_PSEUDONYM = 60
+LIMITS = rules.limits(Message)
 PAGE_SIZE = 30
 DAY = 24 * 3600
 
 
 def read_message(form):
     """Clean values, or errors (message ids) by field; what was typed comes back either way."""
-    text = form.get("text", "").strip().replace("\r\n", "\n")
-    values = {"text": text, "pseudonym": " ".join(form.get("pseudonym", "").split())}
-    errors = {}
-    if not text:
-        errors["text"] = N_("Write a message first.")
-    elif len(text) > MAX_LENGTH:
-        errors["text"] = N_("Too long: at most %(limit)d characters.")
-    if len(values["pseudonym"]) > MAX_PSEUDONYM:
-        errors["pseudonym"] = N_("Too long: at most %(limit)d characters.")
-    return values, errors
+    return rules.read(Message, {"text": form.get("text", ""),
+                                "pseudonym": form.get("pseudonym", "")})
 
 
 def post(values, actor):
-    return Message(**values).save_change(actor.box_id, actor.now)
+    return actor.save(Message(**values))
 
 
 def shown(*columns):

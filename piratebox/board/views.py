@@ -3,17 +3,15 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from models import Message
-from piratebox import moderation, pagecache
+from piratebox import moderation, pagecache, web
 from piratebox.admin import admin_required, is_admin
 from piratebox.board import logic
+from piratebox.errors import TooManyRequests
 from piratebox.i18n import N_
-from piratebox.web import REPORTED_A_LOT, REPORTS_PER_HOUR, actor, rate_limit
+from piratebox.web import actor, count_success, within_limit
 from piratebox.web import gettext as _
 
 bp = Blueprint("board", __name__)
-
-LIMITS = {"text": logic.MAX_LENGTH, "pseudonym": logic.MAX_PSEUDONYM}
-
 
 def render_board(values, errors):
     config = current_app.config
@@ -22,7 +20,7 @@ def render_board(values, errors):
                                          int(number) if number.isdigit() else 1)
     return render_template("board/index.html", messages=messages, total=total, page=number,
                            pages=max(1, -(-total // logic.PAGE_SIZE)), values=values,
-                           errors=errors, limits=LIMITS, closed=logic.is_closed(),
+                           errors=errors, limits=logic.LIMITS, closed=logic.is_closed(),
                            days=config["BOARD_DAYS"], admin=is_admin())
 
 
@@ -38,27 +36,27 @@ def post():
     values, errors = logic.read_message(request.form)
     if errors:
         return render_board(values, errors), 400
-    rate_limit("board", current_app.config["MESSAGES_PER_HOUR"],
-               N_("You have written a lot this hour: wait {minutes} minutes."))
+    try:
+        within_limit("board", current_app.config["MESSAGES_PER_HOUR"],
+                     N_("You have written a lot this hour: wait {minutes} minutes."))
+    except TooManyRequests as error:
+        return render_board(values, {"limit": error.localized(_)}), 429
     logic.post(values, actor())
+    count_success("board")
     flash(_("Your message is on the board."), "success")
     return redirect(url_for("board.index"))
 
 
-def get_message(message_id):
+def get_message(message_id, visible_only=True):
     message = Message.get_or_none(Message.id == message_id)
-    if message is None or message.deleted:
+    if message is None or message.deleted or (visible_only and message.hidden):
         abort(404)
     return message
 
 
 @bp.post("/board/<message_id>/report")
 def report(message_id):
-    message = get_message(message_id)
-    rate_limit("report", REPORTS_PER_HOUR, REPORTED_A_LOT)
-    moderation.report(message, "message", request.form.get("reason", ""), actor(),
-                      current_app.config["REPORTS_TO_HIDE"])
-    flash(_("Thank you, the mediator will look at it."), "success")
+    web.report(get_message(message_id), "message", request.form.get("reason", ""))
     return redirect(url_for("board.index"))
 
 
@@ -75,7 +73,7 @@ def moderate(message_id):
     decision = request.form.get("decision")
     if decision not in moderation.DECISIONS:
         abort(400)
-    moderation.decide(get_message(message_id), decision, actor())
+    moderation.decide(get_message(message_id, visible_only=False), decision, actor())
     flash(_("Done."), "success")
     back_to_board = request.form.get("back") == "board"
     return redirect(url_for("board.index" if back_to_board else "board.review"))

@@ -74,7 +74,16 @@ STATUSES = {
     "expired": N_("Expired"),
     "fulfilled": N_("Found"),
 }
+# A request is not "available": it is still looked for.
+REQUEST_STATUSES = {**STATUSES, "available": N_("Still looked for")}
 
 
 def mass_of(code):
     return BY_CODE.get(code, BY_CODE["other"]).mass_kg
+
+
+# What an object's exchange events record (piratebox/catalogue/logic.py appends them).
+ACTIONS = ("deposited", "offered", "requested", "released", "given", "taken", "lent",
+           "returned", "withdrawn", "fulfilled", "expired")
+# Those in which an object changes hands: a purchase may be avoided (piratebox/impact.py).
+CHANGED_HANDS = ("taken", "given", "lent")

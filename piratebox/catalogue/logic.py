@@ -10,15 +10,26 @@ import json
 
 from peewee import SQL, Select, fn
 
-from models import Exchange, Item, ItemKey, Prepared, db, fold, like_pattern, slot
+from models import (
+    Exchange,
+    Item,
+    ItemKey,
+    PersonalKey,
+    Prepared,
+    db,
+    fold,
+    like_pattern,
+    slot,
+    this_box,
+)
 from piratebox import moderation, ownership, photos
-from piratebox.catalogue.categories import mass_of
+from piratebox.catalogue.categories import CHANGED_HANDS, mass_of
 from piratebox.errors import BadInput, Conflict
 from piratebox.i18n import N_
+from piratebox.rules import MAX_PHOTOS
 
 DAY = 24 * 3600
 EXPIRY_DAYS = 30
-MAX_PHOTOS = 3
 PAGE_SIZE = 20
 # Counting every match of a search over a year of objects costs more than showing them;
 # past this many the list says "1000+" and pages stop there.
@@ -54,9 +65,24 @@ def token_matches(item_id, token):
     return ownership.matches(key and key.token_hash, token)
 
 
+def personal_token_matches(record_id, token):
+    """Is `token` the private link of who reserved this object (or waits, for an entry)?"""
+    key = PersonalKey.get_or_none(PersonalKey.record_id == record_id)
+    return ownership.matches(key and key.token_hash, token)
+
+
+def give_personal_key(record_id):
+    """A new private link for the phone that reserved or joined a waiting list; the token."""
+    token = ownership.new_token()
+    PersonalKey.insert(record_id=record_id, token_hash=ownership.token_hash(token)).on_conflict(
+        conflict_target=[PersonalKey.record_id],
+        update={PersonalKey.token_hash: ownership.token_hash(token)}).execute()
+    return token
+
+
 def store_photos(uploads, actor):
     """Re-encode each uploaded photo and store it; refuse them all if one is bad."""
-    uploads = [data for data in uploads if data]
+    uploads = [upload for upload in uploads if photos.size_of(upload)]
     if len(uploads) > MAX_PHOTOS:
         raise BadInput(N_("At most 3 photos per object."))
     processed = [photos.process(data) for data in uploads]  # raises before any write
@@ -70,40 +96,65 @@ def store_photos(uploads, actor):
 
 
 def record(item, action, actor, avoided_purchase=None):
-    return Exchange(
+    return actor.save(Exchange(
         item_id=item.id, action=action, kind=item.kind, mode=item.mode, place=item.place,
         category=item.category, mass_kg=mass_of(item.category),
         avoided_purchase=avoided_purchase, happened_at=actor.now,
-    ).save_change(actor.box_id, actor.now)
+    ))
 
 
 def create(values, uploads, actor):
     """A new offer or request; returns (item, the manage token to show once)."""
-    photo_list = store_photos(uploads, actor)
     item = Item(**values)
-    item.photos = json.dumps(photo_list)
     item.expires_at = None if item.place == "box" else actor.now + EXPIRY_DAYS * DAY
-    item.refresh_search_text()
     token = ownership.new_token()
     if item.kind == "request":
         action = "requested"
     else:
         action = "deposited" if item.place == "box" else "offered"
-    with db.atomic():
-        item.save_change(actor.box_id, actor.now)
-        ItemKey.create(item_id=item.id, token_hash=ownership.token_hash(token))
-        record(item, action, actor)
+    with actor.blobs.keeping():  # the photos stay until the object that needs them is saved
+        item.photos = json.dumps(store_photos(uploads, actor))
+        with db.atomic():
+            actor.save(item)
+            ItemKey.create(item_id=item.id, token_hash=ownership.token_hash(token))
+            record(item, action, actor)
     return item, token
 
 
 def edit(item, values, uploads, actor):
-    new_photos = store_photos(uploads, actor) if any(uploads) else None
     for name, value in values.items():
         setattr(item, name, value)
-    if new_photos is not None:
-        item.photos = json.dumps(new_photos)
-    item.refresh_search_text()
-    return item.save_change(actor.box_id, actor.now)
+    with actor.blobs.keeping():
+        if any(uploads):
+            item.photos = json.dumps(store_photos(uploads, actor))
+        actor.save(item)
+    actor.blobs.collect()  # the photos it no longer shows
+    return item
+
+
+def actions_for(item):
+    """What the owner may do with this object now, in the order the manage page offers
+    them (the first is the main one): only what makes sense for its kind and mode."""
+    if item.deleted:
+        return []
+    possible = [action for action in OWNER_ACTIONS[item.kind, item.mode]
+                if item.status in TRANSITIONS[action][0]]
+    if item.expires_at is None and "renew" in possible:
+        possible.remove("renew")
+    return possible
+
+
+# The owner's actions for each (kind, mode), main one first. A lent object is never
+# "given", a request is "found", an object given away is not "lent".
+OWNER_ACTIONS = {
+    ("offer", "give"): ["give", "release", "renew", "withdraw"],
+    ("offer", "swap"): ["give", "release", "renew", "withdraw"],
+    ("offer", "lend"): ["lend", "return", "release", "renew", "withdraw"],
+    ("request", "give"): ["fulfil", "renew", "withdraw"],
+    ("request", "swap"): ["fulfil", "renew", "withdraw"],
+    ("request", "lend"): ["fulfil", "renew", "withdraw"],
+}
+OWNER_ACTIONS_ALL = {action for actions in OWNER_ACTIONS.values() for action in actions}
 
 
 def transition(item, action, actor, avoided_purchase=None, **fields):
@@ -112,10 +163,12 @@ def transition(item, action, actor, avoided_purchase=None, **fields):
     if item.deleted or item.status not in allowed_from:
         raise Conflict(N_("This object is no longer in a state that allows this; reload the "
                           "page to see where it is."))
-    if action == "take" and item.place != "box":
+    if action == "take" and (item.place != "box" or item.kind != "offer"):
         raise Conflict(N_("Only objects in the café's give box can be taken directly."))
-    if action == "lend" and item.mode != "lend":
-        raise Conflict(N_("This object is not offered for lending."))
+    if action in OWNER_ACTIONS_ALL and action not in OWNER_ACTIONS[item.kind, item.mode]:
+        raise Conflict(N_("This action does not apply to this object."))
+    if action == "reserve" and item.kind != "offer":
+        raise Conflict(N_("This action does not apply to this object."))
     for name, value in fields.items():
         setattr(item, name, value)
     if action == "renew":
@@ -124,17 +177,44 @@ def transition(item, action, actor, avoided_purchase=None, **fields):
     else:
         item.status = to_status
     if action == "reserve":
-        item.avoided_purchase = avoided_purchase  # the taker's answer, counted once given
+        item.avoided_purchase = avoided_purchase  # the taker's answer, counted once it moves
     if action == "release":
         item.reserved_by = item.reserved_message = ""
         item.avoided_purchase = None
-    if action == "give" and avoided_purchase is None:
-        avoided_purchase = item.avoided_purchase  # the answer given when reserving
+    if ACTION_EVENTS.get(action) in CHANGED_HANDS:
+        if avoided_purchase is None:
+            avoided_purchase = item.avoided_purchase  # the answer given when reserving
+        item.avoided_purchase = None  # counted now, with this exchange: never again
     with db.atomic():
-        item.save_change(actor.box_id, actor.now)
-        if action in ACTION_EVENTS:
+        actor.save(item)
+        if action in ACTION_EVENTS and not repeated(item, ACTION_EVENTS[action], actor.now):
             record(item, ACTION_EVENTS[action], actor, avoided_purchase)
     return item
+
+
+def repeated(item, event, now):
+    """Is this a loan, a return or a cancelled reservation of an object that already had
+    one counted within REPEAT_PERIOD? Lent and returned ten times an afternoon, an object
+    counts one loan: what one object adds to the figures is bounded (docs/impact.md)."""
+    if event not in COUNTED_ONCE_A_PERIOD:
+        return False
+    return Exchange.select().where(
+        (Exchange.item_id == item.id) & (Exchange.action == event)
+        & (Exchange.happened_at > now - REPEAT_PERIOD)).exists()
+
+
+def reserve(item, values, avoided_purchase, actor):
+    """Reserve an offer for someone; returns the private link's token of their phone."""
+    with db.atomic():
+        transition(item, "reserve", actor, avoided_purchase=avoided_purchase, **values)
+        return give_personal_key(item.id)
+
+
+def cancel_reservation(item, actor):
+    """The person who reserved changes their mind: the object is free again."""
+    with db.atomic():
+        transition(item, "release", actor)
+        PersonalKey.delete().where(PersonalKey.record_id == item.id).execute()
 
 
 # What each action appends to the exchange log. A reservation is a promise, not an
@@ -143,16 +223,23 @@ ACTION_EVENTS = {
     "release": "released", "give": "given", "take": "taken", "lend": "lent",
     "return": "returned", "withdraw": "withdrawn", "fulfil": "fulfilled", "expire": "expired",
 }
+# Given, taken, withdrawn and fulfilled end an object's life, so each counts once; these
+# can come again and again, and count at most once a period per object.
+COUNTED_ONCE_A_PERIOD = {"lent", "returned", "released"}
+REPEAT_PERIOD = DAY
 
 
 def delete(item, actor):
     moderation.decide(item, "delete", actor)
+    actor.blobs.collect()
 
 
 def expire_due(actor):
-    """Objects kept at home, and requests, expire after 30 days unless renewed."""
+    """Objects kept at home, and requests, expire after 30 days unless renewed: each box
+    expires its own, another village's offers expire there."""
     due = list(Item.live().where(
-        Item.expires_at.is_null(False) & (Item.expires_at < actor.now)
+        (Item.origin == actor.box_id) & Item.expires_at.is_null(False)
+        & (Item.expires_at < actor.now)
         & Item.status.in_(sorted(TRANSITIONS["expire"][0]))
     ))
     with db.atomic():  # one commit: a box back on after a month writes the flash once
@@ -210,15 +297,29 @@ def browse(filters, page=1, fields=None):
     return rows, total
 
 
-LATEST = Prepared(lambda: Item.listed().select(*Item.card_fields())
-                  .where(Item.status == "available").order_by(Item.created_at.desc())
-                  .limit(slot("count")))
+def _latest(village_only):
+    query = Item.listed().select(*Item.card_fields()).where(Item.status == "available")
+    if village_only:
+        query = query.where(Item.origin == this_box())
+    return query.order_by(Item.created_at.desc()).limit(slot("count"))
+
+
+LATEST = Prepared(_latest)
 ANSWERS = Prepared(lambda: Item.listed().select(*Item.card_fields())
                    .where(Item.answers == slot("request")).order_by(Item.created_at.desc()))
 
 
-def latest(count):
-    return LATEST.rows(count=count)
+def latest(count, village_only=True):
+    """The newest objects to be had: this village's own (the catalogue also lists the
+    network's offers, each saying its village); at a hub, the network's."""
+    return LATEST.rows(village_only, count=count)
+
+
+def visible_request(item_id):
+    """The request an offer may answer: one visitors can see, or None."""
+    if not item_id:
+        return None
+    return Item.listed().where((Item.id == item_id) & (Item.kind == "request")).first()
 
 
 def answers_to(request_item):

@@ -1,58 +1,77 @@
 """The catalogue's pages: browse, post, deposit, reserve, take, manage, report, moderate."""
 
+import functools
+
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
 
-from models import Blob, Item
-from piratebox import moderation, ownership, pagecache
-from piratebox.admin import admin_required
+from models import Blob, BlobUse, WaitingEntry
+from piratebox import bodies, moderation, ownership, pagecache, villages, web
+from piratebox.admin import admin_required, is_admin
 from piratebox.blobs import HASH_PATTERN, BlobStore
-from piratebox.catalogue import categories, forms, logic
-from piratebox.errors import BadInput
+from piratebox.catalogue import categories, forms, lending, logic
+from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
+from piratebox.sending import send_stored
 from piratebox.web import (
     POSTED_A_LOT,
-    REPORTED_A_LOT,
-    REPORTS_PER_HOUR,
     actor,
+    count_success,
     photo_uploads,
-    rate_limit,
+    public_url,
+    within_limit,
 )
 from piratebox.web import gettext as _
 
 bp = Blueprint("catalogue", __name__)
 
 EXPIRY_SWEEP_SECONDS = 300
-ONE_YEAR = 365 * 24 * 3600
+PHOTO_CACHE_SECONDS = 24 * 3600
 
 
 def limit_posting():
-    rate_limit("post", current_app.config["POSTS_PER_HOUR"], POSTED_A_LOT)
+    within_limit("post", current_app.config["POSTS_PER_HOUR"], POSTED_A_LOT)
+
+
+CLAIMED_A_LOT = N_("This phone has reserved, taken or waited for many objects this hour: "
+                   "wait {minutes} minutes, or ask the mediator.")
+
+
+def limit_claims():
+    """Reserving, taking, waiting: what one phone may do to other people's objects."""
+    within_limit("claim", current_app.config["CLAIMS_PER_HOUR"], CLAIMED_A_LOT)
 
 
 def sweep_expired():
-    """Expire overdue objects, at most every few minutes, when someone looks at the list."""
+    """Expire overdue objects, at most every few minutes, when someone looks at the list;
+    give back the space of photos nothing shows any more (a moderated object's)."""
     state = current_app.extensions.setdefault("catalogue_sweep", {"at": 0.0})
     now = current_app.extensions["clock"].now()
     if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
         state["at"] = now
-        if logic.expire_due(actor()):
+        who = actor()
+        if logic.expire_due(who):
             current_app.extensions["page_cache"].changed(pagecache.sections_changed_by(bp.name))
+        who.blobs.collect()
 
 
 def get_item(item_id, visible_only=True):
+    """The object, or 404: deleted, hidden (but to its owner), or another village's that
+    is not on offer to the network (kept in its village, or history)."""
     item = logic.find(item_id)
     if item is None or item.deleted or (visible_only and item.hidden and not owns(item)):
+        abort(404)
+    if item.origin != current_app.extensions["box"]["id"] and not item.is_offered_to_network():
         abort(404)
     return item
 
@@ -67,9 +86,42 @@ def owns_id(item_id):
     return bool(token) and logic.token_matches(item_id, token)
 
 
+def village_of(record):
+    """The name of the village another village's record is in; None for this box's own.
+    The names come from the hub (piratebox/villages.py), read once a request."""
+    if record.origin == current_app.extensions["box"]["id"]:
+        return None
+    if "villages" not in g:
+        g.villages = villages.names()
+    return g.villages.get(record.origin) or _("another village")
+
+
+def reservation_key(item_id):
+    """Where this phone's cookie keeps the private link of a reservation it made."""
+    return f"{item_id}.reserved"
+
+
+def reserved_here(item):
+    """Did this phone reserve the object (and is it still reserved)?"""
+    token = ownership.token_for(reservation_key(item.id))
+    return item.status == "reserved" and bool(token) and logic.personal_token_matches(
+        item.id, token)
+
+
+def my_waiting_entry(queue):
+    """This phone's place on an object's waiting list, or None (the database is asked only
+    about a place whose private link this phone holds)."""
+    for entry in queue:
+        token = ownership.token_for(entry.id)
+        if token and logic.personal_token_matches(entry.id, token):
+            return entry
+    return None
+
+
 @bp.app_context_processor
 def template_lists():
     return {
+        "village_of": village_of,
         "category_choices": [(c.code, c.label) for c in categories.CATEGORIES],
         "category_labels": {c.code: c.label for c in categories.CATEGORIES},
         "kinds": list(categories.KINDS.items()),
@@ -80,6 +132,7 @@ def template_lists():
         "condition_labels": categories.CONDITIONS,
         "conditions": list(categories.CONDITIONS.items()),
         "statuses": categories.STATUSES,
+        "request_statuses": categories.REQUEST_STATUSES,
         "limits": forms.LIMITS,
     }
 
@@ -103,24 +156,34 @@ def index():
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
+@bodies.accepts("photos")
 def new():
+    answering = logic.visible_request(request.args.get("answers"))
     values = {"kind": request.args.get("kind", "offer"), "mode": "give", "place": "home",
-              "category": "", "condition": "", "answers": request.args.get("answers")}
-    answering = Item.get_or_none(Item.id == values["answers"]) if values["answers"] else None
-    if answering:
-        values.update(title=answering.title, category=answering.category)
-    errors = {}
+              "category": "", "condition": "", "answers": answering and answering.id}
     if request.method == "POST":
         values, errors = forms.read_item(request.form)
+        answering = logic.visible_request(values["answers"])
+        values["answers"] = answering and answering.id
         published = None if errors else publish(values, errors)
         if published:
             return published
-    status = 400 if errors else 200
+    else:
+        errors = {}
+        if answering:  # an answer has its own title, not the request's
+            values.update(kind="offer", category=answering.category)
     return render_template("catalogue/new.html", values=values, errors=errors,
-                           answering=answering), status
+                           answering=answering), form_status(errors)
+
+
+def form_status(errors):
+    if not errors:
+        return 200
+    return 429 if "limit" in errors else 400
 
 
 @bp.route("/items/deposit", methods=["GET", "POST"])
+@bodies.accepts("photos")
 def deposit():
     """Two taps at the café: a photo and a category, for what someone puts in the box."""
     values, errors = {"category": ""}, {}
@@ -131,40 +194,76 @@ def deposit():
             published = publish(values, errors)
             if published:
                 return published
-    status = 400 if errors else 200
-    return render_template("catalogue/deposit.html", values=values, errors=errors), status
+    return render_template("catalogue/deposit.html", values=values, errors=errors), \
+        form_status(errors)
 
 
 def publish(values, errors):
-    """Create the object and go to its manage page; a refused photo becomes a field error."""
-    limit_posting()
+    """Create the object and go to its manage page; a refused photo or the posting limit
+    becomes an error on the form, which keeps what was typed."""
     try:
+        limit_posting()
         item, token = logic.create(values, photo_uploads(), actor())
+    except TooManyRequests as error:
+        errors["limit"] = error.localized(_)
+        return None
     except BadInput as error:
         errors["photos"] = error.localized(_)
         return None
+    count_success("post")
     return created(item, token)
 
 
 def created(item, token):
     ownership.remember(item.id, token)
     session["just_created"] = item.id
-    flash(_("Thank you! Your object is online."), "success")
+    flash(_("Thank you! Your request is online.") if item.kind == "request"
+          else _("Thank you! Your object is online."), "success")
     return redirect(url_for("catalogue.manage", item_id=item.id))
 
 
 @bp.get("/items/<item_id>")
 def show(item_id):
-    """An object's page; its owner's phone gets the variant with "Manage my object"."""
+    """An object's page: one copy for every phone, another for its owner's; the phone of
+    who reserved it or waits for it sees its own page, never kept."""
+    if holds_a_claim_on(item_id):
+        return render_show(get_item(item_id))
     owner = owns_id(item_id)
+    return pagecache.render(lambda: render_show(get_item(item_id), owner=owner),
+                            ("catalogue",), variant="owner" if owner else "")
 
-    def render_page():
-        item = get_item(item_id, visible_only=not owner)
-        answers = logic.answers_to(item) if item.kind == "request" else []
-        return render_template("catalogue/show.html", item=item, owner=owner,
-                               answers=answers, errors={}, values={})
 
-    return pagecache.render(render_page, ("catalogue",), variant="owner" if owner else "")
+def holds_a_claim_on(item_id):
+    """Does this phone hold the private link of a reservation of this object, or of a place
+    on its waiting list? (Only a phone that holds private links costs a query.)"""
+    if request.form.get("token"):  # a link given in the request itself: this phone's own
+        return True
+    links = session.get(ownership.OWNED_KEY)
+    if not links:
+        return False
+    if reservation_key(item_id) in links:
+        return True
+    return WaitingEntry.live().where((WaitingEntry.item_id == item_id)
+                                     & WaitingEntry.id.in_(list(links))).exists()
+
+
+def render_show(item, errors=None, values=None, owner=None):
+    """The object's page as this phone sees it: its owner, who reserved it, who waits."""
+    config, now = current_app.config, current_app.extensions["clock"].now()
+    answers = logic.answers_to(item) if item.kind == "request" else []
+    reserver = reserved_here(item)
+    queue = lending.queue(item) if item.kind == "offer" and item.mode == "lend" else []
+    return render_template(
+        "catalogue/show.html", item=item, owner=owns(item) if owner is None else owner,
+        reserver=reserver,
+        reservation_url=public_url("catalogue.reservation_link", item_id=item.id,
+                                   token=ownership.token_for(reservation_key(item.id)))
+        if reserver else None,
+        waiting=my_waiting_entry(queue), queue_length=len(queue),
+        can_wait=lending.can_wait_for(item), answers=answers, errors=errors or {},
+        changeable=actor().may_change(item),
+        values=values or {}, overdue=lending.is_overdue(item, now, config["TIMEZONE"]),
+        limits={**forms.LIMITS, **lending.field_limits()})
 
 
 @bp.post("/items/<item_id>/reserve")
@@ -172,19 +271,77 @@ def reserve(item_id):
     item = get_item(item_id)
     values, errors = forms.read_reservation(request.form)
     if errors:
-        return render_template("catalogue/show.html", item=item, owner=False, answers=[],
-                               errors=errors, values=request.form), 400
-    logic.transition(item, "reserve", actor(),
-                     avoided_purchase=forms.read_avoided_purchase(request.form), **values)
-    flash(_("Reserved for you. Contact the owner to pick it up."), "success")
+        return render_show(item, errors, request.form), 400
+    limit_claims()
+    token = logic.reserve(item, values, forms.read_avoided_purchase(request.form), actor())
+    count_success("claim")
+    ownership.remember(reservation_key(item.id), token)
+    flash(_("Reserved for you. Contact the owner to pick it up; this phone can cancel the "
+            "reservation from the object's page."), "success")
     return redirect(url_for("catalogue.show", item_id=item.id))
+
+
+@bp.get("/items/<item_id>/reservation")
+def reservation_link(item_id):
+    """The private link of a reservation, opened on another phone: it remembers it."""
+    item = get_item(item_id)
+    if ownership.claim_link(reservation_key(item.id), lambda _key, token:
+                            logic.personal_token_matches(item.id, token)):
+        return redirect(url_for("catalogue.show", item_id=item.id))
+    abort(404)
+
+
+def for_this_phone(find):
+    """A view only the phone holding a private link may use: the object (or 404), then what
+    `find(item)` says this phone holds there (or 403); back to the object's page after."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(item_id):
+            item = get_item(item_id)
+            held = find(item)
+            if not held:
+                abort(403)
+            view(item, held)
+            return redirect(url_for("catalogue.show", item_id=item.id))
+        return wrapped
+    return decorate
+
+
+@bp.post("/items/<item_id>/reservation/cancel")
+@for_this_phone(reserved_here)
+def cancel_reservation(item, _reserved):
+    logic.cancel_reservation(item, actor())
+    flash(_("Your reservation is cancelled: the object is free for someone else."), "success")
+
+
+@bp.post("/items/<item_id>/waiting")
+def join_waiting_list(item_id):
+    item = get_item(item_id)
+    values, errors = lending.read_waiting(request.form)
+    if errors:
+        return render_show(item, errors, request.form), 400
+    limit_claims()
+    entry, token = lending.join(item, values, actor())
+    count_success("claim")
+    ownership.remember(entry.id, token)
+    flash(_("You are on the waiting list. The owner sees it and will contact you."), "success")
+    return redirect(url_for("catalogue.show", item_id=item.id))
+
+
+@bp.post("/items/<item_id>/waiting/leave")
+@for_this_phone(lambda item: my_waiting_entry(lending.queue(item)))
+def leave_waiting_list(item, entry):
+    lending.leave(entry, actor())
+    flash(_("You have left the waiting list."), "success")
 
 
 @bp.post("/items/<item_id>/take")
 def take(item_id):
     item = get_item(item_id)
+    limit_claims()
     logic.transition(item, "take", actor(),
                      avoided_purchase=forms.read_avoided_purchase(request.form))
+    count_success("claim")
     flash(_("Enjoy it! The object is marked as taken."), "success")
     return redirect(url_for("catalogue.show", item_id=item.id))
 
@@ -192,10 +349,7 @@ def take(item_id):
 @bp.post("/items/<item_id>/report")
 def report(item_id):
     item = get_item(item_id)
-    rate_limit("report", REPORTS_PER_HOUR, REPORTED_A_LOT)
-    reason = forms.text(request.form, "reason")[: forms.LIMITS["reason"]]
-    moderation.report(item, "item", reason, actor(), current_app.config["REPORTS_TO_HIDE"])
-    flash(_("Thank you, the mediator will look at it."), "success")
+    web.report(item, "item", request.form.get("reason", ""))
     return redirect(url_for("catalogue.index"))
 
 
@@ -214,13 +368,18 @@ def manage(item_id):
 def manage_url(item):
     """The owner's private link, as it must be typed or scanned on another phone."""
     token = ownership.token_for(item.id)
-    return current_app.config["SITE_URL"].rstrip("/") + url_for(
-        "catalogue.manage", item_id=item.id, token=token)
+    return public_url("catalogue.manage", item_id=item.id, token=token)
 
 
-def render_manage(item, values, errors, just_created=False):
-    return render_template("catalogue/manage.html", item=item, just_created=just_created,
-                           manage_url=manage_url(item), values=values, errors=errors)
+def render_manage(item, values, errors, just_created=False, loan=None, status=200):
+    config, now = current_app.config, current_app.extensions["clock"].now()
+    queue = lending.queue(item) if item.kind == "offer" and item.mode == "lend" else []
+    return render_template(
+        "catalogue/manage.html", item=item, just_created=just_created,
+        manage_url=manage_url(item), values=values, errors=errors,
+        actions=logic.actions_for(item), queue=queue,
+        loan=loan or {"lent_to": item.reserved_by or (queue[0].pseudonym if queue else "")},
+        overdue=lending.is_overdue(item, now, config["TIMEZONE"])), status
 
 
 @bp.get("/items/<item_id>/manage/qr.svg")
@@ -236,10 +395,8 @@ def manage_qr(item_id):
     return response
 
 
-OWNER_ACTIONS = {"release", "give", "lend", "return", "withdraw", "fulfil", "renew"}
-
-
 @bp.post("/items/<item_id>/manage/<action>")
+@bodies.accepts("photos")  # "edit" may bring new photos
 def owner_action(item_id, action):
     item = get_item(item_id, visible_only=False)
     if not owns(item):
@@ -250,52 +407,88 @@ def owner_action(item_id, action):
         return redirect(url_for("catalogue.index"))
     if action == "edit":
         return edit(item)
-    if action not in OWNER_ACTIONS:
+    if action not in logic.OWNER_ACTIONS_ALL:
         abort(404)
     fields = {}
     if action == "lend":
         fields, errors = forms.read_loan(request.form)
         if errors:
-            raise BadInput(N_("Give a date, for example 2026-12-31."))
-    logic.transition(item, action, actor(), **fields)
-    flash(_("Done."), "success")
+            return render_manage(item, item.__data__, errors, loan=fields, status=400)
+    who = actor()
+    logic.transition(item, action, who, **fields)
+    if action == "lend" and fields["lent_to"]:
+        lending.served(item, fields["lent_to"], who)
+    flash(_(DONE_MESSAGES[action]), "success")
     return redirect(url_for("catalogue.manage", item_id=item.id))
+
+
+DONE_MESSAGES = {
+    "give": N_("Marked as given. Thank you for giving it a second life!"),
+    "lend": N_("Marked as lent."),
+    "return": N_("It is back and available again."),
+    "release": N_("The reservation is cancelled: the object is available again."),
+    "withdraw": N_("The object is withdrawn: visitors no longer see it as available."),
+    "fulfil": N_("Good news! The request is marked as found."),
+    "renew": N_("It stays online 30 more days."),
+}
 
 
 def edit(item):
     values, errors = forms.read_item(request.form)
     values.pop("answers", None)
     if not errors:
+        limit_posting()  # new photos cost what a new object's do
         try:
             logic.edit(item, values, photo_uploads(), actor())
         except BadInput as error:
             errors["photos"] = error.localized(_)
         else:
+            count_success("post")
             flash(_("Changes saved."), "success")
             return redirect(url_for("catalogue.manage", item_id=item.id))
-    return render_manage(item, values, errors), 400
+    return render_manage(item, values, errors, status=400)
 
 
 @bp.get("/photos/<digest>.jpg")
 def photo(digest):
+    """A photo, while a record shows it: an object's to everyone while the object is
+    visible, to its owner and the mediator while it is hidden, a tally's to the mediator.
+    A deleted object's photos are gone at once (their space follows, see blobs.collect)."""
     if not HASH_PATTERN.match(digest):
         abort(404)
     blob = Blob.get_or_none(Blob.hash == digest)
     if blob is None or blob.kind not in ("photo", "thumb"):
         abort(404)
+    uses = list(BlobUse.select().where(BlobUse.hash == digest))
+    public = any(use.shown for use in uses)
+    if not public and not (uses and (is_admin() or any(owns_id(use.record_id) for use in uses))):
+        abort(404)
     path = BlobStore(current_app.extensions["data_dir"]).path(digest)
     if not path.is_file():  # a damaged store: reported, never a server error
         abort(404)
-    response = send_file(path, mimetype="image/jpeg", etag=digest, conditional=True,
-                         max_age=ONE_YEAR)
-    response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
+    response = send_stored(path, mimetype="image/jpeg", etag=digest, conditional=True,
+                           max_age=PHOTO_CACHE_SECONDS)
+    # A day, not a year: a phone that saw a photo may keep it, but not for long after the
+    # object is gone; a photo nobody may see is never kept by a shared cache.
+    response.headers["Cache-Control"] = (f"public, max-age={PHOTO_CACHE_SECONDS}" if public
+                                         else "private, no-store")
     return response
 
 
 @bp.get("/admin/reports")
 @admin_required
 def reports():
-    return render_template("catalogue/reports.html", rows=logic.reported_items())
+    return render_template("catalogue/reports.html", rows=logic.reported_items(),
+                           reasons=moderation.reasons("item"))
+
+
+@bp.get("/admin/loans")
+@admin_required
+def loans():
+    """Loans past their return date, for the mediator to remind who borrowed."""
+    config, now = current_app.config, current_app.extensions["clock"].now()
+    return render_template("catalogue/loans.html",
+                           items=lending.overdue(now, config["TIMEZONE"]))
 
 
 @bp.post("/admin/items/<item_id>/moderate")

@@ -1,18 +1,22 @@
 """iCalendar (RFC 5545) files, so an event lands in a phone's calendar.
 
 Written by hand, it is short: CRLF line ends, lines folded at 75 octets, TEXT values
-escaped, times in UTC (no VTIMEZONE needed).
+escaped, times in UTC (no VTIMEZONE needed). Every text goes through the shared character
+rule first, whatever the database holds: a raw CR, a U+2028 or a control character in a
+content line would end it early or break the calendar app's parser.
 """
 
 from datetime import UTC, datetime
 
 from piratebox import __version__
 from piratebox.events.logic import end_of
+from piratebox.text import clean_block, clean_line
 
 
-def escape(text):
+def escape(text, multiline=False):
+    text = clean_block(text) if multiline else clean_line(text)
     return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\n").replace("\n", "\\n"))
+            .replace("\n", "\\n"))
 
 
 def fold(line):
@@ -53,7 +57,7 @@ def calendar(events, name, now, site_url):
         if event.place:
             lines.append(f"LOCATION:{escape(event.place)}")
         if event.description:
-            lines.append(f"DESCRIPTION:{escape(event.description)}")
+            lines.append(f"DESCRIPTION:{escape(event.description, multiline=True)}")
         lines += [f"URL:{site_url}/events/{event.id}", "END:VEVENT"]
     lines.append("END:VCALENDAR")
     return "".join(fold(line) + "\r\n" for line in lines)

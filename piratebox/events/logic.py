@@ -2,37 +2,25 @@
 
 from datetime import date, datetime, time, timedelta
 
-from models import Event, Prepared, slot
+from models import Event, Prepared, slot, this_box
+from piratebox import box, rules
+from piratebox.events import KINDS  # noqa: F401 - the agenda's kinds, for its pages
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
 
-KINDS = {
-    "repair_cafe": N_("Repair café"),
-    "swap": N_("Swap, free market"),
-    "disco_soupe": N_("Disco Soupe"),
-    "meeting": N_("Meeting"),
-    "market": N_("Market"),
-    "other": N_("Other"),
-}
-LIMITS = {"title": 120, "place": 120, "description": 2000, "proposed_by": 60}
+LIMITS = rules.limits(Event)
 DEFAULT_LENGTH = timedelta(hours=2)  # when no end is given
 
 
 def read_event(form, zone_name):
     """Clean values (times as timestamps in the village's zone), or errors by field."""
-    values = {name: " ".join(form.get(name, "").split()) for name in ("title", "place",
-                                                                      "proposed_by")}
-    values["description"] = form.get("description", "").strip().replace("\r\n", "\n")
-    values["kind"] = form.get("kind", "other")
+    values, errors = rules.read(Event, {
+        **{name: form.get(name, "") for name in ("title", "place", "proposed_by",
+                                                  "description")},
+        "kind": form.get("kind", "other")})
     typed = {name: form.get(name, "").strip() for name in ("day", "start", "end")}
-    errors = {}
-    if len(values["title"]) < 3:
-        errors["title"] = N_("Give a title of at least 3 characters.")
-    if values["kind"] not in KINDS:
-        errors["kind"] = N_("Choose one of the options.")
-    for name, limit in LIMITS.items():
-        if len(values[name]) > limit:
-            errors[name] = N_("Too long: at most %(limit)d characters.")
+    if "title" not in errors and len(values["title"]) < 3:
+        errors["title"] = rules.TITLE.short
     try:
         day = date.fromisoformat(typed["day"])
     except ValueError:
@@ -56,6 +44,8 @@ def read_event(form, zone_name):
         ends += timedelta(days=1)  # 20:00 to 01:00 ends the next day
     values["starts_at"] = starts.timestamp()
     values["ends_at"] = ends.timestamp() if ends else None
+    if rules.read(Event, values)[1]:  # a year the agenda cannot hold
+        return {**values, **typed}, {"day": N_("Give a date, for example 2026-12-31.")}
     return values, {}
 
 
@@ -69,36 +59,44 @@ def form_values(event, zone_name):
 
 
 def create(values, actor, published):
-    event = Event(**values, status="published" if published else "proposed")
-    return event.save_change(actor.box_id, actor.now)
+    return actor.save(Event(**values, status="published" if published else "proposed"))
 
 
 def update(event, values, actor):
     for name, value in values.items():
         setattr(event, name, value)
-    return event.save_change(actor.box_id, actor.now)
+    return actor.save(event)
 
 
 def decide(event, decision, actor):
     event.status = {"publish": "published", "reject": "rejected"}[decision]
-    return event.save_change(actor.box_id, actor.now)
+    return actor.save(event)
 
 
 def end_of(event):
     return event.ends_at or event.starts_at + DEFAULT_LENGTH.total_seconds()
 
 
-def published():
-    return Event.live().where(Event.status == "published")
+def shown_here(role=None):
+    """The events this box shows: a village's own and its hub's; at a hub, its own (the
+    villages' agendas are theirs: the hub shows what the network shows)."""
+    query = Event.live()
+    role = role or box.identity()["role"]
+    return query.where(Event.origin == this_box()) if role == "hub" else query
 
 
-SOON = Prepared(lambda: published().where(Event.starts_at >= slot("since"))
+def published(role=None):
+    return shown_here(role).where(Event.status == "published")
+
+
+SOON = Prepared(lambda role: published(role).where(Event.starts_at >= slot("since"))
                 .order_by(Event.starts_at))
 
 
 def upcoming(now, limit=None):
     """Published events not over yet, soonest first."""
-    rows = [e for e in SOON.rows(since=now - 2 * 86400) if end_of(e) >= now]
+    role = box.identity()["role"]
+    rows = [e for e in SOON.rows(role, since=now - 2 * 86400) if end_of(e) >= now]
     return rows[:limit] if limit else rows
 
 
@@ -108,4 +106,4 @@ def archive(now):
 
 
 def pending():
-    return list(Event.live().where(Event.status == "proposed").order_by(Event.starts_at))
+    return list(shown_here().where(Event.status == "proposed").order_by(Event.starts_at))

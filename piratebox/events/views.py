@@ -5,8 +5,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from models import Event
 from piratebox import pagecache
 from piratebox.admin import admin_required, is_admin
+from piratebox.errors import TooManyRequests
 from piratebox.events import ics, logic
-from piratebox.web import POSTED_A_LOT, actor, rate_limit
+from piratebox.web import POSTED_A_LOT, actor, count_success, public_base, within_limit
 from piratebox.web import gettext as _
 
 bp = Blueprint("events", __name__)
@@ -18,7 +19,7 @@ def zone():
 
 def calendar_response(events, filename):
     body = ics.calendar(events, current_app.extensions["site"]["box_name"], actor().now,
-                        current_app.extensions["site"]["site_url"])
+                        public_base())
     return current_app.response_class(body, mimetype="text/calendar", headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
 
@@ -42,8 +43,8 @@ def agenda_ics():
 
 
 def get_event(event_id, published_only=True):
-    event = Event.get_or_none(Event.id == event_id)
-    if event is None or event.deleted or (
+    event = logic.shown_here().where(Event.id == event_id).first()
+    if event is None or (
             published_only and event.status != "published" and not is_admin()):
         abort(404)
     return event
@@ -74,8 +75,12 @@ def new():
     values, errors = logic.read_event(request.form, zone())
     if errors:
         return render_form(values, errors, status=400)
-    rate_limit("post", current_app.config["POSTS_PER_HOUR"], POSTED_A_LOT)
+    try:
+        within_limit("post", current_app.config["POSTS_PER_HOUR"], POSTED_A_LOT)
+    except TooManyRequests as error:
+        return render_form(values, {"limit": error.localized(_)}, status=429)
     event = logic.create(values, actor(), published=is_admin())
+    count_success("post")
     if event.status == "published":
         flash(_("The event is in the agenda."), "success")
         return redirect(url_for("events.show", event_id=event.id))
@@ -109,7 +114,7 @@ def decide(event_id):
     decision = request.form.get("decision")
     event = get_event(event_id, published_only=False)
     if decision == "delete":
-        event.tombstone(actor().box_id, actor().now)
+        actor().delete(event)
     elif decision in ("publish", "reject"):
         logic.decide(event, decision, actor())
     else:

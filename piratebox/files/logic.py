@@ -2,8 +2,8 @@
 
 A file is a `SharedFile` record (name, folder, size, the hash of its content) plus a blob.
 The blob is moved into the store before the record is written, so a power cut leaves at
-worst an unreferenced blob; it is removed after the record's tombstone is committed, when
-no other live record shares it, so deleting a file gives its space back.
+worst an unreferenced blob; once the record's tombstone is committed the store collects
+it, unless another live record shares it, so deleting a file gives its space back.
 """
 
 from peewee import JOIN, SQL, fn
@@ -19,7 +19,7 @@ from models import (
     like_pattern,
     slot,
 )
-from piratebox import ownership
+from piratebox import moderation, ownership
 from piratebox.files import names
 
 DAY = 24 * 3600
@@ -40,15 +40,14 @@ def add(spool, raw_name, folder, actor, expire_days=0):
     spool.finish()
     token = ownership.new_token()
     record = SharedFile(
-        name=names.clean_name(raw_name), folder=names.clean_folder(folder),
-        blob=spool.digest, size=spool.size, media_type=names.sniff(spool.head),
+        name=raw_name, folder=folder or "", blob=spool.digest, size=spool.size,
+        media_type=names.sniff(spool.head),
         expires_at=actor.now + expire_days * DAY if expire_days else None,
     )
-    record.refresh_search_text()
-    with db.atomic():
+    with actor.blobs.keeping(), db.atomic():
         actor.blobs.adopt(spool.path, spool.digest, spool.size, BLOB_KIND, actor.now)
         spool.adopted = True
-        record.save_change(actor.box_id, actor.now)
+        actor.save(record)
         FileKey.create(file_id=record.id, token_hash=ownership.token_hash(token))
     return record, token
 
@@ -107,28 +106,24 @@ def count_download(file_id):
 
 
 def set_flag(record, flag, value, actor):
-    """The mediator hides or shows a file, or marks it to travel to the network."""
+    """The mediator marks a file to travel to the network, or to stay here."""
     setattr(record, flag, value)
-    return record.save_change(actor.box_id, actor.now)
+    return actor.save(record)
 
 
 def delete(record, actor):
+    """Its uploader's or the mediator's deletion: a decision of moderation for the mediator
+    (another village's file is then hidden here only, see moderation.decide)."""
     with db.atomic():
-        record.tombstone(actor.box_id, actor.now)
+        moderation.decide(record, "delete", actor)
         FileKey.delete().where(FileKey.file_id == record.id).execute()
-    release_content(record.blob, actor)
-
-
-def release_content(digest, actor):
-    """Free a blob no live file uses any more (after the tombstone is committed)."""
-    still_used = SharedFile.live().where(SharedFile.blob == digest).exists()
-    if not still_used:
-        actor.blobs.release(digest, BLOB_KIND)
+    actor.blobs.collect()
 
 
 def expire_due(actor):
-    """Delete the files whose time is up (automatic expiry, off by default)."""
-    due = list(SharedFile.live().where(SharedFile.expires_at <= actor.now))
+    """Delete this box's files whose time is up (automatic expiry, off by default)."""
+    due = list(SharedFile.live().where((SharedFile.origin == actor.box_id)
+                                       & (SharedFile.expires_at <= actor.now)))
     for record in due:
         delete(record, actor)
     return len(due)

@@ -6,7 +6,8 @@ browser only when its first bytes say it is one of a few passive formats.
 """
 
 import mimetypes
-import unicodedata
+
+from piratebox.text import clean_line
 
 MAX_NAME = 200
 MAX_FOLDER = 60
@@ -18,8 +19,6 @@ FALLBACK_NAME = "fichier"
 RESERVED_NAMES = {"con", "prn", "aux", "nul"} | {
     f"{device}{n}" for device in ("com", "lpt") for n in range(1, 10)
 }
-# Right-to-left overrides and isolates can make "gpj.exe" display as "exe.jpg".
-BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 # Types a browser may show inline under a sandbox; anything else is only downloaded.
 PREVIEW_SIGNATURES = [
@@ -36,6 +35,8 @@ PREVIEW_SIGNATURES = [
     (4, b"ftyp", "video/mp4"),
 ]
 RIFF_TYPES = {b"WEBP": "image/webp", b"WAVE": "audio/wav"}
+PREVIEW_TYPES = frozenset(media_type for _offset, _signature, media_type in PREVIEW_SIGNATURES
+                          ) | frozenset(RIFF_TYPES.values())
 SNIFF_BYTES = 16
 
 # Types a browser would run or render as a page even in a download: sent as plain bytes.
@@ -43,17 +44,10 @@ ACTIVE_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml
                 "application/xml", "text/javascript", "application/javascript"}
 
 
-def _printable(text):
-    return "".join(
-        ch for ch in text
-        if unicodedata.category(ch) not in ("Cc", "Cs", "Co") and ch not in BIDI_CONTROLS
-    )
-
-
 def _clean(raw, limit):
-    text = unicodedata.normalize("NFC", raw or "")
-    text = " ".join(_printable(" ".join(text.split())).split())
-    return text.strip(" .")[:limit].strip(" .")
+    """The shared character rule (piratebox.text), then no dots or spaces at the ends:
+    Windows drops them, and a leading dot hides a file."""
+    return clean_line(raw).strip(" .")[:limit].strip(" .")
 
 
 def clean_name(raw):

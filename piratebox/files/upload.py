@@ -7,6 +7,11 @@ checked against the rate limit and, when the browser announced its length, again
 free space above the reserve; while it streams, the free space is looked at every few
 megabytes, and a full disk aborts it. Whatever is not adopted into the blob store by
 the end of the request is deleted (see `discard_unadopted`).
+
+Under the server, all that happens after waitress has the whole body in a temporary
+file of its own, deleted once the answer is sent: while it travels an upload takes
+COPIES times its size, and the server's guard (piratebox/serving.py) refuses at the
+headers an upload the disk cannot take twice.
 """
 
 import contextlib
@@ -25,6 +30,13 @@ from piratebox.i18n import N_
 MB = 1024 * 1024
 FREE_SPACE_CHECK_EVERY = 4 * MB
 MULTIPART_OVERHEAD = 1 * MB  # the form's other fields and part headers
+MAX_FILES_PER_UPLOAD = 20
+RATE_BUCKET = "upload"
+COPIES = 2  # the server's temporary copy of the body, then the spool (measured: 2.00)
+# One phone's bodies on their way may take at most this share of the room the others
+# leave: a phone trickling the largest upload it can still leaves the rest of the box room
+# for everyone else's photos and files.
+ADDRESS_SHARE = 2
 UPLOADED_A_LOT = N_("You have sent a lot of files this hour: wait {minutes} minutes, or ask "
                     "the mediator.")
 
@@ -45,9 +57,39 @@ class DiskFull(PirateboxError):
                             "work. Nothing was kept. Ask the mediator to make room."))
 
 
+class BoxFull(PirateboxError):
+    status = 507
+
+    def __init__(self):
+        super().__init__(N_("The box is almost full: it takes nothing new until the mediator "
+                            "makes room. Nothing was kept; everything can still be read."))
+
+
+def check_room_to_write(data_dir, config):
+    """Refuse a visitor's write (a post, a message, a change) once the free space is down
+    to half the reserve: the database grows with each, and takes its room from the reserve
+    the file share leaves, never from the last of the disk."""
+    usage = shutil.disk_usage(data_dir.path)
+    if usage.free < reserve_bytes(config, usage.total) // 2:
+        raise BoxFull()
+
+
 def reserve_bytes(config, total):
     """Free space the file share never uses: a percentage of the disk or a floor, the larger."""
     return max(total * config["FILES_RESERVE_PERCENT"] // 100, config["FILES_RESERVE_MB"] * MB)
+
+
+def largest_upload(data_dir, config):
+    """The most one upload may bring now: the limit, or what a phone's share of the room
+    can take twice (see `fits`)."""
+    share = room(data_dir, config) // ADDRESS_SHARE
+    return max(0, min(config["FILES_MAX_MB"] * MB, share // COPIES))
+
+
+def fits(room_now, others, own):
+    """May one phone hold `own` bytes of disk for its bodies on their way, while the other
+    phones' hold `others`, with `room_now` free above the reserve?"""
+    return own <= (room_now - others) // ADDRESS_SHARE
 
 
 def room(data_dir, config):
@@ -56,20 +98,16 @@ def room(data_dir, config):
     return usage.free - reserve_bytes(config, usage.total)
 
 
-def request_limit(config):
-    """The largest upload request: one file at the limit, or several adding up to it."""
-    return config["FILES_MAX_MB"] * MB + MULTIPART_OVERHEAD
-
-
 class UploadSpool:
     """A writable file that hashes, counts and guards what Werkzeug writes into it."""
 
-    def __init__(self, folder, data_dir, config):
+    def __init__(self, folder, data_dir, config, max_bytes):
         self.path = folder / f"upload-{secrets.token_hex(8)}"
         self._file = open(self.path, "w+b")  # noqa: SIM115 - closed by close() or discard
         self._hash = hashlib.sha256()
         self._data_dir = data_dir
         self._config = config
+        self._max_bytes = max_bytes
         self._since_check = FREE_SPACE_CHECK_EVERY  # look at the disk before the first write
         self.size = 0
         self.head = b""
@@ -77,8 +115,8 @@ class UploadSpool:
 
     def write(self, data):
         self.size += len(data)
-        if self.size > self._config["FILES_MAX_MB"] * MB:
-            raise FileTooLarge(self._config["FILES_MAX_MB"] * MB)
+        if self.size > self._max_bytes:
+            raise FileTooLarge(self._max_bytes)
         self._since_check += len(data)
         if self._since_check >= FREE_SPACE_CHECK_EVERY:
             self._since_check = 0
@@ -133,23 +171,25 @@ def disk_full_is_refused():
         raise
 
 
-def open_spool(total_content_length):
-    """Werkzeug's stream factory for the file share's upload form."""
+def open_spool(total_content_length, max_bytes, rate_limited=True):
+    """Werkzeug's stream factory for a form whose files go to the data disk (the file
+    share's upload, the mediator's bundle)."""
     spools = g.setdefault("upload_spools", [])
     data_dir = current_app.extensions["data_dir"]
     config = current_app.config
     if not spools:
-        admit(data_dir, config, total_content_length)
-    spool = UploadSpool(data_dir.scratch(), data_dir, config)
+        admit(data_dir, config, total_content_length, rate_limited)
+    spool = UploadSpool(data_dir.scratch(), data_dir, config, max_bytes)
     spools.append(spool)
     return spool
 
 
-def admit(data_dir, config, announced_length):
+def admit(data_dir, config, announced_length, rate_limited=True):
     """Refuse before writing anything: too many uploads from this phone, or no room."""
-    from piratebox.web import rate_limit
+    from piratebox.web import within_limit
 
-    rate_limit("upload", config["FILES_PER_HOUR"], UPLOADED_A_LOT)
+    if rate_limited:
+        within_limit(RATE_BUCKET, config["FILES_PER_HOUR"], UPLOADED_A_LOT)
     if announced_length and announced_length > room(data_dir, config):
         raise DiskFull()
 

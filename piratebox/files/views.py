@@ -7,48 +7,34 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     jsonify,
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
 
 from models import SharedFile
-from piratebox import ownership, pagecache
+from piratebox import bodies, moderation, ownership, pagecache
 from piratebox.admin import admin_required, is_admin
 from piratebox.blobs import BlobStore
-from piratebox.errors import BadInput
+from piratebox.errors import BadInput, PirateboxError
 from piratebox.files import logic, names, upload
 from piratebox.i18n import N_
-from piratebox.web import actor
+from piratebox.sending import send_stored
+from piratebox.web import actor, count_success, public_url
 from piratebox.web import gettext as _
 
 bp = Blueprint("files", __name__)
 
-MAX_FILES_PER_UPLOAD = 20
 EXPIRY_SWEEP_SECONDS = 300
+DOWNLOAD_PERIOD = 24 * 3600  # a phone's downloads of one file count once in this time
 JUST_UPLOADED = "just_uploaded"
 # A shared file is shown by the browser only in a sandbox: no script, no form, no plugin,
 # nothing loaded from elsewhere, whatever the file turns out to contain.
 FILE_POLICY = ("sandbox; default-src 'none'; img-src 'self'; media-src 'self'; "
                "style-src 'unsafe-inline'; frame-ancestors 'self'")
-UNITS = {"fr": ("o", "Ko", "Mo", "Go", "To"), "en": ("B", "KB", "MB", "GB", "TB")}
-
-
-@bp.app_template_filter("filesize")
-def filesize(size):
-    units = UNITS.get(g.get("lang"), UNITS["en"])
-    value = float(size)
-    for unit in units:
-        if value < 1024 or unit == units[-1]:
-            break
-        value /= 1024
-    text = f"{value:.0f}" if unit == units[0] or value >= 100 else f"{value:.1f}"
-    return f"{text.replace('.', ',') if g.get('lang') == 'fr' else text} {unit}"
 
 
 def disk_figures():
@@ -56,7 +42,8 @@ def disk_figures():
     usage = shutil.disk_usage(data_dir.path)
     reserve = upload.reserve_bytes(current_app.config, usage.total)
     return {"total": usage.total, "used": usage.total - usage.free,
-            "available": max(0, usage.free - reserve), "reserve": reserve}
+            "available": max(0, usage.free - reserve), "reserve": reserve,
+            "largest_upload": upload.largest_upload(data_dir, current_app.config)}
 
 
 def sweep_expired():
@@ -76,6 +63,8 @@ def get_file(file_id, visible_only=True):
     now = current_app.extensions["clock"].now()
     if record is None or record.deleted or (record.expires_at and record.expires_at <= now):
         abort(404)
+    if record.origin != current_app.extensions["box"]["id"] and not record.network:
+        abort(404)  # kept in its village: its content is not here
     if visible_only and record.hidden and not (owns(record) or is_admin()):
         abort(404)
     return record
@@ -88,43 +77,54 @@ def owns(record):
 @bp.get("/files/")
 def index():
     sweep_expired()
+    return pagecache.render(render_index, ("files",))
+
+
+def render_index(errors=None, typed=None):
+    """The list and the upload form; a refused upload shows why beside the form, with the
+    folder that was typed kept."""
     filters = {name: request.args.get(name, "") for name in ("q", "folder", "sort")}
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() else 1
-
-    def render_page():
-        now = current_app.extensions["clock"].now()
-        rows, total = logic.browse(filters, page, now)
-        folders = logic.folders(now)
-        return render_template(
-            "files/index.html", files=rows, total=total, page=page, filters=filters,
-            pages=max(1, -(-total // logic.PAGE_SIZE)), folders=folders,
-            folder_choices=[(name, name) for name in folders],
-            disk=disk_figures(), max_mb=current_app.config["FILES_MAX_MB"],
-            kind_of=names.kind_of)
-
-    return pagecache.render(render_page, ("files",))
+    now = current_app.extensions["clock"].now()
+    rows, total = logic.browse(filters, page, now)
+    folders = logic.folders(now)
+    return render_template(
+        "files/index.html", files=rows, total=total, page=page, filters=filters,
+        pages=max(1, -(-total // logic.PAGE_SIZE)), folders=folders,
+        folder_choices=[(name, name) for name in folders],
+        disk=disk_figures(),
+        kind_of=names.kind_of, errors=errors or {}, typed=typed or {})
 
 
 @bp.post("/files/")
+@bodies.accepts("files")
 def upload_files():
     """Several files in one form. The parts are already on disk, streamed and hashed, when
-    this runs (see piratebox/files/upload.py); here they are kept or refused as a whole."""
-    chosen = [part for part in request.files.getlist("files") if part.filename]
-    if not chosen:
-        raise BadInput(N_("Choose at least one file to share."))
-    if len(chosen) > MAX_FILES_PER_UPLOAD:
-        raise BadInput(N_("At most {count} files at once, please."), count=MAX_FILES_PER_UPLOAD)
-    who = actor()
-    expire_days = current_app.config["FILES_EXPIRE_DAYS"]
-    added = [logic.add(part.stream, part.filename, request.form.get("folder", ""), who,
-                       expire_days) for part in chosen]
+    this runs (see piratebox/files/upload.py); here they are kept or refused as a whole.
+    A refusal is shown on the form, with the folder that was typed."""
+    try:
+        added = add_chosen()
+    except PirateboxError as error:
+        typed = {"folder": request.form.get("folder", "")}
+        return render_index({"files": error.localized(_)}, typed), error.status
+    count_success("upload")
     for record, token in added:
         ownership.remember(record.id, token)
     session[JUST_UPLOADED] = [record.id for record, _token in added]
     if request.accept_mimetypes.best == "application/json":
         return jsonify(next=url_for("files.uploaded"))  # the progress bar's script goes there
     return redirect(url_for("files.uploaded"), code=303)
+
+
+def add_chosen():
+    chosen = [part for part in request.files.getlist("files") if part.filename]
+    if not chosen:
+        raise BadInput(N_("Choose at least one file to share."))
+    who = actor()
+    expire_days = current_app.config["FILES_EXPIRE_DAYS"]
+    return [logic.add(part.stream, part.filename, request.form.get("folder", ""), who,
+                      expire_days) for part in chosen]
 
 
 @bp.get("/files/uploaded")
@@ -140,8 +140,8 @@ def uploaded():
 
 def private_link(record):
     """The uploader's delete link, as it must be typed or scanned on another phone."""
-    return current_app.extensions["site"]["site_url"] + url_for(
-        "files.manage", file_id=record.id, token=ownership.token_for(record.id))
+    return public_url("files.manage", file_id=record.id,
+                           token=ownership.token_for(record.id))
 
 
 @bp.get("/files/<file_id>")
@@ -156,7 +156,7 @@ def send_content(record, inline):
     path = BlobStore(current_app.extensions["data_dir"]).path(record.blob)
     if not path.is_file():  # content kept at another box, or a damaged store
         abort(404)
-    response = send_file(
+    response = send_stored(
         path, mimetype=record.media_type if inline else names.download_type(record.name),
         as_attachment=not inline, download_name=record.name, etag=record.blob,
         last_modified=record.created_at, conditional=True, max_age=0)
@@ -170,7 +170,8 @@ def download(file_id, filename):
     """The file itself; the name in the address is only for people and download managers."""
     record = get_file(file_id)
     response = send_content(record, inline=False)
-    if request.method == "GET" and response.status_code in (200, 206) and starts_at_zero():
+    if request.method == "GET" and response.status_code in (200, 206) and starts_at_zero() \
+            and first_today(record.id):
         logic.count_download(record.id)
     return response
 
@@ -179,6 +180,13 @@ def starts_at_zero():
     """A download is counted once: by its first range, not by every resumed piece."""
     ranges = request.range
     return ranges is None or (ranges.ranges and ranges.ranges[0][0] == 0)
+
+
+def first_today(file_id):
+    """Is this the phone's first download of the file in a day? Three hundred asked in a
+    second count one (kept in memory, like the rate limits: a restart forgets)."""
+    limiter = current_app.extensions["limiter"]
+    return not limiter.hit(f"download:{file_id}", request.remote_addr, 1, DOWNLOAD_PERIOD)
 
 
 @bp.get("/files/preview/<file_id>/<path:filename>")
@@ -221,6 +229,9 @@ def moderate(file_id, action):
         abort(404)
     record = get_file(file_id, visible_only=False)
     flag, value = ADMIN_ACTIONS[action]
-    logic.set_flag(record, flag, value, actor())
+    if flag == "hidden":
+        moderation.set_hidden(record, value, actor())
+    else:
+        logic.set_flag(record, flag, value, actor())
     flash(_("Done."), "success")
     return redirect(url_for("files.show", file_id=record.id))

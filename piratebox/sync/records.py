@@ -1,161 +1,137 @@
 """Which records travel, and how a record from a bundle is checked and merged.
 
-A record arrives as its full state. It is checked field by field against the model
-(type, length, known values where a page depends on them), unknown fields are ignored,
-and it replaces the local copy only if it wins on (version, origin): the same bundles
-in any order, any number of times, give the same state.
+A record arrives as its full state. It is checked against the one definition of a valid
+record (piratebox/rules.py) that the forms use too, unknown fields are ignored, and it
+replaces the local copy only if it wins on (version, origin): the same bundles in any
+order, any number of times, give the same state. A record that cannot be applied is
+set aside (piratebox/sync/quarantine.py), never allowed to stop the others.
 """
 
-import json
-import math
-import re
+from peewee import PostgresqlDatabase
 
-from peewee import (
-    BigIntegerField,
-    BooleanField,
-    CharField,
-    FloatField,
-    PostgresqlDatabase,
-    TextField,
-)
-
-from models import Counter, Event, Exchange, Item, SharedFile, Tally, db
-from piratebox.catalogue import categories
-from piratebox.events.logic import KINDS as EVENT_KINDS
+from models import BlobUse, Counter, Event, Exchange, Item, SharedFile, Tally, WaitingEntry, db
+from piratebox import rules
 from piratebox.i18n import N_
-from piratebox.sync.bundle import BundleRefused
+from piratebox.rules import Unusable
 
 # Board messages stay in the village (DESIGN: the sync leaves them out).
-TABLES = {model._meta.table_name: model for model in (Item, Exchange, Event, Tally, SharedFile)}
-ID_PATTERN = re.compile(r"^[a-z2-7]{26}$")
-MAX_TEXT = 100_000
-LOCAL_FIELDS = {"seq", "search_text"}  # recomputed here, never taken from a bundle
-KNOWN_VALUES = {
-    ("item", "kind"): set(categories.KINDS),
-    ("item", "mode"): set(categories.MODES),
-    ("item", "place"): set(categories.PLACES),
-    ("item", "status"): set(categories.STATUSES),
-    ("item", "condition"): set(categories.CONDITIONS) | {""},
-    ("event", "kind"): set(EVENT_KINDS),
-    ("event", "status"): {"proposed", "published", "rejected"},
-}
+TABLES = {model._meta.table_name: model
+          for model in (Item, Exchange, Event, Tally, SharedFile, WaitingEntry)}
+LOCAL_FIELDS = {"seq", "search_text", "via", "shown_seq"}  # this box's own, never sent
+# What stays in the village where a record was born: who reserved or borrowed an object
+# and what they wrote, who waits for it, who proposed an event. Neither the hub nor
+# another village needs it.
+VILLAGE_ONLY = {Item: ("reserved_by", "reserved_message", "lent_to"), Event: ("proposed_by",),
+                WaitingEntry: ("pseudonym", "contact")}
+# What travels only while an object is on offer to the network: how to reach its owner and
+# where the object is. The hub needs it to show the offer, the other villages to answer it.
+NETWORK_ONLY = {Item: ("contact", "pseudonym", "place_detail")}
+UNKNOWN_TABLE = N_("its table ({table}) is one this version does not know (sent by a newer "
+                   "version?)")
+ID_TAKEN = N_("its id is already another box's record")
+SQL_VARIABLES = 900  # under SQLite's oldest limit on bound values per statement (999)
 
 
 def state_of(record):
-    """A record as it travels: every column but the local ones, and its table."""
+    """A record's whole state, as this box holds it: every column but the local ones."""
     data = {name: value for name, value in record.__data__.items() if name not in LOCAL_FIELDS}
     return {"table": record._meta.table_name, "record": data}
 
 
-def _valid(field, value):
-    if value is None:
-        return field.null
-    if isinstance(field, BooleanField):
-        return isinstance(value, bool)
-    if isinstance(field, BigIntegerField):
-        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
-    if isinstance(field, FloatField):
-        return (isinstance(value, (int, float)) and not isinstance(value, bool)
-                and math.isfinite(value))
-    if isinstance(field, CharField):
-        return isinstance(value, str) and len(value) <= field.max_length and "\x00" not in value
-    if isinstance(field, TextField):
-        return isinstance(value, str) and len(value) <= MAX_TEXT and "\x00" not in value
-    return False
+def travelling_state(record):
+    """A record as a bundle carries it: its state without what stays in the village. A
+    field left out is not a blank: the box where the record was born keeps its own value
+    (see merge), any other holds the column's default."""
+    state = state_of(record)
+    model = type(record)
+    left_out = list(VILLAGE_ONLY.get(model, ()))
+    if not record.is_offered_to_network():
+        left_out += NETWORK_ONLY.get(model, ())
+    for name in left_out:
+        state["record"].pop(name, None)
+    return state
 
 
 def parse(line):
-    """(model, clean fields) for a record line; None for a table or value this version does
-    not know (a newer sender: skipped, not refused). A malformed record refuses the bundle."""
-    table, raw = line.get("table"), line.get("record")
-    model = TABLES.get(table)
+    """(model, clean fields) for a record line, or Unusable saying why not."""
+    table = line.get("table")
+    model = TABLES.get(table) if isinstance(table, str) else None
     if model is None:
-        return None
-    if not isinstance(raw, dict):
-        raise BundleRefused(N_("Bundle refused: a record is malformed ({table})."), table=table)
-    clean = {}
-    for name, field in model._meta.fields.items():
-        if name in LOCAL_FIELDS:
-            continue
-        if name not in raw:
-            if field.default is None and not field.null:
-                raise BundleRefused(N_("Bundle refused: a record lacks {field} ({table})."),
-                                    field=name, table=table)
-            continue
-        if not _valid(field, raw[name]):
-            raise BundleRefused(N_("Bundle refused: a record has an invalid {field} ({table})."),
-                                field=name, table=table)
-        clean[name] = raw[name]
-    if not ID_PATTERN.match(clean["id"]) or not ID_PATTERN.match(clean["origin"]):
-        raise BundleRefused(N_("Bundle refused: a record has an invalid id ({table})."),
-                            table=table)
-    if "photos" in clean and not _valid_photos(clean["photos"]):
-        raise BundleRefused(N_("Bundle refused: a record has an invalid photos ({table})."),
-                            table=table)
-    for (known_table, name), allowed in KNOWN_VALUES.items():
-        if known_table == table and name in clean and clean[name] not in allowed:
-            return None
-    return model, clean
+        raise Unusable(UNKNOWN_TABLE, newer=isinstance(table, str),
+                       table=str(table)[:32])
+    return model, rules.read_record(model, line.get("record"), LOCAL_FIELDS)
 
 
-HASH = re.compile(r"^[0-9a-f]{64}$")
-
-
-def _valid_photos(text):
-    try:
-        photos = json.loads(text)
-    except ValueError:
-        return False
-    return isinstance(photos, list) and all(
-        isinstance(photo, dict) and all(isinstance(photo.get(size), str)
-                                        and HASH.match(photo[size]) for size in ("full", "thumb"))
-        for photo in photos)
-
-
-def merge(model, cleans, relay):
-    """Apply records of one table, each only if it wins; returns (applied, unchanged).
+def merge(model, cleans, relay, via, here):
+    """Apply records of one table, each only if it wins; returns (applied, unchanged,
+    [(clean, Unusable)] for those whose id is another box's record).
 
     One query reads the local versions of the whole batch, the losers of the comparison
-    are deleted and the winners inserted by one statement prepared for the batch: a hub
-    takes records at a third of the speed of bare inserts of the same rows. A hub relays
-    what it receives, so applied records get new local sequence numbers there; a box
-    never re-sends what came from its hub (sequence 0).
+    are deleted and the winners inserted by one statement prepared for the batch (see
+    insert_rows). A hub relays what it receives, so applied records get new local sequence
+    numbers there; a box never re-sends what came from its hub (sequence 0). `via` is the
+    peer that delivered them; `here` this box's id: a record of ours that comes back keeps
+    our values of the fields the bundle left out (what stays in the village).
     """
-    ids = [clean["id"] for clean in cleans]
-    local = {}
-    for start in range(0, len(ids), SQL_VARIABLES):
-        chunk = ids[start:start + SQL_VARIABLES]
-        local.update((row[0], (row[1], row[2])) for row in db.execute_sql(
-            f'SELECT id, version, origin FROM "{model._meta.table_name}" '  # noqa: S608
-            f"WHERE id IN ({', '.join([db.param] * len(chunk))})", chunk))
+    latest = {}  # a record twice in one batch: its latest state only
+    for clean in cleans:
+        known = latest.get(clean["id"])
+        if known is None or (known["version"], known["origin"]) < (clean["version"],
+                                                                    clean["origin"]):
+            latest[clean["id"]] = clean
+    twice = len(cleans) - len(latest)
+    cleans = list(latest.values())
+    offers = "shown_seq" in model._meta.fields  # an object or a file: see Item.shown_seq
+    local, shown = {}, {}
+    for row in local_versions(model, list(latest), offers):
+        local[row[0]] = (row[1], row[2])
+        shown[row[0]] = row[3] if offers else None
+    taken = [(clean, Unusable(ID_TAKEN)) for clean in cleans
+             if clean["id"] in local and local[clean["id"]][1] != clean["origin"]]
     winners = [clean for clean in cleans if clean["id"] not in local
                or local[clean["id"]] < (clean["version"], clean["origin"])]
+    winners = [clean for clean in winners if clean["id"] not in local
+               or local[clean["id"]][1] == clean["origin"]]
     if not winners:
-        return 0, len(cleans)
+        return 0, len(cleans) - len(taken) + twice, taken
     replaced = [clean["id"] for clean in winners if clean["id"] in local]
+    mine = [clean["id"] for clean in winners if clean["id"] in local and clean["origin"] == here]
+    ours = {row.id: row for row in model.select().where(model.id.in_(mine))} if mine else {}
     if replaced:
         model.delete().where(model.id.in_(replaced)).execute()
     first_seq = Counter.take("seq", len(winners)) if relay else 0
     fields = model._meta.sorted_fields
-    defaults = {field.name: field.default for field in fields}
-    made_up = [name for name, default in defaults.items() if callable(default)]
-    search_text_of = getattr(model, "search_text_of", None)
-    rows = []
+    records, rows = [], []
     for number, clean in enumerate(winners):
-        values = {**defaults, **clean}
-        for name in made_up:
-            if callable(values[name]):
-                values[name] = values[name]()
-        values["seq"] = first_seq + number if relay else 0
-        if search_text_of:
-            values["search_text"] = search_text_of(values)
-        rows.append([values[field.name] for field in fields])
+        record = model(**clean)
+        if clean["id"] in ours:
+            for name in set(model._meta.fields) - set(clean) - LOCAL_FIELDS:
+                setattr(record, name, getattr(ours[clean["id"]], name))
+        record.seq = first_seq + number if relay else 0
+        record.via = via
+        if offers:
+            record.shown_seq = shown.get(clean["id"])
+            record.note_offer()
+        if hasattr(record, "refresh_search_text"):
+            record.refresh_search_text()
+        records.append(record)
+        rows.append([record.__data__.get(field.name) for field in fields])
     insert_rows(model, rows)
+    BlobUse.refresh(records, here=None if relay else here)
     Counter.witness("lamport", max(clean["version"] for clean in winners))
-    return len(winners), len(cleans) - len(winners)
+    return len(winners), len(cleans) - len(winners) - len(taken) + twice, taken
 
 
-SQL_VARIABLES = 900  # under SQLite's oldest limit on bound values per statement (999)
+def local_versions(model, ids, offers):
+    """(id, version, origin[, shown_seq]) of the local copies of these records, a few
+    hundred ids a statement (SQLite's oldest limit on bound values is 999)."""
+    table = model._meta.table_name
+    columns = "id, version, origin" + (", shown_seq" if offers else "")
+    for start in range(0, len(ids), SQL_VARIABLES):
+        chunk = ids[start:start + SQL_VARIABLES]
+        yield from db.execute_sql(
+            f'SELECT {columns} FROM "{table}" '  # noqa: S608 - our names, values bound
+            f"WHERE id IN ({', '.join([db.param] * len(chunk))})", chunk)
 
 
 def insert_rows(model, rows):
@@ -178,12 +154,6 @@ def insert_rows(model, rows):
                        [value for row in chunk for value in row])
 
 
-def photo_hashes(record):
-    """The blobs a record needs, with the kind each is stored as."""
-    needed = {}
-    if isinstance(record, (Item, Tally)):
-        for photo in record.photo_list():
-            needed[photo.get("full")] = "photo"
-            needed[photo.get("thumb")] = "thumb"
-    needed.pop(None, None)
-    return needed
+def blobs_of(model, clean):
+    """The blobs a record needs, {hash: kind}, from its clean fields."""
+    return model(**clean).blob_hashes()

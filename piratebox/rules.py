@@ -1,0 +1,350 @@
+"""A valid record: one definition for every way a record is written.
+
+The forms and the command line read what a person typed through it, a change is checked
+against it once more just before it is stored (`Actor.save`), and the bundle reader
+checks every record a bundle brings against it (piratebox/sync/records.py). So a box
+never stores what its hub would refuse, and a hub never stores what a form could not
+have written. Free text is cleaned, not refused (the shared rule of piratebox.text): the
+same cleaning on every path makes it a no-op on text that was already clean.
+
+A form may ask for more than a valid record needs (a title of three characters on the
+"offer an object" form), never less.
+"""
+
+import json
+import math
+import re
+from datetime import date
+
+from models import Event, Exchange, Item, Message, SharedFile, Tally, WaitingEntry
+from piratebox import events
+from piratebox.blobs import HASH_PATTERN
+from piratebox.catalogue import categories
+from piratebox.errors import BadInput
+from piratebox.files import names
+from piratebox.i18n import N_
+from piratebox.text import clean_block, clean_line, clean_name
+
+ID = re.compile(r"\A[a-z2-7]{26}\Z")  # a record's or a box's id (models.new_id)
+ISO_DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+# The largest integer every JSON reader keeps exact: no version, size or count above it.
+MAX_VERSION = 2**53
+# 2100-01-01: a later date is no box's clock. Keeps an object from being pinned at the
+# top of every list by a date in the year 9999.
+MAX_TIME = 4_102_444_800.0
+MAX_PHOTOS = 3
+MAX_TALLY = 10_000
+MAX_MASS_KG = 1000.0
+
+TOO_LONG = N_("Too long: at most %(limit)d characters.")
+CHOOSE = N_("Choose one of the options.")
+GIVE_DATE = N_("Give a date, for example 2026-12-31.")
+WHOLE_NUMBER = N_("Give a whole number, 0 or more.")
+NOT_VALID = N_("This value is not valid.")
+
+
+class Field:
+    """One column's rule. `read` returns (the value to store, a message id or None)."""
+
+    types = (str,)  # the JSON types a bundle may carry for it
+    newer = False  # a refusal may only mean that a newer version sent it
+
+    def __init__(self, null=False):
+        self.null = null
+
+    def read(self, value):
+        return value, None
+
+
+class Line(Field):
+    """One line of free text, cleaned."""
+
+    clean = staticmethod(clean_line)
+
+    def __init__(self, limit, minimum=0, short=NOT_VALID):
+        super().__init__()
+        self.limit, self.minimum, self.short = limit, minimum, short
+
+    def read(self, value):
+        text = self.clean(value)
+        if len(text) > self.limit:
+            return text, TOO_LONG
+        if len(text) < self.minimum:
+            return text, self.short
+        return text, None
+
+
+class Block(Line):
+    """Several lines of free text (a description, a message), cleaned."""
+
+    clean = staticmethod(clean_block)
+
+
+class PersonName(Line):
+    """Who wrote, reserved, borrowed or waits: a line with nothing invisible in it."""
+
+    clean = staticmethod(clean_name)
+
+
+class Name(Field):
+    """A file's display name or folder: its own cleaner, built on the same character rule."""
+
+    def __init__(self, cleaner):
+        super().__init__()
+        self.cleaner = cleaner
+
+    def read(self, value):
+        return self.cleaner(value), None
+
+
+class Choice(Field):
+    newer = True
+
+    def __init__(self, values, null=False):
+        super().__init__(null)
+        self.values = frozenset(values)
+
+    def read(self, value):
+        return value, None if value in self.values else CHOOSE
+
+
+class Pattern(Field):
+    def __init__(self, pattern, null=False):
+        super().__init__(null)
+        self.pattern = pattern
+
+    def read(self, value):
+        return value, None if self.pattern.match(value) else NOT_VALID
+
+
+class Whole(Field):
+    types = (int,)
+
+    def __init__(self, high, low=0):
+        super().__init__()
+        self.low, self.high = low, high
+
+    def read(self, value):
+        return value, None if self.low <= value <= self.high else WHOLE_NUMBER
+
+
+class Number(Field):
+    types = (int, float)
+
+    def __init__(self, high, low=0.0, null=False):
+        super().__init__(null)
+        self.low, self.high = low, high
+
+    def read(self, value):
+        # an integer of 5,000 digits has no float: compare before converting
+        ok = self.low <= value <= self.high and math.isfinite(value)
+        return (float(value) if ok else value), None if ok else NOT_VALID
+
+
+class Flag(Field):
+    types = (bool,)
+
+
+class Day(Field):
+    """A date as YYYY-MM-DD ("" where the column allows no date); a Monday if asked."""
+
+    def __init__(self, blank=False, monday=False):
+        super().__init__()
+        self.blank, self.monday = blank, monday
+
+    def read(self, value):
+        if value == "" and self.blank:
+            return value, None
+        try:
+            day = date.fromisoformat(value) if ISO_DAY.match(value) else None
+        except ValueError:
+            day = None
+        if day is None or (self.monday and day.weekday() != 0):
+            return value, GIVE_DATE
+        return value, None
+
+
+class Photos(Field):
+    """A JSON text: a list of {"full": sha256, "thumb": sha256}."""
+
+    def read(self, value):
+        try:
+            photos = json.loads(value)
+        except (ValueError, RecursionError):
+            return value, NOT_VALID
+        valid = isinstance(photos, list) and len(photos) <= MAX_PHOTOS and all(
+            isinstance(photo, dict) and all(isinstance(photo.get(size), str)
+                                            and HASH_PATTERN.match(photo[size])
+                                            for size in ("full", "thumb"))
+            for photo in photos)
+        return value, None if valid else NOT_VALID
+
+
+def _time(null=False):
+    return Number(MAX_TIME, null=null)
+
+
+REPLICATED = {
+    "id": Pattern(ID), "origin": Pattern(ID), "version": Whole(MAX_VERSION),
+    "deleted": Flag(), "created_at": _time(), "updated_at": _time(),
+}
+TITLE = Line(120, minimum=1, short=N_("Give a title of at least 3 characters."))
+PSEUDONYM = PersonName(60)
+FIELDS = {
+    Item: {
+        "kind": Choice(categories.KINDS), "mode": Choice(categories.MODES),
+        "title": TITLE, "description": Block(2000), "category": Choice(categories.BY_CODE),
+        "condition": Choice(categories.CONDITIONS), "place": Choice(categories.PLACES),
+        "place_detail": Line(120), "pseudonym": PSEUDONYM, "contact": Line(200),
+        "photos": Photos(), "status": Choice(categories.STATUSES),
+        "reserved_by": PSEUDONYM, "reserved_message": Line(300),
+        "avoided_purchase": Flag(null=True), "lent_to": PSEUDONYM,
+        "lent_until": Day(blank=True), "expires_at": _time(null=True),
+        "answers": Pattern(ID, null=True), "hidden": Flag(), "network": Flag(),
+    },
+    Exchange: {
+        "item_id": Pattern(ID), "action": Choice(categories.ACTIONS),
+        "kind": Choice(categories.KINDS), "mode": Choice(categories.MODES),
+        "place": Choice(categories.PLACES), "category": Choice(categories.BY_CODE),
+        "mass_kg": Number(MAX_MASS_KG), "avoided_purchase": Flag(null=True),
+        "happened_at": _time(),
+    },
+    Event: {
+        "title": TITLE, "kind": Choice(events.KINDS), "starts_at": _time(),
+        "ends_at": _time(null=True), "place": Line(120), "description": Block(2000),
+        "status": Choice(events.STATUSES), "proposed_by": PSEUDONYM,
+    },
+    Tally: {
+        "week_of": Day(monday=True), "deposited": Whole(MAX_TALLY),
+        "taken": Whole(MAX_TALLY), "note": Line(300), "photos": Photos(),
+    },
+    SharedFile: {
+        "name": Name(names.clean_name), "folder": Name(names.clean_folder),
+        "blob": Pattern(HASH_PATTERN), "size": Whole(MAX_VERSION),
+        "media_type": Choice(names.PREVIEW_TYPES | {""}), "hidden": Flag(),
+        "network": Flag(), "expires_at": _time(null=True),
+    },
+    Message: {
+        "text": Block(500, minimum=1, short=N_("Write a message first.")),
+        "pseudonym": PSEUDONYM, "hidden": Flag(),
+    },
+    WaitingEntry: {
+        "item_id": Pattern(ID),
+        "pseudonym": PersonName(60, minimum=1, short=N_("Give a name or pseudonym so the "
+                                                        "owner knows who you are.")),
+        "contact": Line(200),
+    },
+}
+
+
+def _ends_after_start(values):
+    ends, starts = values.get("ends_at"), values.get("starts_at")
+    return ends is None or starts is None or ends >= starts
+
+
+def _network_has_contact(values):
+    """An object shown to other villages says how to reach its owner: they cannot come by.
+    (A bundle leaves the contact out of an object no longer on offer: not judged then.)"""
+    return not values.get("network") or "contact" not in values or bool(values["contact"])
+
+
+NEEDS_CONTACT = N_("Say how to reach you (a phone, an address…) to show the object to "
+                   "other villages: they cannot come by.")
+# Rules between fields: (the check, the field to blame, why, the fields it reads).
+ACROSS = {
+    Event: [(_ends_after_start, "ends_at", NOT_VALID, ("starts_at", "ends_at"))],
+    Item: [(_network_has_contact, "contact", NEEDS_CONTACT, ("network", "contact"))],
+}
+
+
+def limits(model):
+    """The longest text each field takes: what a form's maxlength says."""
+    return {name: rule.limit for name, rule in FIELDS[model].items() if isinstance(rule, Line)}
+
+
+def read(model, values):
+    """What a form or the command line gives for `model`: (clean values, errors by field).
+
+    Fields the rules do not know (a form's own, like a day and a time) pass unchanged.
+    """
+    clean, errors = dict(values), {}
+    rules = FIELDS[model]
+    for name, value in values.items():
+        rule = rules.get(name)
+        if rule is None or (value is None and rule.null):
+            continue
+        clean[name], problem = rule.read(value)
+        if problem:
+            errors[name] = problem
+    for check, name, message, _reads in ACROSS.get(model, ()):
+        if name not in errors and not check(clean):
+            errors[name] = message
+    return clean, errors
+
+
+def check_change(record):
+    """Just before a change is stored: the fields it sets must be valid (text is cleaned in
+    place). Fields it leaves alone are not judged again: a record written by an older
+    version stays usable."""
+    model = type(record)
+    changed = {name: getattr(record, name) for name in record._dirty if name in FIELDS[model]}
+    clean, errors = read(model, changed)
+    whole = {**record.__data__, **clean}
+    for check, name, _message, reads in ACROSS.get(model, ()):
+        if name not in errors and set(reads) & set(changed) and not check(whole):
+            errors[name] = NOT_VALID
+    if errors:
+        raise BadInput(N_("This cannot be saved: {field} is not valid."), field=sorted(errors)[0])
+    for name in changed:
+        setattr(record, name, clean[name])
+    return record
+
+
+# --- records from a bundle ------------------------------------------------------------------
+
+class Unusable(Exception):  # noqa: N818 - a verdict on a record, not a failure of ours
+    """A record that cannot be applied here, and why (a message id and its values)."""
+
+    def __init__(self, reason, newer=False, **params):
+        super().__init__(reason.format(**params))
+        self.reason, self.params, self.newer = reason, params, newer
+
+
+NOT_A_RECORD = N_("it is not a record")
+LACKS = N_("it lacks {field}")
+INVALID = N_("its {field} is not valid")
+UNKNOWN_VALUE = N_("its {field} has a value this version does not know (sent by a newer "
+                   "version?)")
+
+
+def read_record(model, raw, local_fields):
+    """The clean fields of a record as a bundle carries it, or Unusable.
+
+    Unknown fields are ignored, `local_fields` (never sent) too; a missing field takes the
+    column's default where it has one.
+    """
+    if not isinstance(raw, dict):
+        raise Unusable(NOT_A_RECORD)
+    rules = {**REPLICATED, **FIELDS[model]}
+    clean = {}
+    for name, column in model._meta.fields.items():
+        if name in local_fields:
+            continue
+        if name not in raw:
+            if column.default is None and not column.null:
+                raise Unusable(LACKS, field=name)
+            continue
+        value, rule = raw[name], rules[name]
+        if value is None and rule.null:
+            clean[name] = None
+            continue
+        if not isinstance(value, rule.types) or isinstance(value, bool) != (bool in rule.types):
+            raise Unusable(INVALID, field=name)
+        clean[name], problem = rule.read(value)
+        if problem:
+            raise Unusable(UNKNOWN_VALUE if rule.newer else INVALID, newer=rule.newer,
+                           field=name)
+    for check, name, _message, _reads in ACROSS.get(model, ()):
+        if not check(clean):
+            raise Unusable(INVALID, field=name)
+    return clean
