@@ -35,7 +35,8 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(data_dir):
     with Server(data_dir.path, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0",
-                                    "PIRATEBOX_POSTS_PER_HOUR": "1000"}) as running:
+                                    "PIRATEBOX_POSTS_PER_HOUR": "1000",
+                                    "PIRATEBOX_CLAIMS_PER_HOUR": "1000"}) as running:
         yield running
 
 
