@@ -17,7 +17,18 @@ import click
 from flask import Flask
 
 from models import db
-from piratebox import __version__, admin, api, box, pages, print_views, site, stats_views, web
+from piratebox import (
+    __version__,
+    admin,
+    api,
+    box,
+    pages,
+    print_views,
+    site,
+    static_files,
+    stats_views,
+    web,
+)
 from piratebox.board import views as board
 from piratebox.catalogue import views as catalogue
 from piratebox.clock import Clock
@@ -46,7 +57,7 @@ def create_app(config=None):
     config = dict(config or {})
     data_dir = data_dir_from(config)
     open_existing(data_dir)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # served by piratebox.static_files
     app.config.update(load_config(data_dir, config))
     if not app.config.get("SECRET_KEY"):  # Flask's default is None, hence no setdefault
         app.config["SECRET_KEY"] = data_dir.secret_key()
@@ -74,6 +85,7 @@ def create_app(config=None):
         portal=Portal(site.address(settings), app.config["PORTAL_MEMORY_SECONDS"]),
     )
     web.init_app(app)
+    static_files.init_app(app, os.path.join(app.root_path, "static"))
     for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,
                       print_views.bp, stats_views.bp, sync_views.bp):
         app.register_blueprint(blueprint)
