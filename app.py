@@ -18,7 +18,7 @@ import click
 from flask import Flask
 
 from models import db
-from piratebox import __version__, admin, api, pages, site, web
+from piratebox import __version__, admin, api, pages, site, static_files, web
 from piratebox.backup import views as backup_views
 from piratebox.board import views as board
 from piratebox.box import DEFAULT_NAMES, ROLES, Box, create
@@ -59,7 +59,7 @@ def create_app(config=None):
     config = dict(config or {})
     data_dir = data_dir_from(config)
     opened = Box.open(data_dir, config)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # served by piratebox.static_files
     app.config.update(opened.config)
     opened.config = app.config  # one configuration, whoever reads it
     if not app.config.get("SECRET_KEY"):  # Flask's default is None, hence no setdefault
@@ -83,6 +83,7 @@ def create_app(config=None):
         menu=MENU,
     )
     web.init_app(app)
+    static_files.init_app(app, os.path.join(app.root_path, "static"))
     for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,
                       printing_views.bp, impact_views.bp, sync_views.bp, backup_views.bp):
         app.register_blueprint(blueprint)

@@ -21,6 +21,19 @@ PLURAL_RULES = {
 }
 
 
+PO_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+PO_ESCAPE = re.compile(r"\\(.)")
+
+
+def po_string(quoted):
+    """The text of a quoted .po string: "a \\"b\\"\\n" -> a "b" and a new line. (What
+    ast.literal_eval did, several times faster: the catalogue is read at each start.)"""
+    inner = quoted.strip()[1:-1]
+    if "\\" not in inner:
+        return inner
+    return PO_ESCAPE.sub(lambda match: PO_ESCAPES.get(match.group(1), match.group(1)), inner)
+
+
 def parse_po(text):
     """Return {msgid: msgstr} and {msgid: [plural forms]} from the text of a .po file."""
     singles, plurals = {}, {}
@@ -47,14 +60,14 @@ def parse_po(text):
         elif line.startswith("#"):
             continue
         elif line.startswith('"'):
-            entry[field] += ast.literal_eval(line)
+            entry[field] += po_string(line)
         else:
             keyword, _, rest = line.partition(" ")
             if keyword == "msgid" and "msgid" in entry:
                 flush()
                 entry = {key: value for key, value in entry.items() if key == "flags"}
             field = keyword
-            entry[field] = ast.literal_eval(rest)
+            entry[field] = po_string(rest)
     if entry:
         flush()
     return singles, plurals

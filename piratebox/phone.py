@@ -57,8 +57,9 @@ def remember(record_id, token):
     session[OWNED_KEY] = dict(list(owned.items())[-MAX_OWNED:])
 
 
-def holds_links():
-    return bool(session.get(OWNED_KEY))
+def held_links():
+    """{record id (or a reservation's key): token} of the private links this phone holds."""
+    return session.get(OWNED_KEY) or {}
 
 
 def token_for(record_id):
@@ -83,8 +84,10 @@ def claim_link(record_id, holder=ownership.OWNER, cookie_key=None):
 
 
 def owns(record_id):
-    """Does this phone hold the owner's private link of the record?"""
-    return ownership.holds(record_id, token_for(record_id))
+    """Does this phone hold the owner's private link of the record? Only a phone that
+    holds a token for it costs a look at the database."""
+    token = token_for(record_id)
+    return bool(token) and ownership.holds(record_id, token)
 
 
 def owner_only(load):

@@ -1,5 +1,6 @@
 """The request lifecycle shared by every page: database, language, security, errors, logging."""
 
+import functools
 import io
 import logging
 from collections import Counter
@@ -17,7 +18,6 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from models import db
 from piratebox import (
     __version__,
     bodies,
@@ -26,6 +26,7 @@ from piratebox import (
     portal,
     security,
     spool,
+    tuning,
     typography,
 )
 from piratebox.errors import PirateboxError, TooManyRequests
@@ -152,16 +153,21 @@ def ngettext(singular, plural, n, **params):
     return translator.ngettext(singular, plural, n).format(**params)
 
 
+# Phones send few different Accept-Language headers: each is read once (a router takes
+# milliseconds for it), and a bounded number is remembered.
+language_of = functools.lru_cache(maxsize=256)(best_language)
+translator_for = functools.cache(Translator)
+
+
 def choose_language():
     config = current_app.config
-    supported = config["LANGUAGES"].split(",")
+    supported = tuple(config["LANGUAGES"].split(","))
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen not in supported:
-        chosen = best_language(
-            request.headers.get("Accept-Language"), supported, config["DEFAULT_LANGUAGE"]
-        )
+        chosen = language_of(request.headers.get("Accept-Language"), supported,
+                             config["DEFAULT_LANGUAGE"])
     g.lang = chosen
-    g.translator = Translator(chosen)
+    g.translator = translator_for(chosen)
 
 
 def before_request():
@@ -191,10 +197,10 @@ def limit_changes():
 
 
 def after_request(response):
-    security.add_security_headers(response)
     if request.method in security.UNSAFE_METHODS and response.status_code < 400:
         current_app.extensions["box"].clock.remember()
-        current_app.extensions["page_cache"].changed()
+        current_app.extensions["page_cache"].changed(
+            pagecache.sections_changed_by(request.blueprint))
         count_success("change")
     if current_app.config["ACCESS_LOG"]:
         access_log.info(
@@ -203,11 +209,6 @@ def after_request(response):
             response.status_code, response.content_length or "-",
         )
     return response
-
-
-def close_database(_error=None):
-    if not db.is_closed():
-        db.close()
 
 
 ERROR_TITLES = {
@@ -285,12 +286,29 @@ def menu():
             if endpoint in views]
 
 
+def translations_for_templates():
+    """`_` for this request's templates: the translator found once, not at every string
+    (a page says fifty; on a router each look-up through Flask's `g` counts)."""
+    if "translator" not in g:
+        return gettext
+    look_up = g.translator.singles.get
+
+    def translate(message, **params):
+        text = look_up(message, message)
+        return text.format(**params) if params else text
+
+    return translate
+
+
 def template_globals():
+    translate = translations_for_templates()
     return {
-        "_": gettext,
-        "gettext": gettext,
+        "_": translate,
+        "gettext": translate,
         "ngettext": ngettext,
         "csrf_token": pagecache.csrf_token,
+        "flashes": pagecache.flashes,
+        "row": pagecache.row,
         "menu": menu,
         "box": current_app.extensions["box"],
         "version": __version__,
@@ -354,13 +372,14 @@ FILTERS = {"datetime": datetime_filter, "date": date_filter, "when": range_filte
 
 
 def init_app(app):
+    tuning.init_app(app)
+    app.wsgi_app = security.with_security_headers(app.wsgi_app)
     for name, function in FILTERS.items():
         app.add_template_filter(function, name)
     app.before_request(before_request)
     app.after_request(after_request)
     app.request_class = BoxRequest
     app.teardown_request(spool.discard_unadopted)
-    app.teardown_request(close_database)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(PirateboxError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)

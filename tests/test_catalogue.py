@@ -1,12 +1,15 @@
 import hashlib
 import io
 import json
+import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
-from models import Blob, Exchange, Item, PrivateKey, db
+from models import Blob, Exchange, Item, PrivateKey, db, fold
 from tests.conftest import csrf_from, phone_seen_before
 from tests.images import exif_of, jpeg, png_header_only
 
@@ -416,3 +419,19 @@ def test_items_json_photos_are_stored_as_hash_pairs(client):
     offer(client, photos=[("a.jpg", jpeg(color=(1, 2, 3))), ("b.jpg", jpeg(color=(9, 9, 9)))])
     stored = json.loads(only_item().photos)
     assert len(stored) == 2 and all(len(p["full"]) == 64 for p in stored)
+
+
+@settings(max_examples=500)
+@given(st.text())
+def test_search_folding_drops_exactly_the_accents_and_the_case(text):
+    decomposed = unicodedata.normalize("NFKD", text)
+    expected = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    assert fold(text) == expected
+
+
+def test_search_folding_learns_no_unbounded_table():
+    from models import WITHOUT_MARKS
+
+    fold("".join(chr(code) for code in range(0x3000, 0x4000)))
+    assert max(WITHOUT_MARKS) < 0x3000
+    assert fold("Étagère en CHÊNE") == "etagere en chene"

@@ -15,7 +15,7 @@ from flask import (
     url_for,
 )
 
-from models import Blob, BlobUse, Item
+from models import Blob, BlobUse, WaitingEntry
 from piratebox import bodies, moderation, ownership, pagecache, phone, villages, web
 from piratebox.blobs import BlobStore
 from piratebox.catalogue import categories, forms, lending, logic
@@ -61,14 +61,14 @@ def sweep_expired():
         state["at"] = now
         who = actor()
         if logic.expire_due(who):
-            current_app.extensions["page_cache"].changed()
+            current_app.extensions["page_cache"].changed(pagecache.sections_changed_by(bp.name))
         who.blobs.collect()
 
 
 def get_item(item_id, visible_only=True):
     """The object, or 404: deleted, hidden (but to its owner), or another village's that
     is not on offer to the network (kept in its village, or history)."""
-    item = Item.get_or_none(Item.id == item_id)
+    item = logic.find(item_id)
     if item is None or item.deleted or (visible_only and item.hidden and not owns(item)):
         abort(404)
     if item.origin != current_app.extensions["box"].id and not item.is_offered_to_network():
@@ -88,6 +88,8 @@ def village_of(record):
     if "villages" not in g:
         g.villages = villages.names()
     return g.villages.get(record.origin) or _("another village")
+
+
 def reservation_key(item_id):
     """Where this phone's cookie keeps the private link of a reservation it made."""
     return f"{item_id}.reserved"
@@ -143,7 +145,7 @@ def index():
             pages=max(1, -(-min(total, logic.COUNT_CAP) // logic.PAGE_SIZE)),
             filters=filters, count_cap=logic.COUNT_CAP)
 
-    return pagecache.render(render_page)
+    return pagecache.render(render_page, ("catalogue",))
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
@@ -215,17 +217,38 @@ def created(item, token):
 
 @bp.get("/items/<item_id>")
 def show(item_id):
-    return pagecache.render(lambda: render_show(get_item(item_id)))
+    """An object's page: one copy for every phone, another for its owner's; the phone of
+    who reserved it or waits for it sees its own page, never kept."""
+    if holds_a_claim_on(item_id):
+        return render_show(get_item(item_id))
+    owner = phone.owns(item_id)
+    return pagecache.render(lambda: render_show(get_item(item_id), owner=owner),
+                            ("catalogue",), variant="owner" if owner else "")
 
 
-def render_show(item, errors=None, values=None):
+def holds_a_claim_on(item_id):
+    """Does this phone hold the private link of a reservation of this object, or of a place
+    on its waiting list? (Only a phone that holds private links costs a query.)"""
+    if request.form.get("token"):  # a link given in the request itself: this phone's own
+        return True
+    links = phone.held_links()
+    if not links:
+        return False
+    if reservation_key(item_id) in links:
+        return True
+    return WaitingEntry.live().where((WaitingEntry.item_id == item_id)
+                                     & WaitingEntry.id.in_(list(links))).exists()
+
+
+def render_show(item, errors=None, values=None, owner=None):
     """The object's page as this phone sees it: its owner, who reserved it, who waits."""
     config, now = current_app.config, current_app.extensions["box"].clock.now()
     answers = logic.answers_to(item) if item.kind == "request" else []
     reserver = reserved_here(item)
     queue = lending.queue(item) if item.kind == "offer" and item.mode == "lend" else []
     return render_template(
-        "catalogue/show.html", item=item, owner=owns(item), reserver=reserver,
+        "catalogue/show.html", item=item, owner=owns(item) if owner is None else owner,
+        reserver=reserver,
         reservation_url=public_url("catalogue.reservation_link", item_id=item.id,
                                    token=phone.token_for(reservation_key(item.id)))
         if reserver else None,

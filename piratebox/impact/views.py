@@ -8,7 +8,6 @@ from flask import (
     current_app,
     flash,
     g,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -17,7 +16,7 @@ from flask import (
 from markupsafe import Markup
 
 from models import Tally
-from piratebox import bodies, rules, typography
+from piratebox import bodies, pagecache, rules, typography
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
 from piratebox.impact import charts, report
@@ -36,6 +35,10 @@ def current_figures():
 
 @bp.get("/stats/")
 def index():
+    return pagecache.render(render_index, ("stats",))
+
+
+def render_index():
     network = (impact.network_figures(actor().now, current_app.config["TIMEZONE"])
                if current_app.extensions["box"].role == "hub" else None)
     # at a hub, the network's total is this page's figures: computed once
@@ -45,7 +48,7 @@ def index():
     categories = sorted(((_(BY_CODE[code].label) if code in BY_CODE else code, count)
                          for code, count in figures.by_category.items()),
                         key=lambda pair: -pair[1])
-    # The charts are SVG drawn by impact.py, which escapes every label it writes.
+    # The charts are SVG drawn by impact/charts.py, which escapes every label it writes.
     return render_template(
         "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
         network=network,
@@ -57,12 +60,15 @@ def index():
 
 @bp.get("/api/v1/stats")
 def api():
-    figures = current_figures()
-    body = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
-    body["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
-                     for monday, count in figures.weeks]
-    body["by_category"] = figures.by_category
-    return jsonify(body)
+    def body():
+        figures = current_figures()
+        fields = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
+        fields["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
+                           for monday, count in figures.weeks]
+        fields["by_category"] = figures.by_category
+        return fields
+
+    return pagecache.render_json(body, ("stats",))
 
 
 @bp.get("/admin/stats.csv")
