@@ -1,4 +1,4 @@
-"""Backup to a USB stick, and restore on a fresh device.
+"""Backup to a USB stick (piratebox/backup/restore.py reads it back on a fresh device).
 
 The backup lives in `cocote-backup/<box id>/` on the stick:
 
