@@ -46,6 +46,7 @@ def index():
     return render_template(
         "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
         network=network,
+        figure=lambda figures, name: impact.figure_text(figures, name, lang),
         weekly_chart=Markup(  # noqa: S704 - escaped inside
             impact.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
         category_chart=Markup(  # noqa: S704 - escaped inside
