@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from models import Tally
 from piratebox import bodies, impact, rules, typography
-from piratebox.admin import admin_required
+from piratebox.admin import admin_required, village_box_only
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
 from piratebox.web import actor, photo_uploads
@@ -83,6 +83,7 @@ def csv_download():
 
 @bp.route("/admin/tally", methods=["GET", "POST"])
 @admin_required
+@village_box_only
 @bodies.accepts("photos")
 def tally():
     """The weekly count of the physical box, and its photo, kept by the mediator."""
