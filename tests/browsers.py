@@ -45,8 +45,8 @@ def available(name):
 # Words, and numbers with their unit, that a line break cut inside, as "word in tag.class".
 # A word is what lies between breakable spaces, hyphens and slashes (a no-break space joins
 # "2,7 Ko"). Allowed: hyphenation where the browser has dictionaries (Firefox; Debian's
-# Chromium has none, so it measures a layout that fits without), and what the stylesheet
-# lets be cut anywhere as a last resort (an address, a link, a code).
+# Chromium has none, so it measures a layout that fits without), a word longer than its
+# whole line, and what the stylesheet lets be cut anywhere (an address, a link, a code).
 CUT_WORDS = r"""
 const probe = document.createElement('div');
 probe.lang = 'fr';
@@ -69,6 +69,10 @@ while (walker.nextNode()) {
                           .map(r => Math.round(r.top)));
     if (lines.size < 2 || (hyphenated && /^[(«"]?[\p{L}’']+[\/-]?[,.;:!?)»]*$/u.test(m[0])))
       continue;
+    let box = el;  // a word longer than its whole line cannot but be cut
+    while (getComputedStyle(box).display === 'inline') box = box.parentElement;
+    const wide = [...range.getClientRects()].reduce((sum, r) => sum + r.width, 0);
+    if (wide > box.clientWidth) continue;
     cut.push(m[0] + ' in ' + el.tagName.toLowerCase() + (el.className ? '.' + el.className : ''));
   }
 }

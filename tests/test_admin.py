@@ -111,3 +111,15 @@ def test_a_hubs_pages_speak_as_a_hub_and_offer_no_cafe(tmp_path):
         assert pages["box"][path].status_code in (200, 202), path
         assert pages["hub"][path].status_code == 404, path
         assert "Un centre n’a ni l’un ni l’autre" in hub[path], path
+
+
+def test_the_sync_page_shows_no_empty_section_of_records_set_aside(admin):
+    """Nothing set aside here, and a hub whose last word is that it set nothing aside of
+    this box's records: no heading over nothing."""
+    import json
+
+    with db.connection_context():
+        Setting.put("hub_set_aside", json.dumps({"at": 1.79e9, "count": 0, "records": []}))
+    page = admin.get("/admin/sync").get_data(as_text=True)
+    assert "Synchronisation avec le centre" in page
+    assert "Fiches mises de côté" not in page and "Mises de côté au centre" not in page
