@@ -130,6 +130,21 @@ def test_an_object_is_reserved_and_the_reservation_cancelled(server, phone, tag)
     assert "Disponible" in phone.text
 
 
+def test_an_object_is_deleted_only_once_its_box_is_ticked(server, phone, tag):
+    title = f"Chaise bancale {tag}"
+    offer(phone, server, title)
+    manage = phone.url
+    phone.submit("form[action$='/manage/delete']")  # a mis-tap: the browser asks for the box
+    assert phone.script("return document.querySelector('input[name=confirm]')"
+                        ".validity.valueMissing")
+    phone.visit(f"{server.base}/items/{item_id_of(server, title)}")  # still there
+    phone.visit(manage)
+    phone.click("form[action$='/manage/delete'] input[name=confirm]")
+    phone.submit("form[action$='/manage/delete']")
+    phone.wait_for_text("L’objet est supprimé.")
+    phone.check_fits()
+
+
 def test_a_request_is_answered_with_an_offer_of_its_own(server, phone, tag):
     phone.visit(server.base + "/items/new?kind=request")
     phone.type("#title", f"Scie sauteuse {tag}")
