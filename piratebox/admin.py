@@ -30,7 +30,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from piratebox import box
 from piratebox.clock import FAR_AHEAD_SECONDS, plausible
-from piratebox.errors import BadInput, TooManyRequests
+from piratebox.errors import BadInput, NotHere, TooManyRequests
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
 from piratebox.web import datetime_filter
@@ -62,6 +62,19 @@ def admin_required(view):
     def wrapped(*args, **kwargs):
         if not is_admin():
             return redirect(url_for("admin.index"))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def village_box_only(view):
+    """A page for a village's café and its give box (the poster, the labels, the weekly
+    tally): a hub has neither, and says so rather than print a village's words."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_app.extensions["box"]["role"] == "hub":
+            raise NotHere(N_("This page is for a village box: its café, its give box. A hub "
+                             "has neither; each village prints its own."))
         return view(*args, **kwargs)
 
     return wrapped

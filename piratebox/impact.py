@@ -277,14 +277,24 @@ def network_csv_rows(network, decimal_comma=False):
     return rows
 
 
+# The one rounding rule of the figures, wherever they are shown (the impact page, the
+# command line, the CSV): kilos to a tenth, everything else counted whole.
+DECIMALS = {"kg_kept_in_use": 1, "kg_co2e_avoided": 1}
+
+
+def figure_text(figures, name, lang, grouping=True):
+    """One figure as the language writes it, with its decimals: "2,5" kilos."""
+    return typography.number(getattr(figures, name), lang, DECIMALS.get(name, 0), grouping)
+
+
 def _number(value, decimal_comma):
     """A spreadsheet's cell: no thousands separator, the decimal mark it expects."""
-    return typography.number(value, "fr" if decimal_comma else "en",
-                             decimals=1 if isinstance(value, float) else 0, grouping=False)
+    return typography.number(value, "fr" if decimal_comma else "en", grouping=False)
 
 
 def _numbers(figures, decimal_comma):
-    return [_number(getattr(figures, name), decimal_comma) for name in CSV_COLUMNS]
+    return [figure_text(figures, name, "fr" if decimal_comma else "en", grouping=False)
+            for name in CSV_COLUMNS]
 
 
 def bar_chart(bars, title, unit_label, width=340):
@@ -365,8 +375,7 @@ def text_lines(figures, gettext, lang):
     width = max(len(gettext(label)) for label in FIGURE_LABELS.values()) + 2
     lines = []
     for name, label in FIGURE_LABELS.items():
-        value = getattr(figures, name)
-        lines.append(f"{gettext(label):<{width}}{typography.number(value, lang)}")
+        lines.append(f"{gettext(label):<{width}}{figure_text(figures, name, lang)}")
     for monday, count in figures.weeks:
         week = gettext("Week of %(day)s") % {"day": typography.short_day(monday, lang)}
         lines.append(f"{week:<{width}}{typography.number(count, lang)}")
@@ -382,7 +391,7 @@ def network_text_lines(network, gettext, lang):
     rows += [(f"{name} ({count})", figures) for name, count, figures in network.communes]
     rows.append((gettext("Total"), network.total))
     for name, figures in rows:
-        numbers = [typography.number(getattr(figures, field), lang) for field in
+        numbers = [figure_text(figures, field, lang) for field in
                    ("exchanges", "purchases_avoided", "kg_co2e_avoided")]
         lines.append(f"{name[:29]:<30}{numbers[0]:>12}{numbers[1]:>20}{numbers[2]:>12}")
     return lines
@@ -391,7 +400,8 @@ def network_text_lines(network, gettext, lang):
 def csv_rows(figures, decimal_comma=False):
     """Rows for a spreadsheet: the totals, then exchanges per week."""
     rows = [["figure", "value"]]
-    rows += [[name, _number(getattr(figures, name), decimal_comma)] for name in CSV_COLUMNS]
+    rows += [list(pair) for pair in zip(CSV_COLUMNS, _numbers(figures, decimal_comma),
+                                        strict=True)]
     rows += [[f"exchanges week of {monday.isoformat()}", _number(count, decimal_comma)]
              for monday, count in figures.weeks]
     return rows

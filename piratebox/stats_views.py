@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from models import Tally
 from piratebox import bodies, impact, pagecache, rules, typography
-from piratebox.admin import admin_required
+from piratebox.admin import admin_required, village_box_only
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
 from piratebox.web import actor, photo_uploads
@@ -49,6 +49,7 @@ def render_index():
     return render_template(
         "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
         network=network,
+        figure=lambda figures, name: impact.figure_text(figures, name, lang),
         weekly_chart=Markup(  # noqa: S704 - escaped inside
             impact.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
         category_chart=Markup(  # noqa: S704 - escaped inside
@@ -88,6 +89,7 @@ def csv_download():
 
 @bp.route("/admin/tally", methods=["GET", "POST"])
 @admin_required
+@village_box_only
 @bodies.accepts("photos")
 def tally():
     """The weekly count of the physical box, and its photo, kept by the mediator."""

@@ -80,11 +80,13 @@ def give_personal_key(record_id):
     return token
 
 
-def store_photos(uploads, actor):
-    """Re-encode each uploaded photo and store it; refuse them all if one is bad."""
+def store_photos(uploads, actor, kept=0):
+    """Re-encode each uploaded photo and store it; refuse them all if one is bad, or if
+    they and the `kept` photos the object already shows would be more than MAX_PHOTOS."""
     uploads = [upload for upload in uploads if photos.size_of(upload)]
-    if len(uploads) > MAX_PHOTOS:
-        raise BadInput(N_("At most 3 photos per object."))
+    if kept + len(uploads) > MAX_PHOTOS:
+        raise BadInput(N_("At most 3 photos per object: untick one you have to make room.")
+                       if kept else N_("At most 3 photos per object."))
     processed = [photos.process(data) for data in uploads]  # raises before any write
     stored = []
     for full, thumb in processed:
@@ -121,24 +123,30 @@ def create(values, uploads, actor):
     return item, token
 
 
-def edit(item, values, uploads, actor):
+def edit(item, values, uploads, actor, keep=None):
+    """Change an object. Its photos: those named in `keep` (their full image's hash; all
+    of them when None) stay in their order, the new `uploads` come after them."""
     for name, value in values.items():
         setattr(item, name, value)
+    kept = [photo for photo in item.photo_list() if keep is None or photo["full"] in keep]
     with actor.blobs.keeping():
-        if any(uploads):
-            item.photos = json.dumps(store_photos(uploads, actor))
+        item.photos = json.dumps(kept + store_photos(uploads, actor, kept=len(kept)))
         actor.save(item)
     actor.blobs.collect()  # the photos it no longer shows
     return item
 
 
+def allows(item, action):
+    """Does the object's state let `action` start (TRANSITIONS)? The pages ask this rather
+    than compare statuses themselves."""
+    return not item.deleted and item.status in TRANSITIONS[action][0]
+
+
 def actions_for(item):
     """What the owner may do with this object now, in the order the manage page offers
     them (the first is the main one): only what makes sense for its kind and mode."""
-    if item.deleted:
-        return []
     possible = [action for action in OWNER_ACTIONS[item.kind, item.mode]
-                if item.status in TRANSITIONS[action][0]]
+                if allows(item, action)]
     if item.expires_at is None and "renew" in possible:
         possible.remove("renew")
     return possible
@@ -159,8 +167,8 @@ OWNER_ACTIONS_ALL = {action for actions in OWNER_ACTIONS.values() for action in 
 
 def transition(item, action, actor, avoided_purchase=None, **fields):
     """Move an object along its life, or refuse if it is no longer where the action starts."""
-    allowed_from, to_status = TRANSITIONS[action]
-    if item.deleted or item.status not in allowed_from:
+    to_status = TRANSITIONS[action][1]
+    if not allows(item, action):
         raise Conflict(N_("This object is no longer in a state that allows this; reload the "
                           "page to see where it is."))
     if action == "take" and (item.place != "box" or item.kind != "offer"):

@@ -23,7 +23,7 @@ from piratebox.errors import BadInput, PirateboxError
 from piratebox.files import logic, names, upload
 from piratebox.i18n import N_
 from piratebox.sending import send_stored
-from piratebox.web import actor, count_success, public_url
+from piratebox.web import actor, count_success, deletion_confirmed, public_url
 from piratebox.web import gettext as _
 
 bp = Blueprint("files", __name__)
@@ -213,6 +213,9 @@ def delete(file_id):
     record = get_file(file_id, visible_only=False)
     if not (owns(record) or is_admin()):
         abort(403)
+    if not deletion_confirmed():
+        back = "files.manage" if owns(record) else "files.show"  # the mediator's is the file's
+        return redirect(url_for(back, file_id=record.id))
     logic.delete(record, actor())
     flash(_("The file is deleted."), "success")
     return redirect(url_for("files.index"))
