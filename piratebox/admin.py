@@ -10,6 +10,7 @@ set-password` on the box starts a new password epoch, which clears it (see
 docs/security.md).
 """
 
+import functools
 import math
 import secrets
 import time
@@ -29,7 +30,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from piratebox import box
 from piratebox.clock import FAR_AHEAD_SECONDS, plausible
-from piratebox.errors import BadInput, TooManyRequests
+from piratebox.errors import BadInput, NotHere, TooManyRequests
 from piratebox.i18n import N_
 from piratebox.phone import MEDIATOR_KEY, MEDIATOR_SINCE, admin_required, is_admin
 from piratebox.timefmt import display_zone
@@ -45,6 +46,19 @@ TOO_MANY_ON_THE_BOX = N_(
     "Too many wrong passwords on this box: a phone that never logged in waits {seconds} "
     "seconds before trying again. Log in from a phone you logged in with before, or set a "
     "new password on the box itself (piratebox set-password).")
+
+
+def village_box_only(view):
+    """A page for a village's café and its give box (the poster, the labels, the weekly
+    tally): a hub has neither, and says so rather than print a village's words."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_app.extensions["box"].role == "hub":
+            raise NotHere(N_("This page is for a village box: its café, its give box. A hub "
+                             "has neither; each village prints its own."))
+        return view(*args, **kwargs)
+
+    return wrapped
 
 
 @bp.get("/")

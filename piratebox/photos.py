@@ -235,11 +235,13 @@ def _encode(image, size):
     return out.getvalue()
 
 
-def store(uploads, actor):
-    """Re-encode each uploaded photo and store it; refuse them all if one is bad."""
+def store(uploads, actor, kept=0):
+    """Re-encode each uploaded photo and store it; refuse them all if one is bad, or if
+    they and the `kept` photos the object already shows would be more than MAX_PHOTOS."""
     uploads = [upload for upload in uploads if size_of(upload)]
-    if len(uploads) > MAX_PHOTOS:
-        raise BadInput(N_("At most 3 photos per object."))
+    if kept + len(uploads) > MAX_PHOTOS:
+        raise BadInput(N_("At most 3 photos per object: untick one you have to make room.")
+                       if kept else N_("At most 3 photos per object."))
     processed = [process(data) for data in uploads]  # raises before any write
     stored = []
     for full, thumb in processed:

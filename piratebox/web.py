@@ -107,6 +107,16 @@ def photo_uploads():
     return [f.stream for f in request.files.getlist("photos") if f and f.filename]
 
 
+def deletion_confirmed():
+    """Deleting takes two gestures, with scripts or without: a box ticked, then the button
+    (templates/_forms.html, delete_form). The browser insists on the box, which is
+    required; a browser that does not is answered here, with a message on its next page."""
+    if request.form.get("confirm") == "yes":
+        return True
+    flash(gettext("Nothing was deleted: tick the box above the button first."), "error")
+    return False
+
+
 def within_limit(bucket, per_hour, message):
     """Refuse with `message` when this phone already did `per_hour` of `bucket` this hour.
 

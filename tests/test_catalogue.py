@@ -132,6 +132,40 @@ def test_bad_fields_are_shown_in_french_beside_the_field_with_the_typing_kept(cl
         assert Item.select().count() == 0
 
 
+def edit_photos(client, item, keep, photos=()):
+    page = f"/items/{item.id}/manage"
+    data = {"csrf_token": token_of(client, page), "kind": "offer", "mode": "give",
+            "title": item.title, "category": item.category, "place": "home", "keep": keep,
+            "photos": [FileStorage(io.BytesIO(content), filename=name) for name, content in photos]}
+    stream, length, boundary = stream_encode_multipart(data, use_tempfile=False)
+    return client.post(f"{page}/edit", input_stream=stream, content_length=length,
+                       content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def test_the_owner_keeps_adds_and_removes_photos_each_on_purpose(client):
+    offer(client, photos=[("a.jpg", jpeg(color=(200, 0, 0))), ("b.jpg", jpeg(color=(0, 0, 200)))])
+    item = only_item()
+    first, second = item.photo_list()
+    page = client.get(f"/items/{item.id}/manage").get_data(as_text=True)
+    assert "Décochez une photo pour la retirer" in page
+    assert page.count('name="keep"') == 2 and page.count(" checked> <img") == 2
+
+    assert edit_photos(client, item, [first["full"], second["full"]],
+                       [("c.jpg", jpeg(color=(0, 200, 0)))]).status_code == 302
+    photos = only_item().photo_list()
+    assert photos[:2] == [first, second] and len(photos) == 3  # added, none replaced
+
+    response = edit_photos(client, only_item(), [p["full"] for p in photos],
+                           [("d.jpg", jpeg())])
+    assert response.status_code == 400 and "décochez-en une" in response.get_data(as_text=True)
+    assert only_item().photo_list() == photos
+
+    assert edit_photos(client, only_item(), [photos[2]["full"]]).status_code == 302
+    assert only_item().photo_list() == [photos[2]]  # only what was left ticked
+    gone = client.get(f"/photos/{first['full']}.jpg")
+    assert gone.status_code == 404
+
+
 def test_the_two_tap_deposit_needs_only_a_photo_and_a_category(client):
     response = client.post("/items/deposit", data={
         "csrf_token": token_of(client, "/items/deposit"), "category": "books",
@@ -217,7 +251,7 @@ def test_a_wrong_manage_token_is_refused_and_changes_nothing(client):
     assert stranger.get(f"/items/{item.id}/manage?token=guess").status_code == 403
     assert stranger.get(f"/items/{item.id}/manage").status_code == 403
     response = post(stranger, f"/items/{item.id}/manage/delete", f"/items/{item.id}",
-                    token="guess")
+                    token="guess", confirm="yes")
     assert response.status_code == 403
     assert not only_item().deleted
 

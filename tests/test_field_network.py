@@ -446,7 +446,7 @@ def test_a_box_that_joins_gets_the_offers_not_the_history(network, stick, tmp_pa
         assert marols.submit(marols.client(), f"/items/{taken}",
                              f"/items/{taken}/take", {}).status_code == 302
     marols.submit(marols.phone, f"/items/{offers[3]}/manage",
-                  f"/items/{offers[3]}/manage/delete", {})
+                  f"/items/{offers[3]}/manage/delete", {"confirm": "yes"})
     round_trip(stick, marols, hub, bonnet, marols)
 
     hub.use()

@@ -247,7 +247,7 @@ def test_the_uploader_deletes_with_the_private_link_from_another_phone(client, a
     assert other_phone.get(link).status_code == 302
     manage = other_phone.get(f"/files/manage/{record.id}").get_data(as_text=True)
     response = other_phone.post(f"/files/manage/{record.id}/delete",
-                                data={"csrf_token": csrf_from(manage)})
+                                data={"csrf_token": csrf_from(manage), "confirm": "yes"})
     assert response.status_code == 302
     assert fetch(client, f"/files/{record.id}/x")[0].status_code == 404
     assert not blob_files(data_dir)  # the space is given back
@@ -262,7 +262,8 @@ def test_deleting_one_of_two_copies_keeps_the_content(client, data_dir):
     with db.connection_context():
         first = SharedFile.get(SharedFile.name == "a.txt")
     manage = client.get(f"/files/manage/{first.id}").get_data(as_text=True)
-    client.post(f"/files/manage/{first.id}/delete", data={"csrf_token": csrf_from(manage)})
+    client.post(f"/files/manage/{first.id}/delete",
+                data={"csrf_token": csrf_from(manage), "confirm": "yes"})
     assert len(blob_files(data_dir)) == 1
 
 
@@ -284,7 +285,8 @@ def test_the_mediator_hides_shows_marks_and_deletes_any_file(client, app, admin,
     act("network")
     assert only_file().network and not only_file().hidden
     page = admin.get(f"/files/{record.id}").get_data(as_text=True)
-    admin.post(f"/files/manage/{record.id}/delete", data={"csrf_token": csrf_from(page)})
+    admin.post(f"/files/manage/{record.id}/delete",
+               data={"csrf_token": csrf_from(page), "confirm": "yes"})
     assert only_file().deleted and not blob_files(data_dir)
 
 

@@ -59,6 +59,20 @@ def test_every_factor_names_its_source_and_licence():
         assert row["source_fr"] and row["source_en"] and row["basis_fr"] and "MIT" in row["licence"]
 
 
+def test_the_factors_sources_read_in_the_pages_language(client):
+    import re
+
+    def table(page):
+        return page[page.index("<th>Source</th>"):].split("</table>")[0]
+
+    french = table(client.get("/stats/").get_data(as_text=True))
+    assert "t-shirt en coton" in french and "cotton" not in french
+    assert "5,2" in french and not re.search(r"\d\.\d", french)  # decimal commas
+    client.get("/lang/en")
+    english = table(client.get("/stats/").get_data(as_text=True))
+    assert "cotton t-shirt" in english and "5.2" in english
+
+
 def add_events(count):
     rows = [{"id": f"e{n:024d}", "origin": "box", "version": n + 1, "seq": n + 1,
              "deleted": False, "created_at": NOW, "updated_at": NOW, "item_id": f"i{n}",
@@ -111,6 +125,25 @@ def test_stats_csv_from_the_command_line_opens_in_a_spreadsheet(runner, data_dir
     assert result.exit_code == 0, result.output
     rows = dict(csv.reader(io.StringIO(result.output), delimiter=";"))
     assert rows["exchanges"] == "4" and rows["kg_kept_in_use"] == "4,0"
+
+
+def test_the_page_and_the_command_line_round_the_kilos_alike(runner, client, data_dir):
+    import re
+
+    import app as application
+
+    add_events(3)
+    with db.connection_context():  # a coat, a pan, a coat: 2.5 kg kept in use
+        for event_id, mass in zip(Exchange.select(Exchange.id), (0.5, 1.5, 0.5), strict=True):
+            Exchange.update(mass_kg=mass).where(Exchange.id == event_id.id).execute()
+    page = client.get("/stats/").get_data(as_text=True)
+    on_page = re.search(r"Kilos gardés en usage</dt><dd>([^<]*)</dd>", page).group(1)
+    said = runner.invoke(application.cli, ["--data", str(data_dir.path), "stats"]).output
+    in_terminal = re.search(r"Kilos gardés en usage +(\S+)", said).group(1)
+    in_csv = dict(csv.reader(io.StringIO(runner.invoke(application.cli, [
+        "--data", str(data_dir.path), "stats", "--csv", "--decimal-comma"]).output),
+        delimiter=";"))["kg_kept_in_use"]
+    assert on_page == in_terminal == in_csv == "2,5"
 
 
 def test_the_command_line_counts_the_mediators_tally_like_the_page(runner, admin):

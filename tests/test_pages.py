@@ -55,11 +55,11 @@ def item_id(title):
         return Item.get(Item.title == title).id
 
 
-def lived_in_box(folder):
+def lived_in_box(folder, name="Saint-Bonnet-le-Château"):
     """A box as a village leaves it after a few weeks; returns (app, phones by name)."""
     data_dir = DataDir(folder)
-    application.cli.main(["--data", str(folder), "init", "--name", "Saint-Bonnet-le-Château",
-                          "--demo"], standalone_mode=False)
+    application.cli.main(["--data", str(folder), "init", "--name", name, "--demo"],
+                         standalone_mode=False)
     open_existing(data_dir)
     with db.connection_context():
         from piratebox import box
@@ -105,10 +105,8 @@ def lived_in_box(folder):
                  "visitor": app.test_client()}
 
 
-def pages_of(app, phones):
-    """(name, html) of every page, fetched by whoever may see it."""
-    owner, neighbour, mediator = phones["owner"], phones["neighbour"], phones["mediator"]
-    visitor = phones["visitor"]
+def page_paths():
+    """{name: (who may see it, its path)} for every page of the lived-in box."""
     mower, ladder = item_id("Tondeuse électrique"), item_id("Escabeau")
     shelf, books = item_id("Étagère en pin"), item_id("Romans policiers (lot de 5)")
     with db.connection_context():
@@ -116,7 +114,8 @@ def pages_of(app, phones):
 
         event = Event.get(Event.status == "published").id
         shared = SharedFile.get().id
-    gets = {
+    owner, neighbour, mediator, visitor = "owner", "neighbour", "mediator", "visitor"
+    return {
         "home": (visitor, "/"), "catalogue": (visitor, "/items/"),
         "search": (visitor, "/items/?q=escabeau&kind=offer"),
         "offer-form": (visitor, "/items/new"), "request-form": (visitor, "/items/new?kind=request"),
@@ -143,7 +142,14 @@ def pages_of(app, phones):
         "tally": (mediator, "/admin/tally"), "event-edit": (mediator, f"/events/{event}/edit"),
         "file-as-mediator": (mediator, f"/files/{shared}"),
     }
-    pages = {name: client.get(path).get_data(as_text=True) for name, (client, path) in gets.items()}
+
+
+def pages_of(app, phones):
+    """(name, html) of every page, fetched by whoever may see it."""
+    mediator, visitor = phones["mediator"], phones["visitor"]
+    mower, books = item_id("Tondeuse électrique"), item_id("Romans policiers (lot de 5)")
+    pages = {name: phones[who].get(path).get_data(as_text=True)
+             for name, (who, path) in page_paths().items()}
     refused = {
         "offer-form-errors": post(visitor, "/items/new", "/items/new", title="x", kind="offer"),
         "files-no-file": post(visitor, "/files/", "/files/", folder="Mairie"),
@@ -162,6 +168,10 @@ def pages_of(app, phones):
                            "agenda": "Repair café", "proposals": "Troc de graines",
                            "request": "Escabeau 5 marches",
                            "dashboard": '<span class="count due">1</span>',
+                           # the folder filter, beside the upload's folder field: two ids
+                           # the checker must see side by side (a box with no folder has
+                           # no filter, and hid their clash)
+                           "files": 'id="folder"',
                            "not-found": "Cette page n’existe pas"}.items():
         assert expected in pages[name], name
     return pages

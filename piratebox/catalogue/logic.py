@@ -82,24 +82,30 @@ def create(values, uploads, actor):
     return item, token
 
 
-def edit(item, values, uploads, actor):
+def edit(item, values, uploads, actor, keep=None):
+    """Change an object. Its photos: those named in `keep` (their full image's hash; all
+    of them when None) stay in their order, the new `uploads` come after them."""
     for name, value in values.items():
         setattr(item, name, value)
+    kept = [photo for photo in item.photo_list() if keep is None or photo["full"] in keep]
     with actor.blobs.keeping():
-        if any(uploads):
-            item.photos = json.dumps(photos.store(uploads, actor))
+        item.photos = json.dumps(kept + photos.store(uploads, actor, kept=len(kept)))
         actor.save(item)
     actor.blobs.collect()  # the photos it no longer shows
     return item
 
 
+def allows(item, action):
+    """Does the object's state let `action` start (TRANSITIONS)? The pages ask this rather
+    than compare statuses themselves."""
+    return not item.deleted and item.status in TRANSITIONS[action][0]
+
+
 def actions_for(item):
     """What the owner may do with this object now, in the order the manage page offers
     them (the first is the main one): only what makes sense for its kind and mode."""
-    if item.deleted:
-        return []
     possible = [action for action in OWNER_ACTIONS[item.kind, item.mode]
-                if item.status in TRANSITIONS[action][0]]
+                if allows(item, action)]
     if item.expires_at is None and "renew" in possible:
         possible.remove("renew")
     return possible
@@ -120,8 +126,8 @@ OWNER_ACTIONS_ALL = {action for actions in OWNER_ACTIONS.values() for action in 
 
 def transition(item, action, actor, avoided_purchase=None, **fields):
     """Move an object along its life, or refuse if it is no longer where the action starts."""
-    allowed_from, to_status = TRANSITIONS[action]
-    if item.deleted or item.status not in allowed_from:
+    to_status = TRANSITIONS[action][1]
+    if not allows(item, action):
         raise Conflict(N_("This object is no longer in a state that allows this; reload the "
                           "page to see where it is."))
     if action == "take" and (item.place != "box" or item.kind != "offer"):

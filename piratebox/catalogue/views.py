@@ -28,6 +28,7 @@ from piratebox.web import (
     POSTED_A_LOT,
     actor,
     count_success,
+    deletion_confirmed,
     photo_uploads,
     within_limit,
 )
@@ -115,6 +116,7 @@ def my_waiting_entry(queue):
 def template_lists():
     return {
         "village_of": village_of,
+        "allows": logic.allows,
         "category_choices": [(c.code, c.label) for c in categories.CATEGORIES],
         "category_labels": {c.code: c.label for c in categories.CATEGORIES},
         "kinds": list(categories.KINDS.items()),
@@ -390,6 +392,8 @@ def owner_action(item_id, action):
     if not owns(item):
         abort(403)
     if action == "delete":
+        if not deletion_confirmed():
+            return redirect(url_for("catalogue.manage", item_id=item.id))
         logic.delete(item, actor())
         flash(_("The object is deleted."), "success")
         return redirect(url_for("catalogue.index"))
@@ -424,17 +428,18 @@ DONE_MESSAGES = {
 def edit(item):
     values, errors = forms.read_item(request.form)
     values.pop("answers", None)
+    keep = request.form.getlist("keep")  # the photos left ticked; the form ticks them all
     if not errors:
         limit_posting()  # new photos cost what a new object's do
         try:
-            logic.edit(item, values, photo_uploads(), actor())
+            logic.edit(item, values, photo_uploads(), actor(), keep=keep)
         except BadInput as error:
             errors["photos"] = error.localized(_)
         else:
             count_success("post")
             flash(_("Changes saved."), "success")
             return redirect(url_for("catalogue.manage", item_id=item.id))
-    return render_manage(item, values, errors, status=400)
+    return render_manage(item, {**values, "keep": keep}, errors, status=400)
 
 
 @bp.get("/photos/<digest>.jpg")

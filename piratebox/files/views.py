@@ -23,7 +23,7 @@ from piratebox.i18n import N_
 from piratebox.phone import admin_required, is_admin, public_url
 from piratebox.sending import send_stored
 from piratebox.units import MB
-from piratebox.web import actor, count_success
+from piratebox.web import actor, count_success, deletion_confirmed
 from piratebox.web import gettext as _
 
 bp = Blueprint("files", __name__)
@@ -208,6 +208,9 @@ def delete(file_id):
     record = get_file(file_id, visible_only=False)
     if not (owns(record) or is_admin()):
         abort(403)
+    if not deletion_confirmed():
+        back = "files.manage" if owns(record) else "files.show"  # the mediator's is the file's
+        return redirect(url_for(back, file_id=record.id))
     logic.delete(record, actor())
     flash(_("The file is deleted."), "success")
     return redirect(url_for("files.index"))

@@ -19,6 +19,7 @@ from pathlib import Path
 from peewee import SQL, Case, fn
 
 from models import Exchange, ExchangeTotal, Prepared, Tally, slot
+from piratebox import typography
 from piratebox.catalogue.categories import CHANGED_HANDS
 from piratebox.timefmt import display_zone
 
@@ -263,3 +264,13 @@ def network_figures(now, zone_name):
         communes=[(name, count, figures) for name, (count, figures)
                   in sorted(communes.items(), key=lambda pair: pair[0].casefold())],
         total=total)
+
+
+# The one rounding rule of the figures, wherever they are shown (the impact page, the
+# command line, the CSV): kilos to a tenth, everything else counted whole.
+DECIMALS = {"kg_kept_in_use": 1, "kg_co2e_avoided": 1}
+
+
+def figure_text(figures, name, lang, grouping=True):
+    """One figure as the language writes it, with its decimals: "2,5" kilos."""
+    return typography.number(getattr(figures, name), lang, DECIMALS.get(name, 0), grouping)

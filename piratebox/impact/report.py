@@ -3,7 +3,7 @@ lines, for a box and, at a hub, for the network."""
 
 from piratebox import typography
 from piratebox.i18n import N_
-from piratebox.impact.logic import CSV_COLUMNS
+from piratebox.impact.logic import CSV_COLUMNS, figure_text
 
 
 def network_csv_rows(network, decimal_comma=False):
@@ -20,12 +20,12 @@ def network_csv_rows(network, decimal_comma=False):
 
 def _number(value, decimal_comma):
     """A spreadsheet's cell: no thousands separator, the decimal mark it expects."""
-    return typography.number(value, "fr" if decimal_comma else "en",
-                             decimals=1 if isinstance(value, float) else 0, grouping=False)
+    return typography.number(value, "fr" if decimal_comma else "en", grouping=False)
 
 
 def _numbers(figures, decimal_comma):
-    return [_number(getattr(figures, name), decimal_comma) for name in CSV_COLUMNS]
+    return [figure_text(figures, name, "fr" if decimal_comma else "en", grouping=False)
+            for name in CSV_COLUMNS]
 
 
 FIGURE_LABELS = {
@@ -52,8 +52,7 @@ def text_lines(figures, gettext, lang):
     width = max(len(gettext(label)) for label in FIGURE_LABELS.values()) + 2
     lines = []
     for name, label in FIGURE_LABELS.items():
-        value = getattr(figures, name)
-        lines.append(f"{gettext(label):<{width}}{typography.number(value, lang)}")
+        lines.append(f"{gettext(label):<{width}}{figure_text(figures, name, lang)}")
     for monday, count in figures.weeks:
         week = gettext("Week of {day}").format(day=typography.short_day(monday, lang))
         lines.append(f"{week:<{width}}{typography.number(count, lang)}")
@@ -69,7 +68,7 @@ def network_text_lines(network, gettext, lang):
     rows += [(f"{name} ({count})", figures) for name, count, figures in network.communes]
     rows.append((gettext("Total"), network.total))
     for name, figures in rows:
-        numbers = [typography.number(getattr(figures, field), lang) for field in
+        numbers = [figure_text(figures, field, lang) for field in
                    ("exchanges", "purchases_avoided", "kg_co2e_avoided")]
         lines.append(f"{name[:29]:<30}{numbers[0]:>12}{numbers[1]:>20}{numbers[2]:>12}")
     return lines
@@ -78,7 +77,8 @@ def network_text_lines(network, gettext, lang):
 def csv_rows(figures, decimal_comma=False):
     """Rows for a spreadsheet: the totals, then exchanges per week."""
     rows = [["figure", "value"]]
-    rows += [[name, _number(getattr(figures, name), decimal_comma)] for name in CSV_COLUMNS]
+    rows += [list(pair) for pair in zip(CSV_COLUMNS, _numbers(figures, decimal_comma),
+                                        strict=True)]
     rows += [[f"exchanges week of {monday.isoformat()}", _number(count, decimal_comma)]
              for monday, count in figures.weeks]
     return rows

@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from models import Tally
 from piratebox import bodies, pagecache, rules, typography
+from piratebox.admin import village_box_only
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
 from piratebox.impact import charts, report
@@ -52,6 +53,7 @@ def render_index():
     return render_template(
         "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
         network=network,
+        figure=lambda figures, name: impact.figure_text(figures, name, lang),
         weekly_chart=Markup(  # noqa: S704 - escaped inside
             charts.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
         category_chart=Markup(  # noqa: S704 - escaped inside
@@ -91,6 +93,7 @@ def csv_download():
 
 @bp.route("/admin/tally", methods=["GET", "POST"])
 @admin_required
+@village_box_only
 @bodies.accepts("photos")
 def tally():
     """The weekly count of the physical box, and its photo, kept by the mediator."""

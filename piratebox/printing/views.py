@@ -30,6 +30,7 @@ from flask import (
 
 from models import Item, SharedFile
 from piratebox import __version__, site
+from piratebox.admin import village_box_only
 from piratebox.errors import PrintFailed
 from piratebox.i18n import N_
 from piratebox.phone import admin_required, public_base, public_url
@@ -98,6 +99,7 @@ def file_code(file_id):
 
 
 @bp.get("/print/poster")
+@village_box_only
 def poster_page():
     """The poster as a page, for printing from a browser."""
     return render_template("printing/poster.html", site=current_site(),
@@ -105,6 +107,7 @@ def poster_page():
 
 
 @bp.get("/print/poster.pdf")
+@village_box_only
 def poster_pdf():
     """The poster for the current settings in this phone's language. Until it has been
     drawn, a page says it is being prepared (and reloads): no visitor's request waits for
@@ -221,6 +224,7 @@ def apply_settings(values):
 
 @bp.route("/admin/labels", methods=["GET", "POST"])
 @admin_required
+@village_box_only
 def labels():
     """Choose objects of the café's box and print a sheet of labels for them."""
     candidates = list(Item.in_cafe_box().limit(200))
