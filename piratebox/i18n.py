@@ -3,6 +3,9 @@
 Messages in the code are English; French is the default language of the screen. A .po
 file is read directly (no compiled .mo, no Babel), so editing a translation needs no
 tool. Plural rules are given here for the languages the box ships.
+
+Translators see one placeholder syntax, `{name}` (str.format), in every message: the
+pages', the command line's and the domain's (`Message`) alike.
 """
 
 import ast
@@ -225,16 +228,16 @@ class Voice:
 
     def __call__(self, message, /, **params):
         text = self.translator.gettext(message)
-        return text % params if params else text
+        return text.format(**params) if params else text
 
     def plural(self, singular, plural, n, **params):
-        return self.translator.ngettext(singular, plural, n) % {"num": n, **params}
+        return self.translator.ngettext(singular, plural, n).format(**{"num": n, **params})
 
 
 def english(message, /, **params):
     """The message as written in the code: what a library function says when its caller
     gives it no translation (tests, the web's own summaries)."""
-    return message % params if params else message
+    return message.format(**params) if params else message
 
 
 def print_progress(message, /, **params):

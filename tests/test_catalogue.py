@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
-from models import Blob, Exchange, Item, ItemKey, db, fold
+from models import Blob, Exchange, Item, PrivateKey, db, fold
 from tests.conftest import csrf_from, phone_seen_before
 from tests.images import exif_of, jpeg, png_header_only
 
@@ -112,7 +112,7 @@ def test_a_bad_photo_is_refused_and_nothing_is_saved(client, app, name, content,
     with db.connection_context():
         assert Item.select().count() == 0
         assert Blob.select().count() == 0
-    assert not any(p.is_file() for p in app.extensions["data_dir"].blobs.rglob("*"))
+    assert not any(p.is_file() for p in app.extensions["box"].data_dir.blobs.rglob("*"))
 
 
 @pytest.mark.parametrize(("fields", "field_error"), [
@@ -266,8 +266,9 @@ def test_the_manage_link_works_on_another_phone_and_the_token_is_stored_hashed(c
     assert response.status_code == 302  # moved into the cookie, out of the address bar
     assert other_phone.get(f"/items/{item.id}/manage").status_code == 200
     with db.connection_context():
-        assert ItemKey.get().token_hash == hashlib.sha256(token.encode()).hexdigest()
-    database = app.extensions["data_dir"].database.read_bytes()
+        assert PrivateKey.get(record_id=item.id, holder="owner").token_hash == hashlib.sha256(
+            token.encode()).hexdigest()
+    database = app.extensions["box"].data_dir.database.read_bytes()
     assert token.encode() not in database
 
 
@@ -302,7 +303,7 @@ def test_filters_and_pagination(make_app):
 def test_objects_at_home_expire_after_30_days_unless_renewed(client, app):
     offer(client, title="Parapluie")
     offer(client, title="Dans la boîte", place="box")
-    clock = app.extensions["clock"]
+    clock = app.extensions["box"].clock
     clock.correct(clock.now() + 31 * DAY, "admin")
     html = client.get("/items/").get_data(as_text=True)
     assert "Parapluie" not in html and "Dans la boîte" in html
@@ -414,7 +415,7 @@ def test_photos_are_cached_by_hash_and_other_blobs_are_not_served(client, app):
         Blob.create(hash="a" * 64, size=1, kind="file", created_at=0)
     assert client.get(f"/photos/{'a' * 64}.jpg").status_code == 404
     assert client.get("/photos/../../secret_key.jpg").status_code == 404
-    app.extensions["data_dir"].blobs.joinpath(photo["full"][:2], photo["full"]).unlink()
+    app.extensions["box"].data_dir.blobs.joinpath(photo["full"][:2], photo["full"]).unlink()
     assert client.get(f"/photos/{photo['full']}.jpg").status_code == 404
 
 

@@ -12,7 +12,7 @@ import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
-from models import Blob, FileKey, SharedFile, db
+from models import Blob, PrivateKey, SharedFile, db
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.files import logic, names
@@ -253,7 +253,7 @@ def test_the_uploader_deletes_with_the_private_link_from_another_phone(client, a
     assert not blob_files(data_dir)  # the space is given back
     with db.connection_context():
         assert SharedFile.get_by_id(record.id).deleted
-        assert FileKey.select().count() == 0
+        assert PrivateKey.select().count() == 0
         assert Blob.select().count() == 0
 
 
@@ -306,7 +306,7 @@ def test_automatic_expiry_deletes_old_files(make_app, data_dir):
     record = only_file()
     assert record.expires_at == pytest.approx(record.created_at + 7 * 86400)
     with db.connection_context():
-        later = Actor(box_id=app.extensions["box"]["id"], now=record.expires_at + 1,
+        later = Actor(box_id=app.extensions["box"].id, now=record.expires_at + 1,
                       blobs=BlobStore(data_dir))
         assert logic.expire_due(later) == 1
     assert only_file().deleted and not blob_files(data_dir)

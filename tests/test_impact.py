@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models import Exchange, db
-from piratebox import impact
+from piratebox.impact import logic as impact
 
 NOW = datetime(2026, 11, 18, 12, tzinfo=UTC).timestamp()  # a Wednesday
 WEEK = 7 * 86400
@@ -153,7 +153,7 @@ def test_the_command_line_counts_the_mediators_tally_like_the_page(runner, admin
     page = admin.get("/admin/tally").get_data(as_text=True)
     admin.post("/admin/tally", data={"csrf_token": csrf_from(page), "week_of": "2026-11-16",
                                      "deposited": "3", "taken": "2"})
-    data_dir = admin.application.extensions["data_dir"].path
+    data_dir = admin.application.extensions["box"].data_dir.path
     result = runner.invoke(application.cli, ["--data", str(data_dir), "stats", "--csv"])
     rows = dict(csv.reader(io.StringIO(result.output)))
     assert (rows["tallied_taken"], rows["exchanges"]) == ("2", "2")

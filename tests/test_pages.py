@@ -77,7 +77,7 @@ def lived_in_box(folder, name="Saint-Bonnet-le-Château"):
         "photos": [(BytesIO(photo), "tondeuse.jpg"), (BytesIO(photo), "bac.jpg")]})
     mower = item_id("Tondeuse électrique")
     with app.app_context():
-        today = local_datetime(app.extensions["clock"].now(), "Europe/Paris").date()
+        today = local_datetime(app.extensions["box"].clock.now(), "Europe/Paris").date()
     post(owner, f"/items/{mower}/manage", f"/items/{mower}/manage/lend", lent_to="Marie",
          lent_until=(today - timedelta(days=3)).isoformat())
     post(neighbour, f"/items/{mower}", f"/items/{mower}/waiting", pseudonym="Anne",

@@ -128,7 +128,7 @@ def test_a_waiting_list_from_joining_to_the_next_in_line(app, client):
 
 def test_a_loan_past_its_date_shows_to_the_owner_and_the_mediator(app, client, admin):
     with app.app_context():
-        today = local_datetime(app.extensions["clock"].now(), "Europe/Paris").date()
+        today = local_datetime(app.extensions["box"].clock.now(), "Europe/Paris").date()
     item = lent_item(client, until=(today - timedelta(days=2)).isoformat())
     assert "en retard" in client.get(f"/items/{item.id}/manage").get_data(as_text=True)
     assert "En retard" in client.get(f"/items/{item.id}").get_data(as_text=True)
@@ -137,7 +137,7 @@ def test_a_loan_past_its_date_shows_to_the_owner_and_the_mediator(app, client, a
     loans = admin.get("/admin/loans").get_data(as_text=True)
     assert "Perceuse à percussion" in loans and "Marie" in loans
     with db.connection_context():
-        assert [i.id for i in lending.overdue(app.extensions["clock"].now(),
+        assert [i.id for i in lending.overdue(app.extensions["box"].clock.now(),
                                               "Europe/Paris")] == [item.id]
 
 
