@@ -130,6 +130,21 @@ def test_an_object_is_reserved_and_the_reservation_cancelled(server, phone, tag)
     assert "Disponible" in phone.text
 
 
+def test_an_object_is_deleted_only_once_its_box_is_ticked(server, phone, tag):
+    title = f"Chaise bancale {tag}"
+    offer(phone, server, title)
+    manage = phone.url
+    phone.submit("form[action$='/manage/delete']")  # a mis-tap: the browser asks for the box
+    assert phone.script("return document.querySelector('input[name=confirm]')"
+                        ".validity.valueMissing")
+    phone.visit(f"{server.base}/items/{item_id_of(server, title)}")  # still there
+    phone.visit(manage)
+    phone.click("form[action$='/manage/delete'] input[name=confirm]")
+    phone.submit("form[action$='/manage/delete']")
+    phone.wait_for_text("L’objet est supprimé.")
+    phone.check_fits()
+
+
 def test_a_request_is_answered_with_an_offer_of_its_own(server, phone, tag):
     phone.visit(server.base + "/items/new?kind=request")
     phone.type("#title", f"Scie sauteuse {tag}")
@@ -437,3 +452,81 @@ def test_the_mediator_counts_a_free_zone_day_and_the_figures_show_its_kilos(serv
     phone.visit(server.base + "/stats/")
     phone.check_fits()
     assert "Kilos apportés aux zones de gratuité (pesés)" in phone.text
+
+
+@pytest.mark.parametrize("name", ["chromium", "firefox"])
+def test_no_word_or_number_is_cut_on_any_page_with_a_long_village_name(name, tmp_path):
+    """Every page of a lived-in box whose name is 30 characters long, seen at 360 px by
+    whoever may see it: nothing wider than the screen, no word or figure cut inside (the
+    language switch beside the name, the tables of figures, file names, dates)."""
+    from tests.test_pages import lived_in_box, page_paths
+
+    if not browsers.available(name):
+        pytest.skip(browsers.SKIP_REASONS[name])
+    folder = tmp_path / "data"
+    app, clients = lived_in_box(folder, name="Saint-Just-Saint-Rambert-Loire")
+    with app.app_context():
+        paths = page_paths()
+    links = {who: [re.sub(r"^https?://[^/]+", "", link.replace("&amp;", "&")) for page in pages
+                   for link in re.findall(r'<code class="link">([^<]+)</code>', clients[who].get(
+                       paths[page][1]).get_data(as_text=True))]
+             for who, pages in (("owner", ("manage-loan", "manage-request", "file-manage")),
+                                ("neighbour", ("object-reserved-for-me",)))}
+    phone = browsers.open_phone(name, False, tmp_path / name)
+    try:
+        with Server(folder, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0"}) as server:
+            for who, private in links.items():  # each phone takes its private links
+                phone.as_phone(who)
+                for link in private:
+                    phone.get(server.base + link)
+            phone.as_phone("mediator")
+            phone.get(server.base + "/admin/")
+            phone.type("input[type=password]", "village-secret")
+            phone.submit("form[action$='/admin/login']")
+            phone.wait_for_text("En attente de vous")
+            for page, (who, path) in paths.items():
+                phone.as_phone(who)
+                phone.visit(server.base + path)
+                assert phone.find_all("h1"), page
+    finally:
+        phone.quit()
+
+
+@pytest.mark.parametrize("name", ["chromium", "firefox"])
+def test_a_hubs_table_of_villages_fits_a_phone_without_cutting_a_figure(name, tmp_path):
+    """The hub's figures per box and per commune (long names, figures with decimals) and
+    its mediator's pages, at 360 px."""
+    from models import Exchange, Peer, new_id
+
+    if not browsers.available(name):
+        pytest.skip(browsers.SKIP_REASONS[name])
+    hub = DataDir(tmp_path / "hub")
+    box.create(hub, role="hub", name="Communauté de communes Loire-Forez")
+    open_existing(hub)
+    with db.connection_context():
+        box.set_password("village-secret", 1000)
+        for village, commune in (("Saint-Just-Saint-Rambert-Loire", "Saint-Just-Saint-Rambert"),
+                                 ("Chambles-sur-Loire", "Chambles")):
+            origin = new_id()
+            Peer.create(id=new_id(), role="box", name=village, commune=commune, key="0" * 64,
+                        created_at=1.79e9,
+                        box_id=origin)
+            for category in ("furniture_large", "clothes", "books"):
+                Exchange(id=new_id(), origin=origin, item_id=new_id(), action="given",
+                         kind="offer", mode="give", place="home", category=category,
+                         mass_kg=25.0, avoided_purchase=True, happened_at=1.79e9,
+                         ).save_change(origin, 1.79e9)
+    phone = browsers.open_phone(name, False, tmp_path / name)
+    try:
+        with Server(hub.path, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0"}) as server:
+            phone.visit(server.base + "/stats/")
+            assert "Saint-Just-Saint-Rambert-Loire" in phone.text and "51,7" in phone.text
+            phone.visit(server.base + "/admin/")
+            phone.type("input[type=password]", "village-secret")
+            phone.submit("form[action$='/admin/login']")
+            phone.wait_for_text("Le centre")
+            phone.check_fits()
+            for path in ("/admin/sync", "/admin/settings"):
+                phone.visit(server.base + path)
+    finally:
+        phone.quit()

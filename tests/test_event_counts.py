@@ -26,7 +26,7 @@ def network(tmp_path, stick):
 
 def days_ago(app, days):
     with app.app_context():
-        now = app.extensions["clock"].now()
+        now = app.extensions["box"].clock.now()
     return (local_datetime(now, "Europe/Paris").date() - timedelta(days=days)).isoformat()
 
 
@@ -78,12 +78,12 @@ def test_a_free_zone_day_is_weighed_and_counted_apart_from_the_estimates(app, ad
 def test_the_command_line_says_the_weighed_kilos_on_their_own_line(app, admin, runner):
     event = publish(admin, app, "Zone de gratuité", "free_zone")
     count(admin, event, attendance="", kg_brought="2000", kg_taken="1500")
-    data = app.extensions["data_dir"].path
+    data = app.extensions["box"].data_dir.path
     result = runner.invoke(application.cli, ["--data", str(data), "stats"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert any(line.startswith("Kilos apportés aux zones de gratuité (pesés)")
-               and line.endswith("2\u202f000") for line in lines), result.output
+               and line.endswith("2\u202f000,0") for line in lines), result.output
     assert any(line.startswith("Événements comptés") and line.endswith("1") for line in lines)
 
 
@@ -178,3 +178,17 @@ def test_whatever_the_count_form_accepts_crosses_box_hub_and_other_box(network, 
         assert not bonnet.set_aside() and not hub.set_aside() and not marols.set_aside()
 
     crosses()
+
+
+def test_a_count_reaches_the_cached_impact_page_and_leaves_the_catalogue_cached(app, admin):
+    free_zone = publish(admin, app, "Zone de gratuité", "free_zone")
+    visitor = app.test_client()
+    assert "(pesés)" not in visitor.get("/stats/").get_data(as_text=True)
+    assert visitor.get("/api/v1/stats").get_json()["kg_weighed_brought"] == 0
+    catalogue = visitor.get("/items/")
+    count(admin, free_zone, attendance="85", kg_brought="120", kg_taken="80")
+    assert "Kilos apportés aux zones de gratuité (pesés)" in visitor.get(
+        "/stats/").get_data(as_text=True)
+    assert visitor.get("/api/v1/stats").get_json()["kg_weighed_brought"] == 120
+    again = visitor.get("/items/", headers={"If-None-Match": catalogue.headers["ETag"]})
+    assert again.status_code == 304

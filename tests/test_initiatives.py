@@ -205,3 +205,16 @@ def test_whatever_the_initiative_form_accepts_crosses_box_hub_and_other_box(netw
                 assert -90 <= state["latitude"] <= 90 and -180 <= state["longitude"] <= 180
 
     crosses()
+
+
+def test_the_cached_map_shows_an_initiative_at_once_and_leaves_the_catalogue_cached(app,
+                                                                                   admin):
+    visitor = app.test_client()
+    assert "AMAP du Haut-Forez" not in visitor.get("/initiatives/").get_data(as_text=True)
+    assert "AMAP du Haut-Forez" not in visitor.get("/initiatives/print").get_data(as_text=True)
+    catalogue = visitor.get("/items/")
+    add(admin)
+    assert "AMAP du Haut-Forez" in visitor.get("/initiatives/").get_data(as_text=True)
+    assert "AMAP du Haut-Forez" in visitor.get("/initiatives/print").get_data(as_text=True)
+    again = visitor.get("/items/", headers={"If-None-Match": catalogue.headers["ETag"]})
+    assert again.status_code == 304

@@ -55,11 +55,11 @@ def item_id(title):
         return Item.get(Item.title == title).id
 
 
-def lived_in_box(folder):
+def lived_in_box(folder, name="Saint-Bonnet-le-Château"):
     """A box as a village leaves it after a few weeks; returns (app, phones by name)."""
     data_dir = DataDir(folder)
-    application.cli.main(["--data", str(folder), "init", "--name", "Saint-Bonnet-le-Château",
-                          "--demo"], standalone_mode=False)
+    application.cli.main(["--data", str(folder), "init", "--name", name, "--demo"],
+                         standalone_mode=False)
     open_existing(data_dir)
     with db.connection_context():
         from piratebox import box
@@ -77,7 +77,7 @@ def lived_in_box(folder):
         "photos": [(BytesIO(photo), "tondeuse.jpg"), (BytesIO(photo), "bac.jpg")]})
     mower = item_id("Tondeuse électrique")
     with app.app_context():
-        today = local_datetime(app.extensions["clock"].now(), "Europe/Paris").date()
+        today = local_datetime(app.extensions["box"].clock.now(), "Europe/Paris").date()
     post(owner, f"/items/{mower}/manage", f"/items/{mower}/manage/lend", lent_to="Marie",
          lent_until=(today - timedelta(days=3)).isoformat())
     post(neighbour, f"/items/{mower}", f"/items/{mower}/waiting", pseudonym="Anne",
@@ -119,10 +119,15 @@ def lived_in_box(folder):
                  "visitor": app.test_client()}
 
 
-def pages_of(app, phones):
-    """(name, html) of every page, fetched by whoever may see it."""
-    owner, neighbour, mediator = phones["owner"], phones["neighbour"], phones["mediator"]
-    visitor = phones["visitor"]
+def free_zone_id():
+    from models import Event
+
+    with db.connection_context():
+        return Event.get(Event.title == "Zone de gratuité").id
+
+
+def page_paths():
+    """{name: (who may see it, its path)} for every page of the lived-in box."""
     mower, ladder = item_id("Tondeuse électrique"), item_id("Escabeau")
     shelf, books = item_id("Étagère en pin"), item_id("Romans policiers (lot de 5)")
     with db.connection_context():
@@ -132,7 +137,8 @@ def pages_of(app, phones):
         shared = SharedFile.get().id
         amap = Initiative.get(Initiative.name == "AMAP du Haut-Forez").id
         free_zone = Event.get(Event.title == "Zone de gratuité").id
-    gets = {
+    owner, neighbour, mediator, visitor = "owner", "neighbour", "mediator", "visitor"
+    return {
         "home": (visitor, "/"), "catalogue": (visitor, "/items/"),
         "search": (visitor, "/items/?q=escabeau&kind=offer"),
         "offer-form": (visitor, "/items/new"), "request-form": (visitor, "/items/new?kind=request"),
@@ -170,7 +176,15 @@ def pages_of(app, phones):
         "initiative-form": (mediator, "/admin/initiatives/new"),
         "initiative-edit": (mediator, f"/admin/initiatives/{amap}/edit"),
     }
-    pages = {name: client.get(path).get_data(as_text=True) for name, (client, path) in gets.items()}
+
+
+def pages_of(app, phones):
+    """(name, html) of every page, fetched by whoever may see it."""
+    mediator, visitor = phones["mediator"], phones["visitor"]
+    mower, books = item_id("Tondeuse électrique"), item_id("Romans policiers (lot de 5)")
+    free_zone = free_zone_id()
+    pages = {name: phones[who].get(path).get_data(as_text=True)
+             for name, (who, path) in page_paths().items()}
     refused = {
         "offer-form-errors": post(visitor, "/items/new", "/items/new", title="x", kind="offer"),
         "files-no-file": post(visitor, "/files/", "/files/", folder="Mairie"),
@@ -195,6 +209,10 @@ def pages_of(app, phones):
                            "agenda": "Repair café", "proposals": "Troc de graines",
                            "request": "Escabeau 5 marches",
                            "dashboard": '<span class="count due">1</span>',
+                           # the folder filter, beside the upload's folder field: two ids
+                           # the checker must see side by side (a box with no folder has
+                           # no filter, and hid their clash)
+                           "files": 'id="folder"',
                            "not-found": "Cette page n’existe pas",
                            "initiatives": "Médiathèque", "initiative-edit": "45,424",
                            "initiatives-filtered": "Travailler",

@@ -483,7 +483,7 @@ def enrol_box(hub, tmp_path, name, commune):
 
 
 def test_the_hub_counts_per_box_per_commune_and_in_total(tmp_path):
-    from piratebox import impact
+    from piratebox.impact import logic as impact
 
     hub = make(tmp_path, "hub", role="hub")
     bonnet, bonnet_stick = enrol_box(hub, tmp_path, "Saint-Bonnet bourg", "Saint-Bonnet")

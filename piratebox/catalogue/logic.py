@@ -8,12 +8,22 @@ leaves no trace; an item and the blobs it needs land together.
 
 import json
 
-from models import Exchange, Item, ItemKey, PersonalKey, db, fold, this_box
+from peewee import SQL, Select, fn
+
+from models import (
+    Exchange,
+    Item,
+    Prepared,
+    db,
+    fold,
+    like_pattern,
+    slot,
+    this_box,
+)
 from piratebox import moderation, ownership, photos
 from piratebox.catalogue.categories import CHANGED_HANDS, mass_of
-from piratebox.errors import BadInput, Conflict
+from piratebox.errors import Conflict
 from piratebox.i18n import N_
-from piratebox.rules import MAX_PHOTOS
 
 DAY = 24 * 3600
 EXPIRY_DAYS = 30
@@ -38,39 +48,13 @@ TRANSITIONS = {
 }
 
 
-def token_matches(item_id, token):
-    key = ItemKey.get_or_none(ItemKey.item_id == item_id)
-    return ownership.matches(key and key.token_hash, token)
+BY_ID = Prepared(lambda: Item.select().where(Item.id == slot("id")))
 
 
-def personal_token_matches(record_id, token):
-    """Is `token` the private link of who reserved this object (or waits, for an entry)?"""
-    key = PersonalKey.get_or_none(PersonalKey.record_id == record_id)
-    return ownership.matches(key and key.token_hash, token)
-
-
-def give_personal_key(record_id):
-    """A new private link for the phone that reserved or joined a waiting list; the token."""
-    token = ownership.new_token()
-    PersonalKey.insert(record_id=record_id, token_hash=ownership.token_hash(token)).on_conflict(
-        conflict_target=[PersonalKey.record_id],
-        update={PersonalKey.token_hash: ownership.token_hash(token)}).execute()
-    return token
-
-
-def store_photos(uploads, actor):
-    """Re-encode each uploaded photo and store it; refuse them all if one is bad."""
-    uploads = [upload for upload in uploads if photos.size_of(upload)]
-    if len(uploads) > MAX_PHOTOS:
-        raise BadInput(N_("At most 3 photos per object."))
-    processed = [photos.process(data) for data in uploads]  # raises before any write
-    stored = []
-    for full, thumb in processed:
-        stored.append({
-            "full": actor.blobs.put_bytes(full, "photo", actor.now),
-            "thumb": actor.blobs.put_bytes(thumb, "thumb", actor.now),
-        })
-    return stored
+def find(item_id):
+    """The object with this id, deleted or not; None if there is none."""
+    rows = BY_ID.rows(id=item_id)
+    return rows[0] if rows else None
 
 
 def record(item, action, actor, avoided_purchase=None):
@@ -85,38 +69,43 @@ def create(values, uploads, actor):
     """A new offer or request; returns (item, the manage token to show once)."""
     item = Item(**values)
     item.expires_at = None if item.place == "box" else actor.now + EXPIRY_DAYS * DAY
-    token = ownership.new_token()
     if item.kind == "request":
         action = "requested"
     else:
         action = "deposited" if item.place == "box" else "offered"
     with actor.blobs.keeping():  # the photos stay until the object that needs them is saved
-        item.photos = json.dumps(store_photos(uploads, actor))
+        item.photos = json.dumps(photos.store(uploads, actor))
         with db.atomic():
             actor.save(item)
-            ItemKey.create(item_id=item.id, token_hash=ownership.token_hash(token))
+            token = ownership.give(item.id)
             record(item, action, actor)
     return item, token
 
 
-def edit(item, values, uploads, actor):
+def edit(item, values, uploads, actor, keep=None):
+    """Change an object. Its photos: those named in `keep` (their full image's hash; all
+    of them when None) stay in their order, the new `uploads` come after them."""
     for name, value in values.items():
         setattr(item, name, value)
+    kept = [photo for photo in item.photo_list() if keep is None or photo["full"] in keep]
     with actor.blobs.keeping():
-        if any(uploads):
-            item.photos = json.dumps(store_photos(uploads, actor))
+        item.photos = json.dumps(kept + photos.store(uploads, actor, kept=len(kept)))
         actor.save(item)
     actor.blobs.collect()  # the photos it no longer shows
     return item
 
 
+def allows(item, action):
+    """Does the object's state let `action` start (TRANSITIONS)? The pages ask this rather
+    than compare statuses themselves."""
+    return not item.deleted and item.status in TRANSITIONS[action][0]
+
+
 def actions_for(item):
     """What the owner may do with this object now, in the order the manage page offers
     them (the first is the main one): only what makes sense for its kind and mode."""
-    if item.deleted:
-        return []
     possible = [action for action in OWNER_ACTIONS[item.kind, item.mode]
-                if item.status in TRANSITIONS[action][0]]
+                if allows(item, action)]
     if item.expires_at is None and "renew" in possible:
         possible.remove("renew")
     return possible
@@ -137,8 +126,8 @@ OWNER_ACTIONS_ALL = {action for actions in OWNER_ACTIONS.values() for action in 
 
 def transition(item, action, actor, avoided_purchase=None, **fields):
     """Move an object along its life, or refuse if it is no longer where the action starts."""
-    allowed_from, to_status = TRANSITIONS[action]
-    if item.deleted or item.status not in allowed_from:
+    to_status = TRANSITIONS[action][1]
+    if not allows(item, action):
         raise Conflict(N_("This object is no longer in a state that allows this; reload the "
                           "page to see where it is."))
     if action == "take" and (item.place != "box" or item.kind != "offer"):
@@ -185,14 +174,14 @@ def reserve(item, values, avoided_purchase, actor):
     """Reserve an offer for someone; returns the private link's token of their phone."""
     with db.atomic():
         transition(item, "reserve", actor, avoided_purchase=avoided_purchase, **values)
-        return give_personal_key(item.id)
+        return ownership.give(item.id, ownership.CLAIMANT)
 
 
 def cancel_reservation(item, actor):
     """The person who reserved changes their mind: the object is free again."""
     with db.atomic():
         transition(item, "release", actor)
-        PersonalKey.delete().where(PersonalKey.record_id == item.id).execute()
+        ownership.forget(item.id, ownership.CLAIMANT)
 
 
 # What each action appends to the exchange log. A reservation is a promise, not an
@@ -230,40 +219,67 @@ def reported_items():
     return moderation.to_review(Item, "item")
 
 
+OPEN_STATUSES = ("available", "reserved", "lent")
+FILTERS = ("kind", "mode", "category", "place")
+MAX_WORDS = 8
+
+
+def matching(fields, open_only, filters, words):
+    """The listed objects that match a shape of search: the open ones only or all, the
+    filters that are on (by name), so many words."""
+    query = Item.listed().select(*fields)
+    if open_only:
+        query = query.where(Item.status.in_(OPEN_STATUSES))
+    for name in filters:
+        query = query.where(getattr(Item, name) == slot(name))
+    return Item.search(query, [slot(f"word{number}") for number in range(words)])
+
+
+# Both read the narrow covering index only (see models.MIGRATIONS): the count stops at
+# COUNT_CAP + 1 matches, the page fetches 20 rows, nothing else comes into Python.
+COUNT = Prepared(lambda *shape: Select(
+    [matching([SQL("1")], *shape).limit(COUNT_CAP + 1).alias("capped")],
+    [fn.COUNT(SQL("*"))]))
+PAGE = Prepared(lambda fields, *shape: matching(fields, *shape)
+                .order_by(Item.created_at.desc(), Item.id.desc())
+                .limit(PAGE_SIZE).offset(slot("offset")))
+
+
 def browse(filters, page=1, fields=None):
-    """The catalogue as visitors see it: newest first, filtered, searched, a page at a time.
+    """The catalogue as visitors see it: newest first, filtered, searched, a page at a time;
+    returns (rows, the number of matches up to COUNT_CAP + 1).
 
     Rows carry `fields` only (the card's by default).
     """
-    query = Item.listed()
-    status = filters.get("status") or "open"
-    if status == "open":
-        query = query.where(Item.status.in_(["available", "reserved", "lent"]))
-    for name in ("kind", "mode", "category", "place"):
-        if filters.get(name):
-            query = query.where(getattr(Item, name) == filters[name])
-    words = fold(filters.get("q", "")).split()[:8]
-    query = Item.search(query, words)
-    # One ordered scan gives both the count (capped) and the page: a search for a rare
-    # word reads the table once, not twice.
-    # (Raw cursor rows: peewee's row wrapper would cost more than the scan itself.)
-    ids = [row[0] for row in db.execute(
-        query.select(Item.id).order_by(Item.created_at.desc(), Item.id.desc())
-        .limit(COUNT_CAP + 1)).fetchall()]
+    open_only = (filters.get("status") or "open") == "open"
+    names = tuple(name for name in FILTERS if filters.get(name))
+    words = fold(filters.get("q", "")).split()[:MAX_WORDS]
+    shape = (open_only, names, len(words))
+    values = {name: filters[name] for name in names}
+    values.update({f"word{number}": like_pattern(word) for number, word in enumerate(words)})
+    total = COUNT.scalar(*shape, **values)
     page = min(max(1, page), COUNT_CAP // PAGE_SIZE + 1)
-    page_ids = ids[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    rows = Item.select(*(fields or Item.card_fields())).where(Item.id.in_(page_ids))
-    by_id = {item.id: item for item in rows}
-    return [by_id[item_id] for item_id in page_ids], len(ids)
+    rows = PAGE.rows(tuple(fields or Item.card_fields()), *shape,
+                     offset=(page - 1) * PAGE_SIZE, **values)
+    return rows, total
+
+
+def _latest(village_only):
+    query = Item.listed().select(*Item.card_fields()).where(Item.status == "available")
+    if village_only:
+        query = query.where(Item.origin == this_box())
+    return query.order_by(Item.created_at.desc()).limit(slot("count"))
+
+
+LATEST = Prepared(_latest)
+ANSWERS = Prepared(lambda: Item.listed().select(*Item.card_fields())
+                   .where(Item.answers == slot("request")).order_by(Item.created_at.desc()))
 
 
 def latest(count, village_only=True):
     """The newest objects to be had: this village's own (the catalogue also lists the
     network's offers, each saying its village); at a hub, the network's."""
-    query = Item.listed().select(*Item.card_fields()).where(Item.status == "available")
-    if village_only:
-        query = query.where(Item.origin == this_box())
-    return list(query.order_by(Item.created_at.desc()).limit(count))
+    return LATEST.rows(village_only, count=count)
 
 
 def visible_request(item_id):
@@ -274,5 +290,4 @@ def visible_request(item_id):
 
 
 def answers_to(request_item):
-    return list(Item.listed().select(*Item.card_fields())
-                .where(Item.answers == request_item.id).order_by(Item.created_at.desc()))
+    return ANSWERS.rows(request=request_item.id)

@@ -2,7 +2,7 @@
 day (or a swap) the kilos brought and taken, weighed at the door.
 
 Weighed kilos are facts, not estimates: the figures show them on their own line and never
-add them to the kilos estimated from objects' typical masses (piratebox/impact.py).
+add them to the kilos estimated from objects' typical masses (piratebox/impact/logic.py).
 """
 
 from peewee import fn

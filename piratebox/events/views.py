@@ -14,11 +14,11 @@ from flask import (
 
 from models import Event
 from piratebox import pagecache
-from piratebox.admin import admin_required, is_admin
 from piratebox.box import BORN_ELSEWHERE
 from piratebox.errors import NotAllowed, TooManyRequests
 from piratebox.events import counts, ics, logic
-from piratebox.web import POSTED_A_LOT, actor, count_success, public_base, within_limit
+from piratebox.phone import admin_required, is_admin, public_base
+from piratebox.web import POSTED_A_LOT, actor, count_success, within_limit
 from piratebox.web import gettext as _
 
 bp = Blueprint("events", __name__)
@@ -29,7 +29,7 @@ def zone():
 
 
 def calendar_response(events, filename):
-    body = ics.calendar(events, current_app.extensions["site"]["box_name"], actor().now,
+    body = ics.calendar(events, current_app.extensions["box"].site["box_name"], actor().now,
                         public_base())
     return current_app.response_class(body, mimetype="text/calendar", headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
@@ -39,7 +39,7 @@ def calendar_response(events, filename):
 def index():
     return pagecache.render(lambda: render_template(
         "events/index.html", events=logic.upcoming(actor().now), archive=False,
-        kinds=logic.KINDS))
+        kinds=logic.KINDS), ("events",))
 
 
 @bp.get("/events/archive")

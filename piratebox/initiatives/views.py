@@ -6,14 +6,15 @@ from markupsafe import Markup
 
 from models import Initiative
 from piratebox import pagecache
-from piratebox.admin import admin_required, is_admin
 from piratebox.box import BORN_ELSEWHERE
 from piratebox.errors import NotAllowed
 from piratebox.initiatives import KINDS, THEMES, logic
+from piratebox.phone import admin_required, is_admin
 from piratebox.web import actor
 from piratebox.web import gettext as _
 
 bp = Blueprint("initiatives", __name__)
+SECTIONS = ("initiatives",)  # what the public pages show, cleared by this blueprint's writes
 
 
 def chosen():
@@ -38,13 +39,14 @@ def listing(template, **extra):
 
 @bp.get("/initiatives/")
 def index():
-    return pagecache.render(lambda: listing("initiatives/index.html"))
+    return pagecache.render(lambda: listing("initiatives/index.html"), SECTIONS)
 
 
 @bp.get("/initiatives/print")
 def sheet():
     """An A4 sheet of the map and the list, for the café's wall or the town hall."""
-    return pagecache.render(lambda: listing("initiatives/sheet.html", now=actor().now))
+    return pagecache.render(lambda: listing("initiatives/sheet.html", now=actor().now),
+                            SECTIONS)
 
 
 def get_initiative(initiative_id):

@@ -8,7 +8,6 @@ from flask import (
     current_app,
     flash,
     g,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -17,10 +16,14 @@ from flask import (
 from markupsafe import Markup
 
 from models import Tally
-from piratebox import bodies, impact, rules, typography
-from piratebox.admin import admin_required
+from piratebox import bodies, pagecache, rules, typography
+from piratebox.admin import village_box_only
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
+from piratebox.impact import charts, report
+from piratebox.impact import logic as impact
+from piratebox.impact.tally import read_tally, record_tally
+from piratebox.phone import admin_required
 from piratebox.web import actor, photo_uploads
 from piratebox.web import gettext as _
 
@@ -33,8 +36,12 @@ def current_figures():
 
 @bp.get("/stats/")
 def index():
+    return pagecache.render(render_index, ("stats",))
+
+
+def render_index():
     network = (impact.network_figures(actor().now, current_app.config["TIMEZONE"])
-               if current_app.extensions["box"]["role"] == "hub" else None)
+               if current_app.extensions["box"].role == "hub" else None)
     # at a hub, the network's total is this page's figures: computed once
     figures = network.total if network else current_figures()
     lang = g.get("lang", "fr")
@@ -42,24 +49,28 @@ def index():
     categories = sorted(((_(BY_CODE[code].label) if code in BY_CODE else code, count)
                          for code, count in figures.by_category.items()),
                         key=lambda pair: -pair[1])
-    # The charts are SVG drawn by impact.py, which escapes every label it writes.
+    # The charts are SVG drawn by impact/charts.py, which escapes every label it writes.
     return render_template(
         "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
         network=network,
+        figure=lambda figures, name: impact.figure_text(figures, name, lang),
         weekly_chart=Markup(  # noqa: S704 - escaped inside
-            impact.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
+            charts.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
         category_chart=Markup(  # noqa: S704 - escaped inside
-            impact.category_chart(categories, _("Exchanges by category"))))
+            charts.category_chart(categories, _("Exchanges by category"))))
 
 
 @bp.get("/api/v1/stats")
 def api():
-    figures = current_figures()
-    body = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
-    body["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
-                     for monday, count in figures.weeks]
-    body["by_category"] = figures.by_category
-    return jsonify(body)
+    def body():
+        figures = current_figures()
+        fields = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
+        fields["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
+                           for monday, count in figures.weeks]
+        fields["by_category"] = figures.by_category
+        return fields
+
+    return pagecache.render_json(body, ("stats",))
 
 
 @bp.get("/admin/stats.csv")
@@ -67,11 +78,11 @@ def api():
 def csv_download():
     """The figures for a spreadsheet; at a hub, the table per box and commune for the
     report to the département."""
-    if current_app.extensions["box"]["role"] == "hub":
-        rows = impact.network_csv_rows(
+    if current_app.extensions["box"].role == "hub":
+        rows = report.network_csv_rows(
             impact.network_figures(actor().now, current_app.config["TIMEZONE"]), True)
     else:
-        rows = impact.csv_rows(current_figures(), decimal_comma=True)
+        rows = report.csv_rows(current_figures(), decimal_comma=True)
     out = io.StringIO()
     csv.writer(out, delimiter=";").writerows(rows)
     # UTF-8 with a byte-order mark: a French spreadsheet opens it with the accents right
@@ -82,15 +93,16 @@ def csv_download():
 
 @bp.route("/admin/tally", methods=["GET", "POST"])
 @admin_required
+@village_box_only
 @bodies.accepts("photos")
 def tally():
     """The weekly count of the physical box, and its photo, kept by the mediator."""
     values, errors = {"deposited": 0, "taken": 0}, {}
     if request.method == "POST":
-        values, errors = impact.read_tally(request.form)
+        values, errors = read_tally(request.form)
         if not errors:
             try:
-                impact.record_tally(values, photo_uploads(), actor())
+                record_tally(values, photo_uploads(), actor())
             except BadInput as error:
                 errors["photos"] = error.localized(_)
             else:
