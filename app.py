@@ -9,6 +9,7 @@ import errno
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -17,7 +18,18 @@ import click
 from flask import Flask
 
 from models import db
-from piratebox import __version__, admin, api, box, pages, print_views, site, stats_views, web
+from piratebox import (
+    __version__,
+    admin,
+    api,
+    box,
+    footfall,
+    pages,
+    print_views,
+    site,
+    stats_views,
+    web,
+)
 from piratebox.board import views as board
 from piratebox.catalogue import views as catalogue
 from piratebox.clock import Clock
@@ -71,6 +83,7 @@ def create_app(config=None):
         site=settings,
         limiter=RateLimiter(),
         page_cache=PageCache(app.config["PAGE_CACHE_SECONDS"]),
+        footfall=footfall.Counter(app.config["TIMEZONE"]),
         portal=Portal(site.address(settings), app.config["PORTAL_MEMORY_SECONDS"]),
     )
     web.init_app(app)
@@ -192,7 +205,13 @@ def serve(data_dir, host, port, threads):
         raise Refusal(cannot_listen(error, host, port)) from None
     click.echo(_("CoCoTe box on http://%(host)s:%(port)d/ (Ctrl+C stops it).",
                  host=display_host(host), port=port), err=True)
-    server.run()
+    # a service manager stops us with SIGTERM: leave as Ctrl+C does, saving what is counted
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(0))
+    try:
+        server.run()
+    finally:
+        with db.connection_context():
+            application.extensions["footfall"].flush(application.extensions["clock"].now())
 
 
 def cannot_listen(error, host, port):
@@ -280,12 +299,20 @@ def print_labels(data_dir, out, item_ids):
               help=N_("Comma-separated values for a spreadsheet."))
 @click.option("--decimal-comma", is_flag=True,
               help=N_("French decimals (3,5) and ';' separators."))
+@click.option("--report", "quarter", metavar="QUARTER",
+              help=N_("Write the quarter's report (a PDF, in French), e.g. 2026-Q4."))
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help=N_("The PDF file the report is written to."))
+@click.option("--commune", help=N_("At a hub: the report of one commune rather than of the "
+                                   "whole département."))
 @click.pass_obj
-def stats(data_dir, as_csv, decimal_comma):
-    """Print the impact figures: exchanges, purchases avoided, kilos, CO₂e, weeks.
+def stats(data_dir, as_csv, decimal_comma, quarter, out, commune):
+    """Print the impact figures: exchanges, purchases avoided, kilos, CO₂e, weeks, footfall.
     At a hub: one line per box, per commune and in total, for the report to the département.
+    With --report: the quarter's report for the Conseil Général, as a PDF.
 
     Example: piratebox --data ./data stats --csv --decimal-comma > impact.csv
+    Example: piratebox --data ./data stats --report 2026-Q4 --out rapport.pdf
     """
     import csv
 
@@ -294,6 +321,9 @@ def stats(data_dir, as_csv, decimal_comma):
 
     open_box(data_dir)
     now, zone = Clock.load().now(), load_config(data_dir)["TIMEZONE"]
+    if quarter or out or commune:
+        write_report(quarter, out, commune, now, zone)
+        return
     network = figures = None
     if box.identity()["role"] == "hub":
         network = impact.network_figures(now, zone)
@@ -301,6 +331,7 @@ def stats(data_dir, as_csv, decimal_comma):
     else:
         figures = impact.figures_now(now, zone)
         rows = impact.csv_rows(figures, decimal_comma=decimal_comma)
+        rows += impact.footfall_csv_rows(*footfall.recent_at(now, zone), decimal_comma)
     if as_csv:
         csv.writer(sys.stdout, delimiter=";" if decimal_comma else ",").writerows(rows)
         return
@@ -592,6 +623,30 @@ def check_command(data_dir, repair):
     click.echo(_("Everything is in order.") if not problems else _.plural(
         "Repaired: %(num)d problem dealt with.", "Repaired: %(num)d problems dealt with.",
         len(problems)))
+
+
+def write_report(quarter, out, commune, now, zone):
+    from piratebox import quarter_report
+    from piratebox.errors import PirateboxError
+    from piratebox.i18n import Translator
+    from piratebox.storage import atomic_file
+
+    if not (quarter and out):
+        raise Refusal(_("A report needs both --report QUARTER and --out FILE.pdf."))
+    try:
+        document = quarter_report.make(quarter_report.Quarter.parse(quarter), box.identity(),
+                                       now, zone, Translator("fr").gettext, "fr", commune)
+    except PirateboxError as error:
+        raise Refusal(error.localized(_)) from None
+    try:
+        with atomic_file(out) as handle:
+            document.write(handle)
+    except OSError as error:
+        raise Refusal(_("Cannot write %(path)s: %(reason)s.", path=out,
+                        reason=error.strerror)) from None
+    click.echo(_.plural("Report of %(quarter)s written to %(path)s (%(num)d page).",
+                        "Report of %(quarter)s written to %(path)s (%(num)d pages).",
+                        len(document.pages), quarter=quarter.strip().upper(), path=out))
 
 
 def write_pdf_output(path, pages):

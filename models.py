@@ -463,6 +463,19 @@ class FileDownload(BaseModel):
     count = BigIntegerField(default=0)
 
 
+class Footfall(BaseModel):
+    """How many distinct phones came to the box in a day or a week (span "day" or "week",
+    starts: that day or that week's Monday, YYYY-MM-DD). Only the number: how phones were
+    told apart stays in memory (piratebox/footfall.py). Local."""
+
+    span = CharField(max_length=4)
+    starts = CharField(max_length=10)
+    phones = BigIntegerField(default=0)
+
+    class Meta:
+        primary_key = CompositeKey("span", "starts")
+
+
 class Peer(BaseModel):
     """The other end of a sync, with the key the two share. Local: keys never travel.
 
@@ -777,6 +790,12 @@ MIGRATIONS = [
         "reports: whether the reporting phone had been on the box before",
         ["ALTER TABLE report ADD COLUMN reporter_known BOOLEAN NOT NULL DEFAULT TRUE"],
     ),
+    (
+        12,
+        "footfall: distinct phones per day and per week, numbers only",
+        ["CREATE TABLE footfall (span VARCHAR(4) NOT NULL, starts VARCHAR(10) NOT NULL, "
+         "phones BIGINT NOT NULL, PRIMARY KEY (span, starts))"],
+    ),
 ]
 
 
@@ -824,5 +843,5 @@ def migrate(upto=None, progress=None):
 
 def all_models():
     return [Setting, Counter, Blob, BlobUse, Item, ItemKey, PersonalKey, WaitingEntry,
-            Exchange, Report, Message, Event, Tally, SharedFile, FileKey, FileDownload, Peer,
-            PeerBlob, Quarantined, ReceivedBundle]
+            Exchange, Report, Message, Event, Tally, SharedFile, FileKey, FileDownload,
+            Footfall, Peer, PeerBlob, Quarantined, ReceivedBundle]

@@ -164,15 +164,40 @@ GROUP_COLUMNS = (Exchange.action, Exchange.category, Exchange.avoided_purchase,
                  fn.COUNT(Exchange.id), fn.SUM(Exchange.mass_kg))
 
 
-def figures_now(now, zone_name):
-    """This box's figures from its database: every exchange event and the mediator's tallies."""
-    groups = (Exchange.live().select(*GROUP_COLUMNS)
+@dataclass(frozen=True)
+class Window:
+    """A span of time the figures are limited to (a quarter's report): exchanges from
+    `start` to before `end` (timestamps), tallies of the weeks from `first_monday` to
+    before `end_day` (dates)."""
+
+    start: float
+    end: float
+    first_monday: date
+    end_day: date
+
+    def exchanges(self):
+        return (Exchange.happened_at >= self.start) & (Exchange.happened_at < self.end)
+
+    def tallies(self):
+        return ((Tally.week_of >= self.first_monday.isoformat())
+                & (Tally.week_of < self.end_day.isoformat()))
+
+
+def _within(query, window, condition):
+    return query.where(condition(window)) if window else query
+
+
+def figures_now(now, zone_name, window=None):
+    """This box's figures from its database: every exchange event and the mediator's
+    tallies (those of `window` only, when given)."""
+    groups = (_within(Exchange.live().select(*GROUP_COLUMNS), window, Window.exchanges)
               .group_by(Exchange.action, Exchange.category, Exchange.avoided_purchase).tuples())
     recent = (Exchange.live().select(Exchange.happened_at)
               .where(Exchange.action.in_(CHANGED_HANDS)
                      & (Exchange.happened_at >= _chart_start(now, zone_name))).tuples())
     return from_groups(list(groups), [stamp for (stamp,) in recent.iterator()], now,
-                       load_factors(), zone_name, tallies=Tally.live())
+                       load_factors(), zone_name,
+                       tallies=_within(Tally.live(), window, Window.tallies))
 
 
 @dataclass
@@ -184,18 +209,20 @@ class NetworkFigures:
     total: Figures
 
 
-def network_figures(now, zone_name):
-    """From the events the boxes synced, added up by the database per box."""
+def network_figures(now, zone_name, window=None):
+    """From the events the boxes synced, added up by the database per box (those of
+    `window` only, when given)."""
     from models import Peer
 
     factors = load_factors()
     peers = {peer.box_id: peer for peer in Peer.select().where(
         (Peer.role == "box") & Peer.box_id.is_null(False))}
     tallies = {}
-    for tally in Tally.live():
+    for tally in _within(Tally.live(), window, Window.tallies):
         tallies.setdefault(tally.origin, []).append(tally)
     groups, changed_at = {}, {}
-    for origin, *group in (Exchange.live().select(Exchange.origin, *GROUP_COLUMNS)
+    for origin, *group in (_within(Exchange.live().select(Exchange.origin, *GROUP_COLUMNS),
+                                   window, Window.exchanges)
                            .group_by(Exchange.origin, Exchange.action, Exchange.category,
                                      Exchange.avoided_purchase).tuples().iterator()):
         groups.setdefault(origin, []).append(group)
@@ -320,6 +347,24 @@ FIGURE_LABELS = {
 }
 
 
+# How the figures are counted, as the figures page and the quarter's report say it.
+METHOD = (
+    N_("An object counts once, when someone takes it or receives it: never twice."),
+    N_("A purchase is avoided only when the taker answered “yes” to “Would you otherwise "
+       "have bought it new?”. No share is assumed."),
+    N_("Kilos kept in use: the typical mass of each object taken or given."),
+    N_("CO₂e avoided: for each purchase avoided, the footprint of making and delivering a "
+       "new object of that category (table below). Categories without a published figure "
+       "count zero, so the total is a floor."),
+    N_("Footfall: the distinct phones on the box's wifi. A phone is told apart by its "
+       "address mixed with a random key that changes every day (every week for the week's "
+       "count); the key stays in memory, is never written, and only the numbers are kept. "
+       "A restart of the box draws a new key: a phone seen before and after it counts twice "
+       "that day. A phone with its wifi off is not counted."),
+    N_("Nobody is tracked: the box counts exchanges, never who made them."),
+)
+
+
 def text_lines(figures, gettext, lang):
     """The figures as a person reads them in a terminal, in their language."""
     width = max(len(gettext(label)) for label in FIGURE_LABELS.values()) + 2
@@ -354,6 +399,15 @@ def csv_rows(figures, decimal_comma=False):
     rows += [[name, _number(getattr(figures, name), decimal_comma)] for name in CSV_COLUMNS]
     rows += [[f"exchanges week of {monday.isoformat()}", _number(count, decimal_comma)]
              for monday, count in figures.weeks]
+    return rows
+
+
+def footfall_csv_rows(days, weeks, decimal_comma=False):
+    """Distinct phones per day and per week (piratebox/footfall.py), under the figures."""
+    rows = [[f"phones day of {day.isoformat()}", _number(phones, decimal_comma)]
+            for day, phones in days]
+    rows += [[f"phones week of {monday.isoformat()}", _number(phones, decimal_comma)]
+             for monday, phones in weeks]
     return rows
 
 

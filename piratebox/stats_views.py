@@ -1,4 +1,5 @@
-"""The impact page, its JSON and its CSV: /stats/, /api/v1/stats, /admin/stats.csv."""
+"""The impact page, its JSON and its CSV: /stats/, /api/v1/stats, /admin/stats.csv; the
+quarter's report: /admin/report."""
 
 import csv
 import io
@@ -17,10 +18,11 @@ from flask import (
 from markupsafe import Markup
 
 from models import Tally
-from piratebox import bodies, impact, rules, typography
+from piratebox import bodies, footfall, impact, quarter_report, rules, typography
 from piratebox.admin import admin_required
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
+from piratebox.i18n import Translator
 from piratebox.web import actor, photo_uploads
 from piratebox.web import gettext as _
 
@@ -31,6 +33,10 @@ def current_figures():
     return impact.figures_now(actor().now, current_app.config["TIMEZONE"])
 
 
+def current_footfall():
+    return footfall.recent_at(actor().now, current_app.config["TIMEZONE"])
+
+
 @bp.get("/stats/")
 def index():
     network = (impact.network_figures(actor().now, current_app.config["TIMEZONE"])
@@ -39,17 +45,27 @@ def index():
     figures = network.total if network else current_figures()
     lang = g.get("lang", "fr")
     weeks = [(typography.short_day(monday, lang), count) for monday, count in figures.weeks]
+    days, weeks_of_phones = current_footfall()
     categories = sorted(((_(BY_CODE[code].label) if code in BY_CODE else code, count)
                          for code, count in figures.by_category.items()),
                         key=lambda pair: -pair[1])
     # The charts are SVG drawn by impact.py, which escapes every label it writes.
     return render_template(
         "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
+        method=impact.METHOD,
         network=network,
         weekly_chart=Markup(  # noqa: S704 - escaped inside
             impact.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
         category_chart=Markup(  # noqa: S704 - escaped inside
-            impact.category_chart(categories, _("Exchanges by category"))))
+            impact.category_chart(categories, _("Exchanges by category"))),
+        footfall_today=days[-1][1], footfall_week=weeks_of_phones[-1][1],
+        daily_footfall_chart=Markup(  # noqa: S704 - escaped inside
+            impact.bar_chart([(typography.short_day(day, lang), phones) for day, phones in days],
+                             _("Phones per day"), _("phones"))),
+        weekly_footfall_chart=Markup(  # noqa: S704 - escaped inside
+            impact.bar_chart([(typography.short_day(monday, lang), phones)
+                              for monday, phones in weeks_of_phones],
+                             _("Phones per week"), _("phones"))))
 
 
 @bp.get("/api/v1/stats")
@@ -59,6 +75,11 @@ def api():
     body["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
                      for monday, count in figures.weeks]
     body["by_category"] = figures.by_category
+    days, weeks = current_footfall()
+    body["footfall"] = {"days": [{"day": day.isoformat(), "phones": phones}
+                                 for day, phones in days],
+                        "weeks": [{"week_of": monday.isoformat(), "phones": phones}
+                                  for monday, phones in weeks]}
     return jsonify(body)
 
 
@@ -72,6 +93,7 @@ def csv_download():
             impact.network_figures(actor().now, current_app.config["TIMEZONE"]), True)
     else:
         rows = impact.csv_rows(current_figures(), decimal_comma=True)
+        rows += impact.footfall_csv_rows(*current_footfall(), decimal_comma=True)
     out = io.StringIO()
     csv.writer(out, delimiter=";").writerows(rows)
     # UTF-8 with a byte-order mark: a French spreadsheet opens it with the accents right
@@ -99,3 +121,30 @@ def tally():
     recent = Tally.live().order_by(Tally.week_of.desc()).limit(12)
     return render_template("stats/tally.html", values=values, errors=errors, tallies=recent,
                            limits=rules.limits(Tally)), 400 if errors else 200
+
+
+@bp.get("/admin/report")
+@admin_required
+def report_page():
+    """The mediator chooses the quarter (and, at a hub, the commune) of the report."""
+    zone = current_app.config["TIMEZONE"]
+    communes = []
+    if current_app.extensions["box"]["role"] == "hub":
+        communes = [commune for commune, _count, _figures
+                    in impact.network_figures(actor().now, zone).communes]
+    return render_template("stats/report.html", communes=communes,
+                           quarters=quarter_report.recent_quarters(actor().now, zone))
+
+
+@bp.get("/admin/report.pdf")
+@admin_required
+def report_pdf():
+    """The quarter's report for the Conseil Général, in French whatever the page's language."""
+    quarter = quarter_report.Quarter.parse(request.args.get("quarter", ""))
+    document = quarter_report.make(quarter, current_app.extensions["box"], actor().now,
+                                   current_app.config["TIMEZONE"], Translator("fr").gettext,
+                                   "fr", request.args.get("commune", "").strip())
+    out = io.BytesIO()
+    document.write(out)
+    return current_app.response_class(out.getvalue(), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="cocote-report-{quarter}.pdf"'})

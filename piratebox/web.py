@@ -227,6 +227,7 @@ def before_request():
     refused = request.environ.get(bodies.REFUSED_KEY)
     if refused is not None:
         raise refused
+    count_phone()
     portal_answer = current_app.extensions["portal"].answer()
     if portal_answer is not None:
         return portal_answer
@@ -238,6 +239,15 @@ def before_request():
     if request.method in security.UNSAFE_METHODS:
         limit_changes()
     return None
+
+
+def count_phone():
+    """Footfall: every phone on the wifi counts, the captive portal's probes included
+    (a phone in the café is a visit even if nobody opens a page); the box's own health
+    checks do not."""
+    if request.endpoint != "pages.healthz":
+        current_app.extensions["footfall"].saw(request.remote_addr or "",
+                                               current_app.extensions["clock"].now())
 
 
 def limit_changes():
