@@ -316,13 +316,14 @@ def stats(data_dir, as_csv, decimal_comma, quarter, out, commune):
     """
     import csv
 
-    from piratebox import impact
+    from piratebox import impact, weekly_photo
+    from piratebox.blobs import BlobStore
     from piratebox.clock import Clock
 
     open_box(data_dir)
     now, zone = Clock.load().now(), load_config(data_dir)["TIMEZONE"]
     if quarter or out or commune:
-        write_report(quarter, out, commune, now, zone)
+        write_report(quarter, out, commune, now, zone, BlobStore(data_dir))
         return
     network = figures = None
     if box.identity()["role"] == "hub":
@@ -331,7 +332,8 @@ def stats(data_dir, as_csv, decimal_comma, quarter, out, commune):
     else:
         figures = impact.figures_now(now, zone)
         rows = impact.csv_rows(figures, decimal_comma=decimal_comma)
-        rows += impact.footfall_csv_rows(*footfall.recent_at(now, zone), decimal_comma)
+        rows += impact.weekly_csv_rows(*footfall.recent_at(now, zone), weekly_photo.counts(
+            box.identity()["id"], BlobStore(data_dir)), decimal_comma)
     if as_csv:
         csv.writer(sys.stdout, delimiter=";" if decimal_comma else ",").writerows(rows)
         return
@@ -625,7 +627,7 @@ def check_command(data_dir, repair):
         len(problems)))
 
 
-def write_report(quarter, out, commune, now, zone):
+def write_report(quarter, out, commune, now, zone, blobs):
     from piratebox import quarter_report
     from piratebox.errors import PirateboxError
     from piratebox.i18n import Translator
@@ -635,7 +637,8 @@ def write_report(quarter, out, commune, now, zone):
         raise Refusal(_("A report needs both --report QUARTER and --out FILE.pdf."))
     try:
         document = quarter_report.make(quarter_report.Quarter.parse(quarter), box.identity(),
-                                       now, zone, Translator("fr").gettext, "fr", commune)
+                                       blobs, now, zone, Translator("fr").gettext, "fr",
+                                       commune)
     except PirateboxError as error:
         raise Refusal(error.localized(_)) from None
     try:

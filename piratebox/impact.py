@@ -361,6 +361,9 @@ METHOD = (
        "count); the key stays in memory, is never written, and only the numbers are kept. "
        "A restart of the box draws a new key: a phone seen before and after it counts twice "
        "that day. A phone with its wifi off is not counted."),
+    N_("The week's differences: the box compares the mediator's photo of the give box with "
+       "the week before's and counts the areas that changed. A photo taken from another "
+       "spot counts more than changed."),
     N_("Nobody is tracked: the box counts exchanges, never who made them."),
 )
 
@@ -402,12 +405,16 @@ def csv_rows(figures, decimal_comma=False):
     return rows
 
 
-def footfall_csv_rows(days, weeks, decimal_comma=False):
-    """Distinct phones per day and per week (piratebox/footfall.py), under the figures."""
+def weekly_csv_rows(days, weeks, differences, decimal_comma=False):
+    """Under the figures: distinct phones per day and per week (piratebox/footfall.py), and
+    the differences between a week's photo of the box and the week before's
+    (piratebox/weekly_photo.py)."""
     rows = [[f"phones day of {day.isoformat()}", _number(phones, decimal_comma)]
             for day, phones in days]
     rows += [[f"phones week of {monday.isoformat()}", _number(phones, decimal_comma)]
              for monday, phones in weeks]
+    rows += [[f"photo differences week of {monday.isoformat()}", _number(count, decimal_comma)]
+             for monday, count in differences]
     return rows
 
 

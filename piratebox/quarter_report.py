@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from piratebox import footfall, impact, typography
+from piratebox import footfall, impact, typography, weekly_photo
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
@@ -94,10 +94,11 @@ class Report:
     row_heading: str = ""
     days: list = field(default_factory=list)  # village box: [(day, phones)]
     weeks: list = field(default_factory=list)  # village box: [(monday, phones)]
+    differences: list = field(default_factory=list)  # village box: [(monday, count)]
     hub: bool = False
 
 
-def for_box(quarter, box_name, now, zone_name):
+def for_box(quarter, identity, blobs, now, zone_name):
     months = [(quarter.months[n], impact.figures_now(now, zone_name,
                                                      quarter.window(zone_name, n, n + 1)))
               for n in range(3)]
@@ -110,9 +111,11 @@ def for_box(quarter, box_name, now, zone_name):
         weeks.append((monday, counted.get(monday, 0)))
         monday += timedelta(weeks=1)
     days = [(day, phones) for day, phones in days if day < end]
-    return Report(quarter, box_name, impact.figures_now(now, zone_name,
-                                                        quarter.window(zone_name)),
-                  months, days=days, weeks=weeks)
+    differences = weekly_photo.counts(identity["id"], blobs, first.isoformat(),
+                                      end.isoformat())
+    return Report(quarter, identity["name"], impact.figures_now(now, zone_name,
+                                                                quarter.window(zone_name)),
+                  months, days=days, weeks=weeks, differences=differences)
 
 
 def for_hub(quarter, now, zone_name, commune=None):
@@ -290,6 +293,12 @@ def render(report, gettext, lang, box_name, made_at, zone_name):
                                 for monday, phones in report.weeks], lang)
         else:
             flow.paragraph(gettext("No footfall was counted this quarter."))
+        if report.differences:
+            flow.heading(gettext("The week's differences"))
+            flow.columns_chart(gettext("Differences between the photo of the box and the "
+                                       "week before's"),
+                               [(typography.short_day(monday, lang), count)
+                                for monday, count in report.differences], lang)
 
     flow.heading(gettext("How it is counted"))
     for note in impact.METHOD:
@@ -313,12 +322,12 @@ def render(report, gettext, lang, box_name, made_at, zone_name):
         page.text(page.width / 2, page.height - 28, footer, 8, colour=GREY, align="center")
     return document
 
-def make(quarter, identity, now, zone_name, gettext, lang, commune=None):
+def make(quarter, identity, blobs, now, zone_name, gettext, lang, commune=None):
     """The report a box or a hub makes for `quarter` (a Quarter), as a pdf.Document."""
     if identity["role"] == "hub":
         report = for_hub(quarter, now, zone_name, commune or None)
     else:
-        report = for_box(quarter, identity["name"], now, zone_name)
+        report = for_box(quarter, identity, blobs, now, zone_name)
     return render(report, gettext, lang, identity["name"], now, zone_name)
 
 

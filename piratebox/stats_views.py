@@ -6,6 +6,7 @@ import io
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
@@ -18,7 +19,15 @@ from flask import (
 from markupsafe import Markup
 
 from models import Tally
-from piratebox import bodies, footfall, impact, quarter_report, rules, typography
+from piratebox import (
+    bodies,
+    footfall,
+    impact,
+    quarter_report,
+    rules,
+    typography,
+    weekly_photo,
+)
 from piratebox.admin import admin_required
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
@@ -93,7 +102,8 @@ def csv_download():
             impact.network_figures(actor().now, current_app.config["TIMEZONE"]), True)
     else:
         rows = impact.csv_rows(current_figures(), decimal_comma=True)
-        rows += impact.footfall_csv_rows(*current_footfall(), decimal_comma=True)
+        rows += impact.weekly_csv_rows(*current_footfall(), weekly_photo.counts(
+            actor().box_id, actor().blobs), decimal_comma=True)
     out = io.StringIO()
     csv.writer(out, delimiter=";").writerows(rows)
     # UTF-8 with a byte-order mark: a French spreadsheet opens it with the accents right
@@ -118,9 +128,25 @@ def tally():
             else:
                 flash(_("The week is counted."), "success")
                 return redirect(url_for("stats.tally"))
-    recent = Tally.live().order_by(Tally.week_of.desc()).limit(12)
+    recent = list(Tally.live().order_by(Tally.week_of.desc()).limit(12))
+    blobs = actor().blobs
+    compared = {tally.id: weekly_photo.differences(tally, blobs) for tally in recent}
     return render_template("stats/tally.html", values=values, errors=errors, tallies=recent,
-                           limits=rules.limits(Tally)), 400 if errors else 200
+                           compared=compared, limits=rules.limits(Tally)), \
+        400 if errors else 200
+
+
+@bp.get("/admin/tally/<tally_id>/compare")
+@admin_required
+def compare(tally_id):
+    """The week's photo beside the week before's, what changed outlined on both."""
+    tally = Tally.live().where(Tally.id == tally_id).first()
+    found = weekly_photo.differences(tally, actor().blobs) if tally else None
+    if found is None:
+        abort(404)
+    before, comparison = found
+    return render_template("stats/compare.html", tally=tally, before=before,
+                           comparison=comparison)
 
 
 @bp.get("/admin/report")
@@ -141,7 +167,8 @@ def report_page():
 def report_pdf():
     """The quarter's report for the Conseil Général, in French whatever the page's language."""
     quarter = quarter_report.Quarter.parse(request.args.get("quarter", ""))
-    document = quarter_report.make(quarter, current_app.extensions["box"], actor().now,
+    document = quarter_report.make(quarter, current_app.extensions["box"], actor().blobs,
+                                   actor().now,
                                    current_app.config["TIMEZONE"], Translator("fr").gettext,
                                    "fr", request.args.get("commune", "").strip())
     out = io.BytesIO()

@@ -5,6 +5,7 @@ One browser session per browser and setting serves every journey; a journey chan
 phones by keeping each one's cookies aside. Skipped, with the reason, only where a
 browser is not installed."""
 
+import io
 import json
 import re
 import urllib.request
@@ -370,3 +371,53 @@ def test_the_wifi_sign_in_window_says_how_to_send_photos_and_still_posts_without
         assert "ne sait ni envoyer ni enregistrer" in window.find("aside.real-browser").text
     finally:
         window.quit()
+
+
+def test_the_mediator_compares_the_weeks_photos_and_downloads_the_quarters_report(
+        server, phone, tag, data_dir):
+    from datetime import date, timedelta
+
+    from models import Tally
+    from piratebox import impact
+    from piratebox.blobs import BlobStore
+    from piratebox.box import Actor
+    from tests.test_weekly_photo import LAST_WEEK, scene, this_week
+
+    # two weeks of this setting's own, far from the others' (each setting runs this test)
+    monday = date(2026, 6, 1) + timedelta(weeks=3 * SETTINGS.index(
+        (phone.name, phone.javascript)))
+    with db.connection_context():
+        actor = Actor(box.identity()["id"], 1_780_000_000.0, BlobStore(data_dir))
+        for week, photo in ((monday, scene(LAST_WEEK)), (monday + timedelta(weeks=1),
+                                                         scene(this_week()))):
+            impact.record_tally({"week_of": week.isoformat(), "deposited": 2, "taken": 1,
+                                 "note": tag}, [io.BytesIO(photo)], actor)
+        newer = Tally.get(Tally.week_of == (monday + timedelta(weeks=1)).isoformat()).id
+    phone.as_phone(f"mediator-{tag}")
+    phone.visit(server.base + "/admin/")
+    if phone.find_all("input[type=password]"):
+        phone.type("input[type=password]", "village-secret")
+        phone.submit("form[action$='/admin/login']")
+        phone.wait_for_text("En attente de vous")
+    phone.visit(server.base + "/admin/tally")
+    phone.click(f"a[href='/admin/tally/{newer}/compare']")
+    phone.wait_for_text("Les différences de la semaine")
+    phone.check_fits()
+    assert "3 différences avec la semaine du" in phone.text
+    images = phone.find_all(".outlined img")
+    assert len(images) == 2
+    for image in images:
+        phone.wait_for(lambda image=image: phone.script("return arguments[0].naturalWidth",
+                                                        image) > 0, "the photo")
+        # the outlines lie over the photo, at a phone's width
+        assert phone.script("return arguments[0].getBoundingClientRect().width", image) >= 300
+    assert len(phone.find_all("rect.difference")) == 6
+
+    phone.visit(server.base + "/admin/")
+    phone.click("a[href='/admin/report']")
+    phone.wait_for_url("/admin/report")
+    phone.check_fits()
+    phone.submit("form[action$='/admin/report.pdf']")
+    phone.wait_for(lambda: any(path.suffix == ".pdf" and path.read_bytes().startswith(b"%PDF")
+                               for path in phone.downloads.glob("cocote-report-*.pdf")),
+                   "the report")

@@ -101,6 +101,13 @@ def lived_in_box(folder):
          place="Salle des fêtes", description="Apportez vos objets cassés.")
     post(owner, "/events/new", "/events/new", title="Troc de graines", kind="swap",
          day=(today + timedelta(days=12)).isoformat(), start="10:00", end="")
+    from tests.test_weekly_photo import LAST_WEEK, scene, this_week
+
+    for weeks_ago, photo in ((2, scene(LAST_WEEK)), (1, scene(this_week()))):
+        token = csrf_from(mediator.get("/admin/tally").get_data(as_text=True))
+        mediator.post("/admin/tally", data={
+            "csrf_token": token, "week_of": (today - timedelta(weeks=weeks_ago)).isoformat(),
+            "deposited": "4", "taken": "3", "photos": [(BytesIO(photo), "boite.jpg")]})
     return app, {"owner": owner, "neighbour": neighbour, "mediator": mediator,
                  "visitor": app.test_client()}
 
@@ -112,10 +119,11 @@ def pages_of(app, phones):
     mower, ladder = item_id("Tondeuse électrique"), item_id("Escabeau")
     shelf, books = item_id("Étagère en pin"), item_id("Romans policiers (lot de 5)")
     with db.connection_context():
-        from models import Event, SharedFile
+        from models import Event, SharedFile, Tally
 
         event = Event.get(Event.status == "published").id
         shared = SharedFile.get().id
+        this_week = Tally.select().order_by(Tally.week_of.desc()).first().id
     gets = {
         "home": (visitor, "/"), "catalogue": (visitor, "/items/"),
         "search": (visitor, "/items/?q=escabeau&kind=offer"),
@@ -142,6 +150,8 @@ def pages_of(app, phones):
         "settings": (mediator, "/admin/settings"), "labels": (mediator, "/admin/labels"),
         "tally": (mediator, "/admin/tally"), "event-edit": (mediator, f"/events/{event}/edit"),
         "file-as-mediator": (mediator, f"/files/{shared}"),
+        "report-form": (mediator, "/admin/report"),
+        "tally-compare": (mediator, f"/admin/tally/{this_week}/compare"),
     }
     pages = {name: client.get(path).get_data(as_text=True) for name, (client, path) in gets.items()}
     refused = {
@@ -161,6 +171,8 @@ def pages_of(app, phones):
                            "manage-loan": "en retard", "reports": "Photo floue",
                            "agenda": "Repair café", "proposals": "Troc de graines",
                            "request": "Escabeau 5 marches",
+                           "tally-compare": "3 différences avec la semaine du",
+                           "stats": "Fréquentation",
                            "dashboard": '<span class="count due">1</span>',
                            "not-found": "Cette page n’existe pas"}.items():
         assert expected in pages[name], name
