@@ -37,6 +37,7 @@ from piratebox.commandline import Commands, Refusal, _, lang_option
 from piratebox.config import load as load_config
 from piratebox.database import open_existing
 from piratebox.events import views as events
+from piratebox.files import stick_views as stick_files
 from piratebox.files import views as files
 from piratebox.i18n import N_, Message
 from piratebox.pagecache import PageCache
@@ -88,7 +89,7 @@ def create_app(config=None):
     )
     web.init_app(app)
     for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,
-                      print_views.bp, stats_views.bp, sync_views.bp):
+                      print_views.bp, stats_views.bp, sync_views.bp, stick_files.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -599,6 +600,49 @@ def read_secret(from_stdin, prompt, twice):
     return click.prompt(prompt, hide_input=True, show_default=False,
                         confirmation_prompt=_("Repeat for confirmation") if twice else False,
                         default=None if twice else "")
+
+
+@cli.command("share-folder")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--into", "share_folder", help=N_("The folder of the file share the files go "
+                                                "into (default: the folder's own name)."))
+@click.pass_obj
+def share_folder_command(data_dir, folder, share_folder):
+    """Add the files of a folder (on a USB stick, say) to the file share, all together once
+    all are copied: a stick pulled out half-way leaves nothing behind.
+
+    Example: piratebox --data /srv/cocote share-folder /mnt/sda1/Photos-fete --into "Fête 2026"
+    """
+    from piratebox.blobs import BlobStore
+    from piratebox.box import Actor
+    from piratebox.errors import PirateboxError
+    from piratebox.files import from_stick, names
+
+    open_box(data_dir)
+    config = load_config(data_dir)
+    actor = Actor(box.identity()["id"], Clock.load().now(), BlobStore(data_dir))
+    into = names.clean_folder(share_folder if share_folder is not None
+                              else os.path.basename(os.path.abspath(folder)))
+    progress = from_stick.Progress()
+    with click.progressbar(length=1, label=_("Copying"), file=sys.stderr) as bar:
+        def advance(state):
+            bar.length = max(state.total_bytes, 1)
+            bar.update(state.copied - bar.pos)
+
+        try:
+            from_stick.import_folder(folder, into, data_dir, config, actor, progress, advance)
+        except PirateboxError as error:
+            raise Refusal(error.localized(_)) from None
+    click.echo(_.plural("%(num)d file added to the share, in the folder “%(folder)s”.",
+                        "%(num)d files added to the share, in the folder “%(folder)s”.",
+                        len(progress.added), folder=into))
+    if progress.already:
+        click.echo(_.plural("%(num)d file was already shared: not added twice.",
+                            "%(num)d files were already shared: not added twice.",
+                            progress.already))
+    if progress.too_large:
+        click.echo(_("Larger than the box accepts, left out: %(names)s.",
+                     names=", ".join(progress.too_large)))
 
 
 @cli.command("check")

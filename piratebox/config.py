@@ -80,6 +80,9 @@ DEFAULTS = {
     "SYNC_FILE_MAX_MB": 50,
     # Also refresh the backup on the stick at each sync, when the stick has room.
     "SYNC_BACKUP": False,
+    # Where the system mounts a plugged stick, comma-separated: the mediator's page offers
+    # the folders of each stick found there to the file share (piratebox/files/from_stick.py).
+    "STICK_ROOTS": "/mnt,/media,/run/media,/run/cocote",
 }
 
 ENV_PREFIX = "PIRATEBOX_"

@@ -33,10 +33,16 @@ def data_dir(tmp_path_factory):
     return folder
 
 
+def sticks_of(data_dir):
+    """Where this server finds plugged sticks (its STICK_ROOTS): /mnt, for the tests."""
+    return data_dir.path.parent / "mnt"
+
+
 @pytest.fixture(scope="module")
 def server(data_dir):
     with Server(data_dir.path, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0",
-                                    "PIRATEBOX_POSTS_PER_HOUR": "1000"}) as running:
+                                    "PIRATEBOX_POSTS_PER_HOUR": "1000",
+                                    "PIRATEBOX_STICK_ROOTS": str(sticks_of(data_dir))}) as running:
         yield running
 
 
@@ -421,3 +427,26 @@ def test_the_mediator_compares_the_weeks_photos_and_downloads_the_quarters_repor
     phone.wait_for(lambda: any(path.suffix == ".pdf" and path.read_bytes().startswith(b"%PDF")
                                for path in phone.downloads.glob("cocote-report-*.pdf")),
                    "the report")
+
+
+def test_the_mediator_brings_a_sticks_folder_into_the_share(server, phone, tag, data_dir):
+    folder = sticks_of(data_dir) / "sda1" / f"Fête {tag}"
+    folder.mkdir(parents=True)
+    for number in range(3):
+        (folder / f"photo-{number}.jpg").write_bytes(jpeg(color=(number * 70, 40, 90)))
+    phone.as_phone(f"mediator-{tag}")
+    phone.visit(server.base + "/admin/")
+    if phone.find_all("input[type=password]"):
+        phone.type("input[type=password]", "village-secret")
+        phone.submit("form[action$='/admin/login']")
+        phone.wait_for_text("En attente de vous")
+    phone.click("a[href='/admin/files/stick']")
+    phone.wait_for_text("Clé sda1")
+    phone.check_fits()
+    phone.click(f"input[name=folder][value='{folder}']")
+    phone.submit("form[action$='/admin/files/stick']")
+    # the page follows the copy by itself (a meta refresh, with or without scripts)
+    phone.wait_for_text("3 fichiers ajoutés au partage")
+    phone.check_fits()
+    phone.click("a[href*='/files/?folder=']")
+    phone.wait_for_text("photo-2.jpg")

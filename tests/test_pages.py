@@ -65,8 +65,13 @@ def lived_in_box(folder):
         from piratebox import box
 
         box.set_password("village-secret", 1000)
+    stick = folder.parent / "mnt" / "sda1" / "Photos fête"  # a stick of files, plugged
+    stick.mkdir(parents=True)
+    for number in range(2):
+        (stick / f"IMG_{number}.jpg").write_bytes(demo.draw("coat"))
     app = application.create_app({"DATA_DIR": str(folder), **TEST_CONFIG,
-                                  "PAGE_CACHE_SECONDS": 0, "POSTS_PER_HOUR": 1000})
+                                  "PAGE_CACHE_SECONDS": 0, "POSTS_PER_HOUR": 1000,
+                                  "STICK_ROOTS": str(stick.parent.parent)})
     owner, neighbour, mediator = (app.test_client() for _ in range(3))
     photo = demo.draw("coat")
     owner.post("/items/new", data={
@@ -151,9 +156,16 @@ def pages_of(app, phones):
         "tally": (mediator, "/admin/tally"), "event-edit": (mediator, f"/events/{event}/edit"),
         "file-as-mediator": (mediator, f"/files/{shared}"),
         "report-form": (mediator, "/admin/report"),
+        "stick-files": (mediator, "/admin/files/stick"),
         "tally-compare": (mediator, f"/admin/tally/{this_week}/compare"),
     }
     pages = {name: client.get(path).get_data(as_text=True) for name, (client, path) in gets.items()}
+    from tests.test_stick_files import import_done
+
+    chosen = re.search(r'name="folder" value="([^"]+)"', pages["stick-files"]).group(1)
+    post(mediator, "/admin/files/stick", "/admin/files/stick", folder=chosen)
+    import_done()
+    pages["stick-files-done"] = mediator.get("/admin/files/stick").get_data(as_text=True)
     refused = {
         "offer-form-errors": post(visitor, "/items/new", "/items/new", title="x", kind="offer"),
         "files-no-file": post(visitor, "/files/", "/files/", folder="Mairie"),
@@ -172,6 +184,7 @@ def pages_of(app, phones):
                            "agenda": "Repair café", "proposals": "Troc de graines",
                            "request": "Escabeau 5 marches",
                            "tally-compare": "3 différences avec la semaine du",
+                           "stick-files-done": "2 fichiers ajoutés au partage",
                            "stats": "Fréquentation",
                            "dashboard": '<span class="count due">1</span>',
                            "not-found": "Cette page n’existe pas"}.items():
