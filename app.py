@@ -39,7 +39,7 @@ from piratebox.database import open_existing
 from piratebox.events import views as events
 from piratebox.files import stick_views as stick_files
 from piratebox.files import views as files
-from piratebox.i18n import N_, Message
+from piratebox.i18n import N_, Message, offered_languages
 from piratebox.pagecache import PageCache
 from piratebox.portal import Portal
 from piratebox.ratelimit import RateLimiter
@@ -257,7 +257,7 @@ def print_poster(data_dir, out, lang):
     from piratebox.i18n import Translator
 
     settings = open_box(data_dir)
-    if lang not in load_config(data_dir)["LANGUAGES"].split(","):
+    if lang not in offered_languages(load_config(data_dir)["LANGUAGES"]):
         raise click.BadParameter(_("%(lang)s is not one of the box's languages.", lang=lang),
                                  param_hint="--lang")
     write_pdf_output(out, [printing.poster(settings, Translator(lang).gettext)])

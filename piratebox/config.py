@@ -18,7 +18,9 @@ DEFAULTS = {
     # other names to http://boite.lan, the name the shipped hotspot files give the box.
     "SITE_URL": "",
     "DEFAULT_LANGUAGE": "fr",
-    "LANGUAGES": "fr,en",
+    # The languages the pages offer, comma-separated (fr,en,oc); empty: French, English and
+    # every catalogue found in piratebox/translations/ (see docs/languages.md).
+    "LANGUAGES": "",
     "TIMEZONE": "Europe/Paris",
     # Empty: SQLite in the data directory. A hub may name PostgreSQL instead
     # (postgresql://user@host/db, or postgresql+pool:// for pooled connections).

@@ -27,7 +27,7 @@ from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.files import upload
-from piratebox.i18n import N_, Translator, best_language
+from piratebox.i18n import N_, Translator, best_language, offered_languages
 from piratebox.timefmt import local_datetime
 
 access_log = logging.getLogger("piratebox.access")
@@ -213,7 +213,7 @@ def ngettext(singular, plural, n, **params):
 
 def choose_language():
     config = current_app.config
-    supported = config["LANGUAGES"].split(",")
+    supported = offered_languages(config["LANGUAGES"])
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen not in supported:
         chosen = best_language(
@@ -365,7 +365,7 @@ def template_globals():
         "box": current_app.extensions["box"],
         "version": __version__,
         "lang": g.get("lang", current_app.config["DEFAULT_LANGUAGE"]),
-        "languages": current_app.config["LANGUAGES"].split(","),
+        "languages": offered_languages(current_app.config["LANGUAGES"]),
         "mini_browser": portal.in_mini_browser(),
         "public_base": public_base,
     }
