@@ -616,13 +616,12 @@ def share_folder_command(data_dir, folder, share_folder):
     from piratebox.blobs import BlobStore
     from piratebox.box import Actor
     from piratebox.errors import PirateboxError
-    from piratebox.files import from_stick, names
+    from piratebox.files import from_stick
 
     open_box(data_dir)
     config = load_config(data_dir)
     actor = Actor(box.identity()["id"], Clock.load().now(), BlobStore(data_dir))
-    into = names.clean_folder(share_folder if share_folder is not None
-                              else os.path.basename(os.path.abspath(folder)))
+    into = from_stick.share_folder_for(folder, share_folder)
     progress = from_stick.Progress()
     with click.progressbar(length=1, label=_("Copying"), file=sys.stderr) as bar:
         def advance(state):

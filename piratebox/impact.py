@@ -167,19 +167,19 @@ GROUP_COLUMNS = (Exchange.action, Exchange.category, Exchange.avoided_purchase,
 @dataclass(frozen=True)
 class Window:
     """A span of time the figures are limited to (a quarter's report): exchanges from
-    `start` to before `end` (timestamps), tallies of the weeks from `first_monday` to
-    before `end_day` (dates)."""
+    `start` to before `end` (timestamps), tallies of the weeks whose Monday falls from
+    `first_day` to before `end_day` (dates)."""
 
     start: float
     end: float
-    first_monday: date
+    first_day: date
     end_day: date
 
     def exchanges(self):
         return (Exchange.happened_at >= self.start) & (Exchange.happened_at < self.end)
 
     def tallies(self):
-        return ((Tally.week_of >= self.first_monday.isoformat())
+        return ((Tally.week_of >= self.first_day.isoformat())
                 & (Tally.week_of < self.end_day.isoformat()))
 
 

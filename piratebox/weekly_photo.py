@@ -21,6 +21,7 @@ WIDTH = 240  # pixels across the compared images; the height follows the newer p
 THRESHOLD = 48  # of 255 grey levels, after the contrast is evened out
 MIN_AREA = 0.003  # of the photo: smaller regions are noise, a reflection, a price tag
 JOIN = 7  # pixels: parts of one object closer than this are one difference
+GRID = 2  # pixels a side of the cells connected regions are followed on
 MOVED_CAMERA = 0.3  # of the photo changed: more likely a moved camera than the box
 
 
@@ -60,11 +61,13 @@ def compare(newer_path, older_path):
     red, green, blue = ImageChops.difference(newer, older).split()
     changed = ImageChops.lighter(ImageChops.lighter(red, green), blue).point(
         lambda level: 255 if level > THRESHOLD else 0)
-    # an opening drops specks of a pixel or two; the dilation joins the parts of one object
+    # an opening drops specks of a pixel or two; the dilation joins the parts of one object;
+    # regions are then followed on a grid of 2 x 2 pixels (a quarter of the work)
     mask = changed.filter(ImageFilter.MinFilter(3)).filter(ImageFilter.MaxFilter(JOIN))
+    mask = mask.reduce(GRID)
     width, height = mask.size
     regions = _regions(mask.tobytes(), width, height, MIN_AREA * width * height)
-    changed_share = sum(1 for level in changed.tobytes() if level) / (width * height)
+    changed_share = changed.histogram()[255] / (changed.width * changed.height)
     return Comparison(tuple((left / width, top / height, (right + 1) / width,
                              (bottom + 1) / height)
                             for left, top, right, bottom in _merged(regions)), changed_share)

@@ -40,7 +40,8 @@ BRACES = re.compile(r"\{\w+\}")
 def template_text(root=ROOT):
     parts = [HEADER]
     for message, (plural, places) in sorted(entries_in_tree(root).items()):
-        lines = [f"#: {' '.join(sorted(set(places)))}"]
+        # files only, as xgettext --add-location=file: a line moved is no new template
+        lines = [f"#: {' '.join(sorted({place.rpartition(':')[0] for place in places}))}"]
         flags = [flag for flag, pattern in (("python-format", PERCENT),
                                             ("python-brace-format", BRACES))
                  if pattern.search(message + (plural or ""))]

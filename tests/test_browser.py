@@ -379,6 +379,16 @@ def test_the_wifi_sign_in_window_says_how_to_send_photos_and_still_posts_without
         window.quit()
 
 
+def as_mediator(phone, server, tag):
+    """This setting's mediator, logged in (once: the phone keeps its session)."""
+    phone.as_phone(f"mediator-{tag}")
+    phone.visit(server.base + "/admin/")
+    if phone.find_all("input[type=password]"):
+        phone.type("input[type=password]", "village-secret")
+        phone.submit("form[action$='/admin/login']")
+        phone.wait_for_text("En attente de vous")
+
+
 def test_the_mediator_compares_the_weeks_photos_and_downloads_the_quarters_report(
         server, phone, tag, data_dir):
     from datetime import date, timedelta
@@ -392,6 +402,7 @@ def test_the_mediator_compares_the_weeks_photos_and_downloads_the_quarters_repor
     # two weeks of this setting's own, far from the others' (each setting runs this test)
     monday = date(2026, 6, 1) + timedelta(weeks=3 * SETTINGS.index(
         (phone.name, phone.javascript)))
+    open_existing(data_dir)  # another test may have opened another box's database
     with db.connection_context():
         actor = Actor(box.identity()["id"], 1_780_000_000.0, BlobStore(data_dir))
         for week, photo in ((monday, scene(LAST_WEEK)), (monday + timedelta(weeks=1),
@@ -399,12 +410,7 @@ def test_the_mediator_compares_the_weeks_photos_and_downloads_the_quarters_repor
             impact.record_tally({"week_of": week.isoformat(), "deposited": 2, "taken": 1,
                                  "note": tag}, [io.BytesIO(photo)], actor)
         newer = Tally.get(Tally.week_of == (monday + timedelta(weeks=1)).isoformat()).id
-    phone.as_phone(f"mediator-{tag}")
-    phone.visit(server.base + "/admin/")
-    if phone.find_all("input[type=password]"):
-        phone.type("input[type=password]", "village-secret")
-        phone.submit("form[action$='/admin/login']")
-        phone.wait_for_text("En attente de vous")
+    as_mediator(phone, server, tag)
     phone.visit(server.base + "/admin/tally")
     phone.click(f"a[href='/admin/tally/{newer}/compare']")
     phone.wait_for_text("Les différences de la semaine")
@@ -434,12 +440,7 @@ def test_the_mediator_brings_a_sticks_folder_into_the_share(server, phone, tag, 
     folder.mkdir(parents=True)
     for number in range(3):
         (folder / f"photo-{number}.jpg").write_bytes(jpeg(color=(number * 70, 40, 90)))
-    phone.as_phone(f"mediator-{tag}")
-    phone.visit(server.base + "/admin/")
-    if phone.find_all("input[type=password]"):
-        phone.type("input[type=password]", "village-secret")
-        phone.submit("form[action$='/admin/login']")
-        phone.wait_for_text("En attente de vous")
+    as_mediator(phone, server, tag)
     phone.click("a[href='/admin/files/stick']")
     phone.wait_for_text("Clé sda1")
     phone.check_fits()

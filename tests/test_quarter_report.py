@@ -14,7 +14,7 @@ from models import Footfall, db
 from piratebox import pdf
 from piratebox.quarter_report import Quarter
 from tests.test_impact import add_events
-from tests.test_sync import enrol_box, give_away, make, ok, run
+from tests.test_sync import hub_of_three_villages, ok, run
 
 POPPLER = shutil.which("pdftotext") and shutil.which("pdfinfo")
 QPDF = shutil.which("qpdf")
@@ -126,18 +126,7 @@ def test_the_report_is_the_mediators(app):
 
 
 def test_the_hub_reports_on_the_departement_and_on_each_commune(tmp_path):
-    hub = make(tmp_path, "hub", role="hub")
-    bonnet, bonnet_stick = enrol_box(hub, tmp_path, "Saint-Bonnet bourg", "Saint-Bonnet")
-    hameau, hameau_stick = enrol_box(hub, tmp_path, "Saint-Bonnet hameau", "Saint-Bonnet")
-    marols, marols_stick = enrol_box(hub, tmp_path, "Marols", "Marols")
-    give_away(bonnet, "Canapé", "furniture_large", True)  # 21 September 2026: Q3
-    give_away(bonnet, "Roman", "books", False)
-    give_away(hameau, "Ordinateur", "electronics", True)
-    give_away(marols, "Livre", "books", None)
-    for village, stick in ((bonnet, bonnet_stick), (hameau, hameau_stick),
-                           (marols, marols_stick)):
-        ok(village, "sync", str(stick))
-        ok(hub, "sync", str(stick))
+    hub = hub_of_three_villages(tmp_path)  # objects given on 21 September 2026: Q3
     departement = tmp_path / "departement.pdf"
     ok(hub, "stats", "--report", "2026-Q3", "--out", str(departement))
     check_file(departement)

@@ -122,6 +122,12 @@ def chosen_folder(roots, data_dir, last_stick, chosen):
     raise BadInput(NOT_ON_STICK)
 
 
+def share_folder_for(folder, typed=None):
+    """The share's folder for an import: the one the mediator typed, else the folder's own
+    name, by the share's rule for folders."""
+    return names.clean_folder((typed or "").strip() or Path(folder).resolve().name)
+
+
 def import_folder(folder, share_folder, data_dir, config, actor, progress=None,
                   on_progress=None):
     """Add the files of `folder` to the share in `share_folder`; returns the Progress."""

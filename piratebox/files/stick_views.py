@@ -7,14 +7,13 @@ time; the page shows how far it is and reloads itself every few seconds while it
 
 import logging
 import threading
-from pathlib import Path
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from models import db
 from piratebox.admin import admin_required
 from piratebox.errors import PirateboxError
-from piratebox.files import from_stick, names
+from piratebox.files import from_stick
 from piratebox.i18n import N_, Message
 from piratebox.sync import stick as sync_stick
 from piratebox.web import actor
@@ -93,8 +92,7 @@ def start():
             (sync_stick.last_sync() or {}).get("stick"), request.form.get("folder", ""))
     except PirateboxError as error:
         return index(error.localized(_), error.status)
-    share_folder = names.clean_folder(request.form.get("share_folder", "").strip()
-                                      or Path(folder).name)
+    share_folder = from_stick.share_folder_for(folder, request.form.get("share_folder"))
     with _jobs_lock:
         job = current_job()
         if job is None or job.done:
