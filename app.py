@@ -27,6 +27,7 @@ from piratebox import (
     pages,
     print_views,
     site,
+    static_files,
     stats_views,
     web,
 )
@@ -59,7 +60,7 @@ def create_app(config=None):
     config = dict(config or {})
     data_dir = data_dir_from(config)
     open_existing(data_dir)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # served by piratebox.static_files
     app.config.update(load_config(data_dir, config))
     if not app.config.get("SECRET_KEY"):  # Flask's default is None, hence no setdefault
         app.config["SECRET_KEY"] = data_dir.secret_key()
@@ -88,6 +89,7 @@ def create_app(config=None):
         portal=Portal(site.address(settings), app.config["PORTAL_MEMORY_SECONDS"]),
     )
     web.init_app(app)
+    static_files.init_app(app, os.path.join(app.root_path, "static"))
     for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,
                       print_views.bp, stats_views.bp, sync_views.bp, stick_files.bp):
         app.register_blueprint(blueprint)

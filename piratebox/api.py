@@ -1,8 +1,9 @@
 """The read-only JSON API: public fields only, never a contact, a pseudonym or a token."""
 
-from flask import Blueprint, abort, jsonify, request, url_for
+from flask import Blueprint, abort, request, url_for
 
 from models import Item
+from piratebox import pagecache
 from piratebox.catalogue import logic
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -30,14 +31,21 @@ def items():
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() else 1
     fields = [getattr(Item, name) for name in PUBLIC_ITEM_FIELDS] + [Item.photos]
-    rows, total = logic.browse(filters, page, fields)
-    return jsonify(items=[public_item(item) for item in rows], total=total, page=page,
-                   page_size=logic.PAGE_SIZE)
+
+    def body():
+        rows, total = logic.browse(filters, page, fields)
+        return {"items": [public_item(item) for item in rows], "total": total, "page": page,
+                "page_size": logic.PAGE_SIZE}
+
+    return pagecache.render_json(body, ("catalogue",))
 
 
 @bp.get("/items/<item_id>")
 def item(item_id):
-    found = Item.listed().where(Item.id == item_id).first()
-    if found is None:
-        abort(404)
-    return jsonify(public_item(found))
+    def body():
+        found = Item.listed().where(Item.id == item_id).first()
+        if found is None:
+            abort(404)
+        return public_item(found)
+
+    return pagecache.render_json(body, ("catalogue",))

@@ -25,6 +25,19 @@ LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
 PLURAL_FORMS = re.compile(r"^Plural-Forms:.*?\bplural\s*=\s*([^;\n]+)", re.M)
 
 
+PO_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+PO_ESCAPE = re.compile(r"\\(.)")
+
+
+def po_string(quoted):
+    """The text of a quoted .po string: "a \\"b\\"\\n" -> a "b" and a new line. (What
+    ast.literal_eval did, several times faster: the catalogue is read at each start.)"""
+    inner = quoted.strip()[1:-1]
+    if "\\" not in inner:
+        return inner
+    return PO_ESCAPE.sub(lambda match: PO_ESCAPES.get(match.group(1), match.group(1)), inner)
+
+
 def parse_po(text):
     """Return {msgid: msgstr} and {msgid: [plural forms]} from the text of a .po file."""
     singles, plurals = {}, {}
@@ -51,14 +64,14 @@ def parse_po(text):
         elif line.startswith("#"):
             continue
         elif line.startswith('"'):
-            entry[field] += ast.literal_eval(line)
+            entry[field] += po_string(line)
         else:
             keyword, _, rest = line.partition(" ")
             if keyword == "msgid" and "msgid" in entry:
                 flush()
                 entry = {key: value for key, value in entry.items() if key == "flags"}
             field = keyword
-            entry[field] = ast.literal_eval(rest)
+            entry[field] = po_string(rest)
     if entry:
         flush()
     return singles, plurals
@@ -73,7 +86,7 @@ def catalogue(language):
         return {}, {}
     try:
         return parse_po(path.read_text(encoding="utf-8"))
-    except (SyntaxError, ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError) as error:
         logging.getLogger("piratebox").warning("translations %s left aside: %s", path.name,
                                                error)
         return {}, {}
@@ -106,7 +119,7 @@ def po_header(text):
             continue
         if not line.startswith('"'):
             break
-        lines.append(ast.literal_eval(line))
+        lines.append(po_string(line))
     return "".join(lines)
 
 
@@ -191,19 +204,22 @@ def _operation(operator, left, right):
     return lambda n: apply(left(n), right(n))
 
 
+@cache
 def available_languages():
-    """French, English, then every catalogue in piratebox/translations/, by code."""
+    """French, English, then every catalogue in piratebox/translations/, by code: looked
+    for once a process (a catalogue dropped in is offered from the next start)."""
     found = sorted(path.stem for path in CATALOGUES.glob("*.po")
                    if LANGUAGE_CODE.match(path.stem) and path.stem not in ("fr", "en"))
-    return ["fr", "en", *found]
+    return ("fr", "en", *found)
 
 
+@cache
 def offered_languages(configured):
     """The languages the pages offer: LANGUAGES from the configuration (comma-separated)
     among those available, or every one available when it is empty."""
     wanted = [code.strip() for code in (configured or "").split(",") if code.strip()]
     available = available_languages()
-    return [code for code in wanted if code in available] if wanted else available
+    return tuple(code for code in wanted if code in available) if wanted else available
 
 
 class Translator:
@@ -211,13 +227,14 @@ class Translator:
         self.language = language
         self.singles, self.plurals = catalogue(language)
         self.plural_index = plural_rule(language)
-        # French says what another language does not say yet (English is the code's own)
+        # French says what another language does not say yet (English is the code's own);
+        # its sentences are in `singles` too, which the templates read directly
         self.fallback = Translator(FALLBACK) if language not in (FALLBACK, "en") else None
+        if self.fallback is not None:
+            self.singles = {**self.fallback.singles, **self.singles}
 
     def gettext(self, message):
-        if message in self.singles or self.fallback is None:
-            return self.singles.get(message, message)
-        return self.fallback.gettext(message)
+        return self.singles.get(message, message)
 
     def ngettext(self, singular, plural, n):
         forms = self.plurals.get(singular)

@@ -13,13 +13,13 @@
 import csv
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from peewee import fn
+from peewee import SQL, Case, fn
 
-from models import Exchange, Tally, db
+from models import Exchange, ExchangeTotal, Prepared, Tally, db, slot
 from piratebox import rules, typography
 from piratebox.catalogue.categories import CHANGED_HANDS
 from piratebox.catalogue.logic import store_photos
@@ -71,11 +71,13 @@ class Figures:
     by_category: dict = field(default_factory=dict)  # code -> exchanges
 
     def __add__(self, other):
-        """The figures of two boxes together (the same weeks: computed at the same time)."""
+        """The figures of two boxes together (the same weeks: computed at the same time;
+        a box's figures at a hub have no chart, and neither has their sum)."""
         total = Figures(**{name: getattr(self, name) + getattr(other, name)
                            for name in CSV_COLUMNS})
-        total.weeks = [(monday, count + other_count) for (monday, count), (_same, other_count)
-                       in zip(self.weeks, other.weeks, strict=True)]
+        if self.weeks and other.weeks:
+            total.weeks = [(monday, count + other_count) for (monday, count), (_same, other_count)
+                           in zip(self.weeks, other.weeks, strict=True)]
         total.by_category = dict(self.by_category)
         for code, count in other.by_category.items():
             total.by_category[code] = total.by_category.get(code, 0) + count
@@ -96,56 +98,62 @@ def compute(events, now, factors, zone_name="Europe/Paris", tallies=()):
     avoided_purchase, happened_at) and the mediator's weekly tallies (week_of, deposited,
     taken). A tally has no category and no answer: it adds to the counts only, never to
     kilos, purchases avoided or CO2e."""
-    groups, changed_at = {}, []
-    for event in events:
-        key = (event.action, event.category, event.avoided_purchase)
-        count, mass = groups.get(key, (0, 0.0))
-        groups[key] = (count + 1, mass + event.mass_kg)
-        if event.action in CHANGED_HANDS:
-            changed_at.append(event.happened_at)
-    return from_groups([(*key, count, mass) for key, (count, mass) in groups.items()],
-                       changed_at, now, factors, zone_name, tallies)
-
-
-def from_groups(groups, changed_at, now, factors, zone_name="Europe/Paris", tallies=()):
-    """The same figures from events counted by (action, category, answer): the database
-    adds them up (rows of action, category, avoided_purchase, count, total mass), and only
-    the times of recent exchanges are read one by one, for the weekly chart."""
+    totals = {}
     mondays = chart_weeks(now, zone_name)
     zone = display_zone(zone_name)
-    per_week = dict.fromkeys(mondays, 0)
+    exchanges_per_week = [0] * WEEKS
+    for event in events:
+        key = (event.action, event.category)
+        count, mass, answered, avoided = totals.get(key, (0, 0.0, 0, 0))
+        totals[key] = (count + 1, mass + event.mass_kg,
+                       answered + (event.avoided_purchase is not None),
+                       avoided + bool(event.avoided_purchase))
+        monday = week_start(event.happened_at, zone)
+        if event.action in CHANGED_HANDS and monday in mondays:
+            exchanges_per_week[mondays.index(monday)] += 1
+    return from_totals([(*key, *total) for key, total in totals.items()],
+                       exchanges_per_week, now, factors, zone_name, tallies)
+
+
+def from_totals(totals, exchanges_per_week, now, factors, zone_name="Europe/Paris",
+                tallies=()):
+    """The same figures from the events added up by kind and category (rows of action,
+    category, events, total mass, answered, avoided purchases: what ExchangeTotal keeps)
+    and the exchanges of each week of the chart, oldest first (None: no chart)."""
     figures = Figures()
-    for action, category, avoided, count, mass in groups:
+    for action, category, count, mass, answered, avoided in totals:
         if action in COUNTED_ACTIONS:
             setattr(figures, action, getattr(figures, action) + count)
-        if action not in CHANGED_HANDS:
+        if action not in CHANGED_HANDS or not count:
             continue
         figures.exchanges += count
         figures.by_category[category] = figures.by_category.get(category, 0) + count
         if action in KEPT_IN_USE:
-            figures.kg_kept_in_use += mass or 0.0
-        if avoided is not None:
-            figures.answered += count
-        if avoided:
-            figures.purchases_avoided += count
-            factor = factors.get(category)
-            figures.kg_co2e_avoided += float(factor["kg_co2e_per_object"]) * count \
-                if factor else 0
-    for stamp in changed_at:
-        monday = week_start(stamp, zone)
-        if monday in per_week:
-            per_week[monday] += 1
+            figures.kg_kept_in_use += mass
+        figures.answered += answered
+        figures.purchases_avoided += avoided
+        factor = factors.get(category)
+        if factor:
+            figures.kg_co2e_avoided += float(factor["kg_co2e_per_object"]) * avoided
     for tally in tallies:
         figures.tallied_deposited += tally.deposited
         figures.tallied_taken += tally.taken
-        monday = date.fromisoformat(tally.week_of)
-        if monday in per_week:
-            per_week[monday] += tally.taken
     figures.deposited += figures.tallied_deposited
     figures.taken += figures.tallied_taken
     figures.exchanges += figures.tallied_taken
-    figures.weeks = list(per_week.items())
+    if exchanges_per_week is not None:
+        figures.weeks = weekly_chart(exchanges_per_week, tallies, now, zone_name)
     return figures
+
+
+def weekly_chart(exchanges_per_week, tallies, now, zone_name):
+    """[(monday, exchanges that week)]: the events' and what the tallies counted as taken."""
+    per_week = dict(zip(chart_weeks(now, zone_name), exchanges_per_week, strict=True))
+    for tally in tallies:
+        monday = date.fromisoformat(tally.week_of)
+        if monday in per_week:
+            per_week[monday] += tally.taken
+    return list(per_week.items())
 
 
 def chart_weeks(now, zone_name):
@@ -154,14 +162,55 @@ def chart_weeks(now, zone_name):
     return [this_week - timedelta(weeks=n) for n in range(WEEKS - 1, -1, -1)]
 
 
-def _chart_start(now, zone_name):
-    """A time safely before the chart's first Monday (a day early: any time zone)."""
-    first = chart_weeks(now, zone_name)[0]
-    return datetime(first.year, first.month, first.day).timestamp() - 86400
+def week_bounds(now, zone_name):
+    """The chart's weeks as times: each Monday's midnight in the village's zone, and the
+    end of this week (WEEKS + 1 values)."""
+    zone = display_zone(zone_name)
+    mondays = chart_weeks(now, zone_name)
+    return [datetime.combine(monday, time(), tzinfo=zone).timestamp()
+            for monday in [*mondays, mondays[-1] + timedelta(weeks=1)]]
 
 
-GROUP_COLUMNS = (Exchange.action, Exchange.category, Exchange.avoided_purchase,
-                 fn.COUNT(Exchange.id), fn.SUM(Exchange.mass_kg))
+# The events come added up by the database (ExchangeTotal: a few rows per box, kept up to
+# date as events are written), and the recent exchanges counted per week of the chart from
+# a narrow index: nothing comes into Python one event at a time.
+TOTALS = Prepared(lambda: ExchangeTotal.select(
+    ExchangeTotal.origin, ExchangeTotal.action, ExchangeTotal.category, ExchangeTotal.events,
+    ExchangeTotal.mass_kg, ExchangeTotal.answered, ExchangeTotal.avoided))
+
+
+def _week_of_chart():
+    bound = [slot(f"week{number}") for number in range(WEEKS + 1)]
+    return Case(None, [(Exchange.happened_at < bound[number + 1], number)
+                       for number in range(WEEKS - 1)], WEEKS - 1)
+
+
+PER_WEEK = Prepared(lambda: Exchange.live()
+                    .select(Exchange.origin, _week_of_chart(), fn.COUNT(SQL("*")))
+                    .where(Exchange.action.in_(CHANGED_HANDS)
+                           & (Exchange.happened_at >= slot("week0"))
+                           & (Exchange.happened_at < slot(f"week{WEEKS}")))
+                    .group_by(Exchange.origin, _week_of_chart()))
+
+
+def totals_by_origin():
+    """{origin: [(action, category, events, mass, answered, avoided)]}"""
+    found = {}
+    for origin, *total in TOTALS.tuples():
+        found.setdefault(origin, []).append(total)
+    return found
+
+
+def exchanges_per_week(now, zone_name, origins=None):
+    """The exchanges of each week of the chart, oldest first: of every box together, or of
+    the boxes whose ids `origins` holds."""
+    bounds = week_bounds(now, zone_name)
+    counts = [0] * WEEKS
+    for origin, week, count in PER_WEEK.tuples(
+            **{f"week{n}": bound for n, bound in enumerate(bounds)}):
+        if origins is None or origin in origins:
+            counts[week] += count
+    return counts
 
 
 @dataclass(frozen=True)
@@ -187,24 +236,35 @@ def _within(query, window, condition):
     return query.where(condition(window)) if window else query
 
 
+def totals_within(window):
+    """totals_by_origin() for the exchanges of `window` only: added up by the database from
+    the events themselves (ExchangeTotal has no time), once a quarter's report."""
+    found = {}
+    for origin, *total in (Exchange.live().select(
+            Exchange.origin, Exchange.action, Exchange.category, fn.COUNT(SQL("*")),
+            fn.SUM(Exchange.mass_kg),
+            fn.SUM(Case(None, [(Exchange.avoided_purchase.is_null(), 0)], 1)),
+            fn.SUM(Case(None, [(Exchange.avoided_purchase == True, 1)], 0)))  # noqa: E712
+            .where(window.exchanges())
+            .group_by(Exchange.origin, Exchange.action, Exchange.category).tuples()):
+        found.setdefault(origin, []).append(total)
+    return found
+
+
 def figures_now(now, zone_name, window=None):
     """This box's figures from its database: every exchange event and the mediator's
     tallies (those of `window` only, when given)."""
-    groups = (_within(Exchange.live().select(*GROUP_COLUMNS), window, Window.exchanges)
-              .group_by(Exchange.action, Exchange.category, Exchange.avoided_purchase).tuples())
-    recent = (Exchange.live().select(Exchange.happened_at)
-              .where(Exchange.action.in_(CHANGED_HANDS)
-                     & (Exchange.happened_at >= _chart_start(now, zone_name))).tuples())
-    return from_groups(list(groups), [stamp for (stamp,) in recent.iterator()], now,
-                       load_factors(), zone_name,
-                       tallies=_within(Tally.live(), window, Window.tallies))
+    by_origin = totals_within(window) if window else totals_by_origin()
+    totals = [total for origin_totals in by_origin.values() for total in origin_totals]
+    return from_totals(totals, exchanges_per_week(now, zone_name), now, load_factors(),
+                       zone_name, tallies=_within(Tally.live(), window, Window.tallies))
 
 
 @dataclass
 class NetworkFigures:
     """At a hub: the figures of each box, of each commune and of the whole network."""
 
-    boxes: list  # [(box name, commune, Figures)]
+    boxes: list  # [(box name, commune, Figures)]; the chart is drawn for the total only
     communes: list  # [(commune, number of boxes, Figures)]
     total: Figures
 
@@ -217,25 +277,16 @@ def network_figures(now, zone_name, window=None):
     factors = load_factors()
     peers = {peer.box_id: peer for peer in Peer.select().where(
         (Peer.role == "box") & Peer.box_id.is_null(False))}
+    all_tallies = list(_within(Tally.live(), window, Window.tallies))
     tallies = {}
-    for tally in _within(Tally.live(), window, Window.tallies):
+    for tally in all_tallies:
         tallies.setdefault(tally.origin, []).append(tally)
-    groups, changed_at = {}, {}
-    for origin, *group in (_within(Exchange.live().select(Exchange.origin, *GROUP_COLUMNS),
-                                   window, Window.exchanges)
-                           .group_by(Exchange.origin, Exchange.action, Exchange.category,
-                                     Exchange.avoided_purchase).tuples().iterator()):
-        groups.setdefault(origin, []).append(group)
-    for origin, stamp in (Exchange.live().select(Exchange.origin, Exchange.happened_at)
-                          .where(Exchange.action.in_(CHANGED_HANDS)
-                                 & (Exchange.happened_at >= _chart_start(now, zone_name)))
-                          .tuples().iterator()):
-        changed_at.setdefault(origin, []).append(stamp)
+    totals = totals_within(window) if window else totals_by_origin()
     by_origin = {
-        origin: from_groups(groups.get(origin, []), changed_at.get(origin, []), now, factors,
-                            zone_name, tallies=tallies.get(origin, ()))
-        for origin in set(groups) | set(tallies)}
-    empty = compute((), now, factors, zone_name)
+        origin: from_totals(totals.get(origin, []), None, now, factors, zone_name,
+                            tallies=tallies.get(origin, ()))
+        for origin in set(totals) | set(tallies)}
+    empty = Figures()
     boxes, communes = [], {}
     for box_id, peer in sorted(peers.items(), key=lambda pair: pair[1].name.casefold()):
         figures = by_origin.get(box_id, empty)
@@ -244,7 +295,10 @@ def network_figures(now, zone_name, window=None):
         count, so_far = communes.get(commune, (0, empty))
         communes[commune] = (count + 1, so_far + figures)
     # the total is the sum of the rows: what no enrolled box recorded is no box's figure
-    total = sum((figures for _name, _commune, figures in boxes), empty)
+    total = sum((figures for _name, _commune, figures in boxes), Figures())
+    total.weeks = weekly_chart(exchanges_per_week(now, zone_name, origins=peers),
+                               [tally for tally in all_tallies if tally.origin in peers],
+                               now, zone_name)
     return NetworkFigures(
         boxes=boxes,
         communes=[(name, count, figures) for name, (count, figures)

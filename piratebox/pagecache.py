@@ -1,87 +1,222 @@
-"""A small cache of rendered public pages: a village box is read far more than it is written.
+"""Rendered public pages, kept until what they show changes: a village box is read far more
+often than it is written.
 
-A page is kept for PAGE_CACHE_SECONDS at most and forgotten at the first change: every
-successful POST (and the expiry sweep) moves the write generation on, and the generation
-is part of the key. Pages are never cached for a session that makes them personal (a
-flashed message, the mediator, an owner's objects); the sign-in window of a captive
-portal gets its own copy (it is told what it cannot do). The CSRF token is the one personal
-thing a public page carries: pages are rendered with a placeholder that is replaced by
-the visitor's own token on the way out.
+A cached page names the sections of the box it shows (the home page shows the catalogue,
+the agenda and the board; the board's page only the board). A successful POST moves on
+the generation of the sections its blueprint changes (`CHANGED_BY`), and only the pages
+that show one of them are rendered again, once, at their next request: a word on the
+board leaves the catalogue's pages in memory. Requests that arrive while a page is being
+rendered wait for that rendering rather than doing it again. A page is kept apart for
+each language, each address the phone used (links carry it, see web.public_base) and for
+the sign-in window of a captive portal (it is told what it cannot do).
 
-One process only: a hub run as several processes sees another's writes after at most
-PAGE_CACHE_SECONDS (see docs/benchmarks.md).
+What is personal in a public page is small and filled in on the way out: the visitor's
+CSRF token and the messages flashed to them are placeholders in the cached text. A page
+that some visitors see differently (the owner of an object sees "Manage my object") is
+cached once per variant. The mediator's pages are never cached.
+
+A list page shown again after a write is mostly the rows it showed before: each row is
+kept too (`row`, keyed by its record's id and version), so rendering the page again after
+a word on the board or a new file renders one new row, not fifty.
+
+Every cached page carries an ETag made of its text's digest and the visitor's own parts:
+a phone that asks again for a page it already has gets "304 Not Modified" and no body.
+
+A page is kept PAGE_CACHE_SECONDS at most: what depends on the time (expiry, the agenda)
+and the writes of another process (`piratebox sync` from the stick, a second hub process)
+show after that at the latest (see docs/benchmarks.md).
 """
 
+import hashlib
 import secrets
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
-from flask import current_app, g, request, session
+from flask import current_app, g, get_flashed_messages, request, session
+from markupsafe import Markup
 
-from piratebox import ownership, portal, security
+from piratebox import portal, security
 
 # Made anew by each process and holding NUL, which no stored text, form or address may
 # carry (piratebox/security.py, piratebox/text.py): no text can make the cache put a
-# visitor's token where it does not belong.
-PLACEHOLDER = f"\x00csrf-{secrets.token_hex(16)}\x00"
+# visitor's token or messages where they do not belong.
+CSRF_PLACEHOLDER = f"\x00csrf-{secrets.token_hex(16)}\x00"
+FLASH_PLACEHOLDER = f"\x00flashes-{secrets.token_hex(16)}\x00"
 MAX_PAGES = 200  # about 2 MB of HTML at most
+MAX_ROWS = 1000  # about 500 KB
+RENDER_WAIT_SECONDS = 60  # then render it yourself: never wait forever on a stuck thread
+
+SECTIONS = ("catalogue", "files", "board", "events", "stats")
+# What a successful POST to each blueprint may change. Any other blueprint (the mediator's
+# settings and clock, a sync, a login) may change everything.
+CHANGED_BY = {
+    "catalogue": ("catalogue", "stats"),  # an object's step is also an exchange
+    "files": ("files",),
+    "board": ("board",),
+    "events": ("events",),
+    "stats": ("stats",),  # the mediator's weekly tally
+}
+
+Page = namedtuple("Page", "text digest stamp sections")
+
+
+def sections_changed_by(blueprint):
+    return CHANGED_BY.get(blueprint, SECTIONS)
 
 
 class PageCache:
     def __init__(self, seconds):
         self.seconds = seconds
-        self.generation = 0
+        self._generations = dict.fromkeys(SECTIONS, 0)
         self._pages = OrderedDict()
+        self._rendering = {}  # key -> Event set when its rendering is over
+        self._rows = OrderedDict()
         self._lock = threading.Lock()
 
-    def changed(self):
-        """Something was written: every cached page is out of date."""
+    def changed(self, sections=SECTIONS):
+        """Something these sections show was written: their pages are out of date."""
         with self._lock:
-            self.generation += 1
-            self._pages.clear()
+            for section in sections:
+                self._generations[section] += 1
+            for key in [key for key, page in self._pages.items()
+                        if not page.sections.isdisjoint(sections)]:
+                del self._pages[key]
 
-    def get(self, key):
-        with self._lock:
-            page = self._pages.get(key)
-            if page is not None:
-                self._pages.move_to_end(key)
+    def page(self, key, sections, bucket, render):
+        """The page cached under `key`, rendered by `render()` when missing or out of
+        date; whoever asks for it meanwhile waits for that one rendering."""
+        while True:
+            with self._lock:
+                stamp = (bucket, *(self._generations[section] for section in sections))
+                page = self._pages.get(key)
+                if page is not None and page.stamp == stamp:
+                    self._pages.move_to_end(key)
+                    return page
+                pending = self._rendering.get(key)
+                if pending is None:
+                    pending = self._rendering[key] = threading.Event()
+                    break
+            # Rendered by another request: look again when it is done (it may have
+            # failed, or a write may have come in meanwhile; then render it here).
+            if not pending.wait(RENDER_WAIT_SECONDS):
+                text = render()
+                return Page(text, digest(text), stamp, frozenset(sections))
+        try:
+            text = render()
+            page = Page(text, digest(text), stamp, frozenset(sections))
+            with self._lock:
+                self._pages[key] = page
+                while len(self._pages) > MAX_PAGES:
+                    self._pages.popitem(last=False)
             return page
+        finally:
+            with self._lock:
+                del self._rendering[key]
+            pending.set()
 
-    def put(self, key, page):
+    def row(self, key, render):
+        """A row of a list, rendered by `render()` the first time it is asked for."""
         with self._lock:
-            self._pages[key] = page
-            while len(self._pages) > MAX_PAGES:
-                self._pages.popitem(last=False)
+            text = self._rows.get(key)
+            if text is not None:
+                self._rows.move_to_end(key)
+                return text
+        text = render()
+        with self._lock:
+            self._rows[key] = text
+            while len(self._rows) > MAX_ROWS:
+                self._rows.popitem(last=False)
+        return text
+
+    def __len__(self):
+        return len(self._pages)
 
 
-def is_personal():
-    return bool(session.get("_flashes") or session.get("admin_epoch")
-                or session.get(ownership.OWNED_KEY))
+def digest(text):
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+def is_mediator():
+    """The mediator's pages carry moderation controls: never shared, never kept."""
+    return bool(session.get("admin_epoch"))
+
+
+def rendering_for_cache():
+    return g.get("rendering_for_cache", False)
 
 
 def csrf_token():
     """The token to put in a form: the placeholder while a page is rendered for the cache."""
-    return PLACEHOLDER if g.get("rendering_for_cache") else security.csrf_token()
+    return CSRF_PLACEHOLDER if rendering_for_cache() else security.csrf_token()
 
 
-def render(render_page):
-    """Serve `render_page()` (which returns HTML text) from the cache when it may be shared."""
+def flashes():
+    """The messages flashed to this visitor, as the top of a page shows them."""
+    if rendering_for_cache():
+        return Markup(FLASH_PLACEHOLDER)  # noqa: S704 - made here, holds no markup
+    return Markup("").join(  # noqa: S704 - every part escaped by format()
+        Markup('\n  <p class="flash {}" role="status">{}</p>').format(category, message)  # noqa: S704
+        for category, message in get_flashed_messages(with_categories=True))
+
+
+def row(*key, caller):
+    """`{% call row(record.id, record.version) %}...{% endcall %}`: a row of a list, kept
+    while its record is unchanged. The key names everything the row shows that can
+    change; only rows of shared pages are kept (the mediator's carry their controls).
+    A row is also kept apart per page variant and time bucket, like its page: what a row
+    shows besides its record (a village's name from a sync) is as fresh as the page."""
+    if not rendering_for_cache():
+        return caller()
+    cache = current_app.extensions["page_cache"]
+    return Markup(cache.row((request.endpoint, *g.page_context, *key), caller))  # noqa: S704 - caller's
+
+
+def render(render_page, sections, variant="", mimetype="text/html"):
+    """Serve `render_page()` (which returns text showing `sections`) from the cache; a
+    conditional request for what the phone already has gets a 304."""
+    cache = current_app.extensions["page_cache"]
+    if not cache.seconds or is_mediator():
+        return current_app.response_class(render_page(), mimetype=mimetype)
     from piratebox.web import public_base  # web imports this module
 
-    cache = current_app.extensions["page_cache"]
-    if not cache.seconds or is_personal():
+    bucket = int(current_app.extensions["clock"].now() // cache.seconds)
+    context = (g.lang, portal.in_mini_browser(), public_base())
+    page = cache.page((request.full_path, *context, variant), sections, bucket,
+                      lambda: render_for_cache(render_page, (*context, bucket)))
+    text, personal = personalize(page.text)
+    etag = page.digest + ("-" + digest("\n".join(personal)) if personal else "")
+    # always asked again (no-cache): a 304 is cheap. Headers given whole, parsed by no one.
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache",
+               "Vary": "Cookie, Accept-Language"}
+    if request.headers.get("If-None-Match") and etag in request.if_none_match:
+        return current_app.response_class(status=304, headers=headers)
+    return current_app.response_class(text, mimetype=mimetype, headers=headers)
+
+
+def render_json(make_body, sections):
+    """JSON served as a public page is: kept, shared, answered 304 when unchanged."""
+    return render(lambda: current_app.json.dumps(make_body()), sections,
+                  mimetype="application/json")
+
+
+def render_for_cache(render_page, context):
+    g.rendering_for_cache, g.page_context = True, context
+    try:
         return render_page()
-    now = current_app.extensions["clock"].now()
-    key = (request.full_path, g.lang, portal.in_mini_browser(), public_base(),
-           cache.generation, int(now // cache.seconds))
-    page = cache.get(key)
-    if page is None:
-        g.rendering_for_cache = True
-        try:
-            page = render_page()
-        finally:
-            g.rendering_for_cache = False
-        cache.put(key, page)
-    if PLACEHOLDER in page:
-        page = page.replace(PLACEHOLDER, security.csrf_token())
-    return page
+    finally:
+        g.rendering_for_cache = False
+
+
+def personalize(text):
+    """The page with this visitor's own parts filled in, and those parts."""
+    personal = []
+    if CSRF_PLACEHOLDER in text:
+        token = security.csrf_token()
+        text = text.replace(CSRF_PLACEHOLDER, token)
+        personal.append(token)
+    if FLASH_PLACEHOLDER in text:
+        shown = session.get("_flashes") and str(flashes())
+        text = text.replace(FLASH_PLACEHOLDER, shown or "")
+        if shown:
+            personal.append(shown)
+    return text, personal

@@ -25,8 +25,8 @@ def home():
     return pagecache.render(lambda: render_template(
         "home.html", next_events=events.upcoming(now, 3),
         latest_items=catalogue.latest(6, current_app.extensions["box"]["role"] == "box"),
-        latest_messages=list(board.shown(now, current_app.config["BOARD_DAYS"]).limit(3)),
-        kinds=events.KINDS))
+        latest_messages=board.latest(now, current_app.config["BOARD_DAYS"], 3),
+        kinds=events.KINDS), ("catalogue", "events", "board"))
 
 
 @bp.get("/lang/<code>")

@@ -10,7 +10,6 @@ from flask import (
     current_app,
     flash,
     g,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -23,6 +22,7 @@ from piratebox import (
     bodies,
     footfall,
     impact,
+    pagecache,
     quarter_report,
     rules,
     typography,
@@ -48,6 +48,10 @@ def current_footfall():
 
 @bp.get("/stats/")
 def index():
+    return pagecache.render(render_index, ("stats",))
+
+
+def render_index():
     network = (impact.network_figures(actor().now, current_app.config["TIMEZONE"])
                if current_app.extensions["box"]["role"] == "hub" else None)
     # at a hub, the network's total is this page's figures: computed once
@@ -79,17 +83,20 @@ def index():
 
 @bp.get("/api/v1/stats")
 def api():
-    figures = current_figures()
-    body = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
-    body["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
-                     for monday, count in figures.weeks]
-    body["by_category"] = figures.by_category
-    days, weeks = current_footfall()
-    body["footfall"] = {"days": [{"day": day.isoformat(), "phones": phones}
-                                 for day, phones in days],
-                        "weeks": [{"week_of": monday.isoformat(), "phones": phones}
-                                  for monday, phones in weeks]}
-    return jsonify(body)
+    def body():
+        figures = current_figures()
+        fields = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
+        fields["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
+                           for monday, count in figures.weeks]
+        fields["by_category"] = figures.by_category
+        days, weeks = current_footfall()
+        fields["footfall"] = {"days": [{"day": day.isoformat(), "phones": phones}
+                                       for day, phones in days],
+                              "weeks": [{"week_of": monday.isoformat(), "phones": phones}
+                                        for monday, phones in weeks]}
+        return fields
+
+    return pagecache.render_json(body, ("stats",))
 
 
 @bp.get("/admin/stats.csv")

@@ -18,6 +18,7 @@ SECRET_KEY_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
 CONFIG_NAME = "config.ini"
 TMP_DIR = "tmp"
 BLOB_DIR = "blobs"
+CACHE_DIR = "cache"
 PRINTED_DIR = "printed"
 LOCK_SUFFIX = ".lock"
 
@@ -63,6 +64,11 @@ class DataDir:
     @property
     def blobs(self):
         return self.path / BLOB_DIR
+
+    @property
+    def cache(self):
+        """What the box can make again from its code (compiled templates): never backed up."""
+        return self.path / CACHE_DIR
 
     @property
     def printed(self):

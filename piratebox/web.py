@@ -1,5 +1,6 @@
 """The request lifecycle shared by every page: database, language, security, errors, logging."""
 
+import functools
 import hmac
 import io
 import logging
@@ -21,8 +22,17 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from models import db
-from piratebox import __version__, bodies, moderation, pagecache, portal, security, site, typography
+from piratebox import (
+    __version__,
+    bodies,
+    moderation,
+    pagecache,
+    portal,
+    security,
+    site,
+    tuning,
+    typography,
+)
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
@@ -211,16 +221,21 @@ def ngettext(singular, plural, n, **params):
     return translator.ngettext(singular, plural, n) % params
 
 
+# Phones send few different Accept-Language headers: each is read once (a router takes
+# milliseconds for it), and a bounded number is remembered.
+language_of = functools.lru_cache(maxsize=256)(best_language)
+translator_for = functools.cache(Translator)
+
+
 def choose_language():
     config = current_app.config
     supported = offered_languages(config["LANGUAGES"])
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen not in supported:
-        chosen = best_language(
-            request.headers.get("Accept-Language"), supported, config["DEFAULT_LANGUAGE"]
-        )
+        chosen = language_of(request.headers.get("Accept-Language"), supported,
+                             config["DEFAULT_LANGUAGE"])
     g.lang = chosen
-    g.translator = Translator(chosen)
+    g.translator = translator_for(chosen)
 
 
 def before_request():
@@ -262,10 +277,10 @@ def limit_changes():
 
 
 def after_request(response):
-    security.add_security_headers(response)
     if request.method in security.UNSAFE_METHODS and response.status_code < 400:
         current_app.extensions["clock"].remember()
-        current_app.extensions["page_cache"].changed()
+        current_app.extensions["page_cache"].changed(
+            pagecache.sections_changed_by(request.blueprint))
         count_success("change")
     if current_app.config["ACCESS_LOG"]:
         access_log.info(
@@ -274,11 +289,6 @@ def after_request(response):
             response.status_code, response.content_length or "-",
         )
     return response
-
-
-def close_database(_error=None):
-    if not db.is_closed():
-        db.close()
 
 
 ERROR_TITLES = {
@@ -355,12 +365,29 @@ def menu():
     return [(endpoint, label) for endpoint, label in MENU if endpoint in views]
 
 
+def translations_for_templates():
+    """`_` for this request's templates: the translator found once, not at every string
+    (a page says fifty; on a router each look-up through Flask's `g` counts)."""
+    if "translator" not in g:
+        return gettext
+    look_up = g.translator.singles.get
+
+    def translate(message, **params):
+        text = look_up(message, message)
+        return text % params if params else text
+
+    return translate
+
+
 def template_globals():
+    translate = translations_for_templates()
     return {
-        "_": gettext,
-        "gettext": gettext,
+        "_": translate,
+        "gettext": translate,
         "ngettext": ngettext,
         "csrf_token": pagecache.csrf_token,
+        "flashes": pagecache.flashes,
+        "row": pagecache.row,
         "menu": menu,
         "box": current_app.extensions["box"],
         "version": __version__,
@@ -424,13 +451,14 @@ FILTERS = {"datetime": datetime_filter, "date": date_filter, "when": range_filte
 
 
 def init_app(app):
+    tuning.init_app(app)
+    app.wsgi_app = security.with_security_headers(app.wsgi_app)
     for name, function in FILTERS.items():
         app.add_template_filter(function, name)
     app.before_request(before_request)
     app.after_request(after_request)
     app.request_class = BoxRequest
     app.teardown_request(upload.discard_unadopted)
-    app.teardown_request(close_database)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(PirateboxError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)

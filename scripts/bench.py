@@ -3,12 +3,16 @@
 
     .venv/bin/python scripts/bench.py                 # default scenario set
     .venv/bin/python scripts/bench.py --requests 2000 --concurrency 4
+    .venv/bin/python scripts/bench.py --village       # many phones on a mix of pages and posts
 
 For each URL: requests per second and latency (p50, p95) for the box and for the
-baseline, and the ratio. Then the RSS of both servers after the load and their cold start
-(process start to first answered request). Times are not assertions: the ratio against
-a baseline measured on the same machine in the same run is what to compare.
-Feature issues add their URLs to SCENARIOS and their seeding to seed().
+baseline, and the ratio ("warm": the page as most visitors get it). Then "after a write":
+one phone writes to what the page shows (a new object, a word on the board, a file, an
+event) and asks for the page at once, which must be rendered again; the ratio is the
+baseline's time for its page to that. Then the RSS of both servers after the load and
+their cold start (process start to first answered request). Times are not assertions:
+the ratio against a baseline measured on the same machine in the same run is what to
+compare. Feature issues add their URLs to SCENARIOS and their seeding to seed().
 """
 
 import argparse
@@ -27,16 +31,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from village_load import Phone, after_a_write, alone, run  # noqa: E402 - beside this script
+
 from tests.server import free_port, wait_until_up  # noqa: E402
 
-# (label, path on the box, path on the baseline); "{item}" is a seeded item's id
+# (label, path on the box, the section a write changes before "after a write", path on the
+# baseline); "{item}" is a seeded offer's id, "{request}" a request's with answers
 SCENARIOS = [
-    ("home", "/", "/"),
-    ("catalogue", "/items/", "/"),
-    ("search", "/items/?q=etagere+chene", "/"),
-    ("item page", "/items/{item}", "/"),
-    ("API list", "/api/v1/items", "/healthz"),
-    ("healthz", "/healthz", "/healthz"),
+    ("home", "/", "catalogue", "/"),
+    ("catalogue", "/items/", "catalogue", "/"),
+    ("search", "/items/?q=etagere+chene", "catalogue", "/"),
+    ("item page", "/items/{item}", "catalogue", "/"),
+    ("request page", "/items/{request}", "catalogue", "/"),
+    ("files", "/files/", "files", "/"),
+    ("board", "/board/", "board", "/"),
+    ("agenda", "/events/", "events", "/"),
+    ("impact", "/stats/", "catalogue", "/"),
+    ("API list", "/api/v1/items", "catalogue", "/"),
+    ("healthz", "/healthz", None, "/healthz"),
 ]
 SEED_ITEMS = 10_000
 SEED_PHOTOS = 2_000
@@ -87,7 +99,29 @@ def seed(data_dir, items=SEED_ITEMS, with_photos=SEED_PHOTOS):
         # as a box that lived through the year: what was not renewed has expired
         actor.now = time.time()
         logic.expire_due(actor)
-    return {"item": first_id}
+        wanted, _token = logic.create({
+            "kind": "request", "mode": "give", "title": "Une poussette", "description": "",
+            "category": rng.choice(CATEGORIES).code, "condition": "", "place": "home",
+            "place_detail": "", "pseudonym": "", "contact": "", "network": False,
+            "answers": None}, [], actor)
+        for number in range(5):
+            logic.create({
+                "kind": "offer", "mode": "give", "title": f"Poussette {number}",
+                "description": "", "category": wanted.category, "condition": "good",
+                "place": "home", "place_detail": "", "pseudonym": "", "contact": "",
+                "network": False, "answers": wanted.id}, [], actor)
+    return {"item": first_id, "request": wanted.id}
+
+
+def fill(port, messages=40, files=60, events=5):
+    """What a village's board, file share and agenda hold, posted through the real server."""
+    phone = Phone(port, 0, "")
+    phone.read("/board/")
+    for write, count in (("board", messages), ("files", files), ("events", events)):
+        for _ in range(count):
+            if getattr(phone, f"write_{write}")() >= 400:
+                raise RuntimeError(f"seeding the {write} was refused")
+    phone.close()
 
 
 def bench_jpeg(number):
@@ -171,7 +205,7 @@ end
 def load_wrk(script, port, path, seconds, concurrency):
     """wrk, a load generator in C: on two cores it leaves the server most of the CPU."""
     output = subprocess.run(
-        ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "-s", script,
+        ["wrk", f"-t{min(2, concurrency)}", f"-c{concurrency}", f"-d{seconds}s", "-s", script,
          f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True,
     ).stdout
@@ -215,6 +249,8 @@ def main():
     parser.add_argument("--village", action="store_true",
                         help="instead: many phones at once on a mix of pages and uploads")
     parser.add_argument("--phones", type=int, default=100, help="with --village")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="with --village: box then baseline, this many times")
     options = parser.parse_args()
     if options.village:
         village(options)
@@ -230,8 +266,9 @@ def main():
         box_port, base_port = free_port(), free_port()
         box, box_started = start([sys.executable, str(ROOT / "app.py"), "--data",
                                   str(data_dir), "serve", "--port", str(box_port),
-                                  "--threads", str(options.threads)])
+                                  "--threads", str(options.threads)], env=NO_RATE_LIMITS)
         box_cold = cold_start(box, box_started, box_port)
+        fill(box_port)
         size = page_size(box_port, "/")
         base, base_started = start([sys.executable, str(ROOT / "scripts/bench_baseline.py"),
                                     str(base_port), str(options.threads), str(size)])
@@ -242,11 +279,11 @@ def main():
         rows = []
         try:
             with multiprocessing.Pool(options.concurrency) as pool:
-                for label, box_path, base_path in SCENARIOS:
-                    if "{item}" in box_path and not names["item"]:
-                        continue  # an empty box has no item page
+                for label, box_path, section, base_path in SCENARIOS:
                     if options.only and label not in options.only:
                         continue
+                    if "{" in box_path and options.items == 0:
+                        continue  # an empty box has no object's page
                     box_path = box_path.format(**names)
                     print(f"load {label} ...", file=sys.stderr)
                     if options.loader == "wrk":
@@ -258,60 +295,132 @@ def main():
                             load(pool, port, path, options.requests, options.concurrency)
                             for port, path in ((base_port, base_path), (box_port, box_path)))
                     measured_box["alone"] = single_client_median(box_port, box_path)
+                    if section:
+                        measured_box["after_write"] = after_a_write(box_port, box_path, section)
+                        measured_base["alone"] = alone(base_port, base_path)
                     rows.append((label, measured_box, measured_base))
             box_rss, base_rss = rss_mb(box.pid), rss_mb(base.pid)
         finally:
             for process in (box, base):
                 process.terminate()
                 process.wait(timeout=10)
+        steps = memory_steps(data_dir, names, options.threads)
 
     report(options, rows, box_rss, base_rss, box_cold, base_cold)
+    print("\n| first request to (fresh server, in this order) | RSS after (MB) | growth (MB) |")
+    print("| --- | ---: | ---: |")
+    for label, after, growth in steps:
+        print(f"| {label} | {after:.1f} | {growth:+.1f} |")
+
+
+# What each page (and the printables) adds to a fresh server's memory, in this order.
+MEMORY_STEPS = [(label, path) for label, path, _section, _base in SCENARIOS] + [
+    ("the poster, PDF", "/print/poster.pdf"), ("the wifi QR code, PNG", "/qr/wifi.png")]
+
+
+def memory_steps(data_dir, names, threads):
+    port = free_port()
+    box, started = start([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir),
+                          "serve", "--port", str(port), "--threads", str(threads)])
+    cold_start(box, started, port)
+    steps, before = [], rss_mb(box.pid)
+    try:
+        steps.append(("(started)", before, 0.0))
+        for label, path in MEMORY_STEPS:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            connection.request("GET", path.format(**names))
+            connection.getresponse().read()
+            connection.close()
+            after = rss_mb(box.pid)
+            steps.append((label, after, after - before))
+            before = after
+    finally:
+        box.terminate()
+        box.wait(timeout=10)
+    return steps
+
+
+NO_RATE_LIMITS = {"PIRATEBOX_POSTS_PER_HOUR": "1000000", "PIRATEBOX_MESSAGES_PER_HOUR": "1000000",
+                  "PIRATEBOX_FILES_PER_HOUR": "1000000"}
 
 
 def village(options):
-    """A Saturday in the village hall (scripts/village_load.py) on a seeded box."""
-    from village_load import run  # beside this script
-
+    """A Saturday in the village hall (scripts/village_load.py): the box, then the bare
+    Flask baseline under the same phones, `--repeat` times, each run on a fresh copy."""
+    results = []
     with tempfile.TemporaryDirectory() as scratch:
-        data_dir = Path(scratch) / "data"
+        seeded = Path(scratch) / "seeded"
         print(f"seeding {options.items} items ...", file=sys.stderr)
-        names = seed(data_dir, options.items, min(options.photos, options.items))
-        port = free_port()
-        box, _started = start([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir),
-                               "serve", "--port", str(port), "--threads",
-                               str(options.threads)],
-                              env={"PIRATEBOX_POSTS_PER_HOUR": "1000000",
-                                   "PIRATEBOX_MESSAGES_PER_HOUR": "1000000",
-                                   "PIRATEBOX_FILES_PER_HOUR": "1000000"})
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", box)
-        print(f"{options.phones} phones for {options.seconds} s ...", file=sys.stderr)
-        try:
-            figures = run(port, box.pid, options.phones, options.seconds, names["item"])
-        finally:
-            box.terminate()
-            box.wait(timeout=10)
-    print(f"\n{figures['phones']} phones, {figures['seconds']} s, {options.threads} server "
+        names = seed(seeded, options.items, min(options.photos, options.items))
+        for number in range(options.repeat):
+            data_dir = Path(scratch) / f"run-{number}"
+            shutil.copytree(seeded, data_dir)
+            port, base_port = free_port(), free_port()
+            box, _started = start([sys.executable, str(ROOT / "app.py"), "--data",
+                                   str(data_dir), "serve", "--port", str(port), "--threads",
+                                   str(options.threads)], env=NO_RATE_LIMITS)
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", box)
+            size = page_size(port, "/")
+            base, _started = start([sys.executable, str(ROOT / "scripts/bench_baseline.py"),
+                                    str(base_port), str(options.threads), str(size)])
+            wait_until_up(f"http://127.0.0.1:{base_port}/healthz", base)
+            try:
+                pair = []
+                for label, server, server_port in (("box", box, port),
+                                                    ("baseline", base, base_port)):
+                    print(f"[{number + 1}/{options.repeat}] {options.phones} phones on the "
+                          f"{label} for {options.seconds} s ...", file=sys.stderr)
+                    pid = server.pid
+                    pair.append(run(server_port, lambda pid=pid: rss_mb(pid), options.phones,
+                                    options.seconds, names["item"]))
+                results.append(pair)
+            finally:
+                for process in (box, base):
+                    process.terminate()
+                    process.wait(timeout=10)
+    village_report(options, results)
+
+
+def village_report(options, results):
+    print(f"\n{options.phones} phones, {options.seconds} s a run, {options.threads} server "
           f"threads, {os.cpu_count()} CPUs, {options.items} objects\n")
-    print("| requests | req/s | 5xx | connection errors | p50 ms | p95 ms | p99 ms "
-          "| RSS growth after warm-up (MB) |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| {figures['requests']} | {figures['rps']:.0f} | {figures['server_errors']} | "
-          f"{figures['errors']} | {figures['p50_ms']:.0f} | {figures['p95_ms']:.0f} | "
-          f"{figures['p99_ms']:.0f} | {figures['rss_growth_after_warmup_mb']:.1f} |")
-    print(f"\nstatuses {figures['statuses']}")
-    print("RSS (s, MB): " + ", ".join(f"{at}: {mb:.1f}" for at, mb in figures["rss_mb"]))
+    print("| run | server | requests | req/s | ratio | 5xx | connection errors | p50 ms "
+          "| p95 ms | p99 ms | RSS at the end (MB) | RSS ratio | RSS growth after warm-up (MB) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+          "| ---: |")
+    ratios, rss_ratios = [], []
+    for number, (box, base) in enumerate(results, 1):
+        ratio, rss_ratio = box["rps"] / base["rps"], box["rss_mb"][-1][1] / base["rss_mb"][-1][1]
+        ratios.append(ratio)
+        rss_ratios.append(rss_ratio)
+        for label, figures in (("box", box), ("bare Flask", base)):
+            mine = label == "box"
+            print(f"| {number} | {label} | {figures['requests']} | {figures['rps']:.0f} | "
+                  f"{f'{ratio:.2f}' if mine else ''} | {figures['server_errors']} | "
+                  f"{figures['errors']} | {figures['p50_ms']:.0f} | {figures['p95_ms']:.0f} | "
+                  f"{figures['p99_ms']:.0f} | {figures['rss_mb'][-1][1]:.1f} | "
+                  f"{f'{rss_ratio:.2f}' if mine else ''} | "
+                  f"{figures['rss_growth_after_warmup_mb']:.1f} |")
+    print(f"\nbox / bare Flask, req/s: median {statistics.median(ratios):.2f} "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f}); RSS: median "
+          f"{statistics.median(rss_ratios):.2f}")
+    print(f"box statuses (last run) {results[-1][0]['statuses']}")
 
 
 def report(options, rows, box_rss, base_rss, box_cold, base_cold):
     print(f"\nloader {options.loader}, {options.concurrency} connections, "
           f"{options.threads} server threads, {os.cpu_count()} CPUs\n")
-    print("| URL | box req/s | baseline req/s | ratio | box p50 ms | box p95 ms "
-          "| baseline p50 ms | box alone p50 ms | box requests | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| URL | box req/s | baseline req/s | warm ratio | box p50 ms | box p95 ms "
+          "| baseline p50 ms | box alone p50 ms | after a write ms | baseline alone ms "
+          "| after-a-write ratio | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, mbox, mbase in rows:
+        after = (f"{mbox['after_write'] * 1000:.1f} | {mbase['alone'] * 1000:.1f} | "
+                 f"{mbase['alone'] / mbox['after_write']:.2f}" if "after_write" in mbox
+                 else "- | - | -")
         print(f"| {label} | {mbox['rps']:.0f} | {mbase['rps']:.0f} | "
               f"{mbox['rps'] / mbase['rps']:.2f} | {mbox['p50']:.1f} | {mbox['p95']:.1f} | "
-              f"{mbase['p50']:.1f} | {mbox['alone']:.1f} | {mbox['count']} | "
+              f"{mbase['p50']:.1f} | {mbox['alone']:.1f} | {after} | "
               f"{mbox['errors'] + mbase['errors']} |")
     print("\n| server | RSS after load (MB) | cold start (s) |")
     print("| --- | ---: | ---: |")

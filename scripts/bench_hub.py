@@ -9,20 +9,27 @@ objects and their "offered" events, as a box would send them) with the bundle wr
 boxes use. Then, for each engine: the time to import every bundle, the time to import them
 all again (each is recognised and skipped), and the latency of the hub's dashboard
 (/stats/: the figures per box and per commune over every event) and of a catalogue
-search, through the real server. PostgreSQL runs as a throw-away cluster in a temporary
-folder (Debian's postgresql package); without it only SQLite is measured.
+search, through the real server with the page cache off. On SQLite, the floor: the same
+rows, as the import stores them, inserted by raw sqlite3 executemany into the same
+schema in one transaction (the import verifies, parses and checks every record, and
+commits once per bundle: the ratio says what that costs). PostgreSQL runs as a
+throw-away cluster in a temporary folder (Debian's postgresql package); without it only
+SQLite is measured.
 """
 
 import argparse
+import json
 import os
 import random
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +139,41 @@ def write_bundles(folder, hub_id, enrolments, items, seed=7):
     return paths
 
 
+def raw_floor(data_dir, paths):
+    """Seconds for raw sqlite3 to insert the bundles' rows, as the import stores them, into
+    `data_dir` (the hub before its import): read and prepared before the clock starts."""
+    from models import Exchange, Item
+
+    models = {"item": Item, "exchange": Exchange}
+    rows = {table: [] for table in models}
+    seq = 0
+    for path in paths:
+        with zipfile.ZipFile(path) as archive:
+            for line in archive.read("records.jsonl").splitlines():
+                record = json.loads(line)
+                model, values = models[record["table"]], dict(record["record"])
+                seq += 1
+                values["seq"] = seq
+                if hasattr(model, "search_text_of"):
+                    values["search_text"] = model.search_text_of(values)
+                rows[record["table"]].append(
+                    [values.get(field.name) for field in model._meta.sorted_fields])
+    connection = sqlite3.connect(data_dir / "piratebox.db", isolation_level=None)
+    connection.execute("PRAGMA journal_mode = wal")
+    connection.execute("PRAGMA synchronous = full")  # as the box's own connections
+    started = time.perf_counter()
+    connection.execute("BEGIN IMMEDIATE")
+    for table, model in models.items():
+        fields = model._meta.sorted_fields
+        connection.executemany(
+            f"INSERT INTO {table} ({', '.join(field.column_name for field in fields)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(fields))})", rows[table])
+    connection.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return elapsed
+
+
 def import_all(data_dir, paths):
     started = time.perf_counter()
     subprocess.run([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir), "import",
@@ -164,14 +206,22 @@ def measure(label, data_dir, boxes, items, database_url=None):
     bundles.mkdir()
     print(f"{label}: writing {boxes} bundles of {items} objects ...", file=sys.stderr)
     paths = write_bundles(bundles, hub_id, enrolments, items)
+    floor = None
+    if database_url is None:
+        floor_dir = data_dir.parent / f"floor-{label}"
+        shutil.copytree(data_dir, floor_dir)
     print(f"{label}: importing ...", file=sys.stderr)
     first = import_all(data_dir, paths)
     again = import_all(data_dir, paths)
+    if database_url is None:
+        print(f"{label}: the raw sqlite3 floor ...", file=sys.stderr)
+        floor = raw_floor(floor_dir, paths)
+        shutil.rmtree(floor_dir)
     with Server(data_dir, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0"}) as server:  # computed
         dashboard = latency(server.base, "/stats/")
         search = latency(server.base, "/items/?q=velo+chene")
     return {"engine": label, "first": first, "again": again, "dashboard": dashboard,
-            "search": search, "records": boxes * items * 2}
+            "search": search, "records": boxes * items * 2, "floor": floor}
 
 
 def main():
@@ -197,12 +247,14 @@ def main():
     print(f"\n{options.boxes} boxes x {options.items} objects "
           f"({options.boxes * options.items * 2} records with their events), "
           f"{os.cpu_count()} CPUs\n")
-    print("| engine | import (s) | records/s | import again (s) | /stats/ p50 ms "
-          "| search p50 ms |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| engine | import (s) | records/s | raw sqlite3 floor (s) | floor / import "
+          "| import again (s) | /stats/ p50 ms | search p50 ms |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in results:
+        floor = (f"{row['floor']:.1f} | {row['floor'] / row['first']:.2f}" if row["floor"]
+                 else "- | -")
         print(f"| {row['engine']} | {row['first']:.1f} | {row['records'] / row['first']:.0f} | "
-              f"{row['again']:.1f} | {row['dashboard']:.0f} | {row['search']:.0f} |")
+              f"{floor} | {row['again']:.1f} | {row['dashboard']:.0f} | {row['search']:.0f} |")
 
 
 if __name__ == "__main__":

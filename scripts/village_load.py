@@ -15,6 +15,7 @@ import re
 import statistics
 import threading
 import time
+from urllib.parse import urlencode
 
 READS = ["/", "/items/", "/items/?q=velo", "/items/{item}", "/files/", "/board/",
          "/events/", "/stats/", "/api/v1/items"]
@@ -41,8 +42,8 @@ def rss_mb(pid):
 
 
 class Phone:
-    def __init__(self, port, number, item_id):
-        self.port, self.number, self.item_id = port, number, item_id
+    def __init__(self, port, number, item_id, host="127.0.0.1"):
+        self.host, self.port, self.number, self.item_id = host, port, number, item_id
         self.cookie = ""
         self.token = ""
         self.connection = None
@@ -50,8 +51,11 @@ class Phone:
 
     def request(self, method, path, body=None, headers=None):
         if self.connection is None:
+            # on loopback each phone has its own address; across a network, the host's
+            local = self.host.startswith("127.")
             self.connection = http.client.HTTPConnection(
-                "127.0.0.1", self.port, timeout=30, source_address=(phone_address(self.number), 0))
+                self.host, self.port, timeout=30,
+                source_address=(phone_address(self.number), 0) if local else None)
         headers = dict(headers or {})
         if self.cookie:
             headers["Cookie"] = self.cookie
@@ -76,39 +80,104 @@ class Phone:
             self.connection.close()
             self.connection = None
 
+    def read(self, path):
+        status, data = self.request("GET", path)
+        found = re.search(rb'name="csrf_token" value="([^"]+)"', data)
+        if found:
+            self.token = found.group(1).decode()
+        return status
+
+    def post_form(self, path, fields):
+        body = urlencode({"csrf_token": self.token, **fields})
+        status, _ = self.request("POST", path, body=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+        return status
+
+    def post_multipart(self, path, fields, file_field="", file_name="", content=b""):
+        parts = [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                 f"{value}\r\n".encode() for name, value in
+                 {"csrf_token": self.token, **fields}.items()]
+        if file_field:
+            parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{file_field}"; '
+                         f'filename="{file_name}"\r\n\r\n'.encode() + content + b"\r\n")
+        body = b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+        status, _ = self.request("POST", path, body=body, headers={
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+        return status
+
+    # One write per section of the box's pages (see piratebox/pagecache.py).
+    def write_board(self):
+        return self.post_form("/board/", {"text": f"Bonjour de {self.number}"})
+
+    def write_files(self):
+        content = bytes(self.rng.getrandbits(8) for _ in range(10_000))
+        return self.post_multipart("/files/", {}, "files", f"photo-{self.number}.bin", content)
+
+    def write_catalogue(self):
+        return self.post_multipart("/items/new", {
+            "kind": "offer", "mode": "give", "title": f"Chaise {self.number}",
+            "category": "furniture_small", "condition": "good", "place": "home"})
+
+    def write_events(self):
+        return self.post_form("/events/new", {"title": f"Café réparation {self.number}",
+                                              "kind": "repair_cafe", "day": "2030-05-04",
+                                              "start": "14:00"})
+
     def step(self):
         """One thing a villager does; returns (status, seconds)."""
         roll = self.rng.random()
         started = time.perf_counter()
         if not self.token or roll < 0.90:
-            path = self.rng.choice(READS).format(item=self.item_id)
-            status, data = self.request("GET", path)
-            found = re.search(rb'name="csrf_token" value="([^"]+)"', data)
-            if found:
-                self.token = found.group(1).decode()
+            status = self.read(self.rng.choice(READS).format(item=self.item_id))
         elif roll < 0.95:
-            body = f"csrf_token={self.token}&text=Bonjour+de+{self.number}"
-            status, _ = self.request("POST", "/board/", body=body, headers={
-                "Content-Type": "application/x-www-form-urlencoded"})
+            status = self.write_board()
         else:
-            content = bytes(self.rng.getrandbits(8) for _ in range(10_000))
-            body = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
-                    f"{self.token}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; "
-                    f'name="files"; filename="photo-{self.number}.bin"\r\n\r\n').encode()
-            body += content + f"\r\n--{BOUNDARY}--\r\n".encode()
-            status, _ = self.request("POST", "/files/", body=body, headers={
-                "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+            status = self.write_files()
         return status, time.perf_counter() - started
 
 
-def run(port, server_pid, phones=100, seconds=60, item_id="", sample_every=5.0):
-    """Load the server; returns a dict of figures."""
+def after_a_write(port, path, section, count=20, host="127.0.0.1"):
+    """Median seconds of a GET of `path` right after a write to `section` (board, files,
+    catalogue, events) by the same phone: the page must be rendered again, once."""
+    phone = Phone(port, 0, "", host)
+    phone.read("/board/")
+    times = []
+    try:
+        for _ in range(count):
+            status = getattr(phone, f"write_{section}")()
+            if status >= 400:
+                raise RuntimeError(f"the {section} write was refused ({status})")
+            started = time.perf_counter()
+            phone.request("GET", path)
+            times.append(time.perf_counter() - started)
+    finally:
+        phone.close()
+    return statistics.median(times)
+
+
+def alone(port, path, count=20, host="127.0.0.1"):
+    """Median seconds of a GET of `path` by one phone, nobody else asking."""
+    phone = Phone(port, 0, "", host)
+    times = []
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            phone.request("GET", path)
+            times.append(time.perf_counter() - started)
+    finally:
+        phone.close()
+    return statistics.median(times)
+
+
+def run(port, memory, phones=100, seconds=60, item_id="", sample_every=5.0, host="127.0.0.1"):
+    """Load the server; returns a dict of figures. `memory()` gives the server's RSS in MB
+    (rss_mb of its process id here, or read over ssh on a router)."""
     stop = threading.Event()
     lock = threading.Lock()
     latencies, statuses, errors = [], {}, []
 
     def villager(number):
-        phone = Phone(port, number, item_id)
+        phone = Phone(port, number, item_id, host)
         try:
             while not stop.is_set():
                 try:
@@ -130,7 +199,7 @@ def run(port, server_pid, phones=100, seconds=60, item_id="", sample_every=5.0):
     rss = []
     while time.perf_counter() - started < seconds:
         time.sleep(min(sample_every, seconds))
-        rss.append((round(time.perf_counter() - started), rss_mb(server_pid)))
+        rss.append((round(time.perf_counter() - started), memory()))
     stop.set()
     for thread in threads:
         thread.join(timeout=60)

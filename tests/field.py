@@ -29,6 +29,7 @@ class Village:
                                  box_name=name)
         self.app = application.create_app({
             "DATA_DIR": str(self.data.path), **TEST_CONFIG, "POSTS_PER_HOUR": 10**6,
+            "CLAIMS_PER_HOUR": 10**6,
             "PAGE_CACHE_SECONDS": 0})
         with db.connection_context():
             self.id = box.identity()["id"]

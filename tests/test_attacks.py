@@ -999,7 +999,7 @@ def photo_edit(phone, item_id, photos):
     return response.status, page.decode()
 
 
-def test_hotspot_env():
+def hotspot_env():
     """The settings the Raspberry Pi's service file gives the server."""
     from tests.test_hotspot import PI, shipped_env
 
@@ -1029,7 +1029,7 @@ def test_a_photo_bomb_costs_the_server_no_more_than_one_photo_decoded_at_a_time(
     worst = {kind: image_file(kind, *size) for kind, size in WORST_ACCEPTED.items()}
     # as the Pi's service runs it (glibc then gives a photo's memory back, as OpenWrt's musl
     # does): what the server holds at rest stays what it holds at rest
-    pi = {**FAST, **test_hotspot_env()}
+    pi = {**FAST, **hotspot_env()}
     try:
         with Server(data_dir.path, env=pi, cgroup=router) as server:
             pid, port = server.process.pid, server.port
@@ -1265,7 +1265,8 @@ def test_a_box_with_more_photos_than_a_bundle_holds_sends_them_over_several_roun
         me = box.identity()
         actor = Actor(me["id"], 1_790_000_000.0, BlobStore(village))
         for number in range(3):  # a photo each: two blobs (the photo and its thumbnail)
-            catalogue.create({**ITEM, "title": f"Vélo {number}", "network": True},
+            catalogue.create({**ITEM, "title": f"Vélo {number}", "network": True,
+                               "contact": "06 12 34 56 78"},
                              [jpeg(color=(80 * number, 9, 9))], actor)
     members, arrived = [], []
     for _round in range(4):

@@ -42,6 +42,7 @@ def sticks_of(data_dir):
 def server(data_dir):
     with Server(data_dir.path, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0",
                                     "PIRATEBOX_POSTS_PER_HOUR": "1000",
+                                    "PIRATEBOX_CLAIMS_PER_HOUR": "1000",
                                     "PIRATEBOX_STICK_ROOTS": str(sticks_of(data_dir))}) as running:
         yield running
 

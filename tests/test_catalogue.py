@@ -1,12 +1,15 @@
 import hashlib
 import io
 import json
+import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
-from models import Blob, Exchange, Item, ItemKey, db
+from models import Blob, Exchange, Item, ItemKey, db, fold
 from tests.conftest import csrf_from, phone_seen_before
 from tests.images import exif_of, jpeg, png_header_only
 
@@ -175,6 +178,9 @@ def test_the_answer_given_when_reserving_counts_once_when_the_object_is_lent(cli
     assert post(client, f"/items/{item.id}/manage/lend", f"/items/{item.id}/manage",
                 lent_to="Famille Roux", lent_until="2030-01-31").status_code == 302
     post(client, f"/items/{item.id}/manage/return", f"/items/{item.id}/manage")
+    with db.connection_context():  # the loan and its return were days ago
+        Exchange.update(happened_at=Exchange.happened_at - 3 * 86400).where(
+            Exchange.item_id == item.id).execute()
     post(client, f"/items/{item.id}/manage/lend", f"/items/{item.id}/manage",
          lent_to="Paul", lent_until="2030-02-28")  # lent again, nobody asked this time
     assert [row for row in exchanges(item.id) if row[0] == "lent"] == [
@@ -412,3 +418,19 @@ def test_items_json_photos_are_stored_as_hash_pairs(client):
     offer(client, photos=[("a.jpg", jpeg(color=(1, 2, 3))), ("b.jpg", jpeg(color=(9, 9, 9)))])
     stored = json.loads(only_item().photos)
     assert len(stored) == 2 and all(len(p["full"]) == 64 for p in stored)
+
+
+@settings(max_examples=500)
+@given(st.text())
+def test_search_folding_drops_exactly_the_accents_and_the_case(text):
+    decomposed = unicodedata.normalize("NFKD", text)
+    expected = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    assert fold(text) == expected
+
+
+def test_search_folding_learns_no_unbounded_table():
+    from models import WITHOUT_MARKS
+
+    fold("".join(chr(code) for code in range(0x3000, 0x4000)))
+    assert max(WITHOUT_MARKS) < 0x3000
+    assert fold("Étagère en CHÊNE") == "etagere en chene"

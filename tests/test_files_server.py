@@ -216,7 +216,7 @@ def test_traversal_and_unicode_names_over_http(data_dir, sent, shown):
         _response, page = phone.request("GET", "/files/")
         assert shown.encode() in page
     written = {path.name for path in data_dir.path.iterdir()}
-    assert written <= {"blobs", "config.ini", "piratebox.db", "piratebox.db-shm",
+    assert written <= {"blobs", "cache", "config.ini", "piratebox.db", "piratebox.db-shm",
                        "piratebox.db-wal", "secret_key", "tmp"}
     assert not list(data_dir.path.parent.glob("*passwd*"))
 

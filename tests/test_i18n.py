@@ -1,6 +1,16 @@
 from pathlib import Path
 
-from piratebox.i18n import Translator, best_language, catalogue, messages_in_tree, parse_po
+from hypothesis import given
+from hypothesis import strategies as st
+
+from piratebox.i18n import (
+    Translator,
+    best_language,
+    catalogue,
+    messages_in_tree,
+    parse_po,
+    po_string,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,3 +73,17 @@ def test_the_browser_language_is_chosen_by_quality():
     assert best_language("", supported, "fr") == "fr"
     assert best_language("en;q=0", supported, "fr") == "fr"
     assert best_language("en;q=abc", supported, "fr") == "fr"
+
+
+@given(st.text())
+def test_a_po_string_reads_back_as_the_messages_script_writes_it(text):
+    import ast
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("messages", ROOT / "scripts" / "messages.py")
+    messages = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(messages)
+    quoted = messages.po_quote(text)
+    assert po_string(quoted) == text
+    if not set(text) & {"\r", "\x00"}:  # what Python's reading of it gives, too
+        assert po_string(quoted) == ast.literal_eval(quoted)

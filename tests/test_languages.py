@@ -74,16 +74,18 @@ def catalogues(tmp_path, monkeypatch):
     for path in i18n.CATALOGUES.glob("*.po"):
         (folder / path.name).write_bytes(path.read_bytes())
     monkeypatch.setattr(i18n, "CATALOGUES", folder)
-    for cached in (i18n.catalogue, i18n.plural_rule):
+    caches = (i18n.catalogue, i18n.plural_rule, i18n.available_languages,
+              i18n.offered_languages)
+    for cached in caches:
         cached.cache_clear()
     yield folder
-    for cached in (i18n.catalogue, i18n.plural_rule):
+    for cached in caches:
         cached.cache_clear()
 
 
 def test_a_po_file_dropped_in_the_folder_is_a_new_language(catalogues, make_app):
     (catalogues / "frp.po").write_text(ARPITAN, encoding="utf-8")
-    assert i18n.available_languages() == ["fr", "en", "frp", "oc"]
+    assert i18n.available_languages() == ("fr", "en", "frp", "oc")
     phone = make_app().test_client()
     phone.set_cookie("lang", "frp")
     page = phone.get("/").get_data(as_text=True)
@@ -106,7 +108,8 @@ def test_a_catalogue_is_text_never_code(catalogues, tmp_path, monkeypatch):
     assert xx.gettext("Home") == "Mêson"  # the messages are read...
     assert xx.ngettext("%(num)d box", "%(num)d boxes", 2) == "%(num)d bouèta"  # ...not that
     assert not (tmp_path / "pwned").exists()
-    (catalogues / "yy.po").write_text('msgid "Home"\nmsgstr "unfinished\n', encoding="utf-8")
+    (catalogues / "yy.po").write_text('"a line of nothing"\nmsgid "Home"\nmsgstr "Maison"\n',
+                                      encoding="utf-8")
     assert Translator("yy").gettext("Home") == "Accueil"  # left aside: French
     assert Translator("../../etc/passwd").gettext("Home") == "Accueil"  # no path, French
 

@@ -14,8 +14,9 @@ def test_thirty_phones_at_once_get_no_error(data_dir):
     item = add_item(data_dir, title="Vélo")
     env = {"PIRATEBOX_MESSAGES_PER_HOUR": "1000000", "PIRATEBOX_FILES_PER_HOUR": "1000000"}
     with Server(data_dir.path, env=env) as server:
-        figures = village_load.run(server.port, server.process.pid, phones=30, seconds=10,
-                                   item_id=item.id, sample_every=2)
+        pid = server.process.pid
+        figures = village_load.run(server.port, lambda: village_load.rss_mb(pid), phones=30,
+                                   seconds=10, item_id=item.id, sample_every=2)
     assert figures["requests"] > 100
     assert figures["server_errors"] == 0, figures["statuses"]
     assert figures["errors"] == 0, figures["error_kinds"]

@@ -165,3 +165,42 @@ def test_migration_10_keeps_in_the_village_an_offer_with_no_contact_and_lets_his
         assert {use.record_id for use in BlobUse.select()} == {mine.id, offered.id}
         assert Peer.get().sent_upto == 40  # it may hold anything the network showed
         assert [item.id for item in Item.listed()] == [mine.id, offered.id]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_migration_12_adds_up_the_events_already_there_and_keeps_them_added_up(
+        request, tmp_path, engine):
+    """A box that ran version 11 with a few exchanges: the totals start from them, and the
+    triggers follow what is written after."""
+    from playhouse.db_url import connect
+
+    from models import Exchange, ExchangeTotal
+
+    if engine == "postgresql":
+        db.initialize(connect(request.getfixturevalue("postgres_database")))
+    else:
+        db.initialize(SqliteDatabase(str(tmp_path / "piratebox.db")))
+    with db.connection_context():
+        migrate(upto=11)
+        param = db.obj.param
+        columns = ("id, origin, version, seq, deleted, created_at, updated_at, item_id, "
+                   "action, kind, mode, place, category, mass_kg, avoided_purchase, happened_at")
+        for number, (action, avoided, deleted) in enumerate((
+                ("taken", True, False), ("taken", None, False), ("lent", False, False),
+                ("given", True, True))):
+            db.execute_sql(
+                f"INSERT INTO exchange ({columns}) VALUES ({', '.join([param] * 16)})",  # noqa: S608
+                (f"{number}" * 26, "o" * 26, 1, number + 1, deleted, 1.0, 1.0, "i" * 26,
+                 action, "offer", "give", "box", "books", 0.5, avoided, 1.0))
+        migrate()
+
+        def totals():
+            return sorted(ExchangeTotal.select(ExchangeTotal.action, ExchangeTotal.events,
+                                               ExchangeTotal.mass_kg, ExchangeTotal.answered,
+                                               ExchangeTotal.avoided).tuples())
+
+        assert totals() == [("lent", 1, 0.5, 1, 0), ("taken", 2, 1.0, 1, 1)]
+        Exchange.update(deleted=True).where(Exchange.id == "0" * 26).execute()
+        Exchange.update(deleted=False).where(Exchange.id == "3" * 26).execute()
+        assert totals() == [("given", 1, 0.5, 1, 1), ("lent", 1, 0.5, 1, 0),
+                            ("taken", 1, 0.5, 0, 0)]

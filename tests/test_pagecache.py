@@ -1,69 +1,256 @@
-"""Cached public pages never show stale data after a change, nor one visitor's token to another."""
+"""Cached public pages: never stale after a change of what they show, never one visitor's
+token or message to another, kept when another section changes, 304 when unchanged."""
 
 import re
+import threading
 
-from tests.conftest import csrf_from
+import pytest
+
+from models import Item, Message, db
+from piratebox.pagecache import PageCache
+from tests.conftest import csrf_from, post_from_page
 from tests.test_catalogue import offer, only_item
 
 
+def rename_behind_the_cache(item_id, title):
+    """Change the database as another process would (a new version, as every change
+    has), with no request, so no news for the cache."""
+    with db.connection_context():
+        Item.update(title=title, version=Item.version + 1).where(Item.id == item_id).execute()
+
+
+def text_of(response):
+    return response.get_data(as_text=True)
+
+
 def test_a_new_object_shows_at_once_despite_the_cache(client, app):
-    assert "Étagère en pin" not in client.get("/items/").get_data(as_text=True)
-    assert app.extensions["page_cache"].get  # the cache is on in this app
+    assert "Étagère en pin" not in text_of(app.test_client().get("/items/"))
     offer(client)
-    assert "Étagère en pin" in app.test_client().get("/items/").get_data(as_text=True)
+    assert "Étagère en pin" in text_of(app.test_client().get("/items/"))
 
 
-def test_a_cached_page_is_served_again_without_rendering(client, app):
-    app.test_client().get("/items/")
-    cache = app.extensions["page_cache"]
-    cached = list(cache._pages)
-    assert cached, "the public list was cached"
-    app.test_client().get("/items/")
-    assert list(cache._pages) == cached
+def test_a_cached_page_is_served_from_memory_until_its_section_changes(client, app):
+    offer(client)
+    item = only_item()
+    assert "Étagère en pin" in text_of(app.test_client().get("/items/"))
+    rename_behind_the_cache(item.id, "Armoire normande")
+    assert "Étagère en pin" in text_of(app.test_client().get("/items/")), "from memory"
+    offer(client, title="Vélo d'enfant")
+    assert "Armoire normande" in text_of(app.test_client().get("/items/"))
+
+
+def test_a_word_on_the_board_leaves_the_catalogue_cached(client, app):
+    offer(client)
+    item = only_item()
+    for page in ("/items/", f"/items/{item.id}", "/api/v1/items"):
+        assert "Étagère en pin" in text_of(app.test_client().get(page))
+    rename_behind_the_cache(item.id, "Armoire normande")
+    visitor = app.test_client()
+    response = post_from_page(visitor, "/board/", "/board/", {"text": "Qui a une échelle ?"})
+    assert response.status_code == 302
+    assert "Qui a une échelle ?" in text_of(app.test_client().get("/board/"))
+    assert "Qui a une échelle ?" in text_of(app.test_client().get("/"))  # the home shows it
+    for page in ("/items/", f"/items/{item.id}", "/api/v1/items"):
+        assert "Étagère en pin" in text_of(app.test_client().get(page)), page
 
 
 def test_each_visitor_gets_their_own_csrf_token_from_a_cached_page(client, app):
     offer(client)
     item = only_item()
     first, second = app.test_client(), app.test_client()
-    token_one = csrf_from(first.get(f"/items/{item.id}").get_data(as_text=True))
-    token_two = csrf_from(second.get(f"/items/{item.id}").get_data(as_text=True))
+    token_one = csrf_from(text_of(first.get(f"/items/{item.id}")))
+    token_two = csrf_from(text_of(second.get(f"/items/{item.id}")))
     assert token_one != token_two
-    assert "csrf-placeholder" not in first.get(f"/items/{item.id}").get_data(as_text=True)
+    assert "csrf-placeholder" not in text_of(first.get(f"/items/{item.id}"))
     response = second.post(f"/items/{item.id}/reserve",
                            data={"csrf_token": token_two, "pseudonym": "Lina"})
     assert response.status_code == 302
-    assert "Lina" in first.get(f"/items/{item.id}").get_data(as_text=True)
+    assert "Lina" in text_of(first.get(f"/items/{item.id}"))
 
 
-def test_flashed_messages_are_never_cached(client, app):
+def test_a_flashed_message_reaches_its_visitor_on_a_cached_page_and_no_one_else(client, app):
     offer(client, place="box")
     item = only_item()
+    app.test_client().get("/board/")  # cached before anyone posts
     visitor = app.test_client()
-    token = csrf_from(visitor.get(f"/items/{item.id}").get_data(as_text=True))
+    post_from_page(visitor, "/board/", "/board/", {"text": "Bonjour"})
+    rename_behind_the_cache(item.id, "Armoire normande")
+    token = csrf_from(text_of(visitor.get(f"/items/{item.id}")))
     visitor.post(f"/items/{item.id}/take", data={"csrf_token": token})
-    assert "Profitez-en" in visitor.get(f"/items/{item.id}").get_data(as_text=True)
-    other = app.test_client().get(f"/items/{item.id}").get_data(as_text=True)
-    assert "Profitez-en" not in other
+    page = text_of(visitor.get("/board/"))
+    assert "Profitez-en" in page and "Bonjour" in page
+    assert "Profitez-en" not in text_of(visitor.get("/board/")), "shown once"
+    assert "Profitez-en" not in text_of(app.test_client().get("/board/"))
 
 
-def test_languages_are_cached_apart(client, app):
-    french = app.test_client().get("/").get_data(as_text=True)
-    english = app.test_client().get("/", headers={"Accept-Language": "en"}).get_data(
-        as_text=True)
+def test_an_owner_gets_cached_pages_and_their_own_object_page(client, app):
+    offer(client)
+    item = only_item()
+    app.test_client().get("/items/")
+    rename_behind_the_cache(item.id, "Armoire normande")
+    owner_list = text_of(client.get("/items/"))
+    assert "Étagère en pin" in owner_list, "the owner's phone is served the shared list"
+    owner_page = text_of(client.get(f"/items/{item.id}"))
+    assert "Gérer mon objet" in owner_page
+    assert "Gérer mon objet" not in text_of(app.test_client().get(f"/items/{item.id}"))
+
+
+def test_who_reserved_an_object_sees_their_own_page_and_no_one_else_sees_it(client, app):
+    offer(client)
+    item = only_item()
+    page = f"/items/{item.id}"
+    text_of(app.test_client().get(page))  # the shared copy is kept first
+    neighbour = app.test_client()
+    response = post_from_page(neighbour, page, f"{page}/reserve", {"pseudonym": "Lina"})
+    assert response.status_code == 302
+    for _again in range(2):
+        mine = text_of(neighbour.get(page))
+        assert "Vous l’avez réservé" in mine and "token=" in mine
+        other = text_of(app.test_client().get(page))
+        assert "Vous l’avez réservé" not in other and "token=" not in other
+
+
+def test_who_waits_for_an_object_sees_their_place_and_no_one_else_sees_it(client, app):
+    offer(client, mode="lend")
+    item = only_item()
+    page, manage = f"/items/{item.id}", f"/items/{item.id}/manage"
+    post_from_page(client, manage, f"{manage}/lend", {"lent_to": "Paul",
+                                                      "lent_until": "2030-01-31"})
+    waiting = app.test_client()
+    response = post_from_page(waiting, page, f"{page}/waiting", {"pseudonym": "Lina"})
+    assert response.status_code == 302
+    for _again in range(2):
+        assert "Vous êtes sur la liste d’attente" in text_of(waiting.get(page))
+        assert "Vous êtes sur la liste d’attente" not in text_of(app.test_client().get(page))
+
+
+def test_a_phone_asking_again_for_an_unchanged_page_gets_a_304(client, app):
+    offer(client)
+    visitor = app.test_client()
+    first = visitor.get("/items/")
+    etag = first.headers["ETag"]
+    assert "no-cache" in first.headers["Cache-Control"]
+    again = visitor.get("/items/", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.get_data() == b""
+    assert again.headers["ETag"] == etag
+    offer(client, title="Vélo d'enfant")
+    changed = visitor.get("/items/", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "Vélo d" in text_of(changed)
+
+
+def test_another_phones_etag_never_gets_a_304(client, app):
+    etag = app.test_client().get("/board/").headers["ETag"]
+    other = app.test_client()
+    response = other.get("/board/", headers={"If-None-Match": etag})
+    assert response.status_code == 200, "the page carries this phone's own token"
+    assert csrf_from(text_of(response))
+
+
+@pytest.mark.parametrize("page", ["/", "/items/", "/board/", "/events/", "/files/", "/stats/",
+                                  "/api/v1/items", "/api/v1/stats"])
+def test_every_public_page_answers_304_when_unchanged(client, page):
+    etag = client.get(page).headers["ETag"]
+    assert client.get(page, headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_the_mediators_pages_are_never_cached(admin, app):
+    post_from_page(admin, "/board/", "/board/", {"text": "Premier message"})
+    assert "Supprimer" in text_of(admin.get("/board/"))
+    assert "ETag" not in admin.get("/board/").headers
+    assert "Supprimer" not in text_of(app.test_client().get("/board/"))
+    with db.connection_context():
+        Message.update(text="Changé en douce").execute()
+    assert "Changé en douce" in text_of(admin.get("/board/")), "rendered for the mediator"
+
+
+def test_languages_are_cached_apart(app):
+    french = text_of(app.test_client().get("/"))
+    english = text_of(app.test_client().get("/", headers={"Accept-Language": "en"}))
     assert "Bienvenue" in french and "Welcome" in english
 
 
-def test_the_cache_can_be_turned_off(make_app):
+def test_the_cache_can_be_turned_off(make_app, client):
     app = make_app(PAGE_CACHE_SECONDS=0)
-    app.test_client().get("/items/")
-    assert not app.extensions["page_cache"]._pages
+    response = app.test_client().get("/items/")
+    assert "ETag" not in response.headers
+    assert not len(app.extensions["page_cache"])
 
 
 def test_expired_objects_leave_the_cached_list(client, app):
     offer(client, title="Parapluie")
-    assert "Parapluie" in app.test_client().get("/items/").get_data(as_text=True)
+    assert "Parapluie" in text_of(app.test_client().get("/items/"))
     clock = app.extensions["clock"]
     clock.correct(clock.now() + 31 * 86400, "admin")
-    assert "Parapluie" not in app.test_client().get("/items/").get_data(as_text=True)
-    assert re.search(r"0 objet", app.test_client().get("/items/").get_data(as_text=True))
+    assert "Parapluie" not in text_of(app.test_client().get("/items/"))
+    assert re.search(r"0 objet", text_of(app.test_client().get("/items/")))
+
+
+def test_a_page_asked_for_by_many_at_once_is_rendered_once():
+    cache = PageCache(30)
+    renders, started, release = [], threading.Event(), threading.Event()
+
+    def render():
+        renders.append(1)
+        started.set()
+        release.wait(10)
+        return "<p>la page</p>"
+
+    pages = []
+    threads = [threading.Thread(target=lambda: pages.append(
+        cache.page("/", ("board",), 0, render))) for _ in range(8)]
+    threads[0].start()
+    started.wait(10)
+    for thread in threads[1:]:
+        thread.start()
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(renders) == 1 and len(pages) == 8
+    assert {page.text for page in pages} == {"<p>la page</p>"}
+
+
+def test_a_write_during_a_rendering_is_never_hidden_by_it():
+    cache = PageCache(30)
+
+    def render_then_write():
+        cache.changed(("board",))  # a post lands while this page is being rendered
+        return "before the post"
+
+    assert cache.page("/", ("board",), 0, render_then_write).text == "before the post"
+    assert cache.page("/", ("board",), 0, lambda: "after the post").text == "after the post"
+
+
+def test_a_failed_rendering_lets_the_next_request_render():
+    cache = PageCache(30)
+
+    def broken():
+        raise LookupError("gone")
+
+    with pytest.raises(LookupError):
+        cache.page("/x", ("catalogue",), 0, broken)
+    assert cache.page("/x", ("catalogue",), 0, lambda: "back").text == "back"
+
+
+def test_a_list_shown_again_renders_only_the_rows_that_changed(client, app):
+    offer(client, title="Parapluie")
+    item = only_item()
+    assert "Parapluie" in text_of(app.test_client().get("/items/"))
+    with db.connection_context():  # a row's key is its version: a change without one...
+        Item.update(title="Ombrelle").where(Item.id == item.id).execute()
+    offer(client, title="Vélo d'enfant")
+    page = text_of(app.test_client().get("/items/"))
+    assert "Vélo d" in page and "Parapluie" in page, "...shows the row kept from before"
+    rename_behind_the_cache(item.id, "Armoire normande")
+    offer(client, title="Luge")
+    assert "Armoire normande" in text_of(app.test_client().get("/items/"))
+
+
+def test_a_files_row_shows_its_downloads_when_the_list_is_rendered_again(client, app):
+    from tests.test_files import fetch, only_file, upload
+
+    upload(client, [("recette.txt", b"farine, oeufs")])
+    record = only_file()
+    assert "0 téléchargement" in text_of(app.test_client().get("/files/"))
+    fetch(app.test_client(), f"/files/{record.id}/recette.txt")
+    upload(client, [("plan.txt", b"la salle des fetes")])
+    assert "1 téléchargement" in text_of(app.test_client().get("/files/"))

@@ -145,6 +145,24 @@ def test_an_unexpected_error_is_a_500_page_without_traceback(app):
     assert "secret internals" not in html and "problème" in html
 
 
+def test_compiled_templates_are_kept_for_the_next_start(make_app, data_dir):
+    make_app().test_client().get("/")
+    kept = {path: path.stat().st_mtime_ns
+            for path in (data_dir.cache / "templates").glob("*.jinja")}
+    assert len(kept) >= 3  # the home page, the layout, the object cards...
+    assert make_app().test_client().get("/").status_code == 200
+    assert {path: path.stat().st_mtime_ns for path in kept} == kept, "read, not compiled again"
+
+
+def test_a_compiled_template_cut_short_by_a_power_cut_is_compiled_again(make_app, data_dir):
+    make_app().test_client().get("/")
+    for path in (data_dir.cache / "templates").glob("*.jinja"):
+        path.write_bytes(path.read_bytes()[:20])
+    response = make_app().test_client().get("/")
+    assert response.status_code == 200 and "Bienvenue" in response.get_data(as_text=True)
+    assert all(path.stat().st_size > 20 for path in (data_dir.cache / "templates").glob("*"))
+
+
 def test_an_error_a_phone_repeats_is_logged_once_a_minute_with_its_count(app, caplog):
     @app.get("/boom")
     def boom():

@@ -1,6 +1,8 @@
 """The board's rules: short messages, newest first, gone after a while, never a link out."""
 
-from models import Message, Setting, db
+from peewee import SQL, fn
+
+from models import Message, Prepared, Setting, db, slot
 from piratebox import rules
 
 LIMITS = rules.limits(Message)
@@ -18,18 +20,28 @@ def post(values, actor):
     return actor.save(Message(**values))
 
 
-def shown(now, days):
-    """Messages visitors see: not deleted, not hidden, younger than `days`."""
-    return Message.live().where(
-        (Message.hidden == False) & (Message.created_at >= now - days * DAY)  # noqa: E712
-    ).order_by(Message.created_at.desc(), Message.id.desc())
+def shown(*columns):
+    """Messages visitors see: not deleted, not hidden, younger than the slot `since`."""
+    return Message.live().select(*columns).where(
+        (Message.hidden == False) & (Message.created_at >= slot("since"))  # noqa: E712
+    )
+
+
+COUNT = Prepared(lambda: shown(fn.COUNT(SQL("*"))))
+NEWEST = Prepared(lambda: shown().order_by(Message.created_at.desc(), Message.id.desc())
+                  .limit(slot("count")).offset(slot("offset")))
+
+
+def latest(now, days, count):
+    return NEWEST.rows(since=now - days * DAY, count=count, offset=0)
 
 
 def page(now, days, number):
-    query = shown(now, days)
-    total = query.count()
+    since = now - days * DAY
+    total = COUNT.scalar(since=since)
     number = min(max(1, number), max(1, -(-total // PAGE_SIZE)))
-    return list(query.paginate(number, PAGE_SIZE)), total, number
+    rows = NEWEST.rows(since=since, count=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+    return rows, total, number
 
 
 def is_closed():

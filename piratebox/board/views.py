@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from models import Message
-from piratebox import moderation, web
+from piratebox import moderation, pagecache, web
 from piratebox.admin import admin_required, is_admin
 from piratebox.board import logic
 from piratebox.errors import TooManyRequests
@@ -13,7 +13,7 @@ from piratebox.web import gettext as _
 
 bp = Blueprint("board", __name__)
 
-def render_board(values, errors, status=200):
+def render_board(values, errors):
     config = current_app.config
     number = request.args.get("page", "1")
     messages, total, number = logic.page(actor().now, config["BOARD_DAYS"],
@@ -21,12 +21,12 @@ def render_board(values, errors, status=200):
     return render_template("board/index.html", messages=messages, total=total, page=number,
                            pages=max(1, -(-total // logic.PAGE_SIZE)), values=values,
                            errors=errors, limits=logic.LIMITS, closed=logic.is_closed(),
-                           days=config["BOARD_DAYS"], admin=is_admin()), status
+                           days=config["BOARD_DAYS"], admin=is_admin())
 
 
 @bp.get("/board/")
 def index():
-    return render_board({}, {})
+    return pagecache.render(lambda: render_board({}, {}), ("board",))
 
 
 @bp.post("/board/")
@@ -35,12 +35,12 @@ def post():
         abort(403)
     values, errors = logic.read_message(request.form)
     if errors:
-        return render_board(values, errors, 400)
+        return render_board(values, errors), 400
     try:
         within_limit("board", current_app.config["MESSAGES_PER_HOUR"],
                      N_("You have written a lot this hour: wait {minutes} minutes."))
     except TooManyRequests as error:
-        return render_board(values, {"limit": error.localized(_)}, 429)
+        return render_board(values, {"limit": error.localized(_)}), 429
     logic.post(values, actor())
     count_success("board")
     flash(_("Your message is on the board."), "success")

@@ -8,7 +8,20 @@ leaves no trace; an item and the blobs it needs land together.
 
 import json
 
-from models import Exchange, Item, ItemKey, PersonalKey, db, fold, this_box
+from peewee import SQL, Select, fn
+
+from models import (
+    Exchange,
+    Item,
+    ItemKey,
+    PersonalKey,
+    Prepared,
+    db,
+    fold,
+    like_pattern,
+    slot,
+    this_box,
+)
 from piratebox import moderation, ownership, photos
 from piratebox.catalogue.categories import CHANGED_HANDS, mass_of
 from piratebox.errors import BadInput, Conflict
@@ -36,6 +49,15 @@ TRANSITIONS = {
     "expire": ({"available", "reserved"}, "expired"),
     "renew": ({"available", "reserved", "expired"}, None),
 }
+
+
+BY_ID = Prepared(lambda: Item.select().where(Item.id == slot("id")))
+
+
+def find(item_id):
+    """The object with this id, deleted or not; None if there is none."""
+    rows = BY_ID.rows(id=item_id)
+    return rows[0] if rows else None
 
 
 def token_matches(item_id, token):
@@ -230,40 +252,67 @@ def reported_items():
     return moderation.to_review(Item, "item")
 
 
+OPEN_STATUSES = ("available", "reserved", "lent")
+FILTERS = ("kind", "mode", "category", "place")
+MAX_WORDS = 8
+
+
+def matching(fields, open_only, filters, words):
+    """The listed objects that match a shape of search: the open ones only or all, the
+    filters that are on (by name), so many words."""
+    query = Item.listed().select(*fields)
+    if open_only:
+        query = query.where(Item.status.in_(OPEN_STATUSES))
+    for name in filters:
+        query = query.where(getattr(Item, name) == slot(name))
+    return Item.search(query, [slot(f"word{number}") for number in range(words)])
+
+
+# Both read the narrow covering index only (see models.MIGRATIONS): the count stops at
+# COUNT_CAP + 1 matches, the page fetches 20 rows, nothing else comes into Python.
+COUNT = Prepared(lambda *shape: Select(
+    [matching([SQL("1")], *shape).limit(COUNT_CAP + 1).alias("capped")],
+    [fn.COUNT(SQL("*"))]))
+PAGE = Prepared(lambda fields, *shape: matching(fields, *shape)
+                .order_by(Item.created_at.desc(), Item.id.desc())
+                .limit(PAGE_SIZE).offset(slot("offset")))
+
+
 def browse(filters, page=1, fields=None):
-    """The catalogue as visitors see it: newest first, filtered, searched, a page at a time.
+    """The catalogue as visitors see it: newest first, filtered, searched, a page at a time;
+    returns (rows, the number of matches up to COUNT_CAP + 1).
 
     Rows carry `fields` only (the card's by default).
     """
-    query = Item.listed()
-    status = filters.get("status") or "open"
-    if status == "open":
-        query = query.where(Item.status.in_(["available", "reserved", "lent"]))
-    for name in ("kind", "mode", "category", "place"):
-        if filters.get(name):
-            query = query.where(getattr(Item, name) == filters[name])
-    words = fold(filters.get("q", "")).split()[:8]
-    query = Item.search(query, words)
-    # One ordered scan gives both the count (capped) and the page: a search for a rare
-    # word reads the table once, not twice.
-    # (Raw cursor rows: peewee's row wrapper would cost more than the scan itself.)
-    ids = [row[0] for row in db.execute(
-        query.select(Item.id).order_by(Item.created_at.desc(), Item.id.desc())
-        .limit(COUNT_CAP + 1)).fetchall()]
+    open_only = (filters.get("status") or "open") == "open"
+    names = tuple(name for name in FILTERS if filters.get(name))
+    words = fold(filters.get("q", "")).split()[:MAX_WORDS]
+    shape = (open_only, names, len(words))
+    values = {name: filters[name] for name in names}
+    values.update({f"word{number}": like_pattern(word) for number, word in enumerate(words)})
+    total = COUNT.scalar(*shape, **values)
     page = min(max(1, page), COUNT_CAP // PAGE_SIZE + 1)
-    page_ids = ids[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    rows = Item.select(*(fields or Item.card_fields())).where(Item.id.in_(page_ids))
-    by_id = {item.id: item for item in rows}
-    return [by_id[item_id] for item_id in page_ids], len(ids)
+    rows = PAGE.rows(tuple(fields or Item.card_fields()), *shape,
+                     offset=(page - 1) * PAGE_SIZE, **values)
+    return rows, total
+
+
+def _latest(village_only):
+    query = Item.listed().select(*Item.card_fields()).where(Item.status == "available")
+    if village_only:
+        query = query.where(Item.origin == this_box())
+    return query.order_by(Item.created_at.desc()).limit(slot("count"))
+
+
+LATEST = Prepared(_latest)
+ANSWERS = Prepared(lambda: Item.listed().select(*Item.card_fields())
+                   .where(Item.answers == slot("request")).order_by(Item.created_at.desc()))
 
 
 def latest(count, village_only=True):
     """The newest objects to be had: this village's own (the catalogue also lists the
     network's offers, each saying its village); at a hub, the network's."""
-    query = Item.listed().select(*Item.card_fields()).where(Item.status == "available")
-    if village_only:
-        query = query.where(Item.origin == this_box())
-    return list(query.order_by(Item.created_at.desc()).limit(count))
+    return LATEST.rows(village_only, count=count)
 
 
 def visible_request(item_id):
@@ -274,5 +323,4 @@ def visible_request(item_id):
 
 
 def answers_to(request_item):
-    return list(Item.listed().select(*Item.card_fields())
-                .where(Item.answers == request_item.id).order_by(Item.created_at.desc()))
+    return ANSWERS.rows(request=request_item.id)

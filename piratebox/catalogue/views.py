@@ -15,7 +15,7 @@ from flask import (
     url_for,
 )
 
-from models import Blob, BlobUse, Item
+from models import Blob, BlobUse, WaitingEntry
 from piratebox import bodies, moderation, ownership, pagecache, villages, web
 from piratebox.admin import admin_required, is_admin
 from piratebox.blobs import HASH_PATTERN, BlobStore
@@ -61,14 +61,14 @@ def sweep_expired():
         state["at"] = now
         who = actor()
         if logic.expire_due(who):
-            current_app.extensions["page_cache"].changed()
+            current_app.extensions["page_cache"].changed(pagecache.sections_changed_by(bp.name))
         who.blobs.collect()
 
 
 def get_item(item_id, visible_only=True):
     """The object, or 404: deleted, hidden (but to its owner), or another village's that
     is not on offer to the network (kept in its village, or history)."""
-    item = Item.get_or_none(Item.id == item_id)
+    item = logic.find(item_id)
     if item is None or item.deleted or (visible_only and item.hidden and not owns(item)):
         abort(404)
     if item.origin != current_app.extensions["box"]["id"] and not item.is_offered_to_network():
@@ -80,6 +80,12 @@ def owns(item):
     return owns_id(item.id)
 
 
+def owns_id(item_id):
+    """Only a phone that holds a token for this object costs a look at the database."""
+    token = ownership.token_for(item_id)
+    return bool(token) and logic.token_matches(item_id, token)
+
+
 def village_of(record):
     """The name of the village another village's record is in; None for this box's own.
     The names come from the hub (piratebox/villages.py), read once a request."""
@@ -88,6 +94,8 @@ def village_of(record):
     if "villages" not in g:
         g.villages = villages.names()
     return g.villages.get(record.origin) or _("another village")
+
+
 def reservation_key(item_id):
     """Where this phone's cookie keeps the private link of a reservation it made."""
     return f"{item_id}.reserved"
@@ -144,7 +152,7 @@ def index():
             pages=max(1, -(-min(total, logic.COUNT_CAP) // logic.PAGE_SIZE)),
             filters=filters, count_cap=logic.COUNT_CAP)
 
-    return pagecache.render(render_page)
+    return pagecache.render(render_page, ("catalogue",))
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
@@ -216,17 +224,38 @@ def created(item, token):
 
 @bp.get("/items/<item_id>")
 def show(item_id):
-    return pagecache.render(lambda: render_show(get_item(item_id)))
+    """An object's page: one copy for every phone, another for its owner's; the phone of
+    who reserved it or waits for it sees its own page, never kept."""
+    if holds_a_claim_on(item_id):
+        return render_show(get_item(item_id))
+    owner = owns_id(item_id)
+    return pagecache.render(lambda: render_show(get_item(item_id), owner=owner),
+                            ("catalogue",), variant="owner" if owner else "")
 
 
-def render_show(item, errors=None, values=None):
+def holds_a_claim_on(item_id):
+    """Does this phone hold the private link of a reservation of this object, or of a place
+    on its waiting list? (Only a phone that holds private links costs a query.)"""
+    if request.form.get("token"):  # a link given in the request itself: this phone's own
+        return True
+    links = session.get(ownership.OWNED_KEY)
+    if not links:
+        return False
+    if reservation_key(item_id) in links:
+        return True
+    return WaitingEntry.live().where((WaitingEntry.item_id == item_id)
+                                     & WaitingEntry.id.in_(list(links))).exists()
+
+
+def render_show(item, errors=None, values=None, owner=None):
     """The object's page as this phone sees it: its owner, who reserved it, who waits."""
     config, now = current_app.config, current_app.extensions["clock"].now()
     answers = logic.answers_to(item) if item.kind == "request" else []
     reserver = reserved_here(item)
     queue = lending.queue(item) if item.kind == "offer" and item.mode == "lend" else []
     return render_template(
-        "catalogue/show.html", item=item, owner=owns(item), reserver=reserver,
+        "catalogue/show.html", item=item, owner=owns(item) if owner is None else owner,
+        reserver=reserver,
         reservation_url=public_url("catalogue.reservation_link", item_id=item.id,
                                    token=ownership.token_for(reservation_key(item.id)))
         if reserver else None,
@@ -444,10 +473,6 @@ def photo(digest):
     response.headers["Cache-Control"] = (f"public, max-age={PHOTO_CACHE_SECONDS}" if public
                                          else "private, no-store")
     return response
-
-
-def owns_id(item_id):
-    return logic.token_matches(item_id, ownership.token_for(item_id))
 
 
 @bp.get("/admin/reports")

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime, time, timedelta
 
-from models import Event
+from models import Event, Prepared, slot, this_box
 from piratebox import box, rules
 from piratebox.events import KINDS  # noqa: F401 - the agenda's kinds, for its pages
 from piratebox.i18n import N_
@@ -77,22 +77,26 @@ def end_of(event):
     return event.ends_at or event.starts_at + DEFAULT_LENGTH.total_seconds()
 
 
-def shown_here():
+def shown_here(role=None):
     """The events this box shows: a village's own and its hub's; at a hub, its own (the
     villages' agendas are theirs: the hub shows what the network shows)."""
     query = Event.live()
-    me = box.identity()
-    return query.where(Event.origin == me["id"]) if me["role"] == "hub" else query
+    role = role or box.identity()["role"]
+    return query.where(Event.origin == this_box()) if role == "hub" else query
 
 
-def published():
-    return shown_here().where(Event.status == "published")
+def published(role=None):
+    return shown_here(role).where(Event.status == "published")
+
+
+SOON = Prepared(lambda role: published(role).where(Event.starts_at >= slot("since"))
+                .order_by(Event.starts_at))
 
 
 def upcoming(now, limit=None):
     """Published events not over yet, soonest first."""
-    rows = [e for e in published().where(Event.starts_at >= now - 2 * 86400)
-            .order_by(Event.starts_at) if end_of(e) >= now]
+    role = box.identity()["role"]
+    rows = [e for e in SOON.rows(role, since=now - 2 * 86400) if end_of(e) >= now]
     return rows[:limit] if limit else rows
 
 

@@ -28,7 +28,7 @@ def calendar_response(events, filename):
 def index():
     return pagecache.render(lambda: render_template(
         "events/index.html", events=logic.upcoming(actor().now), archive=False,
-        kinds=logic.KINDS))
+        kinds=logic.KINDS), ("events",))
 
 
 @bp.get("/events/archive")

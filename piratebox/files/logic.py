@@ -6,14 +6,25 @@ worst an unreferenced blob; once the record's tombstone is committed the store c
 it, unless another live record shares it, so deleting a file gives its space back.
 """
 
-from peewee import JOIN, fn
+from peewee import JOIN, SQL, fn
 
-from models import FileDownload, FileKey, SharedFile, db, fold
+from models import (
+    FileDownload,
+    FileKey,
+    Prepared,
+    SharedFile,
+    contains_pattern,
+    db,
+    fold,
+    like_pattern,
+    slot,
+)
 from piratebox import moderation, ownership
 from piratebox.files import names
 
 DAY = 24 * 3600
 PAGE_SIZE = 50
+MAX_WORDS = 8
 SORTS = {
     "date": lambda: (SharedFile.created_at.desc(),),
     "name": lambda: (fn.LOWER(SharedFile.name), SharedFile.created_at.desc()),
@@ -46,30 +57,45 @@ def token_matches(file_id, token):
     return ownership.matches(key and key.token_hash, token)
 
 
+def matching(words, in_folder):
+    """The visible files (at the slot `now`) with so many search words, in a folder or not."""
+    query = SharedFile.listed(slot("now"))
+    for number in range(words):
+        query = query.where(contains_pattern(SharedFile.search_text, slot(f"word{number}")))
+    if in_folder:
+        query = query.where(SharedFile.folder == slot("folder"))
+    return query
+
+
+COUNT = Prepared(lambda *shape: matching(*shape).select(fn.COUNT(SQL("*"))))
+PAGE = Prepared(lambda sort, *shape: matching(*shape)
+                .select(SharedFile, fn.COALESCE(FileDownload.count, 0).alias("downloads"))
+                .join(FileDownload, JOIN.LEFT_OUTER, on=(FileDownload.file_id == SharedFile.id))
+                .order_by(*SORTS[sort]()).limit(PAGE_SIZE).offset(slot("offset")))
+FOLDERS = Prepared(lambda: SharedFile.listed(slot("now")).select(SharedFile.folder)
+                   .where(SharedFile.folder != "").distinct().order_by(SharedFile.folder))
+DOWNLOADS = Prepared(lambda: FileDownload.select(FileDownload.count)
+                     .where(FileDownload.file_id == slot("file")))
+
+
 def browse(filters, page, now):
     """The visible files matching a search, a folder and a sort; returns (rows, total)."""
-    query = SharedFile.listed(now)
-    for word in fold(filters.get("q", "")).split():
-        query = query.where(SharedFile.search_text.contains(word))
-    if filters.get("folder"):
-        query = query.where(SharedFile.folder == filters["folder"])
-    total = query.count()
-    order = SORTS.get(filters.get("sort"), SORTS["date"])()
-    rows = (query.select(SharedFile, fn.COALESCE(FileDownload.count, 0).alias("downloads"))
-            .join(FileDownload, JOIN.LEFT_OUTER, on=(FileDownload.file_id == SharedFile.id))
-            .order_by(*order).paginate(page, PAGE_SIZE).objects())
-    return list(rows), total
+    words = fold(filters.get("q", "")).split()[:MAX_WORDS]
+    shape = (len(words), bool(filters.get("folder")))
+    values = {f"word{number}": like_pattern(word) for number, word in enumerate(words)}
+    values.update(now=now, folder=filters.get("folder"))
+    total = COUNT.scalar(*shape, **values)
+    sort = filters.get("sort") if filters.get("sort") in SORTS else "date"
+    rows = PAGE.rows(sort, *shape, offset=(max(1, page) - 1) * PAGE_SIZE, **values)
+    return rows, total
 
 
 def folders(now):
-    query = (SharedFile.listed(now).select(SharedFile.folder).where(SharedFile.folder != "")
-             .distinct().order_by(SharedFile.folder))
-    return [row.folder for row in query]
+    return [folder for (folder,) in FOLDERS.tuples(now=now)]
 
 
 def downloads_of(file_id):
-    row = FileDownload.get_or_none(FileDownload.file_id == file_id)
-    return row.count if row else 0
+    return DOWNLOADS.scalar(file=file_id) or 0
 
 
 def count_download(file_id):

@@ -48,7 +48,7 @@ class Job:
                 self.error = Message(FAILED)
             finally:
                 self.done = True
-                app.extensions["page_cache"].changed()
+                app.extensions["page_cache"].changed(("files",))
 
 
 _jobs_lock = threading.Lock()

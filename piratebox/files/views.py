@@ -55,7 +55,7 @@ def sweep_expired():
     if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
         state["at"] = now
         if logic.expire_due(actor()):
-            current_app.extensions["page_cache"].changed()
+            current_app.extensions["page_cache"].changed(pagecache.sections_changed_by(bp.name))
 
 
 def get_file(file_id, visible_only=True):
@@ -77,7 +77,7 @@ def owns(record):
 @bp.get("/files/")
 def index():
     sweep_expired()
-    return pagecache.render(render_index)
+    return pagecache.render(render_index, ("files",))
 
 
 def render_index(errors=None, typed=None):

@@ -7,7 +7,9 @@ order, any number of times, give the same state. A record that cannot be applied
 set aside (piratebox/sync/quarantine.py), never allowed to stop the others.
 """
 
-from models import BlobUse, Counter, Event, Exchange, Item, SharedFile, Tally, WaitingEntry
+from peewee import PostgresqlDatabase
+
+from models import BlobUse, Counter, Event, Exchange, Item, SharedFile, Tally, WaitingEntry, db
 from piratebox import rules
 from piratebox.i18n import N_
 from piratebox.rules import Unusable
@@ -65,12 +67,11 @@ def merge(model, cleans, relay, via, here):
     [(clean, Unusable)] for those whose id is another box's record).
 
     One query reads the local versions of the whole batch, the losers of the comparison
-    are deleted and the winners inserted in a few statements: a hub takes a thousand
-    records in the time one-by-one saves take a few dozen. A hub relays what it
-    receives, so applied records get new local sequence numbers there; a box never
-    re-sends what came from its hub (sequence 0). `via` is the peer that delivered them;
-    `here` this box's id: a record of ours that comes back keeps our values of the fields
-    the bundle left out (what stays in the village).
+    are deleted and the winners inserted by one statement prepared for the batch (see
+    insert_rows). A hub relays what it receives, so applied records get new local sequence
+    numbers there; a box never re-sends what came from its hub (sequence 0). `via` is the
+    peer that delivered them; `here` this box's id: a record of ours that comes back keeps
+    our values of the fields the bundle left out (what stays in the village).
     """
     latest = {}  # a record twice in one batch: its latest state only
     for clean in cleans:
@@ -80,12 +81,9 @@ def merge(model, cleans, relay, via, here):
             latest[clean["id"]] = clean
     twice = len(cleans) - len(latest)
     cleans = list(latest.values())
-    ids = list(latest)
     offers = "shown_seq" in model._meta.fields  # an object or a file: see Item.shown_seq
     local, shown = {}, {}
-    for row in model.select(model.id, model.version, model.origin,
-                            *([model.shown_seq] if offers else [])
-                            ).where(model.id.in_(ids)).tuples():
+    for row in local_versions(model, list(latest), offers):
         local[row[0]] = (row[1], row[2])
         shown[row[0]] = row[3] if offers else None
     taken = [(clean, Unusable(ID_TAKEN)) for clean in cleans
@@ -102,12 +100,12 @@ def merge(model, cleans, relay, via, here):
     if replaced:
         model.delete().where(model.id.in_(replaced)).execute()
     first_seq = Counter.take("seq", len(winners)) if relay else 0
-    columns = list(model._meta.fields)
+    fields = model._meta.sorted_fields
     records, rows = [], []
     for number, clean in enumerate(winners):
         record = model(**clean)
         if clean["id"] in ours:
-            for name in set(columns) - set(clean) - LOCAL_FIELDS:
+            for name in set(model._meta.fields) - set(clean) - LOCAL_FIELDS:
                 setattr(record, name, getattr(ours[clean["id"]], name))
         record.seq = first_seq + number if relay else 0
         record.via = via
@@ -117,13 +115,43 @@ def merge(model, cleans, relay, via, here):
         if hasattr(record, "refresh_search_text"):
             record.refresh_search_text()
         records.append(record)
-        rows.append({name: record.__data__.get(name) for name in columns})
-    per_statement = max(1, SQL_VARIABLES // len(columns))
-    for start in range(0, len(rows), per_statement):
-        model.insert_many(rows[start:start + per_statement]).execute()
+        rows.append([record.__data__.get(field.name) for field in fields])
+    insert_rows(model, rows)
     BlobUse.refresh(records, here=None if relay else here)
     Counter.witness("lamport", max(clean["version"] for clean in winners))
     return len(winners), len(cleans) - len(winners) - len(taken) + twice, taken
+
+
+def local_versions(model, ids, offers):
+    """(id, version, origin[, shown_seq]) of the local copies of these records, a few
+    hundred ids a statement (SQLite's oldest limit on bound values is 999)."""
+    table = model._meta.table_name
+    columns = "id, version, origin" + (", shown_seq" if offers else "")
+    for start in range(0, len(ids), SQL_VARIABLES):
+        chunk = ids[start:start + SQL_VARIABLES]
+        yield from db.execute_sql(
+            f'SELECT {columns} FROM "{table}" '  # noqa: S608 - our names, values bound
+            f"WHERE id IN ({', '.join([db.param] * len(chunk))})", chunk)
+
+
+def insert_rows(model, rows):
+    """Insert rows (values in the model's field order) with one statement prepared for all:
+    SQLite runs it once per row (executemany), PostgreSQL takes many rows per statement
+    (one round trip each). Peewee would build every row's SQL anew, most of the time an
+    import took. Only the model's own names go into the text; every value is bound."""
+    table = model._meta.table_name
+    columns = ", ".join(f'"{field.column_name}"' for field in model._meta.sorted_fields)
+    row_of_params = f"({', '.join([db.param] * len(model._meta.sorted_fields))})"
+    if not isinstance(db.obj, PostgresqlDatabase):
+        db.cursor().executemany(
+            f'INSERT INTO "{table}" ({columns}) VALUES {row_of_params}', rows)  # noqa: S608
+        return
+    per_statement = max(1, SQL_VARIABLES // len(model._meta.sorted_fields))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start:start + per_statement]
+        db.execute_sql(f'INSERT INTO "{table}" ({columns}) VALUES '  # noqa: S608 - our names
+                       f"{', '.join([row_of_params] * len(chunk))}",
+                       [value for row in chunk for value in row])
 
 
 def blobs_of(model, clean):
