@@ -103,14 +103,13 @@ def for_box(quarter, identity, blobs, now, zone_name):
                                                      quarter.window(zone_name, n, n + 1)))
               for n in range(3)]
     first, end = quarter.months[0], quarter.months[3]
-    days, weeks = footfall.between(first, end)
+    days, weeks = footfall.between(first, end - timedelta(days=1))
     counted = dict(weeks)
     monday = first + timedelta(days=(7 - first.weekday()) % 7)
     weeks = []
     while monday < end:  # every week the quarter holds, a week without a count at zero
         weeks.append((monday, counted.get(monday, 0)))
         monday += timedelta(weeks=1)
-    days = [(day, phones) for day, phones in days if day < end]
     differences = weekly_photo.counts(identity["id"], blobs, first.isoformat(),
                                       end.isoformat())
     return Report(quarter, identity["name"], impact.figures_now(now, zone_name,
