@@ -448,7 +448,7 @@ def test_the_mediator_brings_a_sticks_folder_into_the_share(server, phone, tag, 
     phone.click(f"input[name=folder][value='{folder}']")
     phone.submit("form[action$='/admin/files/stick']")
     # the page follows the copy by itself (a meta refresh, with or without scripts)
-    phone.wait_for_text("3 fichiers ajoutés au partage")
+    phone.wait_for_text(f"3 fichiers ajoutés au partage, dans le dossier « Fête {tag} »")
     phone.check_fits()
     phone.click("a[href*='/files/?folder=']")
     phone.wait_for_text("photo-2.jpg")
