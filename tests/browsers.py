@@ -81,7 +81,7 @@ class Phone:
 
     @property
     def text(self):
-        return self.script("return document.body.innerText")
+        return self.script("return document.body ? document.body.innerText : ''")
 
     def find(self, css, timeout=5):
         deadline = time.monotonic() + timeout
