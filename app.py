@@ -6,6 +6,7 @@
 """
 
 import errno
+import functools
 import logging
 import os
 import shutil
@@ -18,36 +19,36 @@ import click
 from flask import Flask
 
 from models import db
-from piratebox import (
-    __version__,
-    admin,
-    api,
-    box,
-    footfall,
-    pages,
-    print_views,
-    site,
-    static_files,
-    stats_views,
-    web,
-)
+from piratebox import __version__, admin, api, footfall, pages, site, static_files, web
+from piratebox.backup import views as backup_views
 from piratebox.board import views as board
+from piratebox.box import DEFAULT_NAMES, ROLES, Box, create
+from piratebox.box import set_password as store_password
 from piratebox.catalogue import views as catalogue
-from piratebox.clock import Clock
 from piratebox.commandline import Commands, Refusal, _, lang_option
-from piratebox.config import load as load_config
-from piratebox.database import open_existing
 from piratebox.events import views as events
 from piratebox.files import stick_views as stick_files
 from piratebox.files import views as files
 from piratebox.i18n import N_, Message, offered_languages
+from piratebox.impact import views as impact_views
 from piratebox.pagecache import PageCache
 from piratebox.portal import Portal
+from piratebox.printing import views as printing_views
 from piratebox.ratelimit import RateLimiter
 from piratebox.storage import DataDir
 from piratebox.sync import views as sync_views
 
 DEFAULT_DATA = "data"
+
+# The menu, in order: each entry shown as soon as the feature that serves it exists.
+MENU = [
+    ("pages.home", N_("Home")),
+    ("catalogue.index", N_("Objects")),
+    ("files.index", N_("Files")),
+    ("board.index", N_("Board")),
+    ("events.index", N_("Agenda")),
+    ("stats.index", N_("Impact")),
+]
 
 
 def data_dir_from(config):
@@ -59,9 +60,10 @@ def create_app(config=None):
     """Build the web application for the box whose data directory the config names."""
     config = dict(config or {})
     data_dir = data_dir_from(config)
-    open_existing(data_dir)
+    opened = Box.open(data_dir, config)
     app = Flask(__name__, static_folder=None)  # served by piratebox.static_files
-    app.config.update(load_config(data_dir, config))
+    app.config.update(opened.config)
+    opened.config = app.config  # one configuration, whoever reads it
     if not app.config.get("SECRET_KEY"):  # Flask's default is None, hence no setdefault
         app.config["SECRET_KEY"] = data_dir.secret_key()
     app.config.update(
@@ -73,25 +75,21 @@ def create_app(config=None):
 
     data_dir.clean_tmp()
     with db.connection_context():
-        clock = Clock.load()
-        clock.remember(force=True)
-        identity = box.identity()
-        settings = site.load(app.config["SITE_URL"])
+        opened.clock.remember(force=True)
 
     app.extensions.update(
-        data_dir=data_dir,
-        clock=clock,
-        box=identity,
-        site=settings,
+        box=opened,
         limiter=RateLimiter(),
         page_cache=PageCache(app.config["PAGE_CACHE_SECONDS"]),
         footfall=footfall.Counter(app.config["TIMEZONE"]),
-        portal=Portal(site.address(settings), app.config["PORTAL_MEMORY_SECONDS"]),
+        portal=Portal(site.address(opened.site), app.config["PORTAL_MEMORY_SECONDS"]),
+        menu=MENU,
     )
     web.init_app(app)
     static_files.init_app(app, os.path.join(app.root_path, "static"))
     for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,
-                      print_views.bp, stats_views.bp, sync_views.bp, stick_files.bp):
+                      printing_views.bp, impact_views.bp, sync_views.bp, backup_views.bp,
+                      stick_files.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -116,8 +114,22 @@ def cli(ctx, data):
     ctx.obj = DataDir(data)
 
 
+def pass_box(command):
+    """Open the box named by --data for a command and hand it over, its database connected
+    for the command's life (sqlite-utils' shared options, for one object)."""
+
+    @click.pass_obj
+    @functools.wraps(command)
+    def opened(data_dir, *args, **kwargs):
+        here = Box.open(data_dir)
+        db.connect(reuse_if_open=True)
+        return command(here, *args, **kwargs)
+
+    return opened
+
+
 @cli.command()
-@click.option("--role", type=click.Choice(box.ROLES), default="box", show_default=True,
+@click.option("--role", type=click.Choice(ROLES), default="box", show_default=True,
               help=N_("A village box, or the central hub."))
 @click.option("--name", envvar="PIRATEBOX_NAME",
               help=N_("The name people see: the village, for a box (or PIRATEBOX_NAME; "
@@ -134,19 +146,19 @@ def init(data_dir, role, name, demo, database_url):
     """
     if not name and sys.stdin.isatty():
         name = click.prompt(_("The village's name (on the pages and the poster)"),
-                            default=box.DEFAULT_NAMES[role]).strip()
-    box_id = box.create(data_dir, role=role, name=name, now=time.time(),
+                            default=DEFAULT_NAMES[role]).strip()
+    box_id = create(data_dir, role=role, name=name, now=time.time(),
                         database_url=database_url)
-    click.echo(_("Created the %(role)s %(name)s (%(id)s) in %(path)s.",
+    click.echo(_("Created the {role} {name} ({id}) in {path}.",
                  role=_("box") if role == "box" else _("hub"),
-                 name=name or box.DEFAULT_NAMES[role], id=box_id, path=data_dir.path))
+                 name=name or DEFAULT_NAMES[role], id=box_id, path=data_dir.path))
     if demo:
         from piratebox import demo as samples
 
         added = samples.add_samples(data_dir, now=time.time())
-        click.echo(_.plural("Added %(num)d sample object, with its photo.",
-                            "Added %(num)d sample objects, with their photos.", added))
-    click.echo(_("Next: %(command)s --data %(path)s set-password",
+        click.echo(_.plural("Added {num} sample object, with its photo.",
+                            "Added {num} sample objects, with their photos.", added))
+    click.echo(_("Next: {command} --data {path} set-password",
                  command=command_name(), path=data_dir.path))
 
 
@@ -163,8 +175,8 @@ def command_name():
 @cli.command("set-password")
 @click.option("--password-stdin", is_flag=True,
               help=N_("Read the password from the first line of standard input."))
-@click.pass_obj
-def set_password(data_dir, password_stdin):
+@pass_box
+def set_password(here, password_stdin):
     """Set the mediator's admin password (asked twice, or read from standard input).
 
     Example: echo 'long secret phrase' | piratebox --data ./data set-password --password-stdin
@@ -174,10 +186,7 @@ def set_password(data_dir, password_stdin):
     else:
         password = click.prompt(_("New admin password"), hide_input=True,
                                 confirmation_prompt=_("Repeat for confirmation"))
-    open_existing(data_dir)
-    rounds = load_config(data_dir)["PASSWORD_HASH_ROUNDS"]
-    with db.connection_context():
-        box.set_password(password, rounds)
+    store_password(password, here.config["PASSWORD_HASH_ROUNDS"])
     click.echo(_("Password set. Open /admin/ on the box to log in."))
 
 
@@ -206,7 +215,7 @@ def serve(data_dir, host, port, threads):
         server = serving.make_server(application, host, port, threads)
     except OSError as error:
         raise Refusal(cannot_listen(error, host, port)) from None
-    click.echo(_("CoCoTe box on http://%(host)s:%(port)d/ (Ctrl+C stops it).",
+    click.echo(_("CoCoTe box on http://{host}:{port}/ (Ctrl+C stops it).",
                  host=display_host(host), port=port), err=True)
     # a service manager stops us with SIGTERM: leave as Ctrl+C does, saving what is counted
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(0))
@@ -214,19 +223,19 @@ def serve(data_dir, host, port, threads):
         server.run()
     finally:
         with db.connection_context():
-            application.extensions["footfall"].flush(application.extensions["clock"].now())
+            application.extensions["footfall"].flush(application.extensions["box"].clock.now())
 
 
 def cannot_listen(error, host, port):
     """One line for a port that cannot be opened, saying what to do."""
     if error.errno == errno.EADDRINUSE:
-        return _("Port %(port)d is already in use (another box, or another program): stop "
-                 "it, or choose another port, for example --port %(other)d.",
+        return _("Port {port} is already in use (another box, or another program): stop "
+                 "it, or choose another port, for example --port {other}.",
                  port=port, other=port + 1)
     if error.errno == errno.EACCES:
-        return _("Port %(port)d needs administrator rights: choose a port above 1023, for "
+        return _("Port {port} needs administrator rights: choose a port above 1023, for "
                  "example --port 8080.", port=port)
-    return _("Cannot listen on %(host)s:%(port)d: %(reason)s.", host=host, port=port,
+    return _("Cannot listen on {host}:{port}: {reason}.", host=host, port=port,
              reason=error.strerror or error)
 
 
@@ -238,32 +247,24 @@ def print_group():
     """
 
 
-def open_box(data_dir):
-    """Open the database for a command; returns the site settings."""
-    open_existing(data_dir)
-    db.connect(reuse_if_open=True)
-    return site.load(load_config(data_dir)["SITE_URL"])
-
-
 @print_group.command("poster")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True),
               help=N_("The PDF file to write."))
 @click.option("--lang", default="fr", show_default=True, help=N_("The poster's language."))
-@click.pass_obj
-def print_poster(data_dir, out, lang):
+@pass_box
+def print_poster(here, out, lang):
     """Write the A4 poster (wifi QR, site QR, three steps) as a PDF.
 
     Example: piratebox --data ./data print poster --out affiche.pdf
     """
-    from piratebox import printing
     from piratebox.i18n import Translator
+    from piratebox.printing import logic as printing
 
-    settings = open_box(data_dir)
-    if lang not in offered_languages(load_config(data_dir)["LANGUAGES"]):
-        raise click.BadParameter(_("%(lang)s is not one of the box's languages.", lang=lang),
+    if lang not in offered_languages(here.config["LANGUAGES"]):
+        raise click.BadParameter(_("{lang} is not one of the box's languages.", lang=lang),
                                  param_hint="--lang")
-    write_pdf_output(out, [printing.poster(settings, Translator(lang).gettext)])
-    click.echo(_("Poster written to %(path)s", path=out))
+    write_pdf_output(out, [printing.poster(here.site, Translator(lang).gettext)])
+    click.echo(_("Poster written to {path}", path=out))
 
 
 @print_group.command("labels")
@@ -271,29 +272,22 @@ def print_poster(data_dir, out, lang):
               help=N_("The PDF file to write."))
 @click.option("--item", "item_ids", multiple=True,
               help=N_("An object's id; repeat it. Default: every object in the café's box."))
-@click.pass_obj
-def print_labels(data_dir, out, item_ids):
+@pass_box
+def print_labels(here, out, item_ids):
     """Write A4 sheets of QR labels (24 a sheet) for objects in the café's give box.
 
     Example: piratebox --data ./data print labels --out etiquettes.pdf
     """
-    from models import Item, this_box
-    from piratebox import printing
+    from piratebox.printing import logic as printing
 
-    settings = open_box(data_dir)
-    query = Item.listed().where(Item.origin == this_box()).order_by(Item.created_at.desc())
-    if item_ids:
-        query = query.where(Item.id.in_(item_ids))
-    else:
-        query = query.where((Item.place == "box") & (Item.status == "available"))
-    entries = [(item.title, f"{site.address(settings)}/items/{item.id}") for item in query]
+    entries = printing.label_entries(here.site, item_ids)
     if not entries:
         raise Refusal(_("No object to label: nothing is in the café's box."))
     with click.progressbar(length=len(entries), label=_("Drawing labels"),
                            file=sys.stderr) as bar:
-        pages = write_pdf_output(out, printing.labels(entries, settings["box_name"],
+        pages = write_pdf_output(out, printing.labels(entries, here.site["box_name"],
                                                       progress=bar.update))
-    click.echo(_("%(labels)s labels on %(pages)s pages written to %(path)s",
+    click.echo(_("{labels} labels on {pages} pages written to {path}",
                  labels=len(entries), pages=pages, path=out))
 
 
@@ -308,8 +302,8 @@ def print_labels(data_dir, out, item_ids):
               help=N_("The PDF file the report is written to."))
 @click.option("--commune", help=N_("At a hub: the report of one commune rather than of the "
                                    "whole département."))
-@click.pass_obj
-def stats(data_dir, as_csv, decimal_comma, quarter, out, commune):
+@pass_box
+def stats(here, as_csv, decimal_comma, quarter, out, commune):
     """Print the impact figures: exchanges, purchases avoided, kilos, CO₂e, weeks, footfall.
     At a hub: one line per box, per commune and in total, for the report to the département.
     With --report: the quarter's report for the Conseil Général, as a PDF.
@@ -319,45 +313,34 @@ def stats(data_dir, as_csv, decimal_comma, quarter, out, commune):
     """
     import csv
 
-    from piratebox import impact, weekly_photo
-    from piratebox.blobs import BlobStore
-    from piratebox.clock import Clock
+    from piratebox.impact import logic as impact
+    from piratebox.impact import report, weekly_photo
 
-    open_box(data_dir)
-    now, zone = Clock.load().now(), load_config(data_dir)["TIMEZONE"]
+    now, zone = here.clock.now(), here.config["TIMEZONE"]
     if quarter or out or commune:
-        write_report(quarter, out, commune, now, zone, BlobStore(data_dir))
+        write_report(quarter, out, commune, now, zone, here)
         return
     network = figures = None
-    if box.identity()["role"] == "hub":
+    if here.role == "hub":
         network = impact.network_figures(now, zone)
-        rows = impact.network_csv_rows(network, decimal_comma)
+        rows = report.network_csv_rows(network, decimal_comma)
     else:
         figures = impact.figures_now(now, zone)
-        rows = impact.csv_rows(figures, decimal_comma=decimal_comma)
-        rows += impact.weekly_csv_rows(*footfall.recent_at(now, zone), weekly_photo.counts(
-            box.identity()["id"], BlobStore(data_dir)), decimal_comma)
+        rows = report.csv_rows(figures, decimal_comma=decimal_comma)
+        rows += report.weekly_csv_rows(*impact.footfall_at(now, zone), weekly_photo.counts(
+            here.id, here.blobs), decimal_comma)
     if as_csv:
         csv.writer(sys.stdout, delimiter=";" if decimal_comma else ",").writerows(rows)
         return
     if network is not None:
-        lines = impact.network_text_lines(network, _, _.language)
+        lines = report.network_text_lines(network, _, _.language)
     else:
-        lines = impact.text_lines(figures, _, _.language)
+        lines = report.text_lines(figures, _, _.language)
     for line in lines:
         click.echo(line)
 
 
 # --- sync -----------------------------------------------------------------------------------
-
-def sync_context(data_dir):
-    """Open the box for a sync command: (config, clock)."""
-    from piratebox.clock import Clock
-
-    open_box(data_dir)
-    clock = Clock.load()
-    return load_config(data_dir), clock
-
 
 def text(message):
     """A message of the domain code (sync, backup, check), in the mediator's language."""
@@ -379,8 +362,8 @@ def needs_you(summary, troubles):
 
 @cli.command("sync")
 @click.argument("stick", type=click.Path(exists=True, file_okay=False))
-@click.pass_obj
-def sync_command(data_dir, stick):
+@pass_box
+def sync_command(here, stick):
     """Exchange with the hub through a mounted USB stick (its cocote/ folder): import what
     is addressed to this box, write this box's bundle. What the hotplug scripts call.
 
@@ -388,19 +371,18 @@ def sync_command(data_dir, stick):
     """
     from piratebox.sync import stick as round_trip
 
-    config, clock = sync_context(data_dir)
-    report = round_trip.sync(data_dir, config, clock, stick, say=say)
+    report = round_trip.sync(here, stick, say=say)
     summary = report.said(_.translator)
     if report.troubles:
         needs_you(summary, report.troubles)
-    click.echo(_("sync: %(summary)s", summary=summary))
+    click.echo(_("sync: {summary}", summary=summary))
 
 
 @cli.command("export")
 @click.option("--to", "folder", required=True, type=click.Path(exists=True, file_okay=False),
               help=N_("The folder to write the bundle into."))
-@click.pass_obj
-def export_command(data_dir, folder):
+@pass_box
+def export_command(here, folder):
     """Write this box's bundle for its hub (a hub: one for each enrolled box).
 
     Example: piratebox --data ./data export --to /media/stick/cocote
@@ -408,22 +390,21 @@ def export_command(data_dir, folder):
     from models import Peer
     from piratebox.sync import engine
 
-    config, clock = sync_context(data_dir)
     peers = Peer.select().where((Peer.status == "active") & (
         (Peer.role == "hub") | Peer.box_id.is_null(False)))
     if not peers.exists():
         raise Refusal(_("Nothing to export to: this box is not enrolled with a "
                                      "hub (or, at a hub, no box has synced yet)."))
     for peer in peers:
-        path, manifest = engine.export(data_dir, config, clock, peer, folder)
-        click.echo(_("%(path)s (%(records)s records, %(blobs)s photos and files)", path=path,
+        path, manifest = engine.export(here, peer, folder)
+        click.echo(_("{path} ({records} records, {blobs} photos and files)", path=path,
                      records=manifest["record_count"], blobs=len(manifest["members"]) - 1))
 
 
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.pass_obj
-def import_command(data_dir, files):
+@pass_box
+def import_command(here, files):
     """Verify and apply bundles addressed to this box. Records that cannot be applied are
     set aside (see the sync page) and make the command end with a non-zero status.
 
@@ -432,10 +413,9 @@ def import_command(data_dir, files):
     from piratebox.sync import engine
     from piratebox.sync.stick import attention, describe
 
-    config, clock = sync_context(data_dir)
     troubles, lines = [], []
     for path in files:
-        result = engine.import_bundle(path, data_dir, config, clock)
+        result = engine.import_bundle(path, here)
         lines.append(text(describe(result)))
         click.echo(f"{path}: {lines[-1]}")
         troubles += attention(result)
@@ -456,17 +436,16 @@ def hub_group():
 @click.option("--to", "stick", required=True, type=click.Path(exists=True, file_okay=False),
               help=N_("The mediator's stick (the enrolment goes in its cocote/ folder)."))
 @click.option("--commune", default="", help=N_("The commune, for the figures (default: NAME)."))
-@click.pass_obj
-def hub_enrol(data_dir, name, stick, commune):
+@pass_box
+def hub_enrol(here, name, stick, commune):
     """Make a place for a new box and write its enrolment file on the stick.
 
     Example: piratebox --data /srv/hub hub enrol "Saint-Bonnet-le-Château" --to /media/stick
     """
     from piratebox.sync import enrolment
 
-    _config, clock = sync_context(data_dir)
-    peer, path = enrolment.enrol(name, stick, clock.now(), commune=commune)
-    click.echo(_("Enrolment %(id)s for %(name)s written to %(path)s. Keep the stick safe until "
+    peer, path = enrolment.enrol(name, stick, here.clock.now(), commune=commune)
+    click.echo(_("Enrolment {id} for {name} written to {path}. Keep the stick safe until "
                  "the box has used it: whoever holds it can join the network as this box. The "
                  "box takes it off the stick once confirmed. A box enrolled before (revoked, "
                  "or restored without its keys) offers it to its mediator as a replacement and "
@@ -474,9 +453,9 @@ def hub_enrol(data_dir, name, stick, commune):
 
 
 @hub_group.command("revoke")
-@click.argument("box")
-@click.pass_obj
-def hub_revoke(data_dir, box):
+@click.argument("which", metavar="BOX")
+@pass_box
+def hub_revoke(_here, which):
     """Refuse every future bundle of a box: its name (as enrolment compares names: case,
     accents and punctuation aside), its box id or its enrolment id. The box is told at its
     next sync; `hub enrol` the village again to give it a new key.
@@ -485,33 +464,31 @@ def hub_revoke(data_dir, box):
     """
     from piratebox.sync import enrolment
 
-    sync_context(data_dir)
-    peer = enrolment.revoke(box)
-    click.echo(_("%(name)s is revoked: its bundles will be refused, and the box is told so at "
+    peer = enrolment.revoke(which)
+    click.echo(_("{name} is revoked: its bundles will be refused, and the box is told so at "
                  "its next sync.", name=peer.name))
 
 
 @hub_group.command("rename")
-@click.argument("box")
+@click.argument("which", metavar="BOX")
 @click.argument("new_name")
 @click.option("--commune", default=None, help=N_("The box's commune, for the figures."))
-@click.pass_obj
-def hub_rename(data_dir, box, new_name, commune):
+@pass_box
+def hub_rename(_here, which, new_name, commune):
     """Give a box the name the figures and the villages show (and its commune).
 
     Example: piratebox --data /srv/hub hub rename "St-Bonnet" "Saint-Bonnet-le-Château"
     """
     from piratebox.sync import enrolment
 
-    sync_context(data_dir)
-    peer = enrolment.rename(box, new_name, commune)
-    click.echo(_("The box %(id)s is now %(name)s (commune: %(commune)s); the villages learn it "
+    peer = enrolment.rename(which, new_name, commune)
+    click.echo(_("The box {id} is now {name} (commune: {commune}); the villages learn it "
                  "at their next sync.", id=peer.id, name=peer.name, commune=peer.commune))
 
 
 @hub_group.command("boxes")
-@click.pass_obj
-def hub_boxes(data_dir):
+@pass_box
+def hub_boxes(here):
     """List the enrolled boxes: name, commune, status, when each last sent a bundle, and
     its ids (enrolment, box).
 
@@ -520,9 +497,9 @@ def hub_boxes(data_dir):
     from models import Peer
     from piratebox.typography import date_time
 
-    config, clock = sync_context(data_dir)
-    for peer in Peer.select().where(Peer.role == "box").order_by(Peer.name):
-        last = (date_time(peer.last_import_at, config["TIMEZONE"], _.language, now=clock.now())
+    for peer in Peer.boxes():
+        last = (date_time(peer.last_import_at, here.config["TIMEZONE"], _.language,
+                          now=here.clock.now())
                 if peer.last_import_at else _("never synced"))
         status = _("revoked") if peer.status == "revoked" else _("active")
         click.echo(f"{peer.name:<30} {peer.commune:<24} {status:<8} {last:<28} "
@@ -539,23 +516,21 @@ def hub_boxes(data_dir):
                       "every backup. Asked twice, or read from standard input."))
 @click.option("--passphrase-stdin", is_flag=True,
               help=N_("Read the new passphrase from the first line of standard input."))
-@click.pass_obj
-def backup_command(data_dir, stick, set_passphrase, passphrase_stdin):
+@pass_box
+def backup_command(here, stick, set_passphrase, passphrase_stdin):
     """Back up the box while it keeps serving: database, settings, photos and files.
     Only what is new since the last backup on that stick is written. The keys go only
     sealed with the backup passphrase; with none set, the backup holds no key at all.
 
     Example: piratebox --data /srv/cocote backup --to /mnt/sda1 --set-passphrase
     """
-    from piratebox import backup
-    from piratebox.clock import Clock
+    from piratebox.backup import logic as backup
 
-    open_box(data_dir)
     if set_passphrase:
         backup.set_passphrase(read_secret(passphrase_stdin, _("New backup passphrase"), True),
-                              load_config(data_dir)["PASSWORD_HASH_ROUNDS"])
-    manifest = backup.backup(data_dir, stick, Clock.load().now(), say=say)
-    click.echo(_("Backup %(id)s on %(stick)s: %(blobs)s photos and files, %(new)s written "
+                              here.config["PASSWORD_HASH_ROUNDS"])
+    manifest = backup.backup(here, stick, say=say)
+    click.echo(_("Backup {id} on {stick}: {blobs} photos and files, {new} written "
                  "this time.", id=manifest["backup_id"], stick=stick,
                  blobs=len(manifest["blobs"]), new=manifest["blobs_written"]))
     click.echo(text(backup.summary(manifest)))
@@ -576,17 +551,17 @@ def restore_command(data_dir, stick, box_id, passphrase_stdin):
 
     Example: piratebox --data /srv/cocote restore --from /mnt/sda1
     """
-    from piratebox import restore
+    from piratebox.backup import restore
 
     def passphrase():
         return read_secret(passphrase_stdin, _("Backup passphrase (empty: restore without the "
                                                 "keys)"), False)
 
     manifest, keys = restore.restore(data_dir, stick, box_id, say=say, passphrase=passphrase)
-    open_box(data_dir)
+    me = Box.open(data_dir).identity  # what was restored, not what the stick's manifest says
+    db.connect(reuse_if_open=True)
     restore.start_new_epoch()
-    me = box.identity()  # what was restored, not what the stick's manifest says
-    click.echo(_("Restored %(name)s (%(id)s) from the backup %(backup)s. Sync with the hub to "
+    click.echo(_("Restored {name} ({id}) from the backup {backup}. Sync with the hub to "
                  "get back what came after.", name=me["name"], id=me["id"],
                  backup=manifest["backup_id"]))
     if not keys:
@@ -608,21 +583,16 @@ def read_secret(from_stdin, prompt, twice):
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 @click.option("--into", "share_folder", help=N_("The folder of the file share the files go "
                                                 "into (default: the folder's own name)."))
-@click.pass_obj
-def share_folder_command(data_dir, folder, share_folder):
+@pass_box
+def share_folder_command(here, folder, share_folder):
     """Add the files of a folder (on a USB stick, say) to the file share, all together once
     all are copied: a stick pulled out half-way leaves nothing behind.
 
     Example: piratebox --data /srv/cocote share-folder /mnt/sda1/Photos-fete --into "Fête 2026"
     """
-    from piratebox.blobs import BlobStore
-    from piratebox.box import Actor
     from piratebox.errors import PirateboxError
     from piratebox.files import from_stick
 
-    open_box(data_dir)
-    config = load_config(data_dir)
-    actor = Actor(box.identity()["id"], Clock.load().now(), BlobStore(data_dir))
     into = from_stick.share_folder_for(folder, share_folder)
     progress = from_stick.Progress()
     with click.progressbar(length=1, label=_("Copying"), file=sys.stderr) as bar:
@@ -631,18 +601,19 @@ def share_folder_command(data_dir, folder, share_folder):
             bar.update(state.copied - bar.pos)
 
         try:
-            from_stick.import_folder(folder, into, data_dir, config, actor, progress, advance)
+            from_stick.import_folder(folder, into, here.data_dir, here.config, here.actor(),
+                                    progress, advance)
         except PirateboxError as error:
             raise Refusal(error.localized(_)) from None
-    click.echo(_.plural("%(num)d file added to the share, in the folder “%(folder)s”.",
-                        "%(num)d files added to the share, in the folder “%(folder)s”.",
+    click.echo(_.plural("{num} file added to the share, in the folder “{folder}”.",
+                        "{num} files added to the share, in the folder “{folder}”.",
                         len(progress.added), folder=into))
     if progress.already:
-        click.echo(_.plural("%(num)d file was already shared: not added twice.",
-                            "%(num)d files were already shared: not added twice.",
+        click.echo(_.plural("{num} file was already shared: not added twice.",
+                            "{num} files were already shared: not added twice.",
                             progress.already))
     if progress.too_large:
-        click.echo(_("Larger than the box accepts, left out: %(names)s.",
+        click.echo(_("Larger than the box accepts, left out: {names}.",
                      names=", ".join(progress.too_large)))
 
 
@@ -650,8 +621,8 @@ def share_folder_command(data_dir, folder, share_folder):
 @click.option("--repair", is_flag=True,
               help=N_("Deal with what is wrong: what can come back waits for the next sync, "
                       "what cannot is removed cleanly and said."))
-@click.pass_obj
-def check_command(data_dir, repair):
+@pass_box
+def check_command(here, repair):
     """Check the database and that every photo and file is there with the right content.
     A record born elsewhere is never changed: what it lacks is asked for at the next sync.
 
@@ -659,30 +630,29 @@ def check_command(data_dir, repair):
     """
     from piratebox import integrity
 
-    open_box(data_dir)
-    problems = integrity.check(data_dir, repair=repair, say=say)
+    problems = integrity.check(here.data_dir, repair=repair, say=say)
     for problem in problems:
         click.echo(text(problem))
     if problems and not repair:
         raise Refusal(_.plural(
-            "%(num)d problem: run check --repair, or restore from a backup.",
-            "%(num)d problems: run check --repair, or restore from a backup.", len(problems)))
+            "{num} problem: run check --repair, or restore from a backup.",
+            "{num} problems: run check --repair, or restore from a backup.", len(problems)))
     click.echo(_("Everything is in order.") if not problems else _.plural(
-        "Repaired: %(num)d problem dealt with.", "Repaired: %(num)d problems dealt with.",
+        "Repaired: {num} problem dealt with.", "Repaired: {num} problems dealt with.",
         len(problems)))
 
 
-def write_report(quarter, out, commune, now, zone, blobs):
-    from piratebox import quarter_report
+def write_report(quarter, out, commune, now, zone, here):
     from piratebox.errors import PirateboxError
     from piratebox.i18n import Translator
+    from piratebox.impact import quarter_report
     from piratebox.storage import atomic_file
 
     if not (quarter and out):
         raise Refusal(_("A report needs both --report QUARTER and --out FILE.pdf."))
     try:
-        document = quarter_report.make(quarter_report.Quarter.parse(quarter), box.identity(),
-                                       blobs, now, zone, Translator("fr").gettext, "fr",
+        document = quarter_report.make(quarter_report.Quarter.parse(quarter), here.identity,
+                                       here.blobs, now, zone, Translator("fr").gettext, "fr",
                                        commune)
     except PirateboxError as error:
         raise Refusal(error.localized(_)) from None
@@ -690,23 +660,23 @@ def write_report(quarter, out, commune, now, zone, blobs):
         with atomic_file(out) as handle:
             document.write(handle)
     except OSError as error:
-        raise Refusal(_("Cannot write %(path)s: %(reason)s.", path=out,
+        raise Refusal(_("Cannot write {path}: {reason}.", path=out,
                         reason=error.strerror)) from None
-    click.echo(_.plural("Report of %(quarter)s written to %(path)s (%(num)d page).",
-                        "Report of %(quarter)s written to %(path)s (%(num)d pages).",
+    click.echo(_.plural("Report of {quarter} written to {path} ({num} page).",
+                        "Report of {quarter} written to {path} ({num} pages).",
                         len(document.pages), quarter=quarter.strip().upper(), path=out))
 
 
 def write_pdf_output(path, pages):
     """Write pages to a PDF file atomically, one page in memory at a time; the page count."""
-    from piratebox import printing
+    from piratebox.printing import logic as printing
     from piratebox.storage import atomic_file
 
     try:
         with atomic_file(path) as handle:
             return printing.write_pdf(pages, handle)
     except OSError as error:
-        raise Refusal(_("Cannot write %(path)s: %(reason)s.", path=path,
+        raise Refusal(_("Cannot write {path}: {reason}.", path=path,
                                      reason=error.strerror)) from None
 
 

@@ -236,8 +236,7 @@ class Replicated(BaseModel):
         return self.save_change(box_id, now)
 
     def wins_over(self, version, origin):
-        """Last writer wins on (version, origin): a total order every box computes alike."""
-        return (self.version, self.origin) > (version, origin)
+        return precedence(self.version, self.origin) > precedence(version, origin)
 
     @classmethod
     def live(cls):
@@ -330,6 +329,12 @@ class BlobUse(BaseModel):
 BATCH = 300  # rows per statement: under SQLite's oldest limit of 999 bound values
 
 
+def precedence(version, origin):
+    """Last writer wins on (version, origin): a total order every box computes alike. The
+    greater of two states of a record is the one the merge keeps."""
+    return (version, origin)
+
+
 def this_box():
     """This box's id, as a subquery: a query that compares a record's origin with it stays
     one statement, whatever the caller knows of the box."""
@@ -408,6 +413,16 @@ class Item(Replicated):
                                 & ((cls.origin == this_box()) | cls.offered_to_network()))
 
     @classmethod
+    def of_this_box(cls):
+        """This box's own objects as the lists show them, newest first."""
+        return cls.listed().where(cls.origin == this_box()).order_by(cls.created_at.desc())
+
+    @classmethod
+    def in_cafe_box(cls):
+        """What the café's give box holds now: this box's objects there, still available."""
+        return cls.of_this_box().where((cls.place == "box") & (cls.status == "available"))
+
+    @classmethod
     def search(cls, query, patterns):
         """Objects whose folded text holds every pattern (see like_pattern)."""
         for pattern in patterns:
@@ -415,20 +430,18 @@ class Item(Replicated):
         return query
 
 
-class ItemKey(BaseModel):
-    """The hash of an item's private manage link. Local to this box: it never travels."""
+class PrivateKey(BaseModel):
+    """The hash of a private link's token (piratebox/ownership.py). Its holder is the
+    record's owner (an object's manage link, a shared file's delete link) or a claimant:
+    the phone that reserved an object (keyed by the object's id), the one waiting for it
+    (keyed by the waiting entry's id). Local to this box: it never travels."""
 
-    item_id = CharField(primary_key=True, max_length=26)
+    record_id = CharField(max_length=26)
+    holder = CharField(max_length=8)
     token_hash = CharField(max_length=64)
 
-
-class PersonalKey(BaseModel):
-    """The hash of a private link held by someone who is not the record's owner: the phone
-    that reserved an object (keyed by the object's id), the one waiting for it (keyed by
-    the waiting entry's id). Local to this box, like every key."""
-
-    record_id = CharField(primary_key=True, max_length=26)
-    token_hash = CharField(max_length=64)
+    class Meta:
+        primary_key = CompositeKey("record_id", "holder")
 
 
 class WaitingEntry(Replicated):
@@ -576,13 +589,6 @@ class SharedFile(Replicated):
             & ((cls.origin == this_box()) | cls.offered_to_network()))
 
 
-class FileKey(BaseModel):
-    """The hash of a shared file's private delete link. Local to this box."""
-
-    file_id = CharField(primary_key=True, max_length=26)
-    token_hash = CharField(max_length=64)
-
-
 class FileDownload(BaseModel):
     """How many times a file was downloaded here: local, so a download never makes a change
     to sync."""
@@ -635,6 +641,11 @@ class Peer(BaseModel):
     last_import_at = FloatField(null=True)
     last_export_at = FloatField(null=True)
     created_at = FloatField()
+
+    @classmethod
+    def boxes(cls):
+        """Hub side: the enrolled boxes (revoked ones too), by name."""
+        return cls.select().where(cls.role == "box").order_by(cls.name)
 
 
 class PeerBlob(BaseModel):
@@ -973,6 +984,24 @@ MIGRATIONS = [
     ),
     (
         13,
+        "one table for the hashes of every private link: an owner's, or a claimant's",
+        [
+            "CREATE TABLE private_key (record_id VARCHAR(26) NOT NULL, "
+            "holder VARCHAR(8) NOT NULL, token_hash VARCHAR(64) NOT NULL, "
+            "PRIMARY KEY (record_id, holder))",
+            "INSERT INTO private_key (record_id, holder, token_hash) "
+            "SELECT item_id, 'owner', token_hash FROM item_key",
+            "INSERT INTO private_key (record_id, holder, token_hash) "
+            "SELECT file_id, 'owner', token_hash FROM file_key",
+            "INSERT INTO private_key (record_id, holder, token_hash) "
+            "SELECT record_id, 'claimant', token_hash FROM personal_key",
+            "DROP TABLE item_key",
+            "DROP TABLE file_key",
+            "DROP TABLE personal_key",
+        ],
+    ),
+    (
+        14,
         "footfall: distinct phones per day and per week, numbers only",
         ["CREATE TABLE footfall (span VARCHAR(4) NOT NULL, starts VARCHAR(10) NOT NULL, "
          "phones BIGINT NOT NULL, PRIMARY KEY (span, starts))"],
@@ -1028,6 +1057,6 @@ def migrate(upto=None, progress=None):
 
 
 def all_models():
-    return [Setting, Counter, Blob, BlobUse, Item, ItemKey, PersonalKey, WaitingEntry,
-            Exchange, ExchangeTotal, Report, Message, Event, Tally, SharedFile, FileKey,
-            FileDownload, Footfall, Peer, PeerBlob, Quarantined, ReceivedBundle]
+    return [Setting, Counter, Blob, BlobUse, Item, PrivateKey, WaitingEntry, Exchange,
+            ExchangeTotal, Report, Message, Event, Tally, SharedFile, FileDownload, Footfall,
+            Peer, PeerBlob, Quarantined, ReceivedBundle]

@@ -1,3 +1,6 @@
-"""The CoCoTe box: one module per feature; none of the logic modules imports Flask."""
+"""The CoCoTe box: one package (or module) per feature; no logic module imports Flask.
+
+docs/architecture.md tells what each holds and how a request goes through them.
+"""
 
 __version__ = "0.1.0"

@@ -30,15 +30,14 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from piratebox import box
 from piratebox.clock import FAR_AHEAD_SECONDS, plausible
-from piratebox.errors import BadInput, TooManyRequests
+from piratebox.errors import BadInput, NotHere, TooManyRequests
 from piratebox.i18n import N_
+from piratebox.phone import MEDIATOR_KEY, MEDIATOR_SINCE, admin_required, is_admin
 from piratebox.timefmt import display_zone
 from piratebox.web import datetime_filter
 from piratebox.web import gettext as _
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-SESSION_KEY = "admin_epoch"  # in a mediator's session: the password epoch it logged in under
 
 DEVICE_COOKIE = "cocote_mediator_phone"
 DEVICE_DAYS = 365
@@ -49,19 +48,14 @@ TOO_MANY_ON_THE_BOX = N_(
     "new password on the box itself (piratebox set-password).")
 
 
-def is_admin():
-    clock = current_app.extensions["clock"]
-    epoch = session.get(SESSION_KEY)
-    since = session.get("admin_since", 0)
-    hours = current_app.config["ADMIN_SESSION_HOURS"]
-    return bool(epoch) and epoch == box.admin_epoch() and clock.now() - since < hours * 3600
-
-
-def admin_required(view):
+def village_box_only(view):
+    """A page for a village's café and its give box (the poster, the labels, the weekly
+    tally): a hub has neither, and says so rather than print a village's words."""
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        if not is_admin():
-            return redirect(url_for("admin.index"))
+        if current_app.extensions["box"].role == "hub":
+            raise NotHere(N_("This page is for a village box: its café, its give box. A hub "
+                             "has neither; each village prints its own."))
         return view(*args, **kwargs)
 
     return wrapped
@@ -71,10 +65,10 @@ def admin_required(view):
 def index():
     if not box.has_password():
         return render_template("admin/no_password.html",
-                               data_dir=current_app.extensions["data_dir"].path)
+                               data_dir=current_app.extensions["box"].data_dir.path)
     if not is_admin():
         return render_template("admin/login.html")
-    clock = current_app.extensions["clock"]
+    clock = current_app.extensions["box"].clock
     return render_template("admin/index.html", clock=clock, now=clock.now(),
                            system_now=time.time(), waiting=waiting_counts(clock.now()))
 
@@ -143,8 +137,8 @@ def login():
         return render_template("admin/login.html"), 401
     limiter.reset("login", request.remote_addr)
     session.clear()  # a fresh session on privilege change: no fixation
-    session[SESSION_KEY] = epoch
-    session["admin_since"] = current_app.extensions["clock"].now()
+    session[MEDIATOR_KEY] = epoch
+    session[MEDIATOR_SINCE] = current_app.extensions["box"].clock.now()
     flash(_("Welcome, you are logged in."), "success")
     response = redirect(url_for("admin.index"))
     response.set_cookie(
@@ -182,13 +176,13 @@ def correct_clock():
     true_time = parse_browser_time(request.form)
     if not plausible(true_time):
         raise BadInput(N_("That date cannot be right: check the date on your phone."))
-    clock = current_app.extensions["clock"]
+    clock = current_app.extensions["box"].clock
     believed = clock.now()
     delta = clock.correct(true_time, "admin")
     if delta < -FAR_AHEAD_SECONDS:
-        flash(_("The box's clock was set back by %(days)d days: it believed it was %(when)s.",
+        flash(_("The box's clock was set back by {days} days: it believed it was {when}.",
                 days=int(-delta // 86400), when=datetime_filter(believed)), "success")
     else:
-        flash(_("The box's clock was set (moved by %(seconds)d s).", seconds=round(delta)),
+        flash(_("The box's clock was set (moved by {seconds} s).", seconds=round(delta)),
               "success")
     return redirect(url_for("admin.index"))

@@ -18,17 +18,14 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import re
-import secrets
 import stat
+from pathlib import Path
 
 from peewee import fn
 
 from models import BATCH, Blob, BlobUse, PeerBlob
-from piratebox.storage import fsync_dir
-
-HASH_PATTERN = re.compile(r"\A[0-9a-f]{64}\Z")
-CHUNK = 256 * 1024
+from piratebox.patterns import SHA256
+from piratebox.storage import atomic_write, file_digest, fsync_dir
 
 
 def unused():
@@ -37,14 +34,20 @@ def unused():
         ~fn.EXISTS(BlobUse.select().where(BlobUse.hash == Blob.hash)))
 
 
+def blob_path(digest):
+    """Where a blob lies below a folder of blobs (the store's, a backup's): ab/abcdef..., so
+    that no folder holds more than a few thousand files."""
+    if not SHA256.match(digest or ""):
+        raise ValueError("not a blob hash")
+    return Path(digest[:2]) / digest
+
+
 class BlobStore:
     def __init__(self, data_dir):
         self.data_dir = data_dir
 
     def path(self, digest):
-        if not HASH_PATTERN.match(digest or ""):
-            raise ValueError("not a blob hash")
-        return self.data_dir.blobs / digest[:2] / digest
+        return self.data_dir.blobs / blob_path(digest)
 
     def exists(self, digest):
         return self.path(digest).is_file()
@@ -54,12 +57,8 @@ class BlobStore:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if not target.is_file():
-            temporary = self.data_dir.scratch() / f"blob-{secrets.token_hex(8)}"
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            self._move_into_place(temporary, target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, data, scratch=self.data_dir.scratch())
         Blob.insert(hash=digest, size=len(data), kind=kind, created_at=now).on_conflict_ignore(
         ).execute()
         return digest
@@ -124,7 +123,6 @@ class BlobStore:
 
     def verify(self, digest):
         """Is the stored blob a plain file (never a link, followed) that hashes to its name?"""
-        hasher = hashlib.sha256()
         try:
             fd = os.open(self.path(digest), os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:  # missing, or a link
@@ -132,6 +130,4 @@ class BlobStore:
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return False
-            for chunk in iter(lambda: handle.read(CHUNK), b""):
-                hasher.update(chunk)
-        return hasher.hexdigest() == digest
+            return file_digest(handle) == digest

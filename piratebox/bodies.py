@@ -7,7 +7,9 @@ hold under the test client or any other server.
 
 A view says what kind of body it takes with `@accepts(kind)`; every other URL takes a
 small form. Each kind bounds the bytes, the file parts (each may cost an open file) and,
-for every form, the parts (each costs memory), and may be for the mediator only.
+for every form, the parts (each costs memory), and may be for the mediator only. A
+feature whose files stream to the data disk declares its kind here (`declare`): neither
+this module nor the request it serves names a feature.
 """
 
 from dataclasses import dataclass
@@ -15,12 +17,12 @@ from dataclasses import dataclass
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_cookie
 
+from piratebox import spool
 from piratebox.errors import NotAllowed, PirateboxError, TooManyRequests
-from piratebox.files import upload
 from piratebox.i18n import N_
+from piratebox.phone import looks_like_mediator
+from piratebox.units import KB, MB
 
-KB = 1024
-MB = upload.MB
 # The longest text form (an event's 2,000-character description, percent-encoded four
 # times over) fits many times over; past this, a body is not a text someone typed.
 FORM_MAX_BYTES = 64 * KB
@@ -41,30 +43,44 @@ class BodyRule:
     max_files: int
     spooled_file_bytes: int = 0  # if not 0, file parts stream into the data disk, this large
     mediator_only: bool = False
-    rate_bucket: str = ""  # counted per address per hour, checked before the body
+    # counted per address per hour, checked before the body: the bucket, the setting that
+    # says how many an hour, and the refusal's message (which may name {minutes})
+    rate_bucket: str = ""
+    rate_setting: str = ""
+    rate_message: str = ""
 
 
-def rule(config, kind):
-    if kind == "files":
-        largest_file = config["FILES_MAX_MB"] * MB
-        return BodyRule(kind, largest_file + upload.MULTIPART_OVERHEAD,
-                        upload.MAX_FILES_PER_UPLOAD, spooled_file_bytes=largest_file,
-                        rate_bucket=upload.RATE_BUCKET)
-    if kind == "bundle":
-        largest_file = config["SYNC_MAX_BUNDLE_MB"] * MB
-        return BodyRule(kind, largest_file + upload.MULTIPART_OVERHEAD, 1,
-                        spooled_file_bytes=largest_file, mediator_only=True)
-    if kind == "photos":
-        return BodyRule(kind, config["MAX_CONTENT_LENGTH"], MAX_PHOTO_PARTS)
+def small_form(_config):
     return BodyRule("form", FORM_MAX_BYTES, 0)
 
 
-KINDS = ("form", "photos", "files", "bundle")
+def photos(config):
+    return BodyRule("photos", config["MAX_CONTENT_LENGTH"], MAX_PHOTO_PARTS)
+
+
+def spooled(kind, largest_file, max_files, **more):
+    """A body whose files stream into the data disk (see piratebox/spool.py)."""
+    return BodyRule(kind, largest_file + spool.MULTIPART_OVERHEAD, max_files,
+                    spooled_file_bytes=largest_file, **more)
+
+
+# kind -> the rule for a configuration; a feature declares its own kinds (the file share's
+# upload, the sync's bundle), so that neither this module nor the request names them
+RULES = {"form": small_form, "photos": photos}
+
+
+def declare(kind, make_rule):
+    """Add a kind of body: `make_rule(config)` gives its BodyRule."""
+    RULES[kind] = make_rule
+
+
+def rule(config, kind):
+    return RULES[kind](config)
 
 
 def accepts(kind):
-    """Mark a view as taking a body of `kind` (see `rule`)."""
-    if kind not in KINDS:
+    """Mark a view as taking a body of `kind` (see `RULES`)."""
+    if kind not in RULES:
         raise ValueError(kind)
 
     def mark(view):
@@ -81,15 +97,18 @@ def rule_for(app, endpoint):
 
 def largest(config):
     """What the server must let through at most, whatever the URL."""
-    return max(rule(config, kind).max_bytes for kind in KINDS)
+    return max(rule(config, kind).max_bytes for kind in RULES)
+
+
+def most_files(config):
+    """The most file parts any one request may send, whatever the URL."""
+    return max(rule(config, kind).max_files for kind in RULES)
 
 
 def may_send(body_rule, session):
     """A body only a mediator sends is refused, at the headers, to anyone whose signed
     session does not say mediator; the view checks the session fully afterwards."""
-    from piratebox.admin import SESSION_KEY  # admin's views import what imports us
-
-    return not body_rule.mediator_only or bool(session.get(SESSION_KEY))
+    return not body_rule.mediator_only or looks_like_mediator(session)
 
 
 # --- refusals -------------------------------------------------------------------------------
@@ -125,7 +144,7 @@ def mediator_only():
 
 def body_too_large(body_rule):
     if body_rule.spooled_file_bytes:
-        return upload.FileTooLarge(body_rule.spooled_file_bytes)
+        return spool.FileTooLarge(body_rule.spooled_file_bytes)
     return BodyTooLarge(body_rule.max_bytes)
 
 
@@ -139,7 +158,7 @@ class Gate:
     def __init__(self, app):
         self.app = app
         self.limiter = app.extensions["limiter"]
-        self.data_dir = app.extensions["data_dir"]
+        self.data_dir = app.extensions["box"].data_dir
 
     def rule(self, method, path):
         adapter = self.app.url_map.bind("box")
@@ -155,11 +174,11 @@ class Gate:
             return mediator_only()
         # the mediator is never limited; a session that only looks like theirs (its
         # password changed since) is limited by the app, which reads the database
-        if body_rule.rate_bucket and not self.session(cookie_header).get("admin_epoch"):
+        if body_rule.rate_bucket and not looks_like_mediator(self.session(cookie_header)):
             wait = self.limiter.retry_after(body_rule.rate_bucket, address,
-                                            self.app.config["FILES_PER_HOUR"], 3600)
+                                            self.app.config[body_rule.rate_setting], 3600)
             if wait:
-                return TooManyRequests(upload.UPLOADED_A_LOT, retry_after=wait,
+                return TooManyRequests(body_rule.rate_message, retry_after=wait,
                                        minutes=int(wait // 60) + 1)
         return None
 
@@ -177,7 +196,7 @@ class Gate:
 
     def room(self):
         """Bytes a request body may still take on the data disk, above the reserve."""
-        return upload.room(self.data_dir, self.app.config)
+        return spool.room(self.data_dir, self.app.config)
 
 
 # --- counting a form's parts as the parser reads them ---------------------------------------

@@ -1,4 +1,4 @@
-"""This box's identity and its mediator's password."""
+"""This box: its identity, the one object that opens it, and its mediator's password."""
 
 import hashlib
 import hmac
@@ -7,8 +7,13 @@ from dataclasses import dataclass
 
 from models import Setting, db, migrate, new_id
 from piratebox import rules, site
+from piratebox.blobs import BlobStore
+from piratebox.clock import Clock
+from piratebox.config import load as load_config
+from piratebox.database import bind, initialised, open_existing
 from piratebox.errors import AlreadyInitialised, BadInput, NotAllowed
 from piratebox.i18n import N_
+from piratebox.storage import atomic_write
 from piratebox.text import clean_line
 
 ROLES = ("box", "hub")
@@ -51,6 +56,55 @@ class Actor:
         return self.save(record, moderating)
 
 
+class Box:
+    """A box opened once: its data directory, configuration, clock, identity and the
+    mediator's site settings. The web application keeps one for its life (in
+    app.extensions["box"]); each command opens one (app.py's `pass_box`); the sync, the
+    backup and the printing take it whole rather than those pieces one by one."""
+
+    def __init__(self, data_dir, config, clock, identity, site_settings):
+        self.data_dir = data_dir
+        self.config = config
+        self.clock = clock
+        self.identity = identity
+        self.site = site_settings
+
+    @classmethod
+    def open(cls, data_dir, overrides=None):
+        """Bind the database of `data_dir` (upgrading an older one) and read the rest, with
+        no connection open; `overrides` are a test's or the web application's configuration."""
+        open_existing(data_dir)
+        config = load_config(data_dir, overrides)
+        with db.connection_context():
+            return cls(data_dir, config, Clock.load(), identity(),
+                       site.load(config["SITE_URL"]))
+
+    @property
+    def id(self):
+        return self.identity["id"]
+
+    @property
+    def name(self):
+        return self.identity["name"]
+
+    @property
+    def role(self):
+        return self.identity["role"]
+
+    @property
+    def blobs(self):
+        return BlobStore(self.data_dir)
+
+    def actor(self):
+        """This box, now: what a change made here is stamped with."""
+        return Actor(box_id=self.id, now=self.clock.now(), blobs=self.blobs, role=self.role)
+
+    def settings_changed(self, values):
+        """The mediator saved the site settings (the village's name among them)."""
+        self.site = values
+        self.identity["name"] = values["box_name"]
+
+
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -60,9 +114,6 @@ def create(data_dir, role="box", name=None, now=None, database_url=None):
     `database_url` (a hub on PostgreSQL) is written to the data directory's config.ini, so
     every later command finds the same database.
     """
-    from piratebox.database import bind, initialised
-    from piratebox.storage import atomic_write
-
     if role not in ROLES:
         raise BadInput(N_("Unknown role {role}: choose box or hub."), role=role)
     name = clean_line(name)[:site.LIMITS["box_name"]] or None

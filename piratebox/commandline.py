@@ -18,7 +18,7 @@ class Refusal(click.ClickException):
     """A command that cannot do what was asked: one line, in the mediator's language."""
 
     def show(self, file=None):
-        click.echo(_("Error: %(message)s", message=self.format_message()),
+        click.echo(_("Error: {message}", message=self.format_message()),
                    file=file or sys.stderr)
 
 

@@ -9,8 +9,7 @@ import os
 
 from piratebox.errors import ConfigError
 from piratebox.i18n import N_
-
-MB = 1024 * 1024
+from piratebox.units import KB, MB
 
 DEFAULTS = {
     # The address people type (the mediator may set it on the admin page instead). Unset,
@@ -37,7 +36,7 @@ DEFAULTS = {
     "CONNECTIONS": 200,
     "CONNECTIONS_PER_ADDRESS": 16,
     "REQUEST_HEADER_SECONDS": 15,
-    "REQUEST_BODY_MIN_RATE": 32 * 1024,
+    "REQUEST_BODY_MIN_RATE": 32 * KB,
     "RESPONSE_MIN_RATE": 2048,
     "LOGIN_ATTEMPTS": 5,
     "LOGIN_WINDOW_SECONDS": 900,

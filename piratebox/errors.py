@@ -72,6 +72,11 @@ class NotAllowed(PirateboxError):
     status = 403
 
 
+class NotHere(PirateboxError):
+    """A page this box's role has no use for (a café poster at a hub)."""
+    status = 404
+
+
 class TooManyRequests(PirateboxError):
     status = 429
 

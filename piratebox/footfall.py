@@ -114,14 +114,6 @@ def save(counts):
                           update={Footfall.phones: phones}).execute())
 
 
-def recent_at(now, zone_name):
-    """Phones per day (the last CHART_DAYS) and per week (the impact chart's weeks)."""
-    from piratebox.impact import chart_weeks
-
-    today = datetime.fromtimestamp(now, display_zone(zone_name)).date()
-    return recent(today, chart_weeks(now, zone_name))
-
-
 def recent(today, weeks):
     """Phones per day for the last CHART_DAYS days, and per week for the given Mondays:
     ([(day, phones)], [(monday, phones)]), oldest first, a day without count at zero."""

@@ -6,6 +6,9 @@ tool. Any other language is a .po file dropped in piratebox/translations/ (LANG.
 from messages.pot, see docs/languages.md): the box offers it with no change to the code,
 takes its plural rule from its Plural-Forms header, and says in French what it does not
 translate yet.
+
+Translators see one placeholder syntax, `{name}` (str.format), in every message: the
+pages', the command line's and the domain's (`Message`) alike.
 """
 
 import ast
@@ -419,16 +422,16 @@ class Voice:
 
     def __call__(self, message, /, **params):
         text = self.translator.gettext(message)
-        return text % params if params else text
+        return text.format(**params) if params else text
 
     def plural(self, singular, plural, n, **params):
-        return self.translator.ngettext(singular, plural, n) % {"num": n, **params}
+        return self.translator.ngettext(singular, plural, n).format(**{"num": n, **params})
 
 
 def english(message, /, **params):
     """The message as written in the code: what a library function says when its caller
     gives it no translation (tests, the web's own summaries)."""
-    return message % params if params else message
+    return message.format(**params) if params else message
 
 
 def print_progress(message, /, **params):

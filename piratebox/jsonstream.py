@@ -13,7 +13,9 @@ import hashlib
 import json
 import re
 
-CHUNK = 64 * 1024
+from piratebox.units import KB
+
+CHUNK = 64 * KB
 WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 

@@ -1,17 +1,19 @@
 """Private links: how an anonymous villager keeps the right to change what they posted.
 
 Posting an object or a file gives a random token, shown once as a link and a QR code
-and remembered in the phone's signed session cookie. The box keeps only its hash.
+and remembered in the phone's signed session cookie (piratebox/phone.py). The box keeps
+only its hash, in one table (models.PrivateKey) for every kind of link: its holder is
+the record's OWNER, or a CLAIMANT (who reserved an object, or waits for it).
 """
 
 import hashlib
 import hmac
 import secrets
 
-from flask import abort, request, session
+from models import PrivateKey
 
-OWNED_KEY = "owned"  # record id -> token, in this phone's signed session cookie
-MAX_OWNED = 40  # a cookie holds about 4 KB
+OWNER = "owner"
+CLAIMANT = "claimant"
 
 
 def new_token():
@@ -29,27 +31,22 @@ def matches(stored_hash, token):
     return hmac.compare_digest(stored_hash, token_hash(token))
 
 
-def remember(record_id, token):
-    owned = dict(session.get(OWNED_KEY, {}))
-    owned[record_id] = token
-    session[OWNED_KEY] = dict(list(owned.items())[-MAX_OWNED:])
+def give(record_id, holder=OWNER):
+    """A new private link of `record_id` for `holder` (replacing any earlier one); the token."""
+    token = new_token()
+    PrivateKey.insert(record_id=record_id, holder=holder, token_hash=token_hash(token)
+                      ).on_conflict(conflict_target=[PrivateKey.record_id, PrivateKey.holder],
+                                    update={PrivateKey.token_hash: token_hash(token)}).execute()
+    return token
 
 
-def token_for(record_id):
-    """The token this request carries for a record: from a form, else from the cookie."""
-    return request.form.get("token") or session.get(OWNED_KEY, {}).get(record_id)
+def holds(record_id, token, holder=OWNER):
+    """Is `token` the private link of `record_id` for `holder`?"""
+    key = PrivateKey.get_or_none((PrivateKey.record_id == record_id)
+                                 & (PrivateKey.holder == holder))
+    return matches(key and key.token_hash, token)
 
 
-def claim_link(record_id, token_matches):
-    """A private link carries ?token=: if it is right, move it into this phone's cookie.
-
-    Returns True when the page should redirect to itself without the token (so it never
-    stays in the address bar or the history); a wrong token is a 403.
-    """
-    token = request.args.get("token")
-    if not token:
-        return False
-    if not token_matches(record_id, token):
-        abort(403)
-    remember(record_id, token)
-    return True
+def forget(record_id, holder=OWNER):
+    PrivateKey.delete().where((PrivateKey.record_id == record_id)
+                              & (PrivateKey.holder == holder)).execute()

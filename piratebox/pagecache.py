@@ -35,7 +35,7 @@ from collections import OrderedDict, namedtuple
 from flask import current_app, g, get_flashed_messages, request, session
 from markupsafe import Markup
 
-from piratebox import portal, security
+from piratebox import phone, portal, security
 
 # Made anew by each process and holding NUL, which no stored text, form or address may
 # carry (piratebox/security.py, piratebox/text.py): no text can make the cache put a
@@ -138,7 +138,7 @@ def digest(text):
 
 def is_mediator():
     """The mediator's pages carry moderation controls: never shared, never kept."""
-    return bool(session.get("admin_epoch"))
+    return phone.looks_like_mediator(session)
 
 
 def rendering_for_cache():
@@ -177,10 +177,8 @@ def render(render_page, sections, variant="", mimetype="text/html"):
     cache = current_app.extensions["page_cache"]
     if not cache.seconds or is_mediator():
         return current_app.response_class(render_page(), mimetype=mimetype)
-    from piratebox.web import public_base  # web imports this module
-
-    bucket = int(current_app.extensions["clock"].now() // cache.seconds)
-    context = (g.lang, portal.in_mini_browser(), public_base())
+    bucket = int(current_app.extensions["box"].clock.now() // cache.seconds)
+    context = (g.lang, portal.in_mini_browser(), phone.public_base())
     page = cache.page((request.full_path, *context, variant), sections, bucket,
                       lambda: render_for_cache(render_page, (*context, bucket)))
     text, personal = personalize(page.text)

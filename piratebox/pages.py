@@ -21,10 +21,10 @@ ONE_YEAR = 365 * 24 * 3600
 @bp.get("/")
 def home():
     current_app.extensions["portal"].welcome(request.remote_addr)
-    now = current_app.extensions["clock"].now()
+    now = current_app.extensions["box"].clock.now()
     return pagecache.render(lambda: render_template(
         "home.html", next_events=events.upcoming(now, 3),
-        latest_items=catalogue.latest(6, current_app.extensions["box"]["role"] == "box"),
+        latest_items=catalogue.latest(6, current_app.extensions["box"].role == "box"),
         latest_messages=board.latest(now, current_app.config["BOARD_DAYS"], 3),
         kinds=events.KINDS), ("catalogue", "events", "board"))
 
@@ -52,14 +52,14 @@ def healthz():
         database_ok = True
     except Exception:  # noqa: BLE001 - any failure here is what the health check reports
         database_ok = False
-    usage = disk_usage(current_app.extensions["data_dir"].path)
+    usage = disk_usage(current_app.extensions["box"].data_dir.path)
     body = {
         "status": "ok" if database_ok else "degraded",
         "database": "ok" if database_ok else "error",
-        "disk_free_bytes": usage["free"],
-        "disk_total_bytes": usage["total"],
+        "disk_free_bytes": usage.free,
+        "disk_total_bytes": usage.total,
         "version": __version__,
-        "clock_doubtful": current_app.extensions["clock"].is_doubtful(),
+        "clock_doubtful": current_app.extensions["box"].clock.is_doubtful(),
     }
     response = jsonify(body)
     response.status_code = 200 if database_ok else 503

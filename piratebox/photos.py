@@ -21,8 +21,9 @@ import warnings
 
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
+from piratebox.rules import MAX_PHOTOS
+from piratebox.units import MB
 
-MB = 1024 * 1024
 FULL_SIZE = 1280
 THUMB_SIZE = 320
 JPEG_QUALITY = 82
@@ -232,3 +233,20 @@ def _encode(image, size):
     out = io.BytesIO()
     copy.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
     return out.getvalue()
+
+
+def store(uploads, actor, kept=0):
+    """Re-encode each uploaded photo and store it; refuse them all if one is bad, or if
+    they and the `kept` photos the object already shows would be more than MAX_PHOTOS."""
+    uploads = [upload for upload in uploads if size_of(upload)]
+    if kept + len(uploads) > MAX_PHOTOS:
+        raise BadInput(N_("At most 3 photos per object: untick one you have to make room.")
+                       if kept else N_("At most 3 photos per object."))
+    processed = [process(data) for data in uploads]  # raises before any write
+    stored = []
+    for full, thumb in processed:
+        stored.append({
+            "full": actor.blobs.put_bytes(full, "photo", actor.now),
+            "thumb": actor.blobs.put_bytes(thumb, "thumb", actor.now),
+        })
+    return stored

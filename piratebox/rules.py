@@ -18,14 +18,13 @@ from datetime import date
 
 from models import Event, Exchange, Item, Message, SharedFile, Tally, WaitingEntry
 from piratebox import events
-from piratebox.blobs import HASH_PATTERN
 from piratebox.catalogue import categories
 from piratebox.errors import BadInput
 from piratebox.files import names
 from piratebox.i18n import N_
+from piratebox.patterns import ID, SHA256
 from piratebox.text import clean_block, clean_line, clean_name
 
-ID = re.compile(r"\A[a-z2-7]{26}\Z")  # a record's or a box's id (models.new_id)
 ISO_DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 # The largest integer every JSON reader keeps exact: no version, size or count above it.
 MAX_VERSION = 2**53
@@ -36,7 +35,7 @@ MAX_PHOTOS = 3
 MAX_TALLY = 10_000
 MAX_MASS_KG = 1000.0
 
-TOO_LONG = N_("Too long: at most %(limit)d characters.")
+TOO_LONG = N_("Too long: at most {limit} characters.")
 CHOOSE = N_("Choose one of the options.")
 GIVE_DATE = N_("Give a date, for example 2026-12-31.")
 WHOLE_NUMBER = N_("Give a whole number, 0 or more.")
@@ -174,7 +173,7 @@ class Photos(Field):
             return value, NOT_VALID
         valid = isinstance(photos, list) and len(photos) <= MAX_PHOTOS and all(
             isinstance(photo, dict) and all(isinstance(photo.get(size), str)
-                                            and HASH_PATTERN.match(photo[size])
+                                            and SHA256.match(photo[size])
                                             for size in ("full", "thumb"))
             for photo in photos)
         return value, None if valid else NOT_VALID
@@ -220,7 +219,7 @@ FIELDS = {
     },
     SharedFile: {
         "name": Name(names.clean_name), "folder": Name(names.clean_folder),
-        "blob": Pattern(HASH_PATTERN), "size": Whole(MAX_VERSION),
+        "blob": Pattern(SHA256), "size": Whole(MAX_VERSION),
         "media_type": Choice(names.PREVIEW_TYPES | {""}), "hidden": Flag(),
         "network": Flag(), "expires_at": _time(null=True),
     },

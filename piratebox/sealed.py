@@ -1,6 +1,6 @@
 """Secrets sealed with a passphrase, with the standard library's primitives only.
 
-A backup on the mediator's stick carries the box's keys only sealed (piratebox/backup.py).
+A backup on the mediator's stick carries the box's keys only sealed (piratebox/backup/logic.py).
 
 - The key: PBKDF2-HMAC-SHA256 of the passphrase, a random 16-byte salt, the box's rounds
   (PASSWORD_HASH_ROUNDS), 64 bytes: the first 32 encrypt, the last 32 authenticate.

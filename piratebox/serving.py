@@ -23,7 +23,7 @@ channel and parser below, given to waitress's server in place of its own, decide
 - a body is refused at the headers when its declared length is more than its URL
   accepts (piratebox/bodies.py) or than the data disk holds above the reserve, counting
   the copy the app makes of it and the bodies already on their way, and one address may
-  hold at most a share of that room (files.upload.fits); a chunked body is counted as it
+  hold at most a share of that room (spool.fits); a chunked body is counted as it
   arrives. The app answers with its own error page; what the phone goes on sending is read
   and thrown away for a while, so that it sees that page; then the connection closes.
 
@@ -50,18 +50,19 @@ from waitress.server import BaseWSGIServer, create_server
 from waitress.task import WSGITask
 
 from piratebox import bodies
-from piratebox.files.upload import COPIES, MAX_FILES_PER_UPLOAD, DiskFull, fits
 from piratebox.i18n import N_, Translator
 from piratebox.portal import REACHED_KEY
+from piratebox.spool import COPIES, DiskFull, fits
+from piratebox.units import KB, MB
 
 log = logging.getLogger("piratebox.serving")
 
 # Bodies up to this size stay in memory; a larger one goes to a temporary file, and only
 # those are weighed against the disk. 200 connections x 64 KB is what a router can spare.
-IN_MEMORY_BODY = 64 * 1024
+IN_MEMORY_BODY = 64 * KB
 # A refused body: how long the rest is read and thrown away after the answer is sent.
 DISCARD_SECONDS = 30
-CHUNKED_STEP = 4 * 1024 * 1024
+CHUNKED_STEP = 4 * MB
 # A phone may buffer this many large bodies at once (a file share upload, a photo form).
 DISK_BODIES_PER_ADDRESS = 2
 # What one connection may hold open: its socket, the body's temporary file, an answer's.
@@ -74,7 +75,7 @@ BROWSER_CONNECTIONS = 6
 ROOM_TO_REPLACE = 8
 # An answer is never buffered on the disk; a worker thread waits for the phone only past
 # this much of a generated answer (pages are tens of KB; files are sent from the file).
-ANSWER_IN_MEMORY = 1024 * 1024
+ANSWER_IN_MEMORY = MB
 NEVER = 2**62
 
 TOO_MANY_CONNECTIONS = N_("Too many connections from this phone: try again in a moment.")
@@ -446,14 +447,14 @@ def serve(app, host, port, threads):
 def make_server(app, host, port, threads):
     """The guarded server, listening already (an OSError if the port cannot be had)."""
     config = app.config
-    capacity = fit_descriptors(config["CONNECTIONS"], threads)
+    capacity = fit_descriptors(config["CONNECTIONS"], threads, bodies.most_files(config))
     socket_map = {}
     server = create_server(
         app, map=socket_map, host=host, port=port, threads=threads, ident="piratebox",
         connection_limit=capacity + ROOM_TO_REPLACE,
         # the last resort for a connection nobody reads from (the deadlines come first)
         channel_timeout=60,
-        max_request_header_size=64 * 1024,
+        max_request_header_size=64 * KB,
         max_request_body_size=bodies.largest(config) + 1,
         inbuf_overflow=IN_MEMORY_BODY,
         outbuf_overflow=NEVER,
@@ -468,10 +469,10 @@ def make_server(app, host, port, threads):
     return server
 
 
-def fit_descriptors(connections, threads):
+def fit_descriptors(connections, threads, files_per_request):
     """Make room for every connection's files under the process's descriptor limit, or
     take fewer connections: a server out of descriptors cannot even send an error page."""
-    per_request = max(bodies.MAX_PHOTO_PARTS, MAX_FILES_PER_UPLOAD) + 4
+    per_request = files_per_request + 4
     needed = (connections + ROOM_TO_REPLACE) * DESCRIPTORS_PER_CONNECTION \
         + threads * per_request + DESCRIPTORS_BESIDES
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

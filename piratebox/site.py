@@ -1,7 +1,7 @@
 """The mediator's settings for the village: wifi name and password, address, name, welcome.
 
 Kept in the database (they are the village's, edited on the admin page), read into
-app.extensions["site"] at start and after each change.
+app.extensions["box"].site at start and after each change.
 """
 
 import ipaddress
@@ -40,7 +40,7 @@ def validate(form):
     errors = {}
     for name, limit in LIMITS.items():
         if len(values[name].encode("utf-8") if name == "wifi_ssid" else values[name]) > limit:
-            errors[name] = N_("Too long: at most %(limit)d characters.")
+            errors[name] = N_("Too long: at most {limit} characters.")
     if not values["box_name"]:
         errors["box_name"] = N_("Give the village's name.")
     if not values["wifi_ssid"]:

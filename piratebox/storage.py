@@ -7,11 +7,14 @@ either the old file or the new one, never half of one.
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import secrets
 import shutil
 import threading
 from pathlib import Path
+
+from piratebox.units import KB, MB
 
 DATABASE_NAME = "piratebox.db"
 SECRET_KEY_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
@@ -150,15 +153,18 @@ def _owner_alive(lock_file):
 
 
 @contextlib.contextmanager
-def atomic_file(path, mode=0o644, suffix=".tmp"):
+def atomic_file(path, mode=0o644, suffix=".tmp", scratch=None):
     """A file handle whose content appears at `path` only once it is complete.
 
-    It writes to a temporary name in the same directory; on success the file is flushed
-    to the device, renamed over `path` and the rename made durable, so readers see the
-    old content or the new, never a mix. On any error the temporary file is removed.
+    It writes to a temporary name in the same directory (or in `scratch`, a folder of the
+    same filesystem that start-up cleans: the blob store's folders hold blobs alone); on
+    success the file is flushed to the device, renamed over `path` and the rename made
+    durable, so readers see the old content or the new, never a mix. On any error the
+    temporary file is removed.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{suffix}")
+    tmp = (Path(scratch) if scratch else path.parent) / \
+        f".{path.name}.{secrets.token_hex(4)}{suffix}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -172,13 +178,13 @@ def atomic_file(path, mode=0o644, suffix=".tmp"):
     fsync_dir(path.parent)
 
 
-def atomic_write(path, data, mode=0o644):
+def atomic_write(path, data, mode=0o644, scratch=None):
     """Write bytes to `path` atomically (see atomic_file)."""
-    with atomic_file(path, mode) as handle:
+    with atomic_file(path, mode, scratch=scratch) as handle:
         handle.write(data)
 
 
-def atomic_copy(source, target, chunk=1024 * 1024):
+def atomic_copy(source, target, chunk=MB):
     """Copy a file atomically; memory stays at one chunk whatever the size (backups of
     photos and shared files)."""
     with open(source, "rb") as reader, atomic_file(target, suffix=".partial") as writer:
@@ -200,8 +206,16 @@ def fsync_dir(folder):
 
 
 def disk_usage(path):
-    usage = shutil.disk_usage(path)
-    return {"total": usage.total, "used": usage.used, "free": usage.free}
+    """The disk that holds `path`: its total, used and free bytes (named as shutil's)."""
+    return shutil.disk_usage(path)
+
+
+def file_digest(handle, chunk=256 * KB):
+    """The SHA-256 (hex) of what an open binary file has left to read, a chunk at a time."""
+    hasher = hashlib.sha256()
+    for block in iter(lambda: handle.read(chunk), b""):
+        hasher.update(block)
+    return hasher.hexdigest()
 
 
 def shred(path):

@@ -102,6 +102,6 @@ class LazyRule(Rule):
 
 def init_app(app):
     app.url_rule_class = LazyRule
-    app.jinja_env.bytecode_cache = TemplateCache(app.extensions["data_dir"].cache / "templates")
+    app.jinja_env.bytecode_cache = TemplateCache(app.extensions["box"].data_dir.cache / "templates")
     app.jinja_env.globals["url_for"] = cached_url_for
     app.session_interface = BoxSessions()

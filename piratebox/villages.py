@@ -9,7 +9,7 @@ import json
 
 from models import Peer, Setting
 from piratebox import box
-from piratebox.rules import ID
+from piratebox.patterns import ID
 from piratebox.text import clean_line
 
 MAX_NAME = 120

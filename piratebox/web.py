@@ -1,11 +1,8 @@
 """The request lifecycle shared by every page: database, language, security, errors, logging."""
 
 import functools
-import hmac
 import io
 import logging
-import re
-import secrets
 from collections import Counter
 from datetime import date
 from functools import cached_property
@@ -18,7 +15,6 @@ from flask import (
     render_template,
     request,
     session,
-    url_for,
 )
 from werkzeug.exceptions import HTTPException
 
@@ -29,56 +25,19 @@ from piratebox import (
     pagecache,
     portal,
     security,
-    site,
+    spool,
     tuning,
     typography,
 )
-from piratebox.blobs import BlobStore
-from piratebox.box import Actor
 from piratebox.errors import PirateboxError, TooManyRequests
-from piratebox.files import upload
 from piratebox.i18n import N_, Translator, best_language, offered_languages
+from piratebox.phone import is_admin, public_base, remember_phone, reporter
 from piratebox.timefmt import local_datetime
 
 access_log = logging.getLogger("piratebox.access")
 error_log = logging.getLogger("piratebox")
 
 LANGUAGE_COOKIE = "lang"
-
-# Endpoints shown in the menu, in order, as soon as the feature that serves them exists.
-MENU = [
-    ("pages.home", N_("Home")),
-    ("catalogue.index", N_("Objects")),
-    ("files.index", N_("Files")),
-    ("board.index", N_("Board")),
-    ("events.index", N_("Agenda")),
-    ("stats.index", N_("Impact")),
-]
-
-
-# What a Host header may look like to be written into a link: a name or an address and a
-# port, nothing that could carry a path or a second host.
-PLAIN_HOST = re.compile(
-    r"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
-
-
-def public_base():
-    """The address links and QR codes carry on a page: the one the mediator set (or
-    SITE_URL), else the one this phone used. The captive portal has already turned away
-    every Host that is not the box's (piratebox/portal.py), and one that is not a plain
-    host name is ignored: a forged Host changes nothing but the forger's own page (the
-    page cache keys its copies by this address)."""
-    configured = current_app.extensions["site"]["site_url"]
-    if configured:
-        return configured
-    if PLAIN_HOST.match(request.host):
-        return f"http://{request.host}"
-    return site.DEFAULT_ADDRESS
-
-
-def public_url(endpoint, **values):
-    return public_base() + url_for(endpoint, **values)
-
 
 class BoxRequest(Request):
     """Flask's request, with the body limits of piratebox/bodies.py: the bytes, parts and
@@ -111,8 +70,10 @@ class BoxRequest(Request):
         if self.file_parts > rule.max_files:
             raise bodies.too_many_files(rule.max_files)
         if rule.spooled_file_bytes:
-            return upload.open_spool(total_content_length, rule.spooled_file_bytes,
-                                     rate_limited=bool(rule.rate_bucket))
+            if rule.rate_bucket and spool.is_first():
+                within_limit(rule.rate_bucket, current_app.config[rule.rate_setting],
+                             rule.rate_message)
+            return spool.open_spool(total_content_length, rule.spooled_file_bytes)
         return super()._get_file_stream(total_content_length, content_type, filename,
                                         content_length)
 
@@ -126,9 +87,7 @@ class EmptyFileInput(io.BytesIO):
 
 def actor():
     """This box, now: what every change made through the web is stamped with."""
-    extensions = current_app.extensions
-    return Actor(box_id=extensions["box"]["id"], now=extensions["clock"].now(),
-                 blobs=BlobStore(extensions["data_dir"]), role=extensions["box"]["role"])
+    return current_app.extensions["box"].actor()
 
 
 POSTED_A_LOT = N_("You have posted a lot this hour: wait {minutes} minutes, or ask the "
@@ -140,14 +99,22 @@ CHANGED_A_LOT = N_("This phone has changed a lot on the box this hour: wait {min
 # database: the mediator must be able to log in on a full box, to make room.
 OWN_LIMITS = {"admin.login", "admin.logout"}
 REPORTS_PER_HOUR = 20
-PHONE_KEY = "phone"  # this phone's own random id, in its session cookie
-SEEN_KEY = "seen"  # when the box first saw this phone, in its session cookie
 
 
 def photo_uploads():
     """The photos a form sent, as the files the form parser wrote: never read whole into
     memory (photos.process reads one at a time)."""
     return [f.stream for f in request.files.getlist("photos") if f and f.filename]
+
+
+def deletion_confirmed():
+    """Deleting takes two gestures, with scripts or without: a box ticked, then the button
+    (templates/_forms.html, delete_form). The browser insists on the box, which is
+    required; a browser that does not is answered here, with a message on its next page."""
+    if request.form.get("confirm") == "yes":
+        return True
+    flash(gettext("Nothing was deleted: tick the box above the button first."), "error")
+    return False
 
 
 def within_limit(bucket, per_hour, message):
@@ -157,8 +124,6 @@ def within_limit(bucket, per_hour, message):
     missing field or a bad photo costs nothing; the mediator logged in is never limited.
     `message` is a message id that may name {minutes}, the wait before trying again.
     """
-    from piratebox.admin import is_admin
-
     if is_admin():
         return
     wait = current_app.extensions["limiter"].retry_after(bucket, request.remote_addr,
@@ -177,29 +142,6 @@ def rate_limit(bucket, per_hour, message):
     count_success(bucket)
 
 
-def reporter():
-    """This phone as moderation counts it: keyed hashes of its address and cookie id, and
-    whether the box first saw it long enough ago for its report to hide anything."""
-    phone = session.get(PHONE_KEY)
-    if not phone:
-        phone = session[PHONE_KEY] = secrets.token_urlsafe(12)
-    seen_for = current_app.extensions["clock"].now() - session.get(SEEN_KEY, float("inf"))
-    return moderation.Reporter(address=keyed("address", request.remote_addr),
-                               phone=keyed("phone", phone),
-                               known=seen_for >= current_app.config["REPORTER_SEEN_HOURS"] * 3600)
-
-
-def remember_phone():
-    """Note in its cookie when the box first saw this phone (by the box's clock)."""
-    if SEEN_KEY not in session:
-        session[SEEN_KEY] = int(current_app.extensions["clock"].now())
-
-
-def keyed(kind, value):
-    secret = str(current_app.secret_key).encode("utf-8")
-    return hmac.new(secret, f"{kind}:{value}".encode(), "sha256").hexdigest()[:32]
-
-
 def report(record, subject, reason):
     """A visitor reports a record: once per phone, and a phone's reports limited together."""
     rate_limit("report", REPORTS_PER_HOUR, REPORTED_A_LOT)
@@ -212,13 +154,13 @@ def report(record, subject, reason):
 
 def gettext(message, /, **params):
     text = g.translator.gettext(message) if "translator" in g else message
-    return text % params if params else text
+    return text.format(**params) if params else text
 
 
 def ngettext(singular, plural, n, **params):
     translator = g.translator if "translator" in g else Translator("en")
     params.setdefault("num", n)
-    return translator.ngettext(singular, plural, n) % params
+    return translator.ngettext(singular, plural, n).format(**params)
 
 
 # Phones send few different Accept-Language headers: each is read once (a router takes
@@ -246,7 +188,7 @@ def before_request():
     portal_answer = current_app.extensions["portal"].answer()
     if portal_answer is not None:
         return portal_answer
-    current_app.extensions["clock"].follow()
+    current_app.extensions["box"].clock.follow()
     remember_phone()
     choose_language()
     security.check_text_input()
@@ -262,23 +204,21 @@ def count_phone():
     checks do not."""
     if request.endpoint != "pages.healthz":
         current_app.extensions["footfall"].saw(request.remote_addr or "",
-                                               current_app.extensions["clock"].now())
+                                               current_app.extensions["box"].clock.now())
 
 
 def limit_changes():
     """Every state change of a visitor counts against its phone's hourly limit, and none is
     taken once the disk is down to half its reserve (the mediator's are)."""
-    from piratebox.admin import is_admin
-
     if request.endpoint in OWN_LIMITS or is_admin():
         return
     within_limit("change", current_app.config["CHANGES_PER_HOUR"], CHANGED_A_LOT)
-    upload.check_room_to_write(current_app.extensions["data_dir"], current_app.config)
+    spool.check_room_to_write(current_app.extensions["box"].data_dir, current_app.config)
 
 
 def after_request(response):
     if request.method in security.UNSAFE_METHODS and response.status_code < 400:
-        current_app.extensions["clock"].remember()
+        current_app.extensions["box"].clock.remember()
         current_app.extensions["page_cache"].changed(
             pagecache.sections_changed_by(request.blueprint))
         count_success("change")
@@ -362,7 +302,8 @@ TRACEBACK_EVERY_SECONDS = 60
 
 def menu():
     views = current_app.view_functions
-    return [(endpoint, label) for endpoint, label in MENU if endpoint in views]
+    return [(endpoint, label) for endpoint, label in current_app.extensions["menu"]
+            if endpoint in views]
 
 
 def translations_for_templates():
@@ -374,7 +315,7 @@ def translations_for_templates():
 
     def translate(message, **params):
         text = look_up(message, message)
-        return text % params if params else text
+        return text.format(**params) if params else text
 
     return translate
 
@@ -401,7 +342,7 @@ def template_globals():
 def display(function, *args, **kwargs):
     """Call a typography function with this request's language, zone and present time."""
     return function(*args, current_app.config["TIMEZONE"], g.get("lang", "fr"),
-                    now=current_app.extensions["clock"].now(), **kwargs)
+                    now=current_app.extensions["box"].clock.now(), **kwargs)
 
 
 def datetime_filter(timestamp):
@@ -423,7 +364,7 @@ def iso_day_filter(text):
         day = date.fromisoformat(text)
     except (TypeError, ValueError):
         return text
-    this_year = local_datetime(current_app.extensions["clock"].now(),
+    this_year = local_datetime(current_app.extensions["box"].clock.now(),
                                current_app.config["TIMEZONE"]).year
     return typography.day(day, g.get("lang", "fr"), this_year)
 
@@ -458,7 +399,7 @@ def init_app(app):
     app.before_request(before_request)
     app.after_request(after_request)
     app.request_class = BoxRequest
-    app.teardown_request(upload.discard_unadopted)
+    app.teardown_request(spool.discard_unadopted)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(PirateboxError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -33,7 +33,7 @@ sys.path.insert(0, {root!r})
 import app  # the server's imports, as in the server
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 from PIL import Image
-from piratebox import printing
+from piratebox.printing import logic as printing
 from piratebox.i18n import Translator
 site = {{"box_name": "Saint-Bonnet", "site_url": "http://boite.lan", "wifi_ssid": "CoCoTe",
          "wifi_password": ""}}

@@ -5,8 +5,8 @@
     python scripts/extract-messages.py --check  exit 1 when messages.pot is out of date
 
 A new language starts as a copy of messages.pot named after it (oc.po, frp.po), with its
-Language and Plural-Forms set in the header: see docs/languages.md. Messages carry their
-placeholders in either syntax, %(name)s or {name}: both are flagged for the translator.
+Language and Plural-Forms set in the header: see docs/languages.md. Messages name their
+values {name}, flagged python-brace-format for the translator.
 Standard library only.
 """
 
@@ -33,7 +33,6 @@ msgstr ""
 "Content-Transfer-Encoding: 8bit\\n"
 "Plural-Forms: nplurals=2; plural=(n > 1);\\n"
 """
-PERCENT = re.compile(r"%\(\w+\)[sd]")
 BRACES = re.compile(r"\{\w+\}")
 
 
@@ -42,11 +41,8 @@ def template_text(root=ROOT):
     for message, (plural, places) in sorted(entries_in_tree(root).items()):
         # files only, as xgettext --add-location=file: a line moved is no new template
         lines = [f"#: {' '.join(sorted({place.rpartition(':')[0] for place in places}))}"]
-        flags = [flag for flag, pattern in (("python-format", PERCENT),
-                                            ("python-brace-format", BRACES))
-                 if pattern.search(message + (plural or ""))]
-        if flags:
-            lines.append(f"#, {', '.join(flags)}")
+        if BRACES.search(message + (plural or "")):
+            lines.append("#, python-brace-format")
         lines.append(f"msgid {po_quote(message)}")
         if plural:
             lines += [f"msgid_plural {po_quote(plural)}", 'msgstr[0] ""', 'msgstr[1] ""']

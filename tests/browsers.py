@@ -42,6 +42,43 @@ def available(name):
     return bool(FIREFOX)
 
 
+# Words, and numbers with their unit, that a line break cut inside, as "word in tag.class".
+# A word is what lies between breakable spaces, hyphens and slashes (a no-break space joins
+# "2,7 Ko"). Allowed: hyphenation where the browser has dictionaries (Firefox; Debian's
+# Chromium has none, so it measures a layout that fits without), a word longer than its
+# whole line, and what the stylesheet lets be cut anywhere (an address, a link, a code).
+CUT_WORDS = r"""
+const probe = document.createElement('div');
+probe.lang = 'fr';
+probe.style.cssText = 'position:absolute;visibility:hidden;width:3em;hyphens:auto;' +
+  '-webkit-hyphens:auto;overflow-wrap:normal';
+probe.textContent = 'anticonstitutionnellement';
+document.body.appendChild(probe);
+const hyphenates = probe.scrollWidth <= probe.clientWidth + 1;
+probe.remove();
+const cut = [], range = document.createRange();
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  const node = walker.currentNode, el = node.parentElement;
+  if (!el.getClientRects().length || el.closest('code, pre, svg, .address, .link')) continue;
+  const hyphenated = hyphenates && getComputedStyle(el).hyphens === 'auto';
+  for (const m of node.textContent.matchAll(/[^ \t\n\r\u2009\u200b\/-]+[\/-]?/g)) {
+    range.setStart(node, m.index);
+    range.setEnd(node, m.index + m[0].length);
+    const lines = new Set([...range.getClientRects()].filter(r => r.width > 0)
+                          .map(r => Math.round(r.top)));
+    if (lines.size < 2 || (hyphenated && /^[(«"]?[\p{L}’']+[\/-]?[,.;:!?)»]*$/u.test(m[0])))
+      continue;
+    let box = el;  // a word longer than its whole line cannot but be cut
+    while (getComputedStyle(box).display === 'inline') box = box.parentElement;
+    const wide = [...range.getClientRects()].reduce((sum, r) => sum + r.width, 0);
+    if (wide > box.clientWidth) continue;
+    cut.push(m[0] + ' in ' + el.tagName.toLowerCase() + (el.className ? '.' + el.className : ''));
+  }
+}
+return cut;"""
+
+
 class Phone:
     """What a test does with a browser, the same in both."""
 
@@ -134,8 +171,9 @@ class Phone:
         self._current = name
 
     def check_fits(self, min_font_px=12):
-        """No horizontal scrolling, and no text smaller than `min_font_px` (measured by the
-        browser; the test's own script runs even when the page's scripts are off)."""
+        """No horizontal scrolling, no text smaller than `min_font_px` and no word or number
+        cut inside by a line break (measured by the browser; the test's own script runs even
+        when the page's scripts are off)."""
         width, viewport, smallest = self.script("""
             let smallest = 100;
             for (const el of document.querySelectorAll('body *')) {
@@ -147,6 +185,8 @@ class Phone:
         assert viewport == PHONE[0], f"{self.name}: a {viewport}px window, not a phone's"
         assert width <= viewport, f"{self.url}: {width}px wide on a {viewport}px screen"
         assert smallest >= min_font_px, f"{self.url}: text of {smallest}px"
+        cut = self.script(CUT_WORDS)
+        assert cut == [], f"{self.name} at {self.url}: cut inside by a line break: {cut}"
 
     def visit(self, url):
         self.get(url)

@@ -69,7 +69,7 @@ def post_from_page(client, page, action, data, **kwargs):
 def phone_seen_before(app, address):
     """A visitor's phone that the box first saw long ago, as its cookie says (reports from
     phones the box has just met never hide anything: piratebox/moderation.py)."""
-    from piratebox.web import SEEN_KEY
+    from piratebox.phone import SEEN_KEY
 
     visitor = app.test_client()
     visitor.environ_base["REMOTE_ADDR"] = address

@@ -479,10 +479,10 @@ def swap_database(folder, other_database, link):
         target.symlink_to(other_database)
     else:
         shutil.copy(other_database, target)
-    from piratebox.backup import file_digest
+    from piratebox.backup.logic import digest_of
 
     entry = next(e for e in manifest["files"] if e["path"] == manifest["database"])
-    entry.update(sha256=file_digest(other_database), size=other_database.stat().st_size)
+    entry.update(sha256=digest_of(other_database), size=other_database.stat().st_size)
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -1419,7 +1419,7 @@ def cookie_of_a_phone_seen_a_day_ago(data_dir):
     import secrets
 
     from piratebox.clock import Clock
-    from piratebox.web import PHONE_KEY, SEEN_KEY
+    from piratebox.phone import PHONE_KEY, SEEN_KEY
 
     app = application.create_app({"DATA_DIR": str(data_dir.path), **TEST_CONFIG})
     with opened(data_dir):

@@ -65,7 +65,7 @@ def test_messages_expire_after_the_configured_days(make_app):
     app = make_app(BOARD_DAYS=60)
     client = app.test_client()
     write(client, "Vieux message")
-    clock = app.extensions["clock"]
+    clock = app.extensions["box"].clock
     clock.correct(clock.now() + 61 * DAY, "admin")
     write(client, "Nouveau message")
     html = client.get("/board/").get_data(as_text=True)

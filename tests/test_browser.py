@@ -137,6 +137,21 @@ def test_an_object_is_reserved_and_the_reservation_cancelled(server, phone, tag)
     assert "Disponible" in phone.text
 
 
+def test_an_object_is_deleted_only_once_its_box_is_ticked(server, phone, tag):
+    title = f"Chaise bancale {tag}"
+    offer(phone, server, title)
+    manage = phone.url
+    phone.submit("form[action$='/manage/delete']")  # a mis-tap: the browser asks for the box
+    assert phone.script("return document.querySelector('input[name=confirm]')"
+                        ".validity.valueMissing")
+    phone.visit(f"{server.base}/items/{item_id_of(server, title)}")  # still there
+    phone.visit(manage)
+    phone.click("form[action$='/manage/delete'] input[name=confirm]")
+    phone.submit("form[action$='/manage/delete']")
+    phone.wait_for_text("L’objet est supprimé.")
+    phone.check_fits()
+
+
 def test_a_request_is_answered_with_an_offer_of_its_own(server, phone, tag):
     phone.visit(server.base + "/items/new?kind=request")
     phone.type("#title", f"Scie sauteuse {tag}")
@@ -380,6 +395,84 @@ def test_the_wifi_sign_in_window_says_how_to_send_photos_and_still_posts_without
         window.quit()
 
 
+@pytest.mark.parametrize("name", ["chromium", "firefox"])
+def test_no_word_or_number_is_cut_on_any_page_with_a_long_village_name(name, tmp_path):
+    """Every page of a lived-in box whose name is 30 characters long, seen at 360 px by
+    whoever may see it: nothing wider than the screen, no word or figure cut inside (the
+    language switch beside the name, the tables of figures, file names, dates)."""
+    from tests.test_pages import lived_in_box, page_paths
+
+    if not browsers.available(name):
+        pytest.skip(browsers.SKIP_REASONS[name])
+    folder = tmp_path / "data"
+    app, clients = lived_in_box(folder, name="Saint-Just-Saint-Rambert-Loire")
+    with app.app_context():
+        paths = page_paths()
+    links = {who: [re.sub(r"^https?://[^/]+", "", link.replace("&amp;", "&")) for page in pages
+                   for link in re.findall(r'<code class="link">([^<]+)</code>', clients[who].get(
+                       paths[page][1]).get_data(as_text=True))]
+             for who, pages in (("owner", ("manage-loan", "manage-request", "file-manage")),
+                                ("neighbour", ("object-reserved-for-me",)))}
+    phone = browsers.open_phone(name, False, tmp_path / name)
+    try:
+        with Server(folder, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0"}) as server:
+            for who, private in links.items():  # each phone takes its private links
+                phone.as_phone(who)
+                for link in private:
+                    phone.get(server.base + link)
+            phone.as_phone("mediator")
+            phone.get(server.base + "/admin/")
+            phone.type("input[type=password]", "village-secret")
+            phone.submit("form[action$='/admin/login']")
+            phone.wait_for_text("En attente de vous")
+            for page, (who, path) in paths.items():
+                phone.as_phone(who)
+                phone.visit(server.base + path)
+                assert phone.find_all("h1"), page
+    finally:
+        phone.quit()
+
+
+@pytest.mark.parametrize("name", ["chromium", "firefox"])
+def test_a_hubs_table_of_villages_fits_a_phone_without_cutting_a_figure(name, tmp_path):
+    """The hub's figures per box and per commune (long names, figures with decimals) and
+    its mediator's pages, at 360 px."""
+    from models import Exchange, Peer, new_id
+
+    if not browsers.available(name):
+        pytest.skip(browsers.SKIP_REASONS[name])
+    hub = DataDir(tmp_path / "hub")
+    box.create(hub, role="hub", name="Communauté de communes Loire-Forez")
+    open_existing(hub)
+    with db.connection_context():
+        box.set_password("village-secret", 1000)
+        for village, commune in (("Saint-Just-Saint-Rambert-Loire", "Saint-Just-Saint-Rambert"),
+                                 ("Chambles-sur-Loire", "Chambles")):
+            origin = new_id()
+            Peer.create(id=new_id(), role="box", name=village, commune=commune, key="0" * 64,
+                        created_at=1.79e9,
+                        box_id=origin)
+            for category in ("furniture_large", "clothes", "books"):
+                Exchange(id=new_id(), origin=origin, item_id=new_id(), action="given",
+                         kind="offer", mode="give", place="home", category=category,
+                         mass_kg=25.0, avoided_purchase=True, happened_at=1.79e9,
+                         ).save_change(origin, 1.79e9)
+    phone = browsers.open_phone(name, False, tmp_path / name)
+    try:
+        with Server(hub.path, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0"}) as server:
+            phone.visit(server.base + "/stats/")
+            assert "Saint-Just-Saint-Rambert-Loire" in phone.text and "51,7" in phone.text
+            phone.visit(server.base + "/admin/")
+            phone.type("input[type=password]", "village-secret")
+            phone.submit("form[action$='/admin/login']")
+            phone.wait_for_text("Le centre")
+            phone.check_fits()
+            for path in ("/admin/sync", "/admin/settings"):
+                phone.visit(server.base + path)
+    finally:
+        phone.quit()
+
+
 def as_mediator(phone, server, tag):
     """This setting's mediator, logged in (once: the phone keeps its session)."""
     phone.as_phone(f"mediator-{tag}")
@@ -395,9 +488,9 @@ def test_the_mediator_compares_the_weeks_photos_and_downloads_the_quarters_repor
     from datetime import date, timedelta
 
     from models import Tally
-    from piratebox import impact
     from piratebox.blobs import BlobStore
     from piratebox.box import Actor
+    from piratebox.impact.tally import record_tally
     from tests.test_weekly_photo import LAST_WEEK, scene, this_week
 
     # two weeks of this setting's own, far from the others' (each setting runs this test)
@@ -408,8 +501,8 @@ def test_the_mediator_compares_the_weeks_photos_and_downloads_the_quarters_repor
         actor = Actor(box.identity()["id"], 1_780_000_000.0, BlobStore(data_dir))
         for week, photo in ((monday, scene(LAST_WEEK)), (monday + timedelta(weeks=1),
                                                          scene(this_week()))):
-            impact.record_tally({"week_of": week.isoformat(), "deposited": 2, "taken": 1,
-                                 "note": tag}, [io.BytesIO(photo)], actor)
+            record_tally({"week_of": week.isoformat(), "deposited": 2, "taken": 1,
+                          "note": tag}, [io.BytesIO(photo)], actor)
         newer = Tally.get(Tally.week_of == (monday + timedelta(weeks=1)).isoformat()).id
     as_mediator(phone, server, tag)
     phone.visit(server.base + "/admin/tally")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
-from models import Blob, Exchange, Item, ItemKey, db, fold
+from models import Blob, Exchange, Item, PrivateKey, db, fold
 from tests.conftest import csrf_from, phone_seen_before
 from tests.images import exif_of, jpeg, png_header_only
 
@@ -112,7 +112,7 @@ def test_a_bad_photo_is_refused_and_nothing_is_saved(client, app, name, content,
     with db.connection_context():
         assert Item.select().count() == 0
         assert Blob.select().count() == 0
-    assert not any(p.is_file() for p in app.extensions["data_dir"].blobs.rglob("*"))
+    assert not any(p.is_file() for p in app.extensions["box"].data_dir.blobs.rglob("*"))
 
 
 @pytest.mark.parametrize(("fields", "field_error"), [
@@ -130,6 +130,40 @@ def test_bad_fields_are_shown_in_french_beside_the_field_with_the_typing_kept(cl
     assert "Ma description à garder" in html
     with db.connection_context():
         assert Item.select().count() == 0
+
+
+def edit_photos(client, item, keep, photos=()):
+    page = f"/items/{item.id}/manage"
+    data = {"csrf_token": token_of(client, page), "kind": "offer", "mode": "give",
+            "title": item.title, "category": item.category, "place": "home", "keep": keep,
+            "photos": [FileStorage(io.BytesIO(content), filename=name) for name, content in photos]}
+    stream, length, boundary = stream_encode_multipart(data, use_tempfile=False)
+    return client.post(f"{page}/edit", input_stream=stream, content_length=length,
+                       content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def test_the_owner_keeps_adds_and_removes_photos_each_on_purpose(client):
+    offer(client, photos=[("a.jpg", jpeg(color=(200, 0, 0))), ("b.jpg", jpeg(color=(0, 0, 200)))])
+    item = only_item()
+    first, second = item.photo_list()
+    page = client.get(f"/items/{item.id}/manage").get_data(as_text=True)
+    assert "Décochez une photo pour la retirer" in page
+    assert page.count('name="keep"') == 2 and page.count(" checked> <img") == 2
+
+    assert edit_photos(client, item, [first["full"], second["full"]],
+                       [("c.jpg", jpeg(color=(0, 200, 0)))]).status_code == 302
+    photos = only_item().photo_list()
+    assert photos[:2] == [first, second] and len(photos) == 3  # added, none replaced
+
+    response = edit_photos(client, only_item(), [p["full"] for p in photos],
+                           [("d.jpg", jpeg())])
+    assert response.status_code == 400 and "décochez-en une" in response.get_data(as_text=True)
+    assert only_item().photo_list() == photos
+
+    assert edit_photos(client, only_item(), [photos[2]["full"]]).status_code == 302
+    assert only_item().photo_list() == [photos[2]]  # only what was left ticked
+    gone = client.get(f"/photos/{first['full']}.jpg")
+    assert gone.status_code == 404
 
 
 def test_the_two_tap_deposit_needs_only_a_photo_and_a_category(client):
@@ -217,7 +251,7 @@ def test_a_wrong_manage_token_is_refused_and_changes_nothing(client):
     assert stranger.get(f"/items/{item.id}/manage?token=guess").status_code == 403
     assert stranger.get(f"/items/{item.id}/manage").status_code == 403
     response = post(stranger, f"/items/{item.id}/manage/delete", f"/items/{item.id}",
-                    token="guess")
+                    token="guess", confirm="yes")
     assert response.status_code == 403
     assert not only_item().deleted
 
@@ -232,8 +266,9 @@ def test_the_manage_link_works_on_another_phone_and_the_token_is_stored_hashed(c
     assert response.status_code == 302  # moved into the cookie, out of the address bar
     assert other_phone.get(f"/items/{item.id}/manage").status_code == 200
     with db.connection_context():
-        assert ItemKey.get().token_hash == hashlib.sha256(token.encode()).hexdigest()
-    database = app.extensions["data_dir"].database.read_bytes()
+        assert PrivateKey.get(record_id=item.id, holder="owner").token_hash == hashlib.sha256(
+            token.encode()).hexdigest()
+    database = app.extensions["box"].data_dir.database.read_bytes()
     assert token.encode() not in database
 
 
@@ -268,7 +303,7 @@ def test_filters_and_pagination(make_app):
 def test_objects_at_home_expire_after_30_days_unless_renewed(client, app):
     offer(client, title="Parapluie")
     offer(client, title="Dans la boîte", place="box")
-    clock = app.extensions["clock"]
+    clock = app.extensions["box"].clock
     clock.correct(clock.now() + 31 * DAY, "admin")
     html = client.get("/items/").get_data(as_text=True)
     assert "Parapluie" not in html and "Dans la boîte" in html
@@ -380,7 +415,7 @@ def test_photos_are_cached_by_hash_and_other_blobs_are_not_served(client, app):
         Blob.create(hash="a" * 64, size=1, kind="file", created_at=0)
     assert client.get(f"/photos/{'a' * 64}.jpg").status_code == 404
     assert client.get("/photos/../../secret_key.jpg").status_code == 404
-    app.extensions["data_dir"].blobs.joinpath(photo["full"][:2], photo["full"]).unlink()
+    app.extensions["box"].data_dir.blobs.joinpath(photo["full"][:2], photo["full"]).unlink()
     assert client.get(f"/photos/{photo['full']}.jpg").status_code == 404
 
 

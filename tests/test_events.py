@@ -74,7 +74,7 @@ def test_bad_fields_are_refused_and_nothing_is_saved(client, fields, error):
 
 def test_past_events_move_to_the_archive(admin, app, client):
     propose(admin, title="Marché de Noël", day="2030-12-20")
-    clock = app.extensions["clock"]
+    clock = app.extensions["box"].clock
     clock.correct(datetime(2030, 12, 21, tzinfo=UTC).timestamp(), "admin")
     assert "Marché de Noël" not in client.get("/events/").get_data(as_text=True)
     assert "Marché de Noël" in client.get("/events/archive").get_data(as_text=True)

@@ -65,7 +65,7 @@ def edit_and_delete(village, posted):
     assert village.submit(village.phone, f"/items/{reserved}/manage",
                           f"/items/{reserved}/manage/give", {}).status_code == 302
     assert village.submit(village.phone, f"/items/{deleted}/manage",
-                          f"/items/{deleted}/manage/delete", {}).status_code == 302
+                          f"/items/{deleted}/manage/delete", {"confirm": "yes"}).status_code == 302
 
 
 @on_both_engines
@@ -415,7 +415,7 @@ def test_a_deleted_or_hidden_objects_photos_are_no_longer_served_and_their_space
     assert len(list(bonnet.data.blobs.glob("*/*"))) == 2
 
     bonnet.submit(bonnet.phone, f"/items/{item_id}/manage", f"/items/{item_id}/manage/delete",
-                  {})
+                  {"confirm": "yes"})
     assert [status(client, url) for client in (visitor, bonnet.mediator, bonnet.phone)
             for url in urls] == [404] * 6
     assert not list(bonnet.data.blobs.glob("*/*"))  # the space is back at once

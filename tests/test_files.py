@@ -12,7 +12,7 @@ import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
-from models import Blob, FileKey, SharedFile, db
+from models import Blob, PrivateKey, SharedFile, db
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.files import logic, names
@@ -247,13 +247,13 @@ def test_the_uploader_deletes_with_the_private_link_from_another_phone(client, a
     assert other_phone.get(link).status_code == 302
     manage = other_phone.get(f"/files/manage/{record.id}").get_data(as_text=True)
     response = other_phone.post(f"/files/manage/{record.id}/delete",
-                                data={"csrf_token": csrf_from(manage)})
+                                data={"csrf_token": csrf_from(manage), "confirm": "yes"})
     assert response.status_code == 302
     assert fetch(client, f"/files/{record.id}/x")[0].status_code == 404
     assert not blob_files(data_dir)  # the space is given back
     with db.connection_context():
         assert SharedFile.get_by_id(record.id).deleted
-        assert FileKey.select().count() == 0
+        assert PrivateKey.select().count() == 0
         assert Blob.select().count() == 0
 
 
@@ -262,7 +262,8 @@ def test_deleting_one_of_two_copies_keeps_the_content(client, data_dir):
     with db.connection_context():
         first = SharedFile.get(SharedFile.name == "a.txt")
     manage = client.get(f"/files/manage/{first.id}").get_data(as_text=True)
-    client.post(f"/files/manage/{first.id}/delete", data={"csrf_token": csrf_from(manage)})
+    client.post(f"/files/manage/{first.id}/delete",
+                data={"csrf_token": csrf_from(manage), "confirm": "yes"})
     assert len(blob_files(data_dir)) == 1
 
 
@@ -284,7 +285,8 @@ def test_the_mediator_hides_shows_marks_and_deletes_any_file(client, app, admin,
     act("network")
     assert only_file().network and not only_file().hidden
     page = admin.get(f"/files/{record.id}").get_data(as_text=True)
-    admin.post(f"/files/manage/{record.id}/delete", data={"csrf_token": csrf_from(page)})
+    admin.post(f"/files/manage/{record.id}/delete",
+               data={"csrf_token": csrf_from(page), "confirm": "yes"})
     assert only_file().deleted and not blob_files(data_dir)
 
 
@@ -304,7 +306,7 @@ def test_automatic_expiry_deletes_old_files(make_app, data_dir):
     record = only_file()
     assert record.expires_at == pytest.approx(record.created_at + 7 * 86400)
     with db.connection_context():
-        later = Actor(box_id=app.extensions["box"]["id"], now=record.expires_at + 1,
+        later = Actor(box_id=app.extensions["box"].id, now=record.expires_at + 1,
                       blobs=BlobStore(data_dir))
         assert logic.expire_due(later) == 1
     assert only_file().deleted and not blob_files(data_dir)

@@ -98,7 +98,7 @@ def test_the_figures_page_the_csv_and_the_api_show_the_footfall(app, admin):
         phone = app.test_client()
         phone.environ_base["REMOTE_ADDR"] = address
         assert phone.get("/").status_code == 200
-    now = app.extensions["clock"].now()
+    now = app.extensions["box"].clock.now()
     with app.app_context():
         app.extensions["footfall"].flush(now)
     page = app.test_client().get("/stats/").get_data(as_text=True)

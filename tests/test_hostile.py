@@ -166,12 +166,10 @@ def bundle_at_hub(tmp_path):
 
 
 def test_the_bundle_reader_refuses_any_damage_cleanly(bundle_at_hub):
-    from piratebox.clock import Clock
-    from piratebox.config import load as load_config
+    from piratebox.box import Box
     from tests.test_sync import opened
 
     hub, original, tmp_path = bundle_at_hub
-    config = load_config(hub)
     target = tmp_path / "fuzzed.cocote"
 
     @settings(max_examples=120, deadline=None,
@@ -186,14 +184,16 @@ def test_the_bundle_reader_refuses_any_damage_cleanly(bundle_at_hub):
         if truncate is not None:
             damaged = damaged[:truncate]
         target.write_bytes(bytes(damaged))
+        here = Box.open(hub)
         with opened(hub):
             with contextlib.suppress(BundleRefused):
-                engine.import_bundle(target, hub, config, Clock.load())
+                engine.import_bundle(target, here)
             assert db.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     check()
+    here = Box.open(hub)
     with opened(hub):  # whatever happened, the intact bundle applies, once
-        result = engine.import_bundle(_write(target, original), hub, config, Clock.load())
+        result = engine.import_bundle(_write(target, original), here)
     assert result["already"] or result["applied"] == 6
     assert not [p for p in hub.tmp.rglob("in-*")]
 

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 from hypothesis import given
@@ -22,10 +23,20 @@ def test_every_message_on_screen_has_a_french_translation():
 
 
 def test_french_translations_keep_their_placeholders():
-    singles, _plurals = catalogue("fr")
+    singles, plurals = catalogue("fr")
     for msgid, msgstr in singles.items():
         for mark in ("%(", "{"):
             assert sorted(_marks(msgid, mark)) == sorted(_marks(msgstr, mark)), msgid
+    for msgid, forms in plurals.items():
+        for form in forms:
+            assert set(_marks(form, "{")) <= set(_marks(msgid, "{")) | {"num"}, msgid
+
+
+def test_translators_see_one_placeholder_syntax():
+    singles, plurals = catalogue("fr")
+    texts = [*messages_in_tree(ROOT), *singles.values(),
+             *(form for forms in plurals.values() for form in forms)]
+    assert [text for text in texts if re.search(r"%\(\w+\)", text)] == []
 
 
 def _marks(text, opener):
@@ -48,13 +59,13 @@ msgstr "Message "
 msgid "Doubtful"
 msgstr "Douteux"
 
-msgid "%(num)d object"
-msgid_plural "%(num)d objects"
-msgstr[0] "%(num)d objet"
-msgstr[1] "%(num)d objets"
+msgid "{num} object"
+msgid_plural "{num} objects"
+msgstr[0] "{num} objet"
+msgstr[1] "{num} objets"
 ''')
     assert singles == {"Long message": 'Message long "cité"'}
-    assert plurals == {"%(num)d object": ["%(num)d objet", "%(num)d objets"]}
+    assert plurals == {"{num} object": ["{num} objet", "{num} objets"]}
 
 
 def test_french_plural_treats_zero_and_one_alike():

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models import Exchange, db
-from piratebox import impact
+from piratebox.impact import logic as impact
 
 NOW = datetime(2026, 11, 18, 12, tzinfo=UTC).timestamp()  # a Wednesday
 WEEK = 7 * 86400
@@ -57,6 +57,20 @@ def test_every_factor_names_its_source_and_licence():
     for row in factors.values():
         assert float(row["kg_co2e_per_object"]) > 0
         assert row["source_fr"] and row["source_en"] and row["basis_fr"] and "MIT" in row["licence"]
+
+
+def test_the_factors_sources_read_in_the_pages_language(client):
+    import re
+
+    def table(page):
+        return page[page.index("<th>Source</th>"):].split("</table>")[0]
+
+    french = table(client.get("/stats/").get_data(as_text=True))
+    assert "t-shirt en coton" in french and "cotton" not in french
+    assert "5,2" in french and not re.search(r"\d\.\d", french)  # decimal commas
+    client.get("/lang/en")
+    english = table(client.get("/stats/").get_data(as_text=True))
+    assert "cotton t-shirt" in english and "5.2" in english
 
 
 def add_events(count):
@@ -113,6 +127,25 @@ def test_stats_csv_from_the_command_line_opens_in_a_spreadsheet(runner, data_dir
     assert rows["exchanges"] == "4" and rows["kg_kept_in_use"] == "4,0"
 
 
+def test_the_page_and_the_command_line_round_the_kilos_alike(runner, client, data_dir):
+    import re
+
+    import app as application
+
+    add_events(3)
+    with db.connection_context():  # a coat, a pan, a coat: 2.5 kg kept in use
+        for event_id, mass in zip(Exchange.select(Exchange.id), (0.5, 1.5, 0.5), strict=True):
+            Exchange.update(mass_kg=mass).where(Exchange.id == event_id.id).execute()
+    page = client.get("/stats/").get_data(as_text=True)
+    on_page = re.search(r"Kilos gardés en usage</dt><dd>([^<]*)</dd>", page).group(1)
+    said = runner.invoke(application.cli, ["--data", str(data_dir.path), "stats"]).output
+    in_terminal = re.search(r"Kilos gardés en usage +(\S+)", said).group(1)
+    in_csv = dict(csv.reader(io.StringIO(runner.invoke(application.cli, [
+        "--data", str(data_dir.path), "stats", "--csv", "--decimal-comma"]).output),
+        delimiter=";"))["kg_kept_in_use"]
+    assert on_page == in_terminal == in_csv == "2,5"
+
+
 def test_the_command_line_counts_the_mediators_tally_like_the_page(runner, admin):
     import app as application
     from tests.conftest import csrf_from
@@ -120,7 +153,7 @@ def test_the_command_line_counts_the_mediators_tally_like_the_page(runner, admin
     page = admin.get("/admin/tally").get_data(as_text=True)
     admin.post("/admin/tally", data={"csrf_token": csrf_from(page), "week_of": "2026-11-16",
                                      "deposited": "3", "taken": "2"})
-    data_dir = admin.application.extensions["data_dir"].path
+    data_dir = admin.application.extensions["box"].data_dir.path
     result = runner.invoke(application.cli, ["--data", str(data_dir), "stats", "--csv"])
     rows = dict(csv.reader(io.StringIO(result.output)))
     assert (rows["tallied_taken"], rows["exchanges"]) == ("2", "2")

@@ -21,10 +21,10 @@ def test_the_catalogue_template_is_up_to_date_and_holds_every_message():
     template = (i18n.CATALOGUES / "messages.pot").read_text(encoding="utf-8")
     for message in i18n.messages_in_tree(ROOT):
         assert f"msgid {i18n.po_quote(message)}\n" in template
-    # both placeholder syntaxes are flagged for the translator, and plurals come in pairs
+    # placeholders are flagged for the translator, and plurals come in pairs
     assert "#, python-brace-format\nmsgid \"The stick could not be read ({error})" in template
-    assert ('msgid "%(num)d phone came to the box today"\n'
-            'msgid_plural "%(num)d phones came to the box today"') in template
+    assert ('msgid "{num} phone came to the box today"\n'
+            'msgid_plural "{num} phones came to the box today"') in template
     singles, plurals = parse_po(template)
     assert singles == {} and plurals == {}  # nothing translated: nothing taken from it
 
@@ -40,13 +40,13 @@ def test_the_occitan_catalogue_is_offered_and_french_fills_its_gaps(client):
 
 def test_a_catalogues_plural_rule_comes_from_its_header():
     occitan = Translator("oc")
-    assert [occitan.ngettext("%(num)d phone came to the box today",
-                             "%(num)d phones came to the box today", n) % {"num": n}
+    assert [occitan.ngettext("{num} phone came to the box today",
+                             "{num} phones came to the box today", n) .format(num=n)
             for n in (0, 1, 2)] == ["0 telefòn es vengut a la bóstia uèi",
                                     "1 telefòn es vengut a la bóstia uèi",
                                     "2 telefòns son venguts a la bóstia uèi"]
     # a plural the catalogue lacks is French's, with French's rule
-    assert occitan.ngettext("%(num)d box", "%(num)d boxes", 2) == "%(num)d boîtes"
+    assert occitan.ngettext("{num} box", "{num} boxes", 2) == "{num} boîtes"
 
 
 ARPITAN = """msgid ""
@@ -58,11 +58,11 @@ msgstr ""
 msgid "Home"
 msgstr "Mêson"
 
-msgid "%(num)d box"
-msgid_plural "%(num)d boxes"
+msgid "{num} box"
+msgid_plural "{num} boxes"
 msgstr[0] "gins de bouèta"
-msgstr[1] "%(num)d bouèta"
-msgstr[2] "%(num)d bouètes"
+msgstr[1] "{num} bouèta"
+msgstr[2] "{num} bouètes"
 """
 
 
@@ -91,7 +91,7 @@ def test_a_po_file_dropped_in_the_folder_is_a_new_language(catalogues, make_app)
     assert '<html lang="frp">' in page and "Mêson" in page
     assert "Objets" in page  # French, where the catalogue says nothing
     arpitan = Translator("frp")
-    assert [arpitan.ngettext("%(num)d box", "%(num)d boxes", n) % {"num": n}
+    assert [arpitan.ngettext("{num} box", "{num} boxes", n) .format(num=n)
             for n in (0, 1, 7)] == ["gins de bouèta", "1 bouèta", "7 bouètes"]
     only_two = make_app(LANGUAGES="fr,en").test_client()
     assert '<html lang="fr">' in only_two.get("/", headers=frp).get_data(as_text=True)
@@ -104,7 +104,7 @@ def test_a_catalogue_is_text_never_code(catalogues, tmp_path, monkeypatch):
         encoding="utf-8")
     xx = Translator("xx")
     assert xx.gettext("Home") == "Mêson"  # the messages are read...
-    assert xx.ngettext("%(num)d box", "%(num)d boxes", 2) == "%(num)d bouèta"  # ...not that
+    assert xx.ngettext("{num} box", "{num} boxes", 2) == "{num} bouèta"  # ...not that
     assert not (tmp_path / "pwned").exists()
     (catalogues / "yy.po").write_text('"a line of nothing"\nmsgid "Home"\nmsgstr "Maison"\n',
                                       encoding="utf-8")

@@ -204,3 +204,19 @@ def test_migration_12_adds_up_the_events_already_there_and_keeps_them_added_up(
         Exchange.update(deleted=False).where(Exchange.id == "3" * 26).execute()
         assert totals() == [("given", 1, 0.5, 1, 1), ("lent", 1, 0.5, 1, 0),
                             ("taken", 1, 0.5, 0, 0)]
+
+
+def test_migration_13_moves_every_private_link_into_one_table(empty_db):
+    migrate(upto=12)
+    db.execute_sql("INSERT INTO item_key VALUES ('anitem', 'hash-of-the-manage-link')")
+    db.execute_sql("INSERT INTO file_key VALUES ('afile', 'hash-of-the-delete-link')")
+    db.execute_sql("INSERT INTO personal_key VALUES ('anitem', 'hash-of-the-reservation')")
+    db.execute_sql("INSERT INTO personal_key VALUES ('anentry', 'hash-of-a-place-in-line')")
+    migrate()
+    assert sorted(models.PrivateKey.select().tuples()) == [
+        ("afile", "owner", "hash-of-the-delete-link"),
+        ("anentry", "claimant", "hash-of-a-place-in-line"),
+        ("anitem", "claimant", "hash-of-the-reservation"),
+        ("anitem", "owner", "hash-of-the-manage-link"),
+    ]
+    assert not {"item_key", "file_key", "personal_key"} & set(db.get_tables())

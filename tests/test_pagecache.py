@@ -179,7 +179,7 @@ def test_the_cache_can_be_turned_off(make_app, client):
 def test_expired_objects_leave_the_cached_list(client, app):
     offer(client, title="Parapluie")
     assert "Parapluie" in text_of(app.test_client().get("/items/"))
-    clock = app.extensions["clock"]
+    clock = app.extensions["box"].clock
     clock.correct(clock.now() + 31 * 86400, "admin")
     assert "Parapluie" not in text_of(app.test_client().get("/items/"))
     assert re.search(r"0 objet", text_of(app.test_client().get("/items/")))

@@ -55,11 +55,11 @@ def item_id(title):
         return Item.get(Item.title == title).id
 
 
-def lived_in_box(folder):
+def lived_in_box(folder, name="Saint-Bonnet-le-Château"):
     """A box as a village leaves it after a few weeks; returns (app, phones by name)."""
     data_dir = DataDir(folder)
-    application.cli.main(["--data", str(folder), "init", "--name", "Saint-Bonnet-le-Château",
-                          "--demo"], standalone_mode=False)
+    application.cli.main(["--data", str(folder), "init", "--name", name, "--demo"],
+                         standalone_mode=False)
     open_existing(data_dir)
     with db.connection_context():
         from piratebox import box
@@ -82,7 +82,7 @@ def lived_in_box(folder):
         "photos": [(BytesIO(photo), "tondeuse.jpg"), (BytesIO(photo), "bac.jpg")]})
     mower = item_id("Tondeuse électrique")
     with app.app_context():
-        today = local_datetime(app.extensions["clock"].now(), "Europe/Paris").date()
+        today = local_datetime(app.extensions["box"].clock.now(), "Europe/Paris").date()
     post(owner, f"/items/{mower}/manage", f"/items/{mower}/manage/lend", lent_to="Marie",
          lent_until=(today - timedelta(days=3)).isoformat())
     post(neighbour, f"/items/{mower}", f"/items/{mower}/waiting", pseudonym="Anne",
@@ -117,10 +117,8 @@ def lived_in_box(folder):
                  "visitor": app.test_client()}
 
 
-def pages_of(app, phones):
-    """(name, html) of every page, fetched by whoever may see it."""
-    owner, neighbour, mediator = phones["owner"], phones["neighbour"], phones["mediator"]
-    visitor = phones["visitor"]
+def page_paths():
+    """{name: (who may see it, its path)} for every page of the lived-in box."""
     mower, ladder = item_id("Tondeuse électrique"), item_id("Escabeau")
     shelf, books = item_id("Étagère en pin"), item_id("Romans policiers (lot de 5)")
     with db.connection_context():
@@ -129,7 +127,8 @@ def pages_of(app, phones):
         event = Event.get(Event.status == "published").id
         shared = SharedFile.get().id
         this_week = Tally.select().order_by(Tally.week_of.desc()).first().id
-    gets = {
+    owner, neighbour, mediator, visitor = "owner", "neighbour", "mediator", "visitor"
+    return {
         "home": (visitor, "/"), "catalogue": (visitor, "/items/"),
         "search": (visitor, "/items/?q=escabeau&kind=offer"),
         "offer-form": (visitor, "/items/new"), "request-form": (visitor, "/items/new?kind=request"),
@@ -159,7 +158,14 @@ def pages_of(app, phones):
         "stick-files": (mediator, "/admin/files/stick"),
         "tally-compare": (mediator, f"/admin/tally/{this_week}/compare"),
     }
-    pages = {name: client.get(path).get_data(as_text=True) for name, (client, path) in gets.items()}
+
+
+def pages_of(app, phones):
+    """(name, html) of every page, fetched by whoever may see it."""
+    mediator, visitor = phones["mediator"], phones["visitor"]
+    mower, books = item_id("Tondeuse électrique"), item_id("Romans policiers (lot de 5)")
+    pages = {name: phones[who].get(path).get_data(as_text=True)
+             for name, (who, path) in page_paths().items()}
     from tests.test_stick_files import import_done
 
     chosen = re.search(r'name="folder" value="([^"]+)"', pages["stick-files"]).group(1)
@@ -187,6 +193,10 @@ def pages_of(app, phones):
                            "stick-files-done": "2 fichiers ajoutés au partage",
                            "stats": "Fréquentation",
                            "dashboard": '<span class="count due">1</span>',
+                           # the folder filter, beside the upload's folder field: two ids
+                           # the checker must see side by side (a box with no folder has
+                           # no filter, and hid their clash)
+                           "files": 'id="folder"',
                            "not-found": "Cette page n’existe pas"}.items():
         assert expected in pages[name], name
     return pages

@@ -10,7 +10,7 @@ import zxingcpp  # a real QR decoder
 from PIL import Image
 
 from models import Item, db
-from piratebox import qr
+from piratebox.printing import qr
 from tests.conftest import post_from_page
 
 SSIDS = ["CoCoTe", 'Café; "le" bar:1,2\\', "Mairie de Saint-Bonnet-le-Château",
@@ -114,7 +114,7 @@ def test_bad_settings_are_refused_beside_the_field(admin, app, field, value, mes
     response = configure(admin, **{field: value})
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
-    assert app.extensions["site"]["site_url"] == "http://boite.lan"
+    assert app.extensions["box"].site["site_url"] == "http://boite.lan"
 
 
 def test_the_portal_follows_a_new_address(admin, client):
@@ -172,7 +172,7 @@ def test_the_poster_pdf_is_a4_at_print_resolution_and_holds_both_codes(admin, cl
 
 def test_the_poster_is_drawn_once_per_settings_and_served_from_the_data_directory(
         admin, client, app):
-    printed = app.extensions["data_dir"].printed
+    printed = app.extensions["box"].data_dir.printed
     first = poster(client).data
     [drawn] = printed.glob("poster-fr-*.pdf")
     when = drawn.stat().st_mtime_ns
@@ -214,8 +214,8 @@ def add_box_items(count):
     from piratebox.catalogue import logic
 
     with db.connection_context():
-        actor = Actor(current_app.extensions["box"]["id"], 1_767_225_600.0,
-                      BlobStore(current_app.extensions["data_dir"]))
+        actor = Actor(current_app.extensions["box"].id, 1_767_225_600.0,
+                      BlobStore(current_app.extensions["box"].data_dir))
         for number in range(count):
             logic.create({"kind": "offer", "mode": "give", "place": "box",
                           "category": "books", "title": f"Livre numéro {number}"}, [], actor)
@@ -229,7 +229,7 @@ def test_labels_for_the_box_are_read_back_page_by_page(runner, make_app, tmp_pat
     with app.app_context():
         ids = add_box_items(26)  # more than one sheet of 24
     out = tmp_path / "labels.pdf"
-    data_dir = app.extensions["data_dir"].path
+    data_dir = app.extensions["box"].data_dir.path
     result = runner.invoke(application.cli, ["--data", str(data_dir), "print", "labels",
                                              "--out", str(out)])
     assert result.exit_code == 0, result.output

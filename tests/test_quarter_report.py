@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import app as application
 from models import Footfall, db
 from piratebox import pdf
-from piratebox.quarter_report import Quarter
+from piratebox.impact.quarter_report import Quarter
 from tests.test_impact import add_events
 from tests.test_sync import hub_of_three_villages, ok, run
 
@@ -107,7 +107,7 @@ def test_the_mediator_downloads_the_report_from_the_admin_page(admin, client):
     assert "/admin/report" in page
     form = admin.get("/admin/report").get_data(as_text=True)
     assert 'action="/admin/report.pdf"' in form and 'method="get"' in form
-    now = admin.application.extensions["clock"].now()
+    now = admin.application.extensions["box"].clock.now()
     last = Quarter.containing(datetime.fromtimestamp(now, UTC).date()).previous()
     assert f'<option value="{last}" selected>' in form  # the quarter just ended
     response = admin.get("/admin/report.pdf?quarter=2026-Q4")

@@ -12,9 +12,11 @@ from models import SharedFile, db
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor, identity
 from piratebox.errors import BadInput
-from piratebox.files import from_stick, names, upload
+from piratebox.files import from_stick, names
 from piratebox.i18n import Translator
+from piratebox.spool import DiskFull
 from piratebox.storage import DataDir
+from piratebox.units import MB
 from tests.images import jpeg
 
 
@@ -85,7 +87,7 @@ def test_a_stick_pulled_out_half_way_leaves_nothing(data_dir, stick, app):
 
 
 def test_the_shares_limits_hold_for_a_stick(data_dir, stick, make_app):
-    (stick / "Photos fête" / "film.mp4").write_bytes(b"\0" * (2 * upload.MB))
+    (stick / "Photos fête" / "film.mp4").write_bytes(b"\0" * (2 * MB))
     app = make_app(FILES_MAX_MB=1)
     with app.app_context(), db.connection_context():
         actor = Actor(identity()["id"], 1_790_000_000.0, BlobStore(data_dir))
@@ -93,7 +95,7 @@ def test_the_shares_limits_hold_for_a_stick(data_dir, stick, make_app):
                                             app.config, actor)
     assert progress.too_large == ["film.mp4"] and len(progress.added) == 3
     full = make_app(FILES_RESERVE_MB=10**9)  # a reserve larger than any disk
-    with full.app_context(), db.connection_context(), pytest.raises(upload.DiskFull):
+    with full.app_context(), db.connection_context(), pytest.raises(DiskFull):
         from_stick.import_folder(stick, "", data_dir, full.config, actor)
     assert len(shared()) == 3
 
@@ -133,7 +135,7 @@ def test_the_mediator_picks_a_folder_on_the_page_and_sees_it_done(make_app, admi
     listing = app.test_client().get("/files/?folder=Photos+f%C3%AAte").get_data(as_text=True)
     assert "IMG_0001.jpg" in listing
     outside = mediator.post("/admin/files/stick", data={
-        "csrf_token": csrf_from(done), "folder": str(app.extensions["data_dir"].path)})
+        "csrf_token": csrf_from(done), "folder": str(app.extensions["box"].data_dir.path)})
     assert outside.status_code == 400
     assert "n’est plus sur une clé branchée" in outside.get_data(as_text=True)
 
@@ -162,11 +164,12 @@ def test_a_name_from_a_stick_follows_the_uploads_rule(app, tmp_path_factory, nam
     folder = tmp_path_factory.mktemp("stick")
     (folder / name).write_bytes(name.encode())
     with app.app_context(), db.connection_context():
-        actor = Actor(identity()["id"], 1_790_000_000.0, BlobStore(app.extensions["data_dir"]))
-        progress = from_stick.import_folder(folder, folder.name, app.extensions["data_dir"],
-                                            app.config, actor)
+        here = app.extensions["box"]
+        actor = Actor(here.id, 1_790_000_000.0, here.blobs)
+        progress = from_stick.import_folder(folder, folder.name, here.data_dir, app.config,
+                                            actor)
         record = SharedFile.get_by_id(progress.added[0].id)
     assert record.name == names.clean_name(name)
     with pytest.raises(BadInput):  # and nothing to take is said, not silently done
-        from_stick.import_folder(tmp_path_factory.mktemp("empty"), "", app.extensions[
-            "data_dir"], app.config, actor)
+        from_stick.import_folder(tmp_path_factory.mktemp("empty"), "", here.data_dir,
+                                 app.config, actor)

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from models import Tally, db
-from piratebox import weekly_photo
+from piratebox.impact import weekly_photo
 from tests.conftest import csrf_from
 from tests.test_quarter_report import text_of
 

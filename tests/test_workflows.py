@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models import Item, Report, WaitingEntry, db
+from models import Item, Report, SharedFile, WaitingEntry, db
 from piratebox.catalogue import lending, logic
 from piratebox.timefmt import local_datetime
 from tests.conftest import csrf_from, post_from_page
@@ -55,6 +55,24 @@ def test_a_lent_object_is_never_given_and_an_ended_one_has_no_empty_panel(client
     post(client, f"/items/{coat.id}/manage/give", f"/items/{coat.id}/manage")
     page = client.get(f"/items/{coat.id}/manage").get_data(as_text=True)
     assert "Donné" in page and "Que s’est-il passé" not in page
+
+
+def test_an_object_lent_to_who_reserved_it_offers_only_its_return(app, client):
+    offer(client, mode="lend", title="Perceuse")
+    item = only_item()
+    neighbour = app.test_client()
+    post(neighbour, f"/items/{item.id}/reserve", f"/items/{item.id}", pseudonym="Paul")
+    manage = f"/items/{item.id}/manage"
+    post(client, f"{manage}/lend", manage, lent_to="Paul")
+    item = only_item()
+    with db.connection_context():
+        assert item.status == "lent" and logic.actions_for(item) == ["return"]
+    page = client.get(manage).get_data(as_text=True)
+    assert "Il est revenu" in page
+    for offered in ("Il a été donné", "Annuler la réservation", "Il est prêté"):
+        assert offered not in page, offered
+    seen = neighbour.get(f"/items/{item.id}").get_data(as_text=True)
+    assert "/reserve" not in seen and "/take" not in seen  # its page asks the same table
 
 
 def test_the_person_who_reserved_can_cancel_and_nobody_else(app, client):
@@ -110,7 +128,7 @@ def test_a_waiting_list_from_joining_to_the_next_in_line(app, client):
 
 def test_a_loan_past_its_date_shows_to_the_owner_and_the_mediator(app, client, admin):
     with app.app_context():
-        today = local_datetime(app.extensions["clock"].now(), "Europe/Paris").date()
+        today = local_datetime(app.extensions["box"].clock.now(), "Europe/Paris").date()
     item = lent_item(client, until=(today - timedelta(days=2)).isoformat())
     assert "en retard" in client.get(f"/items/{item.id}/manage").get_data(as_text=True)
     assert "En retard" in client.get(f"/items/{item.id}").get_data(as_text=True)
@@ -119,7 +137,7 @@ def test_a_loan_past_its_date_shows_to_the_owner_and_the_mediator(app, client, a
     loans = admin.get("/admin/loans").get_data(as_text=True)
     assert "Perceuse à percussion" in loans and "Marie" in loans
     with db.connection_context():
-        assert [i.id for i in lending.overdue(app.extensions["clock"].now(),
+        assert [i.id for i in lending.overdue(app.extensions["box"].clock.now(),
                                               "Europe/Paris")] == [item.id]
 
 
@@ -189,6 +207,35 @@ def test_backing_up_with_no_stick_and_importing_a_non_bundle_say_so_on_the_page(
     assert "photo-vacances.jpg n’est pas un paquet" in html
     assert "uploaded-" not in html and "zip" not in html.lower().split("<main")[1]
 
+
+def test_deleting_an_object_or_a_file_takes_a_ticked_box_then_the_button(app, client,
+                                                                        admin_password):
+    from tests.test_files import only_file, upload
+
+    offer(client)
+    item = only_item()
+    manage = f"/items/{item.id}/manage"
+    page = client.get(manage).get_data(as_text=True)
+    assert 'name="confirm" value="yes" required' in page  # the browser asks for the box
+    response = post(client, f"{manage}/delete", manage)  # the button alone: a mis-tap
+    assert response.headers["Location"].endswith(manage) and not only_item().deleted
+    assert "Rien n’a été supprimé" in client.get(manage).get_data(as_text=True)
+    post(client, f"{manage}/delete", manage, confirm="yes")
+    assert only_item().deleted
+
+    mediator = app.test_client()
+    post(mediator, "/admin/login", "/admin/", password=admin_password)
+    for phone, page in ((client, "/files/manage/{id}"), (mediator, "/files/{id}")):
+        upload(client, [("compte rendu.pdf", b"%PDF-1.4")])
+        record = only_file()
+        page = page.format(id=record.id)
+        assert 'name="confirm" value="yes" required' in phone.get(page).get_data(as_text=True)
+        response = post(phone, f"/files/manage/{record.id}/delete", page)
+        assert response.headers["Location"].endswith(page) and not only_file().deleted
+        post(phone, f"/files/manage/{record.id}/delete", page, confirm="yes")
+        assert only_file().deleted
+        with db.connection_context():
+            SharedFile.delete().execute()
 
 # --- the waiting list crosses the sync: the form and the bundle reader take the same record
 

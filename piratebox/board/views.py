@@ -4,10 +4,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from models import Message
 from piratebox import moderation, pagecache, web
-from piratebox.admin import admin_required, is_admin
 from piratebox.board import logic
 from piratebox.errors import TooManyRequests
 from piratebox.i18n import N_
+from piratebox.phone import admin_required, is_admin
 from piratebox.web import actor, count_success, within_limit
 from piratebox.web import gettext as _
 

@@ -85,5 +85,5 @@ def mass_of(code):
 # What an object's exchange events record (piratebox/catalogue/logic.py appends them).
 ACTIONS = ("deposited", "offered", "requested", "released", "given", "taken", "lent",
            "returned", "withdrawn", "fulfilled", "expired")
-# Those in which an object changes hands: a purchase may be avoided (piratebox/impact.py).
+# Those in which an object changes hands: a purchase may be avoided (piratebox/impact/logic.py).
 CHANGED_HANDS = ("taken", "given", "lent")

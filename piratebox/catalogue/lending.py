@@ -8,10 +8,9 @@ village's time zone.
 
 from datetime import date
 
-from models import Item, PersonalKey, WaitingEntry, db
-from piratebox import rules
+from models import Item, WaitingEntry, db
+from piratebox import ownership, rules
 from piratebox.box import BORN_ELSEWHERE
-from piratebox.catalogue import logic
 from piratebox.errors import Conflict, NotAllowed
 from piratebox.i18n import N_
 from piratebox.timefmt import local_datetime
@@ -46,13 +45,13 @@ def join(item, values, actor):
         raise Conflict(N_("The waiting list of this object is full."))
     with db.atomic():
         entry = actor.save(WaitingEntry(item_id=item.id, **values))
-        return entry, logic.give_personal_key(entry.id)
+        return entry, ownership.give(entry.id, ownership.CLAIMANT)
 
 
 def leave(entry, actor):
     with db.atomic():
         actor.delete(entry)
-        PersonalKey.delete().where(PersonalKey.record_id == entry.id).execute()
+        ownership.forget(entry.id, ownership.CLAIMANT)
 
 
 def served(item, lent_to, actor):

@@ -13,8 +13,6 @@ from peewee import SQL, Select, fn
 from models import (
     Exchange,
     Item,
-    ItemKey,
-    PersonalKey,
     Prepared,
     db,
     fold,
@@ -24,9 +22,8 @@ from models import (
 )
 from piratebox import moderation, ownership, photos
 from piratebox.catalogue.categories import CHANGED_HANDS, mass_of
-from piratebox.errors import BadInput, Conflict
+from piratebox.errors import Conflict
 from piratebox.i18n import N_
-from piratebox.rules import MAX_PHOTOS
 
 DAY = 24 * 3600
 EXPIRY_DAYS = 30
@@ -60,41 +57,6 @@ def find(item_id):
     return rows[0] if rows else None
 
 
-def token_matches(item_id, token):
-    key = ItemKey.get_or_none(ItemKey.item_id == item_id)
-    return ownership.matches(key and key.token_hash, token)
-
-
-def personal_token_matches(record_id, token):
-    """Is `token` the private link of who reserved this object (or waits, for an entry)?"""
-    key = PersonalKey.get_or_none(PersonalKey.record_id == record_id)
-    return ownership.matches(key and key.token_hash, token)
-
-
-def give_personal_key(record_id):
-    """A new private link for the phone that reserved or joined a waiting list; the token."""
-    token = ownership.new_token()
-    PersonalKey.insert(record_id=record_id, token_hash=ownership.token_hash(token)).on_conflict(
-        conflict_target=[PersonalKey.record_id],
-        update={PersonalKey.token_hash: ownership.token_hash(token)}).execute()
-    return token
-
-
-def store_photos(uploads, actor):
-    """Re-encode each uploaded photo and store it; refuse them all if one is bad."""
-    uploads = [upload for upload in uploads if photos.size_of(upload)]
-    if len(uploads) > MAX_PHOTOS:
-        raise BadInput(N_("At most 3 photos per object."))
-    processed = [photos.process(data) for data in uploads]  # raises before any write
-    stored = []
-    for full, thumb in processed:
-        stored.append({
-            "full": actor.blobs.put_bytes(full, "photo", actor.now),
-            "thumb": actor.blobs.put_bytes(thumb, "thumb", actor.now),
-        })
-    return stored
-
-
 def record(item, action, actor, avoided_purchase=None):
     return actor.save(Exchange(
         item_id=item.id, action=action, kind=item.kind, mode=item.mode, place=item.place,
@@ -107,38 +69,43 @@ def create(values, uploads, actor):
     """A new offer or request; returns (item, the manage token to show once)."""
     item = Item(**values)
     item.expires_at = None if item.place == "box" else actor.now + EXPIRY_DAYS * DAY
-    token = ownership.new_token()
     if item.kind == "request":
         action = "requested"
     else:
         action = "deposited" if item.place == "box" else "offered"
     with actor.blobs.keeping():  # the photos stay until the object that needs them is saved
-        item.photos = json.dumps(store_photos(uploads, actor))
+        item.photos = json.dumps(photos.store(uploads, actor))
         with db.atomic():
             actor.save(item)
-            ItemKey.create(item_id=item.id, token_hash=ownership.token_hash(token))
+            token = ownership.give(item.id)
             record(item, action, actor)
     return item, token
 
 
-def edit(item, values, uploads, actor):
+def edit(item, values, uploads, actor, keep=None):
+    """Change an object. Its photos: those named in `keep` (their full image's hash; all
+    of them when None) stay in their order, the new `uploads` come after them."""
     for name, value in values.items():
         setattr(item, name, value)
+    kept = [photo for photo in item.photo_list() if keep is None or photo["full"] in keep]
     with actor.blobs.keeping():
-        if any(uploads):
-            item.photos = json.dumps(store_photos(uploads, actor))
+        item.photos = json.dumps(kept + photos.store(uploads, actor, kept=len(kept)))
         actor.save(item)
     actor.blobs.collect()  # the photos it no longer shows
     return item
 
 
+def allows(item, action):
+    """Does the object's state let `action` start (TRANSITIONS)? The pages ask this rather
+    than compare statuses themselves."""
+    return not item.deleted and item.status in TRANSITIONS[action][0]
+
+
 def actions_for(item):
     """What the owner may do with this object now, in the order the manage page offers
     them (the first is the main one): only what makes sense for its kind and mode."""
-    if item.deleted:
-        return []
     possible = [action for action in OWNER_ACTIONS[item.kind, item.mode]
-                if item.status in TRANSITIONS[action][0]]
+                if allows(item, action)]
     if item.expires_at is None and "renew" in possible:
         possible.remove("renew")
     return possible
@@ -159,8 +126,8 @@ OWNER_ACTIONS_ALL = {action for actions in OWNER_ACTIONS.values() for action in 
 
 def transition(item, action, actor, avoided_purchase=None, **fields):
     """Move an object along its life, or refuse if it is no longer where the action starts."""
-    allowed_from, to_status = TRANSITIONS[action]
-    if item.deleted or item.status not in allowed_from:
+    to_status = TRANSITIONS[action][1]
+    if not allows(item, action):
         raise Conflict(N_("This object is no longer in a state that allows this; reload the "
                           "page to see where it is."))
     if action == "take" and (item.place != "box" or item.kind != "offer"):
@@ -207,14 +174,14 @@ def reserve(item, values, avoided_purchase, actor):
     """Reserve an offer for someone; returns the private link's token of their phone."""
     with db.atomic():
         transition(item, "reserve", actor, avoided_purchase=avoided_purchase, **values)
-        return give_personal_key(item.id)
+        return ownership.give(item.id, ownership.CLAIMANT)
 
 
 def cancel_reservation(item, actor):
     """The person who reserved changes their mind: the object is free again."""
     with db.atomic():
         transition(item, "release", actor)
-        PersonalKey.delete().where(PersonalKey.record_id == item.id).execute()
+        ownership.forget(item.id, ownership.CLAIMANT)
 
 
 # What each action appends to the exchange log. A reservation is a promise, not an

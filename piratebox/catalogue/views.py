@@ -16,19 +16,20 @@ from flask import (
 )
 
 from models import Blob, BlobUse, WaitingEntry
-from piratebox import bodies, moderation, ownership, pagecache, villages, web
-from piratebox.admin import admin_required, is_admin
-from piratebox.blobs import HASH_PATTERN, BlobStore
+from piratebox import bodies, moderation, ownership, pagecache, phone, villages, web
+from piratebox.blobs import BlobStore
 from piratebox.catalogue import categories, forms, lending, logic
 from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
+from piratebox.patterns import SHA256
+from piratebox.phone import admin_required, is_admin, public_url
 from piratebox.sending import send_stored
 from piratebox.web import (
     POSTED_A_LOT,
     actor,
     count_success,
+    deletion_confirmed,
     photo_uploads,
-    public_url,
     within_limit,
 )
 from piratebox.web import gettext as _
@@ -56,7 +57,7 @@ def sweep_expired():
     """Expire overdue objects, at most every few minutes, when someone looks at the list;
     give back the space of photos nothing shows any more (a moderated object's)."""
     state = current_app.extensions.setdefault("catalogue_sweep", {"at": 0.0})
-    now = current_app.extensions["clock"].now()
+    now = current_app.extensions["box"].clock.now()
     if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
         state["at"] = now
         who = actor()
@@ -71,25 +72,19 @@ def get_item(item_id, visible_only=True):
     item = logic.find(item_id)
     if item is None or item.deleted or (visible_only and item.hidden and not owns(item)):
         abort(404)
-    if item.origin != current_app.extensions["box"]["id"] and not item.is_offered_to_network():
+    if item.origin != current_app.extensions["box"].id and not item.is_offered_to_network():
         abort(404)
     return item
 
 
 def owns(item):
-    return owns_id(item.id)
-
-
-def owns_id(item_id):
-    """Only a phone that holds a token for this object costs a look at the database."""
-    token = ownership.token_for(item_id)
-    return bool(token) and logic.token_matches(item_id, token)
+    return phone.owns(item.id)
 
 
 def village_of(record):
     """The name of the village another village's record is in; None for this box's own.
     The names come from the hub (piratebox/villages.py), read once a request."""
-    if record.origin == current_app.extensions["box"]["id"]:
+    if record.origin == current_app.extensions["box"].id:
         return None
     if "villages" not in g:
         g.villages = villages.names()
@@ -103,17 +98,16 @@ def reservation_key(item_id):
 
 def reserved_here(item):
     """Did this phone reserve the object (and is it still reserved)?"""
-    token = ownership.token_for(reservation_key(item.id))
-    return item.status == "reserved" and bool(token) and logic.personal_token_matches(
-        item.id, token)
+    token = phone.token_for(reservation_key(item.id))
+    return item.status == "reserved" and ownership.holds(item.id, token, ownership.CLAIMANT)
 
 
 def my_waiting_entry(queue):
     """This phone's place on an object's waiting list, or None (the database is asked only
     about a place whose private link this phone holds)."""
     for entry in queue:
-        token = ownership.token_for(entry.id)
-        if token and logic.personal_token_matches(entry.id, token):
+        token = phone.token_for(entry.id)
+        if token and ownership.holds(entry.id, token, ownership.CLAIMANT):
             return entry
     return None
 
@@ -122,6 +116,7 @@ def my_waiting_entry(queue):
 def template_lists():
     return {
         "village_of": village_of,
+        "allows": logic.allows,
         "category_choices": [(c.code, c.label) for c in categories.CATEGORIES],
         "category_labels": {c.code: c.label for c in categories.CATEGORIES},
         "kinds": list(categories.KINDS.items()),
@@ -215,7 +210,7 @@ def publish(values, errors):
 
 
 def created(item, token):
-    ownership.remember(item.id, token)
+    phone.remember(item.id, token)
     session["just_created"] = item.id
     flash(_("Thank you! Your request is online.") if item.kind == "request"
           else _("Thank you! Your object is online."), "success")
@@ -228,7 +223,7 @@ def show(item_id):
     who reserved it or waits for it sees its own page, never kept."""
     if holds_a_claim_on(item_id):
         return render_show(get_item(item_id))
-    owner = owns_id(item_id)
+    owner = phone.owns(item_id)
     return pagecache.render(lambda: render_show(get_item(item_id), owner=owner),
                             ("catalogue",), variant="owner" if owner else "")
 
@@ -238,7 +233,7 @@ def holds_a_claim_on(item_id):
     on its waiting list? (Only a phone that holds private links costs a query.)"""
     if request.form.get("token"):  # a link given in the request itself: this phone's own
         return True
-    links = session.get(ownership.OWNED_KEY)
+    links = phone.held_links()
     if not links:
         return False
     if reservation_key(item_id) in links:
@@ -249,7 +244,7 @@ def holds_a_claim_on(item_id):
 
 def render_show(item, errors=None, values=None, owner=None):
     """The object's page as this phone sees it: its owner, who reserved it, who waits."""
-    config, now = current_app.config, current_app.extensions["clock"].now()
+    config, now = current_app.config, current_app.extensions["box"].clock.now()
     answers = logic.answers_to(item) if item.kind == "request" else []
     reserver = reserved_here(item)
     queue = lending.queue(item) if item.kind == "offer" and item.mode == "lend" else []
@@ -257,7 +252,7 @@ def render_show(item, errors=None, values=None, owner=None):
         "catalogue/show.html", item=item, owner=owns(item) if owner is None else owner,
         reserver=reserver,
         reservation_url=public_url("catalogue.reservation_link", item_id=item.id,
-                                   token=ownership.token_for(reservation_key(item.id)))
+                                   token=phone.token_for(reservation_key(item.id)))
         if reserver else None,
         waiting=my_waiting_entry(queue), queue_length=len(queue),
         can_wait=lending.can_wait_for(item), answers=answers, errors=errors or {},
@@ -275,7 +270,7 @@ def reserve(item_id):
     limit_claims()
     token = logic.reserve(item, values, forms.read_avoided_purchase(request.form), actor())
     count_success("claim")
-    ownership.remember(reservation_key(item.id), token)
+    phone.remember(reservation_key(item.id), token)
     flash(_("Reserved for you. Contact the owner to pick it up; this phone can cancel the "
             "reservation from the object's page."), "success")
     return redirect(url_for("catalogue.show", item_id=item.id))
@@ -285,8 +280,7 @@ def reserve(item_id):
 def reservation_link(item_id):
     """The private link of a reservation, opened on another phone: it remembers it."""
     item = get_item(item_id)
-    if ownership.claim_link(reservation_key(item.id), lambda _key, token:
-                            logic.personal_token_matches(item.id, token)):
+    if phone.claim_link(item.id, ownership.CLAIMANT, cookie_key=reservation_key(item.id)):
         return redirect(url_for("catalogue.show", item_id=item.id))
     abort(404)
 
@@ -323,7 +317,7 @@ def join_waiting_list(item_id):
     limit_claims()
     entry, token = lending.join(item, values, actor())
     count_success("claim")
-    ownership.remember(entry.id, token)
+    phone.remember(entry.id, token)
     flash(_("You are on the waiting list. The owner sees it and will contact you."), "success")
     return redirect(url_for("catalogue.show", item_id=item.id))
 
@@ -354,25 +348,21 @@ def report(item_id):
 
 
 @bp.get("/items/<item_id>/manage")
-def manage(item_id):
+@phone.owner_only(lambda item_id: get_item(item_id, visible_only=False))
+def manage(item):
     """The owner's page. A manage link carries ?token=; it is moved into the cookie."""
-    item = get_item(item_id, visible_only=False)
-    if ownership.claim_link(item.id, logic.token_matches):
-        return redirect(url_for("catalogue.manage", item_id=item.id))
-    if not owns(item):
-        abort(403)
     just_created = session.pop("just_created", None) == item.id
     return render_manage(item, item.__data__, {}, just_created=just_created)
 
 
 def manage_url(item):
     """The owner's private link, as it must be typed or scanned on another phone."""
-    token = ownership.token_for(item.id)
+    token = phone.token_for(item.id)
     return public_url("catalogue.manage", item_id=item.id, token=token)
 
 
 def render_manage(item, values, errors, just_created=False, loan=None, status=200):
-    config, now = current_app.config, current_app.extensions["clock"].now()
+    config, now = current_app.config, current_app.extensions["box"].clock.now()
     queue = lending.queue(item) if item.kind == "offer" and item.mode == "lend" else []
     return render_template(
         "catalogue/manage.html", item=item, just_created=just_created,
@@ -385,7 +375,7 @@ def render_manage(item, values, errors, just_created=False, loan=None, status=20
 @bp.get("/items/<item_id>/manage/qr.svg")
 def manage_qr(item_id):
     """The manage link as a QR code, to screenshot or scan with another phone."""
-    from piratebox import qr
+    from piratebox.printing import qr
 
     item = get_item(item_id, visible_only=False)
     if not owns(item):
@@ -402,6 +392,8 @@ def owner_action(item_id, action):
     if not owns(item):
         abort(403)
     if action == "delete":
+        if not deletion_confirmed():
+            return redirect(url_for("catalogue.manage", item_id=item.id))
         logic.delete(item, actor())
         flash(_("The object is deleted."), "success")
         return redirect(url_for("catalogue.index"))
@@ -436,17 +428,18 @@ DONE_MESSAGES = {
 def edit(item):
     values, errors = forms.read_item(request.form)
     values.pop("answers", None)
+    keep = request.form.getlist("keep")  # the photos left ticked; the form ticks them all
     if not errors:
         limit_posting()  # new photos cost what a new object's do
         try:
-            logic.edit(item, values, photo_uploads(), actor())
+            logic.edit(item, values, photo_uploads(), actor(), keep=keep)
         except BadInput as error:
             errors["photos"] = error.localized(_)
         else:
             count_success("post")
             flash(_("Changes saved."), "success")
             return redirect(url_for("catalogue.manage", item_id=item.id))
-    return render_manage(item, values, errors, status=400)
+    return render_manage(item, {**values, "keep": keep}, errors, status=400)
 
 
 @bp.get("/photos/<digest>.jpg")
@@ -454,16 +447,16 @@ def photo(digest):
     """A photo, while a record shows it: an object's to everyone while the object is
     visible, to its owner and the mediator while it is hidden, a tally's to the mediator.
     A deleted object's photos are gone at once (their space follows, see blobs.collect)."""
-    if not HASH_PATTERN.match(digest):
+    if not SHA256.match(digest):
         abort(404)
     blob = Blob.get_or_none(Blob.hash == digest)
     if blob is None or blob.kind not in ("photo", "thumb"):
         abort(404)
     uses = list(BlobUse.select().where(BlobUse.hash == digest))
     public = any(use.shown for use in uses)
-    if not public and not (uses and (is_admin() or any(owns_id(use.record_id) for use in uses))):
+    if not public and not (uses and (is_admin() or any(phone.owns(use.record_id) for use in uses))):
         abort(404)
-    path = BlobStore(current_app.extensions["data_dir"]).path(digest)
+    path = BlobStore(current_app.extensions["box"].data_dir).path(digest)
     if not path.is_file():  # a damaged store: reported, never a server error
         abort(404)
     response = send_stored(path, mimetype="image/jpeg", etag=digest, conditional=True,
@@ -486,7 +479,7 @@ def reports():
 @admin_required
 def loans():
     """Loans past their return date, for the mediator to remind who borrowed."""
-    config, now = current_app.config, current_app.extensions["clock"].now()
+    config, now = current_app.config, current_app.extensions["box"].clock.now()
     return render_template("catalogue/loans.html",
                            items=lending.overdue(now, config["TIMEZONE"]))
 

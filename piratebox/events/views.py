@@ -4,10 +4,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from models import Event
 from piratebox import pagecache
-from piratebox.admin import admin_required, is_admin
 from piratebox.errors import TooManyRequests
 from piratebox.events import ics, logic
-from piratebox.web import POSTED_A_LOT, actor, count_success, public_base, within_limit
+from piratebox.phone import admin_required, is_admin, public_base
+from piratebox.web import POSTED_A_LOT, actor, count_success, within_limit
 from piratebox.web import gettext as _
 
 bp = Blueprint("events", __name__)
@@ -18,7 +18,7 @@ def zone():
 
 
 def calendar_response(events, filename):
-    body = ics.calendar(events, current_app.extensions["site"]["box_name"], actor().now,
+    body = ics.calendar(events, current_app.extensions["box"].site["box_name"], actor().now,
                         public_base())
     return current_app.response_class(body, mimetype="text/calendar", headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})

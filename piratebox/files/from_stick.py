@@ -19,10 +19,12 @@ from pathlib import Path
 
 from models import SharedFile, db
 from piratebox.errors import BadInput, PirateboxError
-from piratebox.files import logic, names, upload
+from piratebox.files import logic, names
 from piratebox.i18n import N_
+from piratebox.spool import DiskFull, UploadSpool, room
+from piratebox.units import MB
 
-CHUNK = 1024 * 1024
+CHUNK = MB
 MAX_FILES = 500
 # Folders of the stick that are the box's own business, never offered to the share.
 OWN_FOLDERS = {"cocote", "cocote-backup"}
@@ -137,17 +139,17 @@ def import_folder(folder, share_folder, data_dir, config, actor, progress=None,
         raise BadInput(NO_FILES, folder=Path(folder).name or str(folder))
     if len(files) > MAX_FILES:
         raise BadInput(TOO_MANY, folder=Path(folder).name, count=len(files), limit=MAX_FILES)
-    largest = config["FILES_MAX_MB"] * upload.MB
+    largest = config["FILES_MAX_MB"] * MB
     progress.too_large = [names.clean_name(path.name) for path, size in files if size > largest]
     files = [(path, size) for path, size in files if size <= largest]
     progress.total_files = len(files)
     progress.total_bytes = sum(size for _path, size in files)
-    if progress.total_bytes > upload.room(data_dir, config):
-        raise upload.DiskFull()
+    if progress.total_bytes > room(data_dir, config):
+        raise DiskFull()
     spools = []
     try:
         for path, _size in files:
-            spool = upload.UploadSpool(data_dir.scratch(), data_dir, config, largest)
+            spool = UploadSpool(data_dir.scratch(), data_dir, config, largest)
             spools.append(spool)
             _copy(path, spool, progress, on_progress)
             spool.finish()  # on the data disk, and one open file at a time

@@ -10,7 +10,6 @@ from peewee import JOIN, SQL, fn
 
 from models import (
     FileDownload,
-    FileKey,
     Prepared,
     SharedFile,
     contains_pattern,
@@ -38,7 +37,6 @@ BLOB_KIND = "file"
 def add(spool, raw_name, folder, actor, expire_days=0):
     """Keep one uploaded file; returns (record, the private delete token to show once)."""
     spool.finish()
-    token = ownership.new_token()
     record = SharedFile(
         name=raw_name, folder=folder or "", blob=spool.digest, size=spool.size,
         media_type=names.sniff(spool.head),
@@ -48,13 +46,8 @@ def add(spool, raw_name, folder, actor, expire_days=0):
         actor.blobs.adopt(spool.path, spool.digest, spool.size, BLOB_KIND, actor.now)
         spool.adopted = True
         actor.save(record)
-        FileKey.create(file_id=record.id, token_hash=ownership.token_hash(token))
+        token = ownership.give(record.id)
     return record, token
-
-
-def token_matches(file_id, token):
-    key = FileKey.get_or_none(FileKey.file_id == file_id)
-    return ownership.matches(key and key.token_hash, token)
 
 
 def matching(words, in_folder):
@@ -116,7 +109,7 @@ def delete(record, actor):
     (another village's file is then hidden here only, see moderation.decide)."""
     with db.atomic():
         moderation.decide(record, "delete", actor)
-        FileKey.delete().where(FileKey.file_id == record.id).execute()
+        ownership.forget(record.id)
     actor.blobs.collect()
 
 

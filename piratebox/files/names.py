@@ -37,7 +37,6 @@ PREVIEW_SIGNATURES = [
 RIFF_TYPES = {b"WEBP": "image/webp", b"WAVE": "audio/wav"}
 PREVIEW_TYPES = frozenset(media_type for _offset, _signature, media_type in PREVIEW_SIGNATURES
                           ) | frozenset(RIFF_TYPES.values())
-SNIFF_BYTES = 16
 
 # Types a browser would run or render as a page even in a download: sent as plain bytes.
 ACTIVE_TYPES = {"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",

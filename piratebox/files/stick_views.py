@@ -11,10 +11,10 @@ import threading
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from models import db
-from piratebox.admin import admin_required
 from piratebox.errors import PirateboxError
 from piratebox.files import from_stick
 from piratebox.i18n import N_, Message
+from piratebox.phone import admin_required
 from piratebox.sync import stick as sync_stick
 from piratebox.web import actor
 from piratebox.web import gettext as _
@@ -39,7 +39,7 @@ class Job:
             try:
                 with db.connection_context():
                     from_stick.import_folder(self.folder, self.share_folder,
-                                             app.extensions["data_dir"], app.config, who,
+                                             app.extensions["box"].data_dir, app.config, who,
                                              self.progress)
             except PirateboxError as error:
                 self.error = error.as_message()
@@ -63,7 +63,7 @@ def found_sticks():
     last = (sync_stick.last_sync() or {}).get("stick")
     found = []
     for plugged in from_stick.sticks(current_app.config["STICK_ROOTS"].split(","),
-                                     current_app.extensions["data_dir"], last):
+                                     current_app.extensions["box"].data_dir, last):
         folders = [(str(plugged / relative), relative, count, size)
                    for relative, count, size in from_stick.folders(plugged)]
         if folders:
@@ -88,7 +88,7 @@ def start():
         return redirect(url_for("stick_files.index"), code=303)
     try:
         folder = from_stick.chosen_folder(
-            current_app.config["STICK_ROOTS"].split(","), current_app.extensions["data_dir"],
+            current_app.config["STICK_ROOTS"].split(","), current_app.extensions["box"].data_dir,
             (sync_stick.last_sync() or {}).get("stick"), request.form.get("folder", ""))
     except PirateboxError as error:
         return index(error.localized(_), error.status)

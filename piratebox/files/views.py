@@ -1,6 +1,5 @@
 """The file share's pages: list and upload, a file's page, download, preview, delete."""
 
-import shutil
 
 from flask import (
     Blueprint,
@@ -16,17 +15,26 @@ from flask import (
 )
 
 from models import SharedFile
-from piratebox import bodies, moderation, ownership, pagecache
-from piratebox.admin import admin_required, is_admin
+from piratebox import bodies, moderation, pagecache, phone, spool
 from piratebox.blobs import BlobStore
 from piratebox.errors import BadInput, PirateboxError
-from piratebox.files import logic, names, upload
+from piratebox.files import logic, names
 from piratebox.i18n import N_
+from piratebox.phone import admin_required, is_admin, public_url
 from piratebox.sending import send_stored
-from piratebox.web import actor, count_success, public_url
+from piratebox.units import MB
+from piratebox.web import actor, count_success, deletion_confirmed
 from piratebox.web import gettext as _
 
 bp = Blueprint("files", __name__)
+
+MAX_FILES_PER_UPLOAD = 20
+RATE_BUCKET = "upload"
+UPLOADED_A_LOT = N_("You have sent a lot of files this hour: wait {minutes} minutes, or ask "
+                    "the mediator.")
+bodies.declare("files", lambda config: bodies.spooled(
+    "files", config["FILES_MAX_MB"] * MB, MAX_FILES_PER_UPLOAD, rate_bucket=RATE_BUCKET,
+    rate_setting="FILES_PER_HOUR", rate_message=UPLOADED_A_LOT))
 
 EXPIRY_SWEEP_SECONDS = 300
 DOWNLOAD_PERIOD = 24 * 3600  # a phone's downloads of one file count once in this time
@@ -37,21 +45,12 @@ FILE_POLICY = ("sandbox; default-src 'none'; img-src 'self'; media-src 'self'; "
                "style-src 'unsafe-inline'; frame-ancestors 'self'")
 
 
-def disk_figures():
-    data_dir = current_app.extensions["data_dir"]
-    usage = shutil.disk_usage(data_dir.path)
-    reserve = upload.reserve_bytes(current_app.config, usage.total)
-    return {"total": usage.total, "used": usage.total - usage.free,
-            "available": max(0, usage.free - reserve), "reserve": reserve,
-            "largest_upload": upload.largest_upload(data_dir, current_app.config)}
-
-
 def sweep_expired():
     """Delete expired files at most every few minutes, when someone looks at the list."""
     if not current_app.config["FILES_EXPIRE_DAYS"]:
         return
     state = current_app.extensions.setdefault("files_sweep", {"at": 0.0})
-    now = current_app.extensions["clock"].now()
+    now = current_app.extensions["box"].clock.now()
     if now - state["at"] >= EXPIRY_SWEEP_SECONDS:
         state["at"] = now
         if logic.expire_due(actor()):
@@ -60,10 +59,10 @@ def sweep_expired():
 
 def get_file(file_id, visible_only=True):
     record = SharedFile.get_or_none(SharedFile.id == file_id)
-    now = current_app.extensions["clock"].now()
+    now = current_app.extensions["box"].clock.now()
     if record is None or record.deleted or (record.expires_at and record.expires_at <= now):
         abort(404)
-    if record.origin != current_app.extensions["box"]["id"] and not record.network:
+    if record.origin != current_app.extensions["box"].id and not record.network:
         abort(404)  # kept in its village: its content is not here
     if visible_only and record.hidden and not (owns(record) or is_admin()):
         abort(404)
@@ -71,7 +70,7 @@ def get_file(file_id, visible_only=True):
 
 
 def owns(record):
-    return logic.token_matches(record.id, ownership.token_for(record.id))
+    return phone.owns(record.id)
 
 
 @bp.get("/files/")
@@ -86,14 +85,14 @@ def render_index(errors=None, typed=None):
     filters = {name: request.args.get(name, "") for name in ("q", "folder", "sort")}
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() else 1
-    now = current_app.extensions["clock"].now()
+    now = current_app.extensions["box"].clock.now()
     rows, total = logic.browse(filters, page, now)
     folders = logic.folders(now)
     return render_template(
         "files/index.html", files=rows, total=total, page=page, filters=filters,
         pages=max(1, -(-total // logic.PAGE_SIZE)), folders=folders,
         folder_choices=[(name, name) for name in folders],
-        disk=disk_figures(),
+        disk=spool.disk_figures(current_app.extensions["box"].data_dir, current_app.config),
         kind_of=names.kind_of, errors=errors or {}, typed=typed or {})
 
 
@@ -101,16 +100,16 @@ def render_index(errors=None, typed=None):
 @bodies.accepts("files")
 def upload_files():
     """Several files in one form. The parts are already on disk, streamed and hashed, when
-    this runs (see piratebox/files/upload.py); here they are kept or refused as a whole.
+    this runs (see piratebox/spool.py); here they are kept or refused as a whole.
     A refusal is shown on the form, with the folder that was typed."""
     try:
         added = add_chosen()
     except PirateboxError as error:
         typed = {"folder": request.form.get("folder", "")}
         return render_index({"files": error.localized(_)}, typed), error.status
-    count_success("upload")
+    count_success(RATE_BUCKET)
     for record, token in added:
-        ownership.remember(record.id, token)
+        phone.remember(record.id, token)
     session[JUST_UPLOADED] = [record.id for record, _token in added]
     if request.accept_mimetypes.best == "application/json":
         return jsonify(next=url_for("files.uploaded"))  # the progress bar's script goes there
@@ -141,7 +140,7 @@ def uploaded():
 def private_link(record):
     """The uploader's delete link, as it must be typed or scanned on another phone."""
     return public_url("files.manage", file_id=record.id,
-                           token=ownership.token_for(record.id))
+                           token=phone.token_for(record.id))
 
 
 @bp.get("/files/<file_id>")
@@ -153,7 +152,7 @@ def show(file_id):
 
 
 def send_content(record, inline):
-    path = BlobStore(current_app.extensions["data_dir"]).path(record.blob)
+    path = BlobStore(current_app.extensions["box"].data_dir).path(record.blob)
     if not path.is_file():  # content kept at another box, or a damaged store
         abort(404)
     response = send_stored(
@@ -198,13 +197,9 @@ def preview(file_id, filename):
 
 
 @bp.get("/files/manage/<file_id>")
-def manage(file_id):
+@phone.owner_only(lambda file_id: get_file(file_id, visible_only=False))
+def manage(record):
     """The uploader's page. A private link carries ?token=; it is moved into the cookie."""
-    record = get_file(file_id, visible_only=False)
-    if ownership.claim_link(record.id, logic.token_matches):
-        return redirect(url_for("files.manage", file_id=record.id))
-    if not owns(record):
-        abort(403)
     return render_template("files/manage.html", file=record, private_link=private_link)
 
 
@@ -213,6 +208,9 @@ def delete(file_id):
     record = get_file(file_id, visible_only=False)
     if not (owns(record) or is_admin()):
         abort(403)
+    if not deletion_confirmed():
+        back = "files.manage" if owns(record) else "files.show"  # the mediator's is the file's
+        return redirect(url_for(back, file_id=record.id))
     logic.delete(record, actor())
     flash(_("The file is deleted."), "success")
     return redirect(url_for("files.index"))

@@ -21,11 +21,12 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from piratebox.blobs import HASH_PATTERN
 from piratebox.errors import PirateboxError
 from piratebox.i18n import N_, Message
-from piratebox.rules import ID, MAX_TIME, MAX_VERSION
+from piratebox.patterns import ID, SHA256, SHA256_TEXT
+from piratebox.rules import MAX_TIME, MAX_VERSION
 from piratebox.storage import atomic_file
+from piratebox.units import KB, MB
 
 FORMAT = "cocote-bundle"
 MAJOR, MINOR = 1, 1
@@ -33,10 +34,9 @@ SUFFIX = ".cocote"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.hmac"
 RECORDS = "records.jsonl"
-MEMBER_PATTERN = re.compile(r"\A(records\.jsonl|blobs/[0-9a-f]{64})\Z")
+MEMBER_PATTERN = re.compile(rf"\A(records\.jsonl|blobs/{SHA256_TEXT})\Z")
 VERSION_PATTERN = re.compile(r"\A([0-9]{1,4})\.([0-9]{1,4})\Z")
-CHUNK = 256 * 1024
-MB = 1024 * 1024
+CHUNK = 256 * KB
 # What a reader accepts before looking further, so that a hostile file on a stick costs a
 # router a few MB and a fraction of a second before it is refused: an archive lists at
 # most MAX_MEMBERS members besides the manifest and its signature (a writer puts the rest
@@ -316,7 +316,7 @@ class Bundle:
             path = entry.get("path") if isinstance(entry, dict) else None
             digest, size = (entry.get("sha256"), entry.get("size")) if path else (None, None)
             if (not isinstance(path, str) or not MEMBER_PATTERN.match(path) or path in members
-                    or not isinstance(digest, str) or not HASH_PATTERN.match(digest)
+                    or not isinstance(digest, str) or not SHA256.match(digest)
                     or not isinstance(size, int) or isinstance(size, bool) or size < 0
                     or (path.startswith("blobs/") and path != f"blobs/{digest}")):
                 raise self._refuse(N_("its manifest lists an invalid part"))
@@ -463,7 +463,7 @@ def _a_count(value):
 
 def _hashes(value):
     return isinstance(value, list) and len(value) <= MAX_WANTS and all(
-        isinstance(digest, str) and HASH_PATTERN.match(digest) for digest in value)
+        isinstance(digest, str) and SHA256.match(digest) for digest in value)
 
 
 def _a_refusal_or_none(value):

@@ -29,7 +29,6 @@ from models import (
     new_id,
 )
 from piratebox import box, villages
-from piratebox.blobs import BlobStore
 from piratebox.clock import FAR_AHEAD_SECONDS
 from piratebox.database import exclusive
 from piratebox.i18n import N_
@@ -37,8 +36,8 @@ from piratebox.rules import Unusable
 from piratebox.sync import bundle, history, quarantine, records
 from piratebox.sync.bundle import BundleRefused
 from piratebox.sync.enrolment import SyncError
+from piratebox.units import MB
 
-MB = 1024 * 1024
 MERGE_BATCH = 500  # records read from a bundle before they are merged together
 # How far above everything a hub has seen a box's versions may be. A box's version grows
 # by one a change (and jumps only to what it received from the hub): a million changes
@@ -224,10 +223,10 @@ def _manifest(me, peer, clock, upto, ack, recipient=None):
     return manifest
 
 
-def export(data_dir, config, clock, peer, folder, progress=None):
-    """Write this box's bundle for `peer` into `folder`; returns (path, manifest)."""
-    me = box.identity()
-    blobs = BlobStore(data_dir)
+def export(here, peer, folder, progress=None):
+    """Write the bundle of the box `here` for `peer` into `folder`; returns (path, manifest)."""
+    me, config, clock = box.identity(), here.config, here.clock
+    blobs = here.blobs
     with blobs.keeping():  # no blob this bundle carries may be collected while it is written
         with db.atomic():  # one consistent view of the records and the counters
             rows, needed, upto = changes_for(me, peer, blobs, config)
@@ -296,12 +295,13 @@ def _peer_for(me, header):
     return peer
 
 
-def import_bundle(path, data_dir, config, clock, shown_as=None):
-    """Verify a bundle completely, then apply it in one transaction; returns a summary.
-    `shown_as`: the name a refusal gives the file (the one the mediator chose)."""
-    me = box.identity()
-    scratch = data_dir.scratch()
-    with bundle.Bundle(path, config["SYNC_MAX_BUNDLE_MB"] * MB, shown_as) as opened:
+def import_bundle(path, here, shown_as=None):
+    """Verify a bundle completely, then apply it in the box `here` in one transaction;
+    returns a summary. `shown_as`: the name a refusal gives the file (the one the mediator
+    chose)."""
+    me, clock = box.identity(), here.clock
+    scratch = here.data_dir.scratch()
+    with bundle.Bundle(path, here.config["SYNC_MAX_BUNDLE_MB"] * MB, shown_as) as opened:
         header = opened.header
         peer = _peer_for(me, header)
         opened.authenticate(peer.key)
@@ -313,13 +313,13 @@ def import_bundle(path, data_dir, config, clock, shown_as=None):
             history.check(peer, header)  # refuse early, before the hashing
         verified = opened.verify(scratch)
         try:
-            summary = _apply(opened, verified, data_dir, me, peer.id, clock)
+            summary = _apply(opened, verified, here.blobs, me, peer.id, clock)
         finally:
             for leftover in verified.values():
                 leftover.unlink(missing_ok=True)
     if me["role"] == "box" and header.created_at is not None:
         summary["clock_moved"] = _take_the_time(clock, header, peer)
-    BlobStore(data_dir).collect()  # what the records that came deleted or replaced
+    here.blobs.collect()  # what the records that came deleted or replaced
     return summary
 
 
@@ -428,9 +428,8 @@ def _superseded(entry):
     return local is not None and local > entry.record_version
 
 
-def _apply(opened, verified, data_dir, me, peer_id, clock):
+def _apply(opened, verified, blobs, me, peer_id, clock):
     header = opened.header
-    blobs = BlobStore(data_dir)
     now = clock.now()
     kinds = {}
     for line in opened.records() if verified else ():  # what each blob is, before any

@@ -21,15 +21,15 @@ from models import Peer, PeerBlob, Setting, db, fold, new_id
 from piratebox import box
 from piratebox.errors import PirateboxError
 from piratebox.i18n import N_
-from piratebox.rules import ID
+from piratebox.patterns import ID, SHA256
 from piratebox.storage import atomic_write, shred
 from piratebox.sync import bundle
 from piratebox.text import clean_line
+from piratebox.units import KB
 
 FORMAT = "cocote-enrolment"
 STICK_FOLDER = "cocote"
 MAX_NAME = 120
-KEY = re.compile(r"\A[0-9a-f]{64}\Z")
 
 
 class SyncError(PirateboxError):
@@ -72,7 +72,7 @@ def read(path):
     """An enrolment file's document, or None if it is not a valid one."""
     try:
         with open(path, "rb") as handle:
-            document = bundle.parse_json(handle.read(64 * 1024))
+            document = bundle.parse_json(handle.read(64 * KB))
     except (OSError, ValueError):
         return None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -80,7 +80,7 @@ def read(path):
     texts = {name: document.get(name) for name in ("hub_name", "box_name")}
     valid = (all(isinstance(document.get(k), str) and ID.match(document[k])
                  for k in ("hub_id", "enrolment_id"))
-             and isinstance(document.get("key"), str) and KEY.match(document["key"])
+             and isinstance(document.get("key"), str) and SHA256.match(document["key"])
              and all(isinstance(text, str | None) for text in texts.values()))
     if not valid:
         return None

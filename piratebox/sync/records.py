@@ -9,7 +9,18 @@ set aside (piratebox/sync/quarantine.py), never allowed to stop the others.
 
 from peewee import PostgresqlDatabase
 
-from models import BlobUse, Counter, Event, Exchange, Item, SharedFile, Tally, WaitingEntry, db
+from models import (
+    BlobUse,
+    Counter,
+    Event,
+    Exchange,
+    Item,
+    SharedFile,
+    Tally,
+    WaitingEntry,
+    db,
+    precedence,
+)
 from piratebox import rules
 from piratebox.i18n import N_
 from piratebox.rules import Unusable
@@ -76,20 +87,20 @@ def merge(model, cleans, relay, via, here):
     latest = {}  # a record twice in one batch: its latest state only
     for clean in cleans:
         known = latest.get(clean["id"])
-        if known is None or (known["version"], known["origin"]) < (clean["version"],
-                                                                    clean["origin"]):
+        if known is None or precedence(known["version"], known["origin"]) < precedence(
+                clean["version"], clean["origin"]):
             latest[clean["id"]] = clean
     twice = len(cleans) - len(latest)
     cleans = list(latest.values())
     offers = "shown_seq" in model._meta.fields  # an object or a file: see Item.shown_seq
     local, shown = {}, {}
     for row in local_versions(model, list(latest), offers):
-        local[row[0]] = (row[1], row[2])
+        local[row[0]] = precedence(row[1], row[2])
         shown[row[0]] = row[3] if offers else None
     taken = [(clean, Unusable(ID_TAKEN)) for clean in cleans
              if clean["id"] in local and local[clean["id"]][1] != clean["origin"]]
     winners = [clean for clean in cleans if clean["id"] not in local
-               or local[clean["id"]] < (clean["version"], clean["origin"])]
+               or local[clean["id"]] < precedence(clean["version"], clean["origin"])]
     winners = [clean for clean in winners if clean["id"] not in local
                or local[clean["id"]][1] == clean["origin"]]
     if not winners:

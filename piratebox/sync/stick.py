@@ -64,14 +64,15 @@ def one_at_a_time(data_dir):
         os.close(fd)
 
 
-def sync(data_dir, config, clock, stick, say=print_progress):
-    """Both directions with a mounted stick; returns the Report. A failure (a stick full or
-    pulled out, a refusal of the whole sync) is kept for the sync page and raised."""
-    folder = stick_folder(stick)
+def sync(here, stick, say=print_progress):
+    """The box `here` syncs both directions with a mounted stick; returns the Report. A
+    failure (a stick full or pulled out, a refusal of the whole sync) is kept for the sync
+    page and raised."""
+    folder, clock = stick_folder(stick), here.clock
     report = Report()
     try:
-        with one_at_a_time(data_dir):
-            _round(data_dir, config, clock, folder, stick, report, say)
+        with one_at_a_time(here.data_dir):
+            _round(here, folder, stick, report, say)
     except PirateboxError as error:
         remember(report, clock, stick, failure=error.as_message())
         raise
@@ -85,12 +86,12 @@ def sync(data_dir, config, clock, stick, say=print_progress):
     return report
 
 
-def _round(data_dir, config, clock, folder, stick, report, say):
+def _round(here, folder, stick, report, say):
     me = box.identity()
     if me["role"] == "box" and not _enrolment(folder, me, report):
         return
     _clean_unfinished(folder, me, report)
-    imported = _import_all(data_dir, config, clock, folder, me, report, say)
+    imported = _import_all(here, folder, me, report, say)
     if me["role"] == "box":
         targets = [hub_peer()]
     else:
@@ -101,7 +102,7 @@ def _round(data_dir, config, clock, folder, stick, report, say):
     for peer in targets:
         say(Message(N_("writing the bundle for {name}"), name=peer.name))
         _path, manifest = engine.export(
-            data_dir, config, clock, peer, folder, progress=lambda number, total: say(
+            here, peer, folder, progress=lambda number, total: say(
                 Message(N_("  photo or file {number}/{total}"), number=number, total=total)))
         report.lines.append(Message(
             N_("sent to {name} — records: {records}; photos and files: {blobs}"),
@@ -113,8 +114,8 @@ def _round(data_dir, config, clock, folder, stick, report, say):
     if done:
         report.lines.append(Message(N_("bundles already imported taken off the stick: "
                                        "{count}"), count=len(done)))
-    if config["SYNC_BACKUP"]:
-        report.lines.append(_refresh_backup(data_dir, clock, stick, say))
+    if here.config["SYNC_BACKUP"]:
+        report.lines.append(_refresh_backup(here, stick, say))
 
 
 def _enrolment(folder, me, report):
@@ -157,7 +158,7 @@ def _clean_unfinished(folder, me, report):
                                        "{count}"), count=len(unfinished)))
 
 
-def _import_all(data_dir, config, clock, folder, me, report, say):
+def _import_all(here, folder, me, report, say):
     """Import each bundle addressed to this box; {peer id: [paths imported]}."""
     imported = {}
     incoming = sorted(folder.glob(engine.bundle_name("*", me["id"])))
@@ -165,14 +166,14 @@ def _import_all(data_dir, config, clock, folder, me, report, say):
         say(Message(N_("[{number}/{total}] reading {file}"), number=number,
                     total=len(incoming), file=path.name))
         try:
-            result = engine.import_bundle(path, data_dir, config, clock)
+            result = engine.import_bundle(path, here)
         except engine.Obsolete:
             path.unlink(missing_ok=True)  # for an enrolment this box replaced
             continue
         except engine.Revoked as refusal:
             report.troubles.append(Message("{file}: {reason}", file=path.name,
                                            reason=refusal.as_message()))
-            engine.export_refusal(clock, refusal, folder)
+            engine.export_refusal(here.clock, refusal, folder)
             continue
         except BundleRefused as error:
             report.troubles.append(Message("{file}: {reason}", file=path.name,
@@ -223,13 +224,13 @@ def attention(result):
     return troubles
 
 
-def _refresh_backup(data_dir, clock, stick, say):
-    from piratebox import backup
+def _refresh_backup(here, stick, say):
+    from piratebox.backup import logic as backup
 
-    if not backup.room_for(data_dir, stick):
+    if not backup.room_for(here.data_dir, stick):
         return Message(N_("no room on the stick for a backup"))
     try:
-        manifest = backup.backup(data_dir, stick, clock.now(), say=say)
+        manifest = backup.backup(here, stick, say=say)
     except backup.BackupError as error:
         return Message(N_("backup failed: {reason}"), reason=error.as_message())
     return backup.summary(manifest)

@@ -3,7 +3,6 @@ choose), the records set aside, and a bundle to download or upload when there is
 stick (or no hotplug)."""
 
 import json
-from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -19,22 +18,26 @@ from flask import (
 )
 
 from models import Peer, Setting
-from piratebox import backup, bodies, box
-from piratebox.admin import admin_required
+from piratebox import bodies, box
+from piratebox.backup import logic as backup
 from piratebox.errors import BadInput
 from piratebox.files.names import clean_name
-from piratebox.i18n import N_, say_nothing
+from piratebox.i18n import N_
+from piratebox.phone import admin_required
 from piratebox.sync import engine, enrolment, quarantine, stick
 from piratebox.sync.bundle import SUFFIX, BundleRefused
+from piratebox.units import MB
 from piratebox.web import gettext as _
 from piratebox.web import ngettext
 
 bp = Blueprint("sync", __name__)
 
+bodies.declare("bundle", lambda config: bodies.spooled(
+    "bundle", config["SYNC_MAX_BUNDLE_MB"] * MB, 1, mediator_only=True))
 
-def context():
-    app = current_app
-    return app.extensions["data_dir"], app.config, app.extensions["clock"]
+
+def this_box():
+    return current_app.extensions["box"]
 
 
 @bp.get("/admin/sync")
@@ -47,15 +50,13 @@ def render_sync(errors=None, status=200):
     """The sync page; a refused import or backup is shown in its own panel."""
     me = box.identity()
     hub = enrolment.hub_peer()
-    peers = Peer.select()
-    boxes = [peer for peer in peers if peer.role == "box"]
-    names = {peer.id: peer.name for peer in peers}
+    names = {peer.id: peer.name for peer in Peer.select(Peer.id, Peer.name)}
     set_aside = [(entry, names.get(entry.peer_id, entry.peer_id),
                   quarantine.sentence(entry, _)) for entry in quarantine.entries().limit(200)]
     report = engine.hub_report() if me["role"] == "box" else None
     pending = enrolment.pending()
     return render_template(
-        "admin/sync.html", me=me, hub=hub, boxes=sorted(boxes, key=lambda peer: peer.name),
+        "admin/sync.html", me=me, hub=hub, boxes=list(Peer.boxes()),
         waiting=engine.waiting(hub), last=said(stick.last_sync()),
         last_backup=json.loads(Setting.get_value("last_backup") or "null"),
         refused=engine.hub_refusal() if me["role"] == "box" else None,
@@ -66,7 +67,7 @@ def render_sync(errors=None, status=200):
         set_aside=set_aside, set_aside_count=quarantine.entries().count(),
         hub_report=report, reported=[(entry, quarantine.reported_sentence(entry, _))
                                      for entry in (report or {}).get("records", [])],
-        clock=current_app.extensions["clock"], errors=errors or {}), status
+        clock=current_app.extensions["box"].clock, errors=errors or {}), status
 
 
 def said(last):
@@ -81,14 +82,13 @@ def said(last):
 @bp.post("/admin/sync/enrolment")
 @admin_required
 def confirm():
-    _data_dir, _config, clock = context()
     chosen = request.form.get("enrolment") or None
     if request.form.get("decision") == "ignore" and chosen:
         enrolment.ignore(chosen)
         flash(_("Turned down: the box takes it off the stick at its next sync."), "success")
         return redirect(url_for("sync.index"))
-    document = enrolment.confirm(clock.now(), chosen)
-    flash(_("This box now syncs with the hub %(name)s.", name=document["hub_name"]), "success")
+    document = enrolment.confirm(this_box().clock.now(), chosen)
+    flash(_("This box now syncs with the hub {name}.", name=document["hub_name"]), "success")
     return redirect(url_for("sync.index"))
 
 
@@ -105,12 +105,12 @@ def discard(entry_id):
 @admin_required
 def download():
     """Write a bundle for the hub (or, at a hub, for one box) and hand it to the browser."""
-    data_dir, config, clock = context()
+    here = this_box()
     peer_id = request.form.get("peer", "")
     peer = Peer.get_or_none(Peer.id == peer_id) if peer_id else enrolment.hub_peer()
     if peer is None or peer.status != "active":
         raise BadInput(N_("This box is not enrolled with a hub yet."))
-    path, _manifest = engine.export(data_dir, config, clock, peer, data_dir.scratch())
+    path, _manifest = engine.export(here, peer, here.data_dir.scratch())
 
     @after_this_request
     def remove(response):
@@ -127,71 +127,29 @@ def download():
 def upload():
     """The bundle arrives streamed into a file of the scratch folder (see BoxRequest), is
     read from there and deleted with the request."""
-    data_dir, config, clock = context()
+    here = this_box()
     sent = request.files.get("bundle")
     if not sent or not sent.filename:
-        return render_sync({"bundle": _("Choose a bundle file (%(suffix)s).", suffix=SUFFIX)},
+        return render_sync({"bundle": _("Choose a bundle file ({suffix}).", suffix=SUFFIX)},
                            400)
     sent.stream.finish()
     report = stick.Report()
     try:
-        result = engine.import_bundle(sent.stream.path, data_dir, config, clock,
+        result = engine.import_bundle(sent.stream.path, here,
                                       shown_as=clean_name(sent.filename))
     except BundleRefused as error:
-        stick.remember(report, clock, failure=error.as_message())
+        stick.remember(report, here.clock, failure=error.as_message())
         return render_sync({"bundle": error.localized(_)}, 400)
     report.lines.append(stick.describe(result))
     report.troubles += stick.attention(result)
-    stick.remember(report, clock)
+    stick.remember(report, here.clock)
     if result["already"]:
         flash(_("This bundle was already imported: nothing new."), "success")
     else:
-        flash(ngettext("Bundle imported: %(num)d record new or changed, %(unchanged)d "
-                       "unchanged.", "Bundle imported: %(num)d records new or changed, "
-                       "%(unchanged)d unchanged.", result["applied"],
+        flash(ngettext("Bundle imported: {num} record new or changed, {unchanged} "
+                       "unchanged.", "Bundle imported: {num} records new or changed, "
+                       "{unchanged} unchanged.", result["applied"],
                        unchanged=result["unchanged"]), "success")
     if report.troubles:
         flash(_("Some of it needs you: see below."), "error")
-    return redirect(url_for("sync.index"))
-
-
-NO_STICK = N_("No stick is plugged in: plug in the sync stick and wait for the box to "
-               "sync with it (it finds the stick then), or run piratebox backup --to STICK "
-               "on the box.")
-
-
-@bp.post("/admin/backup")
-@admin_required
-def backup_now():
-    """Back up to the stick the last sync used, if it is still plugged in."""
-    data_dir, _config, clock = context()
-    plugged = (stick.last_sync() or {}).get("stick")
-    if not plugged or not (Path(plugged) / enrolment.STICK_FOLDER).is_dir():
-        return render_sync({"backup": _(NO_STICK)}, 400)
-    try:
-        manifest = backup.backup(data_dir, plugged, clock.now(), say=say_nothing)
-    except backup.BackupError as error:
-        return render_sync({"backup": error.localized(_)}, 400)
-    else:
-        flash(_("Backed up: %(count)d photos and files, %(new)d new.",
-                count=len(manifest["blobs"]), new=manifest["blobs_written"]), "success")
-        if not manifest["secrets"]:
-            flash(_("This backup holds no key: set a backup passphrase below so that a "
-                    "restore gives the box back whole."), "error")
-    return redirect(url_for("sync.index"))
-
-
-@bp.post("/admin/backup/passphrase")
-@admin_required
-def backup_passphrase():
-    """The passphrase that seals the box's keys in its backups."""
-    passphrase = request.form.get("passphrase", "")
-    try:
-        if passphrase != request.form.get("again", ""):
-            raise BadInput(N_("The two passphrases differ: type the same one twice."))
-        backup.set_passphrase(passphrase, current_app.config["PASSWORD_HASH_ROUNDS"])
-    except (BadInput, backup.BackupError) as error:
-        return render_sync({"passphrase": error.localized(_)}, 400)
-    flash(_("The backup passphrase is set. Keep it somewhere safe, away from the stick: "
-            "without it a restore brings back everything but the keys."), "success")
     return redirect(url_for("sync.index"))

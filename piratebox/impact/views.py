@@ -18,20 +18,15 @@ from flask import (
 from markupsafe import Markup
 
 from models import Tally
-from piratebox import (
-    bodies,
-    footfall,
-    impact,
-    pagecache,
-    quarter_report,
-    rules,
-    typography,
-    weekly_photo,
-)
-from piratebox.admin import admin_required
+from piratebox import bodies, pagecache, rules, typography
+from piratebox.admin import village_box_only
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
 from piratebox.i18n import Translator
+from piratebox.impact import charts, quarter_report, report, weekly_photo
+from piratebox.impact import logic as impact
+from piratebox.impact.tally import read_tally, record_tally
+from piratebox.phone import admin_required
 from piratebox.web import actor, photo_uploads
 from piratebox.web import gettext as _
 
@@ -43,7 +38,7 @@ def current_figures():
 
 
 def current_footfall():
-    return footfall.recent_at(actor().now, current_app.config["TIMEZONE"])
+    return impact.footfall_at(actor().now, current_app.config["TIMEZONE"])
 
 
 @bp.get("/stats/")
@@ -53,7 +48,7 @@ def index():
 
 def render_index():
     network = (impact.network_figures(actor().now, current_app.config["TIMEZONE"])
-               if current_app.extensions["box"]["role"] == "hub" else None)
+               if current_app.extensions["box"].role == "hub" else None)
     # at a hub, the network's total is this page's figures: computed once
     figures = network.total if network else current_figures()
     lang = g.get("lang", "fr")
@@ -62,21 +57,22 @@ def render_index():
     categories = sorted(((_(BY_CODE[code].label) if code in BY_CODE else code, count)
                          for code, count in figures.by_category.items()),
                         key=lambda pair: -pair[1])
-    # The charts are SVG drawn by impact.py, which escapes every label it writes.
+    # The charts are SVG drawn by impact/charts.py, which escapes every label it writes.
     return render_template(
         "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
-        method=impact.METHOD,
+        method=report.METHOD,
         network=network,
+        figure=lambda figures, name: impact.figure_text(figures, name, lang),
         weekly_chart=Markup(  # noqa: S704 - escaped inside
-            impact.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
+            charts.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
         category_chart=Markup(  # noqa: S704 - escaped inside
-            impact.category_chart(categories, _("Exchanges by category"))),
+            charts.category_chart(categories, _("Exchanges by category"))),
         footfall_today=days[-1][1], footfall_week=weeks_of_phones[-1][1],
         daily_footfall_chart=Markup(  # noqa: S704 - escaped inside
-            impact.bar_chart([(typography.short_day(day, lang), phones) for day, phones in days],
+            charts.bar_chart([(typography.short_day(day, lang), phones) for day, phones in days],
                              _("Phones per day"), _("phones"))),
         weekly_footfall_chart=Markup(  # noqa: S704 - escaped inside
-            impact.bar_chart([(typography.short_day(monday, lang), phones)
+            charts.bar_chart([(typography.short_day(monday, lang), phones)
                               for monday, phones in weeks_of_phones],
                              _("Phones per week"), _("phones"))))
 
@@ -104,12 +100,12 @@ def api():
 def csv_download():
     """The figures for a spreadsheet; at a hub, the table per box and commune for the
     report to the département."""
-    if current_app.extensions["box"]["role"] == "hub":
-        rows = impact.network_csv_rows(
+    if current_app.extensions["box"].role == "hub":
+        rows = report.network_csv_rows(
             impact.network_figures(actor().now, current_app.config["TIMEZONE"]), True)
     else:
-        rows = impact.csv_rows(current_figures(), decimal_comma=True)
-        rows += impact.weekly_csv_rows(*current_footfall(), weekly_photo.counts(
+        rows = report.csv_rows(current_figures(), decimal_comma=True)
+        rows += report.weekly_csv_rows(*current_footfall(), weekly_photo.counts(
             actor().box_id, actor().blobs), decimal_comma=True)
     out = io.StringIO()
     csv.writer(out, delimiter=";").writerows(rows)
@@ -121,15 +117,16 @@ def csv_download():
 
 @bp.route("/admin/tally", methods=["GET", "POST"])
 @admin_required
+@village_box_only
 @bodies.accepts("photos")
 def tally():
     """The weekly count of the physical box, and its photo, kept by the mediator."""
     values, errors = {"deposited": 0, "taken": 0}, {}
     if request.method == "POST":
-        values, errors = impact.read_tally(request.form)
+        values, errors = read_tally(request.form)
         if not errors:
             try:
-                impact.record_tally(values, photo_uploads(), actor())
+                record_tally(values, photo_uploads(), actor())
             except BadInput as error:
                 errors["photos"] = error.localized(_)
             else:
@@ -162,7 +159,7 @@ def report_page():
     """The mediator chooses the quarter (and, at a hub, the commune) of the report."""
     zone = current_app.config["TIMEZONE"]
     communes = []
-    if current_app.extensions["box"]["role"] == "hub":
+    if current_app.extensions["box"].role == "hub":
         communes = [commune for commune, _count, _figures
                     in impact.network_figures(actor().now, zone).communes]
     return render_template("stats/report.html", communes=communes,
@@ -174,7 +171,7 @@ def report_page():
 def report_pdf():
     """The quarter's report for the Conseil Général, in French whatever the page's language."""
     quarter = quarter_report.Quarter.parse(request.args.get("quarter", ""))
-    document = quarter_report.make(quarter, current_app.extensions["box"], actor().blobs,
+    document = quarter_report.make(quarter, current_app.extensions["box"].identity, actor().blobs,
                                    actor().now,
                                    current_app.config["TIMEZONE"], Translator("fr").gettext,
                                    "fr", request.args.get("commune", "").strip())

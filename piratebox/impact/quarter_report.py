@@ -3,7 +3,7 @@ method and its limits, and the sources, in French.
 
 A village box reports on itself; a hub reports on the whole département (a line per
 commune) or on one commune (a line per box). The figures are those of the figures page
-(piratebox/impact.py), limited to the quarter; the PDF is written by piratebox/pdf.py,
+(impact/logic.py), limited to the quarter; the PDF is written by piratebox/pdf.py,
 with no other library, so the mediator's button answers in a moment even on a router.
 """
 
@@ -11,10 +11,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from piratebox import footfall, impact, typography, weekly_photo
+from piratebox import footfall, typography
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
 from piratebox.i18n import N_
+from piratebox.impact import logic as impact
+from piratebox.impact import weekly_photo
+from piratebox.impact.report import FIGURE_LABELS, METHOD
 from piratebox.pdf import Document, wrap
 from piratebox.timefmt import display_zone
 
@@ -236,8 +239,8 @@ class Flow:
 def render(report, gettext, lang, box_name, made_at, zone_name):
     """The PDF (a pdf.Document) of a report, its words through `gettext`."""
     quarter = report.quarter
-    period = gettext("Quarter %(number)d of %(year)d") % {"number": quarter.number,
-                                                          "year": quarter.year}
+    period = gettext("Quarter {number} of {year}").format(number=quarter.number,
+                                                        year=quarter.year)
     who = report.title or gettext("The département")
     title = gettext("Impact report") + f" · {who} · {period}"
     document = Document(title, author=box_name, lang="fr-FR" if lang == "fr" else "en")
@@ -247,18 +250,16 @@ def render(report, gettext, lang, box_name, made_at, zone_name):
     flow.y += 34
     flow.paragraph(f"{who} · {period}", 14)
     last_day = quarter.months[3].toordinal() - 1
-    flow.paragraph(gettext("From %(first)s to %(last)s, figures of the CoCoTe box “%(box)s”, "
-                           "made on %(made)s.") % {
-        "first": typography.day(quarter.months[0], lang, None) + f" {quarter.year}",
-        "last": typography.day(date.fromordinal(last_day), lang, None) + f" {quarter.year}",
-        "box": box_name, "made": typography.date(made_at, zone_name, lang)}, 10, colour=GREY)
+    flow.paragraph(gettext("From {first} to {last}, figures of the CoCoTe box “{box}”, "
+                           "made on {made}.").format(
+        first=typography.day(quarter.months[0], lang, None) + f" {quarter.year}",
+        last=typography.day(date.fromordinal(last_day), lang, None) + f" {quarter.year}",
+        box=box_name, made=typography.date(made_at, zone_name, lang)), 10, colour=GREY)
 
     figures = report.figures
     flow.heading(gettext("The quarter's figures"))
-    decimals = {"kg_kept_in_use": 1, "kg_co2e_avoided": 1}
     flow.table([gettext("Figure"), gettext("Quarter")],
-               [[gettext(impact.FIGURE_LABELS[name]),
-                 typography.number(getattr(figures, name), lang, decimals.get(name, 0))]
+               [[gettext(FIGURE_LABELS[name]), impact.figure_text(figures, name, lang)]
                 for name in SUMMARY], [flow.width - 120, 120])
     flow.columns_chart(gettext("Objects that changed hands, per month"),
                        [(typography.MONTHS[typography.language_of(lang)][day.month - 1],
@@ -276,17 +277,17 @@ def render(report, gettext, lang, box_name, made_at, zone_name):
                    [[name, typography.number(count, lang),
                      typography.number(row.exchanges, lang),
                      typography.number(row.purchases_avoided, lang),
-                     typography.number(row.kg_co2e_avoided, lang, 1)]
+                     impact.figure_text(row, "kg_co2e_avoided", lang)]
                     for name, count, row in report.rows],
                    [flow.width - 280, 50, 70, 90, 70])
     else:
         flow.heading(gettext("Footfall"))
         if report.days:
             busiest_day, busiest = max(report.days, key=lambda pair: pair[1])
-            flow.paragraph(gettext("Phones counted on %(days)d days; the busiest, %(day)s, "
-                                   "saw %(phones)d.") % {
-                "days": len(report.days), "day": typography.day(busiest_day, lang),
-                "phones": busiest})
+            flow.paragraph(gettext("Phones counted on {days} days; the busiest, {day}, "
+                                   "saw {phones}.").format(
+                days=len(report.days), day=typography.day(busiest_day, lang),
+                phones=busiest))
             flow.columns_chart(gettext("Phones per week"),
                                [(typography.short_day(monday, lang), phones)
                                 for monday, phones in report.weeks], lang)
@@ -300,7 +301,7 @@ def render(report, gettext, lang, box_name, made_at, zone_name):
                                 for monday, count in report.differences], lang)
 
     flow.heading(gettext("How it is counted"))
-    for note in impact.METHOD:
+    for note in METHOD:
         flow.paragraph(gettext(note), bullet=True)
     flow.paragraph(gettext("Method: CoCoTe (Zoomacom, Loire), indicators of exchanges, "
                            "purchases avoided, emissions avoided and footfall."), colour=GREY)
@@ -310,10 +311,10 @@ def render(report, gettext, lang, box_name, made_at, zone_name):
     flow.heading(gettext("Sources"))
     labels = {code: category.label for code, category in BY_CODE.items()}
     for code, kg, places, source, basis, licence in impact.factor_rows(lang):
-        flow.paragraph(gettext("%(category)s: %(kg)s kg CO₂e, %(source)s, %(basis)s "
-                               "(%(licence)s)") % {
-            "category": gettext(labels.get(code, code)), "kg": typography.number(kg, lang, places),
-            "source": source, "basis": basis, "licence": licence}, 9, bullet=True)
+        flow.paragraph(gettext("{category}: {kg} kg CO₂e, {source}, {basis} "
+                               "({licence})").format(
+            category=gettext(labels.get(code, code)), kg=typography.number(kg, lang, places),
+            source=source, basis=basis, licence=licence), 9, bullet=True)
 
     total = len(document.pages)
     for number, page in enumerate(document.pages, start=1):

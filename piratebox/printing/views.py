@@ -28,14 +28,15 @@ from flask import (
     url_for,
 )
 
-from models import Item, SharedFile, this_box
-from piratebox import __version__, qr, site
-from piratebox.admin import admin_required
+from models import Item, SharedFile
+from piratebox import __version__, site
+from piratebox.admin import village_box_only
 from piratebox.errors import PrintFailed
 from piratebox.i18n import N_
+from piratebox.phone import admin_required, public_base, public_url
+from piratebox.printing import qr
 from piratebox.sending import send_stored
 from piratebox.web import gettext as _
-from piratebox.web import public_base, public_url
 
 bp = Blueprint("printing", __name__)
 log = logging.getLogger("piratebox")
@@ -48,7 +49,7 @@ NOT_DRAWN = N_("The printable could not be drawn: try again, or print it from th
 
 
 def current_site():
-    return current_app.extensions["site"]
+    return current_app.extensions["box"].site
 
 
 def site_payload(which):
@@ -89,7 +90,7 @@ def item_code(item_id):
 @bp.get("/qr/files/<file_id>.svg")
 def file_code(file_id):
     """A shared file's page as a QR code, to pass it from one phone to another."""
-    record = SharedFile.listed(current_app.extensions["clock"].now()).where(
+    record = SharedFile.listed(current_app.extensions["box"].clock.now()).where(
         SharedFile.id == file_id).first()
     if record is None:
         abort(404)
@@ -98,6 +99,7 @@ def file_code(file_id):
 
 
 @bp.get("/print/poster")
+@village_box_only
 def poster_page():
     """The poster as a page, for printing from a browser."""
     return render_template("printing/poster.html", site=current_site(),
@@ -105,6 +107,7 @@ def poster_page():
 
 
 @bp.get("/print/poster.pdf")
+@village_box_only
 def poster_pdf():
     """The poster for the current settings in this phone's language. Until it has been
     drawn, a page says it is being prepared (and reloads): no visitor's request waits for
@@ -129,7 +132,7 @@ def poster_path(lang):
     """Where the poster of the current settings in `lang` is kept: one file per settings
     and language; the settings' hash in its name (a language's name is not part of it)."""
     key = json.dumps([current_site(), __version__], sort_keys=True).encode()
-    return current_app.extensions["data_dir"].printed / \
+    return current_app.extensions["box"].data_dir.printed / \
         f"poster-{lang}-{hashlib.sha256(key).hexdigest()[:16]}.pdf"
 
 
@@ -185,7 +188,7 @@ POSTERS = PosterDrawings()
 def print_in_child(*arguments):
     """Run `piratebox print ...` for this box in a child process and wait for it."""
     app = current_app
-    command = [sys.executable, "-m", "app", "--data", str(app.extensions["data_dir"].path),
+    command = [sys.executable, "-m", "app", "--data", str(app.extensions["box"].data_dir.path),
                "print", *arguments]
     try:
         done = subprocess.run(command, cwd=app.root_path, capture_output=True, text=True,
@@ -215,18 +218,16 @@ def settings():
 
 def apply_settings(values):
     extensions = current_app.extensions
-    extensions["site"] = values
-    extensions["box"]["name"] = values["box_name"]
+    extensions["box"].settings_changed(values)
     extensions["portal"].set_site_url(site.address(values))
 
 
 @bp.route("/admin/labels", methods=["GET", "POST"])
 @admin_required
+@village_box_only
 def labels():
     """Choose objects of the café's box and print a sheet of labels for them."""
-    candidates = list(Item.listed().where((Item.place == "box") & (Item.status == "available")
-                                          & (Item.origin == this_box()))  # this café's box
-                      .order_by(Item.created_at.desc()).limit(200))
+    candidates = list(Item.in_cafe_box().limit(200))
     if request.method == "GET":
         return render_template("printing/labels.html", items=candidates)
     chosen = set(request.form.getlist("item"))
@@ -234,7 +235,7 @@ def labels():
     if not items:
         flash(_("Choose at least one object."), "error")
         return render_template("printing/labels.html", items=candidates), 400
-    sheet = current_app.extensions["data_dir"].scratch() / f"labels-{os.urandom(6).hex()}.pdf"
+    sheet = current_app.extensions["box"].data_dir.scratch() / f"labels-{os.urandom(6).hex()}.pdf"
     with RENDERING:
         print_in_child("labels", "--out", str(sheet),
                        *(part for item in items for part in ("--item", item)))

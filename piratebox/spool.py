@@ -1,12 +1,13 @@
 """Receiving a file: streamed to disk, hashed on the way, stopped before the disk is full.
 
-Werkzeug's form parser asks the request for a stream to write each file part into;
-for the file share that stream is an `UploadSpool` in this process's scratch folder.
+Werkzeug's form parser asks the request for a stream to write each file part into; for
+a body whose rule says so (the file share's upload, the mediator's bundle: see
+piratebox/bodies.py) that stream is an `UploadSpool` in this process's scratch folder.
 Memory stays flat whatever the size. Before the first byte is written the upload is
-checked against the rate limit and, when the browser announced its length, against the
-free space above the reserve; while it streams, the free space is looked at every few
-megabytes, and a full disk aborts it. Whatever is not adopted into the blob store by
-the end of the request is deleted (see `discard_unadopted`).
+checked against the rate limit (piratebox/web.py) and, when the browser announced its
+length, against the free space above the reserve; while it streams, the free space is
+looked at every few megabytes, and a full disk aborts it. Whatever is not adopted into
+the blob store by the end of the request is deleted (see `discard_unadopted`).
 
 Under the server, all that happens after waitress has the whole body in a temporary
 file of its own, deleted once the answer is sent: while it travels an upload takes
@@ -19,26 +20,24 @@ import errno
 import hashlib
 import os
 import secrets
-import shutil
 
 from flask import current_app, g
 
 from piratebox.errors import PirateboxError
-from piratebox.files.names import SNIFF_BYTES
 from piratebox.i18n import N_
+from piratebox.storage import disk_usage
+from piratebox.units import MB
 
-MB = 1024 * 1024
+# The first bytes of a file, kept as it streams: enough for every signature the file
+# share tells a type by (piratebox/files/names.py).
+HEAD_BYTES = 16
 FREE_SPACE_CHECK_EVERY = 4 * MB
 MULTIPART_OVERHEAD = 1 * MB  # the form's other fields and part headers
-MAX_FILES_PER_UPLOAD = 20
-RATE_BUCKET = "upload"
 COPIES = 2  # the server's temporary copy of the body, then the spool (measured: 2.00)
 # One phone's bodies on their way may take at most this share of the room the others
 # leave: a phone trickling the largest upload it can still leaves the rest of the box room
 # for everyone else's photos and files.
 ADDRESS_SHARE = 2
-UPLOADED_A_LOT = N_("You have sent a lot of files this hour: wait {minutes} minutes, or ask "
-                    "the mediator.")
 
 
 class FileTooLarge(PirateboxError):
@@ -69,7 +68,7 @@ def check_room_to_write(data_dir, config):
     """Refuse a visitor's write (a post, a message, a change) once the free space is down
     to half the reserve: the database grows with each, and takes its room from the reserve
     the file share leaves, never from the last of the disk."""
-    usage = shutil.disk_usage(data_dir.path)
+    usage = disk_usage(data_dir.path)
     if usage.free < reserve_bytes(config, usage.total) // 2:
         raise BoxFull()
 
@@ -94,8 +93,18 @@ def fits(room_now, others, own):
 
 def room(data_dir, config):
     """Bytes an upload may still use on the data disk."""
-    usage = shutil.disk_usage(data_dir.path)
+    usage = disk_usage(data_dir.path)
     return usage.free - reserve_bytes(config, usage.total)
+
+
+def disk_figures(data_dir, config):
+    """The data disk as the file share's page tells it: total, used, available above the
+    reserve, the reserve, and the largest upload it takes now."""
+    usage = disk_usage(data_dir.path)
+    reserve = reserve_bytes(config, usage.total)
+    return {"total": usage.total, "used": usage.total - usage.free,
+            "available": max(0, usage.free - reserve), "reserve": reserve,
+            "largest_upload": largest_upload(data_dir, config)}
 
 
 class UploadSpool:
@@ -122,8 +131,8 @@ class UploadSpool:
             self._since_check = 0
             if room(self._data_dir, self._config) < len(data):
                 raise DiskFull()
-        if len(self.head) < SNIFF_BYTES:
-            self.head = (self.head + data[:SNIFF_BYTES])[:SNIFF_BYTES]
+        if len(self.head) < HEAD_BYTES:
+            self.head = (self.head + data[:HEAD_BYTES])[:HEAD_BYTES]
         self._hash.update(data)
         with disk_full_is_refused():
             self._file.write(data)
@@ -174,27 +183,22 @@ def disk_full_is_refused():
         raise
 
 
-def open_spool(total_content_length, max_bytes, rate_limited=True):
+def is_first():
+    """Is the next file part this request's first to spool?"""
+    return not g.get("upload_spools")
+
+
+def open_spool(total_content_length, max_bytes):
     """Werkzeug's stream factory for a form whose files go to the data disk (the file
     share's upload, the mediator's bundle)."""
     spools = g.setdefault("upload_spools", [])
-    data_dir = current_app.extensions["data_dir"]
+    data_dir = current_app.extensions["box"].data_dir
     config = current_app.config
-    if not spools:
-        admit(data_dir, config, total_content_length, rate_limited)
+    if not spools and total_content_length and total_content_length > room(data_dir, config):
+        raise DiskFull()  # refused before anything is written
     spool = UploadSpool(data_dir.scratch(), data_dir, config, max_bytes)
     spools.append(spool)
     return spool
-
-
-def admit(data_dir, config, announced_length, rate_limited=True):
-    """Refuse before writing anything: too many uploads from this phone, or no room."""
-    from piratebox.web import within_limit
-
-    if rate_limited:
-        within_limit(RATE_BUCKET, config["FILES_PER_HOUR"], UPLOADED_A_LOT)
-    if announced_length and announced_length > room(data_dir, config):
-        raise DiskFull()
 
 
 def discard_unadopted(_error=None):

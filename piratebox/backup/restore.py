@@ -5,7 +5,7 @@ backup writes (so it stays inside its folder), every value has its type, no link
 followed, every file has its size and hash, and the database is the box's the manifest
 names. Restore then copies exactly the bytes it verified, checking them again, and puts
 back the keys the backup sealed when the mediator gives its passphrase (see
-piratebox/backup.py for what a backup holds).
+piratebox/backup/logic.py for what a backup holds).
 """
 
 import contextlib
@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from models import Setting, db, new_id
 from piratebox import box, jsonstream, sealed
-from piratebox.backup import (
+from piratebox.backup.logic import (
     BACKUP_FOLDER,
     BACKUP_KEY,
     CHUNK,
@@ -30,10 +30,11 @@ from piratebox.backup import (
     SECRET_SETTINGS,
     BackupError,
 )
-from piratebox.blobs import HASH_PATTERN
+from piratebox.blobs import blob_path
 from piratebox.i18n import N_, Message, print_progress
-from piratebox.rules import ID
+from piratebox.patterns import ID, ID_TEXT, SHA256
 from piratebox.storage import CONFIG_NAME, atomic_file, atomic_write, fsync_dir
+from piratebox.units import KB, MB
 
 
 def find_backup(stick, box_id=None):
@@ -60,12 +61,12 @@ def find_backup(stick, box_id=None):
 # of blobs an entry at a time, each entry checked as it comes and its file looked at on
 # the stick, never the whole list in memory. A hub's half a million blobs cost a chunk of
 # memory, and a hostile list is refused at its first entry that is not a backup's.
-MAX_MANIFEST = 64 * 1024 * 1024  # some 500,000 blobs
-MAX_MANIFEST_FIELD = 64 * 1024  # any field but the list of blobs: a few lines
+MAX_MANIFEST = 64 * MB  # some 500,000 blobs
+MAX_MANIFEST_FIELD = 64 * KB  # any field but the list of blobs: a few lines
 MAX_BLOB_ENTRY = 1024  # {"sha256": 64 hex digits, "size": a number}
 SETTINGS_FILES = {SECRET_KEY_FILE: "secret_key_file", CONFIG_NAME: "config_file"}
-DATABASE_NAME = re.compile(r"^database-[a-z2-7]{26}\.db$")
-SECRETS_NAME = re.compile(r"^secrets-[a-z2-7]{26}\.sealed$")
+DATABASE_NAME = re.compile(rf"^database-{ID_TEXT}\.db$")
+SECRETS_NAME = re.compile(rf"^secrets-{ID_TEXT}\.sealed$")
 
 
 def damaged(name):
@@ -175,7 +176,7 @@ def _is_id(value):
 
 def _is_entry(entry):
     return (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
-            and bool(HASH_PATTERN.match(entry["sha256"])) and type(entry.get("size")) is int
+            and bool(SHA256.match(entry["sha256"])) and type(entry.get("size")) is int
             and entry["size"] >= 0)
 
 
@@ -188,7 +189,7 @@ def _members(manifest):
 
 
 def _blob_name(digest):
-    return f"blobs/{digest[:2]}/{digest}"
+    return f"blobs/{blob_path(digest).as_posix()}"
 
 
 def _open_regular(path):
@@ -308,7 +309,7 @@ def restore(data_dir, stick, box_id=None, say=print_progress, passphrase=lambda:
             os.chmod(data_dir.secret_key_file, 0o600)
         blobs = manifest["blobs"]
         for number, entry in enumerate(blobs, 1):
-            target = data_dir.blobs / entry["sha256"][:2] / entry["sha256"]
+            target = data_dir.blobs / blob_path(entry["sha256"])
             target.parent.mkdir(exist_ok=True)
             _copy_verified(folder, _blob_name(entry["sha256"]), entry, target)
             written.append(target)

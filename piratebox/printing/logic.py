@@ -3,7 +3,7 @@
 Pages are drawn at 300 dpi (2480 x 3508 px for A4) in shades of grey (8.7 MB a page
 rather than RGB's 26 MB) and saved as PDF, one image a page. Pillow is imported here only.
 The server never draws them itself: it runs the `print` command in a child process
-(piratebox/print_views.py), so its own memory never holds a page. Text uses a TrueType
+(piratebox/printing/views.py), so its own memory never holds a page. Text uses a TrueType
 font found on the system (DejaVu or Liberation on Debian and Raspberry Pi OS); where
 there is none (a bare router), Pillow's built-in font is enlarged, which prints legibly
 if plainly.
@@ -13,7 +13,8 @@ import textwrap
 import zlib
 from functools import lru_cache
 
-from piratebox import qr
+from models import Item
+from piratebox.printing import qr
 from piratebox.site import address as site_address
 
 DPI = 300
@@ -97,13 +98,13 @@ def poster(site, gettext):
                "2. " + _("Open the box"))
     y = top + height + 220
     steps = [
-        _("Scan the first code to join the wifi “%(ssid)s”.") % {"ssid": site["wifi_ssid"]},
+        _("Scan the first code to join the wifi “{ssid}”.").format(ssid=site["wifi_ssid"]),
         _("Scan the second code, or type the address below."),
         _("Give, lend, swap, find: it is all free."),
     ]
     steps = [f"{number}. {step}" for number, step in enumerate(steps, 1)]
     if site["wifi_password"]:
-        steps.insert(1, _("Wifi password: %(password)s") % {"password": site["wifi_password"]})
+        steps.insert(1, _("Wifi password: {password}").format(password=site["wifi_password"]))
     for step in steps:
         for line in textwrap.wrap(step, 44):
             draw_text(page, (MARGIN, y), line, 80)
@@ -113,6 +114,19 @@ def poster(site, gettext):
               anchor="ma")
     draw_text(page, (width // 2, A4[1] - MARGIN - 320), address, 200, bold=True, anchor="ma")
     return page
+
+
+def label_entries(settings, item_ids=()):
+    """(title, address on paper) of the objects to label: those of this box named, else
+    every object in the café's give box."""
+    query = Item.of_this_box().where(Item.id.in_(item_ids)) if item_ids else Item.in_cafe_box()
+    return [(item.title, item_address(settings, item.id)) for item in query]
+
+
+def item_address(settings, item_id):
+    """An object's page on paper: the box's own address, never a Host a phone sent; the
+    path is the catalogue's, one of the URLs fixed for good."""
+    return f"{site_address(settings)}/items/{item_id}"
 
 
 def labels(entries, box_name, progress=None):

@@ -11,7 +11,6 @@
 """
 
 import csv
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -19,16 +18,18 @@ from pathlib import Path
 
 from peewee import SQL, Case, fn
 
-from models import Exchange, ExchangeTotal, Prepared, Tally, db, slot
-from piratebox import rules, typography
+from models import Exchange, ExchangeTotal, Prepared, Tally, slot
+from piratebox import footfall, typography
 from piratebox.catalogue.categories import CHANGED_HANDS
-from piratebox.catalogue.logic import store_photos
-from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
 
-FACTORS_FILE = Path(__file__).parent / "data" / "impact-factors.csv"
+FACTORS_FILE = Path(__file__).parent.parent / "data" / "impact-factors.csv"
 KEPT_IN_USE = ("taken", "given")
 WEEKS = 12
+# The figures, in the order a spreadsheet and the network's sums list them.
+CSV_COLUMNS = ("deposited", "offered", "requested", "exchanges", "taken", "given", "lent",
+               "returned", "fulfilled", "answered", "purchases_avoided", "kg_kept_in_use",
+               "kg_co2e_avoided", "tallied_deposited", "tallied_taken")
 
 
 @lru_cache(maxsize=4)
@@ -260,6 +261,12 @@ def figures_now(now, zone_name, window=None):
                        zone_name, tallies=_within(Tally.live(), window, Window.tallies))
 
 
+def footfall_at(now, zone_name):
+    """Phones per day (the last footfall.CHART_DAYS) and per week (the chart's weeks)."""
+    today = datetime.fromtimestamp(now, display_zone(zone_name)).date()
+    return footfall.recent(today, chart_weeks(now, zone_name))
+
+
 @dataclass
 class NetworkFigures:
     """At a hub: the figures of each box, of each commune and of the whole network."""
@@ -306,202 +313,11 @@ def network_figures(now, zone_name, window=None):
         total=total)
 
 
-def network_csv_rows(network, decimal_comma=False):
-    """One row per box, per commune and for the whole network: the report's table."""
-    rows = [["level", "name", "commune", "boxes", *CSV_COLUMNS]]
-    rows += [["box", name, commune, "1", *_numbers(figures, decimal_comma)]
-             for name, commune, figures in network.boxes]
-    rows += [["commune", name, name, str(count), *_numbers(figures, decimal_comma)]
-             for name, count, figures in network.communes]
-    rows.append(["total", "", "", str(len(network.boxes)),
-                 *_numbers(network.total, decimal_comma)])
-    return rows
+# The one rounding rule of the figures, wherever they are shown (the impact page, the
+# command line, the CSV): kilos to a tenth, everything else counted whole.
+DECIMALS = {"kg_kept_in_use": 1, "kg_co2e_avoided": 1}
 
 
-def _number(value, decimal_comma):
-    """A spreadsheet's cell: no thousands separator, the decimal mark it expects."""
-    return typography.number(value, "fr" if decimal_comma else "en",
-                             decimals=1 if isinstance(value, float) else 0, grouping=False)
-
-
-def _numbers(figures, decimal_comma):
-    return [_number(getattr(figures, name), decimal_comma) for name in CSV_COLUMNS]
-
-
-def bar_chart(bars, title, unit_label, width=340):
-    """An SVG bar chart (vertical bars) as markup; bars: [(label, value)]. Escapes labels."""
-    from markupsafe import escape
-
-    height, top, bottom, left = 180, 20, 36, 8
-    count = max(len(bars), 1)
-    highest = max([value for _label, value in bars] + [1])
-    slot = (width - left * 2) / count
-    label_every = max(1, count // 6)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'role="img" aria-label="{escape(title)}" class="chart">']
-    for index, (label, value) in enumerate(bars):
-        bar = (height - top - bottom) * value / highest
-        x = left + index * slot
-        y = height - bottom - bar
-        parts.append(f'<rect x="{x + 2:.1f}" y="{y:.1f}" width="{slot - 4:.1f}" '
-                     f'height="{bar:.1f}" fill="#1f6f50"><title>{escape(label)}: {value} '
-                     f'{escape(unit_label)}</title></rect>')
-        if value:
-            parts.append(f'<text x="{x + slot / 2:.1f}" y="{y - 4:.1f}" font-size="10" '
-                         f'text-anchor="middle">{value}</text>')
-        if index % label_every == 0:  # every label on a phone's width would run together
-            parts.append(f'<text x="{x + slot / 2:.1f}" y="{height - bottom + 14:.1f}" '
-                         f'font-size="10" text-anchor="middle">{escape(label)}</text>')
-    parts.append(f'<line x1="{left}" y1="{height - bottom}" x2="{width - left}" '
-                 f'y2="{height - bottom}" stroke="#55605a"/></svg>')
-    return "".join(parts)
-
-
-def category_chart(bars, title, width=340):
-    """Horizontal bars, one line per category (long French names fit on a phone)."""
-    from markupsafe import escape
-
-    line, label_width = 26, 150
-    height = max(len(bars), 1) * line + 4
-    highest = max([value for _label, value in bars] + [1])
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'role="img" aria-label="{escape(title)}" class="chart">']
-    for index, (label, value) in enumerate(bars):
-        y = index * line + 4
-        bar = (width - label_width - 40) * value / highest
-        parts.append(f'<text x="0" y="{y + 15}" font-size="11">{escape(label)}</text>'
-                     f'<rect x="{label_width}" y="{y + 3}" width="{bar:.1f}" height="16" '
-                     f'fill="#1f6f50"/><text x="{label_width + bar + 4:.1f}" y="{y + 15}" '
-                     f'font-size="11">{value}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-CSV_COLUMNS = ("deposited", "offered", "requested", "exchanges", "taken", "given", "lent",
-               "returned", "fulfilled", "answered", "purchases_avoided", "kg_kept_in_use",
-               "kg_co2e_avoided", "tallied_deposited", "tallied_taken")
-
-
-FIGURE_LABELS = {
-    "deposited": N_("Deposited in the box"),
-    "offered": N_("Offered from home"),
-    "requested": N_("Requests"),
-    "exchanges": N_("Objects that changed hands"),
-    "taken": N_("Taken from the box"),
-    "given": N_("Given"),
-    "lent": N_("Lent"),
-    "returned": N_("Returned"),
-    "fulfilled": N_("Requests found"),
-    "answered": N_("Takers who answered the question"),
-    "purchases_avoided": N_("Purchases avoided"),
-    "kg_kept_in_use": N_("Kilos kept in use"),
-    "kg_co2e_avoided": N_("kg CO₂e avoided"),
-    "tallied_deposited": N_("Deposited, counted by the mediator"),
-    "tallied_taken": N_("Taken, counted by the mediator"),
-}
-
-
-# How the figures are counted, as the figures page and the quarter's report say it.
-METHOD = (
-    N_("An object counts once, when someone takes it or receives it: never twice."),
-    N_("A purchase is avoided only when the taker answered “yes” to “Would you otherwise "
-       "have bought it new?”. No share is assumed."),
-    N_("Kilos kept in use: the typical mass of each object taken or given."),
-    N_("CO₂e avoided: for each purchase avoided, the footprint of making and delivering a "
-       "new object of that category (table below). Categories without a published figure "
-       "count zero, so the total is a floor."),
-    N_("Footfall: the distinct phones on the box's wifi. A phone is told apart by its "
-       "address mixed with a random key that changes every day (every week for the week's "
-       "count); the key stays in memory, is never written, and only the numbers are kept. "
-       "A restart of the box draws a new key: a phone seen before and after it counts twice "
-       "that day. A phone with its wifi off is not counted."),
-    N_("The week's differences: the box compares the mediator's photo of the give box with "
-       "the week before's and counts the areas that changed. A photo taken from another "
-       "spot counts more than changed."),
-    N_("Nobody is tracked: the box counts exchanges, never who made them."),
-)
-
-
-def text_lines(figures, gettext, lang):
-    """The figures as a person reads them in a terminal, in their language."""
-    width = max(len(gettext(label)) for label in FIGURE_LABELS.values()) + 2
-    lines = []
-    for name, label in FIGURE_LABELS.items():
-        value = getattr(figures, name)
-        lines.append(f"{gettext(label):<{width}}{typography.number(value, lang)}")
-    for monday, count in figures.weeks:
-        week = gettext("Week of %(day)s") % {"day": typography.short_day(monday, lang)}
-        lines.append(f"{week:<{width}}{typography.number(count, lang)}")
-    return lines
-
-
-def network_text_lines(network, gettext, lang):
-    """At a hub: one line per box, per commune and in total."""
-    heads = [gettext("Name"), gettext("Exchanges"), gettext("Purchases avoided"),
-             gettext("kg CO₂e")]
-    lines = [f"{heads[0]:<30}{heads[1]:>12}{heads[2]:>20}{heads[3]:>12}"]
-    rows = [(name, figures) for name, _commune, figures in network.boxes]
-    rows += [(f"{name} ({count})", figures) for name, count, figures in network.communes]
-    rows.append((gettext("Total"), network.total))
-    for name, figures in rows:
-        numbers = [typography.number(getattr(figures, field), lang) for field in
-                   ("exchanges", "purchases_avoided", "kg_co2e_avoided")]
-        lines.append(f"{name[:29]:<30}{numbers[0]:>12}{numbers[1]:>20}{numbers[2]:>12}")
-    return lines
-
-
-def csv_rows(figures, decimal_comma=False):
-    """Rows for a spreadsheet: the totals, then exchanges per week."""
-    rows = [["figure", "value"]]
-    rows += [[name, _number(getattr(figures, name), decimal_comma)] for name in CSV_COLUMNS]
-    rows += [[f"exchanges week of {monday.isoformat()}", _number(count, decimal_comma)]
-             for monday, count in figures.weeks]
-    return rows
-
-
-def weekly_csv_rows(days, weeks, differences, decimal_comma=False):
-    """Under the figures: distinct phones per day and per week (piratebox/footfall.py), and
-    the differences between a week's photo of the box and the week before's
-    (piratebox/weekly_photo.py)."""
-    rows = [[f"phones day of {day.isoformat()}", _number(phones, decimal_comma)]
-            for day, phones in days]
-    rows += [[f"phones week of {monday.isoformat()}", _number(phones, decimal_comma)]
-             for monday, phones in weeks]
-    rows += [[f"photo differences week of {monday.isoformat()}", _number(count, decimal_comma)]
-             for monday, count in differences]
-    return rows
-
-
-def read_tally(form):
-    """The weekly tally form: any day of the week (its Monday is kept), two counts, a note."""
-    values = {"note": form.get("note", "")}
-    try:
-        day = date.fromisoformat(form.get("week_of", "").strip())
-        values["week_of"] = (day - timedelta(days=day.weekday())).isoformat()
-    except ValueError:
-        values["week_of"] = form.get("week_of", "")
-    for name in ("deposited", "taken"):
-        raw = form.get(name, "0").strip() or "0"
-        values[name] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else -1
-    values, errors = rules.read(Tally, values)
-    for name in ("deposited", "taken"):
-        if name in errors:
-            values[name] = form.get(name, "")  # shown again as typed
-    return values, errors
-
-
-def record_tally(values, uploads, actor):
-    """Store this box's tally for a week, replacing an earlier one for the same week."""
-    tally = Tally.get_or_none((Tally.origin == actor.box_id) & (Tally.week_of == values["week_of"])
-                              & (Tally.deleted == False))  # noqa: E712
-    with actor.blobs.keeping():
-        photos = store_photos(uploads, actor)
-        with db.atomic():
-            tally = tally or Tally()
-            for name in ("week_of", "deposited", "taken", "note"):
-                setattr(tally, name, values[name])
-            if photos:  # a new tally without a photo keeps an earlier one's
-                tally.photos = json.dumps(photos)
-            actor.save(tally)
-    actor.blobs.collect()  # an earlier photo of that week
-    return tally
+def figure_text(figures, name, lang, grouping=True):
+    """One figure as the language writes it, with its decimals: "2,5" kilos."""
+    return typography.number(getattr(figures, name), lang, DECIMALS.get(name, 0), grouping)

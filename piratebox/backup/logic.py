@@ -1,4 +1,4 @@
-"""Backup to a USB stick, and restore on a fresh device.
+"""Backup to a USB stick (piratebox/backup/restore.py reads it back on a fresh device).
 
 The backup lives in `cocote-backup/<box id>/` on the stick:
 
@@ -24,7 +24,6 @@ not written again: the second backup of a box costs what changed since the first
 
 import hashlib
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -32,34 +31,34 @@ from peewee import fn
 
 from models import Blob, Setting, db, new_id
 from piratebox import box, sealed
-from piratebox.blobs import BlobStore
+from piratebox.blobs import BlobStore, blob_path
 from piratebox.errors import PirateboxError
 from piratebox.i18n import N_, Message, print_progress
 from piratebox.storage import (
     CONFIG_NAME,
     atomic_copy,
     atomic_write,
+    disk_usage,
+    file_digest,
     fsync_dir,
     shred,
 )
+from piratebox.units import GB, MB
 
 BACKUP_FOLDER = "cocote-backup"
 FORMAT = "cocote-backup"
 VERSION = "1.0"
-FAT_MAX_FILE = 4 * 1024**3 - 1
-CHUNK = 1024 * 1024
+FAT_MAX_FILE = 4 * GB - 1
+CHUNK = MB
 
 
 class BackupError(PirateboxError):
     status = 400
 
 
-def file_digest(path):
-    hasher = hashlib.sha256()
+def digest_of(path):
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
+        return file_digest(handle, CHUNK)
 
 
 def stick_error(error, stick):
@@ -109,17 +108,17 @@ def room_for(data_dir, stick):
     """Is there space on the stick for a full backup (the upper bound: nothing there yet)?"""
     needed = data_dir.database.stat().st_size + (
         Blob.select(fn.SUM(Blob.size)).scalar() or 0)
-    return shutil.disk_usage(stick).free > needed
+    return disk_usage(stick).free > needed
 
 
-def backup(data_dir, stick, now, say=print_progress):
-    """Back up the open box to `stick`; returns the manifest."""
+def backup(here, stick, say=print_progress):
+    """Back up the box `here` to `stick`; returns the manifest."""
     from piratebox.database import is_postgres
 
     if is_postgres():
         raise BackupError(N_("This hub's database is PostgreSQL: back it up with pg_dump and "
                              "copy the data directory (see docs/hub-postgresql.md)."))
-    me = box.identity()
+    me, data_dir, now = box.identity(), here.data_dir, here.clock.now()
     folder = Path(stick) / BACKUP_FOLDER / me["id"]
     backup_id = new_id()
     snapshot = data_dir.scratch() / f"snapshot-{backup_id}.db"
@@ -127,7 +126,7 @@ def backup(data_dir, stick, now, say=print_progress):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "blobs").mkdir(exist_ok=True)
         # from the snapshot until its blobs are copied, none of them may be collected
-        with BlobStore(data_dir).keeping():
+        with here.blobs.keeping():
             say(Message(N_("database snapshot")))
             _snapshot(data_dir.database, snapshot)
             keys = _take_out_secrets(snapshot, data_dir)
@@ -136,7 +135,7 @@ def backup(data_dir, stick, now, say=print_progress):
                                      "holds in one file: back up to a stick formatted exFAT "
                                      "or ext4."))
             database_name = f"database-{backup_id}.db"
-            database = {"path": database_name, "sha256": file_digest(snapshot),
+            database = {"path": database_name, "sha256": digest_of(snapshot),
                         "size": snapshot.stat().st_size}
             atomic_copy(snapshot, folder / database_name)
             files = [database] + _settings(data_dir, folder)
@@ -218,7 +217,7 @@ def _settings(data_dir, folder):
     if not data_dir.config_file.is_file():
         return []
     atomic_copy(data_dir.config_file, folder / CONFIG_NAME)
-    return [{"path": CONFIG_NAME, "sha256": file_digest(data_dir.config_file),
+    return [{"path": CONFIG_NAME, "sha256": digest_of(data_dir.config_file),
              "size": data_dir.config_file.stat().st_size}]
 
 
@@ -230,7 +229,7 @@ def _blobs(data_dir, folder, say):
         source = store.path(digest)
         if not source.is_file():
             continue  # lost on the box already: `piratebox check` reports it
-        target = folder / "blobs" / digest[:2] / digest
+        target = folder / "blobs" / blob_path(digest)
         if not (target.is_file() and target.stat().st_size == size):
             target.parent.mkdir(exist_ok=True)
             atomic_copy(source, target)

@@ -1,0 +1,118 @@
+"""The impact figures said for people: a spreadsheet's rows (CSV) and the command line's
+lines, for a box and, at a hub, for the network."""
+
+from piratebox import typography
+from piratebox.i18n import N_
+from piratebox.impact.logic import CSV_COLUMNS, figure_text
+
+
+def network_csv_rows(network, decimal_comma=False):
+    """One row per box, per commune and for the whole network: the report's table."""
+    rows = [["level", "name", "commune", "boxes", *CSV_COLUMNS]]
+    rows += [["box", name, commune, "1", *_numbers(figures, decimal_comma)]
+             for name, commune, figures in network.boxes]
+    rows += [["commune", name, name, str(count), *_numbers(figures, decimal_comma)]
+             for name, count, figures in network.communes]
+    rows.append(["total", "", "", str(len(network.boxes)),
+                 *_numbers(network.total, decimal_comma)])
+    return rows
+
+
+def _number(value, decimal_comma):
+    """A spreadsheet's cell: no thousands separator, the decimal mark it expects."""
+    return typography.number(value, "fr" if decimal_comma else "en", grouping=False)
+
+
+def _numbers(figures, decimal_comma):
+    return [figure_text(figures, name, "fr" if decimal_comma else "en", grouping=False)
+            for name in CSV_COLUMNS]
+
+
+FIGURE_LABELS = {
+    "deposited": N_("Deposited in the box"),
+    "offered": N_("Offered from home"),
+    "requested": N_("Requests"),
+    "exchanges": N_("Objects that changed hands"),
+    "taken": N_("Taken from the box"),
+    "given": N_("Given"),
+    "lent": N_("Lent"),
+    "returned": N_("Returned"),
+    "fulfilled": N_("Requests found"),
+    "answered": N_("Takers who answered the question"),
+    "purchases_avoided": N_("Purchases avoided"),
+    "kg_kept_in_use": N_("Kilos kept in use"),
+    "kg_co2e_avoided": N_("kg CO₂e avoided"),
+    "tallied_deposited": N_("Deposited, counted by the mediator"),
+    "tallied_taken": N_("Taken, counted by the mediator"),
+}
+
+
+# How the figures are counted, as the figures page and the quarter's report say it.
+METHOD = (
+    N_("An object counts once, when someone takes it or receives it: never twice."),
+    N_("A purchase is avoided only when the taker answered “yes” to “Would you otherwise "
+       "have bought it new?”. No share is assumed."),
+    N_("Kilos kept in use: the typical mass of each object taken or given."),
+    N_("CO₂e avoided: for each purchase avoided, the footprint of making and delivering a "
+       "new object of that category (table below). Categories without a published figure "
+       "count zero, so the total is a floor."),
+    N_("Footfall: the distinct phones on the box's wifi. A phone is told apart by its "
+       "address mixed with a random key that changes every day (every week for the week's "
+       "count); the key stays in memory, is never written, and only the numbers are kept. "
+       "A restart of the box draws a new key: a phone seen before and after it counts twice "
+       "that day. A phone with its wifi off is not counted."),
+    N_("The week's differences: the box compares the mediator's photo of the give box with "
+       "the week before's and counts the areas that changed. A photo taken from another "
+       "spot counts more than changed."),
+    N_("Nobody is tracked: the box counts exchanges, never who made them."),
+)
+
+
+def text_lines(figures, gettext, lang):
+    """The figures as a person reads them in a terminal, in their language."""
+    width = max(len(gettext(label)) for label in FIGURE_LABELS.values()) + 2
+    lines = []
+    for name, label in FIGURE_LABELS.items():
+        lines.append(f"{gettext(label):<{width}}{figure_text(figures, name, lang)}")
+    for monday, count in figures.weeks:
+        week = gettext("Week of {day}").format(day=typography.short_day(monday, lang))
+        lines.append(f"{week:<{width}}{typography.number(count, lang)}")
+    return lines
+
+
+def network_text_lines(network, gettext, lang):
+    """At a hub: one line per box, per commune and in total."""
+    heads = [gettext("Name"), gettext("Exchanges"), gettext("Purchases avoided"),
+             gettext("kg CO₂e")]
+    lines = [f"{heads[0]:<30}{heads[1]:>12}{heads[2]:>20}{heads[3]:>12}"]
+    rows = [(name, figures) for name, _commune, figures in network.boxes]
+    rows += [(f"{name} ({count})", figures) for name, count, figures in network.communes]
+    rows.append((gettext("Total"), network.total))
+    for name, figures in rows:
+        numbers = [figure_text(figures, field, lang) for field in
+                   ("exchanges", "purchases_avoided", "kg_co2e_avoided")]
+        lines.append(f"{name[:29]:<30}{numbers[0]:>12}{numbers[1]:>20}{numbers[2]:>12}")
+    return lines
+
+
+def csv_rows(figures, decimal_comma=False):
+    """Rows for a spreadsheet: the totals, then exchanges per week."""
+    rows = [["figure", "value"]]
+    rows += [list(pair) for pair in zip(CSV_COLUMNS, _numbers(figures, decimal_comma),
+                                        strict=True)]
+    rows += [[f"exchanges week of {monday.isoformat()}", _number(count, decimal_comma)]
+             for monday, count in figures.weeks]
+    return rows
+
+
+def weekly_csv_rows(days, weeks, differences, decimal_comma=False):
+    """Under the figures: distinct phones per day and per week (piratebox/footfall.py), and
+    the differences between a week's photo of the box and the week before's
+    (weekly_photo.py)."""
+    rows = [[f"phones day of {day.isoformat()}", _number(phones, decimal_comma)]
+            for day, phones in days]
+    rows += [[f"phones week of {monday.isoformat()}", _number(phones, decimal_comma)]
+             for monday, phones in weeks]
+    rows += [[f"photo differences week of {monday.isoformat()}", _number(count, decimal_comma)]
+             for monday, count in differences]
+    return rows
