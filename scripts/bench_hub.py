@@ -119,7 +119,9 @@ def write_bundles(folder, hub_id, enrolments, items, seed=7):
                 "mode": "give", "title": " ".join(rng.sample(WORDS, 3)).capitalize(),
                 "description": " ".join(rng.choices(WORDS, k=10)), "category": category,
                 "condition": "good", "place": "home", "place_detail": "", "pseudonym": "",
-                "contact": "", "photos": "[]", "status": "available", "reserved_by": "",
+                # an offer shown to the network says how to reach its owner (rules.py)
+                "contact": "06 12 34 56 78" if number % 10 == 0 else "", "photos": "[]",
+                "status": "available", "reserved_by": "",
                 "reserved_message": "", "avoided_purchase": None, "lent_to": "",
                 "lent_until": "", "expires_at": None, "answers": None, "hidden": False,
                 "network": number % 10 == 0}})

@@ -61,7 +61,10 @@ class Router:
         o = self.options
         if which == "box":
             limits = " ".join(f"{name}={value}" for name, value in NO_RATE_LIMITS.items())
-            command = (f"env {limits} python3 app.py --data {o.data} serve --host 0.0.0.0 "
+            # the address this machine reaches it at: a forwarded port's Host is no phone's
+            # typing, and the captive portal would send every request to the box's name
+            command = (f"env {limits} PIRATEBOX_SITE_URL={o.box_url} python3 app.py "
+                       f"--data {o.data} serve --host 0.0.0.0 "
                        f"--port {o.box_port} --threads {o.threads}")
         else:
             command = (f"python3 scripts/bench_baseline.py {o.baseline_port} {o.threads} "
