@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -18,7 +19,7 @@ import click
 from flask import Flask
 
 from models import db
-from piratebox import __version__, admin, api, pages, site, static_files, web
+from piratebox import __version__, admin, api, footfall, pages, site, static_files, web
 from piratebox.backup import views as backup_views
 from piratebox.board import views as board
 from piratebox.box import DEFAULT_NAMES, ROLES, Box, create
@@ -26,8 +27,9 @@ from piratebox.box import set_password as store_password
 from piratebox.catalogue import views as catalogue
 from piratebox.commandline import Commands, Refusal, _, lang_option
 from piratebox.events import views as events
+from piratebox.files import stick_views as stick_files
 from piratebox.files import views as files
-from piratebox.i18n import N_, Message
+from piratebox.i18n import N_, Message, offered_languages
 from piratebox.impact import views as impact_views
 from piratebox.initiatives import views as initiatives
 from piratebox.pagecache import PageCache
@@ -81,6 +83,7 @@ def create_app(config=None):
         box=opened,
         limiter=RateLimiter(),
         page_cache=PageCache(app.config["PAGE_CACHE_SECONDS"]),
+        footfall=footfall.Counter(app.config["TIMEZONE"]),
         portal=Portal(site.address(opened.site), app.config["PORTAL_MEMORY_SECONDS"]),
         menu=MENU,
     )
@@ -88,7 +91,7 @@ def create_app(config=None):
     static_files.init_app(app, os.path.join(app.root_path, "static"))
     for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,
                       printing_views.bp, impact_views.bp, sync_views.bp, backup_views.bp,
-                      initiatives.bp):
+                      initiatives.bp, stick_files.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -216,7 +219,13 @@ def serve(data_dir, host, port, threads):
         raise Refusal(cannot_listen(error, host, port)) from None
     click.echo(_("CoCoTe box on http://{host}:{port}/ (Ctrl+C stops it).",
                  host=display_host(host), port=port), err=True)
-    server.run()
+    # a service manager stops us with SIGTERM: leave as Ctrl+C does, saving what is counted
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(0))
+    try:
+        server.run()
+    finally:
+        with db.connection_context():
+            application.extensions["footfall"].flush(application.extensions["box"].clock.now())
 
 
 def cannot_listen(error, host, port):
@@ -253,7 +262,7 @@ def print_poster(here, out, lang):
     from piratebox.i18n import Translator
     from piratebox.printing import logic as printing
 
-    if lang not in here.config["LANGUAGES"].split(","):
+    if lang not in offered_languages(here.config["LANGUAGES"]):
         raise click.BadParameter(_("{lang} is not one of the box's languages.", lang=lang),
                                  param_hint="--lang")
     write_pdf_output(out, [printing.poster(here.site, Translator(lang).gettext)])
@@ -289,19 +298,30 @@ def print_labels(here, out, item_ids):
               help=N_("Comma-separated values for a spreadsheet."))
 @click.option("--decimal-comma", is_flag=True,
               help=N_("French decimals (3,5) and ';' separators."))
+@click.option("--report", "quarter", metavar="QUARTER",
+              help=N_("Write the quarter's report (a PDF, in French), e.g. 2026-Q4."))
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help=N_("The PDF file the report is written to."))
+@click.option("--commune", help=N_("At a hub: the report of one commune rather than of the "
+                                   "whole département."))
 @pass_box
-def stats(here, as_csv, decimal_comma):
-    """Print the impact figures: exchanges, purchases avoided, kilos, CO₂e, weeks.
+def stats(here, as_csv, decimal_comma, quarter, out, commune):
+    """Print the impact figures: exchanges, purchases avoided, kilos, CO₂e, weeks, footfall.
     At a hub: one line per box, per commune and in total, for the report to the département.
+    With --report: the quarter's report for the Conseil Général, as a PDF.
 
     Example: piratebox --data ./data stats --csv --decimal-comma > impact.csv
+    Example: piratebox --data ./data stats --report 2026-Q4 --out rapport.pdf
     """
     import csv
 
     from piratebox.impact import logic as impact
-    from piratebox.impact import report
+    from piratebox.impact import report, weekly_photo
 
     now, zone = here.clock.now(), here.config["TIMEZONE"]
+    if quarter or out or commune:
+        write_report(quarter, out, commune, now, zone, here)
+        return
     network = figures = None
     if here.role == "hub":
         network = impact.network_figures(now, zone)
@@ -309,6 +329,8 @@ def stats(here, as_csv, decimal_comma):
     else:
         figures = impact.figures_now(now, zone)
         rows = report.csv_rows(figures, decimal_comma=decimal_comma)
+        rows += report.weekly_csv_rows(*impact.footfall_at(now, zone), weekly_photo.counts(
+            here.id, here.blobs), decimal_comma)
     if as_csv:
         csv.writer(sys.stdout, delimiter=";" if decimal_comma else ",").writerows(rows)
         return
@@ -559,6 +581,44 @@ def read_secret(from_stdin, prompt, twice):
                         default=None if twice else "")
 
 
+@cli.command("share-folder")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--into", "share_folder", help=N_("The folder of the file share the files go "
+                                                "into (default: the folder's own name)."))
+@pass_box
+def share_folder_command(here, folder, share_folder):
+    """Add the files of a folder (on a USB stick, say) to the file share, all together once
+    all are copied: a stick pulled out half-way leaves nothing behind.
+
+    Example: piratebox --data /srv/cocote share-folder /mnt/sda1/Photos-fete --into "Fête 2026"
+    """
+    from piratebox.errors import PirateboxError
+    from piratebox.files import from_stick
+
+    into = from_stick.share_folder_for(folder, share_folder)
+    progress = from_stick.Progress()
+    with click.progressbar(length=1, label=_("Copying"), file=sys.stderr) as bar:
+        def advance(state):
+            bar.length = max(state.total_bytes, 1)
+            bar.update(state.copied - bar.pos)
+
+        try:
+            from_stick.import_folder(folder, into, here.data_dir, here.config, here.actor(),
+                                    progress, advance)
+        except PirateboxError as error:
+            raise Refusal(error.localized(_)) from None
+    click.echo(_.plural("{num} file added to the share, in the folder “{folder}”.",
+                        "{num} files added to the share, in the folder “{folder}”.",
+                        len(progress.added), folder=into))
+    if progress.already:
+        click.echo(_.plural("{num} file was already shared: not added twice.",
+                            "{num} files were already shared: not added twice.",
+                            progress.already))
+    if progress.too_large:
+        click.echo(_("Larger than the box accepts, left out: {names}.",
+                     names=", ".join(progress.too_large)))
+
+
 @cli.command("check")
 @click.option("--repair", is_flag=True,
               help=N_("Deal with what is wrong: what can come back waits for the next sync, "
@@ -582,6 +642,31 @@ def check_command(here, repair):
     click.echo(_("Everything is in order.") if not problems else _.plural(
         "Repaired: {num} problem dealt with.", "Repaired: {num} problems dealt with.",
         len(problems)))
+
+
+def write_report(quarter, out, commune, now, zone, here):
+    from piratebox.errors import PirateboxError
+    from piratebox.i18n import Translator
+    from piratebox.impact import quarter_report
+    from piratebox.storage import atomic_file
+
+    if not (quarter and out):
+        raise Refusal(_("A report needs both --report QUARTER and --out FILE.pdf."))
+    try:
+        document = quarter_report.make(quarter_report.Quarter.parse(quarter), here.identity,
+                                       here.blobs, now, zone, Translator("fr").gettext, "fr",
+                                       commune)
+    except PirateboxError as error:
+        raise Refusal(error.localized(_)) from None
+    try:
+        with atomic_file(out) as handle:
+            document.write(handle)
+    except OSError as error:
+        raise Refusal(_("Cannot write {path}: {reason}.", path=out,
+                        reason=error.strerror)) from None
+    click.echo(_.plural("Report of {quarter} written to {path} ({num} page).",
+                        "Report of {quarter} written to {path} ({num} pages).",
+                        len(document.pages), quarter=quarter.strip().upper(), path=out))
 
 
 def write_pdf_output(path, pages):

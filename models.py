@@ -618,6 +618,19 @@ class FileDownload(BaseModel):
     count = BigIntegerField(default=0)
 
 
+class Footfall(BaseModel):
+    """How many distinct phones came to the box in a day or a week (span "day" or "week",
+    starts: that day or that week's Monday, YYYY-MM-DD). Only the number: how phones were
+    told apart stays in memory (piratebox/footfall.py). Local."""
+
+    span = CharField(max_length=4)
+    starts = CharField(max_length=10)
+    phones = BigIntegerField(default=0)
+
+    class Meta:
+        primary_key = CompositeKey("span", "starts")
+
+
 class Peer(BaseModel):
     """The other end of a sync, with the key the two share. Local: keys never travel.
 
@@ -1010,6 +1023,12 @@ MIGRATIONS = [
     ),
     (
         14,
+        "footfall: distinct phones per day and per week, numbers only",
+        ["CREATE TABLE footfall (span VARCHAR(4) NOT NULL, starts VARCHAR(10) NOT NULL, "
+         "phones BIGINT NOT NULL, PRIMARY KEY (span, starts))"],
+    ),
+    (
+        15,
         "the map of the territory's initiatives",
         [
             "CREATE TABLE initiative (" + REPLICATED_COLUMNS + ", via VARCHAR(26), "
@@ -1021,7 +1040,7 @@ MIGRATIONS = [
         ],
     ),
     (
-        15,
+        16,
         "events that count: how many came, the kilos weighed at a free-zone day",
         [
             "ALTER TABLE event ADD COLUMN attendance BIGINT",
@@ -1082,4 +1101,5 @@ def migrate(upto=None, progress=None):
 def all_models():
     return [Setting, Counter, Blob, BlobUse, Item, PrivateKey, WaitingEntry, Exchange,
             ExchangeTotal, Report, Message, Event, Tally, Initiative, SharedFile, FileDownload,
+            Footfall,
             Peer, PeerBlob, Quarantined, ReceivedBundle]

@@ -17,7 +17,9 @@ DEFAULTS = {
     # other names to http://boite.lan, the name the shipped hotspot files give the box.
     "SITE_URL": "",
     "DEFAULT_LANGUAGE": "fr",
-    "LANGUAGES": "fr,en",
+    # The languages the pages offer, comma-separated (fr,en,oc); empty: French, English and
+    # every catalogue found in piratebox/translations/ (see docs/languages.md).
+    "LANGUAGES": "",
     "TIMEZONE": "Europe/Paris",
     # Empty: SQLite in the data directory. A hub may name PostgreSQL instead
     # (postgresql://user@host/db, or postgresql+pool:// for pooled connections).
@@ -79,6 +81,9 @@ DEFAULTS = {
     "SYNC_FILE_MAX_MB": 50,
     # Also refresh the backup on the stick at each sync, when the stick has room.
     "SYNC_BACKUP": False,
+    # Where the system mounts a plugged stick, comma-separated: the mediator's page offers
+    # the folders of each stick found there to the file share (piratebox/files/from_stick.py).
+    "STICK_ROOTS": "/mnt,/media,/run/media,/run/cocote",
 }
 
 ENV_PREFIX = "PIRATEBOX_"

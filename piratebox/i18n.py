@@ -2,13 +2,17 @@
 
 Messages in the code are English; French is the default language of the screen. A .po
 file is read directly (no compiled .mo, no Babel), so editing a translation needs no
-tool. Plural rules are given here for the languages the box ships.
+tool. Any other language is a .po file dropped in piratebox/translations/ (LANG.po, made
+from messages.pot, see docs/languages.md): the box offers it with no change to the code,
+takes its plural rule from its Plural-Forms header, and says in French what it does not
+translate yet.
 
 Translators see one placeholder syntax, `{name}` (str.format), in every message: the
 pages', the command line's and the domain's (`Message`) alike.
 """
 
 import ast
+import logging
 import re
 from functools import cache
 from pathlib import Path
@@ -19,6 +23,9 @@ PLURAL_RULES = {
     "fr": lambda n: 0 if n <= 1 else 1,
     "en": lambda n: 0 if n == 1 else 1,
 }
+FALLBACK = "fr"  # what a language's catalogue does not say yet is said in French
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
+PLURAL_FORMS = re.compile(r"^Plural-Forms:.*?\bplural\s*=\s*([^;\n]+)", re.M)
 
 
 PO_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
@@ -75,17 +82,159 @@ def parse_po(text):
 
 @cache
 def catalogue(language):
+    """A language's messages; a catalogue that cannot be read is said in the log and left
+    aside (its language speaks French), never a page that fails."""
     path = CATALOGUES / f"{language}.po"
-    if not path.exists():
+    if not LANGUAGE_CODE.match(language) or not path.exists():
         return {}, {}
-    return parse_po(path.read_text(encoding="utf-8"))
+    try:
+        return parse_po(path.read_text(encoding="utf-8"))
+    except (ValueError, KeyError, TypeError) as error:
+        logging.getLogger("piratebox").warning("translations %s left aside: %s", path.name,
+                                               error)
+        return {}, {}
+
+
+@cache
+def plural_rule(language):
+    """The language's rule: the box's own for French and English, else the catalogue's
+    Plural-Forms header (a C expression of n), else English's."""
+    if language in PLURAL_RULES:
+        return PLURAL_RULES[language]
+    path = CATALOGUES / f"{language}.po"
+    if not LANGUAGE_CODE.match(language) or not path.exists():
+        return PLURAL_RULES["en"]
+    found = PLURAL_FORMS.search(po_header(path.read_text(encoding="utf-8")))
+    try:
+        return plural_expression(found.group(1)) if found else PLURAL_RULES["en"]
+    except ValueError:
+        return PLURAL_RULES["en"]
+
+
+def po_header(text):
+    """The header entry's text (msgstr of msgid ""), its lines joined."""
+    lines = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#") or line.startswith("msgid") or line.startswith('msgstr ""'):
+            if lines:
+                break
+            continue
+        if not line.startswith('"'):
+            break
+        lines.append(po_string(line))
+    return "".join(lines)
+
+
+PLURAL_TOKEN = re.compile(r"\s*(?:(\d+)|(n)|(\|\||&&|==|!=|<=|>=|[-+*/%<>!?:()]))")
+BINARY = [("||",), ("&&",), ("==", "!="), ("<", "<=", ">", ">="), ("+", "-"), ("*", "/", "%")]
+
+
+def plural_expression(source):
+    """A plural rule from gettext's C expression of n ("(n > 1)", "n%10==1 && n%100!=11 ? 0
+    : ..."), parsed here rather than evaluated: a catalogue is text, never code."""
+    tokens, position = [], 0
+    source = source.strip()
+    while position < len(source):
+        match = PLURAL_TOKEN.match(source, position)
+        if not match or match.end() == position:
+            raise ValueError(f"not a plural rule: {source!r}")
+        tokens.append(match.group(1) or match.group(2) or match.group(3))
+        position = match.end()
+    tokens.append(None)
+    index = 0
+
+    def peek():
+        return tokens[index]
+
+    def take(expected=None):
+        nonlocal index
+        token = tokens[index]
+        if token is None or (expected and token != expected):
+            raise ValueError(f"not a plural rule: {source!r}")
+        index += 1
+        return token
+
+    def ternary():
+        condition = binary(0)
+        if peek() != "?":
+            return condition
+        take("?")
+        yes = ternary()
+        take(":")
+        no = ternary()
+        return lambda n: yes(n) if condition(n) else no(n)
+
+    def binary(level):
+        if level == len(BINARY):
+            return unary()
+        left = binary(level + 1)
+        while peek() in BINARY[level]:
+            left = _operation(take(), left, binary(level + 1))
+        return left
+
+    def unary():
+        symbol = take()
+        if symbol == "!":
+            operand = unary()
+            return lambda n: int(not operand(n))
+        if symbol == "(":
+            inner = ternary()
+            take(")")
+            return inner
+        if symbol == "n":
+            return lambda n: n
+        if symbol.isdigit():
+            return lambda _n, value=int(symbol): value
+        raise ValueError(f"not a plural rule: {source!r}")
+
+    rule = ternary()
+    if peek() is not None:
+        raise ValueError(f"not a plural rule: {source!r}")
+    return lambda n: int(rule(int(n)))
+
+
+def _operation(operator, left, right):
+    operations = {
+        "||": lambda a, b: int(bool(a) or bool(b)), "&&": lambda a, b: int(bool(a) and bool(b)),
+        "==": lambda a, b: int(a == b), "!=": lambda a, b: int(a != b),
+        "<": lambda a, b: int(a < b), "<=": lambda a, b: int(a <= b),
+        ">": lambda a, b: int(a > b), ">=": lambda a, b: int(a >= b),
+        "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+        "/": lambda a, b: a // b if b else 0, "%": lambda a, b: a % b if b else 0,
+    }
+    apply = operations[operator]
+    return lambda n: apply(left(n), right(n))
+
+
+@cache
+def available_languages():
+    """French, English, then every catalogue in piratebox/translations/, by code: looked
+    for once a process (a catalogue dropped in is offered from the next start)."""
+    found = sorted(path.stem for path in CATALOGUES.glob("*.po")
+                   if LANGUAGE_CODE.match(path.stem) and path.stem not in ("fr", "en"))
+    return ("fr", "en", *found)
+
+
+@cache
+def offered_languages(configured):
+    """The languages the pages offer: LANGUAGES from the configuration (comma-separated)
+    among those available, or every one available when it is empty."""
+    wanted = [code.strip() for code in (configured or "").split(",") if code.strip()]
+    available = available_languages()
+    return tuple(code for code in wanted if code in available) if wanted else available
 
 
 class Translator:
     def __init__(self, language):
         self.language = language
         self.singles, self.plurals = catalogue(language)
-        self.plural_index = PLURAL_RULES.get(language, PLURAL_RULES["en"])
+        self.plural_index = plural_rule(language)
+        # French says what another language does not say yet (English is the code's own);
+        # its sentences are in `singles` too, which the templates read directly
+        self.fallback = Translator(FALLBACK) if language not in (FALLBACK, "en") else None
+        if self.fallback is not None:
+            self.singles = {**self.fallback.singles, **self.singles}
 
     def gettext(self, message):
         return self.singles.get(message, message)
@@ -94,6 +243,8 @@ class Translator:
         forms = self.plurals.get(singular)
         if forms:
             return forms[min(self.plural_index(n), len(forms) - 1)]
+        if self.fallback is not None:
+            return self.fallback.ngettext(singular, plural, n)
         return singular if n == 1 else plural
 
 
@@ -167,29 +318,47 @@ def _kept(value):
     return value if isinstance(value, str | int | float | None) else str(value)
 
 
-# --- finding the messages (for scripts/messages.py and the tests) -------------------------
+# --- finding the messages (scripts/messages.py, scripts/extract-messages, the tests) -------
 
 MARKERS = {"_", "gettext", "N_", "ngettext", "Message"}
-TEMPLATE_CALL = re.compile(r"""\b(?:_|gettext|ngettext)\(\s*(["'])((?:\\.|(?!\1).)*)\1""", re.S)
+STRING = r"""(["'])((?:\\.|(?!\{n}).)*)\{n}"""
+TEMPLATE_CALL = re.compile(r"\b(?:_|gettext|ngettext)\(\s*" + STRING.format(n=1), re.S)
+TEMPLATE_PLURAL = re.compile(r"\bngettext\(\s*" + STRING.format(n=1) + r"\s*,\s*"
+                             + STRING.format(n=3), re.S)
 
 
-def messages_in_python(source):
-    """Message ids in Python source: first argument of _(), gettext(), N_(), ngettext(),
-    and the docstrings of command-line commands (their --help)."""
+def entries_in_python(source, where="<python>"):
+    """(message id, plural id or None, "file:line") in Python source: the first argument of
+    _(), gettext(), N_(), ngettext() and Message() (with the plural of ngettext(), of
+    Message(text, plural) and of Voice.plural()), and the docstrings of command-line
+    commands (their --help)."""
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.FunctionDef) and any(map(is_command_decorator,
                                                          node.decorator_list)):
-            found.append(ast.get_docstring(node, clean=True))
+            found.append((ast.get_docstring(node, clean=True), None, node.lineno))
         if not isinstance(node, ast.Call) or not node.args:
             continue
         name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-        first = node.args[0]
-        if name in MARKERS and isinstance(first, ast.Constant) and isinstance(first.value, str):
-            found.append(first.value)
-        if name == "plural" and len(node.args) > 1 and isinstance(first, ast.Constant):
-            found.append(first.value)  # Voice.plural(singular, plural, n)
-    return [message for message in found if message]
+        if name not in MARKERS and name != "plural":
+            continue
+        texts = [_text(argument) for argument in node.args[:2]]
+        texts += [_text(keyword.value) for keyword in node.keywords if keyword.arg == "plural"]
+        if texts[0] is None or (name == "plural" and len(texts) < 2):
+            continue
+        plural = texts[1] if name in ("ngettext", "Message", "plural") and len(texts) > 1 \
+            else None
+        found.append((texts[0], plural, node.lineno))
+    return [(message, plural, f"{where}:{line}") for message, plural, line in found if message]
+
+
+def _text(node):
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+        else None
+
+
+def messages_in_python(source):
+    return [message for message, _plural, _where in entries_in_python(source)]
 
 
 def is_command_decorator(node):
@@ -198,18 +367,43 @@ def is_command_decorator(node):
     return isinstance(target, ast.Attribute) and target.attr in ("command", "group")
 
 
+def entries_in_template(source, where="<template>"):
+    """The same from a Jinja template: _("..."), gettext("..."), ngettext("...", "...")."""
+    found = []
+    for match in TEMPLATE_CALL.finditer(source):
+        plural = TEMPLATE_PLURAL.match(source, match.start())
+        found.append((match.group(2), plural.group(4) if plural else None,
+                      f"{where}:{source.count(chr(10), 0, match.start()) + 1}"))
+    return found
+
+
 def messages_in_template(source):
-    return [match.group(2) for match in TEMPLATE_CALL.finditer(source)]
+    return [message for message, _plural, _where in entries_in_template(source)]
+
+
+def entries_in_tree(root):
+    """{message id: (plural id or None, ["file:line", ...])} of the code and templates."""
+    root = Path(root)
+    found = {}
+    code = [root / "app.py", *sorted((root / "piratebox").rglob("*.py"))]
+    sources = [(path, entries_in_python) for path in code]
+    sources += [(path, entries_in_template)
+                for path in sorted((root / "templates").rglob("*.html"))]
+    for path, finder in sources:
+        where = path.relative_to(root).as_posix()
+        for message, plural, place in finder(path.read_text(encoding="utf-8"), where):
+            known_plural, places = found.get(message, (None, []))
+            found[message] = (known_plural or plural, [*places, place])
+    return found
 
 
 def messages_in_tree(root):
-    root = Path(root)
-    found = set()
-    for path in [root / "app.py", *sorted((root / "piratebox").rglob("*.py"))]:
-        found.update(messages_in_python(path.read_text(encoding="utf-8")))
-    for path in sorted((root / "templates").rglob("*.html")):
-        found.update(messages_in_template(path.read_text(encoding="utf-8")))
-    return found
+    return set(entries_in_tree(root))
+
+
+def po_quote(text):
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
 
 
 class Voice:

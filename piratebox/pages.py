@@ -9,6 +9,7 @@ from piratebox import __version__, pagecache
 from piratebox.board import logic as board
 from piratebox.catalogue import logic as catalogue
 from piratebox.events import logic as events
+from piratebox.i18n import offered_languages
 from piratebox.storage import disk_usage
 from piratebox.web import LANGUAGE_COOKIE
 
@@ -38,7 +39,7 @@ def switch_language(code):
             or "\\" in target or not target.isprintable():
         target = "/"
     response = redirect(target)
-    if code in current_app.config["LANGUAGES"].split(","):
+    if code in offered_languages(current_app.config["LANGUAGES"]):
         response.set_cookie(LANGUAGE_COOKIE, code, max_age=ONE_YEAR, httponly=True,
                             samesite="Lax")
     return response

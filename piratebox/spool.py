@@ -143,7 +143,10 @@ class UploadSpool:
         return self._hash.hexdigest()
 
     def finish(self):
-        """Flush to the device and close; the file is then ready to be renamed into place."""
+        """Flush to the device and close; the file is then ready to be renamed into place.
+        Once is enough: a stick's import finishes each file as soon as it is copied."""
+        if self._file.closed:
+            return
         with disk_full_is_refused():
             self._file.flush()
             os.fsync(self._file.fileno())

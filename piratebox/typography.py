@@ -32,7 +32,9 @@ SIZE_UNITS = {"fr": ("o", "Ko", "Mo", "Go", "To"), "en": ("B", "KB", "MB", "GB",
 
 
 def language_of(lang):
-    return "fr" if lang == "fr" else "en"
+    """English writes its own way; French, and any other language the box is given (its
+    French fallback), the French way."""
+    return "en" if lang == "en" else "fr"
 
 
 def number(value, lang, decimals=0, grouping=True):

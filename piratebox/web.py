@@ -30,7 +30,7 @@ from piratebox import (
     typography,
 )
 from piratebox.errors import PirateboxError, TooManyRequests
-from piratebox.i18n import N_, Translator, best_language
+from piratebox.i18n import N_, Translator, best_language, offered_languages
 from piratebox.phone import is_admin, public_base, remember_phone, reporter
 from piratebox.timefmt import local_datetime
 
@@ -171,7 +171,7 @@ translator_for = functools.cache(Translator)
 
 def choose_language():
     config = current_app.config
-    supported = tuple(config["LANGUAGES"].split(","))
+    supported = offered_languages(config["LANGUAGES"])
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen not in supported:
         chosen = language_of(request.headers.get("Accept-Language"), supported,
@@ -184,6 +184,7 @@ def before_request():
     refused = request.environ.get(bodies.REFUSED_KEY)
     if refused is not None:
         raise refused
+    count_phone()
     portal_answer = current_app.extensions["portal"].answer()
     if portal_answer is not None:
         return portal_answer
@@ -195,6 +196,15 @@ def before_request():
     if request.method in security.UNSAFE_METHODS:
         limit_changes()
     return None
+
+
+def count_phone():
+    """Footfall: every phone on the wifi counts, the captive portal's probes included
+    (a phone in the café is a visit even if nobody opens a page); the box's own health
+    checks do not."""
+    if request.endpoint != "pages.healthz":
+        current_app.extensions["footfall"].saw(request.remote_addr or "",
+                                               current_app.extensions["box"].clock.now())
 
 
 def limit_changes():
@@ -323,7 +333,7 @@ def template_globals():
         "box": current_app.extensions["box"],
         "version": __version__,
         "lang": g.get("lang", current_app.config["DEFAULT_LANGUAGE"]),
-        "languages": current_app.config["LANGUAGES"].split(","),
+        "languages": offered_languages(current_app.config["LANGUAGES"]),
         "mini_browser": portal.in_mini_browser(),
         "public_base": public_base,
     }

@@ -118,7 +118,7 @@ class Phone:
 
     @property
     def text(self):
-        return self.script("return document.body.innerText")
+        return self.script("return document.body ? document.body.innerText : ''")
 
     def find(self, css, timeout=5):
         deadline = time.monotonic() + timeout
@@ -154,11 +154,13 @@ class Phone:
                                      f"{self.text[:1500]}")
             time.sleep(0.05)
 
+    # Between two pages (a form sent, a page that reloads itself) a browser may have no
+    # address or body for a moment: that is "not yet", not a failure.
     def wait_for_url(self, fragment):
-        self.wait_for(lambda: fragment in self.url, f"an address with {fragment}")
+        self.wait_for(lambda: fragment in (self.url or ""), f"an address with {fragment}")
 
     def wait_for_text(self, text):
-        self.wait_for(lambda: text in self.text, repr(text))
+        self.wait_for(lambda: text in (self.text or ""), repr(text))
 
     def as_phone(self, name):
         """Become another phone (its own cookies), or come back to one seen before."""

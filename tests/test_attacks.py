@@ -647,7 +647,7 @@ def withheld(data_dir):
 def every_public_address(app, ids):
     """Every GET address of the box, with each withheld id where the address takes one."""
     filler = {"filename": ["x.txt"], "path": ["x"], "which": ["wifi", "site"],
-              "code": ["fr"], **ids}
+              "code": ["fr"], "tally_id": ["t" * 26], **ids}
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":
             continue

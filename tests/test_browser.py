@@ -5,6 +5,7 @@ One browser session per browser and setting serves every journey; a journey chan
 phones by keeping each one's cookies aside. Skipped, with the reason, only where a
 browser is not installed."""
 
+import io
 import json
 import re
 import urllib.request
@@ -32,11 +33,17 @@ def data_dir(tmp_path_factory):
     return folder
 
 
+def sticks_of(data_dir):
+    """Where this server finds plugged sticks (its STICK_ROOTS): /mnt, for the tests."""
+    return data_dir.path.parent / "mnt"
+
+
 @pytest.fixture(scope="module")
 def server(data_dir):
     with Server(data_dir.path, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0",
                                     "PIRATEBOX_POSTS_PER_HOUR": "1000",
-                                    "PIRATEBOX_CLAIMS_PER_HOUR": "1000"}) as running:
+                                    "PIRATEBOX_CLAIMS_PER_HOUR": "1000",
+                                    "PIRATEBOX_STICK_ROOTS": str(sticks_of(data_dir))}) as running:
         yield running
 
 
@@ -530,3 +537,77 @@ def test_a_hubs_table_of_villages_fits_a_phone_without_cutting_a_figure(name, tm
                 phone.visit(server.base + path)
     finally:
         phone.quit()
+
+
+def as_mediator(phone, server, tag):
+    """This setting's mediator, logged in (once: the phone keeps its session)."""
+    phone.as_phone(f"mediator-{tag}")
+    phone.visit(server.base + "/admin/")
+    if phone.find_all("input[type=password]"):
+        phone.type("input[type=password]", "village-secret")
+        phone.submit("form[action$='/admin/login']")
+        phone.wait_for_text("En attente de vous")
+
+
+def test_the_mediator_compares_the_weeks_photos_and_downloads_the_quarters_report(
+        server, phone, tag, data_dir):
+    from datetime import date, timedelta
+
+    from models import Tally
+    from piratebox.blobs import BlobStore
+    from piratebox.box import Actor
+    from piratebox.impact.tally import record_tally
+    from tests.test_weekly_photo import LAST_WEEK, scene, this_week
+
+    # two weeks of this setting's own, far from the others' (each setting runs this test)
+    monday = date(2026, 6, 1) + timedelta(weeks=3 * SETTINGS.index(
+        (phone.name, phone.javascript)))
+    open_existing(data_dir)  # another test may have opened another box's database
+    with db.connection_context():
+        actor = Actor(box.identity()["id"], 1_780_000_000.0, BlobStore(data_dir))
+        for week, photo in ((monday, scene(LAST_WEEK)), (monday + timedelta(weeks=1),
+                                                         scene(this_week()))):
+            record_tally({"week_of": week.isoformat(), "deposited": 2, "taken": 1,
+                          "note": tag}, [io.BytesIO(photo)], actor)
+        newer = Tally.get(Tally.week_of == (monday + timedelta(weeks=1)).isoformat()).id
+    as_mediator(phone, server, tag)
+    phone.visit(server.base + "/admin/tally")
+    phone.click(f"a[href='/admin/tally/{newer}/compare']")
+    phone.wait_for_text("Les différences de la semaine")
+    phone.check_fits()
+    assert "3 différences avec la semaine du" in phone.text
+    images = phone.find_all(".outlined img")
+    assert len(images) == 2
+    for image in images:
+        phone.wait_for(lambda image=image: phone.script("return arguments[0].naturalWidth",
+                                                        image) > 0, "the photo")
+        # the outlines lie over the photo, at a phone's width
+        assert phone.script("return arguments[0].getBoundingClientRect().width", image) >= 300
+    assert len(phone.find_all("rect.difference")) == 6
+
+    phone.visit(server.base + "/admin/")
+    phone.click("a[href='/admin/report']")
+    phone.wait_for_url("/admin/report")
+    phone.check_fits()
+    phone.submit("form[action$='/admin/report.pdf']")
+    phone.wait_for(lambda: any(path.suffix == ".pdf" and path.read_bytes().startswith(b"%PDF")
+                               for path in phone.downloads.glob("cocote-report-*.pdf")),
+                   "the report")
+
+
+def test_the_mediator_brings_a_sticks_folder_into_the_share(server, phone, tag, data_dir):
+    folder = sticks_of(data_dir) / "sda1" / f"Fête {tag}"
+    folder.mkdir(parents=True)
+    for number in range(3):
+        (folder / f"photo-{number}.jpg").write_bytes(jpeg(color=(number * 70, 40, 90)))
+    as_mediator(phone, server, tag)
+    phone.click("a[href='/admin/files/stick']")
+    phone.wait_for_text("Clé sda1")
+    phone.check_fits()
+    phone.click(f"input[name=folder][value='{folder}']")
+    phone.submit("form[action$='/admin/files/stick']")
+    # the page follows the copy by itself (a meta refresh, with or without scripts)
+    phone.wait_for_text(f"3 fichiers ajoutés au partage, dans le dossier « Fête {tag} »")
+    phone.check_fits()
+    phone.click("a[href*='/files/?folder=']")
+    phone.wait_for_text("photo-2.jpg")

@@ -65,8 +65,13 @@ def lived_in_box(folder, name="Saint-Bonnet-le-Château"):
         from piratebox import box
 
         box.set_password("village-secret", 1000)
+    stick = folder.parent / "mnt" / "sda1" / "Photos fête"  # a stick of files, plugged
+    stick.mkdir(parents=True)
+    for number in range(2):
+        (stick / f"IMG_{number}.jpg").write_bytes(demo.draw("coat"))
     app = application.create_app({"DATA_DIR": str(folder), **TEST_CONFIG,
-                                  "PAGE_CACHE_SECONDS": 0, "POSTS_PER_HOUR": 1000})
+                                  "PAGE_CACHE_SECONDS": 0, "POSTS_PER_HOUR": 1000,
+                                  "STICK_ROOTS": str(stick.parent.parent)})
     owner, neighbour, mediator = (app.test_client() for _ in range(3))
     photo = demo.draw("coat")
     owner.post("/items/new", data={
@@ -115,6 +120,13 @@ def lived_in_box(folder, name="Saint-Bonnet-le-Château"):
          latitude="45,4240", longitude="4,0671")
     post(mediator, "/admin/initiatives/new", "/admin/initiatives/new", name="Médiathèque",
          kind="library", theme="work", commune="Saint-Étienne", latitude="", longitude="")
+    from tests.test_weekly_photo import LAST_WEEK, scene, this_week
+
+    for weeks_ago, photo in ((2, scene(LAST_WEEK)), (1, scene(this_week()))):
+        token = csrf_from(mediator.get("/admin/tally").get_data(as_text=True))
+        mediator.post("/admin/tally", data={
+            "csrf_token": token, "week_of": (today - timedelta(weeks=weeks_ago)).isoformat(),
+            "deposited": "4", "taken": "3", "photos": [(BytesIO(photo), "boite.jpg")]})
     return app, {"owner": owner, "neighbour": neighbour, "mediator": mediator,
                  "visitor": app.test_client()}
 
@@ -131,12 +143,13 @@ def page_paths():
     mower, ladder = item_id("Tondeuse électrique"), item_id("Escabeau")
     shelf, books = item_id("Étagère en pin"), item_id("Romans policiers (lot de 5)")
     with db.connection_context():
-        from models import Event, Initiative, SharedFile
+        from models import Event, Initiative, SharedFile, Tally
 
         event = Event.get(Event.status == "published").id
         shared = SharedFile.get().id
         amap = Initiative.get(Initiative.name == "AMAP du Haut-Forez").id
         free_zone = Event.get(Event.title == "Zone de gratuité").id
+        this_week = Tally.select().order_by(Tally.week_of.desc()).first().id
     owner, neighbour, mediator, visitor = "owner", "neighbour", "mediator", "visitor"
     return {
         "home": (visitor, "/"), "catalogue": (visitor, "/items/"),
@@ -175,6 +188,9 @@ def page_paths():
         "initiative-as-mediator": (mediator, f"/initiatives/{amap}"),
         "initiative-form": (mediator, "/admin/initiatives/new"),
         "initiative-edit": (mediator, f"/admin/initiatives/{amap}/edit"),
+        "report-form": (mediator, "/admin/report"),
+        "stick-files": (mediator, "/admin/files/stick"),
+        "tally-compare": (mediator, f"/admin/tally/{this_week}/compare"),
     }
 
 
@@ -185,6 +201,12 @@ def pages_of(app, phones):
     free_zone = free_zone_id()
     pages = {name: phones[who].get(path).get_data(as_text=True)
              for name, (who, path) in page_paths().items()}
+    from tests.test_stick_files import import_done
+
+    chosen = re.search(r'name="folder" value="([^"]+)"', pages["stick-files"]).group(1)
+    post(mediator, "/admin/files/stick", "/admin/files/stick", folder=chosen)
+    import_done()
+    pages["stick-files-done"] = mediator.get("/admin/files/stick").get_data(as_text=True)
     refused = {
         "offer-form-errors": post(visitor, "/items/new", "/items/new", title="x", kind="offer"),
         "files-no-file": post(visitor, "/files/", "/files/", folder="Mairie"),
@@ -208,6 +230,9 @@ def pages_of(app, phones):
                            "manage-loan": "en retard", "reports": "Photo floue",
                            "agenda": "Repair café", "proposals": "Troc de graines",
                            "request": "Escabeau 5 marches",
+                           "tally-compare": "3 différences avec la semaine du",
+                           "stick-files-done": "2 fichiers ajoutés au partage",
+                           "stats": "Fréquentation",
                            "dashboard": '<span class="count due">1</span>',
                            # the folder filter, beside the upload's folder field: two ids
                            # the checker must see side by side (a box with no folder has

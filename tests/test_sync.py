@@ -482,15 +482,14 @@ def enrol_box(hub, tmp_path, name, commune):
     return village, village_stick
 
 
-def test_the_hub_counts_per_box_per_commune_and_in_total(tmp_path):
-    from piratebox.impact import logic as impact
-
+def hub_of_three_villages(tmp_path):
+    """A hub, two boxes in Saint-Bonnet and one in Marols, each with objects given away
+    (21 September 2026) and synced: a sofa (large furniture) and a computer (electronics)
+    given with "yes", a book with "no", another with no answer."""
     hub = make(tmp_path, "hub", role="hub")
     bonnet, bonnet_stick = enrol_box(hub, tmp_path, "Saint-Bonnet bourg", "Saint-Bonnet")
     hameau, hameau_stick = enrol_box(hub, tmp_path, "Saint-Bonnet hameau", "Saint-Bonnet")
     marols, marols_stick = enrol_box(hub, tmp_path, "Marols", "Marols")
-    # by hand, with the factors file: a sofa (large furniture) and a computer (electronics) given
-    # with "yes", a book given with "no"
     give_away(bonnet, "Canapé", "furniture_large", True)
     give_away(bonnet, "Roman", "books", False)
     give_away(hameau, "Ordinateur", "electronics", True)
@@ -499,6 +498,14 @@ def test_the_hub_counts_per_box_per_commune_and_in_total(tmp_path):
                                    (marols, marols_stick)):
         ok(village, "sync", str(village_stick))
         ok(hub, "sync", str(village_stick))
+    return hub
+
+
+def test_the_hub_counts_per_box_per_commune_and_in_total(tmp_path):
+    from piratebox.impact import logic as impact
+
+    hub = hub_of_three_villages(tmp_path)
+    # by hand, with the factors file
     factors = impact.load_factors()
     sofa = float(factors["furniture_large"]["kg_co2e_per_object"])
     drill = float(factors["electronics"]["kg_co2e_per_object"])

@@ -22,7 +22,7 @@ from pathlib import Path
 from peewee import SQL, Case, fn
 
 from models import Event, Exchange, ExchangeTotal, Prepared, Tally, slot, this_box
-from piratebox import typography
+from piratebox import footfall, typography
 from piratebox.catalogue.categories import CHANGED_HANDS
 from piratebox.events import counts
 from piratebox.timefmt import display_zone
@@ -231,14 +231,69 @@ def with_event_counts(figures, counted):
     return figures
 
 
-def figures_now(now, zone_name):
+@dataclass(frozen=True)
+class Window:
+    """A span of time the figures are limited to (a quarter's report): exchanges and
+    events from `start` to before `end` (timestamps), tallies of the weeks whose Monday
+    falls from `first_day` to before `end_day` (dates)."""
+
+    start: float
+    end: float
+    first_day: date
+    end_day: date
+
+    def exchanges(self):
+        return (Exchange.happened_at >= self.start) & (Exchange.happened_at < self.end)
+
+    def events(self):
+        return (Event.starts_at >= self.start) & (Event.starts_at < self.end)
+
+    def tallies(self):
+        return ((Tally.week_of >= self.first_day.isoformat())
+                & (Tally.week_of < self.end_day.isoformat()))
+
+
+def _within(query, window, condition):
+    return query.where(condition(window)) if window else query
+
+
+def totals_within(window):
+    """totals_by_origin() for the exchanges of `window` only: added up by the database from
+    the events themselves (ExchangeTotal has no time), once a quarter's report."""
+    found = {}
+    for origin, *total in (Exchange.live().select(
+            Exchange.origin, Exchange.action, Exchange.category, fn.COUNT(SQL("*")),
+            fn.SUM(Exchange.mass_kg),
+            fn.SUM(Case(None, [(Exchange.avoided_purchase.is_null(), 0)], 1)),
+            fn.SUM(Case(None, [(Exchange.avoided_purchase == True, 1)], 0)))  # noqa: E712
+            .where(window.exchanges())
+            .group_by(Exchange.origin, Exchange.action, Exchange.category).tuples()):
+        found.setdefault(origin, []).append(total)
+    return found
+
+
+def events_counted(window, where=None):
+    """counts.counted() for the events of `window` only, when given."""
+    if window:
+        where = window.events() if where is None else (where & window.events())
+    return counts.counted(where)
+
+
+def figures_now(now, zone_name, window=None):
     """This box's figures from its database: every exchange event, the mediator's tallies
-    and the events it counted."""
-    totals = [total for origin_totals in totals_by_origin().values() for total in origin_totals]
+    and the events it counted (those of `window` only, when given)."""
+    by_origin = totals_within(window) if window else totals_by_origin()
+    totals = [total for origin_totals in by_origin.values() for total in origin_totals]
     figures = from_totals(totals, exchanges_per_week(now, zone_name), now, load_factors(),
-                          zone_name, tallies=Tally.live())
-    mine = counts.counted(Event.origin == this_box())
+                          zone_name, tallies=_within(Tally.live(), window, Window.tallies))
+    mine = events_counted(window, Event.origin == this_box())
     return with_event_counts(figures, next(iter(mine.values()), None))
+
+
+def footfall_at(now, zone_name):
+    """Phones per day (the last footfall.CHART_DAYS) and per week (the chart's weeks)."""
+    today = datetime.fromtimestamp(now, display_zone(zone_name)).date()
+    return footfall.recent(today, chart_weeks(now, zone_name))
 
 
 @dataclass
@@ -250,19 +305,20 @@ class NetworkFigures:
     total: Figures
 
 
-def network_figures(now, zone_name):
-    """From the events the boxes synced, added up by the database per box."""
+def network_figures(now, zone_name, window=None):
+    """From the events the boxes synced, added up by the database per box (those of
+    `window` only, when given)."""
     from models import Peer
 
     factors = load_factors()
     peers = {peer.box_id: peer for peer in Peer.select().where(
         (Peer.role == "box") & Peer.box_id.is_null(False))}
-    all_tallies = list(Tally.live())
+    all_tallies = list(_within(Tally.live(), window, Window.tallies))
     tallies = {}
     for tally in all_tallies:
         tallies.setdefault(tally.origin, []).append(tally)
-    totals = totals_by_origin()
-    counted = counts.counted()
+    totals = totals_within(window) if window else totals_by_origin()
+    counted = events_counted(window)
     by_origin = {
         origin: with_event_counts(
             from_totals(totals.get(origin, []), None, now, factors, zone_name,

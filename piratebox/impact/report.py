@@ -51,6 +51,30 @@ FIGURE_LABELS = {
 }
 
 
+# How the figures are counted, as the figures page and the quarter's report say it.
+METHOD = (
+    N_("An object counts once, when someone takes it or receives it: never twice."),
+    N_("A purchase is avoided only when the taker answered “yes” to “Would you otherwise "
+       "have bought it new?”. No share is assumed."),
+    N_("Kilos kept in use: the typical mass of each object taken or given."),
+    N_("Weighed kilos: what the scales showed at the door of a free-zone day, brought and "
+       "taken. They are facts, not estimates, so they are shown apart and never added to the "
+       "kilos kept in use."),
+    N_("CO₂e avoided: for each purchase avoided, the footprint of making and delivering a "
+       "new object of that category (table below). Categories without a published figure "
+       "count zero, so the total is a floor."),
+    N_("Footfall: the distinct phones on the box's wifi. A phone is told apart by its "
+       "address mixed with a random key that changes every day (every week for the week's "
+       "count); the key stays in memory, is never written, and only the numbers are kept. "
+       "A restart of the box draws a new key: a phone seen before and after it counts twice "
+       "that day. A phone with its wifi off is not counted."),
+    N_("The week's differences: the box compares the mediator's photo of the give box with "
+       "the week before's and counts the areas that changed. A photo taken from another "
+       "spot counts more than changed."),
+    N_("Nobody is tracked: the box counts exchanges, never who made them."),
+)
+
+
 def text_lines(figures, gettext, lang):
     """The figures as a person reads them in a terminal, in their language."""
     width = max(len(gettext(label)) for label in FIGURE_LABELS.values()) + 2
@@ -85,4 +109,17 @@ def csv_rows(figures, decimal_comma=False):
                                         strict=True)]
     rows += [[f"exchanges week of {monday.isoformat()}", _number(count, decimal_comma)]
              for monday, count in figures.weeks]
+    return rows
+
+
+def weekly_csv_rows(days, weeks, differences, decimal_comma=False):
+    """Under the figures: distinct phones per day and per week (piratebox/footfall.py), and
+    the differences between a week's photo of the box and the week before's
+    (weekly_photo.py)."""
+    rows = [[f"phones day of {day.isoformat()}", _number(phones, decimal_comma)]
+            for day, phones in days]
+    rows += [[f"phones week of {monday.isoformat()}", _number(phones, decimal_comma)]
+             for monday, phones in weeks]
+    rows += [[f"photo differences week of {monday.isoformat()}", _number(count, decimal_comma)]
+             for monday, count in differences]
     return rows

@@ -1,10 +1,12 @@
-"""The impact page, its JSON and its CSV: /stats/, /api/v1/stats, /admin/stats.csv."""
+"""The impact page, its JSON and its CSV: /stats/, /api/v1/stats, /admin/stats.csv; the
+quarter's report: /admin/report."""
 
 import csv
 import io
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
@@ -20,7 +22,8 @@ from piratebox import bodies, pagecache, rules, typography
 from piratebox.admin import village_box_only
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
-from piratebox.impact import charts, report
+from piratebox.i18n import Translator
+from piratebox.impact import charts, quarter_report, report, weekly_photo
 from piratebox.impact import logic as impact
 from piratebox.impact.tally import read_tally, record_tally
 from piratebox.phone import admin_required
@@ -32,6 +35,10 @@ bp = Blueprint("stats", __name__)
 
 def current_figures():
     return impact.figures_now(actor().now, current_app.config["TIMEZONE"])
+
+
+def current_footfall():
+    return impact.footfall_at(actor().now, current_app.config["TIMEZONE"])
 
 
 @bp.get("/stats/")
@@ -46,18 +53,28 @@ def render_index():
     figures = network.total if network else current_figures()
     lang = g.get("lang", "fr")
     weeks = [(typography.short_day(monday, lang), count) for monday, count in figures.weeks]
+    days, weeks_of_phones = current_footfall()
     categories = sorted(((_(BY_CODE[code].label) if code in BY_CODE else code, count)
                          for code, count in figures.by_category.items()),
                         key=lambda pair: -pair[1])
     # The charts are SVG drawn by impact/charts.py, which escapes every label it writes.
     return render_template(
         "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
+        method=report.METHOD,
         network=network,
         figure=lambda figures, name: impact.figure_text(figures, name, lang),
         weekly_chart=Markup(  # noqa: S704 - escaped inside
             charts.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
         category_chart=Markup(  # noqa: S704 - escaped inside
-            charts.category_chart(categories, _("Exchanges by category"))))
+            charts.category_chart(categories, _("Exchanges by category"))),
+        footfall_today=days[-1][1], footfall_week=weeks_of_phones[-1][1],
+        daily_footfall_chart=Markup(  # noqa: S704 - escaped inside
+            charts.bar_chart([(typography.short_day(day, lang), phones) for day, phones in days],
+                             _("Phones per day"), _("phones"))),
+        weekly_footfall_chart=Markup(  # noqa: S704 - escaped inside
+            charts.bar_chart([(typography.short_day(monday, lang), phones)
+                              for monday, phones in weeks_of_phones],
+                             _("Phones per week"), _("phones"))))
 
 
 @bp.get("/api/v1/stats")
@@ -68,6 +85,11 @@ def api():
         fields["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
                            for monday, count in figures.weeks]
         fields["by_category"] = figures.by_category
+        days, weeks = current_footfall()
+        fields["footfall"] = {"days": [{"day": day.isoformat(), "phones": phones}
+                                       for day, phones in days],
+                              "weeks": [{"week_of": monday.isoformat(), "phones": phones}
+                                        for monday, phones in weeks]}
         return fields
 
     return pagecache.render_json(body, ("stats",))
@@ -83,6 +105,8 @@ def csv_download():
             impact.network_figures(actor().now, current_app.config["TIMEZONE"]), True)
     else:
         rows = report.csv_rows(current_figures(), decimal_comma=True)
+        rows += report.weekly_csv_rows(*current_footfall(), weekly_photo.counts(
+            actor().box_id, actor().blobs), decimal_comma=True)
     out = io.StringIO()
     csv.writer(out, delimiter=";").writerows(rows)
     # UTF-8 with a byte-order mark: a French spreadsheet opens it with the accents right
@@ -108,6 +132,50 @@ def tally():
             else:
                 flash(_("The week is counted."), "success")
                 return redirect(url_for("stats.tally"))
-    recent = Tally.live().order_by(Tally.week_of.desc()).limit(12)
+    recent = list(Tally.live().order_by(Tally.week_of.desc()).limit(12))
+    blobs = actor().blobs
+    compared = {tally.id: weekly_photo.differences(tally, blobs) for tally in recent}
     return render_template("stats/tally.html", values=values, errors=errors, tallies=recent,
-                           limits=rules.limits(Tally)), 400 if errors else 200
+                           compared=compared, limits=rules.limits(Tally)), \
+        400 if errors else 200
+
+
+@bp.get("/admin/tally/<tally_id>/compare")
+@admin_required
+def compare(tally_id):
+    """The week's photo beside the week before's, what changed outlined on both."""
+    tally = Tally.live().where(Tally.id == tally_id).first()
+    found = weekly_photo.differences(tally, actor().blobs) if tally else None
+    if found is None:
+        abort(404)
+    before, comparison = found
+    return render_template("stats/compare.html", tally=tally, before=before,
+                           comparison=comparison)
+
+
+@bp.get("/admin/report")
+@admin_required
+def report_page():
+    """The mediator chooses the quarter (and, at a hub, the commune) of the report."""
+    zone = current_app.config["TIMEZONE"]
+    communes = []
+    if current_app.extensions["box"].role == "hub":
+        communes = [commune for commune, _count, _figures
+                    in impact.network_figures(actor().now, zone).communes]
+    return render_template("stats/report.html", communes=communes,
+                           quarters=quarter_report.recent_quarters(actor().now, zone))
+
+
+@bp.get("/admin/report.pdf")
+@admin_required
+def report_pdf():
+    """The quarter's report for the Conseil Général, in French whatever the page's language."""
+    quarter = quarter_report.Quarter.parse(request.args.get("quarter", ""))
+    document = quarter_report.make(quarter, current_app.extensions["box"].identity, actor().blobs,
+                                   actor().now,
+                                   current_app.config["TIMEZONE"], Translator("fr").gettext,
+                                   "fr", request.args.get("commune", "").strip())
+    out = io.BytesIO()
+    document.write(out)
+    return current_app.response_class(out.getvalue(), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="cocote-report-{quarter}.pdf"'})
