@@ -67,6 +67,37 @@ def test_the_command_line_adds_a_folders_files_to_the_share(data_dir, stick):
     assert "dans le dossier « Mairie 2026 »" in other.output  # one level, as an upload
 
 
+@pytest.mark.parametrize(("folder", "reason"), [
+    (lambda data, stick: data.path, "données de la boîte"),
+    (lambda data, stick: data.blobs, "données de la boîte"),
+    (lambda data, stick: data.path.parent, "données de la boîte"),  # holds the data
+    (lambda data, stick: stick / "lien", "données de la boîte"),  # a link to the data
+    (lambda data, stick: from_stick.PROGRAM, "programme de la boîte"),
+    (lambda data, stick: from_stick.PROGRAM / "piratebox", "programme de la boîte"),
+    (lambda data, stick: stick / "cocote", "dossier de synchronisation"),
+    (lambda data, stick: "/etc", "dossiers du système"),
+    (lambda data, stick: "/", "dossiers du système"),
+])
+def test_the_box_s_own_data_program_and_system_are_never_shared(data_dir, stick, folder,
+                                                                 reason):
+    (stick / "lien").symlink_to(data_dir.path)
+    for command in (["share-folder", str(folder(data_dir, stick))],
+                    ["share-folder", str(folder(data_dir, stick)), "--into", "public"]):
+        result = cli(data_dir, *command)
+        assert result.exit_code != 0
+        assert reason in result.output and "jamais partagé" in result.output
+    assert shared() == []
+
+
+def test_a_stick_mounted_where_the_system_keeps_its_sticks_is_shared(data_dir, tmp_path):
+    roots = [str(tmp_path / "run" / "cocote")]  # as under /run/cocote, a stick root
+    photos = tmp_path / "run" / "cocote" / "sda1" / "Photos"
+    photos.mkdir(parents=True)
+    from_stick.refuse_private(photos, data_dir, roots)
+    with pytest.raises(BadInput):
+        from_stick.refuse_private(photos.parent / "cocote-backup" / "box", data_dir, roots)
+
+
 def test_a_stick_pulled_out_half_way_leaves_nothing(data_dir, stick, app):
     folder = stick / "Photos fête"
     gone = folder / "IMG_0002.jpg"
@@ -137,7 +168,10 @@ def test_the_mediator_picks_a_folder_on_the_page_and_sees_it_done(make_app, admi
     outside = mediator.post("/admin/files/stick", data={
         "csrf_token": csrf_from(done), "folder": str(app.extensions["box"].data_dir.path)})
     assert outside.status_code == 400
-    assert "n’est plus sur une clé branchée" in outside.get_data(as_text=True)
+    assert "données de la boîte" in outside.get_data(as_text=True)
+    elsewhere = mediator.post("/admin/files/stick", data={
+        "csrf_token": csrf_from(done), "folder": str(stick.parent.parent / "elsewhere")})
+    assert "n’est plus sur une clé branchée" in elsewhere.get_data(as_text=True)
 
 
 def test_the_stick_page_is_the_mediators(client, stick):

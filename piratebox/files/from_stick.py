@@ -10,10 +10,16 @@ already in the share with the same content, name and folder is not added twice.
 
 Only the files directly in the chosen folder are taken: not its subfolders, nor hidden
 files, nor links (a FAT stick has none; another filesystem might point anywhere).
+
+Whatever the mediator types, `refuse_private` keeps the box's secrets out of the share:
+never the data directory (its secret key, database, settings), a folder inside it or one
+that holds it, nor the box's own program, the system's folders or a stick's sync and
+backup folders. The command line and the page both go through it.
 """
 
 import os
 import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +39,22 @@ NO_FILES = N_("The folder {folder} holds no file to share (subfolders and hidden
               "are left out).")
 TOO_MANY = N_("The folder {folder} holds {count} files, more than the {limit} one import "
               "takes: split it into smaller folders.")
+PRIVATE_DATA = N_("The folder {folder} holds the box's own data (its secret key, its "
+                  "database) or is part of it: it is never shared. Choose a folder of the "
+                  "stick.")
+PRIVATE_PROGRAM = N_("The folder {folder} holds the box's program: it is never shared. "
+                     "Choose a folder of the stick.")
+PRIVATE_SYSTEM = N_("The folder {folder} is one of the system's: it is never shared. "
+                    "Choose a folder of the stick.")
+PRIVATE_STICK = N_("The folder {folder} is the stick's sync or backup folder (keys, "
+                   "bundles): it is never shared. Choose another folder of the stick.")
+# The system's folders: what lies in them is never shared (files directly in /etc, say,
+# are the box's settings, and a box on a router runs as root). A folder under one of the
+# places sticks are mounted (STICK_ROOTS, /run/media say) is not the system's.
+SYSTEM_FOLDERS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32",
+                  "/opt", "/overlay", "/proc", "/rom", "/root", "/run", "/sbin", "/srv",
+                  "/sys", "/usr", "/var", "/www")
+PROGRAM = Path(__file__).resolve().parents[2]
 STICK_LOST = N_("The stick could not be read ({error}): nothing was added to the share. "
                 "Plug it in again and start again.")
 
@@ -115,9 +137,37 @@ def files_in(folder):
     return found
 
 
+def _holds_or_within(folder, other):
+    return folder == other or other in folder.parents or folder in other.parents
+
+
+def refuse_private(folder, data_dir, stick_roots=()):
+    """Raise BadInput unless `folder` may go to the share (see the module's docstring):
+    the path is resolved first, so a link to the data directory is the data directory."""
+    folder = Path(folder).resolve()
+    shown = str(folder)
+    if folder == Path(folder.anchor):
+        raise BadInput(PRIVATE_SYSTEM, folder=shown)
+    if _holds_or_within(folder, Path(data_dir.path).resolve()):
+        raise BadInput(PRIVATE_DATA, folder=shown)
+    programs = {PROGRAM, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    if any(_holds_or_within(folder, program) for program in programs):
+        raise BadInput(PRIVATE_PROGRAM, folder=shown)
+    mounts = [Path(root.strip()).resolve() for root in stick_roots if root.strip()]
+    mount = next((root for root in mounts
+                  if root != Path(root.anchor) and root in folder.parents), None)
+    below_mount = folder.relative_to(mount) if mount else folder
+    if any(part.casefold() in OWN_FOLDERS for part in below_mount.parts):
+        raise BadInput(PRIVATE_STICK, folder=shown)
+    if mount is None and any(folder == Path(name) or Path(name) in folder.parents
+                             for name in SYSTEM_FOLDERS):
+        raise BadInput(PRIVATE_SYSTEM, folder=shown)
+
+
 def chosen_folder(roots, data_dir, last_stick, chosen):
     """The folder the mediator chose, checked again: on a stick found now, inside it."""
     folder = Path(chosen or "/nowhere").resolve()
+    refuse_private(folder, data_dir, roots)
     for plugged in sticks(roots, data_dir, last_stick):
         if folder.is_dir() and (folder == plugged or plugged in folder.parents):
             return folder
@@ -133,6 +183,7 @@ def share_folder_for(folder, typed=None):
 def import_folder(folder, share_folder, data_dir, config, actor, progress=None,
                   on_progress=None):
     """Add the files of `folder` to the share in `share_folder`; returns the Progress."""
+    refuse_private(folder, data_dir, config["STICK_ROOTS"].split(","))
     progress = progress or Progress()
     files = files_in(folder)
     if not files:
