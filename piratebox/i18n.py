@@ -14,6 +14,7 @@ pages', the command line's and the domain's (`Message`) alike.
 import ast
 import logging
 import re
+import string
 from functools import cache
 from pathlib import Path
 
@@ -32,10 +33,18 @@ PO_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 PO_ESCAPE = re.compile(r"\\(.)")
 
 
+PO_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+PO_KEYWORD = re.compile(r"^(?:msgctxt|msgid|msgid_plural|msgstr|msgstr\[\d+\])$")
+
+
 def po_string(quoted):
     """The text of a quoted .po string: "a \\"b\\"\\n" -> a "b" and a new line. (What
-    ast.literal_eval did, several times faster: the catalogue is read at each start.)"""
-    inner = quoted.strip()[1:-1]
+    ast.literal_eval did, several times faster: the catalogue is read at each start.)
+    ValueError when it is not one whole quoted string (a quote left open)."""
+    quoted = quoted.strip()
+    if not PO_QUOTED.fullmatch(quoted):
+        raise ValueError(f"not a closed quoted string: {quoted[:40]}")
+    inner = quoted[1:-1]
     if "\\" not in inner:
         return inner
     return PO_ESCAPE.sub(lambda match: PO_ESCAPES.get(match.group(1), match.group(1)), inner)
@@ -55,44 +64,112 @@ def parse_po(text):
         elif msgid and entry.get("msgstr") and "fuzzy" not in entry.get("flags", ""):
             singles[msgid] = entry["msgstr"]
 
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
-        if not line:
-            continue
-        if line.startswith("#,"):
-            if "msgid" in entry:
-                flush()
-                entry = {}
-            entry["flags"] = line
-        elif line.startswith("#"):
-            continue
-        elif line.startswith('"'):
-            entry[field] += po_string(line)
-        else:
-            keyword, _, rest = line.partition(" ")
-            if keyword == "msgid" and "msgid" in entry:
-                flush()
-                entry = {key: value for key, value in entry.items() if key == "flags"}
-            field = keyword
-            entry[field] = po_string(rest)
+        try:
+            if not line or line.startswith("#") and not line.startswith("#,"):
+                continue
+            if line.startswith("#,"):
+                if "msgid" in entry:
+                    flush()
+                    entry = {}
+                entry["flags"] = line
+            elif line.startswith('"'):
+                if field is None:
+                    raise ValueError("a text with no msgid or msgstr before it")
+                entry[field] += po_string(line)
+            else:
+                keyword, _, rest = line.partition(" ")
+                if not PO_KEYWORD.match(keyword):
+                    raise ValueError(f"unknown keyword {keyword[:20]}")
+                if keyword == "msgid" and "msgid" in entry:
+                    flush()
+                    entry = {key: value for key, value in entry.items() if key == "flags"}
+                field = keyword
+                entry[field] = po_string(rest)
+        except ValueError as error:
+            raise ValueError(f"line {number}: {error}") from None
     if entry:
         flush()
     return singles, plurals
 
 
+def placeholders(text):
+    """The {name} fields of a message (attribute and index included), or None when it is
+    not a valid format string (a brace left open)."""
+    try:
+        return {name for _text, name, _spec, _conversion in string.Formatter().parse(text)
+                if name is not None}
+    except ValueError:
+        return None
+
+
+def mismatched(singles, plurals, plural_ids=None):
+    """The message ids whose translation has other placeholders than the message: a
+    translation must keep a single message's placeholders, and a plural form may leave
+    some out ("aucune boîte") but never bring one of its own (the page would fail)."""
+    wrong = [msgid for msgid, msgstr in singles.items()
+             if placeholders(msgstr) != placeholders(msgid)]
+    for msgid, forms in plurals.items():
+        allowed = (placeholders(msgid) or set()) | (
+            placeholders((plural_ids or {}).get(msgid, "")) or set())
+        if any(placeholders(form) is None or not placeholders(form) <= allowed
+               for form in forms):
+            wrong.append(msgid)
+    return wrong
+
+
+UNREADABLE = ({}, {})  # what catalogue() gives for a file that is not a catalogue
+
+
+def read_catalogue(text):
+    """(singles, plurals, problems) of a catalogue's text: the translations the box can
+    use, and a sentence for each it cannot; ValueError when the text is not a catalogue.
+    The box at start and `scripts/messages.py --check` both judge a catalogue here."""
+    singles, plurals = parse_po(text)
+    plural_ids = _plural_ids(text)
+    problems = []
+    for msgid in mismatched(singles, plurals, plural_ids):
+        translated = singles.pop(msgid, None) or " | ".join(plurals.pop(msgid))
+        problems.append(f"{msgid!r} not used: the translation {translated!r} has other "
+                        f"placeholders than the message")
+    return singles, plurals, problems
+
+
+def _plural_ids(text):
+    ids, last = {}, None
+    for line in text.splitlines():
+        if line.startswith("msgid "):
+            last = line
+        elif line.startswith("msgid_plural ") and last:
+            ids[po_string(last[6:])] = po_string(line[13:])
+    return ids
+
+
 @cache
 def catalogue(language):
     """A language's messages; a catalogue that cannot be read is said in the log and left
-    aside (its language speaks French), never a page that fails."""
+    aside (its language is not offered, and speaks French), never a page that fails; a
+    translation whose placeholders are not the message's is said in the log, once, and
+    left out (French is shown)."""
     path = CATALOGUES / f"{language}.po"
     if not LANGUAGE_CODE.match(language) or not path.exists():
         return {}, {}
+    log = logging.getLogger("piratebox")
     try:
-        return parse_po(path.read_text(encoding="utf-8"))
-    except (ValueError, KeyError, TypeError) as error:
-        logging.getLogger("piratebox").warning("translations %s left aside: %s", path.name,
-                                               error)
-        return {}, {}
+        singles, plurals, problems = read_catalogue(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        log.warning("translations %s left aside, its language not offered: %s", path.name,
+                    error)
+        return UNREADABLE
+    for problem in problems:
+        log.warning("translations %s: %s", path.name, problem)
+    return singles, plurals
+
+
+def readable(language):
+    """Whether the language's catalogue could be read at all (it is offered then)."""
+    return catalogue(language) is not UNREADABLE
 
 
 @cache
@@ -212,7 +289,8 @@ def available_languages():
     """French, English, then every catalogue in piratebox/translations/, by code: looked
     for once a process (a catalogue dropped in is offered from the next start)."""
     found = sorted(path.stem for path in CATALOGUES.glob("*.po")
-                   if LANGUAGE_CODE.match(path.stem) and path.stem not in ("fr", "en"))
+                   if LANGUAGE_CODE.match(path.stem) and path.stem not in ("fr", "en")
+                   and readable(path.stem))
     return ("fr", "en", *found)
 
 

@@ -3,7 +3,10 @@
 
     python scripts/messages.py          update piratebox/translations/fr.po
     python scripts/messages.py oc       update piratebox/translations/oc.po
-    python scripts/messages.py --check  exit 1 and list what fr.po is missing
+    python scripts/messages.py --check  exit 1 and list what fr.po is missing, and any
+                                        translation the box would not use (placeholders
+                                        other than the message's), or why it cannot read it
+    python scripts/messages.py --check oc   the same for oc.po (or a path: frp.po)
 The translator then fills the empty msgstr lines; nothing else needs compiling.
 """
 
@@ -13,14 +16,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from piratebox.i18n import CATALOGUES, entries_in_tree, parse_po, po_quote  # noqa: E402
+from piratebox.i18n import CATALOGUES, entries_in_tree, po_quote, read_catalogue  # noqa: E402
 
 
 def main(argv):
     languages = [argument for argument in argv if not argument.startswith("-")]
-    path = CATALOGUES / f"{languages[0] if languages else 'fr'}.po"
+    chosen = languages[0] if languages else "fr"
+    path = Path(chosen) if chosen.endswith(".po") else CATALOGUES / f"{chosen}.po"
     text = path.read_text(encoding="utf-8")
-    singles, plurals = parse_po(text)
+    try:
+        singles, plurals, problems = read_catalogue(text)
+    except ValueError as error:
+        print(f"{path.name}: the box cannot read it and does not offer its language: {error}")
+        return 1
     known = set(singles) | set(plurals) | {line[6:] for line in text.splitlines()
                                            if line.startswith("msgid ")}
     entries = entries_in_tree(ROOT)
@@ -28,14 +36,16 @@ def main(argv):
     if "--check" in argv:
         for message in missing:
             print(message)
-        return 1 if missing else 0
+        for problem in problems:
+            print(f"{path.name}: {problem}")
+        return 1 if missing or problems else 0
     with path.open("a", encoding="utf-8") as catalogue:
         for message in missing:
             plural = entries[message][0]
             catalogue.write(f"\nmsgid {po_quote(message)}\n" + (
                 f'msgid_plural {po_quote(plural)}\nmsgstr[0] ""\nmsgstr[1] ""\n' if plural
                 else 'msgstr ""\n'))
-    print(f"{len(missing)} new messages in {path.relative_to(ROOT)}")
+    print(f"{len(missing)} new messages in {path}")
     return 0
 
 

@@ -135,3 +135,53 @@ def test_the_languages_can_be_narrowed_in_the_configuration(make_app):
     assert 'hreflang="oc"' in make_app().test_client().get("/").get_data(as_text=True)
     narrowed = make_app(LANGUAGES="fr,oc").test_client().get("/").get_data(as_text=True)
     assert 'hreflang="oc"' in narrowed and 'hreflang="en"' not in narrowed
+
+
+TYPO = ARPITAN + """
+msgid "({num} taker answered.)"
+msgid_plural "({num} takers answered.)"
+msgstr[0] "({nombre} at rèpondu.)"
+msgstr[1] "({num} ant rèpondu.)"
+msgstr[2] "({num} ant rèpondu.)"
+
+msgid "Board"
+msgstr "Pàrla {de}"
+"""
+
+
+def check_script(path):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "messages.py"), "--check",
+                           str(path)], capture_output=True, text=True, check=False)
+
+
+def test_a_translation_with_other_placeholders_is_left_out_said_once_and_checked(
+        catalogues, make_app, caplog):
+    (catalogues / "frp.po").write_text(TYPO, encoding="utf-8")
+    phones = make_app().test_client()
+    for _ in range(2):
+        page = phones.get("/stats/", headers={"Accept-Language": "frp"})
+        assert page.status_code == 200
+        assert "(0 personne a répondu.)" in page.get_data(as_text=True)  # French instead
+    assert Translator("frp").gettext("Board") == "Babillard"
+    warned = [record.getMessage() for record in caplog.records
+              if "frp.po" in record.getMessage()]
+    assert len(warned) == 2  # once each, at load
+    assert any("'({num} taker answered.)'" in line for line in warned)
+    assert any("'Board'" in line for line in warned)
+    checked = check_script(catalogues / "frp.po")
+    assert checked.returncode == 1
+    assert "({nombre} at rèpondu.)" in checked.stdout and "Pàrla {de}" in checked.stdout
+    assert check_script(catalogues / "fr.po").returncode == 0
+
+
+def test_a_catalogue_that_does_not_parse_is_not_offered_and_the_log_says_why(
+        catalogues, make_app, caplog):
+    (catalogues / "br.po").write_text(ARPITAN.replace('msgstr "Mêson"', 'msgstr "Mêson'),
+                                      encoding="utf-8")
+    assert i18n.available_languages() == ("fr", "en", "oc")
+    page = make_app().test_client().get("/").get_data(as_text=True)
+    assert 'hreflang="br"' not in page and 'hreflang="oc"' in page
+    assert any("br.po" in record.getMessage() and "line" in record.getMessage()
+               for record in caplog.records)
+    checked = check_script(catalogues / "br.po")
+    assert checked.returncode == 1 and "line" in checked.stdout
