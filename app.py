@@ -26,6 +26,7 @@ from piratebox.box import DEFAULT_NAMES, ROLES, Box, create
 from piratebox.box import set_password as store_password
 from piratebox.catalogue import views as catalogue
 from piratebox.commandline import Commands, Refusal, _, lang_option
+from piratebox.errors import system_reason
 from piratebox.events import views as events
 from piratebox.files import stick_views as stick_files
 from piratebox.files import views as files
@@ -238,7 +239,7 @@ def cannot_listen(error, host, port):
         return _("Port {port} needs administrator rights: choose a port above 1023, for "
                  "example --port 8080.", port=port)
     return _("Cannot listen on {host}:{port}: {reason}.", host=host, port=port,
-             reason=error.strerror or error)
+             reason=system_reason(error, _))
 
 
 @cli.group("print")
@@ -308,7 +309,7 @@ def print_labels(here, out, item_ids):
 def stats(here, as_csv, decimal_comma, quarter, out, commune):
     """Print the impact figures: exchanges, purchases avoided, kilos, CO₂e, weeks, footfall.
     At a hub: one line per box, per commune and in total, for the report to the département.
-    With --report: the quarter's report for the Conseil Général, as a PDF.
+    With --report: the quarter's report for the Conseil départemental, as a PDF.
 
     Example: piratebox --data ./data stats --csv --decimal-comma > impact.csv
     Example: piratebox --data ./data stats --report 2026-Q4 --out rapport.pdf
@@ -654,7 +655,7 @@ def write_report(quarter, out, commune, now, zone, here):
         raise Refusal(_("A report needs both --report QUARTER and --out FILE.pdf."))
     try:
         document = quarter_report.make(quarter_report.Quarter.parse(quarter), here.identity,
-                                       here.blobs, now, zone, Translator("fr").gettext, "fr",
+                                       here.blobs, now, zone, Translator("fr"), "fr",
                                        commune)
     except PirateboxError as error:
         raise Refusal(error.localized(_)) from None
@@ -663,7 +664,7 @@ def write_report(quarter, out, commune, now, zone, here):
             document.write(handle)
     except OSError as error:
         raise Refusal(_("Cannot write {path}: {reason}.", path=out,
-                        reason=error.strerror)) from None
+                        reason=system_reason(error, _))) from None
     click.echo(_.plural("Report of {quarter} written to {path} ({num} page).",
                         "Report of {quarter} written to {path} ({num} pages).",
                         len(document.pages), quarter=quarter.strip().upper(), path=out))
@@ -679,7 +680,7 @@ def write_pdf_output(path, pages):
             return printing.write_pdf(pages, handle)
     except OSError as error:
         raise Refusal(_("Cannot write {path}: {reason}.", path=path,
-                                     reason=error.strerror)) from None
+                        reason=system_reason(error, _))) from None
 
 
 def display_host(host):

@@ -5,7 +5,26 @@ its values, so the web can show it translated and the CLI print it in one line; 
 HTTP status it maps to. app.py maps them once for the web and once for the CLI.
 """
 
+import errno
+
 from piratebox.i18n import N_, Message
+
+# Why the system refused to write, in the reader's words (its own strerror is English).
+SYSTEM_REASONS = {
+    errno.ENOENT: N_("that folder does not exist"),
+    errno.ENOTDIR: N_("that folder does not exist"),
+    errno.EACCES: N_("no right to write there"),
+    errno.EPERM: N_("no right to write there"),
+    errno.EROFS: N_("the disk is read-only"),
+    errno.ENOSPC: N_("the disk is full"),
+    errno.EISDIR: N_("that is a folder, not a file"),
+}
+
+
+def system_reason(error, gettext):
+    """An OSError's reason, translated when the box knows it, else the system's words."""
+    known = SYSTEM_REASONS.get(error.errno)
+    return gettext(known) if known else (error.strerror or str(error))
 
 
 class PirateboxError(Exception):

@@ -33,8 +33,33 @@ _PLAIN = str.maketrans({"\u202f": "\u00a0", "\u2009": " ", "₂": "2", "\u2011":
                         "≈": "~", "→": "->"})
 
 
+# Letters NFKD does not take apart, with the Latin letter a reader recognises in them.
+_LETTERS = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i",
+            "Ŧ": "T", "ŧ": "t", "ĸ": "k", "Ŀ": "L", "ŀ": "l"}
+
+
 def plain(text):
-    return str(text).translate(_PLAIN)
+    """The text in what WinAnsiEncoding can say: a letter it lacks as its base letter
+    (Ł -> L, ă -> a), and what has no letter in it (an emoji) left out."""
+    text = str(text).translate(_PLAIN)
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return "".join(map(_winansi, text))
+    return text
+
+
+def _winansi(char):
+    try:
+        char.encode("cp1252")
+    except UnicodeEncodeError:
+        if char in _LETTERS:
+            return _LETTERS[char]
+        parts = unicodedata.normalize("NFKD", char)
+        return "".join(part for part in parts if part.isprintable()
+                       and not unicodedata.combining(part)
+                       and part.encode("cp1252", errors="ignore"))
+    return char
 
 
 def char_width(char, bold):
@@ -72,7 +97,7 @@ def wrap(text, size, width, bold=False):
 
 
 def _string(text):
-    """A PDF string in WinAnsiEncoding; what it cannot say becomes '?'."""
+    """A PDF string in WinAnsiEncoding (plain() has said the rest with its letters)."""
     raw = plain(text).encode("cp1252", errors="replace")
     return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") \
         .replace(b"\r", b"\\r").replace(b"\n", b"\\n") + b")"

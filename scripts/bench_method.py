@@ -151,7 +151,7 @@ def report_and_csv(app):
 
         def pdf_report():
             quarter_report.make(quarter, here.identity, here.blobs, now, "Europe/Paris",
-                                Translator("fr").gettext, "fr").write(io.BytesIO())
+                                Translator("fr"), "fr").write(io.BytesIO())
 
         def spreadsheet():
             report.csv_rows(impact.figures_now(now, "Europe/Paris"), decimal_comma=True)

@@ -1,5 +1,6 @@
-"""The quarter's report for the Conseil Général, read back with real PDF readers: poppler's
-pdftotext and pdfinfo, qpdf --check, and pypdf (a test dependency) where they are absent."""
+"""The quarter's report for the Conseil départemental, read back with real PDF readers:
+poppler's pdftotext and pdfinfo, qpdf --check, and pypdf (a test dependency) where they are
+absent."""
 
 import shutil
 import subprocess
@@ -101,6 +102,40 @@ def test_a_report_asked_wrong_is_refused_in_one_line(runner, data_dir, tmp_path,
     assert not out.exists()
 
 
+def test_a_report_a_box_cannot_make_is_refused_in_french(runner, data_dir, tmp_path):
+    def report(*arguments):
+        return runner.invoke(application.cli, ["--data", str(data_dir.path), "stats",
+                                               "--report", *arguments])
+
+    here = report("2026-Q4", "--out", str(tmp_path / "r.pdf"), "--commune", "Marols")
+    assert here.exit_code != 0 and "le rapport d’une commune se fait au centre" in here.output
+    today = datetime.now(UTC).date()
+    coming = Quarter.containing(Quarter.containing(today).months[3])
+    future = report(str(coming), "--out", str(tmp_path / "r.pdf"))
+    assert future.exit_code != 0 and "n’a pas encore commencé" in future.output
+    nowhere = report("2026-Q4", "--out", str(tmp_path / "nonexist" / "r.pdf"))
+    assert nowhere.exit_code != 0
+    assert "ce dossier n’existe pas" in nowhere.output and "No such" not in nowhere.output
+    assert not list(tmp_path.glob("r.pdf"))
+
+
+def test_the_report_says_its_box_name_with_the_letters_a_pdf_can_print(runner, tmp_path):
+    from piratebox import box
+    from piratebox.storage import DataDir
+
+    folder = DataDir(tmp_path / "lodz")
+    box.create(folder, role="box", name="Łódź 🎉 Ştefan")
+    add_footfall([("day", "2026-11-18", 7)])
+    out = tmp_path / "r.pdf"
+    result = runner.invoke(application.cli, ["--data", str(folder.path), "stats", "--report",
+                                             "2026-Q4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = text_of(out)
+    assert "Rapport d’impact Lódz Stefan · T4 2026" in text  # no "?" for Ł, 🎉 or Ş
+    assert "Téléphones comptés sur 1 jour ; le plus fréquenté" in text
+    assert "Prêtés 0" in text and "Rendus 0" in text  # plural labels alike
+
+
 def test_the_mediator_downloads_the_report_from_the_admin_page(admin, client):
     add_events(5)
     page = admin.get("/admin/").get_data(as_text=True)
@@ -112,7 +147,7 @@ def test_the_mediator_downloads_the_report_from_the_admin_page(admin, client):
     assert f'<option value="{last}" selected>' in form  # the quarter just ended
     response = admin.get("/admin/report.pdf?quarter=2026-Q4")
     assert response.mimetype == "application/pdf"
-    assert "cocote-report-2026-Q4.pdf" in response.headers["Content-Disposition"]
+    assert "rapport-cocote-2026-T4.pdf" in response.headers["Content-Disposition"]
     assert response.data.startswith(b"%PDF-1.4") and response.data.rstrip().endswith(b"%%EOF")
     bad = admin.get("/admin/report.pdf?quarter=2026-Q9")
     assert bad.status_code == 400
@@ -134,14 +169,21 @@ def test_the_hub_reports_on_the_departement_and_on_each_commune(tmp_path):
     assert "Le département · T3 2026" in text
     assert "Objets qui ont changé de mains 4" in text
     assert "Par commune" in text
-    assert "Marols 1 1 0 0,0" in text  # boxes, exchanges, purchases avoided, kg CO2e
+    assert "Du mercredi 1er juillet 2026 au mercredi 30 septembre 2026, chiffres du réseau " \
+           "CoCoTe, rassemblés par le centre « hub »" in text  # not one box's
+    assert "Commune Boîtes Échanges Achats évités kg CO2e Événements Personnes kg apportés " \
+           "kg emportés" in text
+    # boxes, exchanges, purchases avoided, kg CO2e, events, people, kilos brought and taken
+    assert "Marols 1 1 0 0,0 0 0 0,0 0,0" in text
     assert "Saint-Bonnet 2 3 2 " in text
+    assert "pesés aux zones de gratuité" in text
     assert "La fréquentation reste sur chaque boîte de village" in text
     commune = tmp_path / "saint-bonnet.pdf"
     ok(hub, "stats", "--report", "2026-Q3", "--out", str(commune), "--commune", "saint-bonnet")
     text = text_of(commune)
     assert "Saint-Bonnet · T3 2026" in text and "Par boîte de village" in text
-    assert "Saint-Bonnet bourg 1 2 1" in text and "Saint-Bonnet hameau 1 1 1" in text
+    assert "Saint-Bonnet bourg 1 2 1" in text
+    assert "Saint-Bonnet 1 1 1 65,9 0 0 0,0 0,0 hameau" in text  # a long name wraps
     assert "Marols" not in text
     refused = run(hub, "stats", "--report", "2026-Q3", "--out", str(tmp_path / "x.pdf"),
                   "--commune", "Lyon")
@@ -149,6 +191,27 @@ def test_the_hub_reports_on_the_departement_and_on_each_commune(tmp_path):
     earlier = tmp_path / "q2.pdf"
     ok(hub, "stats", "--report", "2026-Q2", "--out", str(earlier))
     assert "Objets qui ont changé de mains 0" in text_of(earlier)
+    table = ok(hub, "stats")  # in English: run() speaks it
+    assert all(heading in table for heading in ("Exchanges", "Events", "People",
+                                                "kg brought", "kg taken"))
+    assert any(line.startswith("Marols") and line.split()[-4:] == ["0", "0", "0.0", "0.0"]
+               for line in table.splitlines())
+
+
+def test_the_hubs_mediator_finds_the_report_and_the_network_figures(tmp_path):
+    from tests.conftest import TEST_CONFIG, post_from_page
+
+    hub = hub_of_three_villages(tmp_path)
+    ok(hub, "set-password", "--password-stdin", input="un long secret de centre\n")
+    app = application.create_app({"DATA_DIR": str(hub.path), **TEST_CONFIG})
+    mediator = app.test_client()
+    post_from_page(mediator, "/admin/", "/admin/login", {"password": "un long secret de centre"})
+    assert "Rapport trimestriel (PDF)" in mediator.get("/admin/").get_data(as_text=True)
+    page = app.test_client().get("/stats/").get_data(as_text=True)
+    assert "0 téléphone" not in page  # a hub has no villagers' wifi: no count of phones
+    assert "ne remonte pas au centre" in page
+    assert all(f"<th>{heading}</th>" in page for heading in (
+        "Événements", "Personnes", "kg apportés", "kg emportés"))
 
 
 def test_a_quarter_is_its_three_months_in_the_villages_time():

@@ -1,4 +1,4 @@
-"""The quarter's report for the Conseil Général: a PDF of the figures, their charts, the
+"""The quarter's report for the Conseil départemental: a PDF of the figures, their charts, the
 method and its limits, and the sources, in French.
 
 A village box reports on itself; a hub reports on the whole département (a line per
@@ -17,13 +17,17 @@ from piratebox.errors import BadInput
 from piratebox.i18n import N_
 from piratebox.impact import logic as impact
 from piratebox.impact import weekly_photo
-from piratebox.impact.report import FIGURE_LABELS, METHOD
+from piratebox.impact.report import FIGURE_LABELS, METHOD, NETWORK_COLUMNS, WEIGHED_NOTE
 from piratebox.pdf import Document, wrap
 from piratebox.timefmt import display_zone
 
 QUARTER = re.compile(r"^\s*(\d{4})-[Qq]([1-4])\s*$")
 BAD_QUARTER = N_("A quarter is written as a year and its number, like 2026-Q4.")
 NO_SUCH_COMMUNE = N_("No box of the hub is in the commune “{commune}”.")
+COMMUNE_AT_A_BOX = N_("A village box reports on itself: a report per commune is made at "
+                      "the hub. Leave out --commune.")
+NOT_STARTED = N_("The quarter {quarter} has not started yet (today is {today}): choose a "
+                 "quarter under way or past.")
 GREEN, GREY, LIGHT = "#1f6f50", "#55605a", "#e4ece7"
 
 SUMMARY = ("exchanges", "purchases_avoided", "kg_kept_in_use", "kg_co2e_avoided", "deposited",
@@ -67,6 +71,15 @@ class Quarter:
 
     def __str__(self):
         return f"{self.year}-Q{self.number}"
+
+    @property
+    def label(self):
+        """The French way: 2026-T4 (trimestre)."""
+        return f"{self.year}-T{self.number}"
+
+    @property
+    def file_name(self):
+        return f"rapport-cocote-{self.label}.pdf"
 
     @property
     def months(self):
@@ -182,17 +195,18 @@ class Flow:
         self.y += size * 0.4
 
     def table(self, headings, rows, widths, size=9):
-        """Columns after the first are numbers, aligned right."""
+        """Columns after the first are numbers, aligned right; the first wraps."""
         def row(cells, bold):
-            self.room(size * 1.8)
+            names = wrap(cells[0], size, widths[0] - 6, bold)
+            self.room(size * (1.8 + 1.2 * (len(names) - 1)))
             self.y += size * 1.5
-            x = self.MARGIN
-            for index, (cell, width) in enumerate(zip(cells, widths, strict=True)):
-                if index == 0:
-                    self.page.text(x, self.y, wrap(cell, size, width - 6, bold)[0], size, bold)
-                else:
-                    self.page.text(x + width - 4, self.y, cell, size, bold, align="right")
+            x = self.MARGIN + widths[0]
+            for number, line in enumerate(names):
+                self.page.text(self.MARGIN, self.y + number * size * 1.2, line, size, bold)
+            for cell, width in zip(cells[1:], widths[1:], strict=True):
+                self.page.text(x + width - 4, self.y, cell, size, bold, align="right")
                 x += width
+            self.y += size * 1.2 * (len(names) - 1)
             self.page.line(self.MARGIN, self.y + size * 0.45, self.MARGIN + sum(widths),
                            self.y + size * 0.45, colour=LIGHT)
 
@@ -238,8 +252,9 @@ class Flow:
         self.y += 12
 
 
-def render(report, gettext, lang, box_name, made_at, zone_name):
-    """The PDF (a pdf.Document) of a report, its words through `gettext`."""
+def render(report, translator, lang, box_name, made_at, zone_name):
+    """The PDF (a pdf.Document) of a report, its words through `translator`."""
+    gettext = translator.gettext
     quarter = report.quarter
     period = gettext("Quarter {number} of {year}").format(number=quarter.number,
                                                         year=quarter.year)
@@ -252,8 +267,11 @@ def render(report, gettext, lang, box_name, made_at, zone_name):
     flow.y += 34
     flow.paragraph(f"{who} · {period}", 14)
     last_day = quarter.months[3].toordinal() - 1
-    flow.paragraph(gettext("From {first} to {last}, figures of the CoCoTe box “{box}”, "
-                           "made on {made}.").format(
+    flow.paragraph((gettext("From {first} to {last}, figures of the CoCoTe network, "
+                            "gathered by the hub “{box}” from its village boxes, made on "
+                            "{made}.") if report.hub else
+                    gettext("From {first} to {last}, figures of the CoCoTe box “{box}”, "
+                            "made on {made}.")).format(
         first=typography.day(quarter.months[0], lang, None) + f" {quarter.year}",
         last=typography.day(date.fromordinal(last_day), lang, None) + f" {quarter.year}",
         box=box_name, made=typography.date(made_at, zone_name, lang)), 10, colour=GREY)
@@ -274,22 +292,25 @@ def render(report, gettext, lang, box_name, made_at, zone_name):
 
     if report.hub:
         flow.heading(gettext(report.rows_title))
-        flow.table([gettext(report.row_heading), gettext("Boxes"), gettext("Exchanges"),
-                    gettext("Purchases avoided"), gettext("kg CO₂e")],
+        numbers = [46, 52, 62, 48, 50, 44, 54, 50]
+        flow.table([gettext(report.row_heading), gettext("Boxes"),
+                    *(gettext(label) for _name, label in NETWORK_COLUMNS)],
                    [[name, typography.number(count, lang),
-                     typography.number(row.exchanges, lang),
-                     typography.number(row.purchases_avoided, lang),
-                     impact.figure_text(row, "kg_co2e_avoided", lang)]
+                     *(impact.figure_text(row, column, lang)
+                       for column, _label in NETWORK_COLUMNS)]
                     for name, count, row in report.rows],
-                   [flow.width - 280, 50, 70, 90, 70])
+                   [flow.width - sum(numbers), *numbers], size=8)
+        flow.paragraph(gettext(WEIGHED_NOTE), 8, colour=GREY)
     else:
         flow.heading(gettext("Footfall"))
         if report.days:
             busiest_day, busiest = max(report.days, key=lambda pair: pair[1])
-            flow.paragraph(gettext("Phones counted on {days} days; the busiest, {day}, "
-                                   "saw {phones}.").format(
-                days=len(report.days), day=typography.day(busiest_day, lang),
-                phones=busiest))
+            flow.paragraph(translator.ngettext(
+                "Phones counted on {num} day; the busiest, {day}, saw {phones}.",
+                "Phones counted on {num} days; the busiest, {day}, saw {phones}.",
+                len(report.days)).format(num=len(report.days),
+                                         day=typography.day(busiest_day, lang),
+                                         phones=busiest))
             flow.columns_chart(gettext("Phones per week"),
                                [(typography.short_day(monday, lang), phones)
                                 for monday, phones in report.weeks], lang)
@@ -324,13 +345,20 @@ def render(report, gettext, lang, box_name, made_at, zone_name):
         page.text(page.width / 2, page.height - 28, footer, 8, colour=GREY, align="center")
     return document
 
-def make(quarter, identity, blobs, now, zone_name, gettext, lang, commune=None):
-    """The report a box or a hub makes for `quarter` (a Quarter), as a pdf.Document."""
+def make(quarter, identity, blobs, now, zone_name, translator, lang, commune=None):
+    """The report a box or a hub makes for `quarter` (a Quarter), as a pdf.Document; a
+    quarter still to come, or a commune asked of a village box, is refused."""
+    today = datetime.fromtimestamp(now, display_zone(zone_name)).date()
+    if quarter.months[0] > today:
+        raise BadInput(NOT_STARTED, quarter=quarter.label, today=typography.day(
+            today, "fr", None) + f" {today.year}")
+    if commune and identity["role"] != "hub":
+        raise BadInput(COMMUNE_AT_A_BOX)
     if identity["role"] == "hub":
         report = for_hub(quarter, now, zone_name, commune or None)
     else:
         report = for_box(quarter, identity, blobs, now, zone_name)
-    return render(report, gettext, lang, identity["name"], now, zone_name)
+    return render(report, translator, lang, identity["name"], now, zone_name)
 
 
 def recent_quarters(now, zone_name, count=5):

@@ -34,8 +34,8 @@ FIGURE_LABELS = {
     "requested": N_("Requests"),
     "exchanges": N_("Objects that changed hands"),
     "taken": N_("Taken from the box"),
-    "given": N_("Given"),
-    "lent": N_("Lent"),
+    "given": N_("Given away"),
+    "lent": N_("Lent out"),
     "returned": N_("Returned"),
     "fulfilled": N_("Requests found"),
     "answered": N_("Takers who answered the question"),
@@ -49,6 +49,20 @@ FIGURE_LABELS = {
     "kg_weighed_brought": N_("Kilos brought to free-zone days (weighed)"),
     "kg_weighed_taken": N_("Kilos taken at free-zone days (weighed)"),
 }
+
+
+# The columns of the hub's tables, per box and per commune (page, PDF, command line).
+NETWORK_COLUMNS = (
+    ("exchanges", N_("Exchanges")),
+    ("purchases_avoided", N_("Purchases avoided")),
+    ("kg_co2e_avoided", N_("kg CO₂e")),
+    ("events_counted", N_("Events")),
+    ("attendance", N_("People")),
+    ("kg_weighed_brought", N_("kg brought")),
+    ("kg_weighed_taken", N_("kg taken")),
+)
+WEIGHED_NOTE = N_("Events: those counted; people: who came to them; kg brought and taken: "
+                  "weighed at free-zone days.")
 
 
 # How the figures are counted, as the figures page and the quarter's report say it.
@@ -89,16 +103,18 @@ def text_lines(figures, gettext, lang):
 
 def network_text_lines(network, gettext, lang):
     """At a hub: one line per box, per commune and in total."""
-    heads = [gettext("Name"), gettext("Exchanges"), gettext("Purchases avoided"),
-             gettext("kg CO₂e")]
-    lines = [f"{heads[0]:<30}{heads[1]:>12}{heads[2]:>20}{heads[3]:>12}"]
+    widths = [max(len(gettext(label)), 9) + 2 for _name, label in NETWORK_COLUMNS]
+    lines = [f"{gettext('Name'):<30}" + "".join(
+        f"{gettext(label):>{width}}" for (_name, label), width in zip(NETWORK_COLUMNS, widths,
+                                                                       strict=True))]
     rows = [(name, figures) for name, _commune, figures in network.boxes]
     rows += [(f"{name} ({count})", figures) for name, count, figures in network.communes]
     rows.append((gettext("Total"), network.total))
     for name, figures in rows:
-        numbers = [figure_text(figures, field, lang) for field in
-                   ("exchanges", "purchases_avoided", "kg_co2e_avoided")]
-        lines.append(f"{name[:29]:<30}{numbers[0]:>12}{numbers[1]:>20}{numbers[2]:>12}")
+        lines.append(f"{name[:29]:<30}" + "".join(
+            f"{figure_text(figures, field, lang):>{width}}"
+            for (field, _label), width in zip(NETWORK_COLUMNS, widths, strict=True)))
+    lines.append(gettext(WEIGHED_NOTE))
     return lines
 
 

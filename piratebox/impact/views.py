@@ -61,7 +61,8 @@ def render_index():
     return render_template(
         "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
         method=report.METHOD,
-        network=network,
+        network=network, network_columns=report.NETWORK_COLUMNS,
+        weighed_note=report.WEIGHED_NOTE,
         figure=lambda figures, name: impact.figure_text(figures, name, lang),
         weekly_chart=Markup(  # noqa: S704 - escaped inside
             charts.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
@@ -169,13 +170,14 @@ def report_page():
 @bp.get("/admin/report.pdf")
 @admin_required
 def report_pdf():
-    """The quarter's report for the Conseil Général, in French whatever the page's language."""
+    """The quarter's report for the Conseil départemental, in French whatever the page's
+    language."""
     quarter = quarter_report.Quarter.parse(request.args.get("quarter", ""))
     document = quarter_report.make(quarter, current_app.extensions["box"].identity, actor().blobs,
                                    actor().now,
-                                   current_app.config["TIMEZONE"], Translator("fr").gettext,
+                                   current_app.config["TIMEZONE"], Translator("fr"),
                                    "fr", request.args.get("commune", "").strip())
     out = io.BytesIO()
     document.write(out)
     return current_app.response_class(out.getvalue(), mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="cocote-report-{quarter}.pdf"'})
+        "Content-Disposition": f'attachment; filename="{quarter.file_name}"'})
