@@ -235,13 +235,17 @@ def _encode(image, size):
     return out.getvalue()
 
 
-def store(uploads, actor, kept=0):
+TOO_MANY_FOR_AN_OBJECT = N_("At most 3 photos per object.")
+
+
+def store(uploads, actor, kept=0, too_many=TOO_MANY_FOR_AN_OBJECT):
     """Re-encode each uploaded photo and store it; refuse them all if one is bad, or if
-    they and the `kept` photos the object already shows would be more than MAX_PHOTOS."""
+    they and the `kept` photos the object already shows would be more than MAX_PHOTOS
+    (`too_many` says so for what they are of: an object, a week's tally)."""
     uploads = [upload for upload in uploads if size_of(upload)]
     if kept + len(uploads) > MAX_PHOTOS:
         raise BadInput(N_("At most 3 photos per object: untick one you have to make room.")
-                       if kept else N_("At most 3 photos per object."))
+                       if kept else too_many)
     processed = [process(data) for data in uploads]  # raises before any write
     stored = []
     for full, thumb in processed:

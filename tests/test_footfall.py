@@ -109,7 +109,7 @@ def test_the_figures_page_the_csv_and_the_api_show_the_footfall(app, admin):
     api = app.test_client().get("/api/v1/stats").get_json()["footfall"]
     assert api["days"][-1] == {"day": today.isoformat(), "phones": 4}
     csv_text = admin.get("/admin/stats.csv").get_data(as_text=True)
-    assert f"phones day of {today.isoformat()};4" in csv_text
+    assert f"téléphones le {today:%d/%m/%Y};4" in csv_text  # the French CSV, in French
 
 
 def test_the_server_saves_its_count_when_stopped(data_dir):

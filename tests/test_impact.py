@@ -125,6 +125,10 @@ def test_stats_csv_from_the_command_line_opens_in_a_spreadsheet(runner, data_dir
     assert result.exit_code == 0, result.output
     rows = dict(csv.reader(io.StringIO(result.output), delimiter=";"))
     assert rows["exchanges"] == "4" and rows["kg_kept_in_use"] == "4,0"
+    assert any(label.startswith("échanges semaine du ") for label in rows)
+    english = runner.invoke(application.cli, ["--data", str(data_dir.path), "stats", "--csv"])
+    assert any(label.startswith("exchanges week of 20") for label in dict(
+        csv.reader(io.StringIO(english.output))))  # the English spreadsheet, ISO days
 
 
 def test_the_page_and_the_command_line_round_the_kilos_alike(runner, client, data_dir):
@@ -192,12 +196,31 @@ def test_the_weekly_tally_adds_to_the_counts_but_never_to_kilos_or_co2(admin, ap
     assert body["exchanges"] == 6 and body["deposited"] == 7
     assert body["kg_kept_in_use"] == 1.0  # the tally has no mass: only the recorded event
     listing = admin.get("/admin/tally").get_data(as_text=True)
-    assert "Semaine du 2026-11-16" in listing and "/photos/" in listing  # kept by its Monday
+    assert "Semaine du lundi 16 novembre" in listing and "/photos/" in listing  # its Monday
+    assert "7 déposés, 5 pris" in listing
     # a second tally for the same week replaces the first
     admin.post("/admin/tally", data={"csrf_token": csrf_from(listing), "week_of": "2026-11-16",
-                                     "deposited": "2", "taken": "1"})
+                                     "deposited": "1", "taken": "0"})
     body = admin.get("/api/v1/stats").get_json()
-    assert (body["tallied_deposited"], body["tallied_taken"]) == (2, 1)
+    assert (body["tallied_deposited"], body["tallied_taken"]) == (1, 0)
+    assert "1 déposé, 0 pris" in admin.get("/admin/tally").get_data(as_text=True)
+    assert "1 déposé, 0 pris." in admin.get("/stats/").get_data(as_text=True)
+
+
+def test_a_tally_with_too_many_photos_says_so_for_the_tally(admin):
+    from werkzeug.datastructures import FileStorage
+
+    from tests.conftest import csrf_from
+    from tests.images import jpeg
+
+    page = admin.get("/admin/tally").get_data(as_text=True)
+    response = admin.post("/admin/tally", data={
+        "csrf_token": csrf_from(page), "week_of": "2026-11-16", "deposited": "1", "taken": "1",
+        "photos": [FileStorage(io.BytesIO(jpeg()), filename=f"{n}.jpg") for n in range(4)]},
+        content_type="multipart/form-data")
+    assert response.status_code == 400
+    said = response.get_data(as_text=True)
+    assert "3 photos au plus par relevé de la semaine." in said and "par objet" not in said
 
 
 @pytest.mark.parametrize(("field", "value"), [("taken", "-3"), ("deposited", "beaucoup"),

@@ -124,7 +124,7 @@ def test_the_mediator_sees_the_weeks_differences_side_by_side(admin, tmp_path):
     for tally in (first, second):  # each photo shown is the week's own
         assert tally.photo_list()[0]["full"] in compared
     assert admin.get(f"/admin/tally/{first.id}/compare").status_code == 404  # no week before
-    assert "photo differences week of 2026-11-16;3" in admin.get(
+    assert "différences de la photo semaine du 16/11/2026;3" in admin.get(
         "/admin/stats.csv").get_data(as_text=True)
     report = admin.get("/admin/report.pdf?quarter=2026-Q4")
     path = tmp_path / "report.pdf"

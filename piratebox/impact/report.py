@@ -2,7 +2,7 @@
 lines, for a box and, at a hub, for the network."""
 
 from piratebox import typography
-from piratebox.i18n import N_
+from piratebox.i18n import N_, Translator
 from piratebox.impact.logic import CSV_COLUMNS, figure_text
 
 
@@ -118,12 +118,28 @@ def network_text_lines(network, gettext, lang):
     return lines
 
 
+EXCHANGES_WEEK = N_("exchanges week of {day}")
+PHONES_DAY = N_("phones day of {day}")
+PHONES_WEEK = N_("phones week of {day}")
+DIFFERENCES_WEEK = N_("photo differences week of {day}")
+
+
+def _dated(decimal_comma):
+    """A dated row's label: in French with the day as a French spreadsheet reads it
+    (16/11/2026) in the French CSV (decimal comma), else in English with the ISO day."""
+    if decimal_comma:
+        gettext = Translator("fr").gettext
+        return lambda label, day: gettext(label).format(day=day.strftime("%d/%m/%Y"))
+    return lambda label, day: label.format(day=day.isoformat())
+
+
 def csv_rows(figures, decimal_comma=False):
     """Rows for a spreadsheet: the totals, then exchanges per week."""
+    dated = _dated(decimal_comma)
     rows = [["figure", "value"]]
     rows += [list(pair) for pair in zip(CSV_COLUMNS, _numbers(figures, decimal_comma),
                                         strict=True)]
-    rows += [[f"exchanges week of {monday.isoformat()}", _number(count, decimal_comma)]
+    rows += [[dated(EXCHANGES_WEEK, monday), _number(count, decimal_comma)]
              for monday, count in figures.weeks]
     return rows
 
@@ -132,10 +148,10 @@ def weekly_csv_rows(days, weeks, differences, decimal_comma=False):
     """Under the figures: distinct phones per day and per week (piratebox/footfall.py), and
     the differences between a week's photo of the box and the week before's
     (weekly_photo.py)."""
-    rows = [[f"phones day of {day.isoformat()}", _number(phones, decimal_comma)]
-            for day, phones in days]
-    rows += [[f"phones week of {monday.isoformat()}", _number(phones, decimal_comma)]
+    dated = _dated(decimal_comma)
+    rows = [[dated(PHONES_DAY, day), _number(phones, decimal_comma)] for day, phones in days]
+    rows += [[dated(PHONES_WEEK, monday), _number(phones, decimal_comma)]
              for monday, phones in weeks]
-    rows += [[f"photo differences week of {monday.isoformat()}", _number(count, decimal_comma)]
+    rows += [[dated(DIFFERENCES_WEEK, monday), _number(count, decimal_comma)]
              for monday, count in differences]
     return rows

@@ -6,6 +6,9 @@ from datetime import date, timedelta
 
 from models import Tally, db
 from piratebox import photos, rules
+from piratebox.i18n import N_
+
+TOO_MANY_PHOTOS = N_("At most 3 photos per week's tally.")
 
 
 def read_tally(form):
@@ -31,7 +34,7 @@ def record_tally(values, uploads, actor):
     tally = Tally.get_or_none((Tally.origin == actor.box_id) & (Tally.week_of == values["week_of"])
                               & (Tally.deleted == False))  # noqa: E712
     with actor.blobs.keeping():
-        stored = photos.store(uploads, actor)
+        stored = photos.store(uploads, actor, too_many=TOO_MANY_PHOTOS)
         with db.atomic():
             tally = tally or Tally()
             for name in ("week_of", "deposited", "taken", "note"):
