@@ -5,6 +5,7 @@
     piratebox --data DIR serve         serve it (waitress, with the guard of serving.py)
 """
 
+import contextlib
 import errno
 import functools
 import logging
@@ -598,10 +599,14 @@ def share_folder_command(here, folder, share_folder):
 
     into = from_stick.share_folder_for(folder, share_folder)
     progress = from_stick.Progress()
-    with click.progressbar(length=1, label=_("Copying"), file=sys.stderr) as bar:
+    with contextlib.ExitStack() as shown:
+        bars = []  # shown from the first file copied: a refusal is one line on its own
+
         def advance(state):
-            bar.length = max(state.total_bytes, 1)
-            bar.update(state.copied - bar.pos)
+            if not bars:
+                bars.append(shown.enter_context(click.progressbar(
+                    length=max(state.total_bytes, 1), label=_("Copying"), file=sys.stderr)))
+            bars[0].update(state.copied - bars[0].pos)
 
         try:
             from_stick.import_folder(folder, into, here.data_dir, here.config, here.actor(),

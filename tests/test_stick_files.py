@@ -86,6 +86,7 @@ def test_the_box_s_own_data_program_and_system_are_never_shared(data_dir, stick,
         result = cli(data_dir, *command)
         assert result.exit_code != 0
         assert reason in result.output and "jamais partagé" in result.output
+        assert result.output.startswith("Erreur") and result.output.count("\n") == 1
     assert shared() == []
 
 
