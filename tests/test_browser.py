@@ -591,7 +591,7 @@ def test_the_mediator_compares_the_weeks_photos_and_downloads_the_quarters_repor
     phone.check_fits()
     phone.submit("form[action$='/admin/report.pdf']")
     phone.wait_for(lambda: any(path.suffix == ".pdf" and path.read_bytes().startswith(b"%PDF")
-                               for path in phone.downloads.glob("cocote-report-*.pdf")),
+                               for path in phone.downloads.glob("rapport-cocote-*-T*.pdf")),
                    "the report")
 
 
