@@ -567,6 +567,9 @@ class Initiative(Replicated):
     description = TextField(default="")
     latitude = FloatField(null=True)
     longitude = FloatField(null=True)
+    # hidden by moderation: everywhere by its own box or the hub, on one box only by
+    # another village's mediator (piratebox/moderation.py, set_hidden)
+    hidden = BooleanField(default=False)
 
 
 class SharedFile(Replicated):
@@ -1047,6 +1050,11 @@ MIGRATIONS = [
             "ALTER TABLE event ADD COLUMN kg_brought REAL",
             "ALTER TABLE event ADD COLUMN kg_taken REAL",
         ],
+    ),
+    (
+        17,
+        "an initiative hidden by moderation, on one box or on the whole network",
+        ["ALTER TABLE initiative ADD COLUMN hidden BOOLEAN NOT NULL DEFAULT FALSE"],
     ),
 ]
 

@@ -71,6 +71,15 @@ class Counter:
                 due = self._take_counts(now)
         save(due)
 
+    def current(self, now):
+        """{(span, starts): phones} of today and this week as counted so far, what is not
+        saved yet included (the figures page shows it at once)."""
+        with self._lock:
+            if self._day is None or now >= self._day_ends:
+                return {}
+            return {(period.span, period.starts): period.phones
+                    for period in (self._day, self._week)}
+
     def flush(self, now):
         """Save what this process counted and has not saved yet (when the server stops)."""
         with self._lock:
@@ -114,15 +123,19 @@ def save(counts):
                           update={Footfall.phones: phones}).execute())
 
 
-def recent(today, weeks):
+def recent(today, weeks, live=None):
     """Phones per day for the last CHART_DAYS days, and per week for the given Mondays:
-    ([(day, phones)], [(monday, phones)]), oldest first, a day without count at zero."""
+    ([(day, phones)], [(monday, phones)]), oldest first, a day without count at zero.
+    `live`: a Counter's current(), counted since its last save."""
     days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
     wanted = {("day", day.isoformat()) for day in days}
     wanted |= {("week", monday.isoformat()) for monday in weeks}
     found = {(row.span, row.starts): row.phones for row in Footfall.select().where(
         Footfall.starts >= min(days[0], weeks[0] if weeks else days[0]).isoformat())
         if (row.span, row.starts) in wanted}
+    for key, phones in (live or {}).items():
+        if key in wanted:
+            found[key] = max(found.get(key, 0), phones)
     return ([(day, found.get(("day", day.isoformat()), 0)) for day in days],
             [(monday, found.get(("week", monday.isoformat()), 0)) for monday in weeks])
 

@@ -192,9 +192,9 @@ def render(render_page, sections, variant="", mimetype="text/html"):
     return current_app.response_class(text, mimetype=mimetype, headers=headers)
 
 
-def render_json(make_body, sections):
+def render_json(make_body, sections, variant=""):
     """JSON served as a public page is: kept, shared, answered 304 when unchanged."""
-    return render(lambda: current_app.json.dumps(make_body()), sections,
+    return render(lambda: current_app.json.dumps(make_body()), sections, variant,
                   mimetype="application/json")
 
 

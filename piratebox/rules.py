@@ -26,8 +26,14 @@ from piratebox.patterns import ID, SHA256
 from piratebox.text import clean_block, clean_line, clean_name
 
 ISO_DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
-# A decimal number as people type it here: 45,4244 as often as 45.4244.
-TYPED_DECIMAL = re.compile(r"\A[-+−]?[0-9]{1,9}(?:[.,][0-9]{1,12})?\Z")
+# A decimal number as people type it here: 45,4244 as often as 45.4244, and 1 200 (a
+# thousands' space, plain, no-break or narrow) as often as 1200.
+TYPED_DECIMAL = re.compile(r"\A[-+−]?(?:[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]{1,9})"
+                           r"(?:[.,][0-9]{1,12})?\Z")
+GROUPING = re.compile(r"[ \u00a0\u202f]")
+# A point pasted whole from a map app: "45,4240, 4,0671", "45.4240,4.0671", "45.42 4.06".
+TYPED_POINT = re.compile(r"\A\s*([-+−]?[0-9]{1,3}(?:[.,][0-9]{1,12})?)\s*[,;\s]\s*"
+                         r"([-+−]?[0-9]{1,3}(?:[.,][0-9]{1,12})?)\s*\Z")
 # The largest integer every JSON reader keeps exact: no version, size or count above it.
 MAX_VERSION = 2**53
 # 2100-01-01: a later date is no box's clock. Keeps an object from being pinned at the
@@ -39,12 +45,26 @@ MAX_MASS_KG = 1000.0
 # A free-zone day of a whole town: the DOMINO kit reports two tonnes; a hundred is no day's.
 MAX_WEIGHED_KG = 100_000.0
 MAX_ATTENDANCE = 100_000
+# The area the map of initiatives draws: the Loire (département 42, its communes from 45.27
+# to 46.18 north, 3.76 to 4.75 east) with a margin of about 20 km, so a neighbour's AMAP
+# just across the border fits. A point outside is a slip (0 for 45, the two swapped), and
+# one such point would shrink every village's map to a strip: the form and the bundle
+# reader refuse it alike.
+MAP_AREA = {"latitude": (45.05, 46.40), "longitude": (3.55, 4.95)}
+# The oldest week a tally may count: the method's boxes opened after it. A week that has
+# not begun yet is the form's to refuse, by the box's clock (see piratebox/impact/tally.py).
+FIRST_WEEK = "2020-01-06"
 
 TOO_LONG = N_("Too long: at most {limit} characters.")
 CHOOSE = N_("Choose one of the options.")
 GIVE_DATE = N_("Give a date, for example 2026-12-31.")
 WHOLE_NUMBER = N_("Give a whole number, 0 or more.")
 NOT_VALID = N_("This value is not valid.")
+# Messages with {low} and {high}: the form's error line fills them in (field_range).
+WHOLE_UP_TO = N_("Give a whole number from 0 to {high}, digits only.")
+DECIMAL_UP_TO = N_("Give a number from 0 to {high}, e.g. 12,5 or 1 200.")
+ON_THE_MAP = N_("Outside the map: give a point from {low} to {high}, in decimal degrees "
+                "(the Loire and its neighbours).")
 
 
 class Field:
@@ -124,25 +144,25 @@ class Pattern(Field):
 class Whole(Field):
     types = (int,)
 
-    def __init__(self, high, low=0, null=False):
+    def __init__(self, high, low=0, null=False, message=WHOLE_NUMBER):
         super().__init__(null)
-        self.low, self.high = low, high
+        self.low, self.high, self.message = low, high, message
 
     def read(self, value):
-        return value, None if self.low <= value <= self.high else WHOLE_NUMBER
+        return value, None if self.low <= value <= self.high else self.message
 
 
 class Number(Field):
     types = (int, float)
 
-    def __init__(self, high, low=0.0, null=False):
+    def __init__(self, high, low=0.0, null=False, message=NOT_VALID):
         super().__init__(null)
-        self.low, self.high = low, high
+        self.low, self.high, self.message = low, high, message
 
     def read(self, value):
         # an integer of 5,000 digits has no float: compare before converting
         ok = self.low <= value <= self.high and math.isfinite(value)
-        return (float(value) if ok else value), None if ok else NOT_VALID
+        return (float(value) if ok else value), None if ok else self.message
 
 
 class Flag(Field):
@@ -150,11 +170,12 @@ class Flag(Field):
 
 
 class Day(Field):
-    """A date as YYYY-MM-DD ("" where the column allows no date); a Monday if asked."""
+    """A date as YYYY-MM-DD ("" where the column allows no date); a Monday if asked, from
+    `first` on if given."""
 
-    def __init__(self, blank=False, monday=False):
+    def __init__(self, blank=False, monday=False, first=None, message=GIVE_DATE):
         super().__init__()
-        self.blank, self.monday = blank, monday
+        self.blank, self.monday, self.first, self.message = blank, monday, first, message
 
     def read(self, value):
         if value == "" and self.blank:
@@ -165,6 +186,8 @@ class Day(Field):
             day = None
         if day is None or (self.monday and day.weekday() != 0):
             return value, GIVE_DATE
+        if self.first and value < self.first:
+            return value, self.message
         return value, None
 
 
@@ -201,7 +224,14 @@ def typed_decimal(text):
         return None
     if not TYPED_DECIMAL.match(text):
         return math.nan
-    return float(text.replace(",", ".").replace("−", "-"))
+    return float(GROUPING.sub("", text).replace(",", ".").replace("−", "-"))
+
+
+def typed_point(text):
+    """(latitude, longitude) as typed when `text` holds both (a point pasted from a map
+    app into the latitude field), else None."""
+    found = TYPED_POINT.match(text or "")
+    return found.groups() if found else None
 
 
 def _time(null=False):
@@ -237,13 +267,15 @@ FIELDS = {
         "title": TITLE, "kind": Choice(events.KINDS), "starts_at": _time(),
         "ends_at": _time(null=True), "place": Line(120), "description": Block(2000),
         "status": Choice(events.STATUSES), "proposed_by": PSEUDONYM,
-        "attendance": Whole(MAX_ATTENDANCE, null=True),
-        "kg_brought": Number(MAX_WEIGHED_KG, null=True),
-        "kg_taken": Number(MAX_WEIGHED_KG, null=True),
+        "attendance": Whole(MAX_ATTENDANCE, null=True, message=WHOLE_UP_TO),
+        "kg_brought": Number(MAX_WEIGHED_KG, null=True, message=DECIMAL_UP_TO),
+        "kg_taken": Number(MAX_WEIGHED_KG, null=True, message=DECIMAL_UP_TO),
     },
     Tally: {
-        "week_of": Day(monday=True), "deposited": Whole(MAX_TALLY),
-        "taken": Whole(MAX_TALLY), "note": Line(300), "photos": Photos(),
+        "week_of": Day(monday=True, first=FIRST_WEEK,
+                       message=N_("Give a week from {first} on.")),
+        "deposited": Whole(MAX_TALLY, message=WHOLE_UP_TO),
+        "taken": Whole(MAX_TALLY, message=WHOLE_UP_TO), "note": Line(300), "photos": Photos(),
     },
     SharedFile: {
         "name": Name(names.clean_name), "folder": Name(names.clean_folder),
@@ -257,8 +289,9 @@ FIELDS = {
         "commune": Line(120, minimum=1, short=N_("Give the commune.")),
         "place": Line(120), "hours": Line(200), "contact": Line(200),
         "description": Block(1000),
-        "latitude": Number(90.0, low=-90.0, null=True),
-        "longitude": Number(180.0, low=-180.0, null=True),
+        **{name: Number(high, low=low, null=True, message=ON_THE_MAP)
+           for name, (low, high) in MAP_AREA.items()},
+        "hidden": Flag(),
     },
     Message: {
         "text": Block(500, minimum=1, short=N_("Write a message first.")),
@@ -299,6 +332,19 @@ ACROSS = {
                   N_("Give both the latitude and the longitude, or neither."),
                   ("latitude", "longitude"))],
 }
+
+
+def field_range(model, name):
+    """{"low", "high", "first"} of a field's rule, for its error message's placeholders."""
+    rule = FIELDS[model].get(name)
+    return {key: getattr(rule, key) for key in ("low", "high", "first")
+            if getattr(rule, key, None) is not None}
+
+
+def on_the_map(latitude, longitude):
+    """Is this point within the area the map draws (and the rules accept)?"""
+    return all(low <= value <= high for value, (low, high)
+               in zip((latitude, longitude), MAP_AREA.values(), strict=True))
 
 
 def limits(model):

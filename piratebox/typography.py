@@ -47,6 +47,14 @@ def number(value, lang, decimals=0, grouping=True):
     return text
 
 
+def exact(value, lang):
+    """A stored number written back into a form: every decimal it has, none it lacks,
+    no grouping ("98,25", "1200", "12")."""
+    text = repr(float(value))
+    text = text[:-2] if text.endswith(".0") else text
+    return text.replace(".", ",") if language_of(lang) == "fr" else text
+
+
 def quantity(value, unit, lang, decimals=0):
     """A number and its unit that never part at the end of a line: "12 kg"."""
     return f"{number(value, lang, decimals)}{NBSP}{unit}"

@@ -1,6 +1,9 @@
 """The request lifecycle shared by every page: database, language, security, errors, logging."""
 
+import base64
 import functools
+import hashlib
+import hmac
 import io
 import logging
 from collections import Counter
@@ -18,12 +21,14 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
+from models import new_id
 from piratebox import (
     __version__,
     bodies,
     moderation,
     pagecache,
     portal,
+    rules,
     security,
     spool,
     tuning,
@@ -31,6 +36,7 @@ from piratebox import (
 )
 from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.i18n import N_, Translator, best_language, offered_languages
+from piratebox.patterns import ID
 from piratebox.phone import is_admin, public_base, remember_phone, reporter
 from piratebox.timefmt import local_datetime
 
@@ -115,6 +121,22 @@ def deletion_confirmed():
         return True
     flash(gettext("Nothing was deleted: tick the box above the button first."), "error")
     return False
+
+
+def posted_once(model):
+    """(the id of the record a creating form makes, the record already stored under it or
+    None). The form carries a random `form_id` drawn when its page was drawn (templates/
+    _forms.html, form_id); the record's id is derived from it and this phone's own session
+    (its CSRF token) under the box's secret key. A second tap on the button, or the post
+    sent again, finds the record of the first and makes no other; no other phone can name
+    a record id this way, even one it has seen."""
+    form_id = request.form.get("form_id", "")
+    if not ID.match(form_id):
+        return new_id(), None
+    secret = str(current_app.secret_key).encode("utf-8")
+    mac = hmac.new(secret, f"{security.csrf_token()}:{form_id}".encode(), hashlib.sha256)
+    record_id = base64.b32encode(mac.digest()[:16]).decode("ascii").rstrip("=").lower()
+    return record_id, model.get_or_none(model.id == record_id)
 
 
 def within_limit(bucket, per_hour, message):
@@ -327,6 +349,7 @@ def template_globals():
         "gettext": translate,
         "ngettext": ngettext,
         "csrf_token": pagecache.csrf_token,
+        "new_form_id": new_id,
         "flashes": pagecache.flashes,
         "row": pagecache.row,
         "menu": menu,
@@ -379,6 +402,18 @@ def quantity_filter(value, unit, decimals=0):
 
 def filesize_filter(size):
     return typography.filesize(size, g.get("lang", "fr"))
+
+
+def field_ranges(model, *names):
+    """{field: {"low", "high", "first"}} as the page writes them: what a form's error line
+    puts in a message that gives a field's bounds (piratebox.rules.field_range)."""
+    lang = g.get("lang", "fr")
+    found = {}
+    for name in names:
+        found[name] = {key: value if isinstance(value, str) else typography.number(
+            value, lang, 0 if float(value).is_integer() else 2)
+            for key, value in rules.field_range(model, name).items()}
+    return found
 
 
 def datetime_input_filter(timestamp):

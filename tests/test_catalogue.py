@@ -469,3 +469,23 @@ def test_search_folding_learns_no_unbounded_table():
     fold("".join(chr(code) for code in range(0x3000, 0x4000)))
     assert max(WITHOUT_MARKS) < 0x3000
     assert fold("Étagère en CHÊNE") == "etagere en chene"
+
+
+def test_the_same_offer_posted_twice_is_one_object_still_the_phones(client, app):
+    import re
+
+    page = client.get("/items/new").get_data(as_text=True)
+    form_id = re.search(r'name="form_id" value="([^"]+)"', page).group(1)
+    first = offer(client, form_id=form_id)
+    second = offer(client, form_id=form_id)  # a double tap: the same form again
+    assert first.headers["Location"] == second.headers["Location"]
+    with db.connection_context():
+        assert Item.select().count() == 1
+    item = only_item()
+    assert exchanges(item.id) == [("offered", None)]
+    stranger = app.test_client()
+    assert client.get(second.headers["Location"]).status_code == 200  # still this phone's
+    assert stranger.get(second.headers["Location"]).status_code != 200
+    offer(stranger, form_id=form_id)  # the same form id from another phone: its own object
+    with db.connection_context():
+        assert Item.select().count() == 2

@@ -143,8 +143,10 @@ def test_the_hub_counts_each_box_and_a_box_cannot_count_the_hubs_event(network, 
 
 
 typed_count = st.one_of(st.just(""), st.integers(-5, 200_000).map(str), st.text(max_size=6))
+NARROW_SPACE = "\u202f"  # a thousands' space, as a French phone types it
 typed_kilos = st.one_of(st.just(""), st.floats(-10, 120_000).map(
-    lambda f: f"{f:.2f}".replace(".", ",")), st.floats(0, 5000).map(repr), st.text(max_size=6))
+    lambda f: f"{f:.2f}".replace(".", ",")), st.floats(0, 5000).map(repr), st.text(max_size=6),
+    st.integers(0, 200_000).map(lambda n: f"{n:,}".replace(",", NARROW_SPACE)))
 
 
 @on_both_engines
@@ -192,3 +194,53 @@ def test_a_count_reaches_the_cached_impact_page_and_leaves_the_catalogue_cached(
     assert visitor.get("/api/v1/stats").get_json()["kg_weighed_brought"] == 120
     again = visitor.get("/items/", headers={"If-None-Match": catalogue.headers["ETag"]})
     assert again.status_code == 304
+
+
+def test_an_event_not_begun_is_not_counted_by_the_form_nor_by_the_figures(app, admin):
+    coming = publish(admin, app, "Réunion de décembre", "meeting", days=-21)
+    response = count(admin, coming, attendance="500")
+    assert response.status_code == 400
+    assert "n’a pas encore commencé" in response.get_data(as_text=True)
+    assert stored(coming) == (None, None, None)
+    with db.connection_context():  # a count that came ahead of its event, from elsewhere
+        Event.update(attendance=500).where(Event.id == coming).execute()
+    page = app.test_client().get("/stats/").get_data(as_text=True)
+    assert "Personnes venues" not in page or "Personnes venues</dt><dd>0" in page
+    assert app.test_client().get("/api/v1/stats").get_json()["attendance"] == 0
+
+
+def test_the_count_form_gives_back_the_kilos_exactly_as_stored(app, admin):
+    event = publish(admin, app, "Zone de gratuité", "free_zone")
+    count(admin, event, attendance="40", kg_brought="1 200", kg_taken="98,25")
+    assert stored(event) == (40, 1200.0, 98.25)
+    page = admin.get(f"/admin/events/{event}/count").get_data(as_text=True)
+    assert 'value="98,25"' in page and 'value="1200"' in page
+    assert 'inputmode="numeric"' in page and page.count('inputmode="decimal"') == 2
+    count(admin, event, attendance="41", kg_brought="1200", kg_taken="98,25")
+    assert stored(event) == (41, 1200.0, 98.25)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"attendance": "100001"},
+     "Donnez un nombre entier de 0 à 100\u202f000, en chiffres seulement."),
+    ({"kg_taken": "100 000,5"},
+     "Donnez un nombre de 0 à 100\u202f000, par exemple 12,5 ou 1 200."),
+])
+def test_a_refused_count_says_the_form_and_the_maximum(app, admin, fields, message):
+    event = publish(admin, app, "Zone de gratuité", "free_zone")
+    response = count(admin, event, **{"attendance": "40", "kg_brought": "", "kg_taken": "",
+                                      **fields})
+    assert message in response.get_data(as_text=True)
+
+
+def test_the_same_event_posted_twice_is_one_event(app, admin):
+    import re
+
+    page = admin.get("/events/new").get_data(as_text=True)
+    data = {"csrf_token": csrf_from(page), "title": "Repair café", "kind": "repair_cafe",
+            "day": days_ago(app, -3), "start": "14:00", "end": "", "place": "",
+            "form_id": re.search(r'name="form_id" value="([^"]+)"', page).group(1)}
+    first, second = (admin.post("/events/new", data=data) for _ in range(2))
+    assert first.headers["Location"] == second.headers["Location"]
+    with db.connection_context():
+        assert Event.select().count() == 1

@@ -126,3 +126,21 @@ def test_the_server_saves_its_count_when_stopped(data_dir):
     with db.connection_context():
         days = [row.phones for row in Footfall.select().where(Footfall.span == "day")]
     assert days == [3]  # the health checks of the start do not count
+
+
+def test_the_figures_page_counts_the_phones_not_saved_yet_and_stays_cached(make_app):
+    app = make_app(PAGE_CACHE_SECONDS=300)
+    visitor = app.test_client()
+    visitor.environ_base["REMOTE_ADDR"] = "10.0.0.2"
+    page = visitor.get("/stats/")
+    assert "1 téléphone est venu sur la boîte aujourd’hui · 1 cette semaine" in page.get_data(
+        as_text=True)
+    again = visitor.get("/stats/", headers={"If-None-Match": page.headers["ETag"]})
+    assert again.status_code == 304  # the same count: the page kept
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.0.0.3"
+    assert "2 téléphones sont venus sur la boîte aujourd’hui" in other.get(
+        "/stats/").get_data(as_text=True)
+    assert other.get("/api/v1/stats").get_json()["footfall"]["days"][-1]["phones"] == 2
+    with db.connection_context():
+        assert not Footfall.select().exists()  # nothing saved yet: shown from memory

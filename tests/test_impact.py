@@ -224,7 +224,10 @@ def test_a_tally_with_too_many_photos_says_so_for_the_tally(admin):
 
 
 @pytest.mark.parametrize(("field", "value"), [("taken", "-3"), ("deposited", "beaucoup"),
-                                              ("week_of", "semaine 47")])
+                                              ("week_of", "semaine 47"),
+                                              ("week_of", "2030-01-07"),  # not begun
+                                              ("week_of", "2026-11-30"),  # next week
+                                              ("week_of", "1900-01-01")])
 def test_a_bad_tally_is_refused(admin, field, value):
     from tests.conftest import csrf_from
 
@@ -234,6 +237,45 @@ def test_a_bad_tally_is_refused(admin, field, value):
     response = admin.post("/admin/tally", data=data)
     assert response.status_code == 400
     assert admin.get("/api/v1/stats").get_json()["tallied_taken"] == 0
+
+
+def tally_of(admin, week, deposited, taken):
+    from tests.conftest import csrf_from
+
+    page = admin.get("/admin/tally").get_data(as_text=True)
+    return admin.post("/admin/tally", data={"csrf_token": csrf_from(page), "week_of": week,
+                                            "deposited": deposited, "taken": taken})
+
+
+def test_the_mediator_corrects_and_deletes_a_tally_and_the_figures_follow(admin):
+    from models import Tally, db
+    from tests.conftest import post_from_page
+
+    tally_of(admin, "2026-11-09", "40", "30")
+    tally_of(admin, "2026-11-16", "7", "5")
+    assert admin.get("/api/v1/stats").get_json()["tallied_deposited"] == 47
+    with db.connection_context():
+        wrong = Tally.get(Tally.week_of == "2026-11-09")
+    form = admin.get(f"/admin/tally?correct={wrong.id}").get_data(as_text=True)
+    assert 'value="2026-11-09"' in form and 'value="40"' in form
+    tally_of(admin, "2026-11-09", "4", "3")  # the same week: corrected
+    assert admin.get("/api/v1/stats").get_json()["tallied_deposited"] == 11
+    post_from_page(admin, "/admin/tally", f"/admin/tally/{wrong.id}/delete", {})
+    assert admin.get("/api/v1/stats").get_json()["tallied_deposited"] == 11  # not ticked
+    post_from_page(admin, "/admin/tally", f"/admin/tally/{wrong.id}/delete", {"confirm": "yes"})
+    body = admin.get("/api/v1/stats").get_json()
+    assert (body["tallied_deposited"], body["tallied_taken"]) == (7, 5)
+    assert "Semaine du 2026-11-09" not in admin.get("/admin/tally").get_data(as_text=True)
+
+
+def test_a_tally_for_a_week_not_begun_counts_nothing_wherever_it_came_from(admin):
+    from models import Tally, db
+
+    tally_of(admin, "2026-11-16", "7", "5")
+    with db.connection_context():  # as a box whose clock ran ahead would have sent it
+        Tally.update(week_of="2030-01-07").execute()
+    body = admin.get("/api/v1/stats").get_json()
+    assert (body["tallied_deposited"], body["deposited"]) == (0, 0)
 
 
 def test_the_tally_is_the_mediators(client):

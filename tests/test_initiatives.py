@@ -3,6 +3,8 @@ list by commune and theme, the printable sheet, and the initiatives of every box
 every other through the hub."""
 
 import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -52,15 +54,22 @@ def test_the_mediator_records_an_initiative_and_every_visitor_sees_it(app, admin
     assert visitor.get("/admin/initiatives/new").status_code == 302  # the mediator's only
 
 
+OUTSIDE = ("Hors de la carte : donnez un point de 45,05 à 46,40, en degrés décimaux (la Loire "
+           "et ses environs).")
+
+
 @pytest.mark.parametrize(("fields", "field", "message"), [
     ({"name": ""}, "name", "Donnez le nom de l’initiative."),
     ({"commune": " "}, "commune", "Donnez la commune."),
     ({"theme": "exchange"}, "theme", "Choisissez une des options."),
     ({"kind": "casino"}, "kind", "Choisissez une des options."),
-    ({"latitude": "91"}, "latitude", "Cette valeur n’est pas valide."),
-    ({"longitude": "-180,5"}, "longitude", "Cette valeur n’est pas valide."),
-    ({"latitude": "45°25'"}, "latitude", "Cette valeur n’est pas valide."),
-    ({"latitude": "nan"}, "latitude", "Cette valeur n’est pas valide."),
+    ({"latitude": "91"}, "latitude", OUTSIDE),
+    ({"longitude": "-180,5"}, "longitude", OUTSIDE.replace("45,05 à 46,40", "3,55 à 4,95")),
+    ({"latitude": "0", "longitude": "4"}, "latitude", OUTSIDE),
+    ({"latitude": "45,9", "longitude": "45,9"}, "longitude",
+     OUTSIDE.replace("45,05 à 46,40", "3,55 à 4,95")),
+    ({"latitude": "45°25'"}, "latitude", OUTSIDE),
+    ({"latitude": "nan"}, "latitude", OUTSIDE),
     ({"longitude": ""}, "longitude", "Donnez la latitude et la longitude, ou aucune des deux."),
 ])
 def test_a_bad_field_is_shown_beside_it_and_what_was_typed_is_kept(app, admin, fields, field,
@@ -162,7 +171,7 @@ def test_only_the_village_that_recorded_an_initiative_changes_it(network, stick)
     assert marols.mediator.get(f"/admin/initiatives/{theirs}/edit").status_code == 403
     # Saint-Bonnet takes it off the map: gone everywhere after the round
     bonnet.submit(bonnet.mediator, f"/initiatives/{theirs}",
-                  f"/admin/initiatives/{theirs}/delete", {})
+                  f"/admin/initiatives/{theirs}/delete", {"confirm": "yes"})
     for village in (bonnet, hub, marols):
         village.sync(stick)
     assert "AMAP du Haut-Forez" not in marols.phone.get("/initiatives/").get_data(as_text=True)
@@ -171,6 +180,7 @@ def test_only_the_village_that_recorded_an_initiative_changes_it(network, stick)
 
 degrees = st.one_of(
     st.just(""), st.floats(-200, 200).map(lambda f: f"{f:.5f}".replace(".", ",")),
+    st.floats(3, 47).map(lambda f: f"{f:.4f}".replace(".", ",")),
     st.floats(-90, 90).map(repr), st.sampled_from(["45°25'", "nan", "1e3", "−4,5", " 4.06 "]),
     st.text(max_size=8))
 
@@ -202,7 +212,7 @@ def test_whatever_the_initiative_form_accepts_crosses_box_hub_and_other_box(netw
             state = there[("initiative", initiative_id)]
             assert (state["latitude"] is None) == (state["longitude"] is None)
             if state["latitude"] is not None:
-                assert -90 <= state["latitude"] <= 90 and -180 <= state["longitude"] <= 180
+                assert communes.rules.on_the_map(state["latitude"], state["longitude"])
 
     crosses()
 
@@ -218,3 +228,154 @@ def test_the_cached_map_shows_an_initiative_at_once_and_leaves_the_catalogue_cac
     assert "AMAP du Haut-Forez" in visitor.get("/initiatives/print").get_data(as_text=True)
     again = visitor.get("/items/", headers={"If-None-Match": catalogue.headers["ETag"]})
     assert again.status_code == 304
+
+
+def test_a_point_pasted_whole_into_the_latitude_is_read(app, admin):
+    assert add(admin, latitude="45,4240, 4,0671", longitude="").status_code == 302
+    assert add(admin, name="Bibliothèque", latitude=" 45.4240,4.0671 ",
+               longitude="").status_code == 302
+    assert [(i.latitude, i.longitude) for i in stored(app)] == [(45.424, 4.0671)] * 2
+
+
+def test_a_point_off_the_map_never_moves_its_frame_and_is_listed_undrawn(app, admin):
+    """An initiative stored before the rule (or brought by an older box) with 0 for 45."""
+    add(admin)
+    frame = map_of(admin.get("/initiatives/").get_data(as_text=True)).get("viewBox")
+    add(admin, name="Café réparation", latitude="45,5", longitude="4,2")
+    with app.app_context(), db.connection_context():
+        Initiative.update(latitude=0.0, longitude=4.0).where(
+            Initiative.name == "Café réparation").execute()
+    page = admin.get("/initiatives/").get_data(as_text=True)
+    drawn = map_of(page)
+    assert drawn.get("viewBox") == frame
+    assert len(drawn.findall(f".//{SVG}title")) == 1  # only the AMAP is drawn
+    assert "Café réparation" in page and "hors de la carte" in page
+
+
+def test_an_initiative_off_the_map_from_an_older_box_is_set_aside_not_blocking(network,
+                                                                              stick):
+    hub, bonnet, marols = network
+    bonnet.submit(bonnet.mediator, "/admin/initiatives/new", "/admin/initiatives/new", AMAP)
+    bonnet.submit(bonnet.mediator, "/admin/initiatives/new", "/admin/initiatives/new",
+                  {**AMAP, "name": "Café réparation"})
+    bonnet.use()
+    with db.connection_context():  # as an older box let it through
+        Initiative.update(latitude=0.0).where(Initiative.name == "Café réparation").execute()
+    bonnet.sync(stick)
+    at_hub = hub.run("sync", str(stick))  # applies the rest, sets aside the one, says so
+    assert at_hub.exit_code == 1 and "set aside: 1" in at_hub.output
+    marols.sync(stick)
+    page = marols.phone.get("/initiatives/").get_data(as_text=True)
+    assert "AMAP du Haut-Forez" in page and "Café réparation" not in page
+    assert hub.set_aside() == 1 and not marols.set_aside()
+
+
+@pytest.mark.parametrize("typed", ["SAINT ETIENNE", "St-Étienne", "Saint-Étienne (42000)",
+                                   "saint etienne"])
+def test_a_commune_typed_any_way_is_the_tables(app, admin, typed):
+    add(admin, commune=typed, latitude="", longitude="")
+    add(admin, name="Bibliothèque", commune="Saint-Étienne", latitude="", longitude="")
+    add(admin, name="Jardin", commune="Hameau des Gouttes", latitude="", longitude="")
+    assert [i.commune for i in stored(app)] == ["Saint-Étienne", "Saint-Étienne",
+                                                "Hameau des Gouttes"]
+    page = admin.get("/initiatives/").get_data(as_text=True)
+    assert page.count("<option>Saint-Étienne</option>") == 1
+    assert len(map_of(page).findall(f".//{SVG}title")) == 2  # the hamlet has no point
+
+
+def test_the_same_form_posted_twice_makes_one_initiative(app, admin):
+    page = admin.get("/admin/initiatives/new").get_data(as_text=True)
+    form_id = re.search(r'name="form_id" value="([^"]+)"', page).group(1)
+    from tests.conftest import csrf_from
+    data = {**AMAP, "csrf_token": csrf_from(page), "form_id": form_id}
+    first, second = (admin.post("/admin/initiatives/new", data=data) for _ in range(2))
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert len(stored(app)) == 1
+
+
+def test_taking_an_initiative_off_the_map_asks_for_a_ticked_box(app, admin):
+    add(admin)
+    (initiative,) = stored(app)
+    post_from_page(admin, f"/initiatives/{initiative.id}",
+                   f"/admin/initiatives/{initiative.id}/delete", {})
+    assert len(stored(app)) == 1
+    post_from_page(admin, f"/initiatives/{initiative.id}",
+                   f"/admin/initiatives/{initiative.id}/delete", {"confirm": "yes"})
+    assert not stored(app)
+
+
+def test_a_filter_with_no_match_says_so_and_offers_to_clear_it(app, admin):
+    add(admin)
+    page = admin.get("/initiatives/?theme=home").get_data(as_text=True)
+    assert "Aucune initiative ne correspond à ces filtres." in page
+    assert 'href="/initiatives/">Voir toutes les initiatives' in page
+
+
+def test_another_villages_initiative_names_it_and_can_be_hidden_here(network, stick):
+    hub, bonnet, marols = network
+    bonnet.submit(bonnet.mediator, "/admin/initiatives/new", "/admin/initiatives/new", AMAP)
+    hub.submit(hub.mediator, "/admin/initiatives/new", "/admin/initiatives/new",
+               {**AMAP, "name": "Réseau des AMAP", "commune": "Roanne", "latitude": "",
+                "longitude": ""})
+    for village in (bonnet, hub, marols):
+        village.sync(stick)
+    marols.use()
+    with db.connection_context():
+        theirs = Initiative.get(Initiative.name == "AMAP du Haut-Forez").id
+        hubs = Initiative.get(Initiative.name == "Réseau des AMAP").id
+    page = marols.mediator.get(f"/initiatives/{theirs}").get_data(as_text=True)
+    assert "Relevée par le médiateur de Saint-Bonnet" in page
+    assert "Relevée par le centre du réseau" in marols.mediator.get(
+        f"/initiatives/{hubs}").get_data(as_text=True)
+    marols.submit(marols.mediator, f"/initiatives/{theirs}",
+                  f"/admin/initiatives/{theirs}/hide", {"hidden": "yes"})
+    assert "AMAP du Haut-Forez" not in marols.phone.get("/initiatives/").get_data(as_text=True)
+    assert marols.phone.get(f"/initiatives/{theirs}").status_code == 404
+    for village in (marols, hub, bonnet):
+        village.sync(stick)
+    assert "AMAP du Haut-Forez" in bonnet.phone.get("/initiatives/").get_data(as_text=True)
+    assert "AMAP du Haut-Forez" in hub.phone.get("/initiatives/").get_data(as_text=True)
+    marols.submit(marols.mediator, f"/initiatives/{theirs}",
+                  f"/admin/initiatives/{theirs}/hide", {"hidden": "no"})
+    assert "AMAP du Haut-Forez" in marols.phone.get("/initiatives/").get_data(as_text=True)
+
+
+SHEET = [("AMAP du Haut-Forez", "Saint-Bonnet-le-Château", "amap", "food"),
+         ("Repair café", "Marols", "repair_cafe", "tinker"),
+         ("Bibliothèque municipale", "Montbrison", "library", "work"),
+         ("Jardin partagé des Gouttes", "Montbrison", "shared_garden", "food"),
+         ("CUMA du Forez", "Feurs", "cuma", "work"),
+         ("Espace numérique", "Feurs", "digital_space", "work"),
+         ("Disco Soupe", "Montbrison", "disco_soupe", "food"),
+         ("Outilthèque", "Feurs", "tool_library", "tinker"),
+         ("Boîte à dons du café", "Marols", "give_box", "home"),
+         ("Coworking", "Boën-sur-Lignon", "coworking", "work"),
+         ("AMAP de Roanne", "Roanne", "amap", "food"),
+         ("Atelier vélo", "Saint-Étienne", "repair_cafe", "move")]
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("pdfinfo")),
+                    reason="chromium and pdfinfo (poppler-utils) are not installed")
+def test_the_sheet_of_a_dozen_initiatives_prints_on_one_a4_page(app, admin, data_dir,
+                                                                 tmp_path):
+    from tests.server import Server
+
+    for name, commune, kind, theme in SHEET:
+        add(admin, name=name, commune=commune, kind=kind, theme=theme, latitude="",
+            longitude="", place="Salle des fêtes, rue de la Mairie",
+            hours="Jeudi 18 h – 19 h, samedi 10 h – 12 h")
+    db.close()
+    server = Server(data_dir.path)
+    try:
+        pdf = tmp_path / "sheet.pdf"
+        subprocess.run([shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
+                        "--no-pdf-header-footer", "--accept-lang=fr-FR",
+                        f"--user-data-dir={tmp_path / 'profile'}", f"--print-to-pdf={pdf}",
+                        f"{server.base}/initiatives/print"],
+                       capture_output=True, timeout=120, check=True)
+    finally:
+        server.stop()
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    assert re.search(r"^Pages:\s+1$", info.stdout, re.M), info.stdout
+    assert "A4" in info.stdout

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from models import Event, Item, Message, Report, Setting, SharedFile, Tally, db
+from models import Event, Initiative, Item, Message, Report, Setting, SharedFile, Tally, db
 from piratebox import rules
 from piratebox.files import names
 from piratebox.text import INVISIBLE, NAME_INVISIBLE, UNSAFE, clean_block, clean_line, clean_name
@@ -90,6 +90,9 @@ def test_line_breaks_of_every_kind_become_one_newline_in_a_block():
     (Item, {"photos": '[{"full": "x"}]'}, "photos"),
     (Tally, {"week_of": "2026-11-24"}, "week_of"),  # a Tuesday
     (Tally, {"taken": 10_001}, "taken"),
+    (Tally, {"week_of": "1900-01-01"}, "week_of"),  # a Monday, long before any box
+    (Initiative, {"latitude": 0.0, "longitude": 4.0}, "latitude"),
+    (Initiative, {"latitude": 45.9, "longitude": 45.9}, "longitude"),
     (Event, {"starts_at": 2.0, "ends_at": 1.0}, "ends_at"),
     (Event, {"starts_at": 1e300}, "starts_at"),
     (SharedFile, {"media_type": "text/html"}, "media_type"),

@@ -99,6 +99,37 @@ def test_a_moved_camera_is_said_rather_than_counted(tmp_path):
     assert weekly_photo.compare(newer, older).camera_moved
 
 
+def reframed(data, box):
+    """The photo `data` cropped to `box` (left, top, right, bottom), as a phone held
+    elsewhere or zoomed takes it, at its own size."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as photo:
+        out = io.BytesIO()
+        photo.crop(box).resize((box[2] - box[0], box[3] - box[1])).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_the_same_shelf_shifted_and_zoomed_is_a_moved_camera_not_a_difference(tmp_path):
+    from PIL import Image
+
+    older = through_the_box(tmp_path, scene(LAST_WEEK), "older.jpg")
+    with Image.open(io.BytesIO(reframed(scene(LAST_WEEK, seed=3), (120, 90, 1560, 1170)))) \
+            as zoomed:
+        out = io.BytesIO()
+        zoomed.resize((1600, 1200)).save(out, "JPEG")
+    comparison = weekly_photo.compare(through_the_box(tmp_path, out.getvalue(), "newer.jpg"),
+                                      older)
+    assert comparison.camera_moved and comparison.count == 0
+
+
+def test_an_upright_photo_against_one_across_is_a_moved_camera(tmp_path):
+    older = through_the_box(tmp_path, scene(LAST_WEEK), "older.jpg")
+    upright = reframed(scene(LAST_WEEK, seed=3), (400, 0, 1300, 1200))
+    comparison = weekly_photo.compare(through_the_box(tmp_path, upright, "newer.jpg"), older)
+    assert comparison.camera_moved and comparison.count == 0
+
+
 def post_tally(admin, week, photo):
     page = admin.get("/admin/tally").get_data(as_text=True)
     response = admin.post("/admin/tally", data={
@@ -138,3 +169,32 @@ def test_the_comparison_is_the_mediators(admin, app):
     with db.connection_context():
         second = Tally.get(Tally.week_of == "2026-11-16")
     assert app.test_client().get(f"/admin/tally/{second.id}/compare").status_code == 302
+
+
+def test_a_moved_camera_is_said_on_the_page_and_counts_nothing(admin, tmp_path):
+    post_tally(admin, "2026-11-09", scene(LAST_WEEK))
+    post_tally(admin, "2026-11-16", reframed(scene(this_week(), seed=3), (400, 0, 1300, 1200)))
+    page = admin.get("/admin/tally").get_data(as_text=True)
+    assert "Pas comparée à la semaine du lundi 9 novembre" in page
+    assert "différence" not in page
+    with db.connection_context():
+        second = Tally.get(Tally.week_of == "2026-11-16")
+    compared = admin.get(f"/admin/tally/{second.id}/compare").get_data(as_text=True)
+    assert "ne sont pas prises du même endroit" in compared
+    assert 'class="difference"' not in compared
+    assert "photo differences week of 2026-11-16" not in admin.get(
+        "/admin/stats.csv").get_data(as_text=True)
+
+
+def test_the_page_says_which_week_a_photo_is_compared_with(admin):
+    post_tally(admin, "2026-11-02", scene(LAST_WEEK))
+    post_tally(admin, "2026-11-16", scene(this_week(), light=1.05, seed=3))
+    assert "avec la semaine du lundi 2 novembre" in admin.get(
+        "/admin/tally").get_data(as_text=True)
+    post_tally(admin, "2026-11-09", scene(LAST_WEEK, seed=4))  # a week added in between
+    page = admin.get("/admin/tally").get_data(as_text=True)
+    assert "avec la semaine du lundi 9 novembre" in page
+    with db.connection_context():
+        last = Tally.get(Tally.week_of == "2026-11-16")
+    assert "la dernière semaine précédente qui en a une" in admin.get(
+        f"/admin/tally/{last.id}/compare").get_data(as_text=True)

@@ -65,9 +65,12 @@ def record(item, action, actor, avoided_purchase=None):
     ))
 
 
-def create(values, uploads, actor):
-    """A new offer or request; returns (item, the manage token to show once)."""
+def create(values, uploads, actor, record_id=None):
+    """A new offer or request (under the id its form gave it, web.posted_once, when given);
+    returns (item, the manage token to show once)."""
     item = Item(**values)
+    if record_id:
+        item.id = record_id
     item.expires_at = None if item.place == "box" else actor.now + EXPIRY_DAYS * DAY
     if item.kind == "request":
         action = "requested"

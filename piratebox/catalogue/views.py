@@ -15,7 +15,7 @@ from flask import (
     url_for,
 )
 
-from models import Blob, BlobUse, WaitingEntry
+from models import Blob, BlobUse, Item, WaitingEntry
 from piratebox import bodies, moderation, ownership, pagecache, phone, villages, web
 from piratebox.blobs import BlobStore
 from piratebox.catalogue import categories, forms, lending, logic
@@ -30,6 +30,7 @@ from piratebox.web import (
     count_success,
     deletion_confirmed,
     photo_uploads,
+    posted_once,
     within_limit,
 )
 from piratebox.web import gettext as _
@@ -195,10 +196,17 @@ def deposit():
 
 def publish(values, errors):
     """Create the object and go to its manage page; a refused photo or the posting limit
-    becomes an error on the form, which keeps what was typed."""
+    becomes an error on the form, which keeps what was typed. The same form posted again
+    (a double tap) makes no second object: it goes to the first one's manage page, whose
+    private link this phone is given again."""
+    record_id, already = posted_once(Item)
+    if already is not None and not already.deleted:
+        return created(already, ownership.give(already.id))
+    values["form_id"] = request.form.get("form_id")
     try:
         limit_posting()
-        item, token = logic.create(values, photo_uploads(), actor())
+        item, token = logic.create({k: v for k, v in values.items() if k != "form_id"},
+                                   photo_uploads(), actor(), record_id)
     except TooManyRequests as error:
         errors["limit"] = error.localized(_)
         return None

@@ -10,6 +10,7 @@ from peewee import fn
 from models import Event
 from piratebox import rules, typography
 from piratebox.events import WEIGHED
+from piratebox.i18n import N_
 
 COUNTED = ("attendance", "kg_brought", "kg_taken")
 
@@ -18,10 +19,16 @@ def is_weighed(event):
     return event.kind in WEIGHED
 
 
-def read_count(form, event):
+NOT_BEGUN = N_("This event has not begun yet, by the box's clock: count it once it is over.")
+
+
+def read_count(form, event, now):
     """Clean values from the count form, or errors by field (as typed, to show again). A
-    field left blank is "not counted", not zero; kilos only where the kind is weighed."""
+    field left blank is "not counted", not zero; kilos only where the kind is weighed. An
+    event that has not begun cannot be counted."""
     typed = {name: form.get(name, "") for name in COUNTED}
+    if event.starts_at > now:
+        return typed, {"attendance": NOT_BEGUN}
     values = {"attendance": rules.typed_whole(typed["attendance"])}
     if is_weighed(event):
         values.update({name: rules.typed_decimal(typed[name])
@@ -39,19 +46,25 @@ def record(event, values, actor):
 
 
 def form_values(event, lang):
-    """The counts as the form shows them again: kilos with the page's decimal mark."""
+    """The counts as the form shows them again, exactly as stored (98,25 stays 98,25: a
+    form saved again to correct the attendance leaves the kilos as they were), with the
+    page's decimal mark."""
     values = {"attendance": "" if event.attendance is None else str(event.attendance)}
     for name in ("kg_brought", "kg_taken"):
         value = getattr(event, name)
-        values[name] = "" if value is None else typography.number(value, lang, decimals=1,
-                                                                 grouping=False)
+        values[name] = "" if value is None else typography.exact(value, lang)
     return values
 
 
-def counted(where=None):
+def counted(now, where=None):
     """The counted events' sums: {origin: (events counted, people, kg brought, kg taken)}.
-    Only published events a mediator counted; a deleted one counts no more."""
-    query = Event.live() if where is None else Event.live().where(where)
+    Only published events a mediator counted, that have begun by `now`; a deleted one
+    counts no more. The count form refuses an event not begun yet, but a count can still
+    come ahead of its event (a box whose clock ran ahead, a date moved later): the bundle
+    reader cannot judge it, its own clock may be the one that is wrong after a power cut,
+    so the figures leave it out until it begins, whatever box adds them up."""
+    query = Event.live().where(Event.starts_at <= now)
+    query = query if where is None else query.where(where)
     rows = (query.select(Event.origin, fn.COUNT(Event.id), fn.SUM(Event.attendance),
                          fn.SUM(Event.kg_brought), fn.SUM(Event.kg_taken))
             .where((Event.status == "published")

@@ -58,8 +58,12 @@ def form_values(event, zone_name):
             "start": starts.strftime("%H:%M"), "end": ends.strftime("%H:%M") if ends else ""}
 
 
-def create(values, actor, published):
-    return actor.save(Event(**values, status="published" if published else "proposed"))
+def create(values, actor, published, record_id=None):
+    """A new event, under the id its form gave it (web.posted_once) when it gave one."""
+    event = Event(**values, status="published" if published else "proposed")
+    if record_id:
+        event.id = record_id
+    return actor.save(event)
 
 
 def update(event, values, actor):

@@ -18,7 +18,14 @@ from piratebox.box import BORN_ELSEWHERE
 from piratebox.errors import NotAllowed, TooManyRequests
 from piratebox.events import counts, ics, logic
 from piratebox.phone import admin_required, is_admin, public_base
-from piratebox.web import POSTED_A_LOT, actor, count_success, within_limit
+from piratebox.web import (
+    POSTED_A_LOT,
+    actor,
+    count_success,
+    field_ranges,
+    posted_once,
+    within_limit,
+)
 from piratebox.web import gettext as _
 
 bp = Blueprint("events", __name__)
@@ -85,14 +92,20 @@ def new():
     """Anyone proposes an event; the mediator's are published at once."""
     if request.method == "GET":
         return render_form({"kind": "repair_cafe"}, {})
+    record_id, already = posted_once(Event)
+    if already is not None:  # the same form posted again: the first post made it
+        return redirect(url_for("events.show", event_id=already.id)
+                        if already.status == "published" else url_for("events.index"))
     values, errors = logic.read_event(request.form, zone())
     if errors:
-        return render_form(values, errors, status=400)
+        return render_form({**values, "form_id": request.form.get("form_id")}, errors,
+                           status=400)
     try:
         within_limit("post", current_app.config["POSTS_PER_HOUR"], POSTED_A_LOT)
     except TooManyRequests as error:
-        return render_form(values, {"limit": error.localized(_)}, status=429)
-    event = logic.create(values, actor(), published=is_admin())
+        return render_form({**values, "form_id": request.form.get("form_id")},
+                           {"limit": error.localized(_)}, status=429)
+    event = logic.create(values, actor(), published=is_admin(), record_id=record_id)
     count_success("post")
     if event.status == "published":
         flash(_("The event is in the agenda."), "success")
@@ -124,13 +137,14 @@ def count(event_id):
         raise NotAllowed(BORN_ELSEWHERE)
     values, errors = counts.form_values(event, g.get("lang", "fr")), {}
     if request.method == "POST":
-        values, errors = counts.read_count(request.form, event)
+        values, errors = counts.read_count(request.form, event, actor().now)
         if not errors:
             counts.record(event, values, actor())
             flash(_("The event is counted: it is in the impact figures."), "success")
             return redirect(url_for("events.show", event_id=event.id))
     return render_template("events/count.html", event=event, values=values, errors=errors,
                            weighed=counts.is_weighed(event), limits={},
+                           ranges=field_ranges(Event, *counts.COUNTED),
                            started=event.starts_at <= actor().now), 400 if errors else 200
 
 

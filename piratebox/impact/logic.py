@@ -272,11 +272,18 @@ def totals_within(window):
     return found
 
 
-def events_counted(window, where=None):
-    """counts.counted() for the events of `window` only, when given."""
+def events_counted(now, window, where=None):
+    """counts.counted() for the events begun by `now`, of `window` only when given."""
     if window:
         where = window.events() if where is None else (where & window.events())
-    return counts.counted(where)
+    return counts.counted(now, where)
+
+
+def begun_tallies(now, zone_name, window=None):
+    """The tallies the figures add up: of the weeks begun by `now` (a week ahead is a slip,
+    or another box's clock; it counts once its Monday comes), of `window` only when given."""
+    today = datetime.fromtimestamp(now, display_zone(zone_name)).date().isoformat()
+    return _within(Tally.live().where(Tally.week_of <= today), window, Window.tallies)
 
 
 def figures_now(now, zone_name, window=None):
@@ -285,15 +292,16 @@ def figures_now(now, zone_name, window=None):
     by_origin = totals_within(window) if window else totals_by_origin()
     totals = [total for origin_totals in by_origin.values() for total in origin_totals]
     figures = from_totals(totals, exchanges_per_week(now, zone_name), now, load_factors(),
-                          zone_name, tallies=_within(Tally.live(), window, Window.tallies))
-    mine = events_counted(window, Event.origin == this_box())
+                          zone_name, tallies=begun_tallies(now, zone_name, window))
+    mine = events_counted(now, window, Event.origin == this_box())
     return with_event_counts(figures, next(iter(mine.values()), None))
 
 
-def footfall_at(now, zone_name):
-    """Phones per day (the last footfall.CHART_DAYS) and per week (the chart's weeks)."""
+def footfall_at(now, zone_name, live=None):
+    """Phones per day (the last footfall.CHART_DAYS) and per week (the chart's weeks);
+    `live`: what the web process counted and has not saved yet (Counter.current)."""
     today = datetime.fromtimestamp(now, display_zone(zone_name)).date()
-    return footfall.recent(today, chart_weeks(now, zone_name))
+    return footfall.recent(today, chart_weeks(now, zone_name), live)
 
 
 @dataclass
@@ -313,12 +321,12 @@ def network_figures(now, zone_name, window=None):
     factors = load_factors()
     peers = {peer.box_id: peer for peer in Peer.select().where(
         (Peer.role == "box") & Peer.box_id.is_null(False))}
-    all_tallies = list(_within(Tally.live(), window, Window.tallies))
+    all_tallies = list(begun_tallies(now, zone_name, window))
     tallies = {}
     for tally in all_tallies:
         tallies.setdefault(tally.origin, []).append(tally)
     totals = totals_within(window) if window else totals_by_origin()
-    counted = events_counted(window)
+    counted = events_counted(now, window)
     by_origin = {
         origin: with_event_counts(
             from_totals(totals.get(origin, []), None, now, factors, zone_name,

@@ -2,17 +2,21 @@
 counted by hand, with a photo of the shelf if they like."""
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from models import Tally, db
 from piratebox import photos, rules
 from piratebox.i18n import N_
+from piratebox.timefmt import display_zone
 
 TOO_MANY_PHOTOS = N_("At most 3 photos per week's tally.")
+NOT_BEGUN = N_("This week has not begun yet, by the box's clock: count it once it is over.")
 
 
-def read_tally(form):
-    """The weekly tally form: any day of the week (its Monday is kept), two counts, a note."""
+def read_tally(form, now, zone_name):
+    """The weekly tally form: any day of the week (its Monday is kept), two counts, a note.
+    The week must have begun by the box's clock (the figures leave out any other, however
+    it came: piratebox/impact/logic.py, begun_tallies)."""
     values = {"note": form.get("note", "")}
     try:
         day = date.fromisoformat(form.get("week_of", "").strip())
@@ -23,6 +27,9 @@ def read_tally(form):
         count = rules.typed_whole(form.get(name, ""))
         values[name] = 0 if count is None else count
     values, errors = rules.read(Tally, values)
+    today = datetime.fromtimestamp(now, display_zone(zone_name)).date().isoformat()
+    if "week_of" not in errors and values["week_of"] > today:
+        errors["week_of"] = NOT_BEGUN
     for name in ("deposited", "taken"):
         if name in errors:
             values[name] = form.get(name, "")  # shown again as typed
@@ -44,3 +51,15 @@ def record_tally(values, uploads, actor):
             actor.save(tally)
     actor.blobs.collect()  # an earlier photo of that week
     return tally
+
+
+def delete_tally(tally, actor):
+    """Take a tally out of the figures, here and, at the next sync, at the hub."""
+    with actor.blobs.keeping():
+        actor.delete(tally)
+    actor.blobs.collect()
+
+
+def form_values(tally):
+    """A tally as its form shows it again, to correct it."""
+    return {name: getattr(tally, name) for name in ("week_of", "deposited", "taken", "note")}

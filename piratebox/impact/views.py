@@ -25,9 +25,9 @@ from piratebox.errors import BadInput
 from piratebox.i18n import Translator
 from piratebox.impact import charts, quarter_report, report, weekly_photo
 from piratebox.impact import logic as impact
-from piratebox.impact.tally import read_tally, record_tally
+from piratebox.impact import tally as tallies
 from piratebox.phone import admin_required
-from piratebox.web import actor, photo_uploads
+from piratebox.web import actor, deletion_confirmed, field_ranges, photo_uploads
 from piratebox.web import gettext as _
 
 bp = Blueprint("stats", __name__)
@@ -37,13 +37,26 @@ def current_figures():
     return impact.figures_now(actor().now, current_app.config["TIMEZONE"])
 
 
+def live_footfall():
+    """Today's and this week's phones as this process counts them, saved or not."""
+    return current_app.extensions["footfall"].current(actor().now)
+
+
 def current_footfall():
-    return impact.footfall_at(actor().now, current_app.config["TIMEZONE"])
+    return impact.footfall_at(actor().now, current_app.config["TIMEZONE"], live_footfall())
+
+
+def footfall_variant():
+    """The cached figures page is kept apart for each count of phones: a new phone renders
+    it once again, the next views of the same count are served from the cache (a page of
+    an earlier count is dropped like any page no one asks for)."""
+    return ",".join(f"{span}:{phones}" for (span, _starts), phones
+                    in sorted(live_footfall().items()))
 
 
 @bp.get("/stats/")
 def index():
-    return pagecache.render(render_index, ("stats",))
+    return pagecache.render(render_index, ("stats",), variant=footfall_variant())
 
 
 def render_index():
@@ -93,7 +106,7 @@ def api():
                                         for monday, phones in weeks]}
         return fields
 
-    return pagecache.render_json(body, ("stats",))
+    return pagecache.render_json(body, ("stats",), variant=footfall_variant())
 
 
 @bp.get("/admin/stats.csv")
@@ -121,13 +134,19 @@ def csv_download():
 @village_box_only
 @bodies.accepts("photos")
 def tally():
-    """The weekly count of the physical box, and its photo, kept by the mediator."""
+    """The weekly count of the physical box, and its photo, kept by the mediator
+    (?correct=<id>: the form filled with that week's tally, to correct it)."""
     values, errors = {"deposited": 0, "taken": 0}, {}
+    correcting = own_tally(request.args.get("correct", "")) if request.args.get("correct") \
+        else None
+    if correcting:
+        values = tallies.form_values(correcting)
     if request.method == "POST":
-        values, errors = read_tally(request.form)
+        values, errors = tallies.read_tally(request.form, actor().now,
+                                            current_app.config["TIMEZONE"])
         if not errors:
             try:
-                record_tally(values, photo_uploads(), actor())
+                tallies.record_tally(values, photo_uploads(), actor())
             except BadInput as error:
                 errors["photos"] = error.localized(_)
             else:
@@ -137,8 +156,31 @@ def tally():
     blobs = actor().blobs
     compared = {tally.id: weekly_photo.differences(tally, blobs) for tally in recent}
     return render_template("stats/tally.html", values=values, errors=errors, tallies=recent,
-                           compared=compared, limits=rules.limits(Tally)), \
+                           compared=compared, limits=rules.limits(Tally),
+                           ranges=field_ranges(Tally, "week_of", "deposited", "taken"),
+                           correcting=correcting, here=actor().box_id), \
         400 if errors else 200
+
+
+def own_tally(tally_id):
+    """One of this box's tallies, or 404: a box corrects and deletes its own only."""
+    tally = Tally.live().where((Tally.id == tally_id)
+                               & (Tally.origin == actor().box_id)).first()
+    if tally is None:
+        abort(404)
+    return tally
+
+
+@bp.post("/admin/tally/<tally_id>/delete")
+@admin_required
+@village_box_only
+def delete_tally(tally_id):
+    """A tally recorded by mistake (a wrong week, a wrong count) leaves the figures."""
+    tally = own_tally(tally_id)
+    if deletion_confirmed():
+        tallies.delete_tally(tally, actor())
+        flash(_("The tally of the week of {day} is deleted.", day=tally.week_of), "success")
+    return redirect(url_for("stats.tally"))
 
 
 @bp.get("/admin/tally/<tally_id>/compare")

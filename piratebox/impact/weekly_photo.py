@@ -7,7 +7,10 @@ changes from week to week) and blurred a little (JPEG's own noise), then subtrac
 Where a colour differs by more than THRESHOLD, a pixel has changed; isolated specks are dropped,
 neighbours joined, and each connected region large enough is one difference, outlined by
 its box. It assumes the photo is taken from the same spot each week, as the method asks:
-a moved camera changes everything, and the page says so when much of the photo changed.
+a moved camera changes everything, and the page says so, counting nothing, when much of
+the photo changed, when the outlines cover most of it (a shift or a zoom leaves the flat
+wood alike and outlines the whole shelf as one "difference"), or when the two photos are
+not of the same shape (one upright, one across).
 """
 
 from collections import deque
@@ -23,20 +26,38 @@ MIN_AREA = 0.003  # of the photo: smaller regions are noise, a reflection, a pri
 JOIN = 7  # pixels: parts of one object closer than this are one difference
 GRID = 2  # pixels a side of the cells connected regions are followed on
 MOVED_CAMERA = 0.3  # of the photo changed: more likely a moved camera than the box
+OUTLINED = 0.5  # of the photo inside the outlines: a whole shelf changed is a moved camera
+SAME_SHAPE = 0.1  # the widest gap between the two photos' width-to-height ratios
 
 
 @dataclass(frozen=True)
 class Comparison:
     boxes: tuple  # ((left, top, right, bottom) as fractions of the photo's width and height)
     changed: float  # the share of the photo that differs
+    same_shape: bool = True  # both upright or both across, framed alike
 
     @property
     def count(self):
-        return len(self.boxes)
+        """The differences, none when the photos cannot be compared."""
+        return 0 if self.camera_moved else len(self.boxes)
+
+    @property
+    def outlined(self):
+        """The share of the photo inside the outlines (they never overlap: _merged)."""
+        return sum((right - left) * (bottom - top) for left, top, right, bottom in self.boxes)
 
     @property
     def camera_moved(self):
-        return self.changed >= MOVED_CAMERA
+        return (not self.same_shape or self.changed >= MOVED_CAMERA
+                or self.outlined >= OUTLINED)
+
+
+def _ratio(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        width, height = image.size
+    return width / height
 
 
 def _prepared(path, size=None):
@@ -55,6 +76,9 @@ def compare(newer_path, older_path):
     """The regions of the newer photo that are not as they were in the older one."""
     from PIL import ImageChops, ImageFilter
 
+    newer_ratio, older_ratio = _ratio(newer_path), _ratio(older_path)
+    if abs(newer_ratio - older_ratio) > SAME_SHAPE * max(newer_ratio, older_ratio):
+        return Comparison((), 1.0, same_shape=False)
     newer = _prepared(newer_path)
     older = _prepared(older_path, newer.size)
     # a blue object taken off brown wood is plain in colour, faint in grey
@@ -158,6 +182,6 @@ def counts(origin, blobs, first=None, end=None):
     found = []
     for tally in query.order_by(Tally.week_of):
         compared = differences(tally, blobs)
-        if compared:
+        if compared and not compared[1].camera_moved:  # a moved camera counts nothing
             found.append((date.fromisoformat(tally.week_of), compared[1].count))
     return found

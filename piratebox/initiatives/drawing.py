@@ -2,8 +2,10 @@
 fetched. A marker's colour is its theme's, from the page's style sheet (class theme-*).
 
 An equirectangular projection (longitude scaled by the cosine of the middle latitude) of
-the bounding box of what is drawn: over a département, the error against a true map
-projection is under a percent, far less than a marker's size.
+a fixed frame, the area the rules accept a point in (piratebox.rules.MAP_AREA): no point
+moves the frame, so no careless coordinate can stretch or squash the map. Over a
+département, the error against a true map projection is under a percent, far less than a
+marker's size.
 """
 
 import math
@@ -32,12 +34,6 @@ class Projection:
                 MARGIN + (self.north - latitude) * self.scale)
 
 
-def bounds_of(points):
-    latitudes = [lat for lat, _lon in points]
-    longitudes = [lon for _lat, lon in points]
-    return min(latitudes), min(longitudes), max(latitudes), max(longitudes)
-
-
 def spread(markers):
     """Markers that fall on one spot (a town's three initiatives), set in a ring round it."""
     by_spot = {}
@@ -55,17 +51,16 @@ def spread(markers):
     return placed
 
 
-def draw(markers, communes, title):
-    """The map as SVG markup, every text escaped.
+def draw(markers, communes, title, bounds):
+    """The map of `bounds` (south, west, north, east) as SVG markup, every text escaped.
 
     markers: [(number, latitude, longitude, theme, label)]; communes: [(name, latitude,
-    longitude, named)], drawn as dots, with their name when `named`.
+    longitude, named)], drawn as dots, with their name when `named`. Every point is within
+    `bounds` (the caller leaves out the others).
     """
-    points = [(lat, lon) for _n, lat, lon, *_rest in markers]
-    points += [(lat, lon) for _name, lat, lon, _named in communes]
-    if not points:
+    if not markers and not communes:
         return ""
-    project = Projection(bounds_of(points))
+    project = Projection(bounds)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {project.height}" '
              f'role="img" aria-label="{escape(title)}" class="map">',
              f'<rect width="{WIDTH}" height="{project.height}" fill="#f4f7f2"/>',

@@ -5,12 +5,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from markupsafe import Markup
 
 from models import Initiative
-from piratebox import pagecache
+from piratebox import moderation, pagecache, rules
 from piratebox.box import BORN_ELSEWHERE
 from piratebox.errors import NotAllowed
 from piratebox.initiatives import KINDS, THEMES, logic
 from piratebox.phone import admin_required, is_admin
-from piratebox.web import actor
+from piratebox.web import actor, deletion_confirmed, field_ranges, posted_once
 from piratebox.web import gettext as _
 
 bp = Blueprint("initiatives", __name__)
@@ -34,7 +34,8 @@ def listing(template, **extra):
         unplaced=unplaced, map=Markup(svg),  # noqa: S704 - escaped inside
         theme=theme, commune=commune, communes=logic.commune_names(),
         themes=list(THEMES.items()), theme_labels=THEMES, kinds=KINDS,
-        admin=is_admin(), **extra)
+        admin=is_admin(), any_recorded=bool(found) or Initiative.live().exists(),
+        hidden=logic.hidden_here() if is_admin() else [], **extra)
 
 
 @bp.get("/initiatives/")
@@ -59,15 +60,22 @@ def get_initiative(initiative_id):
 @bp.get("/initiatives/<initiative_id>")
 def show(initiative_id):
     initiative = get_initiative(initiative_id)
+    if initiative.hidden and not is_admin():
+        abort(404)
+    recorder, village = logic.recorded_by(initiative, actor())
     return render_template("initiatives/show.html", initiative=initiative, kinds=KINDS,
-                           themes=THEMES, admin=is_admin(),
-                           ours=actor().may_change(initiative))
+                           themes=THEMES, admin=is_admin(), ours=recorder == "here",
+                           recorder=recorder, village=village,
+                           moderates=actor().may_moderate(initiative),
+                           drawn=logic.communes.on_map(initiative))
 
 
 def render_form(values, errors, initiative=None, status=200):
     return render_template("initiatives/form.html", values=values, errors=errors,
                            initiative=initiative, kinds=list(KINDS.items()),
-                           themes=list(THEMES.items()), limits=logic.LIMITS), status
+                           themes=list(THEMES.items()), limits=logic.LIMITS,
+                           ranges=field_ranges(Initiative, "latitude", "longitude"),
+                           area=rules.MAP_AREA), status
 
 
 @bp.route("/admin/initiatives/new", methods=["GET", "POST"])
@@ -75,10 +83,14 @@ def render_form(values, errors, initiative=None, status=200):
 def new():
     if request.method == "GET":
         return render_form({"kind": "other", "theme": "food"}, {})
+    record_id, already = posted_once(Initiative)
+    if already is not None:  # the same form posted again: the first post made it
+        return redirect(url_for("initiatives.show", initiative_id=already.id))
     values, errors = logic.read_initiative(request.form)
     if errors:
-        return render_form(values, errors, status=400)
-    initiative = logic.save(values, actor())
+        return render_form({**values, "form_id": request.form.get("form_id")}, errors,
+                           status=400)
+    initiative = logic.save(values, actor(), Initiative(id=record_id))
     flash(_("The initiative is on the map. It reaches the other villages at the next sync."),
           "success")
     return redirect(url_for("initiatives.show", initiative_id=initiative.id))
@@ -103,6 +115,22 @@ def edit(initiative_id):
 @bp.post("/admin/initiatives/<initiative_id>/delete")
 @admin_required
 def delete(initiative_id):
-    actor().delete(get_initiative(initiative_id))
+    initiative = get_initiative(initiative_id)
+    if not deletion_confirmed():
+        return redirect(url_for("initiatives.show", initiative_id=initiative.id))
+    actor().delete(initiative)
     flash(_("The initiative is off the map."), "success")
     return redirect(url_for("initiatives.index"))
+
+
+@bp.post("/admin/initiatives/<initiative_id>/hide")
+@admin_required
+def hide(initiative_id):
+    """Hide an initiative, or show it again: another village's on this box only, until its
+    village changes it; this box's own (or any, on the hub) on the whole network."""
+    initiative = get_initiative(initiative_id)
+    hiding = request.form.get("hidden") == "yes"
+    moderation.set_hidden(initiative, hiding, actor())
+    flash(_("The initiative is hidden on this box.") if hiding
+          else _("The initiative is on the map again."), "success")
+    return redirect(url_for("initiatives.show", initiative_id=initiative.id))
