@@ -284,6 +284,16 @@ def _network_has_contact(values):
     return not values.get("network") or "contact" not in values or bool(values["contact"])
 
 
+def _service_not_lent(values):
+    """Help and skills are given or swapped: a service cannot be lent and brought back."""
+    return not (categories.is_service(values.get("category")) and values.get("mode") == "lend")
+
+
+def _service_not_in_box(values):
+    """A service is no thing left on the café's shelf."""
+    return not (categories.is_service(values.get("category")) and values.get("place") == "box")
+
+
 def _both_coordinates_or_none(values):
     """A point needs its latitude and its longitude; half of one is no place."""
     return (values.get("latitude") is None) == (values.get("longitude") is None)
@@ -294,7 +304,13 @@ NEEDS_CONTACT = N_("Say how to reach you (a phone, an address…) to show the ob
 # Rules between fields: (the check, the field to blame, why, the fields it reads).
 ACROSS = {
     Event: [(_ends_after_start, "ends_at", NOT_VALID, ("starts_at", "ends_at"))],
-    Item: [(_network_has_contact, "contact", NEEDS_CONTACT, ("network", "contact"))],
+    Item: [(_network_has_contact, "contact", NEEDS_CONTACT, ("network", "contact")),
+           (_service_not_lent, "mode",
+            N_("Help or a skill is not lent: choose free or for another service."),
+            ("category", "mode")),
+           (_service_not_in_box, "place",
+            N_("Help or a skill is not in the café's box: choose at home or elsewhere."),
+            ("category", "place"))],
     Initiative: [(_both_coordinates_or_none, "longitude",
                   N_("Give both the latitude and the longitude, or neither."),
                   ("latitude", "longitude"))],

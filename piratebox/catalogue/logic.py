@@ -21,7 +21,7 @@ from models import (
     this_box,
 )
 from piratebox import moderation, ownership, photos
-from piratebox.catalogue.categories import CHANGED_HANDS, mass_of
+from piratebox.catalogue.categories import CHANGED_HANDS, is_service, mass_of
 from piratebox.errors import Conflict
 from piratebox.i18n import N_
 
@@ -45,6 +45,8 @@ TRANSITIONS = {
     "fulfil": ({"available", "expired"}, "fulfilled"),
     "expire": ({"available", "reserved"}, "expired"),
     "renew": ({"available", "reserved", "expired"}, None),
+    # a service rendered to whoever asked: offered again to the next
+    "render": ({"available", "reserved"}, "available"),
 }
 
 
@@ -104,8 +106,7 @@ def allows(item, action):
 def actions_for(item):
     """What the owner may do with this object now, in the order the manage page offers
     them (the first is the main one): only what makes sense for its kind and mode."""
-    possible = [action for action in OWNER_ACTIONS[item.kind, item.mode]
-                if allows(item, action)]
+    possible = [action for action in owner_actions(item) if allows(item, action)]
     if item.expires_at is None and "renew" in possible:
         possible.remove("renew")
     return possible
@@ -121,7 +122,17 @@ OWNER_ACTIONS = {
     ("request", "swap"): ["fulfil", "renew", "withdraw"],
     ("request", "lend"): ["fulfil", "renew", "withdraw"],
 }
-OWNER_ACTIONS_ALL = {action for actions in OWNER_ACTIONS.values() for action in actions}
+# An offer of help or a skill is rendered again and again, never given away once.
+SERVICE_OFFER_ACTIONS = ["render", "release", "renew", "withdraw"]
+OWNER_ACTIONS_ALL = {action for actions in [*OWNER_ACTIONS.values(), SERVICE_OFFER_ACTIONS]
+                     for action in actions}
+
+
+def owner_actions(item):
+    """Every action the owner has for this kind of offer or request, main one first."""
+    if item.kind == "offer" and is_service(item.category):
+        return SERVICE_OFFER_ACTIONS
+    return OWNER_ACTIONS[item.kind, item.mode]
 
 
 def transition(item, action, actor, avoided_purchase=None, **fields):
@@ -132,10 +143,12 @@ def transition(item, action, actor, avoided_purchase=None, **fields):
                           "page to see where it is."))
     if action == "take" and (item.place != "box" or item.kind != "offer"):
         raise Conflict(N_("Only objects in the café's give box can be taken directly."))
-    if action in OWNER_ACTIONS_ALL and action not in OWNER_ACTIONS[item.kind, item.mode]:
+    if action in OWNER_ACTIONS_ALL and action not in owner_actions(item):
         raise Conflict(N_("This action does not apply to this object."))
     if action == "reserve" and item.kind != "offer":
         raise Conflict(N_("This action does not apply to this object."))
+    if is_service(item.category):
+        avoided_purchase = None  # "would you have bought it new?" asks about objects
     for name, value in fields.items():
         setattr(item, name, value)
     if action == "renew":
@@ -145,7 +158,7 @@ def transition(item, action, actor, avoided_purchase=None, **fields):
         item.status = to_status
     if action == "reserve":
         item.avoided_purchase = avoided_purchase  # the taker's answer, counted once it moves
-    if action == "release":
+    if action in ("release", "render"):
         item.reserved_by = item.reserved_message = ""
         item.avoided_purchase = None
     if ACTION_EVENTS.get(action) in CHANGED_HANDS:
@@ -189,10 +202,12 @@ def cancel_reservation(item, actor):
 ACTION_EVENTS = {
     "release": "released", "give": "given", "take": "taken", "lend": "lent",
     "return": "returned", "withdraw": "withdrawn", "fulfil": "fulfilled", "expire": "expired",
+    "render": "rendered",
 }
 # Given, taken, withdrawn and fulfilled end an object's life, so each counts once; these
-# can come again and again, and count at most once a period per object.
-COUNTED_ONCE_A_PERIOD = {"lent", "returned", "released"}
+# can come again and again, and count at most once a period per object (a service
+# rendered to three neighbours in a day counts one).
+COUNTED_ONCE_A_PERIOD = {"lent", "returned", "released", "rendered"}
 REPEAT_PERIOD = DAY
 
 

@@ -118,10 +118,15 @@ def template_lists():
         "village_of": village_of,
         "allows": logic.allows,
         "category_choices": [(c.code, c.label) for c in categories.CATEGORIES],
+        "object_category_choices": [(c.code, c.label) for c in categories.OBJECT_CATEGORIES],
+        "is_service": categories.is_service,
+        "mode_label": lambda item: categories.mode_label(item.category, item.mode),
         "category_labels": {c.code: c.label for c in categories.CATEGORIES},
         "kinds": list(categories.KINDS.items()),
         "modes": list(categories.MODES.items()),
-        "mode_labels": categories.MODES,
+        "service_modes": list(categories.SERVICE_MODES.items()),
+        "service_places": [(code, label) for code, label in categories.PLACES.items()
+                           if code != "box"],
         "places": list(categories.PLACES.items()),
         "place_labels": categories.PLACES,
         "condition_labels": categories.CONDITIONS,
@@ -154,8 +159,10 @@ def index():
 @bodies.accepts("photos")
 def new():
     answering = logic.visible_request(request.args.get("answers"))
+    category = request.args.get("category", "")
     values = {"kind": request.args.get("kind", "offer"), "mode": "give", "place": "home",
-              "category": "", "condition": "", "answers": answering and answering.id}
+              "category": category if category in categories.BY_CODE else "",
+              "condition": "", "answers": answering and answering.id}
     if request.method == "POST":
         values, errors = forms.read_item(request.form)
         answering = logic.visible_request(values["answers"])
@@ -415,6 +422,8 @@ def owner_action(item_id, action):
 
 
 DONE_MESSAGES = {
+    "render": N_("Thank you for your help! It counts in the village's figures, and the "
+                 "offer stays online for the next one."),
     "give": N_("Marked as given. Thank you for giving it a second life!"),
     "lend": N_("Marked as lent."),
     "return": N_("It is back and available again."),

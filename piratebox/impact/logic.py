@@ -4,6 +4,9 @@
 - purchases avoided: takers and borrowers who answered "yes" to "would you otherwise have
   bought it new?" (when they reserved it, or took it) — the answer, never an assumed
   share, counted once, with the exchange in which the object changed hands;
+- services rendered: help and skills (categories marked as services) count one exchange
+  each time their owner marks them rendered, with no mass and no CO2e (no published
+  factor for a service);
 - kilos kept in use: the typical mass of each object taken or given (a loan comes back);
 - CO2e avoided: for each purchase avoided, the manufacturing footprint of a new object of
   its category (piratebox/data/impact-factors.csv, each figure with its source). A
@@ -32,9 +35,9 @@ KEPT_IN_USE = ("taken", "given")
 WEEKS = 12
 # The figures, in the order a spreadsheet and the network's sums list them.
 CSV_COLUMNS = ("deposited", "offered", "requested", "exchanges", "taken", "given", "lent",
-               "returned", "fulfilled", "answered", "purchases_avoided", "kg_kept_in_use",
-               "kg_co2e_avoided", "tallied_deposited", "tallied_taken", "events_counted",
-               "attendance", "kg_weighed_brought", "kg_weighed_taken")
+               "returned", "fulfilled", "rendered", "answered", "purchases_avoided",
+               "kg_kept_in_use", "kg_co2e_avoided", "tallied_deposited", "tallied_taken",
+               "events_counted", "attendance", "kg_weighed_brought", "kg_weighed_taken")
 
 
 @lru_cache(maxsize=4)
@@ -67,6 +70,7 @@ class Figures:
     lent: int = 0
     returned: int = 0
     fulfilled: int = 0
+    rendered: int = 0  # services rendered (help, repairs, lessons): exchanges without mass
     answered: int = 0  # takers who answered the question
     purchases_avoided: int = 0
     kg_kept_in_use: float = 0.0
@@ -100,7 +104,7 @@ def week_start(timestamp, zone):
 
 
 COUNTED_ACTIONS = ("deposited", "offered", "requested", "taken", "given", "lent", "returned",
-                   "fulfilled")
+                   "fulfilled", "rendered")
 
 
 def compute(events, now, factors, zone_name="Europe/Paris", tallies=()):

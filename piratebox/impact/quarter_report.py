@@ -27,7 +27,7 @@ NO_SUCH_COMMUNE = N_("No box of the hub is in the commune “{commune}”.")
 GREEN, GREY, LIGHT = "#1f6f50", "#55605a", "#e4ece7"
 
 SUMMARY = ("exchanges", "purchases_avoided", "kg_kept_in_use", "kg_co2e_avoided", "deposited",
-           "offered", "lent", "returned", "fulfilled", "requested", "tallied_deposited",
+           "offered", "lent", "returned", "fulfilled", "rendered", "requested", "tallied_deposited",
            "tallied_taken")
 LIMITS = (
     N_("The figures count what the villagers record on the box and what the mediator counts "
@@ -261,7 +261,7 @@ def render(report, gettext, lang, box_name, made_at, zone_name):
     flow.table([gettext("Figure"), gettext("Quarter")],
                [[gettext(FIGURE_LABELS[name]), impact.figure_text(figures, name, lang)]
                 for name in SUMMARY], [flow.width - 120, 120])
-    flow.columns_chart(gettext("Objects that changed hands, per month"),
+    flow.columns_chart(gettext("Exchanges, per month"),
                        [(typography.MONTHS[typography.language_of(lang)][day.month - 1],
                          month.exchanges) for day, month in report.months], lang)
     categories = sorted(((gettext(BY_CODE[code].label) if code in BY_CODE else code, count)

@@ -32,12 +32,13 @@ FIGURE_LABELS = {
     "deposited": N_("Deposited in the box"),
     "offered": N_("Offered from home"),
     "requested": N_("Requests"),
-    "exchanges": N_("Objects that changed hands"),
+    "exchanges": N_("Exchanges (objects and services)"),
     "taken": N_("Taken from the box"),
     "given": N_("Given"),
     "lent": N_("Lent"),
     "returned": N_("Returned"),
     "fulfilled": N_("Requests found"),
+    "rendered": N_("Services rendered"),
     "answered": N_("Takers who answered the question"),
     "purchases_avoided": N_("Purchases avoided"),
     "kg_kept_in_use": N_("Kilos kept in use"),
@@ -56,6 +57,9 @@ METHOD = (
     N_("An object counts once, when someone takes it or receives it: never twice."),
     N_("A purchase is avoided only when the taker answered “yes” to “Would you otherwise "
        "have bought it new?”. No share is assumed."),
+    N_("A service (help, a repair, a lesson) counts one exchange each time its owner marks "
+       "it rendered, at most once a day: no kilos, and no CO₂e, for want of a published "
+       "figure per service."),
     N_("Kilos kept in use: the typical mass of each object taken or given."),
     N_("Weighed kilos: what the scales showed at the door of a free-zone day, brought and "
        "taken. They are facts, not estimates, so they are shown apart and never added to the "
