@@ -39,6 +39,9 @@ MAX_MASS_KG = 1000.0
 # A free-zone day of a whole town: the DOMINO kit reports two tonnes; a hundred is no day's.
 MAX_WEIGHED_KG = 100_000.0
 MAX_ATTENDANCE = 100_000
+# A car's seats besides the driver's; a day's drive to the market and back, and more.
+MAX_SEATS = 8
+MAX_RIDE_KM = 2000.0
 
 TOO_LONG = N_("Too long: at most {limit} characters.")
 CHOOSE = N_("Choose one of the options.")
@@ -225,6 +228,9 @@ FIELDS = {
         "avoided_purchase": Flag(null=True), "lent_to": PSEUDONYM,
         "lent_until": Day(blank=True), "expires_at": _time(null=True),
         "answers": Pattern(ID, null=True), "hidden": Flag(), "network": Flag(),
+        "ride_at": _time(null=True), "ride_from": Line(120), "ride_to": Line(120),
+        "seats": Whole(MAX_SEATS, low=1, null=True), "km": Number(MAX_RIDE_KM, null=True),
+        "riders": Whole(MAX_SEATS, null=True),
     },
     Exchange: {
         "item_id": Pattern(ID), "action": Choice(categories.ACTIONS),
@@ -294,6 +300,20 @@ def _service_not_in_box(values):
     return not (categories.is_service(values.get("category")) and values.get("place") == "box")
 
 
+def _ride_says_when_and_where(values):
+    """A ride says when it leaves, from and to where, and how many seats: a passenger
+    needs all four (a record of an older version, without them, is no ride)."""
+    if not categories.is_ride(values.get("category")):
+        return True
+    return (values.get("ride_at") is not None and values.get("seats") is not None
+            and bool(values.get("ride_from")) and bool(values.get("ride_to")))
+
+
+def _riders_within_seats(values):
+    riders, seats = values.get("riders"), values.get("seats")
+    return riders is None or seats is None or riders <= seats
+
+
 def _both_coordinates_or_none(values):
     """A point needs its latitude and its longitude; half of one is no place."""
     return (values.get("latitude") is None) == (values.get("longitude") is None)
@@ -310,7 +330,12 @@ ACROSS = {
             ("category", "mode")),
            (_service_not_in_box, "place",
             N_("Help or a skill is not in the café's box: choose at home or elsewhere."),
-            ("category", "place"))],
+            ("category", "place")),
+           (_ride_says_when_and_where, "ride_at",
+            N_("A ride says when it leaves, from and to where, and how many seats."),
+            ("category", "ride_at", "ride_from", "ride_to", "seats")),
+           (_riders_within_seats, "riders", N_("More passengers than seats."),
+            ("riders", "seats"))],
     Initiative: [(_both_coordinates_or_none, "longitude",
                   N_("Give both the latitude and the longitude, or neither."),
                   ("latitude", "longitude"))],

@@ -55,7 +55,10 @@ CATEGORIES = [
     Category("repairs", N_("Service: repairs"), "tinker", 0.0, service=True),
     Category("help", N_("Service: a helping hand"), "home", 0.0, service=True),
     Category("lessons", N_("Service: lessons and know-how"), "work", 0.0, service=True),
+    # a ride is a service too: never lent, never in the box (piratebox/catalogue/rides.py)
+    Category("rides", N_("Rides: car-sharing"), "move", 0.0, service=True),
 ]
+RIDES = "rides"
 BY_CODE = {category.code: category for category in CATEGORIES}
 SERVICES = frozenset(category.code for category in CATEGORIES if category.service)
 OBJECT_CATEGORIES = [category for category in CATEGORIES if not category.service]
@@ -85,6 +88,7 @@ STATUSES = {
     "withdrawn": N_("Withdrawn"),
     "expired": N_("Expired"),
     "fulfilled": N_("Found"),
+    "done": N_("Done"),
 }
 # A request is not "available": it is still looked for.
 REQUEST_STATUSES = {**STATUSES, "available": N_("Still looked for")}
@@ -96,6 +100,10 @@ def mass_of(code):
 
 def is_service(code):
     return code in SERVICES
+
+
+def is_ride(code):
+    return code == RIDES
 
 
 def mode_label(code, mode):

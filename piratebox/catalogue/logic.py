@@ -21,7 +21,7 @@ from models import (
     this_box,
 )
 from piratebox import moderation, ownership, photos
-from piratebox.catalogue.categories import CHANGED_HANDS, is_service, mass_of
+from piratebox.catalogue.categories import CHANGED_HANDS, is_ride, is_service, mass_of
 from piratebox.errors import Conflict
 from piratebox.i18n import N_
 
@@ -47,6 +47,8 @@ TRANSITIONS = {
     "renew": ({"available", "reserved", "expired"}, None),
     # a service rendered to whoever asked: offered again to the next
     "render": ({"available", "reserved"}, "available"),
+    # a ride that has left: how many rode, as its driver says (again, to correct it)
+    "confirm": ({"available", "expired", "done"}, "done"),
 }
 
 
@@ -70,7 +72,7 @@ def record(item, action, actor, avoided_purchase=None):
 def create(values, uploads, actor):
     """A new offer or request; returns (item, the manage token to show once)."""
     item = Item(**values)
-    item.expires_at = None if item.place == "box" else actor.now + EXPIRY_DAYS * DAY
+    item.expires_at = expiry_of(item, actor.now)
     if item.kind == "request":
         action = "requested"
     else:
@@ -84,11 +86,23 @@ def create(values, uploads, actor):
     return item, token
 
 
+def expiry_of(item, now):
+    """When an object leaves the lists: never in the café's box, when it leaves for a
+    ride, else after EXPIRY_DAYS unless renewed."""
+    if item.place == "box":
+        return None
+    if is_ride(item.category) and item.ride_at is not None:
+        return item.ride_at
+    return now + EXPIRY_DAYS * DAY
+
+
 def edit(item, values, uploads, actor, keep=None):
     """Change an object. Its photos: those named in `keep` (their full image's hash; all
     of them when None) stay in their order, the new `uploads` come after them."""
     for name, value in values.items():
         setattr(item, name, value)
+    if is_ride(item.category):
+        item.expires_at = item.ride_at
     kept = [photo for photo in item.photo_list() if keep is None or photo["full"] in keep]
     with actor.blobs.keeping():
         item.photos = json.dumps(kept + photos.store(uploads, actor, kept=len(kept)))
@@ -122,14 +136,19 @@ OWNER_ACTIONS = {
     ("request", "swap"): ["fulfil", "renew", "withdraw"],
     ("request", "lend"): ["fulfil", "renew", "withdraw"],
 }
-# An offer of help or a skill is rendered again and again, never given away once.
+# An offer of help or a skill is rendered again and again, never given away once; a ride
+# leaves on its day, and its driver confirms who rode.
 SERVICE_OFFER_ACTIONS = ["render", "release", "renew", "withdraw"]
-OWNER_ACTIONS_ALL = {action for actions in [*OWNER_ACTIONS.values(), SERVICE_OFFER_ACTIONS]
-                     for action in actions}
+RIDE_OFFER_ACTIONS = ["confirm", "withdraw"]
+RIDE_REQUEST_ACTIONS = ["fulfil", "withdraw"]
+OWNER_ACTIONS_ALL = {action for actions in [*OWNER_ACTIONS.values(), SERVICE_OFFER_ACTIONS,
+                                            RIDE_OFFER_ACTIONS] for action in actions}
 
 
 def owner_actions(item):
     """Every action the owner has for this kind of offer or request, main one first."""
+    if is_ride(item.category):
+        return RIDE_OFFER_ACTIONS if item.kind == "offer" else RIDE_REQUEST_ACTIONS
     if item.kind == "offer" and is_service(item.category):
         return SERVICE_OFFER_ACTIONS
     return OWNER_ACTIONS[item.kind, item.mode]
@@ -145,7 +164,7 @@ def transition(item, action, actor, avoided_purchase=None, **fields):
         raise Conflict(N_("Only objects in the café's give box can be taken directly."))
     if action in OWNER_ACTIONS_ALL and action not in owner_actions(item):
         raise Conflict(N_("This action does not apply to this object."))
-    if action == "reserve" and item.kind != "offer":
+    if action == "reserve" and (item.kind != "offer" or is_ride(item.category)):
         raise Conflict(N_("This action does not apply to this object."))
     if is_service(item.category):
         avoided_purchase = None  # "would you have bought it new?" asks about objects

@@ -28,7 +28,7 @@ GREEN, GREY, LIGHT = "#1f6f50", "#55605a", "#e4ece7"
 
 SUMMARY = ("exchanges", "purchases_avoided", "kg_kept_in_use", "kg_co2e_avoided", "deposited",
            "offered", "lent", "returned", "fulfilled", "rendered", "requested", "tallied_deposited",
-           "tallied_taken")
+           "tallied_taken", "rides", "ride_passengers", "km_shared", "kg_co2e_rides")
 LIMITS = (
     N_("The figures count what the villagers record on the box and what the mediator counts "
        "in the café's box each week: what changes hands any other way is not counted."),
