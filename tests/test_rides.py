@@ -6,6 +6,9 @@ quarter's report, and across the network to the hub."""
 
 import csv
 import io
+import re
+import threading
+import urllib.parse
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,8 +20,10 @@ from piratebox.impact import rides as ride_figures
 from piratebox.impact.logic import ride_factor
 from piratebox.timefmt import display_zone
 from tests.conftest import post_from_page
+from tests.server import Server
 from tests.test_catalogue import post, token_of
 from tests.test_field_sync import network  # noqa: F401 - a fixture
+from tests.test_files_server import Phone
 from tests.test_quarter_report import text_of
 
 on_both_engines = pytest.mark.usefixtures("hub_engine")
@@ -286,3 +291,34 @@ def test_a_ride_offered_to_the_network_reaches_the_other_village_and_its_figures
     assert float(bonnet_row["kg_co2e_rides"]) == pytest.approx(round(30 * 0.2176, 1))
     assert not bonnet.set_aside() and not hub.set_aside() and not marols.set_aside()
 
+
+
+def test_phones_taking_the_last_seats_at_once_never_take_more_than_offered(client, app,
+                                                                          data_dir):
+    """Six phones on the wifi post "take a seat" at the same moment to the real server
+    (waitress, its threads): two seats, two passengers, four told it is full."""
+    offer_ride(client, seats="2")
+    ride = the_ride()
+    with Server(data_dir.path, "--threads", "6") as server:
+        phones = [Phone(server.port, address=f"127.0.0.{10 + number}") for number in range(6)]
+        tokens = [re.search(rb'name="csrf_token" value="([^"]+)"', phone.request(
+            "GET", f"/items/{ride.id}")[1]).group(1).decode() for phone in phones]
+        start = threading.Barrier(len(phones))
+        statuses = []
+
+        def take(phone, token, number):
+            body = urllib.parse.urlencode({"csrf_token": token, "pseudonym": f"Voisin {number}"})
+            start.wait()
+            response, _page = phone.request("POST", f"/items/{ride.id}/seat", body=body, headers={
+                "Content-Type": "application/x-www-form-urlencoded"})
+            statuses.append(response.status)
+
+        threads = [threading.Thread(target=take, args=(phone, token, number))
+                   for number, (phone, token) in enumerate(zip(phones, tokens, strict=True))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(statuses) == [302, 302, 409, 409, 409, 409], server.output[1][-2000:]
+    with db.connection_context():
+        assert WaitingEntry.queue(ride.id).count() == 2

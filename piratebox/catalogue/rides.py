@@ -10,8 +10,8 @@ rode: that is what the figures count (piratebox/impact/rides.py).
 
 from datetime import date, datetime, time
 
-from models import Item, WaitingEntry, db
-from piratebox import ownership, rules
+from models import Item, WaitingEntry
+from piratebox import database, ownership, rules
 from piratebox.box import BORN_ELSEWHERE
 from piratebox.catalogue import logic
 from piratebox.catalogue.categories import is_ride
@@ -90,16 +90,16 @@ def can_take_seat(item, now):
 def take_seat(item, values, actor):
     """A seat for a neighbour; returns (their entry, the token of their phone's link).
 
-    The entry is written first: the write takes the database's lock, so the seats counted
-    next are every seat taken, by this phone or another at the same moment."""
+    The seats are counted and the entry written in a transaction that waits for any other
+    writer first: two phones taking the last seat at once are served one after the other."""
     if not actor.may_change(item):
         raise NotAllowed(BORN_ELSEWHERE)
     if not can_take_seat(item, actor.now):
         raise Conflict(N_("This ride no longer takes passengers."))
-    with db.atomic():
-        entry = actor.save(WaitingEntry(item_id=item.id, **values))
-        if WaitingEntry.queue(item.id).count() > item.seats:
+    with database.exclusive():
+        if WaitingEntry.queue(item.id).count() >= item.seats:
             raise Conflict(FULL)
+        entry = actor.save(WaitingEntry(item_id=item.id, **values))
         return entry, ownership.give(entry.id, ownership.CLAIMANT)
 
 
