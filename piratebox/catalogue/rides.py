@@ -49,7 +49,8 @@ def read_ride(form, zone_name):
         values["ride_at"], problem = rules.FIELDS[Item]["ride_at"].read(leaves)
         if problem:
             errors["day"] = rules.GIVE_DATE
-    values.update({name: typed[name] for name in ("day", "start")})
+    # a date or time field holds a valid one or nothing (HTML): what was not one is dropped
+    values.update({name: "" if name in errors else typed[name] for name in ("day", "start")})
     if "seats" in errors:
         errors["seats"] = GIVE_SEATS
         values["seats"] = typed["seats"]
