@@ -9,16 +9,19 @@ import io
 import re
 import threading
 import urllib.parse
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from models import Item, WaitingEntry, db
+from piratebox import box
 from piratebox.impact import rides as ride_figures
 from piratebox.impact.logic import ride_factor
+from piratebox.storage import DataDir
 from piratebox.timefmt import display_zone
+from tests import browsers, clocks
 from tests.conftest import post_from_page
 from tests.server import Server
 from tests.test_catalogue import post, token_of
@@ -322,3 +325,70 @@ def test_phones_taking_the_last_seats_at_once_never_take_more_than_offered(clien
     assert sorted(statuses) == [302, 302, 409, 409, 409, 409], server.output[1][-2000:]
     with db.connection_context():
         assert WaitingEntry.queue(ride.id).count() == 2
+
+
+def utc(moment):
+    """A moment as libfaketime takes it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@pytest.mark.skipif(not browsers.available("chromium"), reason=browsers.SKIP_REASONS["chromium"])
+def test_a_driver_offers_a_ride_a_neighbour_takes_a_seat_and_the_figures_show_it(tmp_path):
+    """In Chromium at 360 px with JavaScript off, against the real server: the driver offers
+    a ride to the market, a neighbour takes a seat; the box, started again the day after
+    (its system clock then says so), lets the driver confirm who rode, and its figures
+    show the kilometres and the CO2e."""
+    folder = DataDir(tmp_path / "data")
+    box.create(folder, role="box", name="Saint-Bonnet-le-Château")
+    leaves = datetime(2026, 12, 5, 8, 30, tzinfo=display_zone("Europe/Paris"))
+    phone = browsers.open_phone("chromium", False, tmp_path / "chromium")
+    try:
+        with clocks.server(folder, env=clocks.system_clock(utc(leaves - timedelta(days=2)))) as up:
+            phone.as_phone("driver")
+            phone.visit(up.base + "/items/")
+            phone.click("a[href='/items/new?category=rides']")
+            phone.wait_for_url("category=rides")
+            phone.check_fits()
+            phone.script("document.querySelector('#day').value = '2026-12-05'")
+            phone.script("document.querySelector('#start').value = '08:30'")
+            phone.type("#ride_from", "Saint-Bonnet-le-Château")
+            phone.type("#ride_to", "Montbrison")
+            phone.type("#seats", "3")
+            phone.type("#km", "24")
+            phone.type("#contact", "06 12 34 56 78")
+            phone.submit("form.stack")
+            phone.wait_for_url("/manage")
+            phone.check_fits()
+            assert "Revenez ici après le trajet" in phone.text
+            manage = phone.url
+
+            phone.as_phone("neighbour")
+            phone.visit(up.base + "/items/")
+            phone.click("ul.items a")
+            phone.wait_for_text("Prendre une place")
+            phone.check_fits()
+            assert "3 sur 3" in phone.text
+            phone.type("#pseudonym", "Marie")
+            phone.submit("form[action$='/seat']")
+            phone.wait_for_text("Votre place est prise")
+            phone.check_fits()
+            assert "Vous avez une place" in phone.text and "2 sur 3" in phone.text
+        with clocks.server(folder, env=clocks.system_clock(utc(leaves + timedelta(hours=6)))) as up:
+            phone.visit(up.base + "/items/")
+            assert "Montbrison" not in phone.text  # it has left the list
+            phone.as_phone("driver")
+            phone.visit(manage.replace(manage.split("/items/")[0], up.base))
+            phone.wait_for_text("Qui est venu ?")
+            phone.check_fits()
+            assert "Marie" in phone.text
+            phone.type("#others", "1")  # her son came along, without the box
+            phone.submit("form[action$='/manage/confirm']")
+            phone.wait_for_text("Les passagers venus comptent")
+            phone.check_fits()
+            phone.visit(up.base + "/stats/")
+            assert "Trajets partagés" in phone.text
+            assert "48,0" in phone.text  # two passengers times 24 km
+            assert f"{48 * 0.2176:.1f}".replace(".", ",") in phone.text
+            assert "données par le conducteur pour 1" in phone.text
+    finally:
+        phone.quit()
