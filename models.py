@@ -374,7 +374,7 @@ class Item(Replicated):
     # A ride (category "rides", piratebox/catalogue/rides.py): when it leaves, from and to
     # where, the seats offered (asked, for a request), the distance the driver gives, and
     # how many rode, as the driver confirmed after it (None: not confirmed).
-    ride_at = FloatField(null=True)
+    ride_at = FloatField(null=True, index=True)
     ride_from = CharField(max_length=120, default="")
     ride_to = CharField(max_length=120, default="")
     seats = BigIntegerField(null=True)
@@ -1068,6 +1068,8 @@ MIGRATIONS = [
             "ALTER TABLE item ADD COLUMN seats BIGINT",
             "ALTER TABLE item ADD COLUMN km REAL",
             "ALTER TABLE item ADD COLUMN riders BIGINT",
+            # the figures read the rides that left from it, never the objects' rows
+            "CREATE INDEX item_ride_at ON item (ride_at)",
         ],
     ),
 ]

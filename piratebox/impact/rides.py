@@ -44,48 +44,60 @@ def great_circle_km(first, second):
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(half))
 
 
-def distance_of(ride, known):
-    """(km, how): the driver's distance ("driver"), the communes' ("communes"), or (None,
-    None). `known` is communes.known(): {folded name: (name, latitude, longitude)}."""
-    if ride.km is not None:
-        return ride.km, "driver"
-    ends = [known.get(fold(name)) for name in (ride.ride_from, ride.ride_to)]
+def estimated_km(start, end, known):
+    """The road distance between two places when both are communes `known` names
+    (communes.known(): {folded name: (name, latitude, longitude)}), else None."""
+    ends = [known.get(fold(name)) for name in (start, end)]
     if None in ends:
-        return None, None
-    return great_circle_km(ends[0][1:], ends[1][1:]) * ROAD_FACTOR, "communes"
+        return None
+    return great_circle_km(ends[0][1:], ends[1][1:]) * ROAD_FACTOR
+
+
+def _passengers():
+    """A ride's passengers, in SQL: as its driver confirmed, else the seats taken."""
+    taken = (WaitingEntry.select(fn.COUNT(WaitingEntry.id))
+             .where((WaitingEntry.item_id == Item.id) & (WaitingEntry.deleted == False)))  # noqa: E712
+    return fn.COALESCE(Item.riders, taken)
 
 
 def per_origin(now, factor, window=None, origin=None):
     """{box id: RideFigures} of the rides that left before `now` (and within `window`, a
-    quarter's start and end, when given); of the box `origin` only, when given."""
-    query = Item.live().where((Item.category == RIDES) & (Item.kind == "offer")
-                              & (Item.status != "withdrawn") & Item.ride_at.is_null(False)
-                              & (Item.ride_at < now))
+    quarter's start and end, when given); of the box `origin` only, when given.
+
+    Added up by the database: the rides with the driver's distance per box, those
+    without per box and pair of places (a village drives the same few roads), whose
+    distance is then estimated once per pair. Nothing comes into Python ride by ride."""
+    passengers = _passengers()
+    counted = Item.live().where(
+        (Item.category == RIDES) & (Item.kind == "offer") & (Item.status != "withdrawn")
+        & Item.ride_at.is_null(False) & (Item.ride_at < now) & (passengers > 0))
     if window:
-        query = query.where((Item.ride_at >= window.start) & (Item.ride_at < window.end))
+        counted = counted.where((Item.ride_at >= window.start) & (Item.ride_at < window.end))
     if origin is not None:
-        query = query.where(Item.origin == origin)
-    rides = list(query)
-    if not rides:
-        return {}
-    taken = dict(WaitingEntry.live().select(WaitingEntry.item_id, fn.COUNT(WaitingEntry.id))
-                 .where(WaitingEntry.item_id.in_([ride.id for ride in rides]))
-                 .group_by(WaitingEntry.item_id).tuples())
-    known = communes.known(Initiative.live())
+        counted = counted.where(Item.origin == origin)
     found = {}
-    for ride in rides:
-        passengers = ride.riders if ride.riders is not None else taken.get(ride.id, 0)
-        if not passengers:
-            continue
-        figures = found.setdefault(ride.origin, RideFigures())
-        km, how = distance_of(ride, known)
-        figures.rides += 1
-        figures.passengers += passengers
+    for box_id, rides, riders, km in (
+            counted.select(Item.origin, fn.COUNT(Item.id), fn.SUM(passengers),
+                           fn.SUM(passengers * Item.km))
+            .where(Item.km.is_null(False)).group_by(Item.origin).tuples()):
+        found[box_id] = RideFigures(rides=rides, passengers=int(riders), km_shared=float(km))
+    known = None
+    for box_id, start, end, rides, riders in (
+            counted.select(Item.origin, Item.ride_from, Item.ride_to, fn.COUNT(Item.id),
+                           fn.SUM(passengers))
+            .where(Item.km.is_null()).group_by(Item.origin, Item.ride_from, Item.ride_to)
+            .tuples()):
+        if known is None:
+            known = communes.known(Initiative.live())
+        figures = found.setdefault(box_id, RideFigures())
+        figures.rides += rides
+        figures.passengers += int(riders)
+        km = estimated_km(start, end, known)
         if km is None:
-            figures.km_unknown += 1
-            continue
-        figures.km_estimated += how == "communes"
-        figures.km_shared += passengers * km
+            figures.km_unknown += rides
+        else:
+            figures.km_estimated += rides
+            figures.km_shared += int(riders) * km
     for figures in found.values():
         figures.kg_co2e = figures.km_shared * factor
     return found
