@@ -261,6 +261,7 @@ def test_whatever_the_ride_form_accepts_crosses_box_hub_and_other_box(network, s
     crosses()
 
 
+@on_both_engines
 def test_a_ride_offered_to_the_network_reaches_the_other_village_and_its_figures_the_hub(
         network, stick):  # noqa: F811
     hub, bonnet, marols = network
