@@ -323,18 +323,25 @@ def cancel_reservation(item, _reserved):
     flash(_("Your reservation is cancelled: the object is free for someone else."), "success")
 
 
-@bp.post("/items/<item_id>/waiting")
-def join_waiting_list(item_id):
+def claim_a_place(item_id, join, done):
+    """Join an object's list (its waiting list, a ride's seats) with a name and how to be
+    reached: `join(item, values, actor)` makes the entry; this phone keeps its link."""
     item = get_item(item_id)
     values, errors = lending.read_waiting(request.form)
     if errors:
         return render_show(item, errors, request.form), 400
     limit_claims()
-    entry, token = lending.join(item, values, actor())
+    entry, token = join(item, values, actor())
     count_success("claim")
     phone.remember(entry.id, token)
-    flash(_("You are on the waiting list. The owner sees it and will contact you."), "success")
+    flash(_(done), "success")
     return redirect(url_for("catalogue.show", item_id=item.id))
+
+
+@bp.post("/items/<item_id>/waiting")
+def join_waiting_list(item_id):
+    return claim_a_place(item_id, lending.join, N_("You are on the waiting list. The owner "
+                                                   "sees it and will contact you."))
 
 
 @bp.post("/items/<item_id>/waiting/leave")
@@ -346,17 +353,9 @@ def leave_waiting_list(item, entry):
 
 @bp.post("/items/<item_id>/seat")
 def take_seat(item_id):
-    item = get_item(item_id)
-    values, errors = lending.read_waiting(request.form)
-    if errors:
-        return render_show(item, errors, request.form), 400
-    limit_claims()
-    entry, token = rides.take_seat(item, values, actor())
-    count_success("claim")
-    phone.remember(entry.id, token)
-    flash(_("Your seat is taken. The driver sees your name; this phone can give the seat "
-            "back from the ride's page."), "success")
-    return redirect(url_for("catalogue.show", item_id=item.id))
+    return claim_a_place(item_id, rides.take_seat, N_(
+        "Your seat is taken. The driver sees your name; this phone can give the seat back "
+        "from the ride's page."))
 
 
 @bp.post("/items/<item_id>/seat/leave")
