@@ -411,7 +411,8 @@ class Item(Replicated):
     @staticmethod
     def search_text_of(values):
         """What a search looks in, from an object's fields (a record as a bundle brings it)."""
-        return fold(" ".join((values["title"], values["description"], values["place_detail"])))
+        return fold(" ".join((values["title"], values["description"], values["place_detail"],
+                              values.get("ride_from", ""), values.get("ride_to", ""))))
 
     @classmethod
     def listed(cls):

@@ -80,6 +80,15 @@ def test_a_ride_is_offered_from_its_own_form_and_named_from_where_to_where(clien
     assert "Places restantes" in page and "2 sur 2" in page and "Prendre une place" in page
     listing = client.get("/items/?q=montbrison").get_data(as_text=True)
     assert "Saint-Bonnet-le-Château → Montbrison" in listing
+    api = client.get(f"/api/v1/items/{ride.id}").get_json()
+    assert (api["ride_from"], api["ride_to"], api["seats"], api["ride_at"]) == (
+        "Saint-Bonnet-le-Château", "Montbrison", 2, ride.ride_at)
+    assert "06 12" not in client.get("/api/v1/items").get_data(as_text=True)
+
+
+def test_a_ride_with_a_title_of_its_own_is_found_by_its_communes(client):
+    offer_ride(client, title="Au marché", ride_to="Usson-en-Forez")
+    assert "Au marché" in client.get("/items/?q=usson").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(("fields", "field", "message"), [
