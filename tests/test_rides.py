@@ -142,8 +142,9 @@ def test_a_ride_that_left_is_no_longer_listed_and_its_driver_confirms_who_rode(
                 f"/items/{ride.id}/manage").status_code == 409  # it has not left yet
     leaves(app, ride)
     assert "Montbrison" not in client.get("/items/").get_data(as_text=True)
-    _late, refused = take_seat(app, "Louise")
+    late, refused = take_seat(app, "Louise")
     assert refused.status_code == 409
+    assert "Ce trajet est parti." in late.get(f"/items/{ride.id}").get_data(as_text=True)
     # before the driver says, the seats taken count
     assert client.get("/api/v1/stats").get_json()["ride_passengers"] == 2
     with db.connection_context():

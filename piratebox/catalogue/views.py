@@ -267,7 +267,7 @@ def render_show(item, errors=None, values=None, owner=None):
         changeable=actor().may_change(item),
         values=values or {}, overdue=lending.is_overdue(item, now, config["TIMEZONE"]),
         limits={**forms.LIMITS, **lending.field_limits()},
-        seats_left=rides.seats_left(item, len(queue)),
+        seats_left=rides.seats_left(item, len(queue)), has_left=rides.has_left(item, now),
         can_take_seat=rides.can_take_seat(item, now) and actor().may_change(item))
 
 
