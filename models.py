@@ -371,6 +371,15 @@ class Item(Replicated):
     # Local: this box's change sequence when the object was first on offer to the network
     # here. A hub sends an object's removal only to the boxes it may have reached.
     shown_seq = BigIntegerField(null=True)
+    # A ride (category "rides", piratebox/catalogue/rides.py): when it leaves, from and to
+    # where, the seats offered (asked, for a request), the distance the driver gives, and
+    # how many rode, as the driver confirmed after it (None: not confirmed).
+    ride_at = FloatField(null=True, index=True)
+    ride_from = CharField(max_length=120, default="")
+    ride_to = CharField(max_length=120, default="")
+    seats = BigIntegerField(null=True)
+    km = FloatField(null=True)
+    riders = BigIntegerField(null=True)
 
     def photo_list(self):
         return json.loads(self.photos or "[]")
@@ -394,7 +403,7 @@ class Item(Replicated):
     def card_fields(cls):
         """What a list shows of each object: fewer columns to build, fetch and hydrate."""
         return (cls.id, cls.version, cls.origin, cls.title, cls.kind, cls.mode, cls.status,
-                cls.category, cls.place, cls.photos, cls.created_at)
+                cls.category, cls.place, cls.photos, cls.created_at, cls.ride_at)
 
     def refresh_search_text(self):
         self.search_text = self.search_text_of(self.__data__)
@@ -402,7 +411,8 @@ class Item(Replicated):
     @staticmethod
     def search_text_of(values):
         """What a search looks in, from an object's fields (a record as a bundle brings it)."""
-        return fold(" ".join((values["title"], values["description"], values["place_detail"])))
+        return fold(" ".join((values["title"], values["description"], values["place_detail"],
+                              values.get("ride_from", ""), values.get("ride_to", ""))))
 
     @classmethod
     def listed(cls):
@@ -445,7 +455,8 @@ class PrivateKey(BaseModel):
 
 
 class WaitingEntry(Replicated):
-    """Someone waiting for a lendable object, in the order they joined (created_at, id)."""
+    """Someone waiting for a lendable object, in the order they joined (created_at, id); on
+    a ride, a passenger who took a seat (one entry a seat)."""
 
     item_id = CharField(max_length=26, index=True)
     # stays in the village (never in a bundle): the hub and other villages hold ""
@@ -1055,6 +1066,20 @@ MIGRATIONS = [
         17,
         "an initiative hidden by moderation, on one box or on the whole network",
         ["ALTER TABLE initiative ADD COLUMN hidden BOOLEAN NOT NULL DEFAULT FALSE"],
+    ),
+    (
+        18,
+        "rides beside objects: when, from and to where, seats, distance, who rode",
+        [
+            "ALTER TABLE item ADD COLUMN ride_at REAL",
+            "ALTER TABLE item ADD COLUMN ride_from VARCHAR(120) NOT NULL DEFAULT ''",
+            "ALTER TABLE item ADD COLUMN ride_to VARCHAR(120) NOT NULL DEFAULT ''",
+            "ALTER TABLE item ADD COLUMN seats BIGINT",
+            "ALTER TABLE item ADD COLUMN km REAL",
+            "ALTER TABLE item ADD COLUMN riders BIGINT",
+            # the figures read the rides that left from it, never the objects' rows
+            "CREATE INDEX item_ride_at ON item (ride_at)",
+        ],
     ),
 ]
 

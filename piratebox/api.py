@@ -10,7 +10,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 PUBLIC_ITEM_FIELDS = ("id", "origin", "kind", "mode", "title", "description", "category",
                       "condition", "place", "status", "created_at", "updated_at", "expires_at",
-                      "answers")
+                      "answers", "ride_at", "ride_from", "ride_to", "seats", "km", "riders")
 
 
 def public_item(item):

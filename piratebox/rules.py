@@ -54,6 +54,9 @@ MAP_AREA = {"latitude": (45.05, 46.40), "longitude": (3.55, 4.95)}
 # The oldest week a tally may count: the method's boxes opened after it. A week that has
 # not begun yet is the form's to refuse, by the box's clock (see piratebox/impact/tally.py).
 FIRST_WEEK = "2020-01-06"
+# A car's seats besides the driver's; a day's drive to the market and back, and more.
+MAX_SEATS = 8
+MAX_RIDE_KM = 2000.0
 
 TOO_LONG = N_("Too long: at most {limit} characters.")
 CHOOSE = N_("Choose one of the options.")
@@ -255,6 +258,9 @@ FIELDS = {
         "avoided_purchase": Flag(null=True), "lent_to": PSEUDONYM,
         "lent_until": Day(blank=True), "expires_at": _time(null=True),
         "answers": Pattern(ID, null=True), "hidden": Flag(), "network": Flag(),
+        "ride_at": _time(null=True), "ride_from": Line(120), "ride_to": Line(120),
+        "seats": Whole(MAX_SEATS, low=1, null=True), "km": Number(MAX_RIDE_KM, null=True),
+        "riders": Whole(MAX_SEATS, null=True),
     },
     Exchange: {
         "item_id": Pattern(ID), "action": Choice(categories.ACTIONS),
@@ -317,6 +323,30 @@ def _network_has_contact(values):
     return not values.get("network") or "contact" not in values or bool(values["contact"])
 
 
+def _service_not_lent(values):
+    """Help and skills are given or swapped: a service cannot be lent and brought back."""
+    return not (categories.is_service(values.get("category")) and values.get("mode") == "lend")
+
+
+def _service_not_in_box(values):
+    """A service is no thing left on the café's shelf."""
+    return not (categories.is_service(values.get("category")) and values.get("place") == "box")
+
+
+def _ride_says_when_and_where(values):
+    """A ride says when it leaves, from and to where, and how many seats: a passenger
+    needs all four (a record of an older version, without them, is no ride)."""
+    if not categories.is_ride(values.get("category")):
+        return True
+    return (values.get("ride_at") is not None and values.get("seats") is not None
+            and bool(values.get("ride_from")) and bool(values.get("ride_to")))
+
+
+def _riders_within_seats(values):
+    riders, seats = values.get("riders"), values.get("seats")
+    return riders is None or seats is None or riders <= seats
+
+
 def _both_coordinates_or_none(values):
     """A point needs its latitude and its longitude; half of one is no place."""
     return (values.get("latitude") is None) == (values.get("longitude") is None)
@@ -327,7 +357,18 @@ NEEDS_CONTACT = N_("Say how to reach you (a phone, an address…) to show the ob
 # Rules between fields: (the check, the field to blame, why, the fields it reads).
 ACROSS = {
     Event: [(_ends_after_start, "ends_at", NOT_VALID, ("starts_at", "ends_at"))],
-    Item: [(_network_has_contact, "contact", NEEDS_CONTACT, ("network", "contact"))],
+    Item: [(_network_has_contact, "contact", NEEDS_CONTACT, ("network", "contact")),
+           (_service_not_lent, "mode",
+            N_("Help or a skill is not lent: choose free or for another service."),
+            ("category", "mode")),
+           (_service_not_in_box, "place",
+            N_("Help or a skill is not in the café's box: choose at home or elsewhere."),
+            ("category", "place")),
+           (_ride_says_when_and_where, "ride_at",
+            N_("A ride says when it leaves, from and to where, and how many seats."),
+            ("category", "ride_at", "ride_from", "ride_to", "seats")),
+           (_riders_within_seats, "riders", N_("More passengers than seats."),
+            ("riders", "seats"))],
     Initiative: [(_both_coordinates_or_none, "longitude",
                   N_("Give both the latitude and the longitude, or neither."),
                   ("latitude", "longitude"))],

@@ -14,9 +14,10 @@ import json
 import re
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from io import BytesIO
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -71,6 +72,7 @@ def lived_in_box(folder, name="Saint-Bonnet-le-Château"):
         (stick / f"IMG_{number}.jpg").write_bytes(demo.draw("coat"))
     app = application.create_app({"DATA_DIR": str(folder), **TEST_CONFIG,
                                   "PAGE_CACHE_SECONDS": 0, "POSTS_PER_HOUR": 1000,
+                                  "CLAIMS_PER_HOUR": 1000,
                                   "STICK_ROOTS": str(stick.parent.parent)})
     owner, neighbour, mediator = (app.test_client() for _ in range(3))
     photo = demo.draw("coat")
@@ -96,6 +98,22 @@ def lived_in_box(folder, name="Saint-Bonnet-le-Château"):
     post(neighbour, f"/items/{shelf}", f"/items/{shelf}/reserve", pseudonym="Paul",
          reserved_message="Je passe samedi")
     post(neighbour, f"/items/{shelf}", f"/items/{shelf}/report", reason="Photo floue")
+    post(owner, "/items/new?category=repairs", "/items/new", kind="offer", mode="give",
+         title="Je répare les vélos", category="repairs", place="home", pseudonym="Jeanne")
+    rider = app.test_client()
+    for title, day in (("Au marché de Montbrison", today + timedelta(days=3)),
+                       ("Retour de la foire", today - timedelta(days=1))):
+        post(owner, "/items/new?category=rides", "/items/new", kind="offer", mode="give",
+             category="rides", title=title, day=(today + timedelta(days=3)).isoformat(),
+             start="08:30", ride_from="Saint-Bonnet-le-Château", ride_to="Montbrison",
+             seats="3", km="", contact="06 12 34 56 78")
+        ride = item_id(title)
+        post(rider, f"/items/{ride}", f"/items/{ride}/seat", pseudonym="Anne", contact="")
+        if day < today:  # a ride that left yesterday: its driver has to confirm who rode
+            with db.connection_context():
+                left = datetime.combine(day, time(8, 30), tzinfo=ZoneInfo("Europe/Paris"))
+                Item.update(ride_at=left.timestamp(), expires_at=left.timestamp()).where(
+                    Item.id == ride).execute()
     post(owner, "/board/", "/board/", text="Qui a une remorque à prêter ?", pseudonym="Luc")
     token = csrf_from(owner.get("/files/").get_data(as_text=True))
     owner.post("/files/", data={"csrf_token": token, "folder": "Mairie", "files": [
@@ -128,7 +146,7 @@ def lived_in_box(folder, name="Saint-Bonnet-le-Château"):
             "csrf_token": token, "week_of": (today - timedelta(weeks=weeks_ago)).isoformat(),
             "deposited": "4", "taken": "3", "photos": [(BytesIO(photo), "boite.jpg")]})
     return app, {"owner": owner, "neighbour": neighbour, "mediator": mediator,
-                 "visitor": app.test_client()}
+                 "rider": rider, "visitor": app.test_client()}
 
 
 def free_zone_id():
@@ -164,6 +182,14 @@ def page_paths():
         "request": (visitor, f"/items/{ladder}"),
         "manage-loan": (owner, f"/items/{mower}/manage"),
         "manage-request": (owner, f"/items/{ladder}/manage"),
+        "service-form": (visitor, "/items/new?category=help"),
+        "service": (visitor, f"/items/{item_id('Je répare les vélos')}"),
+        "manage-service": (owner, f"/items/{item_id('Je répare les vélos')}/manage"),
+        "ride-form": (visitor, "/items/new?category=rides"),
+        "ride": (visitor, f"/items/{item_id('Au marché de Montbrison')}"),
+        "ride-my-seat": ("rider", f"/items/{item_id('Au marché de Montbrison')}"),
+        "manage-ride": (owner, f"/items/{item_id('Au marché de Montbrison')}/manage"),
+        "manage-ride-left": (owner, f"/items/{item_id('Retour de la foire')}/manage"),
         "files": (visitor, "/files/"), "file": (visitor, f"/files/{shared}"),
         "file-manage": (owner, f"/files/manage/{shared}"),
         "board": (visitor, "/board/"), "agenda": (visitor, "/events/"),
@@ -214,6 +240,9 @@ def pages_of(app, phones):
         "waiting-errors": post(visitor, f"/items/{books}", f"/items/{mower}/waiting",
                                pseudonym=""),
         "event-form-errors": post(visitor, "/events/new", "/events/new", title="R"),
+        "ride-form-errors": post(visitor, "/items/new?category=rides", "/items/new",
+                                 kind="offer", category="rides", mode="give", day="demain",
+                                 start="", ride_from="Marols", ride_to="", seats="12"),
         "event-count-errors": post(mediator, f"/admin/events/{free_zone}/count",
                                    f"/admin/events/{free_zone}/count", attendance="douze",
                                    kg_brought="-3", kg_taken="x"),
@@ -233,7 +262,13 @@ def pages_of(app, phones):
                            "tally-compare": "3 différences avec la semaine du",
                            "stick-files-done": "2 fichiers ajoutés au partage",
                            "stats": ("Fréquentation",
-                                     "Kilos apportés aux zones de gratuité (pesés)"),
+                                     "Kilos apportés aux zones de gratuité (pesés)",
+                                     "Trajets partagés"),
+                           "service": "Demander ce coup de main",
+                           "manage-service": "Le service est rendu",
+                           "ride": "Prendre une place", "ride-my-seat": "Vous avez une place",
+                           "manage-ride": "Revenez ici après le trajet",
+                           "manage-ride-left": "Qui est venu ?",
                            "dashboard": '<span class="count due">1</span>',
                            # the folder filter, beside the upload's folder field: two ids
                            # the checker must see side by side (a box with no folder has

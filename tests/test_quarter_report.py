@@ -69,7 +69,7 @@ def test_a_village_box_reports_its_quarter_from_the_command_line(runner, data_di
     text = text_of(out)
     assert "Rapport d’impact" in text and "Saint-Bonnet · T4 2026" in text
     assert "Du jeudi 1er octobre 2026 au jeudi 31 décembre 2026" in text
-    assert "Objets qui ont changé de mains 49" in text  # the quarter's, not all 60
+    assert "Échanges (objets et services) 49" in text  # the quarter's, not all 60
     assert "octobre novembre décembre" in text  # the months' chart
     assert "Téléphones comptés sur 2 jours ; le plus fréquenté, mercredi 18 novembre, " \
            "en a vu 41." in text  # 30 September is in the quarter before
@@ -87,7 +87,7 @@ def test_an_earlier_quarter_counts_only_its_own_exchanges(runner, data_dir, tmp_
                                              "--report", "2026-q3", "--out", str(out)])
     assert result.exit_code == 0, result.output
     text = text_of(out)
-    assert "Objets qui ont changé de mains 11" in text
+    assert "Échanges (objets et services) 11" in text
     assert "Aucune fréquentation n’a été comptée ce trimestre." in text
 
 
@@ -167,7 +167,7 @@ def test_the_hub_reports_on_the_departement_and_on_each_commune(tmp_path):
     check_file(departement)
     text = text_of(departement)
     assert "Le département · T3 2026" in text
-    assert "Objets qui ont changé de mains 4" in text
+    assert "Échanges (objets et services) 4" in text
     assert "Par commune" in text
     assert "Du mercredi 1er juillet 2026 au mercredi 30 septembre 2026, chiffres du réseau " \
            "CoCoTe, rassemblés par le centre « hub »" in text  # not one box's
@@ -190,7 +190,7 @@ def test_the_hub_reports_on_the_departement_and_on_each_commune(tmp_path):
     assert refused.exit_code != 0 and "“Lyon”" in refused.output  # run() speaks English
     earlier = tmp_path / "q2.pdf"
     ok(hub, "stats", "--report", "2026-Q2", "--out", str(earlier))
-    assert "Objets qui ont changé de mains 0" in text_of(earlier)
+    assert "Échanges (objets et services) 0" in text_of(earlier)
     table = ok(hub, "stats")  # in English: run() speaks it
     assert all(heading in table for heading in ("Exchanges", "Events", "People",
                                                 "kg brought", "kg taken"))

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from piratebox import typography
@@ -29,6 +29,7 @@ def test_numbers_take_each_languages_marks(value, decimals, french, english):
     assert typography.number(value, "en", decimals) == english
 
 
+@settings(deadline=None)  # a busy machine took 300 ms once: what is tested is the text
 @given(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False), st.integers(0, 3))
 def test_a_french_number_reads_back_as_the_same_number(value, decimals):
     text = typography.number(value, "fr", decimals)

@@ -4,6 +4,10 @@ Categories follow CoCoTe's themes (se nourrir, se déplacer, bidouiller, se loge
 travailler, échanger) and the object families reuse centres weigh. The typical mass is
 what counts as "kilos kept in use" for an object of that category; see
 shared reference figures (Ecobalyse, WRAP, Base Carbone) in docs/impact.md.
+
+Help and skills ("je répare les vélos", "cours de tricot") are categories too, marked as
+services: offered and asked for like objects, they weigh nothing, are never lent and are
+never in the café's box, and an offer is rendered again and again (piratebox/catalogue/logic.py).
 """
 
 from dataclasses import dataclass
@@ -17,6 +21,7 @@ class Category:
     label: str
     theme: str
     mass_kg: float
+    service: bool = False
 
 
 THEMES = {
@@ -47,11 +52,21 @@ CATEGORIES = [
     Category("sport", N_("Sport and leisure"), "move", 2.0),
     Category("office", N_("Office and school"), "work", 0.5),
     Category("other", N_("Other"), "exchange", 1.0),
+    Category("repairs", N_("Service: repairs"), "tinker", 0.0, service=True),
+    Category("help", N_("Service: a helping hand"), "home", 0.0, service=True),
+    Category("lessons", N_("Service: lessons and know-how"), "work", 0.0, service=True),
+    # a ride is a service too: never lent, never in the box (piratebox/catalogue/rides.py)
+    Category("rides", N_("Rides: car-sharing"), "move", 0.0, service=True),
 ]
+RIDES = "rides"
 BY_CODE = {category.code: category for category in CATEGORIES}
+SERVICES = frozenset(category.code for category in CATEGORIES if category.service)
+OBJECT_CATEGORIES = [category for category in CATEGORIES if not category.service]
 
 KINDS = {"offer": N_("Offer"), "request": N_("Request")}
 MODES = {"give": N_("To give"), "lend": N_("To lend"), "swap": N_("To swap")}
+# A service is given (free) or swapped (for another service), never lent.
+SERVICE_MODES = {"give": N_("Free"), "swap": N_("For another service")}
 PLACES = {
     "box": N_("In the café's give box"),
     "home": N_("At home"),
@@ -73,6 +88,7 @@ STATUSES = {
     "withdrawn": N_("Withdrawn"),
     "expired": N_("Expired"),
     "fulfilled": N_("Found"),
+    "done": N_("Done"),
 }
 # A request is not "available": it is still looked for.
 REQUEST_STATUSES = {**STATUSES, "available": N_("Still looked for")}
@@ -82,8 +98,22 @@ def mass_of(code):
     return BY_CODE.get(code, BY_CODE["other"]).mass_kg
 
 
+def is_service(code):
+    return code in SERVICES
+
+
+def is_ride(code):
+    return code == RIDES
+
+
+def mode_label(code, mode):
+    """How a mode reads for an object, or for a service, of this category."""
+    return (SERVICE_MODES if is_service(code) else MODES).get(mode) or MODES.get(mode, "")
+
+
 # What an object's exchange events record (piratebox/catalogue/logic.py appends them).
 ACTIONS = ("deposited", "offered", "requested", "released", "given", "taken", "lent",
-           "returned", "withdrawn", "fulfilled", "expired")
-# Those in which an object changes hands: a purchase may be avoided (piratebox/impact/logic.py).
-CHANGED_HANDS = ("taken", "given", "lent")
+           "returned", "withdrawn", "fulfilled", "expired", "rendered")
+# Those in which an object changes hands, or a service is rendered: each one exchange
+# (piratebox/impact/logic.py), where a purchase may be avoided.
+CHANGED_HANDS = ("taken", "given", "lent", "rendered")

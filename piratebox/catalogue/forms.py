@@ -11,14 +11,16 @@ from datetime import date
 
 from models import Item
 from piratebox import moderation, rules
+from piratebox.catalogue import categories, rides
 from piratebox.i18n import N_
 
 LIMITS = {**rules.limits(Item), "reason": moderation.REASON_LIMIT}
 TEXT_FIELDS = ("title", "description", "place_detail", "pseudonym", "contact")
 
 
-def read_item(form):
-    """The fields of an offer or request."""
+def read_item(form, zone_name):
+    """The fields of an offer or request (of a ride too: its day and time are read in the
+    village's time zone)."""
     values = {name: form.get(name, "") for name in TEXT_FIELDS}
     values.update(kind=form.get("kind", "offer"), mode=form.get("mode", "give"),
                   category=form.get("category", ""), condition=form.get("condition", ""),
@@ -26,12 +28,28 @@ def read_item(form):
                   answers=form.get("answers", "").strip() or None)
     if values["kind"] == "request" and values["place"] == "box":
         values["place"] = "elsewhere"  # a request is not in the café's box
+    ride_errors = {}
+    if categories.is_ride(values["category"]):
+        ride, ride_errors = rides.read_ride(form, zone_name)
+        values.update(ride)
+        values["place"] = "elsewhere"  # where it leaves from is the ride's own field
+        if not values["title"].strip() and not ride_errors:
+            values["title"] = rides.title_of(ride)
+        if ride_errors:  # the rules judge what was read; what was typed is shown again
+            typed = {name: values.pop(name) for name in list(ride) if name in ride_errors
+                     or name in ("day", "start")}
     values, errors = rules.read(Item, values)
+    if ride_errors:
+        values.update(typed)
+        errors.pop("ride_at", None)
+        errors.update(ride_errors)
     if "answers" in errors:
         values["answers"] = None  # a hidden field someone edited: the offer stands alone
         del errors["answers"]
     if "title" not in errors and len(values["title"]) < 3:
         errors["title"] = rules.TITLE.short
+    if ride_errors and not values["title"]:  # named from → to once those are right
+        errors.pop("title", None)
     return values, errors
 
 

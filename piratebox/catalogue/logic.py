@@ -21,7 +21,7 @@ from models import (
     this_box,
 )
 from piratebox import moderation, ownership, photos
-from piratebox.catalogue.categories import CHANGED_HANDS, mass_of
+from piratebox.catalogue.categories import CHANGED_HANDS, is_ride, is_service, mass_of
 from piratebox.errors import Conflict
 from piratebox.i18n import N_
 
@@ -45,6 +45,10 @@ TRANSITIONS = {
     "fulfil": ({"available", "expired"}, "fulfilled"),
     "expire": ({"available", "reserved"}, "expired"),
     "renew": ({"available", "reserved", "expired"}, None),
+    # a service rendered to whoever asked: offered again to the next
+    "render": ({"available", "reserved"}, "available"),
+    # a ride that has left: how many rode, as its driver says (again, to correct it)
+    "confirm": ({"available", "expired", "done"}, "done"),
 }
 
 
@@ -71,7 +75,7 @@ def create(values, uploads, actor, record_id=None):
     item = Item(**values)
     if record_id:
         item.id = record_id
-    item.expires_at = None if item.place == "box" else actor.now + EXPIRY_DAYS * DAY
+    item.expires_at = expiry_of(item, actor.now)
     if item.kind == "request":
         action = "requested"
     else:
@@ -85,11 +89,23 @@ def create(values, uploads, actor, record_id=None):
     return item, token
 
 
+def expiry_of(item, now):
+    """When an object leaves the lists: never in the café's box, when it leaves for a
+    ride, else after EXPIRY_DAYS unless renewed."""
+    if item.place == "box":
+        return None
+    if is_ride(item.category) and item.ride_at is not None:
+        return item.ride_at
+    return now + EXPIRY_DAYS * DAY
+
+
 def edit(item, values, uploads, actor, keep=None):
     """Change an object. Its photos: those named in `keep` (their full image's hash; all
     of them when None) stay in their order, the new `uploads` come after them."""
     for name, value in values.items():
         setattr(item, name, value)
+    if is_ride(item.category):
+        item.expires_at = item.ride_at
     kept = [photo for photo in item.photo_list() if keep is None or photo["full"] in keep]
     with actor.blobs.keeping():
         item.photos = json.dumps(kept + photos.store(uploads, actor, kept=len(kept)))
@@ -107,8 +123,7 @@ def allows(item, action):
 def actions_for(item):
     """What the owner may do with this object now, in the order the manage page offers
     them (the first is the main one): only what makes sense for its kind and mode."""
-    possible = [action for action in OWNER_ACTIONS[item.kind, item.mode]
-                if allows(item, action)]
+    possible = [action for action in owner_actions(item) if allows(item, action)]
     if item.expires_at is None and "renew" in possible:
         possible.remove("renew")
     return possible
@@ -124,7 +139,22 @@ OWNER_ACTIONS = {
     ("request", "swap"): ["fulfil", "renew", "withdraw"],
     ("request", "lend"): ["fulfil", "renew", "withdraw"],
 }
-OWNER_ACTIONS_ALL = {action for actions in OWNER_ACTIONS.values() for action in actions}
+# An offer of help or a skill is rendered again and again, never given away once; a ride
+# leaves on its day, and its driver confirms who rode.
+SERVICE_OFFER_ACTIONS = ["render", "release", "renew", "withdraw"]
+RIDE_OFFER_ACTIONS = ["confirm", "withdraw"]
+RIDE_REQUEST_ACTIONS = ["fulfil", "withdraw"]
+OWNER_ACTIONS_ALL = {action for actions in [*OWNER_ACTIONS.values(), SERVICE_OFFER_ACTIONS,
+                                            RIDE_OFFER_ACTIONS] for action in actions}
+
+
+def owner_actions(item):
+    """Every action the owner has for this kind of offer or request, main one first."""
+    if is_ride(item.category):
+        return RIDE_OFFER_ACTIONS if item.kind == "offer" else RIDE_REQUEST_ACTIONS
+    if item.kind == "offer" and is_service(item.category):
+        return SERVICE_OFFER_ACTIONS
+    return OWNER_ACTIONS[item.kind, item.mode]
 
 
 def transition(item, action, actor, avoided_purchase=None, **fields):
@@ -135,10 +165,12 @@ def transition(item, action, actor, avoided_purchase=None, **fields):
                           "page to see where it is."))
     if action == "take" and (item.place != "box" or item.kind != "offer"):
         raise Conflict(N_("Only objects in the café's give box can be taken directly."))
-    if action in OWNER_ACTIONS_ALL and action not in OWNER_ACTIONS[item.kind, item.mode]:
+    if action in OWNER_ACTIONS_ALL and action not in owner_actions(item):
         raise Conflict(N_("This action does not apply to this object."))
-    if action == "reserve" and item.kind != "offer":
+    if action == "reserve" and (item.kind != "offer" or is_ride(item.category)):
         raise Conflict(N_("This action does not apply to this object."))
+    if is_service(item.category):
+        avoided_purchase = None  # "would you have bought it new?" asks about objects
     for name, value in fields.items():
         setattr(item, name, value)
     if action == "renew":
@@ -148,7 +180,7 @@ def transition(item, action, actor, avoided_purchase=None, **fields):
         item.status = to_status
     if action == "reserve":
         item.avoided_purchase = avoided_purchase  # the taker's answer, counted once it moves
-    if action == "release":
+    if action in ("release", "render"):
         item.reserved_by = item.reserved_message = ""
         item.avoided_purchase = None
     if ACTION_EVENTS.get(action) in CHANGED_HANDS:
@@ -192,10 +224,12 @@ def cancel_reservation(item, actor):
 ACTION_EVENTS = {
     "release": "released", "give": "given", "take": "taken", "lend": "lent",
     "return": "returned", "withdraw": "withdrawn", "fulfil": "fulfilled", "expire": "expired",
+    "render": "rendered",
 }
 # Given, taken, withdrawn and fulfilled end an object's life, so each counts once; these
-# can come again and again, and count at most once a period per object.
-COUNTED_ONCE_A_PERIOD = {"lent", "returned", "released"}
+# can come again and again, and count at most once a period per object (a service
+# rendered to three neighbours in a day counts one).
+COUNTED_ONCE_A_PERIOD = {"lent", "returned", "released", "rendered"}
 REPEAT_PERIOD = DAY
 
 

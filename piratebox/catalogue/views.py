@@ -16,9 +16,9 @@ from flask import (
 )
 
 from models import Blob, BlobUse, Item, WaitingEntry
-from piratebox import bodies, moderation, ownership, pagecache, phone, villages, web
+from piratebox import bodies, moderation, ownership, pagecache, phone, rules, villages, web
 from piratebox.blobs import BlobStore
-from piratebox.catalogue import categories, forms, lending, logic
+from piratebox.catalogue import categories, forms, lending, logic, rides
 from piratebox.errors import BadInput, TooManyRequests
 from piratebox.i18n import N_
 from piratebox.patterns import SHA256
@@ -119,10 +119,16 @@ def template_lists():
         "village_of": village_of,
         "allows": logic.allows,
         "category_choices": [(c.code, c.label) for c in categories.CATEGORIES],
+        "object_category_choices": [(c.code, c.label) for c in categories.OBJECT_CATEGORIES],
+        "is_service": categories.is_service,
+        "is_ride": categories.is_ride,
+        "mode_label": lambda item: categories.mode_label(item.category, item.mode),
         "category_labels": {c.code: c.label for c in categories.CATEGORIES},
         "kinds": list(categories.KINDS.items()),
         "modes": list(categories.MODES.items()),
-        "mode_labels": categories.MODES,
+        "service_modes": list(categories.SERVICE_MODES.items()),
+        "service_places": [(code, label) for code, label in categories.PLACES.items()
+                           if code != "box"],
         "places": list(categories.PLACES.items()),
         "place_labels": categories.PLACES,
         "condition_labels": categories.CONDITIONS,
@@ -155,10 +161,12 @@ def index():
 @bodies.accepts("photos")
 def new():
     answering = logic.visible_request(request.args.get("answers"))
+    category = request.args.get("category", "")
     values = {"kind": request.args.get("kind", "offer"), "mode": "give", "place": "home",
-              "category": "", "condition": "", "answers": answering and answering.id}
+              "category": category if category in categories.BY_CODE else "",
+              "condition": "", "answers": answering and answering.id}
     if request.method == "POST":
-        values, errors = forms.read_item(request.form)
+        values, errors = forms.read_item(request.form, current_app.config["TIMEZONE"])
         answering = logic.visible_request(values["answers"])
         values["answers"] = answering and answering.id
         published = None if errors else publish(values, errors)
@@ -255,7 +263,7 @@ def render_show(item, errors=None, values=None, owner=None):
     config, now = current_app.config, current_app.extensions["box"].clock.now()
     answers = logic.answers_to(item) if item.kind == "request" else []
     reserver = reserved_here(item)
-    queue = lending.queue(item) if item.kind == "offer" and item.mode == "lend" else []
+    queue = lending.queue(item) if has_a_list(item) else []
     return render_template(
         "catalogue/show.html", item=item, owner=owns(item) if owner is None else owner,
         reserver=reserver,
@@ -266,7 +274,14 @@ def render_show(item, errors=None, values=None, owner=None):
         can_wait=lending.can_wait_for(item), answers=answers, errors=errors or {},
         changeable=actor().may_change(item),
         values=values or {}, overdue=lending.is_overdue(item, now, config["TIMEZONE"]),
-        limits={**forms.LIMITS, **lending.field_limits()})
+        limits={**forms.LIMITS, **lending.field_limits()},
+        seats_left=rides.seats_left(item, len(queue)), has_left=rides.has_left(item, now),
+        can_take_seat=rides.can_take_seat(item, now) and actor().may_change(item))
+
+
+def has_a_list(item):
+    """Does the object keep a list of people: who waits for a loan, who took a seat?"""
+    return item.kind == "offer" and (item.mode == "lend" or categories.is_ride(item.category))
 
 
 @bp.post("/items/<item_id>/reserve")
@@ -316,18 +331,25 @@ def cancel_reservation(item, _reserved):
     flash(_("Your reservation is cancelled: the object is free for someone else."), "success")
 
 
-@bp.post("/items/<item_id>/waiting")
-def join_waiting_list(item_id):
+def claim_a_place(item_id, join, done):
+    """Join an object's list (its waiting list, a ride's seats) with a name and how to be
+    reached: `join(item, values, actor)` makes the entry; this phone keeps its link."""
     item = get_item(item_id)
     values, errors = lending.read_waiting(request.form)
     if errors:
         return render_show(item, errors, request.form), 400
     limit_claims()
-    entry, token = lending.join(item, values, actor())
+    entry, token = join(item, values, actor())
     count_success("claim")
     phone.remember(entry.id, token)
-    flash(_("You are on the waiting list. The owner sees it and will contact you."), "success")
+    flash(_(done), "success")
     return redirect(url_for("catalogue.show", item_id=item.id))
+
+
+@bp.post("/items/<item_id>/waiting")
+def join_waiting_list(item_id):
+    return claim_a_place(item_id, lending.join, N_("You are on the waiting list. The owner "
+                                                   "sees it and will contact you."))
 
 
 @bp.post("/items/<item_id>/waiting/leave")
@@ -335,6 +357,20 @@ def join_waiting_list(item_id):
 def leave_waiting_list(item, entry):
     lending.leave(entry, actor())
     flash(_("You have left the waiting list."), "success")
+
+
+@bp.post("/items/<item_id>/seat")
+def take_seat(item_id):
+    return claim_a_place(item_id, rides.take_seat, N_(
+        "Your seat is taken. The driver sees your name; this phone can give the seat back "
+        "from the ride's page."))
+
+
+@bp.post("/items/<item_id>/seat/leave")
+@for_this_phone(lambda item: my_waiting_entry(lending.queue(item)))
+def leave_seat(item, entry):
+    lending.leave(entry, actor())
+    flash(_("You gave your seat back."), "success")
 
 
 @bp.post("/items/<item_id>/take")
@@ -371,11 +407,13 @@ def manage_url(item):
 
 def render_manage(item, values, errors, just_created=False, loan=None, status=200):
     config, now = current_app.config, current_app.extensions["box"].clock.now()
-    queue = lending.queue(item) if item.kind == "offer" and item.mode == "lend" else []
+    queue = lending.queue(item) if has_a_list(item) else []
+    if categories.is_ride(item.category) and item.ride_at is not None and "day" not in values:
+        values = {**values, **rides.form_values(item, config["TIMEZONE"])}
     return render_template(
         "catalogue/manage.html", item=item, just_created=just_created,
         manage_url=manage_url(item), values=values, errors=errors,
-        actions=logic.actions_for(item), queue=queue,
+        actions=logic.actions_for(item), queue=queue, has_left=rides.has_left(item, now),
         loan=loan or {"lent_to": item.reserved_by or (queue[0].pseudonym if queue else "")},
         overdue=lending.is_overdue(item, now, config["TIMEZONE"])), status
 
@@ -409,6 +447,13 @@ def owner_action(item_id, action):
         return edit(item)
     if action not in logic.OWNER_ACTIONS_ALL:
         abort(404)
+    if action == "confirm":
+        others = rules.typed_whole(request.form.get("others")) or 0
+        if others < 0:
+            abort(400)
+        rides.confirm(item, request.form.getlist("rode"), others, actor())
+        flash(_(DONE_MESSAGES[action]), "success")
+        return redirect(url_for("catalogue.manage", item_id=item.id))
     fields = {}
     if action == "lend":
         fields, errors = forms.read_loan(request.form)
@@ -423,6 +468,9 @@ def owner_action(item_id, action):
 
 
 DONE_MESSAGES = {
+    "confirm": N_("Thank you! The passengers who rode count in the village's figures."),
+    "render": N_("Thank you for your help! It counts in the village's figures, and the "
+                 "offer stays online for the next one."),
     "give": N_("Marked as given. Thank you for giving it a second life!"),
     "lend": N_("Marked as lent."),
     "return": N_("It is back and available again."),
@@ -434,7 +482,7 @@ DONE_MESSAGES = {
 
 
 def edit(item):
-    values, errors = forms.read_item(request.form)
+    values, errors = forms.read_item(request.form, current_app.config["TIMEZONE"])
     values.pop("answers", None)
     keep = request.form.getlist("keep")  # the photos left ticked; the form ticks them all
     if not errors:

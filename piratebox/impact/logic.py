@@ -4,10 +4,16 @@
 - purchases avoided: takers and borrowers who answered "yes" to "would you otherwise have
   bought it new?" (when they reserved it, or took it) — the answer, never an assumed
   share, counted once, with the exchange in which the object changed hands;
+- services rendered: help and skills (categories marked as services) count one exchange
+  each time their owner marks them rendered, with no mass and no CO2e (no published
+  factor for a service);
 - kilos kept in use: the typical mass of each object taken or given (a loan comes back);
 - CO2e avoided: for each purchase avoided, the manufacturing footprint of a new object of
   its category (piratebox/data/impact-factors.csv, each figure with its source). A
   category without a published figure counts zero: the total is a floor, not a guess.
+- rides: the rides that left with passengers, the passengers, the passenger-kilometres
+  and the CO2e of the car trips they did not make (piratebox/impact/rides.py), on their
+  own lines;
 - events counted: how many came to the events a mediator counted, and the kilos weighed
   at a free-zone day (piratebox/events/counts.py), on their own lines, never added to
   the estimated kilos.
@@ -25,6 +31,7 @@ from models import Event, Exchange, ExchangeTotal, Prepared, Tally, slot, this_b
 from piratebox import footfall, typography
 from piratebox.catalogue.categories import CHANGED_HANDS
 from piratebox.events import counts
+from piratebox.impact import rides
 from piratebox.timefmt import display_zone
 
 FACTORS_FILE = Path(__file__).parent.parent / "data" / "impact-factors.csv"
@@ -32,9 +39,11 @@ KEPT_IN_USE = ("taken", "given")
 WEEKS = 12
 # The figures, in the order a spreadsheet and the network's sums list them.
 CSV_COLUMNS = ("deposited", "offered", "requested", "exchanges", "taken", "given", "lent",
-               "returned", "fulfilled", "answered", "purchases_avoided", "kg_kept_in_use",
-               "kg_co2e_avoided", "tallied_deposited", "tallied_taken", "events_counted",
-               "attendance", "kg_weighed_brought", "kg_weighed_taken")
+               "returned", "fulfilled", "rendered", "answered", "purchases_avoided",
+               "kg_kept_in_use", "kg_co2e_avoided", "tallied_deposited", "tallied_taken",
+               "events_counted", "attendance", "kg_weighed_brought", "kg_weighed_taken",
+               "rides", "ride_passengers", "km_shared", "kg_co2e_rides", "rides_km_estimated",
+               "rides_km_unknown")
 
 
 @lru_cache(maxsize=4)
@@ -67,6 +76,7 @@ class Figures:
     lent: int = 0
     returned: int = 0
     fulfilled: int = 0
+    rendered: int = 0  # services rendered (help, repairs, lessons): exchanges without mass
     answered: int = 0  # takers who answered the question
     purchases_avoided: int = 0
     kg_kept_in_use: float = 0.0
@@ -77,6 +87,12 @@ class Figures:
     attendance: int = 0
     kg_weighed_brought: float = 0.0  # weighed at free-zone days: never mixed with estimates
     kg_weighed_taken: float = 0.0
+    rides: int = 0  # rides that left with passengers (piratebox/impact/rides.py)
+    ride_passengers: int = 0
+    km_shared: float = 0.0  # passenger-kilometres
+    kg_co2e_rides: float = 0.0  # never added to kg_co2e_avoided: another method
+    rides_km_estimated: int = 0  # of the rides, those whose distance comes from the communes
+    rides_km_unknown: int = 0  # ... and those with no distance at all
     weeks: list = field(default_factory=list)  # [(monday as date, exchanges that week)]
     by_category: dict = field(default_factory=dict)  # code -> exchanges
 
@@ -100,7 +116,7 @@ def week_start(timestamp, zone):
 
 
 COUNTED_ACTIONS = ("deposited", "offered", "requested", "taken", "given", "lent", "returned",
-                   "fulfilled")
+                   "fulfilled", "rendered")
 
 
 def compute(events, now, factors, zone_name="Europe/Paris", tallies=()):
@@ -231,6 +247,21 @@ def with_event_counts(figures, counted):
     return figures
 
 
+def ride_factor():
+    """kg CO2e of one car-kilometre (impact-factors.csv, row "rides")."""
+    return float(load_factors()["rides"]["kg_co2e_per_object"])
+
+
+def with_rides(figures, ride_figures):
+    """`figures` with one box's rides (a rides.RideFigures, or None)."""
+    if ride_figures:
+        figures.rides, figures.ride_passengers = ride_figures.rides, ride_figures.passengers
+        figures.km_shared, figures.kg_co2e_rides = ride_figures.km_shared, ride_figures.kg_co2e
+        figures.rides_km_estimated = ride_figures.km_estimated
+        figures.rides_km_unknown = ride_figures.km_unknown
+    return figures
+
+
 @dataclass(frozen=True)
 class Window:
     """A span of time the figures are limited to (a quarter's report): exchanges and
@@ -294,6 +325,8 @@ def figures_now(now, zone_name, window=None):
     figures = from_totals(totals, exchanges_per_week(now, zone_name), now, load_factors(),
                           zone_name, tallies=begun_tallies(now, zone_name, window))
     mine = events_counted(now, window, Event.origin == this_box())
+    here = this_box().scalar()
+    with_rides(figures, rides.per_origin(now, ride_factor(), window, origin=here).get(here))
     return with_event_counts(figures, next(iter(mine.values()), None))
 
 
@@ -327,11 +360,12 @@ def network_figures(now, zone_name, window=None):
         tallies.setdefault(tally.origin, []).append(tally)
     totals = totals_within(window) if window else totals_by_origin()
     counted = events_counted(now, window)
+    shared = rides.per_origin(now, ride_factor(), window)
     by_origin = {
-        origin: with_event_counts(
+        origin: with_rides(with_event_counts(
             from_totals(totals.get(origin, []), None, now, factors, zone_name,
-                        tallies=tallies.get(origin, ())), counted.get(origin))
-        for origin in set(totals) | set(tallies) | set(counted)}
+                        tallies=tallies.get(origin, ())), counted.get(origin)), shared.get(origin))
+        for origin in set(totals) | set(tallies) | set(counted) | set(shared)}
     empty = Figures()
     boxes, communes = [], {}
     for box_id, peer in sorted(peers.items(), key=lambda pair: pair[1].name.casefold()):
@@ -355,7 +389,7 @@ def network_figures(now, zone_name, window=None):
 # The one rounding rule of the figures, wherever they are shown (the impact page, the
 # command line, the CSV): kilos to a tenth, everything else counted whole.
 DECIMALS = {"kg_kept_in_use": 1, "kg_co2e_avoided": 1, "kg_weighed_brought": 1,
-            "kg_weighed_taken": 1}
+            "kg_weighed_taken": 1, "km_shared": 1, "kg_co2e_rides": 1}
 
 
 def figure_text(figures, name, lang, grouping=True):

@@ -31,9 +31,10 @@ NOT_STARTED = N_("The quarter {quarter} has not started yet (today is {today}): 
 GREEN, GREY, LIGHT = "#1f6f50", "#55605a", "#e4ece7"
 
 SUMMARY = ("exchanges", "purchases_avoided", "kg_kept_in_use", "kg_co2e_avoided", "deposited",
-           "offered", "lent", "returned", "fulfilled", "requested", "tallied_deposited",
-           "tallied_taken", "events_counted", "attendance", "kg_weighed_brought",
-           "kg_weighed_taken")
+           "offered", "lent", "returned", "fulfilled", "rendered", "requested",
+           "tallied_deposited", "tallied_taken", "events_counted", "attendance",
+           "kg_weighed_brought", "kg_weighed_taken", "rides", "ride_passengers", "km_shared",
+           "kg_co2e_rides")
 LIMITS = (
     N_("The figures count what the villagers record on the box and what the mediator counts "
        "in the café's box each week: what changes hands any other way is not counted."),
@@ -281,7 +282,7 @@ def render(report, translator, lang, box_name, made_at, zone_name):
     flow.table([gettext("Figure"), gettext("Quarter")],
                [[gettext(FIGURE_LABELS[name]), impact.figure_text(figures, name, lang)]
                 for name in SUMMARY], [flow.width - 120, 120])
-    flow.columns_chart(gettext("Objects that changed hands, per month"),
+    flow.columns_chart(gettext("Exchanges, per month"),
                        [(typography.MONTHS[typography.language_of(lang)][day.month - 1],
                          month.exchanges) for day, month in report.months], lang)
     categories = sorted(((gettext(BY_CODE[code].label) if code in BY_CODE else code, count)

@@ -32,12 +32,13 @@ FIGURE_LABELS = {
     "deposited": N_("Deposited in the box"),
     "offered": N_("Offered from home"),
     "requested": N_("Requests"),
-    "exchanges": N_("Objects that changed hands"),
+    "exchanges": N_("Exchanges (objects and services)"),
     "taken": N_("Taken from the box"),
     "given": N_("Given away"),
     "lent": N_("Lent out"),
     "returned": N_("Returned"),
     "fulfilled": N_("Requests found"),
+    "rendered": N_("Services rendered"),
     "answered": N_("Takers who answered the question"),
     "purchases_avoided": N_("Purchases avoided"),
     "kg_kept_in_use": N_("Kilos kept in use"),
@@ -48,6 +49,12 @@ FIGURE_LABELS = {
     "attendance": N_("People who came to them"),
     "kg_weighed_brought": N_("Kilos brought to free-zone days (weighed)"),
     "kg_weighed_taken": N_("Kilos taken at free-zone days (weighed)"),
+    "rides": N_("Rides shared"),
+    "ride_passengers": N_("Passengers of the rides"),
+    "km_shared": N_("Kilometres shared (per passenger)"),
+    "kg_co2e_rides": N_("kg CO₂e avoided by rides"),
+    "rides_km_estimated": N_("Rides whose distance is estimated from the communes"),
+    "rides_km_unknown": N_("Rides without a distance"),
 }
 
 
@@ -70,7 +77,17 @@ METHOD = (
     N_("An object counts once, when someone takes it or receives it: never twice."),
     N_("A purchase is avoided only when the taker answered “yes” to “Would you otherwise "
        "have bought it new?”. No share is assumed."),
+    N_("A service (help, a repair, a lesson) counts one exchange each time its owner marks "
+       "it rendered, at most once a day: no kilos, and no CO₂e, for want of a published "
+       "figure per service."),
     N_("Kilos kept in use: the typical mass of each object taken or given."),
+    N_("Rides: a ride counts once it has left, with the passengers its driver confirmed (or, "
+       "until then, the seats taken on the box). Kilometres shared: each passenger times the "
+       "ride's distance, given by the driver or, between two known communes, the straight "
+       "line lengthened by a third for the roads (the project's own assumption). CO₂e "
+       "avoided by rides: those kilometres times the footprint of a car-kilometre, as if "
+       "each passenger had driven alone; a passenger who would not have travelled at all, or "
+       "a detour to fetch one, makes it less. Never added to the CO₂e of objects."),
     N_("Weighed kilos: what the scales showed at the door of a free-zone day, brought and "
        "taken. They are facts, not estimates, so they are shown apart and never added to the "
        "kilos kept in use."),

@@ -23,7 +23,7 @@ from piratebox.admin import village_box_only
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
 from piratebox.i18n import Translator
-from piratebox.impact import charts, quarter_report, report, weekly_photo
+from piratebox.impact import charts, quarter_report, report, rides, weekly_photo
 from piratebox.impact import logic as impact
 from piratebox.impact import tally as tallies
 from piratebox.phone import admin_required
@@ -73,7 +73,7 @@ def render_index():
     # The charts are SVG drawn by impact/charts.py, which escapes every label it writes.
     return render_template(
         "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
-        method=report.METHOD,
+        method=report.METHOD, road_factor=rides.ROAD_FACTOR,
         network=network, network_columns=report.NETWORK_COLUMNS,
         weighed_note=report.WEIGHED_NOTE,
         figure=lambda figures, name: impact.figure_text(figures, name, lang),
