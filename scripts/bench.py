@@ -7,13 +7,13 @@
 
 For each URL: requests per second and latency (p50, p95) for the box and for the
 baseline, and the ratio ("warm": the page as most visitors get it, a phone back with the
-cookie its first visit gave it; --first-visit: every request without a cookie). Then "after a write":
-one phone writes to what the page shows (a new object, a word on the board, a file, an
-event) and asks for the page at once, which must be rendered again; the ratio is the
-baseline's time for its page to that. Then the RSS of both servers after the load and
-their cold start (process start to first answered request). Times are not assertions:
-the ratio against a baseline measured on the same machine in the same run is what to
-compare. Feature issues add their URLs to SCENARIOS and their seeding to seed().
+cookie its first visit gave it; --first-visit: every request without a cookie). Then
+"after a write": one phone writes to what the page shows (a new object, a word on the
+board, a file, an event) and asks for the page at once, which must be rendered again; the
+ratio is the baseline's time for its page to that. Then the RSS of both servers after the
+load and their cold start (process start to first answered request). Times are not
+assertions: the ratio against a baseline measured on the same machine in the same run is
+what to compare. Feature issues add their URLs to SCENARIOS and their seeding to seed().
 """
 
 import argparse
