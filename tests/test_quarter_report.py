@@ -180,3 +180,22 @@ def test_any_french_text_reads_back_as_written(tmp_path_factory, words):
 
     read = "".join(PdfReader(path).pages[0].extract_text().split())
     assert read == "".join(sentence.split())
+
+
+def test_the_report_counts_the_events_of_its_quarter_only(app, admin, tmp_path):
+    from tests.test_event_counts import count, publish
+
+    this_quarter = publish(admin, app, "Zone de gratuité d’automne", "free_zone", days=3)
+    count(admin, this_quarter, attendance="85", kg_brought="300", kg_taken="250")
+    earlier = publish(admin, app, "Zone de gratuité d’été", "free_zone", days=120)
+    count(admin, earlier, attendance="40", kg_brought="999", kg_taken="999")
+    now = app.extensions["box"].clock.now()
+    quarter = Quarter.containing(datetime.fromtimestamp(now, UTC).date())
+    out = tmp_path / "rapport.pdf"
+    out.write_bytes(admin.get(f"/admin/report.pdf?quarter={quarter}").data)
+    check_file(out)
+    text = text_of(out)
+    assert "Personnes venues 85" in text, text
+    assert "Kilos apportés aux zones de gratuité (pesés) 300" in text
+    assert "Kilos emportés des zones de gratuité (pesés) 250" in text
+    assert "999" not in text

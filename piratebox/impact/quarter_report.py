@@ -28,13 +28,15 @@ GREEN, GREY, LIGHT = "#1f6f50", "#55605a", "#e4ece7"
 
 SUMMARY = ("exchanges", "purchases_avoided", "kg_kept_in_use", "kg_co2e_avoided", "deposited",
            "offered", "lent", "returned", "fulfilled", "requested", "tallied_deposited",
-           "tallied_taken")
+           "tallied_taken", "events_counted", "attendance", "kg_weighed_brought",
+           "kg_weighed_taken")
 LIMITS = (
     N_("The figures count what the villagers record on the box and what the mediator counts "
        "in the café's box each week: what changes hands any other way is not counted."),
     N_("Fetching an object by car can cancel the gain; money saved may be spent on "
        "something else (rebound effect)."),
-    N_("Kilos are typical masses per category, not weighings."),
+    N_("The kilos kept in use are typical masses per category, not weighings; only the "
+       "free-zone days' kilos are weighed."),
     N_("Footfall counts phones, not people: a visitor without a phone, or with its wifi "
        "off, is not counted, and a restart of the box counts a phone seen before it once "
        "more that day."),
