@@ -185,14 +185,7 @@ class Gate:
     def session(self, cookie_header):
         app = self.app
         value = parse_cookie(cookie_header or "").get(app.config["SESSION_COOKIE_NAME"])
-        serializer = app.session_interface.get_signing_serializer(app)
-        if not value or serializer is None:
-            return {}
-        try:
-            return serializer.loads(value, max_age=int(
-                app.permanent_session_lifetime.total_seconds()))
-        except Exception:  # noqa: BLE001 - a cookie that does not verify is no session
-            return {}
+        return app.session_interface.read(app, value)
 
     def room(self):
         """Bytes a request body may still take on the data disk, above the reserve."""

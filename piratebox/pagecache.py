@@ -42,6 +42,8 @@ from piratebox import phone, portal, security
 # visitor's token or messages where they do not belong.
 CSRF_PLACEHOLDER = f"\x00csrf-{secrets.token_hex(16)}\x00"
 FLASH_PLACEHOLDER = f"\x00flashes-{secrets.token_hex(16)}\x00"
+CSRF_BYTES, FLASH_BYTES = CSRF_PLACEHOLDER.encode(), FLASH_PLACEHOLDER.encode()
+PERSONAL_PARTS = (CSRF_BYTES, FLASH_BYTES)
 MAX_PAGES = 200  # about 2 MB of HTML at most
 MAX_ROWS = 1000  # about 500 KB
 RENDER_WAIT_SECONDS = 60  # then render it yourself: never wait forever on a stuck thread
@@ -58,7 +60,15 @@ CHANGED_BY = {
     "stats": ("stats",),  # the mediator's weekly tally
 }
 
-Page = namedtuple("Page", "text digest stamp sections")
+# A page as it is sent: its UTF-8 bytes (encoded once, not at every request) and which
+# personal parts it has a placeholder for.
+Page = namedtuple("Page", "body digest stamp sections personal")
+
+
+def kept_page(text, stamp, sections):
+    body = text.encode("utf-8")
+    return Page(body, digest(body), stamp, frozenset(sections),
+                frozenset(part for part in PERSONAL_PARTS if part in body))
 
 
 def sections_changed_by(blueprint):
@@ -100,11 +110,9 @@ class PageCache:
             # Rendered by another request: look again when it is done (it may have
             # failed, or a write may have come in meanwhile; then render it here).
             if not pending.wait(RENDER_WAIT_SECONDS):
-                text = render()
-                return Page(text, digest(text), stamp, frozenset(sections))
+                return kept_page(render(), stamp, sections)
         try:
-            text = render()
-            page = Page(text, digest(text), stamp, frozenset(sections))
+            page = kept_page(render(), stamp, sections)
             with self._lock:
                 self._pages[key] = page
                 while len(self._pages) > MAX_PAGES:
@@ -134,7 +142,8 @@ class PageCache:
 
 
 def digest(text):
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 def is_mediator():
@@ -182,14 +191,14 @@ def render(render_page, sections, variant="", mimetype="text/html"):
     context = (g.lang, portal.in_mini_browser(), phone.public_base())
     page = cache.page((request.full_path, *context, variant), sections, bucket,
                       lambda: render_for_cache(render_page, (*context, bucket)))
-    text, personal = personalize(page.text)
+    body, personal = personalize(page)
     etag = page.digest + ("-" + digest("\n".join(personal)) if personal else "")
     # always asked again (no-cache): a 304 is cheap. Headers given whole, parsed by no one.
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache",
                "Vary": "Cookie, Accept-Language"}
     if request.headers.get("If-None-Match") and etag in request.if_none_match:
         return current_app.response_class(status=304, headers=headers)
-    return current_app.response_class(text, mimetype=mimetype, headers=headers)
+    return current_app.response_class(body, mimetype=mimetype, headers=headers)
 
 
 def render_json(make_body, sections, variant=""):
@@ -206,16 +215,16 @@ def render_for_cache(render_page, context):
         g.rendering_for_cache = False
 
 
-def personalize(text):
-    """The page with this visitor's own parts filled in, and those parts."""
-    personal = []
-    if CSRF_PLACEHOLDER in text:
+def personalize(page):
+    """The page's body with this visitor's own parts filled in, and those parts."""
+    body, personal = page.body, []
+    if CSRF_BYTES in page.personal:
         token = security.csrf_token()
-        text = text.replace(CSRF_PLACEHOLDER, token)
+        body = body.replace(CSRF_BYTES, token.encode("utf-8"))
         personal.append(token)
-    if FLASH_PLACEHOLDER in text:
+    if FLASH_BYTES in page.personal:
         shown = session.get("_flashes") and str(flashes())
-        text = text.replace(FLASH_PLACEHOLDER, shown or "")
+        body = body.replace(FLASH_BYTES, shown.encode("utf-8") if shown else b"")
         if shown:
             personal.append(shown)
-    return text, personal
+    return body, personal

@@ -6,13 +6,14 @@
     .venv/bin/python scripts/bench.py --village       # many phones on a mix of pages and posts
 
 For each URL: requests per second and latency (p50, p95) for the box and for the
-baseline, and the ratio ("warm": the page as most visitors get it). Then "after a write":
-one phone writes to what the page shows (a new object, a word on the board, a file, an
-event) and asks for the page at once, which must be rendered again; the ratio is the
-baseline's time for its page to that. Then the RSS of both servers after the load and
-their cold start (process start to first answered request). Times are not assertions:
-the ratio against a baseline measured on the same machine in the same run is what to
-compare. Feature issues add their URLs to SCENARIOS and their seeding to seed().
+baseline, and the ratio ("warm": the page as most visitors get it, a phone back with the
+cookie its first visit gave it; --first-visit: every request without a cookie). Then
+"after a write": one phone writes to what the page shows (a new object, a word on the
+board, a file, an event) and asks for the page at once, which must be rendered again; the
+ratio is the baseline's time for its page to that. Then the RSS of both servers after the
+load and their cold start (process start to first answered request). Times are not
+assertions: the ratio against a baseline measured on the same machine in the same run is
+what to compare. Feature issues add their URLs to SCENARIOS and their seeding to seed().
 """
 
 import argparse
@@ -202,11 +203,11 @@ end
 """
 
 
-def load_wrk(script, port, path, seconds, concurrency):
+def load_wrk(script, port, path, seconds, concurrency, cookie=""):
     """wrk, a load generator in C: on two cores it leaves the server most of the CPU."""
     output = subprocess.run(
         ["wrk", f"-t{min(2, concurrency)}", f"-c{concurrency}", f"-d{seconds}s", "-s", script,
-         f"http://127.0.0.1:{port}{path}"],
+         *(["-H", f"Cookie: {cookie}"] if cookie else []), f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True,
     ).stdout
     requests, duration_us, errors, p50, p95 = re.search(
@@ -228,6 +229,17 @@ def single_client_median(port, path, count=200):
     return statistics.median(times) * 1000
 
 
+def returning_phone_cookie(port, path):
+    """The cookie a phone holds after its first visit to `path` (its CSRF token in it):
+    what it sends with every later request."""
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    connection.request("GET", path, headers={"Host": "127.0.0.1"})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return (response.getheader("Set-Cookie") or "").split(";", 1)[0]
+
+
 def page_size(port, path):
     connection = http.client.HTTPConnection("127.0.0.1", port)
     connection.request("GET", path, headers={"Host": "127.0.0.1"})
@@ -246,6 +258,9 @@ def main():
     parser.add_argument("--photos", type=int, default=SEED_PHOTOS)
     parser.add_argument("--loader", choices=("wrk", "python"),
                         default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--first-visit", action="store_true",
+                        help="wrk sends no cookie: every request is a phone's first visit "
+                             "(by default, a phone back with the cookie it was given)")
     parser.add_argument("--village", action="store_true",
                         help="instead: many phones at once on a mix of pages and uploads")
     parser.add_argument("--phones", type=int, default=100, help="with --village")
@@ -287,8 +302,11 @@ def main():
                     box_path = box_path.format(**names)
                     print(f"load {label} ...", file=sys.stderr)
                     if options.loader == "wrk":
+                        cookie = ("" if options.first_visit
+                                  else returning_phone_cookie(box_port, box_path))
                         measured_base, measured_box = (
-                            load_wrk(script, port, path, options.seconds, options.concurrency)
+                            load_wrk(script, port, path, options.seconds, options.concurrency,
+                                     cookie)
                             for port, path in ((base_port, base_path), (box_port, box_path)))
                     else:
                         measured_base, measured_box = (
@@ -412,7 +430,8 @@ def village_report(options, results):
 
 def report(options, rows, box_rss, base_rss, box_cold, base_cold):
     print(f"\nloader {options.loader}, {options.concurrency} connections, "
-          f"{options.threads} server threads, {os.cpu_count()} CPUs\n")
+          f"{options.threads} server threads, {os.cpu_count()} CPUs, "
+          f"{'first visits' if options.first_visit else 'phones back with their cookie'}\n")
     print("| URL | box req/s | baseline req/s | warm ratio | box p50 ms | box p95 ms "
           "| baseline p50 ms | box alone p50 ms | after a write ms | baseline alone ms "
           "| after-a-write ratio | errors |")

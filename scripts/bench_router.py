@@ -36,7 +36,15 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import NO_RATE_LIMITS, SCENARIOS, WRK_REPORT, fill, load_wrk, seed  # noqa: E402
+from bench import (  # noqa: E402
+    NO_RATE_LIMITS,
+    SCENARIOS,
+    WRK_REPORT,
+    fill,
+    load_wrk,
+    returning_phone_cookie,
+    seed,
+)
 from village_load import after_a_write, alone, run  # noqa: E402
 
 
@@ -119,12 +127,15 @@ def first_visits(box_url, names):
 
 def interleaved(script, box, base, options, connections):
     """wrk on the box and the baseline in turns, --slices times each: an emulated machine's
-    speed drifts with its host's load, and each side gets the same share of it."""
+    speed drifts with its host's load, and each side gets the same share of it. Each
+    request carries the cookie a phone got at its first visit, as in scripts/bench.py."""
+    cookie = returning_phone_cookie(port_of(box[0]), box[1])
     totals = {}
     for _ in range(options.slices):
         for which, (url, path) in (("base", base), ("box", box)):
             measured = load_wrk(script, port_of(url), path,
-                                max(1, options.seconds // options.slices), connections)
+                                max(1, options.seconds // options.slices), connections,
+                                cookie)
             total = totals.setdefault(which, {"count": 0, "seconds": 0.0, "p50": []})
             total["count"] += measured["count"]
             total["seconds"] += measured["count"] / measured["rps"] if measured["rps"] else 0

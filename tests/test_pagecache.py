@@ -207,7 +207,7 @@ def test_a_page_asked_for_by_many_at_once_is_rendered_once():
     for thread in threads:
         thread.join(10)
     assert len(renders) == 1 and len(pages) == 8
-    assert {page.text for page in pages} == {"<p>la page</p>"}
+    assert {page.body for page in pages} == {b"<p>la page</p>"}
 
 
 def test_a_write_during_a_rendering_is_never_hidden_by_it():
@@ -217,8 +217,8 @@ def test_a_write_during_a_rendering_is_never_hidden_by_it():
         cache.changed(("board",))  # a post lands while this page is being rendered
         return "before the post"
 
-    assert cache.page("/", ("board",), 0, render_then_write).text == "before the post"
-    assert cache.page("/", ("board",), 0, lambda: "after the post").text == "after the post"
+    assert cache.page("/", ("board",), 0, render_then_write).body == b"before the post"
+    assert cache.page("/", ("board",), 0, lambda: "after the post").body == b"after the post"
 
 
 def test_a_failed_rendering_lets_the_next_request_render():
@@ -229,7 +229,7 @@ def test_a_failed_rendering_lets_the_next_request_render():
 
     with pytest.raises(LookupError):
         cache.page("/x", ("catalogue",), 0, broken)
-    assert cache.page("/x", ("catalogue",), 0, lambda: "back").text == "back"
+    assert cache.page("/x", ("catalogue",), 0, lambda: "back").body == b"back"
 
 
 def test_a_list_shown_again_renders_only_the_rows_that_changed(client, app):

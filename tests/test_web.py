@@ -180,3 +180,43 @@ def test_an_error_a_phone_repeats_is_logged_once_a_minute_with_its_count(app, ca
     with caplog.at_level("ERROR", logger="piratebox"):
         client.get("/boom")
     assert "29 more like it" in caplog.records[-1].getMessage()
+
+
+def signed_session(app, data):
+    return app.session_interface.get_signing_serializer(app).dumps(data)
+
+
+def test_a_session_cookie_read_again_from_memory_is_the_phones_own_copy(app):
+    cookie = signed_session(app, {"owned": {"7": "token"}, "seen": 1})
+    sessions = app.session_interface
+    first = sessions.read(app, cookie)
+    first["owned"]["8"] = "another"
+    assert sessions.read(app, cookie) == {"owned": {"7": "token"}, "seen": 1}
+
+
+def test_a_session_cookie_kept_in_memory_expires_as_a_signed_one_does(app, monkeypatch):
+    import time
+    from datetime import timedelta
+
+    app.permanent_session_lifetime = timedelta(days=1)
+    cookie = signed_session(app, {"seen": 1})
+    assert app.session_interface.read(app, cookie) == {"seen": 1}
+    later = time.time() + 2 * 24 * 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert app.session_interface.read(app, cookie) == {}
+
+
+def test_a_session_cookie_changed_by_a_single_character_is_no_session(app):
+    phone = app.test_client()
+    page = phone.get("/board/")
+    cookie = page.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    token = app.session_interface.read(app, cookie)["csrf_token"]
+    assert token in page.get_data(as_text=True)
+    payload, rest = cookie.split(".", 1)
+    forged = payload[:-1] + ("A" if payload[-1] != "A" else "B") + "." + rest
+    assert app.session_interface.read(app, forged) == {}
+    stranger = app.test_client(use_cookies=False)
+    form = {"csrf_token": token, "text": "Bonjour", "author": "Jeanne"}
+    refused = stranger.post("/board/", data=form, headers={"Cookie": f"cocote={forged}"})
+    accepted = stranger.post("/board/", data=form, headers={"Cookie": f"cocote={cookie}"})
+    assert refused.status_code == 403 and accepted.status_code == 302

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""What one request costs inside the process: the box's app and the bare Flask baseline
+called through WSGI in turns, no server, no network, no other thread.
+
+    .venv/bin/python scripts/bench_request.py
+    .venv/bin/python scripts/bench_request.py --items 2000 --profile board
+
+For each public page, kept in memory and asked for by a phone back with the cookie its
+first visit gave it: microseconds a request for the box and for the baseline, and their
+ratio. Each is its fastest of --repeat rounds taken in turns (as timeit does): the round
+the host's other work disturbed least. This is the request's lifecycle that scripts/bench.py
+measures through waitress, without the server's and the load generator's share, and with
+little of the host's load in it. --profile LABEL prints where that page's time goes
+(cProfile), to find what to cut.
+"""
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import SCENARIOS, seed  # noqa: E402
+from bench_baseline import create_app as create_baseline  # noqa: E402
+
+PHONE = {"Host": "127.0.0.1:8080", "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.8",
+         "User-Agent": "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 (KHTML, like "
+                       "Gecko) Chrome/120.0 Mobile Safari/537.36"}
+
+
+def environ_for(path, cookie=""):
+    from werkzeug.test import EnvironBuilder
+
+    path, _, query = path.partition("?")
+    headers = {**PHONE, **({"Cookie": cookie} if cookie else {})}
+    return EnvironBuilder(path=path, query_string=query, headers=headers,
+                          environ_base={"REMOTE_ADDR": "10.3.0.7"}).get_environ()
+
+
+def caller(app, environ):
+    """One request, as a server would make it; fails loudly on anything but a 200."""
+    def start_response(status, headers, exc_info=None):
+        if not status.startswith("200"):
+            raise RuntimeError(f"{environ['PATH_INFO']}: {status}")
+
+    def call():
+        for _chunk in app(dict(environ), start_response):
+            pass
+
+    return call
+
+
+def returning_cookie(app, path):
+    """The session cookie a phone's first visit to `path` gave it."""
+    response = app.test_client().get(path, headers=PHONE)
+    return (response.headers.get("Set-Cookie") or "").split(";", 1)[0]
+
+
+def per_request_us(call, count):
+    started = time.perf_counter()
+    for _ in range(count):
+        call()
+    return (time.perf_counter() - started) / count * 1e6
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=500)
+    parser.add_argument("--photos", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=200, help="per round and page")
+    parser.add_argument("--repeat", type=int, default=20, help="rounds, box and baseline in turns")
+    parser.add_argument("--profile", metavar="LABEL", help="print where this page's time goes")
+    options = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        data_dir = Path(scratch) / "data"
+        print(f"seeding {options.items} items ...", file=sys.stderr)
+        names = seed(data_dir, options.items, min(options.photos, options.items))
+        from app import create_app
+
+        box = create_app({"DATA_DIR": str(data_dir)})
+        page_bytes = len(box.test_client().get("/", headers=PHONE).data)
+        baseline = create_baseline(page_bytes)
+        base_call = caller(baseline, environ_for("/"))
+        rows = []
+        for label, path, _section, _base in SCENARIOS:
+            path = path.format(**names)
+            box_call = caller(box, environ_for(path, returning_cookie(box, path)))
+            box_call(), base_call()  # rendered once, kept
+            if options.profile == label:
+                profile(box_call, options.requests)
+            rounds = [(per_request_us(box_call, options.requests),
+                       per_request_us(base_call, options.requests))
+                      for _ in range(options.repeat)]
+            box_us = min(box for box, _base in rounds)
+            base_us = min(base for _box, base in rounds)
+            rows.append((label, box_us, base_us))
+
+    print(f"\nin-process, the fastest of {options.repeat} rounds of {options.requests} "
+          f"requests a page, a phone back with its cookie, pages kept in memory\n")
+    print("| URL | box µs/request | baseline µs/request | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for label, box_us, base_us in rows:
+        print(f"| {label} | {box_us:.0f} | {base_us:.0f} | {base_us / box_us:.2f} |")
+
+
+def profile(call, count):
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [call() for _ in range(count)])
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+    print(out.getvalue(), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
