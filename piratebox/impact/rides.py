@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from models import Initiative, Item, WaitingEntry, fold
+from models import Initiative, Item, WaitingEntry
 from piratebox.catalogue.categories import RIDES
 from piratebox.initiatives import communes
 
@@ -46,8 +46,9 @@ def great_circle_km(first, second):
 
 def estimated_km(start, end, known):
     """The road distance between two places when both are communes `known` names
-    (communes.known(): {folded name: (name, latitude, longitude)}), else None."""
-    ends = [known.get(fold(name)) for name in (start, end)]
+    (communes.known(): {communes.key(name): (name, latitude, longitude)}), else None: "St
+    Just en Chevalet" is the table's Saint-Just-en-Chevalet as the map's list takes it."""
+    ends = [known.get(communes.key(name)) for name in (start, end)]
     if None in ends:
         return None
     return great_circle_km(ends[0][1:], ends[1][1:]) * ROAD_FACTOR
