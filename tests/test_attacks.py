@@ -862,7 +862,9 @@ def test_answers_never_fill_the_disk_through_the_servers_buffers(tmp_path, say):
     say("villager", pages_ok=statuses.count(200), latency=latency(seconds),
         upload=uploaded.status)
     assert statuses == [200] * 8 and uploaded.status == 303
-    assert used < 4 * MB and rss_during - rss_before < 16 * 1024
+    # 32 answers of nearly 16 MB each: buffered, they would take 500 MB; what the server
+    # grows by otherwise (threads busy, pages rendered) reached 23 MB on a loaded machine
+    assert used < 4 * MB and rss_during - rss_before < 40 * 1024
     assert response.status == 206 and body == whole[1000:3000000]
     assert response.headers["Content-Range"] == f"bytes 1000-2999999/{20 * MB}"
 
