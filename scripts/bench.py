@@ -71,7 +71,7 @@ def seed(data_dir, items=SEED_ITEMS, with_photos=SEED_PHOTOS):
     from piratebox.blobs import BlobStore
     from piratebox.box import Actor, identity
     from piratebox.catalogue import logic
-    from piratebox.catalogue.categories import CATEGORIES
+    from piratebox.catalogue.categories import OBJECT_CATEGORIES
     from piratebox.database import open_existing
     from piratebox.storage import DataDir
 
@@ -90,7 +90,7 @@ def seed(data_dir, items=SEED_ITEMS, with_photos=SEED_PHOTOS):
                 "kind": rng.choice(("offer",) * 4 + ("request",)),
                 "mode": rng.choice(("give", "lend", "swap")), "title": title,
                 "description": " ".join(rng.choices(WORDS, k=12)),
-                "category": rng.choice(CATEGORIES).code, "condition": "good",
+                "category": rng.choice(OBJECT_CATEGORIES).code, "condition": "good",
                 "place": rng.choice(("box", "home", "elsewhere")), "place_detail": "",
                 "pseudonym": "", "contact": "", "network": False, "answers": None,
             }, photo, actor)
@@ -102,7 +102,7 @@ def seed(data_dir, items=SEED_ITEMS, with_photos=SEED_PHOTOS):
         logic.expire_due(actor)
         wanted, _token = logic.create({
             "kind": "request", "mode": "give", "title": "Une poussette", "description": "",
-            "category": rng.choice(CATEGORIES).code, "condition": "", "place": "home",
+            "category": rng.choice(OBJECT_CATEGORIES).code, "condition": "", "place": "home",
             "place_detail": "", "pseudonym": "", "contact": "", "network": False,
             "answers": None}, [], actor)
         for number in range(5):

@@ -99,7 +99,7 @@ def make_hub(data_dir, boxes, database_url=None):
 def write_bundles(folder, hub_id, enrolments, items, seed=7):
     """One real signed bundle per box, as its first sync would write it."""
     from models import new_id
-    from piratebox.catalogue.categories import CATEGORIES
+    from piratebox.catalogue.categories import OBJECT_CATEGORIES
     from piratebox.sync import bundle
 
     rng = random.Random(seed)  # noqa: S311 - sample data
@@ -110,7 +110,7 @@ def write_bundles(folder, hub_id, enrolments, items, seed=7):
         lines = []
         for number in range(items):
             item_id, event_id = new_id(), new_id()
-            category = rng.choice(CATEGORIES).code
+            category = rng.choice(OBJECT_CATEGORIES).code
             created = now - rng.random() * 300 * 86400
             common = {"origin": box_id, "deleted": False, "created_at": created,
                       "updated_at": created}

@@ -41,7 +41,7 @@ def seed(folder, objects, share):
     """This box's objects, and as many from other villages: offered, or history."""
     from models import Counter, Item, db, new_id
     from piratebox import box
-    from piratebox.catalogue.categories import CATEGORIES
+    from piratebox.catalogue.categories import OBJECT_CATEGORIES
 
     rng = random.Random(19)  # noqa: S311 - repeatable sample data
     box.create(folder, role="box", name="Bench", now=time.time())
@@ -61,7 +61,7 @@ def seed(folder, objects, share):
                         version=number + 1, seq=number + 1 if own else 0,
                         created_at=1.7e9 + number * 60, updated_at=1.7e9 + number * 60,
                         kind="offer", mode="give", title=title, category=rng.choice(
-                            CATEGORIES).code, place="home", network=offered or given,
+                            OBJECT_CATEGORIES).code, place="home", network=offered or given,
                         status="given" if given else "available")
             item.refresh_search_text()
             rows.append(item.__data__)

@@ -86,7 +86,8 @@ def post_objects(data_dir, count, rng):
             logic.create({
                 "kind": "offer", "mode": rng.choice(sorted(categories.MODES)),
                 "place": rng.choice(sorted(categories.PLACES)), "title": f"Objet {number}",
-                "category": rng.choice(categories.CATEGORIES).code, "description": "Bon état",
+                "category": rng.choice(categories.OBJECT_CATEGORIES).code,
+                "description": "Bon état",
                 "network": number % 2 == 0, "contact": "06 12 34 56 78"},
                 [phone_photo(rng)], actor)
 
