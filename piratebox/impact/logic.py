@@ -324,10 +324,10 @@ def figures_now(now, zone_name, window=None):
     totals = [total for origin_totals in by_origin.values() for total in origin_totals]
     figures = from_totals(totals, exchanges_per_week(now, zone_name), now, load_factors(),
                           zone_name, tallies=begun_tallies(now, zone_name, window))
-    mine = events_counted(now, window, Event.origin == this_box())
     here = this_box().scalar()
+    counted = events_counted(now, window, Event.origin == here)
     with_rides(figures, rides.per_origin(now, ride_factor(), window, origin=here).get(here))
-    return with_event_counts(figures, next(iter(mine.values()), None))
+    return with_event_counts(figures, counted.get(here))
 
 
 def footfall_at(now, zone_name, live=None):
