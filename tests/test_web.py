@@ -75,6 +75,17 @@ def test_invalid_utf8_in_a_query_is_a_400_page(client):
     assert "UTF-8" in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("query", ["q=%00", "q%00=x", "q=%EF%BF%BD", "a=1&q=x%ffy", "q=\ufffd"])
+def test_broken_text_in_a_query_key_or_value_is_a_400_page(client, query):
+    assert client.get("/items/?" + query).status_code == 400
+
+
+def test_a_query_of_plain_utf8_text_is_read(client):
+    response = client.get("/items/?q=%C3%A9tag%C3%A8re+ch%C3%AAne&kind=offer")
+    assert response.status_code == 200
+    assert 'value="étagère chêne"' in response.get_data(as_text=True)
+
+
 def test_invalid_utf8_in_a_form_is_refused_and_nothing_is_written(admin):
     with db.connection_context():
         before = Setting.get_value("clock_offset")

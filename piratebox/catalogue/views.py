@@ -142,9 +142,10 @@ def template_lists():
 @bp.get("/items/")
 def index():
     sweep_expired()
-    filters = {name: request.args.get(name, "") for name in
+    args = request.args
+    filters = {name: args.get(name, "") for name in
                ("q", "kind", "mode", "category", "place", "status")}
-    page = request.args.get("page", "1")
+    page = args.get("page", "1")
     page = int(page) if page.isdigit() else 1
 
     def render_page():
