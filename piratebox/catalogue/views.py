@@ -248,8 +248,6 @@ def show(item_id):
 def holds_a_claim_on(item_id):
     """Does this phone hold the private link of a reservation of this object, or of a place
     on its waiting list? (Only a phone that holds private links costs a query.)"""
-    if request.form.get("token"):  # a link given in the request itself: this phone's own
-        return True
     links = phone.held_links()
     if not links:
         return False
