@@ -231,3 +231,15 @@ def test_a_session_cookie_changed_by_a_single_character_is_no_session(app):
     refused = stranger.post("/board/", data=form, headers={"Cookie": f"cocote={forged}"})
     accepted = stranger.post("/board/", data=form, headers={"Cookie": f"cocote={cookie}"})
     assert refused.status_code == 403 and accepted.status_code == 302
+
+
+def test_cookies_are_read_anew_when_they_change_and_huge_ones_are_not_kept(client):
+    from piratebox import tuning
+
+    english = client.get("/", headers={"Cookie": "lang=en"}).get_data(as_text=True)
+    french = client.get("/", headers={"Cookie": "lang=fr"}).get_data(as_text=True)
+    assert 'lang="en"' in english and 'lang="fr"' in french
+    kept = len(tuning._parsed_cookies)
+    for number in range(20):  # a visitor making up large headers
+        client.get("/", headers={"Cookie": f"lang=en; junk{number}=" + "x" * 8000})
+    assert len(tuning._parsed_cookies) == kept
