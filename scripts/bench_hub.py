@@ -114,17 +114,21 @@ def write_bundles(folder, hub_id, enrolments, items, seed=7):
             created = now - rng.random() * 300 * 86400
             common = {"origin": box_id, "deleted": False, "created_at": created,
                       "updated_at": created}
+            network = number % 10 == 0
+            # as records.travelling_state writes it: what stays in the village left out
+            # (who reserved or borrowed), and how to reach the owner only when on offer
+            # to the network (where it must be given: rules.py)
+            reach = ({"place_detail": "", "pseudonym": "", "contact": "06 12 34 56 78"}
+                     if network else {})
             lines.append({"table": "item", "record": {
                 "id": item_id, "version": 2 * number + 1, **common, "kind": "offer",
                 "mode": "give", "title": " ".join(rng.sample(WORDS, 3)).capitalize(),
                 "description": " ".join(rng.choices(WORDS, k=10)), "category": category,
-                "condition": "good", "place": "home", "place_detail": "", "pseudonym": "",
-                # an offer shown to the network says how to reach its owner (rules.py)
-                "contact": "06 12 34 56 78" if number % 10 == 0 else "", "photos": "[]",
-                "status": "available", "reserved_by": "",
-                "reserved_message": "", "avoided_purchase": None, "lent_to": "",
-                "lent_until": "", "expires_at": None, "answers": None, "hidden": False,
-                "network": number % 10 == 0}})
+                "condition": "good", "place": "home", **reach, "photos": "[]",
+                "status": "available", "avoided_purchase": None, "lent_until": "",
+                "expires_at": None, "answers": None, "hidden": False, "network": network,
+                "ride_at": None, "ride_from": "", "ride_to": "", "seats": None, "km": None,
+                "riders": None}})
             lines.append({"table": "exchange", "record": {
                 "id": event_id, "version": 2 * number + 2, **common, "item_id": item_id,
                 "action": rng.choice(("offered", "given", "taken")), "kind": "offer",
@@ -153,13 +157,16 @@ def raw_floor(data_dir, paths):
         with zipfile.ZipFile(path) as archive:
             for line in archive.read("records.jsonl").splitlines():
                 record = json.loads(line)
-                model, values = models[record["table"]], dict(record["record"])
+                model = models[record["table"]]
+                values = {field.name: field.default() if callable(field.default)
+                          else field.default for field in model._meta.sorted_fields}
+                values.update(record["record"])  # a field left out holds its default
                 seq += 1
                 values["seq"] = seq
                 if hasattr(model, "search_text_of"):
                     values["search_text"] = model.search_text_of(values)
                 rows[record["table"]].append(
-                    [values.get(field.name) for field in model._meta.sorted_fields])
+                    [values[field.name] for field in model._meta.sorted_fields])
     connection = sqlite3.connect(data_dir / "piratebox.db", isolation_level=None)
     connection.execute("PRAGMA journal_mode = wal")
     connection.execute("PRAGMA synchronous = full")  # as the box's own connections
