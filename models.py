@@ -164,11 +164,15 @@ class Counter(BaseModel):
             return step
         return cls._value.scalar(name=name)
 
+    # and every batch of records a bundle brings moves the clock
+    _raise = Prepared(lambda: Counter.update(value=slot("seen")).where(
+        (Counter.name == slot("name")) & (Counter.value < slot("seen"))))
+
     @classmethod
     def witness(cls, name, seen):
         """Raise the counter to at least `seen` (Lamport's receive rule)."""
-        updated = cls.update(value=seen).where((cls.name == name) & (cls.value < seen)).execute()
-        if not updated and cls.get_or_none(cls.name == name) is None:
+        if not cls._raise.execute(name=name, seen=seen) and cls._value.scalar(
+                name=name) is None:
             cls.insert(name=name, value=seen).execute()
 
     @classmethod

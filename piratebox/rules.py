@@ -459,7 +459,7 @@ def read_record(model, raw, local_fields):
         raise Unusable(NOT_A_RECORD)
     fields, across = _record_rules(model, frozenset(local_fields))
     clean = {}
-    for name, rule, required, takes_bool in fields:
+    for name, rule, read, types, required in fields:
         if name not in raw:
             if required:
                 raise Unusable(LACKS, field=name)
@@ -467,13 +467,15 @@ def read_record(model, raw, local_fields):
         value = raw[name]
         if value is None and rule.null:
             clean[name] = None
-            continue
-        if not isinstance(value, rule.types) or isinstance(value, bool) != takes_bool:
+        elif type(value) not in types:
             raise Unusable(INVALID, field=name)
-        clean[name], problem = rule.read(value)
-        if problem:
-            raise Unusable(UNKNOWN_VALUE if rule.newer else INVALID, newer=rule.newer,
-                           field=name)
+        elif read is None:
+            clean[name] = value
+        else:
+            clean[name], problem = read(value)
+            if problem:
+                raise Unusable(UNKNOWN_VALUE if rule.newer else INVALID, newer=rule.newer,
+                               field=name)
     for check, name in across:
         if not check(clean):
             raise Unusable(INVALID, field=name)
@@ -483,12 +485,17 @@ def read_record(model, raw, local_fields):
 @functools.cache
 def _record_rules(model, local_fields):
     """The rules read_record applies to a table's records, gathered once rather than at
-    each of the thousands of records a bundle brings: ((name, rule, required, whether it
-    takes a boolean) of each field in the column order, (check, field) across fields)."""
+    each of the thousands of records a bundle brings: (name, rule, its read (None where
+    every value of its types is valid), the JSON types it takes, whether the record must
+    carry it) of each field in the column order, then (check, field) across fields.
+
+    The types are compared exactly: a record is parsed JSON, and JSON's true is no
+    number."""
     rules = {**REPLICATED, **FIELDS[model]}
     fields = tuple(
-        (name, rules[name], column.primary_key or (column.default is None and not column.null),
-         bool in rules[name].types)
+        (name, rules[name], None if type(rules[name]).read is Field.read else rules[name].read,
+         frozenset(rules[name].types),
+         column.primary_key or (column.default is None and not column.null))
         for name, column in model._meta.fields.items() if name not in local_fields)
     return fields, tuple((check, name) for check, name, _message, _reads
                          in ACROSS.get(model, ()))
