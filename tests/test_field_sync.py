@@ -375,8 +375,17 @@ def test_the_hub_sends_back_nothing_a_box_delivered_and_no_photo_twice(network, 
     returned = stick / "cocote" / f"{hub.id}-to-{bonnet.id}.cocote"
     assert sum(name.startswith("blobs/") for name in members(sent)) == 8
     sent_size = sent.stat().st_size
+    carried = [name.removeprefix("blobs/") for name in members(sent) if name.startswith("blobs/")]
     hub.sync(stick)
     assert not sent.exists()  # imported, and acknowledged by the hub's answer beside it
+    kinds = {}
+    for village in (bonnet, hub):  # what each blob is, the hub as its records say
+        village.use()
+        with db.connection_context():
+            kinds[village] = dict(Blob.select(Blob.hash, Blob.kind).where(
+                Blob.hash.in_(carried)).tuples())
+    assert kinds[hub] == kinds[bonnet] and sorted(kinds[hub].values()) == ["photo"] * 4 + [
+        "thumb"] * 4
     assert returned.stat().st_size < 0.05 * sent_size
     assert not [name for name in members(returned) if name.startswith("blobs/")]
     marols.sync(stick)  # the network's lamps reach Marols, photos once
