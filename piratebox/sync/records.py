@@ -45,6 +45,8 @@ UNKNOWN_TABLE = N_("its table ({table}) is one this version does not know (sent 
                    "version?)")
 ID_TAKEN = N_("its id is already another box's record")
 SQL_VARIABLES = 900  # under SQLite's oldest limit on bound values per statement (999)
+# PostgreSQL takes up to 65,535; each statement is a round trip and a parse of its own
+POSTGRES_VARIABLES = 30_000
 
 
 def state_of(record):
@@ -203,7 +205,7 @@ def insert_rows(model, rows):
         db.cursor().executemany(
             f'INSERT INTO "{table}" ({columns}) VALUES {row_of_params}', rows)  # noqa: S608
         return
-    per_statement = max(1, SQL_VARIABLES // len(model._meta.sorted_fields))
+    per_statement = max(1, POSTGRES_VARIABLES // len(model._meta.sorted_fields))
     for start in range(0, len(rows), per_statement):
         chunk = rows[start:start + per_statement]
         db.execute_sql(f'INSERT INTO "{table}" ({columns}) VALUES '  # noqa: S608 - our names
