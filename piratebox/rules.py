@@ -492,10 +492,14 @@ def _record_rules(model, local_fields):
     The types are compared exactly: a record is parsed JSON, and JSON's true is no
     number."""
     rules = {**REPLICATED, **FIELDS[model]}
-    fields = tuple(
-        (name, rules[name], None if type(rules[name]).read is Field.read else rules[name].read,
-         frozenset(rules[name].types),
-         column.primary_key or (column.default is None and not column.null))
-        for name, column in model._meta.fields.items() if name not in local_fields)
-    return fields, tuple((check, name) for check, name, _message, _reads
-                         in ACROSS.get(model, ()))
+    fields = []
+    for name, column in model._meta.fields.items():
+        if name in local_fields:
+            continue
+        rule = rules[name]
+        always_valid = type(rule).read is Field.read  # a flag: any boolean is one
+        required = column.primary_key or (column.default is None and not column.null)
+        fields.append((name, rule, None if always_valid else rule.read, frozenset(rule.types),
+                       required))
+    return tuple(fields), tuple((check, name) for check, name, _message, _reads
+                                in ACROSS.get(model, ()))

@@ -367,7 +367,7 @@ def _judge(me, header):
 class Merger:
     """Records of one import, merged a batch at a time; what cannot be applied is set aside."""
 
-    def __init__(self, me, peer, header, now, carried=()):
+    def __init__(self, me, peer, header, now, blobs_carried=False):
         self.relay, self.peer_id, self.bundle_id = me["role"] == "hub", peer.id, header.bundle_id
         self.here = me["id"]
         self.now, self.judge = now, _judge(me, header)
@@ -376,14 +376,14 @@ class Merger:
         self.waiting, self.pending = {}, 0  # model -> [(clean, line)], how many in all
         # what each blob the bundle carries is, as its records say (a record set aside
         # too): known once every record is read, in the same pass as the merge
-        self.carried, self.kinds = bool(carried), {}
+        self.blobs_carried, self.kinds = blobs_carried, {}
 
     def add(self, line):
         try:
             if isinstance(line, bundle.Unreadable):
                 raise Unusable(quarantine.NOT_JSON)
             model, clean = records.parse(line)
-            if self.carried:
+            if self.blobs_carried:
                 self.kinds.update(records.blobs_of(model, clean))
             self.judge(clean)
         except Unusable as unusable:
@@ -450,7 +450,7 @@ def _apply(opened, verified, blobs, me, peer_id, clock):
         if me["role"] == "hub" and peer.box_id is None:
             peer = history.take_over(peer, header)  # a box enrolled again: the same box
         epochs = history.check(peer, header) if me["role"] == "hub" else (None, None)
-        merger = Merger(me, peer, header, now, carried=verified)
+        merger = Merger(me, peer, header, now, blobs_carried=bool(verified))
         for line in opened.records():  # one pass: each record read, judged and merged once
             merger.add(line)
         merger.flush()
