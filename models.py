@@ -164,11 +164,15 @@ class Counter(BaseModel):
             return step
         return cls._value.scalar(name=name)
 
+    # and every batch of records a bundle brings moves the clock
+    _raise = Prepared(lambda: Counter.update(value=slot("seen")).where(
+        (Counter.name == slot("name")) & (Counter.value < slot("seen"))))
+
     @classmethod
     def witness(cls, name, seen):
         """Raise the counter to at least `seen` (Lamport's receive rule)."""
-        updated = cls.update(value=seen).where((cls.name == name) & (cls.value < seen)).execute()
-        if not updated and cls.get_or_none(cls.name == name) is None:
+        if not cls._raise.execute(name=name, seen=seen) and cls._value.scalar(
+                name=name) is None:
             cls.insert(name=name, value=seen).execute()
 
     @classmethod
@@ -306,17 +310,22 @@ class BlobUse(BaseModel):
         primary_key = CompositeKey("hash", "record_id")
 
     @classmethod
-    def refresh(cls, records, here=None):
+    def refresh(cls, records, here=None, known=None):
         """Re-read what `records` (current states, of one or several tables) need.
 
         `here`: a village box's id. There, another village's record needs its blobs only
         while it is on offer to the network: what was given, taken or taken back gives its
-        space back (a hub keeps every box's blobs, to send them back after a restore)."""
+        space back (a hub keeps every box's blobs, to send them back after a restore).
+        `known`: the ids among them that had a state here before (None: any may have); a
+        record new here has no uses to forget, and a hub's import is mostly new records."""
         records = [record for record in records if type(record).blob_hashes
                    is not Replicated.blob_hashes]
+        known = None if known is None else set(known)
         for start in range(0, len(records), BATCH):
             batch = records[start:start + BATCH]
-            cls.delete().where(cls.record_id.in_([record.id for record in batch])).execute()
+            forget = [record.id for record in batch if known is None or record.id in known]
+            if forget:
+                cls.delete().where(cls.record_id.in_(forget)).execute()
             rows = [{"hash": digest, "record_id": record.id, "shown": record.shows_blobs()}
                     for record in batch if not record.deleted and (
                         here is None or record.origin == here

@@ -11,6 +11,7 @@ A form may ask for more than a valid record needs (a title of three characters o
 "offer an object" form), never less.
 """
 
+import functools
 import json
 import math
 import re
@@ -452,30 +453,53 @@ def read_record(model, raw, local_fields):
     """The clean fields of a record as a bundle carries it, or Unusable.
 
     Unknown fields are ignored, `local_fields` (never sent) too; a missing field takes the
-    column's default where it has one.
+    column's default where it has one. The record's id is never missing: it is the record.
     """
     if not isinstance(raw, dict):
         raise Unusable(NOT_A_RECORD)
-    rules = {**REPLICATED, **FIELDS[model]}
+    fields, across = _record_rules(model, frozenset(local_fields))
     clean = {}
-    for name, column in model._meta.fields.items():
-        if name in local_fields:
-            continue
+    for name, rule, read, types, required in fields:
         if name not in raw:
-            if column.default is None and not column.null:
+            if required:
                 raise Unusable(LACKS, field=name)
             continue
-        value, rule = raw[name], rules[name]
+        value = raw[name]
         if value is None and rule.null:
             clean[name] = None
-            continue
-        if not isinstance(value, rule.types) or isinstance(value, bool) != (bool in rule.types):
+        elif type(value) not in types:
             raise Unusable(INVALID, field=name)
-        clean[name], problem = rule.read(value)
-        if problem:
-            raise Unusable(UNKNOWN_VALUE if rule.newer else INVALID, newer=rule.newer,
-                           field=name)
-    for check, name, _message, _reads in ACROSS.get(model, ()):
+        elif read is None:
+            clean[name] = value
+        else:
+            clean[name], problem = read(value)
+            if problem:
+                raise Unusable(UNKNOWN_VALUE if rule.newer else INVALID, newer=rule.newer,
+                               field=name)
+    for check, name in across:
         if not check(clean):
             raise Unusable(INVALID, field=name)
     return clean
+
+
+@functools.cache
+def _record_rules(model, local_fields):
+    """The rules read_record applies to a table's records, gathered once rather than at
+    each of the thousands of records a bundle brings: (name, rule, its read (None where
+    every value of its types is valid), the JSON types it takes, whether the record must
+    carry it) of each field in the column order, then (check, field) across fields.
+
+    The types are compared exactly: a record is parsed JSON, and JSON's true is no
+    number."""
+    rules = {**REPLICATED, **FIELDS[model]}
+    fields = []
+    for name, column in model._meta.fields.items():
+        if name in local_fields:
+            continue
+        rule = rules[name]
+        always_valid = type(rule).read is Field.read  # a flag: any boolean is one
+        required = column.primary_key or (column.default is None and not column.null)
+        fields.append((name, rule, None if always_valid else rule.read, frozenset(rule.types),
+                       required))
+    return tuple(fields), tuple((check, name) for check, name, _message, _reads
+                                in ACROSS.get(model, ()))

@@ -274,6 +274,41 @@ def test_a_forged_bundle_changes_nothing_at_the_hub_and_the_hub_keeps_working(
 
 
 
+@on_both_engines
+def test_a_bad_record_amid_a_batch_is_set_aside_and_the_others_are_stored(
+        network, tmp_path, stick):
+    """The import merges records a batch at a time: one that cannot be applied, amid new
+    objects and their events, is set aside alone (one without its id went on to a crash)."""
+    hub, bonnet, _marols = network
+    bonnet.use()
+    with db.connection_context():  # as the box sends them
+        item, event = (records.travelling_state(records.TABLES[table].get())
+                       for table in ("item", "exchange"))
+    fresh = []
+    for number in range(3):
+        item_id = f"{number + 2}" * 26
+        fresh += [{**item, "record": {**item["record"], "id": item_id, "version": 100 + number,
+                                      "title": f"Livre {number}"}},
+                  {**event, "record": {**event["record"], "id": f"{number + 2}e".ljust(26, "x"),
+                                       "item_id": item_id, "version": 200 + number}}]
+    no_id = {**item, "record": {name: value for name, value in item["record"].items()
+                                if name != "id"}}
+    bad_title = {**item, "record": {**item["record"], "id": "7" * 26, "title": ""}}
+    lines = [*fresh[:3], no_id, *fresh[3:5], bad_title, fresh[5]]
+    result = hub.run("import", str(forge(bonnet, hub, lines, tmp_path)))
+    assert result.exit_code == 1 and "set aside" in result.output, result.output
+    assert "Traceback" not in result.output
+    states = hub.states()
+    for line in fresh:
+        assert states[(line["table"], line["record"]["id"])] == line["record"]
+    assert ("item", "7" * 26) not in states
+    hub.use()
+    with db.connection_context():
+        sentences = sorted(quarantine.sentence(entry) for entry in Quarantined.select())
+    assert len(sentences) == 2
+    assert "it lacks id" in sentences[0] and "its title is not valid" in sentences[1]
+
+
 # --- hostile or damaged files on the stick -------------------------------------------------
 
 def hostile_manifests(hub, bonnet):
@@ -340,8 +375,17 @@ def test_the_hub_sends_back_nothing_a_box_delivered_and_no_photo_twice(network, 
     returned = stick / "cocote" / f"{hub.id}-to-{bonnet.id}.cocote"
     assert sum(name.startswith("blobs/") for name in members(sent)) == 8
     sent_size = sent.stat().st_size
+    carried = [name.removeprefix("blobs/") for name in members(sent) if name.startswith("blobs/")]
     hub.sync(stick)
     assert not sent.exists()  # imported, and acknowledged by the hub's answer beside it
+    kinds = {}
+    for village in (bonnet, hub):  # what each blob is, the hub as its records say
+        village.use()
+        with db.connection_context():
+            kinds[village] = dict(Blob.select(Blob.hash, Blob.kind).where(
+                Blob.hash.in_(carried)).tuples())
+    assert kinds[hub] == kinds[bonnet] and sorted(kinds[hub].values()) == ["photo"] * 4 + [
+        "thumb"] * 4
     assert returned.stat().st_size < 0.05 * sent_size
     assert not [name for name in members(returned) if name.startswith("blobs/")]
     marols.sync(stick)  # the network's lamps reach Marols, photos once

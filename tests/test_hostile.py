@@ -219,6 +219,43 @@ def test_a_bundle_with_a_huge_record_line_is_refused(bundle_at_hub):
     assert result.exit_code != 0
 
 
+@pytest.mark.parametrize("chunk", [7, 64, 256 * 1024])
+def test_the_bundle_reader_takes_a_record_a_line_up_to_the_line_limit(tmp_path, monkeypatch,
+                                                                      chunk):
+    """A line is at most MAX_LINE_BYTES with its newline (the last one without), however
+    the reader's chunks cut the lines; a line that is no JSON object comes as Unreadable."""
+    import json
+
+    from piratebox.sync import bundle
+
+    monkeypatch.setattr(bundle, "MAX_LINE_BYTES", 100)
+    monkeypatch.setattr(bundle, "CHUNK", chunk)
+
+    def line(size, mark):  # a JSON object of exactly `size` bytes
+        return json.dumps({"t": mark, "pad": "x" * (size - 21)}).encode()
+
+    def read(body):
+        path = tmp_path / "lines.cocote"
+        manifest = {"format": bundle.FORMAT, "version": "1.0", "bundle_id": "b" * 26,
+                    "sender": {"id": "s" * 26}, "recipient": "r" * 26, "upto": 0, "ack": 0}
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("manifest.json", json.dumps(manifest))
+            archive.writestr("records.jsonl", body)
+        with bundle.Bundle(path, 10**6) as opened:
+            return list(opened.records())
+
+    assert len(line(99, "a")) == 99
+    records = read(line(99, "a") + b"\n[1]\n\n" + line(30, "b") + b"\r\n" + line(100, "c"))
+    assert [record["t"] for record in records if isinstance(record, dict)] == ["a", "b", "c"]
+    assert [record.text for record in records if isinstance(record, bundle.Unreadable)] == [
+        "[1]", ""]
+    assert read(b"") == [] and len(read(line(40, "a") + b"\n")) == 1
+    for body in (line(100, "a") + b"\n", line(101, "a"),
+                 line(30, "a") + b"\n" + line(150, "b") + b"\n" + line(30, "c")):
+        with pytest.raises(BundleRefused, match="too large"):
+            read(body)
+
+
 # --- an HTTP linter over what the real server sends ----------------------------------------
 
 LINTED = ["/", "/items/", "/items/new", "/files/", "/board/", "/events/", "/stats/",

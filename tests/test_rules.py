@@ -43,6 +43,16 @@ def test_cleaned_text_holds_no_control_and_cleaning_twice_changes_nothing(text):
     assert names.clean_folder(names.clean_folder(text)) == names.clean_folder(text)
 
 
+@SETTINGS
+@given(anything)
+def test_text_with_nothing_to_remove_is_left_as_it_is(text):
+    """The search that lets most texts through untouched finds every character one of the
+    three substitutions would change."""
+    from piratebox.text import SPACES, _remove_unsafe
+
+    assert _remove_unsafe(text) == INVISIBLE.sub("", UNSAFE.sub("", SPACES.sub(" ", text)))
+
+
 # what makes a name look like another: format characters, fillers, tags, selectors
 invisible = st.sampled_from(["\u200b", "\u2060", "\ufeff", "\u00ad", "\u3164", "\u200d",
                              "\U000e0041", "\ufe0f", "\u034f", "\u2800", "\u180e", "\u115f"])

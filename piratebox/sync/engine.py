@@ -7,7 +7,6 @@ records set aside in quarantine.py, a box's history and the acknowledgements in
 history.py, what a record may carry and how it merges in records.py.
 """
 
-import contextlib
 import json
 from pathlib import Path
 
@@ -368,25 +367,31 @@ def _judge(me, header):
 class Merger:
     """Records of one import, merged a batch at a time; what cannot be applied is set aside."""
 
-    def __init__(self, me, peer, header, now):
+    def __init__(self, me, peer, header, now, blobs_carried=False):
         self.relay, self.peer_id, self.bundle_id = me["role"] == "hub", peer.id, header.bundle_id
         self.here = me["id"]
         self.now, self.judge = now, _judge(me, header)
         self.kept = quarantine.Kept()
         self.applied = self.unchanged = 0
-        self.waiting = {}  # model -> [(clean, line)]
+        self.waiting, self.pending = {}, 0  # model -> [(clean, line)], how many in all
+        # what each blob the bundle carries is, as its records say (a record set aside
+        # too): known once every record is read, in the same pass as the merge
+        self.blobs_carried, self.kinds = blobs_carried, {}
 
     def add(self, line):
         try:
             if isinstance(line, bundle.Unreadable):
                 raise Unusable(quarantine.NOT_JSON)
             model, clean = records.parse(line)
+            if self.blobs_carried:
+                self.kinds.update(records.blobs_of(model, clean))
             self.judge(clean)
         except Unusable as unusable:
             quarantine.keep(self.peer_id, self.bundle_id, line, unusable, self.now, self.kept)
             return
         self.waiting.setdefault(model, []).append((clean, line))
-        if sum(map(len, self.waiting.values())) >= MERGE_BATCH:
+        self.pending += 1
+        if self.pending >= MERGE_BATCH:
             self.flush()
 
     def merge(self, model, cleans):
@@ -401,6 +406,7 @@ class Merger:
                 quarantine.keep(self.peer_id, self.bundle_id, lines[clean["id"]], unusable,
                                 self.now, self.kept)
         self.waiting.clear()
+        self.pending = 0
 
     def retry(self):
         """The records set aside from this peer before: apply those that now can; forget
@@ -435,11 +441,6 @@ def _superseded(entry):
 def _apply(opened, verified, blobs, me, peer_id, clock):
     header = opened.header
     now = clock.now()
-    kinds = {}
-    for line in opened.records() if verified else ():  # what each blob is, before any
-        with contextlib.suppress(Unusable):  # record lands (those set aside: below)
-            if isinstance(line, dict):
-                kinds.update(records.blobs_of(*records.parse(line)))
     with exclusive():
         # Another import may have run while this one was hashing: decide again, under the
         # lock, from what is committed now.
@@ -449,15 +450,15 @@ def _apply(opened, verified, blobs, me, peer_id, clock):
         if me["role"] == "hub" and peer.box_id is None:
             peer = history.take_over(peer, header)  # a box enrolled again: the same box
         epochs = history.check(peer, header) if me["role"] == "hub" else (None, None)
-        for digest, temporary in verified.items():
-            blobs.adopt(temporary, digest, temporary.stat().st_size,
-                        kinds.get(digest, "photo"), now)
-        _now_has(peer.id, verified, 0)
-        _its_wants(peer, header.wants)
-        merger = Merger(me, peer, header, now)
-        for line in opened.records():
+        merger = Merger(me, peer, header, now, blobs_carried=bool(verified))
+        for line in opened.records():  # one pass: each record read, judged and merged once
             merger.add(line)
         merger.flush()
+        for digest, temporary in verified.items():  # in the same transaction as the records
+            blobs.adopt(temporary, digest, temporary.stat().st_size,
+                        merger.kinds.get(digest, "photo"), now)
+        _now_has(peer.id, verified, 0)
+        _its_wants(peer, header.wants)
         merger.retry()
         history.acknowledge(peer, header, epochs, me, now)
         reported = _from_the_hub(header, now) if me["role"] == "box" else 0

@@ -7,6 +7,9 @@ order, any number of times, give the same state. A record that cannot be applied
 set aside (piratebox/sync/quarantine.py), never allowed to stop the others.
 """
 
+import functools
+import operator
+
 from peewee import PostgresqlDatabase
 
 from models import (
@@ -29,7 +32,7 @@ from piratebox.rules import Unusable
 # Board messages stay in the village (DESIGN: the sync leaves them out).
 TABLES = {model._meta.table_name: model
           for model in (Item, Exchange, Event, Tally, SharedFile, WaitingEntry, Initiative)}
-LOCAL_FIELDS = {"seq", "search_text", "via", "shown_seq"}  # this box's own, never sent
+LOCAL_FIELDS = frozenset({"seq", "search_text", "via", "shown_seq"})  # this box's own, never sent
 # What stays in the village where a record was born: who reserved or borrowed an object
 # and what they wrote, who waits for it, who proposed an event. Neither the hub nor
 # another village needs it.
@@ -42,6 +45,8 @@ UNKNOWN_TABLE = N_("its table ({table}) is one this version does not know (sent 
                    "version?)")
 ID_TAKEN = N_("its id is already another box's record")
 SQL_VARIABLES = 900  # under SQLite's oldest limit on bound values per statement (999)
+# PostgreSQL takes up to 65,535; each statement is a round trip and a parse of its own
+POSTGRES_VARIABLES = 30_000
 
 
 def state_of(record):
@@ -93,11 +98,11 @@ def merge(model, cleans, relay, via, here):
             latest[clean["id"]] = clean
     twice = len(cleans) - len(latest)
     cleans = list(latest.values())
-    offers = "shown_seq" in model._meta.fields  # an object or a file: see Item.shown_seq
+    layout = _layout(model)
     local, shown = {}, {}
-    for row in local_versions(model, list(latest), offers):
+    for row in local_versions(model, list(latest), layout.offers):
         local[row[0]] = precedence(row[1], row[2])
-        shown[row[0]] = row[3] if offers else None
+        shown[row[0]] = row[3] if layout.offers else None
     taken = [(clean, Unusable(ID_TAKEN)) for clean in cleans
              if clean["id"] in local and local[clean["id"]][1] != clean["origin"]]
     winners = [clean for clean in cleans if clean["id"] not in local
@@ -108,30 +113,72 @@ def merge(model, cleans, relay, via, here):
         return 0, len(cleans) - len(taken) + twice, taken
     replaced = [clean["id"] for clean in winners if clean["id"] in local]
     mine = [clean["id"] for clean in winners if clean["id"] in local and clean["origin"] == here]
-    ours = {row.id: row for row in model.select().where(model.id.in_(mine))} if mine else {}
+    ours = {row.id: row.__data__ for row in model.select().where(model.id.in_(mine))
+            } if mine else {}
     if replaced:
         model.delete().where(model.id.in_(replaced)).execute()
     first_seq = Counter.take("seq", len(winners)) if relay else 0
-    fields = model._meta.sorted_fields
     records, rows = [], []
     for number, clean in enumerate(winners):
-        record = model(**clean)
-        if clean["id"] in ours:
-            for name in set(model._meta.fields) - set(clean) - LOCAL_FIELDS:
-                setattr(record, name, getattr(ours[clean["id"]], name))
-        record.seq = first_seq + number if relay else 0
-        record.via = via
-        if offers:
-            record.shown_seq = shown.get(clean["id"])
-            record.note_offer()
-        if hasattr(record, "refresh_search_text"):
-            record.refresh_search_text()
+        row = layout.row_of(clean)
+        our_copy = ours.get(clean["id"])
+        if our_copy is not None:
+            for name in layout.kept - clean.keys():
+                row[name] = our_copy[name]
+        row["seq"], row["via"] = first_seq + number if relay else 0, via
+        if layout.offers:
+            row["shown_seq"] = shown.get(clean["id"])
+        if layout.searchable:
+            row["search_text"] = model.search_text_of(row)
+        record = record_over(model, row)
+        record.note_offer()
         records.append(record)
-        rows.append([record.__data__.get(field.name) for field in fields])
+        rows.append(layout.values(row))
     insert_rows(model, rows)
-    BlobUse.refresh(records, here=None if relay else here)
+    BlobUse.refresh(records, here=None if relay else here, known=replaced)
     Counter.witness("lamport", max(clean["version"] for clean in winners))
     return len(winners), len(cleans) - len(winners) - len(taken) + twice, taken
+
+
+class Layout:
+    """What merge needs of a table, gathered once rather than at each record: a row with
+    every column at its default, to be filled by a record's clean fields."""
+
+    def __init__(self, model):
+        fields = model._meta.sorted_fields
+        self.columns = tuple(field.name for field in fields)
+        self.blank = {field.name: None if callable(field.default) else field.default
+                      for field in fields}
+        # a default drawn anew for each row (a new id): only where the record brings none
+        self.drawn = tuple((field.name, field.default) for field in fields
+                           if callable(field.default))
+        self.values = operator.itemgetter(*self.columns)
+        # what a record of ours that comes back keeps of ours when the bundle leaves it out
+        self.kept = frozenset(self.columns) - LOCAL_FIELDS
+        self.offers = "shown_seq" in model._meta.fields  # an object or a file: Item.shown_seq
+        self.searchable = hasattr(model, "search_text_of")
+
+    def row_of(self, clean):
+        """A full row for a record's clean fields: the defaults where it has none."""
+        row = {**self.blank, **clean}
+        for name, draw in self.drawn:
+            if name not in clean:
+                row[name] = draw()
+        return row
+
+
+@functools.cache
+def _layout(model):
+    return Layout(model)
+
+
+def record_over(model, row):
+    """The model instance of a full row, for the model's own rules (what it offers to the
+    network, which blobs it needs). Peewee's constructor would draw every default anew (a
+    random id the record replaces) and set each field one by one: the row is complete."""
+    record = model(__no_default__=True)
+    record.__data__ = row
+    return record
 
 
 def local_versions(model, ids, offers):
@@ -158,7 +205,7 @@ def insert_rows(model, rows):
         db.cursor().executemany(
             f'INSERT INTO "{table}" ({columns}) VALUES {row_of_params}', rows)  # noqa: S608
         return
-    per_statement = max(1, SQL_VARIABLES // len(model._meta.sorted_fields))
+    per_statement = max(1, POSTGRES_VARIABLES // len(model._meta.sorted_fields))
     for start in range(0, len(rows), per_statement):
         chunk = rows[start:start + per_statement]
         db.execute_sql(f'INSERT INTO "{table}" ({columns}) VALUES '  # noqa: S608 - our names
@@ -168,4 +215,4 @@ def insert_rows(model, rows):
 
 def blobs_of(model, clean):
     """The blobs a record needs, {hash: kind}, from its clean fields."""
-    return model(**clean).blob_hashes()
+    return record_over(model, _layout(model).row_of(clean)).blob_hashes()
