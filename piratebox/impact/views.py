@@ -23,7 +23,9 @@ from piratebox.admin import village_box_only
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
 from piratebox.i18n import Translator
-from piratebox.impact import charts, quarter_report, report, rides, weekly_photo
+# The report's PDF and the photo comparison are the mediator's: imported by the views that
+# use them, not at a router's start-up (seconds there, see docs/benchmarks.md).
+from piratebox.impact import charts, report, rides
 from piratebox.impact import logic as impact
 from piratebox.impact import tally as tallies
 from piratebox.phone import admin_required
@@ -114,6 +116,8 @@ def api():
 def csv_download():
     """The figures for a spreadsheet; at a hub, the table per box and commune for the
     report to the département."""
+    from piratebox.impact import weekly_photo
+
     if current_app.extensions["box"].role == "hub":
         rows = report.network_csv_rows(
             impact.network_figures(actor().now, current_app.config["TIMEZONE"]), True)
@@ -136,6 +140,8 @@ def csv_download():
 def tally():
     """The weekly count of the physical box, and its photo, kept by the mediator
     (?correct=<id>: the form filled with that week's tally, to correct it)."""
+    from piratebox.impact import weekly_photo
+
     values, errors = {"deposited": 0, "taken": 0}, {}
     correcting = own_tally(request.args.get("correct", "")) if request.args.get("correct") \
         else None
@@ -187,6 +193,8 @@ def delete_tally(tally_id):
 @admin_required
 def compare(tally_id):
     """The week's photo beside the week before's, what changed outlined on both."""
+    from piratebox.impact import weekly_photo
+
     tally = Tally.live().where(Tally.id == tally_id).first()
     found = weekly_photo.differences(tally, actor().blobs) if tally else None
     if found is None:
@@ -200,6 +208,8 @@ def compare(tally_id):
 @admin_required
 def report_page():
     """The mediator chooses the quarter (and, at a hub, the commune) of the report."""
+    from piratebox.impact import quarter_report
+
     zone = current_app.config["TIMEZONE"]
     communes = []
     if current_app.extensions["box"].role == "hub":
@@ -214,6 +224,8 @@ def report_page():
 def report_pdf():
     """The quarter's report for the Conseil départemental, in French whatever the page's
     language."""
+    from piratebox.impact import quarter_report
+
     quarter = quarter_report.Quarter.parse(request.args.get("quarter", ""))
     document = quarter_report.make(quarter, current_app.extensions["box"].identity, actor().blobs,
                                    actor().now,
