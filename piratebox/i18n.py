@@ -197,7 +197,8 @@ def read_kept_catalogue(path):
     key = [KEPT_FORMAT, hashlib.blake2b(data, digest_size=16).hexdigest()]
     kept = folder / f"{path.name}.marshal"
     try:
-        found_key, found = marshal.loads(kept.read_bytes())
+        # our own file, in the data directory beside the database and the secret key
+        found_key, found = marshal.loads(kept.read_bytes())  # noqa: S302
         if found_key == key and _is_read_catalogue(found):
             return found
     except (OSError, EOFError, ValueError, TypeError):

@@ -23,8 +23,6 @@ from piratebox.admin import village_box_only
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
 from piratebox.i18n import Translator
-# The report's PDF and the photo comparison are the mediator's: imported by the views that
-# use them, not at a router's start-up (seconds there, see docs/benchmarks.md).
 from piratebox.impact import charts, report, rides
 from piratebox.impact import logic as impact
 from piratebox.impact import tally as tallies
@@ -32,6 +30,8 @@ from piratebox.phone import admin_required
 from piratebox.web import actor, deletion_confirmed, field_ranges, photo_uploads
 from piratebox.web import gettext as _
 
+# The report's PDF and the photo comparison are the mediator's: imported by the views that
+# use them, not at a router's start-up (seconds there, see docs/benchmarks.md).
 bp = Blueprint("stats", __name__)
 
 
