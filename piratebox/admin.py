@@ -28,7 +28,7 @@ from flask import (
 )
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from piratebox import box
+from piratebox import box, tuning
 from piratebox.clock import FAR_AHEAD_SECONDS, plausible
 from piratebox.errors import BadInput, NotHere, TooManyRequests
 from piratebox.i18n import N_
@@ -95,9 +95,9 @@ def device_serializer():
 
 def known_device(epoch):
     """This phone's id if the mediator logged in from it under the current password."""
+    cookie = tuning.cookies(request.environ).get(DEVICE_COOKIE, "")
     try:
-        data = device_serializer().loads(request.cookies.get(DEVICE_COOKIE, ""),
-                                         max_age=DEVICE_DAYS * 24 * 3600)
+        data = device_serializer().loads(cookie, max_age=DEVICE_DAYS * 24 * 3600)
     except BadData:
         return None
     return data.get("id") if isinstance(data, dict) and data.get("epoch") == epoch else None

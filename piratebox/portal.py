@@ -7,6 +7,7 @@ exact "you are online" answer its system expects, so it stays on this wifi that 
 nowhere else. Phones are told apart by address: the app never sees a MAC.
 """
 
+import functools
 import ipaddress
 import threading
 import time
@@ -61,6 +62,16 @@ def in_mini_browser():
     return is_mini_browser(request.headers.get("User-Agent"))
 
 
+@functools.lru_cache(maxsize=256)
+def ip_address(text):
+    """The address `text` writes, or None. Phones write the same few Host headers: each
+    is parsed once (the ipaddress module takes milliseconds a request on a router)."""
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
 class Portal:
     def __init__(self, site_url, memory_seconds, monotonic=time.monotonic):
         self.set_site_url(site_url)
@@ -81,14 +92,13 @@ class Portal:
             name = name.rsplit(":", 1)[0]
         if not name or name in (self.box_host, "localhost"):
             return True
-        try:
-            address = ipaddress.ip_address(name)
-        except ValueError:
+        address = ip_address(name)
+        if address is None:
             return False
         # An address is the box's when it is one this very connection reached (a phone
         # that typed it): any other written in a Host header is someone's invention.
         reached = request.environ.get(REACHED_KEY)
-        return reached is None or any(address == ipaddress.ip_address(box_address)
+        return reached is None or any(address == ip_address(box_address)
                                       for box_address in reached)
 
     def welcome(self, address):

@@ -65,32 +65,39 @@ def check_csrf():
 
 
 def is_utf8_urlencoded(raw):
+    return urlencoded_text(raw) is not None and b"%00" not in raw
+
+
+def urlencoded_text(raw):
+    """What url-encoded bytes say, keys, values and separators together; None when it is
+    not UTF-8."""
     try:
-        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+        return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return b"%00" not in raw
+        return None
 
 
 def check_text_input():
     """Refuse query strings and form fields that were not valid UTF-8 text."""
-    if not request.query_string and request.method not in UNSAFE_METHODS:
+    query = request.query_string
+    unsafe = request.method in UNSAFE_METHODS
+    if not query and not unsafe:
         return  # most requests: nothing to read
-    if not is_utf8_urlencoded(request.query_string):
+    # The query string is read as one text: a field's key or value holds a broken
+    # character exactly when the whole does, and parsing it into fields here would cost
+    # a page that never reads them.
+    text = urlencoded_text(query)
+    if text is None or any(bad in text for bad in BROKEN_TEXT):
         abort(400, description="encoding")
-    fields = [request.args]
-    if request.method in UNSAFE_METHODS:
-        if request.mimetype == URLENCODED and not is_utf8_urlencoded(
-            request.get_data(cache=True)
-        ):
+    if not unsafe:
+        return
+    if request.mimetype == URLENCODED and not is_utf8_urlencoded(request.get_data(cache=True)):
+        abort(400, description="encoding")
+    for key, value in request.form.items(multi=True):
+        if key is None:  # a multipart part without a name
             abort(400, description="encoding")
-        fields.append(request.form)
-    for multidict in fields:
-        for key, value in multidict.items(multi=True):
-            if key is None:  # a multipart part without a name
-                abort(400, description="encoding")
-            if any(bad in key or bad in value for bad in BROKEN_TEXT):
-                abort(400, description="encoding")
+        if any(bad in key or bad in value for bad in BROKEN_TEXT):
+            abort(400, description="encoding")
 
 
 def with_security_headers(wsgi_app):

@@ -194,7 +194,7 @@ translator_for = functools.cache(Translator)
 def choose_language():
     config = current_app.config
     supported = offered_languages(config["LANGUAGES"])
-    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    chosen = tuning.cookies(request.environ).get(LANGUAGE_COOKIE)
     if chosen not in supported:
         chosen = language_of(request.headers.get("Accept-Language"), supported,
                              config["DEFAULT_LANGUAGE"])

@@ -4,6 +4,7 @@ called through WSGI in turns, no server, no network, no other thread.
 
     .venv/bin/python scripts/bench_request.py
     .venv/bin/python scripts/bench_request.py --items 2000 --profile board
+    python3 scripts/bench_request.py --data SEEDED --names '{"item": ID, "request": ID}'
 
 For each public page, kept in memory and asked for by a phone back with the cookie its
 first visit gave it: microseconds a request for the box and for the baseline, and their
@@ -11,13 +12,16 @@ ratio. Each is its fastest of --repeat rounds taken in turns (as timeit does): t
 the host's other work disturbed least. This is the request's lifecycle that scripts/bench.py
 measures through waitress, without the server's and the load generator's share, and with
 little of the host's load in it. --profile LABEL prints where that page's time goes
-(cProfile), to find what to cut.
+(cProfile), to find what to cut. --data takes a box seeded already (a copy of it is
+used), as scripts/bench_router.py does on a router, where seeding takes too long.
 """
 
 import argparse
 import cProfile
 import io
+import json
 import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -76,12 +80,21 @@ def main():
     parser.add_argument("--requests", type=int, default=200, help="per round and page")
     parser.add_argument("--repeat", type=int, default=20, help="rounds, box and baseline in turns")
     parser.add_argument("--profile", metavar="LABEL", help="print where this page's time goes")
+    parser.add_argument("--data", type=Path, help="a seeded box to copy rather than seed one")
+    parser.add_argument("--names", type=json.loads,
+                        help='with --data, its objects: {"item": ID, "request": ID}')
     options = parser.parse_args()
+    if options.data and not options.names:
+        parser.error("--data needs --names")
 
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = Path(scratch) / "data"
-        print(f"seeding {options.items} items ...", file=sys.stderr)
-        names = seed(data_dir, options.items, min(options.photos, options.items))
+        if options.data:
+            shutil.copytree(options.data, data_dir)
+            names = options.names
+        else:
+            print(f"seeding {options.items} items ...", file=sys.stderr)
+            names = seed(data_dir, options.items, min(options.photos, options.items))
         from app import create_app
 
         box = create_app({"DATA_DIR": str(data_dir)})

@@ -15,13 +15,16 @@ Measured, each time the box and the baseline in the same run, and printed as rat
 cold start to the first page (the first start ever, then ordinary restarts), the first
 visit to each page after a restart, requests per second on each page with wrk (4
 connections, and 1), each page right after a write to what it shows, the village mix
-(many phones, each with its own cookie, reading and posting) and the RSS after it; both
-servers run under the allocator settings of a Raspberry Pi's service (scripts/bench.py).
+(many phones, each with its own cookie, reading and posting) and the RSS after it, both
+servers under the allocator settings of a Raspberry Pi's service (scripts/bench.py). And
+what one request costs inside the process there (scripts/bench_request.py: the box and
+the bare Flask app called in turns, no network): the figure the host's load disturbs least.
 Nothing here is a timed test: the machine is slow and, if emulated, shares its host;
 ratios are measured side by side and repeated (--repeat) to say how noisy they are.
 """
 
 import argparse
+import json
 import shlex
 import statistics
 import subprocess
@@ -193,6 +196,11 @@ def measure(options, figures):
         router.stop("baseline")
         figures["starts"].append((box_seconds, base_seconds))
 
+    print("one request inside the process ...", file=sys.stderr)
+    figures["in_process"] = router.run(
+        f"cd {options.app} && python3 scripts/bench_request.py --data {options.data} "
+        f"--names {shlex.quote(json.dumps(names))} --repeat 5 --requests 10")
+
     print("the first visit to each page after a restart ...", file=sys.stderr)
     cold_start(router, "box", box_url)
     figures["first_visit"].append(first_visits(box_url, names))
@@ -240,6 +248,8 @@ def measure(options, figures):
 def report(options, figures):
     print(f"\nrouter: {options.items} objects, {options.threads} server threads, "
           f"wrk {options.seconds} s a page, {options.repeat} repeats\n")
+    if figures["in_process"]:
+        print(figures["in_process"])
     starts = figures["starts"]
     if not starts:
         return
@@ -316,8 +326,8 @@ def main():
     options = parser.parse_args()
     if options.up:
         subprocess.run(shlex.split(options.up), check=True)
-    figures = {"first_start": None, "starts": [], "first_visit": [], "pages": [],
-               "village": []}
+    figures = {"first_start": None, "in_process": "", "starts": [], "first_visit": [],
+               "pages": [], "village": []}
     try:
         measure(options, figures)
     finally:

@@ -75,6 +75,17 @@ def test_invalid_utf8_in_a_query_is_a_400_page(client):
     assert "UTF-8" in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("query", ["q=%00", "q%00=x", "q=%EF%BF%BD", "a=1&q=x%ffy", "q=\ufffd"])
+def test_broken_text_in_a_query_key_or_value_is_a_400_page(client, query):
+    assert client.get("/items/?" + query).status_code == 400
+
+
+def test_a_query_of_plain_utf8_text_is_read(client):
+    response = client.get("/items/?q=%C3%A9tag%C3%A8re+ch%C3%AAne&kind=offer")
+    assert response.status_code == 200
+    assert 'value="étagère chêne"' in response.get_data(as_text=True)
+
+
 def test_invalid_utf8_in_a_form_is_refused_and_nothing_is_written(admin):
     with db.connection_context():
         before = Setting.get_value("clock_offset")
@@ -220,3 +231,15 @@ def test_a_session_cookie_changed_by_a_single_character_is_no_session(app):
     refused = stranger.post("/board/", data=form, headers={"Cookie": f"cocote={forged}"})
     accepted = stranger.post("/board/", data=form, headers={"Cookie": f"cocote={cookie}"})
     assert refused.status_code == 403 and accepted.status_code == 302
+
+
+def test_cookies_are_read_anew_when_they_change_and_huge_ones_are_not_kept(client):
+    from piratebox import tuning
+
+    english = client.get("/", headers={"Cookie": "lang=en"}).get_data(as_text=True)
+    french = client.get("/", headers={"Cookie": "lang=fr"}).get_data(as_text=True)
+    assert 'lang="en"' in english and 'lang="fr"' in french
+    kept = len(tuning._parsed_cookies)
+    for number in range(20):  # a visitor making up large headers
+        client.get("/", headers={"Cookie": f"lang=en; junk{number}=" + "x" * 8000})
+    assert len(tuning._parsed_cookies) == kept

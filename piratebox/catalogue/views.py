@@ -142,9 +142,10 @@ def template_lists():
 @bp.get("/items/")
 def index():
     sweep_expired()
-    filters = {name: request.args.get(name, "") for name in
+    args = request.args
+    filters = {name: args.get(name, "") for name in
                ("q", "kind", "mode", "category", "place", "status")}
-    page = request.args.get("page", "1")
+    page = args.get("page", "1")
     page = int(page) if page.isdigit() else 1
 
     def render_page():
@@ -247,8 +248,6 @@ def show(item_id):
 def holds_a_claim_on(item_id):
     """Does this phone hold the private link of a reservation of this object, or of a place
     on its waiting list? (Only a phone that holds private links costs a query.)"""
-    if request.form.get("token"):  # a link given in the request itself: this phone's own
-        return True
     links = phone.held_links()
     if not links:
         return False
