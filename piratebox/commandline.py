@@ -22,15 +22,31 @@ class Refusal(click.ClickException):
                    file=file or sys.stderr)
 
 
-class Commands(click.Group):
+class TranslatedHelp:
+    """A command whose help is said in the run's language, translated when it is shown:
+    the catalogue is read only by a run that speaks (the server reads it once its data
+    directory is open, from the cache there: see i18n.keep_catalogues_in)."""
+
+    def get_help(self, ctx):
+        translate_help(ctx.find_root().command)
+        return super().get_help(ctx)
+
+
+class Command(TranslatedHelp, click.Command):
+    pass
+
+
+class Commands(TranslatedHelp, click.Group):
     """Speaks the mediator's language (French unless PIRATEBOX_LANG or --lang says
     otherwise: help, messages and errors), and turns the box's own errors into one clear
     line and a non-zero exit."""
 
+    command_class = Command
+    group_class = type  # its groups are Commands too
+
     def make_context(self, info_name, args, parent=None, **extra):
         if parent is None:
             _.use(chosen_language(args))
-            translate_help(self)
         return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx):

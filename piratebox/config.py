@@ -4,7 +4,6 @@ The mediator's own settings (SSID, village name...) are not here: they live in t
 database and are edited on the admin page. This file is for whoever installs the box.
 """
 
-import configparser
 import os
 
 from piratebox.errors import ConfigError
@@ -117,6 +116,10 @@ def coerce(key, raw):
 
 
 def from_file(path):
+    if not os.path.exists(path):
+        return {}  # most boxes have none: configparser is not even imported at start-up
+    import configparser
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         read = parser.read(path, encoding="utf-8")

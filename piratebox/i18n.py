@@ -12,11 +12,15 @@ pages', the command line's and the domain's (`Message`) alike.
 """
 
 import ast
+import hashlib
 import logging
+import marshal
 import re
 import string
 from functools import cache
 from pathlib import Path
+
+from piratebox.storage import atomic_write
 
 CATALOGUES = Path(__file__).parent / "translations"
 
@@ -157,7 +161,7 @@ def catalogue(language):
         return {}, {}
     log = logging.getLogger("piratebox")
     try:
-        singles, plurals, problems = read_catalogue(path.read_text(encoding="utf-8"))
+        singles, plurals, problems = read_kept_catalogue(path)
     except (ValueError, UnicodeDecodeError) as error:
         log.warning("translations %s left aside, its language not offered: %s", path.name,
                     error)
@@ -165,6 +169,53 @@ def catalogue(language):
     for problem in problems:
         log.warning("translations %s: %s", path.name, problem)
     return singles, plurals
+
+
+# Where catalogues, once read and checked, are kept for the next start (the data
+# directory's cache; see keep_catalogues_in). None: read from the .po file every time.
+_kept_in = None
+KEPT_FORMAT = 1  # changes when what read_catalogue gives changes
+
+
+def keep_catalogues_in(folder):
+    """Keep each catalogue, once read and checked, in `folder`, and take it from there at
+    the next start while its .po file is the same: reading and checking fr.po takes three
+    seconds on a router's CPU, unmarshalling it a few hundredths. Set before a catalogue
+    is read (Box.open), as templates are kept compiled (piratebox/tuning.py)."""
+    global _kept_in
+    _kept_in = folder
+
+
+def read_kept_catalogue(path):
+    """read_catalogue() of a .po file, from the copy kept in the cache when the file's
+    content is what was read then; a copy missing, damaged or out of date is read again
+    and replaced, and a disk that refuses it only costs the reading at the next start."""
+    data = path.read_bytes()
+    folder = _kept_in
+    if folder is None:
+        return read_catalogue(data.decode("utf-8"))
+    key = [KEPT_FORMAT, hashlib.blake2b(data, digest_size=16).hexdigest()]
+    kept = folder / f"{path.name}.marshal"
+    try:
+        # our own file, in the data directory beside the database and the secret key
+        found_key, found = marshal.loads(kept.read_bytes())  # noqa: S302
+        if found_key == key and _is_read_catalogue(found):
+            return found
+    except (OSError, EOFError, ValueError, TypeError):
+        pass  # none yet, or cut short: read the .po file
+    found = read_catalogue(data.decode("utf-8"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(kept, marshal.dumps([key, found]))
+    except OSError as error:
+        logging.getLogger("piratebox").warning("cannot keep the catalogue read: %s", error)
+    return found
+
+
+def _is_read_catalogue(found):
+    singles, plurals, problems = found
+    return (isinstance(singles, dict) and isinstance(plurals, dict)
+            and isinstance(problems, list))
 
 
 def readable(language):
@@ -492,11 +543,21 @@ class Voice:
         self.use(language)
 
     def use(self, language):
-        self.translator = Translator(language if language in PLURAL_RULES else "fr")
+        """Speak `language` from now on; its catalogue is read at the first sentence said,
+        not before (a command that says nothing before it opens its box reads it from the
+        data directory's cache, see keep_catalogues_in)."""
+        self._language = language if language in PLURAL_RULES else "fr"
+        self._translator = None
+
+    @property
+    def translator(self):
+        if self._translator is None:
+            self._translator = Translator(self._language)
+        return self._translator
 
     @property
     def language(self):
-        return self.translator.language
+        return self._language
 
     def __call__(self, message, /, **params):
         text = self.translator.gettext(message)

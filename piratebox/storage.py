@@ -70,7 +70,8 @@ class DataDir:
 
     @property
     def cache(self):
-        """What the box can make again from its code (compiled templates): never backed up."""
+        """What the box can make again from its code (compiled templates, read catalogues):
+        never backed up."""
         return self.path / CACHE_DIR
 
     @property

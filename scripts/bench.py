@@ -11,9 +11,10 @@ cookie its first visit gave it; --first-visit: every request without a cookie). 
 "after a write": one phone writes to what the page shows (a new object, a word on the
 board, a file, an event) and asks for the page at once, which must be rendered again; the
 ratio is the baseline's time for its page to that. Then the RSS of both servers after the
-load and their cold start (process start to first answered request). Times are not
-assertions: the ratio against a baseline measured on the same machine in the same run is
-what to compare. Feature issues add their URLs to SCENARIOS and their seeding to seed().
+load and their cold start (process start to first answered request), both servers under
+the allocator settings of the Raspberry Pi's service (deploy/raspberrypi/piratebox.env).
+Times are not assertions: the ratio against a baseline measured on the same machine in the
+same run is what to compare. Feature issues add their URLs to SCENARIOS and their seeding to seed().
 """
 
 import argparse
@@ -138,10 +139,25 @@ def bench_jpeg(number):
     return out.getvalue()
 
 
+def deployed_allocator():
+    """The allocator settings a Raspberry Pi's service runs the box with (the MALLOC_ lines
+    of deploy/raspberrypi/piratebox.env). Both servers get them, the box and the baseline
+    alike: their memory is compared under the same allocator."""
+    found = {}
+    for line in (ROOT / "deploy/raspberrypi/piratebox.env").read_text().splitlines():
+        if line.startswith("MALLOC_"):
+            name, _, value = line.partition("=")
+            found[name] = value.strip()
+    return found
+
+
+ALLOCATOR = deployed_allocator()
+
+
 def start(command, env=None):
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, **(env or {})})
+                               env={**os.environ, **ALLOCATOR, **(env or {})})
     return process, started
 
 

@@ -15,7 +15,8 @@ Measured, each time the box and the baseline in the same run, and printed as rat
 cold start to the first page (the first start ever, then ordinary restarts), the first
 visit to each page after a restart, requests per second on each page with wrk (4
 connections, and 1), each page right after a write to what it shows, the village mix
-(many phones, each with its own cookie, reading and posting) and the RSS after it. And
+(many phones, each with its own cookie, reading and posting) and the RSS after it, both
+servers under the allocator settings of a Raspberry Pi's service (scripts/bench.py). And
 what one request costs inside the process there (scripts/bench_request.py: the box and
 the bare Flask app called in turns, no network): the figure the host's load disturbs least.
 Nothing here is a timed test: the machine is slow and, if emulated, shares its host;
@@ -40,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import (  # noqa: E402
+    ALLOCATOR,
     NO_RATE_LIMITS,
     SCENARIOS,
     WRK_REPORT,
@@ -70,16 +72,17 @@ class Router:
     def start(self, which, page_bytes=0):
         """Start the box or the baseline in the background; returns when it is launched."""
         o = self.options
+        allocator = " ".join(f"{name}={value}" for name, value in ALLOCATOR.items())
         if which == "box":
             limits = " ".join(f"{name}={value}" for name, value in NO_RATE_LIMITS.items())
             # the address this machine reaches it at: a forwarded port's Host is no phone's
             # typing, and the captive portal would send every request to the box's name
-            command = (f"env {limits} PIRATEBOX_SITE_URL={o.box_url} python3 app.py "
+            command = (f"env {allocator} {limits} PIRATEBOX_SITE_URL={o.box_url} python3 app.py "
                        f"--data {o.data} serve --host 0.0.0.0 "
                        f"--port {o.box_port} --threads {o.threads}")
         else:
-            command = (f"python3 scripts/bench_baseline.py {o.baseline_port} {o.threads} "
-                       f"{page_bytes} 0.0.0.0")
+            command = (f"env {allocator} python3 scripts/bench_baseline.py {o.baseline_port} "
+                       f"{o.threads} {page_bytes} 0.0.0.0")
         self.pids[which] = self.run(
             f"cd {o.app} && {{ nohup {command} >/dev/null 2>&1 & echo $!; }}").strip()
 

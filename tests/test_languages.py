@@ -2,6 +2,7 @@
 .po file only (the shipped Occitan start, and one dropped in at run time), French where
 it says nothing yet."""
 
+import marshal
 import subprocess
 import sys
 
@@ -110,6 +111,29 @@ def test_a_catalogue_is_text_never_code(catalogues, tmp_path, monkeypatch):
                                       encoding="utf-8")
     assert Translator("yy").gettext("Home") == "Accueil"  # left aside: French
     assert Translator("../../etc/passwd").gettext("Home") == "Accueil"  # no path, French
+
+
+def test_a_catalogue_read_once_is_kept_in_the_data_directory_while_its_file_is_the_same(
+        catalogues, make_app, monkeypatch):
+    monkeypatch.setattr(i18n, "_kept_in", None)
+    kept = make_app().extensions["box"].data_dir.cache / "translations" / "frp.po.marshal"
+    (catalogues / "frp.po").write_text(ARPITAN, encoding="utf-8")
+    assert Translator("frp").gettext("Home") == "Mêson"
+    assert kept.exists()
+    # the next start takes the catalogue from the kept copy, not from the .po file...
+    key, (singles, plurals, problems) = marshal.loads(kept.read_bytes())  # noqa: S302 - ours
+    kept.write_bytes(marshal.dumps([key, ({**singles, "Home": "Kept"}, plurals, problems)]))
+    i18n.catalogue.cache_clear()
+    assert Translator("frp").gettext("Home") == "Kept"
+    # ...while the file is the same: a translator's edit is read at the next start
+    (catalogues / "frp.po").write_text(ARPITAN.replace("Mêson", "Méson"), encoding="utf-8")
+    i18n.catalogue.cache_clear()
+    assert Translator("frp").gettext("Home") == "Méson"
+    # a copy cut short is read again from the file, and replaced
+    kept.write_bytes(kept.read_bytes()[:40])
+    i18n.catalogue.cache_clear()
+    assert Translator("frp").gettext("Home") == "Méson"
+    assert marshal.loads(kept.read_bytes())[1][0]["Home"] == "Méson"  # noqa: S302 - ours
 
 
 def test_the_figures_page_in_occitan_says_in_french_what_it_does_not_translate(app):

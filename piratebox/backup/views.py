@@ -5,14 +5,13 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 
-from piratebox.backup import logic as backup
 from piratebox.errors import BadInput
 from piratebox.i18n import N_, say_nothing
 from piratebox.phone import admin_required
-from piratebox.sync import enrolment, stick
 from piratebox.sync.views import render_sync
 from piratebox.web import gettext as _
 
+# The backup's and the sync's modules: imported where used (see piratebox/sync/views.py)
 bp = Blueprint("backup", __name__)
 
 
@@ -25,6 +24,9 @@ NO_STICK = N_("No stick is plugged in: plug in the sync stick and wait for the b
 @admin_required
 def backup_now():
     """Back up to the stick the last sync used, if it is still plugged in."""
+    from piratebox.backup import logic as backup
+    from piratebox.sync import enrolment, stick
+
     plugged = (stick.last_sync() or {}).get("stick")
     if not plugged or not (Path(plugged) / enrolment.STICK_FOLDER).is_dir():
         return render_sync({"backup": _(NO_STICK)}, 400)
@@ -45,6 +47,8 @@ def backup_now():
 @admin_required
 def backup_passphrase():
     """The passphrase that seals the box's keys in its backups."""
+    from piratebox.backup import logic as backup
+
     passphrase = request.form.get("passphrase", "")
     try:
         if passphrase != request.form.get("again", ""):

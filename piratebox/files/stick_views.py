@@ -15,7 +15,6 @@ from piratebox.errors import PirateboxError
 from piratebox.files import from_stick
 from piratebox.i18n import N_, Message
 from piratebox.phone import admin_required
-from piratebox.sync import stick as sync_stick
 from piratebox.web import actor
 from piratebox.web import gettext as _
 
@@ -60,6 +59,8 @@ def current_job():
 
 def found_sticks():
     """[(stick, [(folder path, relative name, files, bytes)])] of the sticks plugged now."""
+    from piratebox.sync import stick as sync_stick  # the sync's modules: where used
+
     last = (sync_stick.last_sync() or {}).get("stick")
     found = []
     for plugged in from_stick.sticks(current_app.config["STICK_ROOTS"].split(","),
@@ -86,6 +87,8 @@ def start():
     job = current_job()
     if job is not None and not job.done:
         return redirect(url_for("stick_files.index"), code=303)
+    from piratebox.sync import stick as sync_stick
+
     try:
         folder = from_stick.chosen_folder(
             current_app.config["STICK_ROOTS"].split(","), current_app.extensions["box"].data_dir,

@@ -23,17 +23,20 @@ from piratebox.admin import village_box_only
 from piratebox.catalogue.categories import BY_CODE
 from piratebox.errors import BadInput
 from piratebox.i18n import Translator
-from piratebox.impact import charts, quarter_report, report, rides, weekly_photo
-from piratebox.impact import logic as impact
 from piratebox.impact import tally as tallies
 from piratebox.phone import admin_required
 from piratebox.web import actor, deletion_confirmed, field_ranges, photo_uploads
 from piratebox.web import gettext as _
 
+# The figures, their charts, the report's PDF and the photo comparison are imported by the
+# views that use them, not at a router's start-up (seconds there, see docs/benchmarks.md):
+# the first page a phone opens is the home page.
 bp = Blueprint("stats", __name__)
 
 
 def current_figures():
+    from piratebox.impact import logic as impact
+
     return impact.figures_now(actor().now, current_app.config["TIMEZONE"])
 
 
@@ -43,6 +46,8 @@ def live_footfall():
 
 
 def current_footfall():
+    from piratebox.impact import logic as impact
+
     return impact.footfall_at(actor().now, current_app.config["TIMEZONE"], live_footfall())
 
 
@@ -60,6 +65,9 @@ def index():
 
 
 def render_index():
+    from piratebox.impact import charts, report, rides
+    from piratebox.impact import logic as impact
+
     network = (impact.network_figures(actor().now, current_app.config["TIMEZONE"])
                if current_app.extensions["box"].role == "hub" else None)
     # at a hub, the network's total is this page's figures: computed once
@@ -93,6 +101,8 @@ def render_index():
 
 @bp.get("/api/v1/stats")
 def api():
+    from piratebox.impact import logic as impact
+
     def body():
         figures = current_figures()
         fields = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
@@ -114,6 +124,9 @@ def api():
 def csv_download():
     """The figures for a spreadsheet; at a hub, the table per box and commune for the
     report to the département."""
+    from piratebox.impact import logic as impact
+    from piratebox.impact import report, weekly_photo
+
     if current_app.extensions["box"].role == "hub":
         rows = report.network_csv_rows(
             impact.network_figures(actor().now, current_app.config["TIMEZONE"]), True)
@@ -136,6 +149,8 @@ def csv_download():
 def tally():
     """The weekly count of the physical box, and its photo, kept by the mediator
     (?correct=<id>: the form filled with that week's tally, to correct it)."""
+    from piratebox.impact import weekly_photo
+
     values, errors = {"deposited": 0, "taken": 0}, {}
     correcting = own_tally(request.args.get("correct", "")) if request.args.get("correct") \
         else None
@@ -187,6 +202,8 @@ def delete_tally(tally_id):
 @admin_required
 def compare(tally_id):
     """The week's photo beside the week before's, what changed outlined on both."""
+    from piratebox.impact import weekly_photo
+
     tally = Tally.live().where(Tally.id == tally_id).first()
     found = weekly_photo.differences(tally, actor().blobs) if tally else None
     if found is None:
@@ -200,6 +217,9 @@ def compare(tally_id):
 @admin_required
 def report_page():
     """The mediator chooses the quarter (and, at a hub, the commune) of the report."""
+    from piratebox.impact import logic as impact
+    from piratebox.impact import quarter_report
+
     zone = current_app.config["TIMEZONE"]
     communes = []
     if current_app.extensions["box"].role == "hub":
@@ -214,6 +234,8 @@ def report_page():
 def report_pdf():
     """The quarter's report for the Conseil départemental, in French whatever the page's
     language."""
+    from piratebox.impact import quarter_report
+
     quarter = quarter_report.Quarter.parse(request.args.get("quarter", ""))
     document = quarter_report.make(quarter, current_app.extensions["box"].identity, actor().blobs,
                                    actor().now,

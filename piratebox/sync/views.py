@@ -19,17 +19,16 @@ from flask import (
 
 from models import Peer, Setting
 from piratebox import bodies, box
-from piratebox.backup import logic as backup
 from piratebox.errors import BadInput
 from piratebox.files.names import clean_name
 from piratebox.i18n import N_
 from piratebox.phone import admin_required
-from piratebox.sync import engine, enrolment, quarantine, stick
-from piratebox.sync.bundle import SUFFIX, BundleRefused
 from piratebox.units import MB
 from piratebox.web import gettext as _
 from piratebox.web import ngettext
 
+# The sync's modules (the bundle's reader among them) are the mediator's: imported by the
+# views that use them, not at a router's start-up (see docs/benchmarks.md).
 bp = Blueprint("sync", __name__)
 
 bodies.declare("bundle", lambda config: bodies.spooled(
@@ -48,6 +47,9 @@ def index():
 
 def render_sync(errors=None, status=200):
     """The sync page; a refused import or backup is shown in its own panel."""
+    from piratebox.backup import logic as backup
+    from piratebox.sync import engine, enrolment, quarantine, stick
+
     me = box.identity()
     hub = enrolment.hub_peer()
     names = {peer.id: peer.name for peer in Peer.select(Peer.id, Peer.name)}
@@ -82,6 +84,8 @@ def said(last):
 @bp.post("/admin/sync/enrolment")
 @admin_required
 def confirm():
+    from piratebox.sync import enrolment
+
     chosen = request.form.get("enrolment") or None
     if request.form.get("decision") == "ignore" and chosen:
         enrolment.ignore(chosen)
@@ -96,6 +100,8 @@ def confirm():
 @admin_required
 def discard(entry_id):
     """The mediator gives up on a record set aside (it will not be applied)."""
+    from piratebox.sync import quarantine
+
     quarantine.discard(entry_id)
     flash(_("Done."), "success")
     return redirect(url_for("sync.index"))
@@ -105,6 +111,8 @@ def discard(entry_id):
 @admin_required
 def download():
     """Write a bundle for the hub (or, at a hub, for one box) and hand it to the browser."""
+    from piratebox.sync import engine, enrolment
+
     here = this_box()
     peer_id = request.form.get("peer", "")
     peer = Peer.get_or_none(Peer.id == peer_id) if peer_id else enrolment.hub_peer()
@@ -127,6 +135,9 @@ def download():
 def upload():
     """The bundle arrives streamed into a file of the scratch folder (see BoxRequest), is
     read from there and deleted with the request."""
+    from piratebox.sync import engine, stick
+    from piratebox.sync.bundle import SUFFIX, BundleRefused
+
     here = this_box()
     sent = request.files.get("bundle")
     if not sent or not sent.filename:
