@@ -72,17 +72,18 @@ class Router:
     def start(self, which, page_bytes=0):
         """Start the box or the baseline in the background; returns when it is launched."""
         o = self.options
-        allocator = " ".join(f"{name}={value}" for name, value in ALLOCATOR.items())
+        settings = dict(ALLOCATOR)
         if which == "box":
-            limits = " ".join(f"{name}={value}" for name, value in NO_RATE_LIMITS.items())
             # the address this machine reaches it at: a forwarded port's Host is no phone's
             # typing, and the captive portal would send every request to the box's name
-            command = (f"env {allocator} {limits} PIRATEBOX_SITE_URL={o.box_url} python3 app.py "
-                       f"--data {o.data} serve --host 0.0.0.0 "
-                       f"--port {o.box_port} --threads {o.threads}")
+            settings.update(NO_RATE_LIMITS, PIRATEBOX_SITE_URL=o.box_url)
+            program = (f"app.py --data {o.data} serve --host 0.0.0.0 --port {o.box_port} "
+                       f"--threads {o.threads}")
         else:
-            command = (f"env {allocator} python3 scripts/bench_baseline.py {o.baseline_port} "
-                       f"{o.threads} {page_bytes} 0.0.0.0")
+            program = (f"scripts/bench_baseline.py {o.baseline_port} {o.threads} "
+                       f"{page_bytes} 0.0.0.0")
+        assignments = " ".join(f"{name}={value}" for name, value in settings.items())
+        command = f"env {assignments} python3 {program}"
         self.pids[which] = self.run(
             f"cd {o.app} && {{ nohup {command} >/dev/null 2>&1 & echo $!; }}").strip()
 
