@@ -43,6 +43,7 @@ from flask import current_app, g, get_flashed_messages, request, session
 from markupsafe import Markup
 
 from piratebox import phone, portal, security
+from piratebox.timefmt import local_datetime
 
 # Made anew by each process and holding NUL, which no stored text, form or address may
 # carry (piratebox/security.py, piratebox/text.py): no text can make the cache put a
@@ -92,6 +93,11 @@ class PageCache:
         self._rendering = {}  # key -> Event set when its rendering is over
         self._rows = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def everything(self):
+        """How many writes that may change any page there were."""
+        return self._everything
 
     def changed(self, sections=SECTIONS):
         """Something these sections show was written: their pages are out of date. An
@@ -198,8 +204,11 @@ def row(*key, caller):
     """`{% call row(record.id, record.version) %}...{% endcall %}`: a row of a list, kept
     while its record is unchanged. The key names everything the row shows that can
     change; only rows of shared pages are kept (the mediator's carry their controls).
-    A row is also kept apart per page variant and time bucket, like its page: what a row
-    shows besides its record (a village's name from a sync) is as fresh as the page."""
+    A row is also kept apart per language and address, like its page, per day (a date is
+    written without its year within the current one) and until a write that may change
+    everything (the mediator's settings: the time zone). Unlike its page, it outlives the
+    time bucket: at a router's speed, rendering every row of every page again each
+    PAGE_CACHE_SECONDS cost more than the visitors' own requests."""
     if not rendering_for_cache():
         return caller()
     cache = current_app.extensions["page_cache"]
@@ -218,11 +227,12 @@ def render(render_page, sections, variant="", mimetype="text/html", data=None):
     if not cache.seconds or is_mediator():
         text = render_page() if data is None else render_page(data()[0])
         return current_app.response_class(text, mimetype=mimetype)
-    bucket = int(current_app.extensions["box"].clock.now() // cache.seconds)
+    now = current_app.extensions["box"].clock.now()
+    bucket = int(now // cache.seconds)
     context = (g.lang, portal.in_mini_browser(), phone.public_base())
     page = cache.page((request.full_path, *context, variant), sections, bucket,
-                      lambda *shown: render_for_cache(render_page, (*context, bucket), shown),
-                      read=data)
+                      lambda *shown: render_for_cache(render_page, (*context, *rows_epoch(
+                          cache, now)), shown), read=data)
     body, personal = personalize(page)
     etag = page.digest + ("-" + digest("\n".join(personal)) if personal else "")
     # always asked again (no-cache): a 304 is cheap. Headers given whole, parsed by no one.
@@ -231,6 +241,11 @@ def render(render_page, sections, variant="", mimetype="text/html", data=None):
     if request.headers.get("If-None-Match") and etag in request.if_none_match:
         return current_app.response_class(status=304, headers=headers)
     return current_app.response_class(body, mimetype=mimetype, headers=headers)
+
+
+def rows_epoch(cache, now):
+    """What the kept rows of a page rendered now depend on besides their keys (see row)."""
+    return cache.everything, local_datetime(now, current_app.config["TIMEZONE"]).date()
 
 
 def render_json(make_body, sections, variant="", data=None):

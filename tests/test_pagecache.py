@@ -310,6 +310,24 @@ def test_a_list_shown_again_renders_only_the_rows_that_changed(client, app):
     assert "Armoire normande" in text_of(app.test_client().get("/items/"))
 
 
+def test_a_row_outlives_its_pages_time_bucket_not_its_day_nor_a_change_of_everything(
+        client, app):
+    offer(client, title="Parapluie")
+    item = only_item()
+    assert "Parapluie" in text_of(app.test_client().get("/items/"))
+    with db.connection_context():  # a change the row's key does not see...
+        Item.update(title="Ombrelle").where(Item.id == item.id).execute()
+    clock = app.extensions["box"].clock
+    clock.correct(clock.now() + 60, "admin")  # the page's time bucket is over
+    assert "Parapluie" in text_of(app.test_client().get("/items/")), "...the row is kept"
+    app.extensions["page_cache"].changed()  # the mediator's settings: the time zone...
+    assert "Ombrelle" in text_of(app.test_client().get("/items/"))
+    with db.connection_context():
+        Item.update(title="Luge").where(Item.id == item.id).execute()
+    clock.correct(clock.now() + 86400, "admin")  # a new day: dates are written anew
+    assert "Luge" in text_of(app.test_client().get("/items/"))
+
+
 def test_a_files_row_shows_its_downloads_when_the_list_is_rendered_again(client, app):
     from tests.test_files import fetch, only_file, upload
 
