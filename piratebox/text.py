@@ -53,7 +53,9 @@ def _nfc(text):
 
 def clean_line(value):
     """One line: unsafe characters out, every run of whitespace one space, trimmed."""
-    text = _nfc(_remove_unsafe(value or ""))
+    if not value:  # most optional fields of a record a bundle brings
+        return ""
+    text = _nfc(_remove_unsafe(value))
     return " ".join(text.split())
 
 
