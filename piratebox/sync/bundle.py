@@ -375,7 +375,7 @@ class Bundle:
     def _record(line):
         try:
             record = _one_value(line)
-        except (ValueError, RecursionError):  # a line json.loads alone may read otherwise
+        except (ValueError, RecursionError):  # judged by json.loads, as any line was before
             try:
                 record = parse_json(line)
             except ValueError:
