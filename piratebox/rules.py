@@ -72,16 +72,20 @@ ON_THE_MAP = N_("Outside the map: give a point from {low} to {high}, in decimal 
 
 
 class Field:
-    """One column's rule. `read` returns (the value to store, a message id or None)."""
+    """One column's rule. `read` returns (the value to store, a message id or None); a
+    rule that stores what it is given as it is says so in `accepts` (whether a value is
+    valid), and its `read` is the same test."""
 
     types = (str,)  # the JSON types a bundle may carry for it
     newer = False  # a refusal may only mean that a newer version sent it
+    message = NOT_VALID
+    accepts = None  # a rule that cleans or converts (free text, a number) has none
 
     def __init__(self, null=False):
         self.null = null
 
     def read(self, value):
-        return value, None
+        return value, None if self.accepts is None or self.accepts(value) else self.message
 
 
 class Line(Field):
@@ -127,22 +131,19 @@ class Name(Field):
 
 class Choice(Field):
     newer = True
+    message = CHOOSE
 
     def __init__(self, values, null=False):
         super().__init__(null)
         self.values = frozenset(values)
-
-    def read(self, value):
-        return value, None if value in self.values else CHOOSE
+        self.accepts = self.values.__contains__  # a bundle brings thousands: no Python call
 
 
 class Pattern(Field):
     def __init__(self, pattern, null=False):
         super().__init__(null)
         self.pattern = pattern
-
-    def read(self, value):
-        return value, None if self.pattern.match(value) else NOT_VALID
+        self.accepts = pattern.match
 
 
 class Whole(Field):
@@ -152,8 +153,8 @@ class Whole(Field):
         super().__init__(null)
         self.low, self.high, self.message = low, high, message
 
-    def read(self, value):
-        return value, None if self.low <= value <= self.high else self.message
+    def accepts(self, value):
+        return self.low <= value <= self.high
 
 
 class Number(Field):
@@ -170,7 +171,7 @@ class Number(Field):
 
 
 class Flag(Field):
-    types = (bool,)
+    types = (bool,)  # any of them is valid: no test
 
 
 class Day(Field):
@@ -198,17 +199,18 @@ class Day(Field):
 class Photos(Field):
     """A JSON text: a list of {"full": sha256, "thumb": sha256}."""
 
-    def read(self, value):
+    def accepts(self, value):
+        if value == "[]":  # most objects have no photo
+            return True
         try:
             photos = json.loads(value)
         except (ValueError, RecursionError):
-            return value, NOT_VALID
-        valid = isinstance(photos, list) and len(photos) <= MAX_PHOTOS and all(
+            return False
+        return isinstance(photos, list) and len(photos) <= MAX_PHOTOS and all(
             isinstance(photo, dict) and all(isinstance(photo.get(size), str)
                                             and SHA256.match(photo[size])
                                             for size in ("full", "thumb"))
             for photo in photos)
-        return value, None if valid else NOT_VALID
 
 
 def typed_whole(text):
@@ -459,35 +461,48 @@ def read_record(model, raw, local_fields):
         raise Unusable(NOT_A_RECORD)
     fields, across = _record_rules(model, frozenset(local_fields))
     clean = {}
-    for name, rule, read, types, required in fields:
-        if name not in raw:
+    for name, types, accepts, read, rule, required in fields:
+        value = raw.get(name, _MISSING)
+        if type(value) not in types:
+            if value is not _MISSING:
+                raise Unusable(INVALID, field=name)
             if required:
                 raise Unusable(LACKS, field=name)
-            continue
-        value = raw[name]
-        if value is None and rule.null:
-            clean[name] = None
-        elif type(value) not in types:
-            raise Unusable(INVALID, field=name)
-        elif read is None:
+        elif value is None or read is None:
+            clean[name] = value
+        elif accepts is not None:
+            if not accepts(value):
+                raise _refusal(rule, name)
             clean[name] = value
         else:
             clean[name], problem = read(value)
             if problem:
-                raise Unusable(UNKNOWN_VALUE if rule.newer else INVALID, newer=rule.newer,
-                               field=name)
+                raise _refusal(rule, name)
     for check, name in across:
         if not check(clean):
             raise Unusable(INVALID, field=name)
     return clean
 
 
+class _Missing:
+    """What a record holds of a field it does not carry: of no JSON type."""
+
+
+_MISSING = _Missing()
+
+
+def _refusal(rule, name):
+    return Unusable(UNKNOWN_VALUE if rule.newer else INVALID, newer=rule.newer, field=name)
+
+
 @functools.cache
 def _record_rules(model, local_fields):
     """The rules read_record applies to a table's records, gathered once rather than at
-    each of the thousands of records a bundle brings: (name, rule, its read (None where
-    every value of its types is valid), the JSON types it takes, whether the record must
-    carry it) of each field in the column order, then (check, field) across fields.
+    each of the thousands of records a bundle brings: for each field in the column order,
+    its name, the JSON types it takes (None among them where it may be null), the rule's
+    test of a value kept as it is (`accepts`) or else its `read` (None where every value of
+    its types is valid: a flag), the rule, whether the record must carry the field; then
+    (check, field) across fields.
 
     The types are compared exactly: a record is parsed JSON, and JSON's true is no
     number."""
@@ -497,9 +512,10 @@ def _record_rules(model, local_fields):
         if name in local_fields:
             continue
         rule = rules[name]
-        always_valid = type(rule).read is Field.read  # a flag: any boolean is one
+        always_valid = rule.accepts is None and type(rule).read is Field.read
         required = column.primary_key or (column.default is None and not column.null)
-        fields.append((name, rule, None if always_valid else rule.read, frozenset(rule.types),
+        types = frozenset(rule.types) | ({type(None)} if rule.null else set())
+        fields.append((name, types, rule.accepts, None if always_valid else rule.read, rule,
                        required))
     return tuple(fields), tuple((check, name) for check, name, _message, _reads
                                 in ACROSS.get(model, ()))

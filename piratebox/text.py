@@ -53,14 +53,20 @@ def _nfc(text):
 
 def clean_line(value):
     """One line: unsafe characters out, every run of whitespace one space, trimmed."""
-    text = _nfc(_remove_unsafe(value or ""))
+    if not value:  # most optional fields of a record a bundle brings
+        return ""
+    text = _nfc(_remove_unsafe(value))
     return " ".join(text.split())
 
 
 def clean_block(value):
     """Several lines (a description, a message): every kind of line break becomes "\\n",
     other unsafe characters go, each line loses its trailing spaces, the whole is trimmed."""
-    lines = (_nfc(_remove_unsafe(line)).rstrip() for line in (value or "").splitlines())
+    if not value:
+        return ""
+    if CHANGED.search(value) is None:  # one line with nothing to take out: most descriptions
+        return _nfc(value).strip()
+    lines = (_nfc(_remove_unsafe(line)).rstrip() for line in value.splitlines())
     return "\n".join(lines).strip()
 
 

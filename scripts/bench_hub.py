@@ -13,7 +13,8 @@ search, through the real server with the page cache off. On SQLite, the floor: t
 rows, as the import stores them, inserted by raw sqlite3 executemany into the same
 schema in one transaction (the import verifies, parses and checks every record, and
 commits once per bundle: the ratio says what that costs); the two take turns, --repeat
-times, and the best of each is shown (a shared machine's load comes and goes). The
+times, and the best of each is shown (a shared machine's load comes and goes), in time
+and in CPU time (the import command's, the floor's process's: what the load leaves). The
 imports run as the command a mediator types, bytecode compiled. PostgreSQL runs as a
 throw-away cluster in a temporary folder (Debian's postgresql package); without it only
 SQLite is measured.
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -148,8 +150,9 @@ def write_bundles(folder, hub_id, enrolments, items, seed=7):
 
 
 def raw_floor(data_dir, paths):
-    """Seconds for raw sqlite3 to insert the bundles' rows, as the import stores them, into
-    `data_dir` (the hub before its import): read and prepared before the clock starts."""
+    """(seconds, CPU seconds) for raw sqlite3 to insert the bundles' rows, as the import
+    stores them, into `data_dir` (the hub before its import): read and prepared before the
+    clock starts."""
     from models import Exchange, Item
 
     models = {"item": Item, "exchange": Exchange}
@@ -172,7 +175,7 @@ def raw_floor(data_dir, paths):
     connection = sqlite3.connect(data_dir / "piratebox.db", isolation_level=None)
     connection.execute("PRAGMA journal_mode = wal")
     connection.execute("PRAGMA synchronous = full")  # as the box's own connections
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     connection.execute("BEGIN IMMEDIATE")
     for table, model in models.items():
         fields = model._meta.sorted_fields
@@ -180,16 +183,22 @@ def raw_floor(data_dir, paths):
             f"INSERT INTO {table} ({', '.join(field.column_name for field in fields)}) "  # noqa: S608
             f"VALUES ({', '.join('?' * len(fields))})", rows[table])
     connection.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - started, time.process_time() - cpu
     connection.close()
     return elapsed
 
 
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def import_all(data_dir, paths):
-    started = time.perf_counter()
+    """(seconds, CPU seconds) of the import command, from its start to its end."""
+    started, cpu = time.perf_counter(), children_cpu()
     subprocess.run([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir), "import",
                     *map(str, paths)], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, children_cpu() - cpu
 
 
 def latency(base, path, count=5):
@@ -203,9 +212,11 @@ def latency(base, path, count=5):
 
 
 def import_and_floor(label, data_dir, paths, repeat):
-    """(import, floor) seconds on SQLite, the best of `repeat` turns of each, each turn on a
-    copy of the hub as it was before any import: the load of a shared machine comes and
-    goes, and the two take turns so that it weighs on both alike."""
+    """(import, floor) as (seconds, CPU seconds) on SQLite, the best of `repeat` turns of
+    each, each turn on a copy of the hub as it was before any import: the load of a shared
+    machine comes and goes, and the two take turns so that it weighs on both alike. The CPU
+    time says what the host's load leaves of the ratio: a process waiting for a core
+    counts none."""
     before = data_dir.parent / f"before-{label}"
     shutil.copytree(data_dir, before)
     imports, floors = [], []
@@ -223,7 +234,8 @@ def import_and_floor(label, data_dir, paths, repeat):
         os.sync()
         imports.append(import_all(data_dir, paths))
     shutil.rmtree(before)
-    return min(imports), min(floors)
+    return (min(wall for wall, _cpu in imports), min(cpu for _wall, cpu in imports)), (
+        min(wall for wall, _cpu in floors), min(cpu for _wall, cpu in floors))
 
 
 def measure(label, data_dir, boxes, items, repeat, database_url=None):
@@ -246,7 +258,7 @@ def measure(label, data_dir, boxes, items, repeat, database_url=None):
     else:
         print(f"{label}: importing ...", file=sys.stderr)
         first, floor = import_all(data_dir, paths), None
-    again = import_all(data_dir, paths)
+    again, _cpu = import_all(data_dir, paths)
     with Server(data_dir, env={"PIRATEBOX_PAGE_CACHE_SECONDS": "0"}) as server:  # computed
         dashboard = latency(server.base, "/stats/")
         search = latency(server.base, "/items/?q=velo+chene")
@@ -284,13 +296,16 @@ def main():
           f"({options.boxes * options.items * 2} records with their events), "
           f"{os.cpu_count()} CPUs; SQLite's import and floor: the best of {options.repeat}\n")
     print("| engine | import (s) | records/s | raw sqlite3 floor (s) | floor / import "
+          "| CPU: import (s) | floor (s) | floor / import "
           "| import again (s) | /stats/ p50 ms | search p50 ms |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in results:
-        floor = (f"{row['floor']:.1f} | {row['floor'] / row['first']:.2f}" if row["floor"]
-                 else "- | -")
-        print(f"| {row['engine']} | {row['first']:.1f} | {row['records'] / row['first']:.0f} | "
-              f"{floor} | {row['again']:.1f} | {row['dashboard']:.0f} | {row['search']:.0f} |")
+        (first, first_cpu), floor = row["first"], row["floor"]
+        ratios = (f"{floor[0]:.1f} | {floor[0] / first:.2f} | {first_cpu:.2f} | "
+                  f"{floor[1]:.2f} | {floor[1] / first_cpu:.2f}" if floor
+                  else "- | - | - | - | -")  # the server's CPU is not the command's
+        print(f"| {row['engine']} | {first:.1f} | {row['records'] / first:.0f} | {ratios} | "
+              f"{row['again']:.1f} | {row['dashboard']:.0f} | {row['search']:.0f} |")
 
 
 if __name__ == "__main__":

@@ -463,6 +463,16 @@ def test_search_folding_drops_exactly_the_accents_and_the_case(text):
     assert fold(text) == expected
 
 
+@settings(max_examples=300)
+@given(st.text(alphabet=st.characters(max_codepoint=0x36F)))
+def test_search_folding_of_latin_text_drops_exactly_the_accents(text):
+    """Latin letters and their marks (U+034F among them, a joiner, no mark): the folding's
+    shortcut for them keeps what the character-by-character rule keeps."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    expected = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    assert fold(text) == expected
+
+
 def test_search_folding_learns_no_unbounded_table():
     from models import WITHOUT_MARKS
 

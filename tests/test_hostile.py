@@ -5,6 +5,7 @@ main responses of the real server."""
 
 import contextlib
 import io
+import json
 import re
 import zipfile
 
@@ -254,6 +255,54 @@ def test_the_bundle_reader_takes_a_record_a_line_up_to_the_line_limit(tmp_path, 
                  line(30, "a") + b"\n" + line(150, "b") + b"\n" + line(30, "c")):
         with pytest.raises(BundleRefused, match="too large"):
             read(body)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=5), children, max_size=3), max_leaves=8)
+
+
+def _line_variants():
+    """Record lines as a writer makes them, and as a hostile or careless one might: blanks
+    around, a byte-order mark, another encoding, two values on a line, any bytes."""
+    dumped = st.builds(lambda value, ascii_only: json.dumps(value, ensure_ascii=ascii_only)
+                       .encode("utf-8", "surrogatepass"), JSON_VALUES, st.booleans())
+    return st.one_of(
+        dumped,
+        st.tuples(st.sampled_from([b"", b" ", b"\t", b"\r", b"\xef\xbb\xbf", b"\x00"]), dumped,
+                  st.sampled_from([b"", b" ", b"\r", b" {}", b",", b"\x00"])).map(b"".join),
+        st.builds(lambda value: json.dumps(value).encode("utf-16"), JSON_VALUES),
+        st.binary(max_size=40).map(lambda data: data.replace(b"\n", b"")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(_line_variants(), min_size=1, max_size=6))
+def test_the_bundle_reader_reads_each_line_as_json_loads_alone_does(tmp_path_factory, lines):
+    """However the reader parses a chunk's lines, each is what json.loads makes of it alone:
+    a JSON object is a record, anything else is set aside as unreadable."""
+    from piratebox.sync import bundle
+
+    path = tmp_path_factory.mktemp("lines") / "lines.cocote"
+    manifest = {"format": bundle.FORMAT, "version": "1.0", "bundle_id": "b" * 26,
+                "sender": {"id": "s" * 26}, "recipient": "r" * 26, "upto": 0, "ack": 0}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.json", json.dumps(manifest))
+        archive.writestr("records.jsonl", b"\n".join(lines))
+    with bundle.Bundle(path, 10**6) as opened:
+        read = list(opened.records())
+    expected = []
+    for line in lines:
+        try:
+            value = json.loads(line)
+        except (ValueError, RecursionError):
+            value = None
+        expected.append(value if isinstance(value, dict)
+                        else bundle.Unreadable(line).text)
+    if lines[-1] == b"":  # nothing after the last newline: no line there
+        expected.pop()
+    assert [record.text if isinstance(record, bundle.Unreadable) else record
+            for record in read] == expected
 
 
 # --- an HTTP linter over what the real server sends ----------------------------------------

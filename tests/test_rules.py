@@ -53,6 +53,17 @@ def test_text_with_nothing_to_remove_is_left_as_it_is(text):
     assert _remove_unsafe(text) == INVISIBLE.sub("", UNSAFE.sub("", SPACES.sub(" ", text)))
 
 
+@SETTINGS
+@given(anything)
+def test_a_block_is_cleaned_line_by_line_whatever_its_shortcuts(text):
+    """A text of one line with nothing to remove skips the line-by-line work: the same
+    text comes out."""
+    from piratebox.text import _nfc, _remove_unsafe
+
+    expected = "\n".join(_nfc(_remove_unsafe(line)).rstrip() for line in text.splitlines())
+    assert clean_block(text) == expected.strip()
+
+
 # what makes a name look like another: format characters, fillers, tags, selectors
 invisible = st.sampled_from(["\u200b", "\u2060", "\ufeff", "\u00ad", "\u3164", "\u200d",
                              "\U000e0041", "\ufe0f", "\u034f", "\u2800", "\u180e", "\u115f"])

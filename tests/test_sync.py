@@ -607,3 +607,35 @@ def test_two_imports_at_once_and_people_browsing_give_the_sequential_result(tmp_
         assert ReceivedBundle.select().count() == 2
         for name, upto in latest.items():
             assert Peer.get(Peer.name == name).received_upto == upto
+
+
+def test_an_import_widens_the_page_cache_for_its_time_only(network, stick, monkeypatch):
+    """An import's inserts read index pages all over the file: its connection keeps more
+    of them while it runs, and a page's small cache again after it, even when it fails."""
+    from piratebox.box import Box
+    from piratebox.database import IMPORT_CACHE_KB, SQLITE_PRAGMAS
+
+    hub, village = network
+    if hub_database["url"]:
+        pytest.skip("the page cache is SQLite's (a PostgreSQL server has its own)")
+    add_item(village, title="Table")
+    ok(village, "sync", str(stick))
+    path = bundle_on(stick, village)
+    merge, seen = records.merge, []
+
+    def observed(*args):
+        seen.append(db.execute_sql("PRAGMA cache_size").fetchone()[0])
+        if len(seen) == 1:
+            raise OSError("the disk is full")
+        return merge(*args)
+
+    monkeypatch.setattr(records, "merge", observed)
+    here = Box.open(hub)
+    with opened(hub):
+        with pytest.raises(OSError):
+            engine.import_bundle(path, here)
+        assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == SQLITE_PRAGMAS["cache_size"]
+        assert engine.import_bundle(path, here)["applied"] == 2
+        assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == SQLITE_PRAGMAS["cache_size"]
+    assert seen[:2] == [-IMPORT_CACHE_KB] * 2
+    assert titles(hub) == ["Table"]

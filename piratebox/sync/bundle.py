@@ -374,10 +374,29 @@ class Bundle:
     @staticmethod
     def _record(line):
         try:
-            record = parse_json(line)
-        except ValueError:
-            record = None
+            record = _one_value(line)
+        except (ValueError, RecursionError):  # judged by json.loads, as any line was before
+            try:
+                record = parse_json(line)
+            except ValueError:
+                record = None
         return record if isinstance(record, dict) else Unreadable(line)
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _one_value(line):
+    """The JSON value a line holds when it is one UTF-8 value from its first byte to its
+    last, as a bundle's writer makes them; ValueError on anything else (blanks around it,
+    another encoding), for json.loads to judge. It reads the same values as json.loads,
+    without the encoding guess and the two scans for blanks that cost a record a quarter
+    of its parsing."""
+    text = line.decode("utf-8", "surrogatepass")
+    value, end = _DECODER.raw_decode(text)
+    if end != len(text):
+        raise ValueError("more than one value")
+    return value
 
 
 END_OF_ARCHIVE = struct.Struct("<4s4H2LH")  # PKZIP's end of central directory record

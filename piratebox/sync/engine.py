@@ -30,7 +30,7 @@ from models import (
 )
 from piratebox import box, villages
 from piratebox.clock import FAR_AHEAD_SECONDS
-from piratebox.database import exclusive
+from piratebox.database import cache_for_import, exclusive
 from piratebox.i18n import N_
 from piratebox.rules import Unusable
 from piratebox.sync import bundle, history, quarantine, records
@@ -441,7 +441,7 @@ def _superseded(entry):
 def _apply(opened, verified, blobs, me, peer_id, clock):
     header = opened.header
     now = clock.now()
-    with exclusive():
+    with cache_for_import(), exclusive():
         # Another import may have run while this one was hashing: decide again, under the
         # lock, from what is committed now.
         peer = Peer.get_by_id(peer_id)

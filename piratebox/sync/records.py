@@ -19,6 +19,7 @@ from models import (
     Exchange,
     Initiative,
     Item,
+    Replicated,
     SharedFile,
     Tally,
     WaitingEntry,
@@ -130,9 +131,10 @@ def merge(model, cleans, relay, via, here):
             row["shown_seq"] = shown.get(clean["id"])
         if layout.searchable:
             row["search_text"] = model.search_text_of(row)
-        record = record_over(model, row)
-        record.note_offer()
-        records.append(record)
+        if layout.has_rules:
+            record = record_over(model, row)
+            record.note_offer()
+            records.append(record)
         rows.append(layout.values(row))
     insert_rows(model, rows)
     BlobUse.refresh(records, here=None if relay else here, known=replaced)
@@ -157,6 +159,9 @@ class Layout:
         self.kept = frozenset(self.columns) - LOCAL_FIELDS
         self.offers = "shown_seq" in model._meta.fields  # an object or a file: Item.shown_seq
         self.searchable = hasattr(model, "search_text_of")
+        # whether a row needs its model's own rules (see record_over): an offer to note, or
+        # blobs to count as used (an event of the give box has neither)
+        self.has_rules = self.offers or model.blob_hashes is not Replicated.blob_hashes
 
     def row_of(self, clean):
         """A full row for a record's clean fields: the defaults where it has none."""
