@@ -30,14 +30,18 @@ def items():
                ("q", "kind", "mode", "category", "place", "status")}
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() else 1
-    fields = [getattr(Item, name) for name in PUBLIC_ITEM_FIELDS] + [Item.photos]
+    fields = [getattr(Item, name) for name in PUBLIC_ITEM_FIELDS] + [Item.photos, Item.version]
 
-    def body():
+    def listed():
         rows, total = logic.browse(filters, page, fields)
+        return (rows, total), logic.fingerprint(rows, total)
+
+    def body(listing):
+        rows, total = listing
         return {"items": [public_item(item) for item in rows], "total": total, "page": page,
                 "page_size": logic.PAGE_SIZE}
 
-    return pagecache.render_json(body, ("catalogue",))
+    return pagecache.render_json(body, ("catalogue",), data=listed)
 
 
 @bp.get("/items/<item_id>")

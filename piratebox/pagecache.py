@@ -19,6 +19,13 @@ A list page shown again after a write is mostly the rows it showed before: each 
 kept too (`row`, keyed by its record's id and version), so rendering the page again after
 a word on the board or a new file renders one new row, not fifty.
 
+A page may say what it shows of the database, read apart from its rendering (`render`'s
+`data`: a search's objects, by id and version, and their count). After a write to its
+section, that is read again, and when it is what the page showed before (a new object
+that no one's search finds), the page kept is still true and is not rendered again: a
+search costs its query, not its template. A write that may change everything (the
+mediator's settings, a sync) renders every page again.
+
 Every cached page carries an ETag made of its text's digest and the visitor's own parts:
 a phone that asks again for a page it already has gets "304 Not Modified" and no body.
 
@@ -60,15 +67,16 @@ CHANGED_BY = {
     "stats": ("stats",),  # the mediator's weekly tally
 }
 
-# A page as it is sent: its UTF-8 bytes (encoded once, not at every request) and which
-# personal parts it has a placeholder for.
-Page = namedtuple("Page", "body digest stamp sections personal")
+# A page as it is sent: its UTF-8 bytes (encoded once, not at every request), which
+# personal parts it has a placeholder for, and the fingerprint of the data it shows
+# (None for a page that gives none).
+Page = namedtuple("Page", "body digest stamp sections personal fingerprint")
 
 
-def kept_page(text, stamp, sections):
+def kept_page(text, stamp, sections, fingerprint=None):
     body = text.encode("utf-8")
     return Page(body, digest(body), stamp, frozenset(sections),
-                frozenset(part for part in PERSONAL_PARTS if part in body))
+                frozenset(part for part in PERSONAL_PARTS if part in body), fingerprint)
 
 
 def sections_changed_by(blueprint):
@@ -79,30 +87,38 @@ class PageCache:
     def __init__(self, seconds):
         self.seconds = seconds
         self._generations = dict.fromkeys(SECTIONS, 0)
+        self._everything = 0  # moved by a write that may change any page
         self._pages = OrderedDict()
         self._rendering = {}  # key -> Event set when its rendering is over
         self._rows = OrderedDict()
         self._lock = threading.Lock()
 
     def changed(self, sections=SECTIONS):
-        """Something these sections show was written: their pages are out of date."""
+        """Something these sections show was written: their pages are out of date. An
+        out-of-date page stays until it is asked for again (see `page`) or pushed out."""
         with self._lock:
+            if set(sections) >= set(SECTIONS):
+                self._everything += 1
             for section in sections:
                 self._generations[section] += 1
-            for key in [key for key, page in self._pages.items()
-                        if not page.sections.isdisjoint(sections)]:
-                del self._pages[key]
 
-    def page(self, key, sections, bucket, render):
+    def page(self, key, sections, bucket, render, read=None):
         """The page cached under `key`, rendered by `render()` when missing or out of
-        date; whoever asks for it meanwhile waits for that one rendering."""
+        date; whoever asks for it meanwhile waits for that one rendering.
+
+        With `read`, the page shows what `read()` returns as (data, fingerprint) and is
+        rendered by `render(data)`; an out-of-date page whose fingerprint is the same,
+        in the same time bucket and with no write to everything since, is still true:
+        it is kept as it is."""
         while True:
             with self._lock:
-                stamp = (bucket, *(self._generations[section] for section in sections))
+                stamp = (bucket, self._everything,
+                         *(self._generations[section] for section in sections))
                 page = self._pages.get(key)
                 if page is not None and page.stamp == stamp:
                     self._pages.move_to_end(key)
                     return page
+                replaced = page if page is not None and page.stamp[:2] == stamp[:2] else None
                 pending = self._rendering.get(key)
                 if pending is None:
                     pending = self._rendering[key] = threading.Event()
@@ -110,9 +126,9 @@ class PageCache:
             # Rendered by another request: look again when it is done (it may have
             # failed, or a write may have come in meanwhile; then render it here).
             if not pending.wait(RENDER_WAIT_SECONDS):
-                return kept_page(render(), stamp, sections)
+                return self._fresh(render, read, stamp, sections, None)
         try:
-            page = kept_page(render(), stamp, sections)
+            page = self._fresh(render, read, stamp, sections, replaced)
             with self._lock:
                 self._pages[key] = page
                 while len(self._pages) > MAX_PAGES:
@@ -122,6 +138,15 @@ class PageCache:
             with self._lock:
                 del self._rendering[key]
             pending.set()
+
+    @staticmethod
+    def _fresh(render, read, stamp, sections, replaced):
+        if read is None:
+            return kept_page(render(), stamp, sections)
+        data, fingerprint = read()
+        if replaced is not None and replaced.fingerprint == fingerprint:
+            return replaced._replace(stamp=stamp)
+        return kept_page(render(data), stamp, sections, fingerprint)
 
     def row(self, key, render):
         """A row of a list, rendered by `render()` the first time it is asked for."""
@@ -181,16 +206,23 @@ def row(*key, caller):
     return Markup(cache.row((request.endpoint, *g.page_context, *key), caller))  # noqa: S704 - caller's
 
 
-def render(render_page, sections, variant="", mimetype="text/html"):
+def render(render_page, sections, variant="", mimetype="text/html", data=None):
     """Serve `render_page()` (which returns text showing `sections`) from the cache; a
-    conditional request for what the phone already has gets a 304."""
+    conditional request for what the phone already has gets a 304.
+
+    With `data`, a function that reads what the page shows and returns it with its
+    fingerprint (everything of it the page shows that a write to `sections` can change:
+    records' ids and versions, a count), the page is `render_page(data)`, and is not
+    rendered again while that fingerprint is unchanged (see PageCache.page)."""
     cache = current_app.extensions["page_cache"]
     if not cache.seconds or is_mediator():
-        return current_app.response_class(render_page(), mimetype=mimetype)
+        text = render_page() if data is None else render_page(data()[0])
+        return current_app.response_class(text, mimetype=mimetype)
     bucket = int(current_app.extensions["box"].clock.now() // cache.seconds)
     context = (g.lang, portal.in_mini_browser(), phone.public_base())
     page = cache.page((request.full_path, *context, variant), sections, bucket,
-                      lambda: render_for_cache(render_page, (*context, bucket)))
+                      lambda *shown: render_for_cache(render_page, (*context, bucket), shown),
+                      read=data)
     body, personal = personalize(page)
     etag = page.digest + ("-" + digest("\n".join(personal)) if personal else "")
     # always asked again (no-cache): a 304 is cheap. Headers given whole, parsed by no one.
@@ -201,16 +233,16 @@ def render(render_page, sections, variant="", mimetype="text/html"):
     return current_app.response_class(body, mimetype=mimetype, headers=headers)
 
 
-def render_json(make_body, sections, variant=""):
+def render_json(make_body, sections, variant="", data=None):
     """JSON served as a public page is: kept, shared, answered 304 when unchanged."""
-    return render(lambda: current_app.json.dumps(make_body()), sections, variant,
-                  mimetype="application/json")
+    return render(lambda *shown: current_app.json.dumps(make_body(*shown)), sections, variant,
+                  mimetype="application/json", data=data)
 
 
-def render_for_cache(render_page, context):
+def render_for_cache(render_page, context, arguments=()):
     g.rendering_for_cache, g.page_context = True, context
     try:
-        return render_page()
+        return render_page(*arguments)
     finally:
         g.rendering_for_cache = False
 

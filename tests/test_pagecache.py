@@ -232,6 +232,70 @@ def test_a_failed_rendering_lets_the_next_request_render():
     assert cache.page("/x", ("catalogue",), 0, lambda: "back").body == b"back"
 
 
+def test_a_page_showing_the_same_data_after_a_write_is_kept_as_it_is():
+    cache = PageCache(30)
+    shown = {"data": ("vélo", (("a", 1),))}
+    renders = []
+
+    def render(data):
+        renders.append(data)
+        return f"<p>{data}</p>"
+
+    def read():
+        return shown["data"][0], shown["data"]
+
+    def ask(bucket=0):
+        return cache.page("/items/?q=velo", ("catalogue",), bucket, render, read).body
+
+    assert ask() == "<p>vélo</p>".encode() and len(renders) == 1
+    cache.changed(("catalogue",))  # a new object no one's search finds
+    assert ask() == "<p>vélo</p>".encode() and len(renders) == 1, "read again, not rendered"
+    shown["data"] = ("vélo, luge", (("a", 1), ("b", 1)))
+    assert ask() == "<p>vélo</p>".encode(), "no write since: kept"
+    cache.changed(("catalogue",))
+    assert ask() == "<p>vélo, luge</p>".encode() and len(renders) == 2
+    cache.changed()  # the mediator's settings, a sync: anything the page shows may change
+    assert ask() == "<p>vélo, luge</p>".encode() and len(renders) == 3
+    cache.changed(("catalogue",))
+    assert ask(bucket=1) and len(renders) == 4, "a new time bucket renders it again"
+
+
+def test_a_search_a_new_object_does_not_change_is_not_rendered_again(
+        client, app, monkeypatch):
+    from piratebox.catalogue import views
+
+    renders = []  # of the list's template only (a form is rendered to get a token)
+    original = views.render_template
+
+    def counted(name, **context):
+        if name == "catalogue/index.html":
+            renders.append(name)
+        return original(name, **context)
+
+    monkeypatch.setattr(views, "render_template", counted)
+    offer(client, title="Parapluie")
+    search = "/items/?q=parapluie"
+    assert "Parapluie" in text_of(app.test_client().get(search))
+    assert len(renders) == 1
+    offer(client, title="Luge en bois")
+    assert "Parapluie" in text_of(app.test_client().get(search))
+    assert len(renders) == 1, "its objects are the same: kept"
+    assert "Luge en bois" in text_of(app.test_client().get("/items/")), "the list has it"
+    assert "Luge en bois" in text_of(app.test_client().get("/api/v1/items"))
+    offer(client, title="Parapluie rouge")
+    page = text_of(app.test_client().get(search))
+    assert "Parapluie rouge" in page and "2 objets" in page
+    item = only_item_titled("Parapluie")
+    rename_behind_the_cache(item.id, "Parapluie bleu")
+    offer(client, title="Chaise")
+    assert "Parapluie bleu" in text_of(app.test_client().get(search)), "a new version shows"
+
+
+def only_item_titled(title):
+    with db.connection_context():
+        return Item.get(Item.title == title)
+
+
 def test_a_list_shown_again_renders_only_the_rows_that_changed(client, app):
     offer(client, title="Parapluie")
     item = only_item()

@@ -301,6 +301,12 @@ def browse(filters, page=1, fields=None):
     return rows, total
 
 
+def fingerprint(rows, total):
+    """What a page of `browse` shows that a write can change: which objects, each at its
+    version (every change of an object moves it on), and how many match."""
+    return total, tuple((row.id, row.version) for row in rows)
+
+
 def _latest(village_only):
     query = Item.listed().select(*Item.card_fields()).where(Item.status == "available")
     if village_only:

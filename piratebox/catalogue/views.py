@@ -148,14 +148,18 @@ def index():
     page = args.get("page", "1")
     page = int(page) if page.isdigit() else 1
 
-    def render_page():
+    def listed():
         rows, total = logic.browse(filters, page)
+        return (rows, total), logic.fingerprint(rows, total)
+
+    def render_page(listing):
+        rows, total = listing
         return render_template(
             "catalogue/index.html", items=rows, total=total, page=page,
             pages=max(1, -(-min(total, logic.COUNT_CAP) // logic.PAGE_SIZE)),
             filters=filters, count_cap=logic.COUNT_CAP)
 
-    return pagecache.render(render_page, ("catalogue",))
+    return pagecache.render(render_page, ("catalogue",), data=listed)
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
