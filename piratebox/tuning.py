@@ -59,9 +59,9 @@ def compile_templates_apart(app):
     when one is not already kept compiled (a first start, an upgrade). Compiling one at a
     first visit leaves the server's heap larger for as long as it runs (Jinja's parse tree
     and the Python source it writes are freed, but into a heap that stays fragmented: about
-    2 MB after the village's first visits, see docs/benchmarks.md); a child gives all of it
-    back when it exits. Without fork, or if the child fails, the pages
-    compile at their first visit as before."""
+    3 MB after the first visit to each page, see docs/benchmarks.md); a child gives all of
+    it back when it exits. Without fork, or if the child fails, the pages compile at their
+    first visit as before."""
     folder = app.jinja_env.bytecode_cache.folder
     sources = templates_digest(app.jinja_env)
     stamp = folder / COMPILED_STAMP
