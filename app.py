@@ -208,10 +208,11 @@ def serve(data_dir, host, port, threads):
 
     Example: piratebox --data /srv/cocote serve --host 0.0.0.0 --port 8080
     """
-    from piratebox import serving
+    from piratebox import serving, tuning
 
     configure_logging()
     application = create_app({"DATA_DIR": str(data_dir.path)})
+    tuning.compile_templates_apart(application)
     # waitress keeps a request body over 64 KB in a temporary file until it is complete;
     # on a router /tmp is RAM, so such files go to the data disk (and vanish with us).
     tempfile.tempdir = str(data_dir.scratch())

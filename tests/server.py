@@ -1,16 +1,21 @@
 """Run the real box (waitress, as deployed) in a child process on a loopback port."""
 
+import atexit
 import contextlib
 import importlib.util
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from piratebox.storage import CACHE_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,9 +50,18 @@ def wait_until_up(url, process, timeout=15):
 class Server:
     """`open_files`: the process's descriptor limit (soft and hard), to serve under it;
     `wrapper`: a command the server runs under (tests/clocks.py: another boot);
-    `cgroup`: a MemoryCgroup to run it in."""
+    `cgroup`: a MemoryCgroup to run it in; `compiled_templates=False`: start as on a box's
+    first start, its templates not yet compiled (otherwise they are the ones the session's
+    first server compiled, as a box has them from its second start on: compiling them is a
+    second of each start)."""
 
-    def __init__(self, data_dir, *args, env=None, open_files=None, wrapper=(), cgroup=None):
+    compiled = None  # the first server's compiled templates, copied for the next ones
+
+    def __init__(self, data_dir, *args, env=None, open_files=None, wrapper=(), cgroup=None,
+                 compiled_templates=True):
+        templates = Path(data_dir) / CACHE_DIR / "templates"
+        if compiled_templates and Server.compiled and not templates.exists():
+            shutil.copytree(Server.compiled, templates)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         command = [*wrapper, sys.executable, str(ROOT / "app.py"), "--data", str(data_dir),
@@ -65,6 +79,10 @@ class Server:
             preexec_fn=limit if open_files or cgroup else None,  # noqa: PLW1509
         )
         wait_until_up(self.base + "/healthz", self.process)
+        if compiled_templates and Server.compiled is None and templates.exists():
+            Server.compiled = Path(tempfile.mkdtemp(prefix="compiled-templates-")) / "templates"
+            shutil.copytree(templates, Server.compiled)
+            atexit.register(shutil.rmtree, Server.compiled.parent, True)
 
     def stop(self):
         self.process.terminate()
