@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models import Setting, db
 from tests.conftest import post_from_page
@@ -243,3 +245,37 @@ def test_cookies_are_read_anew_when_they_change_and_huge_ones_are_not_kept(clien
     for number in range(20):  # a visitor making up large headers
         client.get("/", headers={"Cookie": f"lang=en; junk{number}=" + "x" * 8000})
     assert len(tuning._parsed_cookies) == kept
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(alphabet=st.characters(codec="ascii"), max_size=80),
+       options=st.fixed_dictionaries({}, optional={
+           "max_age": st.integers(0, 10**8), "path": st.sampled_from(["/", "/files/"]),
+           "secure": st.booleans(), "httponly": st.booleans(),
+           "samesite": st.sampled_from(["Lax", "Strict"]),
+           "expires": st.integers(0, 2**31 - 1)}))
+def test_a_cookie_is_written_as_werkzeug_writes_it(value, options):
+    from flask import Response
+
+    from piratebox.tuning import PlainCookieResponse
+
+    ours, theirs = PlainCookieResponse(), Response()
+    for response in (ours, theirs):
+        response.set_cookie("lang", "fr")
+        response.set_cookie("cocote", value, **options)
+    assert ours.headers.getlist("Set-Cookie") == theirs.headers.getlist("Set-Cookie")
+
+
+def test_the_box_writes_a_signed_session_without_werkzeugs_quoting(client, monkeypatch):
+    from werkzeug import http
+
+    quoted = []
+    if hasattr(http, "_cookie_quote"):  # Werkzeug 2 (Debian 12's, OpenWrt's)
+        original = http._cookie_quote
+        monkeypatch.setattr(http, "_cookie_quote",
+                            lambda value: quoted.append(value) or original(value))
+    page = client.get("/board/")
+    cookie = page.headers["Set-Cookie"]
+    assert cookie.startswith("cocote=") and "HttpOnly" in cookie
+    value = cookie.split(";")[0].split("=", 1)[1]
+    assert len(value) > 40 and value.encode() not in quoted
