@@ -32,16 +32,13 @@ def items():
     page = int(page) if page.isdigit() else 1
     fields = [getattr(Item, name) for name in PUBLIC_ITEM_FIELDS] + [Item.photos, Item.version]
 
-    def listed():
-        rows, total = logic.browse(filters, page, fields)
-        return (rows, total), logic.fingerprint(rows, total)
-
     def body(listing):
         rows, total = listing
         return {"items": [public_item(item) for item in rows], "total": total, "page": page,
                 "page_size": logic.PAGE_SIZE}
 
-    return pagecache.render_json(body, ("catalogue",), data=listed)
+    return pagecache.render_json(body, ("catalogue",),
+                                 data=lambda: logic.listing(filters, page, fields))
 
 
 @bp.get("/items/<item_id>")

@@ -57,6 +57,7 @@ MAX_ROWS = 1000  # about 500 KB
 RENDER_WAIT_SECONDS = 60  # then render it yourself: never wait forever on a stuck thread
 
 SECTIONS = ("catalogue", "files", "board", "events", "stats", "initiatives")
+ALL_SECTIONS = frozenset(SECTIONS)
 # What a successful POST to each blueprint may change. Any other blueprint (the mediator's
 # settings and clock, a sync, a login) may change everything.
 CHANGED_BY = {
@@ -103,7 +104,7 @@ class PageCache:
         """Something these sections show was written: their pages are out of date. An
         out-of-date page stays until it is asked for again (see `page`) or pushed out."""
         with self._lock:
-            if set(sections) >= set(SECTIONS):
+            if ALL_SECTIONS.issubset(sections):
                 self._everything += 1
             for section in sections:
                 self._generations[section] += 1

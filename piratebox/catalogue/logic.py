@@ -301,10 +301,12 @@ def browse(filters, page=1, fields=None):
     return rows, total
 
 
-def fingerprint(rows, total):
-    """What a page of `browse` shows that a write can change: which objects, each at its
-    version (every change of an object moves it on), and how many match."""
-    return total, tuple((row.id, row.version) for row in rows)
+def listing(filters, page=1, fields=None):
+    """`browse` as a kept page reads it (pagecache.render's `data`): (rows, the number of
+    matches), and what of them a write can change: which objects, each at its version
+    (every change of an object moves it on), and how many match."""
+    rows, total = browse(filters, page, fields)
+    return (rows, total), (total, tuple((row.id, row.version) for row in rows))
 
 
 def _latest(village_only):

@@ -148,10 +148,6 @@ def index():
     page = args.get("page", "1")
     page = int(page) if page.isdigit() else 1
 
-    def listed():
-        rows, total = logic.browse(filters, page)
-        return (rows, total), logic.fingerprint(rows, total)
-
     def render_page(listing):
         rows, total = listing
         return render_template(
@@ -159,7 +155,8 @@ def index():
             pages=max(1, -(-min(total, logic.COUNT_CAP) // logic.PAGE_SIZE)),
             filters=filters, count_cap=logic.COUNT_CAP)
 
-    return pagecache.render(render_page, ("catalogue",), data=listed)
+    return pagecache.render(render_page, ("catalogue",),
+                            data=lambda: logic.listing(filters, page))
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
