@@ -84,7 +84,7 @@ def waiting_counts(now):
     return {
         "items": len(moderation.to_review(Item, "item")),
         "messages": len(moderation.to_review(Message, "message")),
-        "events": len(events.pending()),
+        "events": len(events.pending(current_app.extensions["box"].role)),
         "loans": len(lending.overdue(now, current_app.config["TIMEZONE"])),
     }
 

@@ -184,7 +184,7 @@ def is_mediator():
 
 
 def rendering_for_cache():
-    return g.get("rendering_for_cache", False)
+    return g.get("kept_rows") is not None
 
 
 def csrf_token():
@@ -210,10 +210,11 @@ def row(*key, caller):
     everything (the mediator's settings: the time zone). Unlike its page, it outlives the
     time bucket: at a router's speed, rendering every row of every page again each
     PAGE_CACHE_SECONDS cost more than the visitors' own requests."""
-    if not rendering_for_cache():
+    kept = g.get("kept_rows")  # one look-up a row: a list page has up to forty of them
+    if kept is None:
         return caller()
-    cache = current_app.extensions["page_cache"]
-    return Markup(cache.row((request.endpoint, *g.page_context, *key), caller))  # noqa: S704 - caller's
+    cache, page_key = kept
+    return Markup(cache.row((*page_key, *key), caller))  # noqa: S704 - caller's
 
 
 def render(render_page, sections, variant="", mimetype="text/html", data=None):
@@ -256,11 +257,13 @@ def render_json(make_body, sections, variant="", data=None):
 
 
 def render_for_cache(render_page, context, arguments=()):
-    g.rendering_for_cache, g.page_context = True, context
+    """`render_page(*arguments)` with placeholders for the visitor's own parts, its rows
+    kept under the page's endpoint and `context` (see row)."""
+    g.kept_rows = (current_app.extensions["page_cache"], (request.endpoint, *context))
     try:
         return render_page(*arguments)
     finally:
-        g.rendering_for_cache = False
+        g.kept_rows = None
 
 
 def personalize(page):

@@ -21,10 +21,11 @@ ONE_YEAR = 365 * 24 * 3600
 @bp.get("/")
 def home():
     current_app.extensions["portal"].welcome(request.remote_addr)
-    now = current_app.extensions["box"].clock.now()
+    here = current_app.extensions["box"]
+    now = here.clock.now()
     return pagecache.render(lambda: render_template(
-        "home.html", next_events=events.upcoming(now, 3),
-        latest_items=catalogue.latest(6, current_app.extensions["box"].role == "box"),
+        "home.html", next_events=events.upcoming(now, here.role, 3),
+        latest_items=catalogue.latest(6, here.role == "box"),
         latest_messages=board.latest(now, current_app.config["BOARD_DAYS"], 3),
         kinds=events.KINDS), ("catalogue", "events", "board"))
 

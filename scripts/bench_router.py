@@ -200,7 +200,8 @@ def measure(options, figures):
     print("one request inside the process ...", file=sys.stderr)
     figures["in_process"] = router.run(
         f"cd {options.app} && python3 scripts/bench_request.py --data {options.data} "
-        f"--names {shlex.quote(json.dumps(names))} --repeat 5 --requests 10")
+        f"--names {shlex.quote(json.dumps(names))} --repeat 5 --requests 10 "
+        f"--after-write 3")
 
     print("the first visit to each page after a restart ...", file=sys.stderr)
     cold_start(router, "box", box_url)

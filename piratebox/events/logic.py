@@ -3,7 +3,7 @@
 from datetime import date, datetime, time, timedelta
 
 from models import Event, Prepared, slot, this_box
-from piratebox import box, rules
+from piratebox import rules
 from piratebox.events import KINDS  # noqa: F401 - the agenda's kinds, for its pages
 from piratebox.i18n import N_
 from piratebox.timefmt import display_zone
@@ -81,15 +81,16 @@ def end_of(event):
     return event.ends_at or event.starts_at + DEFAULT_LENGTH.total_seconds()
 
 
-def shown_here(role=None):
+def shown_here(role):
     """The events this box shows: a village's own and its hub's; at a hub, its own (the
-    villages' agendas are theirs: the hub shows what the network shows)."""
+    villages' agendas are theirs: the hub shows what the network shows). `role` is the
+    opened box's (box.Box.role): reading it from the database again at each page cost a
+    fifth of the home page's rendering on a router."""
     query = Event.live()
-    role = role or box.identity()["role"]
     return query.where(Event.origin == this_box()) if role == "hub" else query
 
 
-def published(role=None):
+def published(role):
     return shown_here(role).where(Event.status == "published")
 
 
@@ -97,17 +98,16 @@ SOON = Prepared(lambda role: published(role).where(Event.starts_at >= slot("sinc
                 .order_by(Event.starts_at))
 
 
-def upcoming(now, limit=None):
+def upcoming(now, role, limit=None):
     """Published events not over yet, soonest first."""
-    role = box.identity()["role"]
     rows = [e for e in SOON.rows(role, since=now - 2 * 86400) if end_of(e) >= now]
     return rows[:limit] if limit else rows
 
 
-def archive(now):
-    return [e for e in published().where(Event.starts_at < now).order_by(Event.starts_at.desc())
+def archive(now, role):
+    return [e for e in published(role).where(Event.starts_at < now).order_by(Event.starts_at.desc())
             if end_of(e) < now]
 
 
-def pending():
-    return list(shown_here().where(Event.status == "proposed").order_by(Event.starts_at))
+def pending(role):
+    return list(shown_here(role).where(Event.status == "proposed").order_by(Event.starts_at))

@@ -44,24 +44,27 @@ def calendar_response(events, filename):
 
 @bp.get("/events/")
 def index():
+    here = actor()
     return pagecache.render(lambda: render_template(
-        "events/index.html", events=logic.upcoming(actor().now), archive=False,
+        "events/index.html", events=logic.upcoming(here.now, here.role), archive=False,
         kinds=logic.KINDS), ("events",))
 
 
 @bp.get("/events/archive")
 def archive():
-    return render_template("events/index.html", events=logic.archive(actor().now),
+    here = actor()
+    return render_template("events/index.html", events=logic.archive(here.now, here.role),
                            archive=True, kinds=logic.KINDS)
 
 
 @bp.get("/events/agenda.ics")
 def agenda_ics():
-    return calendar_response(logic.upcoming(actor().now), "agenda.ics")
+    here = actor()
+    return calendar_response(logic.upcoming(here.now, here.role), "agenda.ics")
 
 
 def get_event(event_id, published_only=True):
-    event = logic.shown_here().where(Event.id == event_id).first()
+    event = logic.shown_here(actor().role).where(Event.id == event_id).first()
     if event is None or (
             published_only and event.status != "published" and not is_admin()):
         abort(404)
@@ -151,7 +154,8 @@ def count(event_id):
 @bp.get("/admin/events")
 @admin_required
 def proposals():
-    return render_template("events/proposals.html", events=logic.pending(), kinds=logic.KINDS)
+    return render_template("events/proposals.html", events=logic.pending(actor().role),
+                           kinds=logic.KINDS)
 
 
 @bp.post("/admin/events/<event_id>")
