@@ -291,6 +291,53 @@ def test_a_search_a_new_object_does_not_change_is_not_rendered_again(
     assert "Parapluie bleu" in text_of(app.test_client().get(search)), "a new version shows"
 
 
+def test_an_objects_page_a_new_object_does_not_change_is_not_rendered_again(
+        client, app, monkeypatch):
+    from piratebox.catalogue import views
+
+    renders = []
+    original = views.render_template
+
+    def counted(name, **context):
+        if name == "catalogue/show.html":
+            renders.append(name)
+        return original(name, **context)
+
+    monkeypatch.setattr(views, "render_template", counted)
+    client.post("/items/new", data={
+        "csrf_token": csrf_from(text_of(client.get("/items/new"))), "kind": "request",
+        "mode": "give", "title": "Vélo enfant", "category": "bikes", "place": "home"})
+    wanted = only_item_titled("Vélo enfant")
+    page = f"/items/{wanted.id}"
+    visitor = app.test_client()
+    assert "Vélo enfant" in text_of(visitor.get(page))
+    assert len(renders) == 1
+    offer(client, title="Luge en bois")
+    assert "Vélo enfant" in text_of(visitor.get(page))
+    assert len(renders) == 1, "the object and its answers are the same: kept"
+    offer(app.test_client(), title="Vélo 16 pouces", category="bikes", answers=wanted.id)
+    assert "Vélo 16 pouces" in text_of(visitor.get(page)), "a new answer shows"
+    rename_behind_the_cache(wanted.id, "Vélo pour enfant de 6 ans")
+    offer(client, title="Chaise")
+    assert "Vélo pour enfant de 6 ans" in text_of(visitor.get(page)), "a new version shows"
+    with db.connection_context():  # a change without a new version (a local flag) shows too
+        Item.update(hidden=True).where(Item.id == wanted.id).execute()
+    offer(client, title="Table")
+    assert visitor.get(page).status_code == 404
+
+
+def test_an_objects_page_shows_its_waiting_list_as_it_changes(client, app):
+    offer(client, mode="lend")
+    item = only_item()
+    page, manage = f"/items/{item.id}", f"/items/{item.id}/manage"
+    post_from_page(client, manage, f"{manage}/lend", {"lent_to": "Paul",
+                                                      "lent_until": "2030-01-31"})
+    visitor = app.test_client()
+    assert "personne attend" not in text_of(visitor.get(page))
+    post_from_page(app.test_client(), page, f"{page}/waiting", {"pseudonym": "Lina"})
+    assert "1 personne attend" in text_of(visitor.get(page))
+
+
 def only_item_titled(title):
     with db.connection_context():
         return Item.get(Item.title == title)

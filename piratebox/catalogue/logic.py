@@ -306,7 +306,12 @@ def listing(filters, page=1, fields=None):
     matches), and what of them a write can change: which objects, each at its version
     (every change of an object moves it on), and how many match."""
     rows, total = browse(filters, page, fields)
-    return (rows, total), (total, tuple((row.id, row.version) for row in rows))
+    return (rows, total), (total, versions(rows))
+
+
+def versions(records):
+    """Which records, each at its version: what a kept page's fingerprint says of a list."""
+    return tuple((record.id, record.version) for record in records)
 
 
 def _latest(village_only):

@@ -242,8 +242,26 @@ def show(item_id):
     if holds_a_claim_on(item_id):
         return render_show(get_item(item_id))
     owner = phone.owns(item_id)
-    return pagecache.render(lambda: render_show(get_item(item_id), owner=owner),
-                            ("catalogue",), variant="owner" if owner else "")
+    return pagecache.render(lambda shown: render_show(*shown, owner=owner), ("catalogue",),
+                            variant="owner" if owner else "", data=lambda: on_its_page(item_id))
+
+
+def on_its_page(item_id):
+    """What an object's page shows of the database, read apart from its rendering
+    (pagecache.render's `data`): the object, the offers answering it (a request), its list
+    of people (a loan's waiting list, a ride's seats); and what a write can change of
+    them: the object whole (a report hides it without a new version), the others by id
+    and version. A new object elsewhere in the catalogue leaves this page as it was."""
+    item = get_item(item_id)
+    answers, queue = lists_of(item)
+    return ((item, None, None, (answers, queue)),
+            (tuple(item.__data__.items()), logic.versions(answers), logic.versions(queue)))
+
+
+def lists_of(item):
+    """The offers answering a request, and who waits for or rides with an offer."""
+    return (logic.answers_to(item) if item.kind == "request" else [],
+            lending.queue(item) if has_a_list(item) else [])
 
 
 def holds_a_claim_on(item_id):
@@ -258,12 +276,12 @@ def holds_a_claim_on(item_id):
                                      & WaitingEntry.id.in_(list(links))).exists()
 
 
-def render_show(item, errors=None, values=None, owner=None):
-    """The object's page as this phone sees it: its owner, who reserved it, who waits."""
+def render_show(item, errors=None, values=None, lists=None, owner=None):
+    """The object's page as this phone sees it: its owner, who reserved it, who waits
+    (`lists`: lists_of(item), when read already)."""
     config, now = current_app.config, current_app.extensions["box"].clock.now()
-    answers = logic.answers_to(item) if item.kind == "request" else []
+    answers, queue = lists or lists_of(item)
     reserver = reserved_here(item)
-    queue = lending.queue(item) if has_a_list(item) else []
     return render_template(
         "catalogue/show.html", item=item, owner=owns(item) if owner is None else owner,
         reserver=reserver,
