@@ -353,7 +353,19 @@ class GuardedChannel(HTTPChannel):
         return not self.cut_off and super().readable()
 
     def writable(self):
-        return not self.cut_off and super().writable()
+        if self.cut_off:
+            return False
+        if self.requests and not (self.will_close or self.close_when_flushed):
+            # A task is writing its answer. Waitress sends from here only when it can take
+            # the buffer's lock without waiting: while the task holds it, a writable socket
+            # would turn the loop again and again for nothing, taking the interpreter from
+            # the very threads that answer (measured: 12,000 turns a second, a tenth of the
+            # answers under 50 phones). The task wakes the loop when it ends, and whenever
+            # it leaves output it could not send itself.
+            if not self.outbuf_lock.acquire(blocking=False):
+                return False
+            self.outbuf_lock.release()
+        return super().writable()
 
     def check_progress(self, now):
         request = self.request

@@ -1,9 +1,12 @@
 """The box as deployed: the CLI starts waitress on loopback, a real HTTP client talks to it."""
 
+import contextlib
 import http.client
 import os
+import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 
 import pytest
@@ -58,3 +61,53 @@ def test_serving_a_missing_box_fails_with_one_clear_line(tmp_path):
     )
     assert result.returncode == 1
     assert "init" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_loop_leaves_alone_an_answer_its_task_is_still_writing(app):
+    """While a task holds its answer's buffer, the server's loop can send nothing of it: the
+    connection must not count as writable then, or the loop turns on it without a pause
+    and takes the interpreter from the threads that answer. Once the task lets go of the
+    buffer, or is done, what it wrote is sent."""
+    from piratebox import serving
+
+    server = serving.make_server(app, "127.0.0.1", 0, 1)
+    client = socket.create_connection(server.socket.getsockname()[:2])
+    try:
+        server.handle_accept()
+        (channel,) = [dispatcher for dispatcher in server._map.values()
+                      if isinstance(dispatcher, serving.GuardedChannel)]
+        words = b"HTTP/1.1 200 OK\r\n"  # a task's first, not sent yet (a full socket)
+        channel.outbufs[-1].append(words)
+        channel.total_outbufs_len += len(words)
+        channel.requests.append(object())  # the task, still running
+        with task_holding(channel.outbuf_lock):
+            assert not channel.writable()
+        assert channel.writable()
+        channel.requests.clear()  # done
+        with task_holding(channel.outbuf_lock):
+            assert channel.writable(), "the loop sends what a finished task left"
+    finally:
+        client.close()
+        for dispatcher in list(server._map.values()):
+            dispatcher.close()
+        server.task_dispatcher.shutdown()
+
+
+@contextlib.contextmanager
+def task_holding(lock):
+    """`lock` held by another thread (a task's), as long as the block runs."""
+    taken, done = threading.Event(), threading.Event()
+
+    def task():
+        with lock:
+            taken.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=task)
+    thread.start()
+    taken.wait(10)
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
