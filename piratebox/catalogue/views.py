@@ -250,8 +250,8 @@ def on_its_page(item_id):
     """What an object's page shows of the database, read apart from its rendering
     (pagecache.render's `data`): the object, the offers answering it (a request), its list
     of people (a loan's waiting list, a ride's seats); and what a write can change of
-    them: the object whole (a report hides it without a new version), the others by id
-    and version. A new object elsewhere in the catalogue leaves this page as it was."""
+    them: the object whole (another village's object hidden here has no new version),
+    the others by id and version. A new object elsewhere leaves this page as it was."""
     item = get_item(item_id)
     answers, queue = lists_of(item)
     return ((item, None, None, (answers, queue)),
