@@ -116,12 +116,14 @@ def test_who_waits_for_an_object_sees_their_place_and_no_one_else_sees_it(client
     page, manage = f"/items/{item.id}", f"/items/{item.id}/manage"
     post_from_page(client, manage, f"{manage}/lend", {"lent_to": "Paul",
                                                       "lent_until": "2030-01-31"})
+    assert "personne attend" not in text_of(app.test_client().get(page))  # kept
     waiting = app.test_client()
     response = post_from_page(waiting, page, f"{page}/waiting", {"pseudonym": "Lina"})
     assert response.status_code == 302
     for _again in range(2):
         assert "Vous êtes sur la liste d’attente" in text_of(waiting.get(page))
-        assert "Vous êtes sur la liste d’attente" not in text_of(app.test_client().get(page))
+        other = text_of(app.test_client().get(page))
+        assert "Vous êtes sur la liste d’attente" not in other and "1 personne attend" in other
 
 
 def test_a_phone_asking_again_for_an_unchanged_page_gets_a_304(client, app):
@@ -260,19 +262,26 @@ def test_a_page_showing_the_same_data_after_a_write_is_kept_as_it_is():
     assert ask(bucket=1) and len(renders) == 4, "a new time bucket renders it again"
 
 
-def test_a_search_a_new_object_does_not_change_is_not_rendered_again(
-        client, app, monkeypatch):
+def renderings_of(template, monkeypatch):
+    """The list of the catalogue's renderings of `template` from now on (another one is
+    rendered for a form's token, say)."""
     from piratebox.catalogue import views
 
-    renders = []  # of the list's template only (a form is rendered to get a token)
+    renders = []
     original = views.render_template
 
     def counted(name, **context):
-        if name == "catalogue/index.html":
+        if name == template:
             renders.append(name)
         return original(name, **context)
 
     monkeypatch.setattr(views, "render_template", counted)
+    return renders
+
+
+def test_a_search_a_new_object_does_not_change_is_not_rendered_again(
+        client, app, monkeypatch):
+    renders = renderings_of("catalogue/index.html", monkeypatch)
     offer(client, title="Parapluie")
     search = "/items/?q=parapluie"
     assert "Parapluie" in text_of(app.test_client().get(search))
@@ -293,17 +302,7 @@ def test_a_search_a_new_object_does_not_change_is_not_rendered_again(
 
 def test_an_objects_page_a_new_object_does_not_change_is_not_rendered_again(
         client, app, monkeypatch):
-    from piratebox.catalogue import views
-
-    renders = []
-    original = views.render_template
-
-    def counted(name, **context):
-        if name == "catalogue/show.html":
-            renders.append(name)
-        return original(name, **context)
-
-    monkeypatch.setattr(views, "render_template", counted)
+    renders = renderings_of("catalogue/show.html", monkeypatch)
     client.post("/items/new", data={
         "csrf_token": csrf_from(text_of(client.get("/items/new"))), "kind": "request",
         "mode": "give", "title": "Vélo enfant", "category": "bikes", "place": "home"})
@@ -324,18 +323,6 @@ def test_an_objects_page_a_new_object_does_not_change_is_not_rendered_again(
         Item.update(hidden=True).where(Item.id == wanted.id).execute()
     offer(client, title="Table")
     assert visitor.get(page).status_code == 404
-
-
-def test_an_objects_page_shows_its_waiting_list_as_it_changes(client, app):
-    offer(client, mode="lend")
-    item = only_item()
-    page, manage = f"/items/{item.id}", f"/items/{item.id}/manage"
-    post_from_page(client, manage, f"{manage}/lend", {"lent_to": "Paul",
-                                                      "lent_until": "2030-01-31"})
-    visitor = app.test_client()
-    assert "personne attend" not in text_of(visitor.get(page))
-    post_from_page(app.test_client(), page, f"{page}/waiting", {"pseudonym": "Lina"})
-    assert "1 personne attend" in text_of(visitor.get(page))
 
 
 def only_item_titled(title):
