@@ -21,7 +21,6 @@ from peewee import (
     CompositeKey,
     DatabaseProxy,
     Expression,
-    Field,
     FloatField,
     Model,
     NodeList,
@@ -119,8 +118,8 @@ def instances(model, cursor):
     for index, description in enumerate(cursor.description):
         column = description[0]
         column = column[column.rfind(".") + 1:].strip('()"`')
-        field = combined.get(column)
-        is_field = isinstance(field, Field)
+        field = combined.get(column)  # by field name or column name
+        is_field = field is not None
         name = field.name if is_field else column
         if name not in named:
             named.add(name)

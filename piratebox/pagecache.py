@@ -233,7 +233,7 @@ def render(render_page, sections, variant="", mimetype="text/html", data=None):
     bucket = int(now // cache.seconds)
     context = (g.lang, portal.in_mini_browser(), phone.public_base())
     page = cache.page((request.full_path, *context, variant), sections, bucket,
-                      lambda *shown: render_for_cache(render_page, (*context, *rows_epoch(
+                      lambda *shown: render_for_cache(cache, render_page, (*context, *rows_epoch(
                           cache, now)), shown), read=data)
     body, personal = personalize(page)
     etag = page.digest + ("-" + digest("\n".join(personal)) if personal else "")
@@ -256,10 +256,10 @@ def render_json(make_body, sections, variant="", data=None):
                   mimetype="application/json", data=data)
 
 
-def render_for_cache(render_page, context, arguments=()):
+def render_for_cache(cache, render_page, context, arguments=()):
     """`render_page(*arguments)` with placeholders for the visitor's own parts, its rows
-    kept under the page's endpoint and `context` (see row)."""
-    g.kept_rows = (current_app.extensions["page_cache"], (request.endpoint, *context))
+    kept in `cache` under the page's endpoint and `context` (see row)."""
+    g.kept_rows = (cache, (request.endpoint, *context))
     try:
         return render_page(*arguments)
     finally:

@@ -242,8 +242,9 @@ def show(item_id):
     if holds_a_claim_on(item_id):
         return render_show(get_item(item_id))
     owner = phone.owns(item_id)
-    return pagecache.render(lambda shown: render_show(*shown, owner=owner), ("catalogue",),
-                            variant="owner" if owner else "", data=lambda: on_its_page(item_id))
+    return pagecache.render(lambda shown: render_show(shown[0], lists=shown[1], owner=owner),
+                            ("catalogue",), variant="owner" if owner else "",
+                            data=lambda: on_its_page(item_id))
 
 
 def on_its_page(item_id):
@@ -254,7 +255,7 @@ def on_its_page(item_id):
     the others by id and version. A new object elsewhere leaves this page as it was."""
     item = get_item(item_id)
     answers, queue = lists_of(item)
-    return ((item, None, None, (answers, queue)),
+    return ((item, (answers, queue)),
             (tuple(item.__data__.items()), logic.versions(answers), logic.versions(queue)))
 
 
