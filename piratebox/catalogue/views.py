@@ -114,7 +114,10 @@ def my_waiting_entry(queue):
 
 
 @bp.app_context_processor
+@functools.cache
 def template_lists():
+    """The catalogue's choices and labels for every template: the same for the process's
+    life, made once rather than at each rendering (a page rendered again after a write)."""
     return {
         "village_of": village_of,
         "allows": logic.allows,
