@@ -672,6 +672,13 @@ class SharedFile(Replicated):
     def search_text_of(values):
         return fold(f"{values['folder']} {values['name']}")
 
+    @classmethod
+    def row_fields(cls):
+        """What the file share's list shows of each file: fifty rows a page, each built
+        whole for the few that are not kept (see pagecache.row)."""
+        return (cls.id, cls.version, cls.name, cls.folder, cls.size, cls.media_type,
+                cls.created_at)
+
     def blob_hashes(self):
         return {self.blob: "file"}  # served by the file share's own pages, not as a photo
 

@@ -40,6 +40,7 @@ import threading
 from collections import OrderedDict, namedtuple
 
 from flask import current_app, g, get_flashed_messages, request, session
+from jinja2 import pass_context
 from markupsafe import Markup
 
 from piratebox import phone, portal, security
@@ -215,6 +216,32 @@ def row(*key, caller):
         return caller()
     cache, page_key = kept
     return Markup(cache.row((*page_key, *key), caller))  # noqa: S704 - caller's
+
+
+@pass_context
+def kept_rows(context, template_name, name, records, *shown):
+    """`{{ kept_rows("files/_row.html", "file", files, "downloads") }}`: each record of a
+    list rendered by its own template (which sees it as `name`) and kept like a `row`,
+    under its id and version and what `shown` names of it besides (an attribute's name,
+    or a function of the record). A kept row costs a look-up here, where a `{% call row %}`
+    in a loop costs Jinja a macro and a call for each: forty rows on a page a write
+    changed, rendered again at every write on a busy box."""
+    def render(record):  # the template is looked up only when a row is not kept
+        template = context.environment.get_template(template_name)
+        variables = template.new_context(context.get_all(), True, {name: record})
+        return "".join(template.root_render_func(variables))
+
+    kept = g.get("kept_rows")
+    if kept is None:
+        return Markup("".join(render(record) for record in records))  # noqa: S704 - rendered
+    cache, page_key = kept
+    found = []
+    for record in records:
+        key = (*page_key, template_name, record.id, record.version,
+               *(getattr(record, part) if isinstance(part, str) else part(record)
+                 for part in shown))
+        found.append(cache.row(key, lambda record=record: render(record)))
+    return Markup("".join(found))  # noqa: S704 - rendered by the templates, escaped there
 
 
 def render(render_page, sections, variant="", mimetype="text/html", data=None):

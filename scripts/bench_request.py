@@ -33,8 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import SCENARIOS, seed  # noqa: E402
+from bench import NO_RATE_LIMITS, SCENARIOS, fill, seed  # noqa: E402
 from bench_baseline import create_app as create_baseline  # noqa: E402
+from village_load import InProcessPhone  # noqa: E402
 
 from piratebox.pagecache import CHANGED_BY  # noqa: E402
 
@@ -90,6 +91,9 @@ def main():
     parser.add_argument("--data", type=Path, help="a seeded box to copy rather than seed one")
     parser.add_argument("--names", type=json.loads,
                         help='with --data, its objects: {"item": ID, "request": ID}')
+    parser.add_argument("--fill", default="40,60,5", metavar="MESSAGES,FILES,EVENTS",
+                        help="posted first, as phones do, so that the board, the files and "
+                             "the agenda are lists (0,0,0: as seeded)")
     options = parser.parse_args()
     if options.data and not options.names:
         parser.error("--data needs --names")
@@ -104,7 +108,10 @@ def main():
             names = seed(data_dir, options.items, min(options.photos, options.items))
         from app import create_app
 
-        box = create_app({"DATA_DIR": str(data_dir)})
+        box = create_app({"DATA_DIR": str(data_dir), **{
+            name.removeprefix("PIRATEBOX_"): int(value) for name, value in NO_RATE_LIMITS.items()}})
+        messages, files, events = (int(count) for count in options.fill.split(","))
+        fill(InProcessPhone(box), messages, files, events)
         page_bytes = len(box.test_client().get("/", headers=PHONE).data)
         baseline = create_baseline(page_bytes)
         base_call = caller(baseline, environ_for("/"))
