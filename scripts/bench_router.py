@@ -201,7 +201,7 @@ def measure(options, figures):
     figures["in_process"] = router.run(
         f"cd {options.app} && python3 scripts/bench_request.py --data {options.data} "
         f"--names {shlex.quote(json.dumps(names))} --repeat 5 --requests 10 "
-        f"--after-write 3")
+        f"--after-write 3 --fill 20,20,3")
 
     print("the first visit to each page after a restart ...", file=sys.stderr)
     cold_start(router, "box", box_url)
