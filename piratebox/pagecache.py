@@ -65,7 +65,7 @@ CHANGED_BY = {
     "files": ("files",),
     "board": ("board",),
     "events": ("events", "stats"),  # an event's count is in the figures
-    "initiatives": ("initiatives",),
+    "initiatives": ("initiatives", "stats"),  # a ride's distance from an initiative's commune
     "stats": ("stats",),  # the mediator's weekly tally
 }
 

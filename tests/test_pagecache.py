@@ -262,10 +262,11 @@ def test_a_page_showing_the_same_data_after_a_write_is_kept_as_it_is():
     assert ask(bucket=1) and len(renders) == 4, "a new time bucket renders it again"
 
 
-def renderings_of(template, monkeypatch):
-    """The list of the catalogue's renderings of `template` from now on (another one is
-    rendered for a form's token, say)."""
-    from piratebox.catalogue import views
+def renderings_of(template, monkeypatch, views=None):
+    """The list of the renderings of `template` by `views` (the catalogue's by default)
+    from now on (another one is rendered for a form's token, say)."""
+    if views is None:
+        from piratebox.catalogue import views
 
     renders = []
     original = views.render_template
