@@ -8,7 +8,7 @@ import pytest
 
 from models import Item, db
 from piratebox.box import Actor
-from piratebox.impact import logic as impact
+from piratebox.impact import changes
 from tests.test_catalogue import edit_photos, offer, only_item, post
 from tests.test_event_counts import count, publish
 from tests.test_impact import tally_of
@@ -121,8 +121,8 @@ def test_a_ride_that_becomes_an_object_is_a_change_of_what_the_figures_read(app,
     offer_ride(client, title="Au marché")
     offer_ride(client, title="À la gare")
     with app.app_context(), db.connection_context():
-        before = impact.latest_changes()
+        before = changes.latest()
         first = Item.get(Item.title == "Au marché")  # not the rides' newest change
         first.category, first.ride_at, first.seats = "bikes", None, None
         Actor(first.origin, first.updated_at + 1).save(first)
-        assert impact.latest_changes() != before
+        assert changes.latest() != before

@@ -25,20 +25,9 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from peewee import SQL, Case, NodeList, Select, fn
+from peewee import SQL, Case, fn
 
-from models import (
-    Event,
-    Exchange,
-    ExchangeTotal,
-    Initiative,
-    Item,
-    Prepared,
-    Tally,
-    WaitingEntry,
-    slot,
-    this_box,
-)
+from models import Exchange, ExchangeTotal, Prepared, Tally, slot, this_box
 from piratebox import footfall, typography
 from piratebox.catalogue.categories import CHANGED_HANDS
 from piratebox.events import counts
@@ -250,32 +239,6 @@ def exchanges_per_week(now, zone_name, origins=None):
     return counts
 
 
-def _latest_changes():
-    # written out: SQLite reads a partial index only for the very words of its condition,
-    # and peewee writes is_null(False) with a parameter
-    rides = Item.select().where(NodeList((Item.ride_at, SQL("IS NOT NULL"))))
-    return Select(columns=[
-        *(model.select(fn.MAX(model.seq)) for model in (Exchange, Tally, Event, WaitingEntry,
-                                                        Initiative)),
-        rides.select(fn.MAX(Item.seq)), rides.select(fn.COUNT(SQL("*")))])
-
-
-LATEST_CHANGES = Prepared(_latest_changes)
-
-
-def latest_changes():
-    """What the figures are made of, by its newest change: every change made here takes
-    the next number of the box's change sequence (`seq`), so a change to an exchange, a
-    tally, an event, a ride, a seat taken or an initiative (the communes a ride's distance
-    is estimated from) gives a new row; the rides are counted too, as one that becomes an
-    object leaves them with no newer change among them. A few index look-ups: what the
-    figures page says of its data (pagecache.render's `data`), where the figures
-    themselves take a dozen queries. A write changing none of these (a reservation, an
-    object's new title, a word on the board) changes no figure. What a sync brings may
-    keep its sender's numbers: a sync renders every page again anyway."""
-    return LATEST_CHANGES.tuples()[0]
-
-
 def with_event_counts(figures, counted):
     """`figures` with one box's counted events (a row of events.counts.counted())."""
     if counted:
@@ -312,7 +275,6 @@ class Window:
 
     def exchanges(self):
         return (Exchange.happened_at >= self.start) & (Exchange.happened_at < self.end)
-
 
 
 def totals_within(window):

@@ -64,9 +64,9 @@ def figures_made_of():
     change of what its figures are added up from. A write that leaves it as it was (an
     object reserved or renamed) keeps the page as it is; the figures themselves are read
     only to render it again."""
-    from piratebox.impact import logic as impact
+    from piratebox.impact import changes
 
-    latest = impact.latest_changes()
+    latest = changes.latest()
     return latest, latest
 
 
