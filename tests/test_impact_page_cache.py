@@ -126,3 +126,28 @@ def test_a_ride_that_becomes_an_object_is_a_change_of_what_the_figures_read(app,
         first.category, first.ride_at, first.seats = "bikes", None, None
         Actor(first.origin, first.updated_at + 1).save(first)
         assert changes.latest() != before
+
+
+@pytest.mark.usefixtures("hub_engine")
+def test_at_a_hub_on_either_engine_what_a_box_sends_is_a_change_of_the_figures(
+        tmp_path, stick, monkeypatch):
+    import app as application
+    from piratebox.impact import views
+    from tests.conftest import TEST_CONFIG
+    from tests.test_sync import add_item, enrolled_pair, ok, opened
+
+    hub, village = enrolled_pair(tmp_path, stick)
+    with opened(hub):
+        before = changes.latest()
+    add_item(village)
+    ok(village, "sync", str(stick))
+    ok(hub, "sync", str(stick))
+    with opened(hub):
+        assert changes.latest() != before, "the village's object counted as offered"
+    renders = renderings_of("stats/index.html", monkeypatch, views)
+    kept_at_hub = application.create_app({"DATA_DIR": str(hub.path), **TEST_CONFIG,
+                                          "PAGE_CACHE_SECONDS": FOR_GOOD})
+    _page, shown = figures_on(kept_at_hub.test_client())
+    assert shown["proposés"] == "1" and len(renders) == 1
+    kept_at_hub.extensions["page_cache"].changed(("stats",))  # a write that changed no figure
+    assert figures_on(kept_at_hub.test_client())[1] == shown and len(renders) == 1
