@@ -1155,6 +1155,13 @@ MIGRATIONS = [
             "CREATE INDEX item_ride_at ON item (ride_at)",
         ],
     ),
+    (
+        19,
+        "the newest change of the rides, read without reading every ride",
+        # the figures page is kept while what its figures are made of has no newer change
+        # (impact.changes.latest): the rides are a few of the objects
+        ["CREATE INDEX item_ride_seq ON item (seq) WHERE ride_at IS NOT NULL"],
+    ),
 ]
 
 

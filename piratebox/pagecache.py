@@ -20,7 +20,8 @@ kept too (`row`, keyed by its record's id and version), so rendering the page ag
 a word on the board or a new file renders one new row, not fifty.
 
 A page may say what it shows of the database, read apart from its rendering (`render`'s
-`data`: a search's objects, by id and version, and their count). After a write to its
+`data`: a search's objects, by id and version, and their count; the figures, the newest
+change of what they are added up from). After a write to its
 section, that is read again, and when it is what the page showed before (a new object
 that no one's search finds), the page kept is still true and is not rendered again: a
 search costs its query, not its template. A write that may change everything (the
@@ -66,7 +67,7 @@ CHANGED_BY = {
     "files": ("files",),
     "board": ("board",),
     "events": ("events", "stats"),  # an event's count is in the figures
-    "initiatives": ("initiatives",),
+    "initiatives": ("initiatives", "stats"),  # a ride's distance from an initiative's commune
     "stats": ("stats",),  # the mediator's weekly tally
 }
 
