@@ -121,8 +121,9 @@ def fill(phone, messages=40, files=60, events=5):
     phone.read("/board/")
     for write, count in (("board", messages), ("files", files), ("events", events)):
         for _ in range(count):
-            if getattr(phone, f"write_{write}")() >= 400:
-                raise RuntimeError(f"seeding the {write} was refused")
+            status = getattr(phone, f"write_{write}")()
+            if status >= 400:
+                raise RuntimeError(f"seeding the {write} was refused: {status}")
     phone.close()
 
 

@@ -101,7 +101,9 @@ def main():
     if options.data and not options.names:
         parser.error("--data needs --names")
 
-    with tempfile.TemporaryDirectory() as scratch:
+    # a copy of --data beside it, on its disk: a router's /tmp is a few MB of RAM, where the
+    # box would refuse the posts that fill it (its disk "nearly full")
+    with tempfile.TemporaryDirectory(dir=options.data and options.data.parent) as scratch:
         data_dir = Path(scratch) / "data"
         if options.data:
             shutil.copytree(options.data, data_dir)
