@@ -16,8 +16,10 @@ that some visitors see differently (the owner of an object sees "Manage my objec
 cached once per variant. The mediator's pages are never cached.
 
 A list page shown again after a write is mostly the rows it showed before: each row is
-kept too (`row`, keyed by its record's id and version), so rendering the page again after
-a word on the board or a new file renders one new row, not fifty.
+kept too (`kept_rows`, keyed by its record's id and version), so rendering the page again
+after a word on the board or a new file renders one new row, not fifty. The frame around
+a list (its search form, its upload form) is kept the same way (`row`, keyed by what it
+shows).
 
 A page may say what it shows of the database, read apart from its rendering (`render`'s
 `data`: a search's objects, by id and version, and their count; the figures, the newest
@@ -204,9 +206,10 @@ def flashes():
 
 
 def row(*key, caller):
-    """`{% call row(record.id, record.version) %}...{% endcall %}`: a row of a list, kept
-    while its record is unchanged. The key names everything the row shows that can
-    change; only rows of shared pages are kept (the mediator's carry their controls).
+    """`{% call row("files form", disk.largest_upload) %}...{% endcall %}`: a part of a
+    page (a list's row: see kept_rows), kept while what its key names is unchanged. The
+    key names everything the part shows that can change; only the parts of shared pages
+    are kept (the mediator's carry their controls).
     A row is also kept apart per language and address, like its page, per day (a date is
     written without its year within the current one) and until a write that may change
     everything (the mediator's settings: the time zone). Unlike its page, it outlives the
