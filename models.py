@@ -111,7 +111,7 @@ def insert_rows(model, rows, fields=None, or_ignore=False):
     """Insert rows (values in the order of `fields`, the model's by default) with one
     statement prepared for all: SQLite runs it once per row (executemany), PostgreSQL
     takes many rows per statement (one round trip each). Peewee builds each row's SQL
-    anew, in Python: most of the time a hub's import took, and a third of a board post's.
+    anew, in Python: most of the time a hub's import took, and a sixth of a board post's.
     `or_ignore`: a row whose key is already there is left as it is. Only the model's own
     names go into the text; every value is bound."""
     fields = fields or model._meta.sorted_fields

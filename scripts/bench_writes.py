@@ -9,14 +9,16 @@ WSGI in turns: no server, no network, no other thread.
 
 For each write: microseconds a request for the box and for the baseline, and their ratio,
 in wall time and in CPU time (the disk's waits left out), each the fastest of --repeat
-rounds taken in turns (as scripts/bench_request.py does for
-pages). A box's write is the whole of it: the body parsed, the CSRF token and the rate
-limits checked, the upload spooled, hashed and flushed, the room on the disk looked at,
-the record committed (synchronous=FULL), the page cache told, the redirect and the cookie
-answered. The phones (--phones) each have their own address and session, as on the
-wifi; the rate limits are raised as scripts/bench.py raises them, since one round posts
-more than a phone may in an hour (they are still looked up at every post). --profile
-LABEL prints where that write's time goes (cProfile), to find what to cut.
+rounds taken in turns (as scripts/bench_request.py does for pages). A box's write is the
+whole of it: the body parsed, the CSRF token and the rate limits checked, the upload
+spooled, hashed and flushed, the room on the disk looked at, the record committed
+(synchronous=FULL), the page cache told, the redirect and the cookie answered. Each phone
+then follows the redirect, untimed, as a browser does (the page takes the flashed message
+out of the session, which would grow otherwise). The phones (--phones) each have their
+own address and session, as on the wifi; the rate limits are raised as scripts/bench.py
+raises them, since one round posts more than a phone may in an hour (they are still
+looked up at every post). --profile LABEL prints where that write's time goes
+(cProfile), to find what to cut.
 """
 
 import argparse
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,6 +55,7 @@ class Phone:
         self.app = app
         self.address = f"10.3.{number // 250}.{1 + number % 250}"
         self.cookie = ""
+        self.profiler = None
         answer = app.test_client().get("/board/", headers=PHONE,
                                        environ_base={"REMOTE_ADDR": self.address})
         self.take_cookie(answer.headers.get("Set-Cookie"))
@@ -66,27 +70,44 @@ class Phone:
             self.cookie = header.split(";", 1)[0]
 
     def post(self, path, content_type, body):
-        """One POST through WSGI, as a server would make it; fails loudly unless it is
-        answered with a redirect, as a write that was kept is."""
+        """One POST through WSGI, as a server would make it; returns its (wall, CPU)
+        seconds, and fails loudly unless it is answered with a redirect, as a write that
+        was kept is. The redirect is then followed, untimed, as a browser does: the page
+        it leads to takes the flashed message out of the session again."""
         environ = {**self.environ, "PATH_INFO": path, "CONTENT_TYPE": content_type,
-                   "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
-                   "HTTP_COOKIE": self.cookie}
-        answered = {}
+                   "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
+        if self.profiler:
+            self.profiler.enable()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        status, location = self.call(environ)
+        took = time.perf_counter() - started, time.process_time() - cpu_started
+        if self.profiler:
+            self.profiler.disable()
+        if not status.startswith("30"):
+            raise RuntimeError(f"POST {path}: {status}")
+        self.call({**self.environ, "REQUEST_METHOD": "GET", "CONTENT_LENGTH": "0",
+                   "PATH_INFO": urlsplit(location).path, "wsgi.input": io.BytesIO()})
+        return took
+
+    def call(self, environ):
+        """(status, Location) of one request, the phone's cookie sent and kept."""
+        answered = {"location": ""}
 
         def start_response(status, response_headers, exc_info=None):
             answered["status"] = status
             for name, value in response_headers:
                 if name.lower() == "set-cookie":
                     self.take_cookie(value)
+                elif name.lower() == "location":
+                    answered["location"] = value
 
-        for _chunk in self.app(environ, start_response):
+        for _chunk in self.app({**environ, "HTTP_COOKIE": self.cookie}, start_response):
             pass
-        if not answered["status"].startswith("30"):
-            raise RuntimeError(f"POST {path}: {answered['status']}")
+        return answered["status"], answered["location"]
 
     def write_board(self, number):
         body = f"csrf_token={self.token}&text=Bonjour+de+{number}".encode()
-        self.post("/board/", "application/x-www-form-urlencoded", body)
+        return self.post("/board/", "application/x-www-form-urlencoded", body)
 
     def write_upload(self, number):
         content = os.urandom(UPLOAD_BYTES)  # a new file each time, so each is stored
@@ -96,21 +117,21 @@ class Phone:
                 f'{self.token}\r\n--{boundary}\r\nContent-Disposition: form-data; '
                 f'name="files"; filename="photo-{number}.bin"\r\n\r\n').encode() \
             + content + f"\r\n--{boundary}--\r\n".encode()
-        self.post("/files/", f"multipart/form-data; boundary={boundary}", body)
+        return self.post("/files/", f"multipart/form-data; boundary={boundary}", body)
 
 
 WRITES = {"board": ("/board/", Phone.write_board), "upload": ("/files/", Phone.write_upload)}
 
 
 def per_request_us(phones, write, count):
-    """(wall, CPU) microseconds a request: the wall time waits for the disk too (fsync),
-    the CPU time is what the other phones' requests wait for under load (the disk's
-    waits leave the interpreter to the other threads)."""
-    started, cpu_started = time.perf_counter(), time.process_time()
+    """(wall, CPU) microseconds a post: the wall time waits for the disk too (fsync), the
+    CPU time is what the other phones' requests wait for under load (the disk's waits
+    leave the interpreter to the other threads)."""
+    wall = cpu = 0.0
     for number in range(count):
-        write(phones[number % len(phones)], number)
-    return ((time.perf_counter() - started) / count * 1e6,
-            (time.process_time() - cpu_started) / count * 1e6)
+        took = write(phones[number % len(phones)], number)
+        wall, cpu = wall + took[0], cpu + took[1]
+    return wall / count * 1e6, cpu / count * 1e6
 
 
 def main():
@@ -156,8 +177,13 @@ def main():
 
 
 def profile(phones, write, count):
+    """Where the posts' own time goes (the redirects followed are left out)."""
     profiler = cProfile.Profile()
-    profiler.runcall(per_request_us, phones, write, count)
+    for phone in phones:
+        phone.profiler = profiler
+    per_request_us(phones, write, count)
+    for phone in phones:
+        phone.profiler = None
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
     print(out.getvalue(), file=sys.stderr)
