@@ -15,7 +15,7 @@ import secrets
 import threading
 from datetime import date, datetime, timedelta
 
-from models import Footfall, db
+from models import Footfall, Prepared, db, slot
 from piratebox.timefmt import display_zone
 
 FLUSH_SECONDS = 300
@@ -123,6 +123,11 @@ def save(counts):
                           update={Footfall.phones: phones}).execute())
 
 
+# built once: the figures page reads it at each rendering
+RECENT = Prepared(lambda: Footfall.select(Footfall.span, Footfall.starts, Footfall.phones)
+                  .where(Footfall.starts >= slot("since")))
+
+
 def recent(today, weeks, live=None):
     """Phones per day for the last CHART_DAYS days, and per week for the given Mondays:
     ([(day, phones)], [(monday, phones)]), oldest first, a day without count at zero.
@@ -130,9 +135,9 @@ def recent(today, weeks, live=None):
     days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
     wanted = {("day", day.isoformat()) for day in days}
     wanted |= {("week", monday.isoformat()) for monday in weeks}
-    found = {(row.span, row.starts): row.phones for row in Footfall.select().where(
-        Footfall.starts >= min(days[0], weeks[0] if weeks else days[0]).isoformat())
-        if (row.span, row.starts) in wanted}
+    found = {(span, starts): phones for span, starts, phones in RECENT.tuples(
+        since=min(days[0], weeks[0] if weeks else days[0]).isoformat())
+        if (span, starts) in wanted}
     for key, phones in (live or {}).items():
         if key in wanted:
             found[key] = max(found.get(key, 0), phones)

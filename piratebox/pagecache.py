@@ -20,7 +20,8 @@ kept too (`row`, keyed by its record's id and version), so rendering the page ag
 a word on the board or a new file renders one new row, not fifty.
 
 A page may say what it shows of the database, read apart from its rendering (`render`'s
-`data`: a search's objects, by id and version, and their count). After a write to its
+`data`: a search's objects, by id and version, and their count; the figures, the newest
+change of what they are added up from). After a write to its
 section, that is read again, and when it is what the page showed before (a new object
 that no one's search finds), the page kept is still true and is not rendered again: a
 search costs its query, not its template. A write that may change everything (the
@@ -40,6 +41,7 @@ import threading
 from collections import OrderedDict, namedtuple
 
 from flask import current_app, g, get_flashed_messages, request, session
+from jinja2 import pass_context
 from markupsafe import Markup
 
 from piratebox import phone, portal, security
@@ -65,7 +67,7 @@ CHANGED_BY = {
     "files": ("files",),
     "board": ("board",),
     "events": ("events", "stats"),  # an event's count is in the figures
-    "initiatives": ("initiatives",),
+    "initiatives": ("initiatives", "stats"),  # a ride's distance from an initiative's commune
     "stats": ("stats",),  # the mediator's weekly tally
 }
 
@@ -215,6 +217,32 @@ def row(*key, caller):
         return caller()
     cache, page_key = kept
     return Markup(cache.row((*page_key, *key), caller))  # noqa: S704 - caller's
+
+
+@pass_context
+def kept_rows(context, template_name, name, records, *shown):
+    """`{{ kept_rows("files/_row.html", "file", files, "downloads") }}`: each record of a
+    list rendered by its own template (which sees it as `name`) and kept like a `row`,
+    under its id and version and what `shown` names of it besides (an attribute's name,
+    or a function of the record). A kept row costs a look-up here, where a `{% call row %}`
+    in a loop costs Jinja a macro and a call for each: forty rows on a page a write
+    changed, rendered again at every write on a busy box."""
+    def render(record):  # the template is looked up only when a row is not kept
+        template = context.environment.get_template(template_name)
+        variables = template.new_context(context.get_all(), True, {name: record})
+        return "".join(template.root_render_func(variables))
+
+    kept = g.get("kept_rows")
+    if kept is None:
+        return Markup("".join(render(record) for record in records))  # noqa: S704 - rendered
+    cache, page_key = kept
+    found = []
+    for record in records:
+        key = (*page_key, template_name, record.id, record.version,
+               *(getattr(record, part) if isinstance(part, str) else part(record)
+                 for part in shown))
+        found.append(cache.row(key, lambda record=record: render(record)))
+    return Markup("".join(found))  # noqa: S704 - rendered by the templates, escaped there
 
 
 def render(render_page, sections, variant="", mimetype="text/html", data=None):

@@ -21,13 +21,20 @@ ONE_YEAR = 365 * 24 * 3600
 @bp.get("/")
 def home():
     current_app.extensions["portal"].welcome(request.remote_addr)
+    return pagecache.render(lambda shown: render_template("home.html", **shown, kinds=events.KINDS),
+                            ("catalogue", "events", "board"), data=on_the_home_page)
+
+
+def on_the_home_page():
+    """What the home page shows of the database (pagecache.render's `data`): the newest
+    objects, the next events, the latest messages; each by id and version, so that a write
+    to none of them (an older object reserved, a message further down) keeps the page."""
     here = current_app.extensions["box"]
     now = here.clock.now()
-    return pagecache.render(lambda: render_template(
-        "home.html", next_events=events.upcoming(now, here.role, 3),
-        latest_items=catalogue.latest(6, here.role == "box"),
-        latest_messages=board.latest(now, current_app.config["BOARD_DAYS"], 3),
-        kinds=events.KINDS), ("catalogue", "events", "board"))
+    shown = {"latest_items": catalogue.latest(6, here.role == "box"),
+             "next_events": events.upcoming(now, here.role, 3),
+             "latest_messages": board.latest(now, current_app.config["BOARD_DAYS"], 3)}
+    return shown, tuple(catalogue.versions(records) for records in shown.values())
 
 
 @bp.get("/lang/<code>")

@@ -352,6 +352,7 @@ def template_globals():
         "new_form_id": new_id,
         "flashes": pagecache.flashes,
         "row": pagecache.row,
+        "kept_rows": pagecache.kept_rows,
         "menu": menu,
         "box": current_app.extensions["box"],
         "version": __version__,

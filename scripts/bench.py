@@ -115,9 +115,9 @@ def seed(data_dir, items=SEED_ITEMS, with_photos=SEED_PHOTOS):
     return {"item": first_id, "request": wanted.id}
 
 
-def fill(port, messages=40, files=60, events=5):
-    """What a village's board, file share and agenda hold, posted through the real server."""
-    phone = Phone(port, 0, "")
+def fill(phone, messages=40, files=60, events=5):
+    """What a village's board, file share and agenda hold, posted by `phone`: a Phone
+    through the real server, or an InProcessPhone through the app itself."""
     phone.read("/board/")
     for write, count in (("board", messages), ("files", files), ("events", events)):
         for _ in range(count):
@@ -299,7 +299,7 @@ def main():
                                   str(data_dir), "serve", "--port", str(box_port),
                                   "--threads", str(options.threads)], env=NO_RATE_LIMITS)
         box_cold = cold_start(box, box_started, box_port)
-        fill(box_port)
+        fill(Phone(box_port, 0, ""))
         size = page_size(box_port, "/")
         base, base_started = start([sys.executable, str(ROOT / "scripts/bench_baseline.py"),
                                     str(base_port), str(options.threads), str(size)])

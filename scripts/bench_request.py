@@ -14,9 +14,12 @@ measures through waitress, without the server's and the load generator's share, 
 little of the host's load in it. Then the same page right after a write to what it shows
 (the page cache told of it as a post tells it): rendered again with its kept rows, or,
 for the catalogue's lists and the API's, its query run again and the page kept when it
-finds the same objects. --profile LABEL prints where that page's time goes
-(cProfile), to find what to cut. --data takes a box seeded already (a copy of it is
-used), as scripts/bench_router.py does on a router, where seeding takes too long.
+finds the same objects (the figures page: kept when what its figures are made of has no
+newer change). And the figures page right after an exchange is recorded, which changes
+its figures: rendered again, the write itself not timed. --profile LABEL prints where
+that page's time goes (cProfile), kept and right after a write, to find what to cut.
+--data takes a box seeded already (a copy of it is used), as scripts/bench_router.py does
+on a router, where seeding takes too long.
 """
 
 import argparse
@@ -33,8 +36,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import SCENARIOS, seed  # noqa: E402
+from bench import NO_RATE_LIMITS, SCENARIOS, fill, seed  # noqa: E402
 from bench_baseline import create_app as create_baseline  # noqa: E402
+from village_load import InProcessPhone  # noqa: E402
 
 from piratebox.pagecache import CHANGED_BY  # noqa: E402
 
@@ -90,6 +94,9 @@ def main():
     parser.add_argument("--data", type=Path, help="a seeded box to copy rather than seed one")
     parser.add_argument("--names", type=json.loads,
                         help='with --data, its objects: {"item": ID, "request": ID}')
+    parser.add_argument("--fill", default="40,60,5", metavar="MESSAGES,FILES,EVENTS",
+                        help="posted first, as phones do, so that the board, the files and "
+                             "the agenda are lists (0,0,0: as seeded)")
     options = parser.parse_args()
     if options.data and not options.names:
         parser.error("--data needs --names")
@@ -104,7 +111,10 @@ def main():
             names = seed(data_dir, options.items, min(options.photos, options.items))
         from app import create_app
 
-        box = create_app({"DATA_DIR": str(data_dir)})
+        box = create_app({"DATA_DIR": str(data_dir), **{
+            name.removeprefix("PIRATEBOX_"): int(value) for name, value in NO_RATE_LIMITS.items()}})
+        messages, files, events = (int(count) for count in options.fill.split(","))
+        fill(InProcessPhone(box), messages, files, events)
         page_bytes = len(box.test_client().get("/", headers=PHONE).data)
         baseline = create_baseline(page_bytes)
         base_call = caller(baseline, environ_for("/"))
@@ -115,6 +125,8 @@ def main():
             box_call(), base_call()  # rendered once, kept
             if options.profile == label:
                 profile(box_call, options.requests)
+                if section:
+                    profile(after_a_write(box, section, box_call), options.after_write)
             rounds = [(per_request_us(box_call, options.requests),
                        per_request_us(base_call, options.requests))
                       for _ in range(options.repeat)]
@@ -126,14 +138,20 @@ def main():
                                               options.after_write)
                                for _ in range(options.repeat))
             rows.append((label, box_us, base_us, again_us))
+            if label == "impact" and options.after_write:
+                rows.append(("impact, an exchange recorded", None, base_us, min(
+                    rendered_again_us(box, names["item"], box_call, options.after_write)
+                    for _ in range(options.repeat))))
 
     print(f"\nin-process, the fastest of {options.repeat} rounds of {options.requests} "
           f"requests a page, a phone back with its cookie, pages kept in memory\n")
     print("| URL | box µs/request | baseline µs/request | ratio | after a write µs | ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for label, box_us, base_us, again_us in rows:
+        kept = f"{box_us:.0f} | {base_us:.0f} | {base_us / box_us:.2f}" if box_us else \
+            f"- | {base_us:.0f} | -"
         again = f"{again_us:.0f} | {base_us / again_us:.2f}" if again_us else "- | -"
-        print(f"| {label} | {box_us:.0f} | {base_us:.0f} | {base_us / box_us:.2f} | {again} |")
+        print(f"| {label} | {kept} | {again} |")
 
 
 def after_a_write(app, section, call):
@@ -145,6 +163,25 @@ def after_a_write(app, section, call):
         call()
 
     return again
+
+
+def rendered_again_us(app, item_id, call, count):
+    """µs of `call` right after an exchange of the object `item_id` is recorded, as its post
+    records it and tells the page cache, the write itself not timed: a figure changed."""
+    from models import db
+    from piratebox.catalogue import logic
+
+    cache, box = app.extensions["page_cache"], app.extensions["box"]
+    db.connect(reuse_if_open=True)  # the thread's own, kept as the server keeps it
+    item = logic.find(item_id)
+    spent = 0.0
+    for _ in range(count):
+        logic.record(item, "taken", box.actor())
+        cache.changed(CHANGED_BY["catalogue"])
+        started = time.perf_counter()
+        call()
+        spent += time.perf_counter() - started
+    return spent / count * 1e6
 
 
 def profile(call, count):

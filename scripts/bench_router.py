@@ -50,7 +50,7 @@ from bench import (  # noqa: E402
     returning_phone_cookie,
     seed,
 )
-from village_load import after_a_write, alone, run  # noqa: E402
+from village_load import Phone, after_a_write, alone, run  # noqa: E402
 
 
 class Router:
@@ -201,12 +201,12 @@ def measure(options, figures):
     figures["in_process"] = router.run(
         f"cd {options.app} && python3 scripts/bench_request.py --data {options.data} "
         f"--names {shlex.quote(json.dumps(names))} --repeat 5 --requests 10 "
-        f"--after-write 3")
+        f"--after-write 3 --fill 20,20,3")
 
     print("the first visit to each page after a restart ...", file=sys.stderr)
     cold_start(router, "box", box_url)
     figures["first_visit"].append(first_visits(box_url, names))
-    fill(port_of(box_url), messages=20, files=20, events=3)
+    fill(Phone(port_of(box_url), 0, ""), messages=20, files=20, events=3)
 
     router.start("baseline", page_bytes)
     wait_for_page(base_url + "/")

@@ -21,13 +21,11 @@ READS = ["/", "/items/", "/items/?q=velo", "/items/{item}", "/files/", "/board/"
          "/events/", "/stats/", "/api/v1/items"]
 BOUNDARY = "----village-load"
 
-
 def phone_address(number):
     """A loopback address of its own for phone `number`, as every phone has its own on the
     box's wifi (the server counts connections per address). Linux answers on all of
     127.0.0.0/8."""
     return f"127.0.{1 + number // 250}.{1 + number % 250}"
-
 
 def percentile(values, share):
     if not values:
@@ -35,11 +33,9 @@ def percentile(values, share):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
-
 def rss_mb(pid):
     with open(f"/proc/{pid}/status") as status:
         return int(re.search(r"VmRSS:\s+(\d+) kB", status.read()).group(1)) / 1024
-
 
 class Phone:
     def __init__(self, port, number, item_id, host="127.0.0.1"):
@@ -135,6 +131,17 @@ class Phone:
             status = self.write_files()
         return status, time.perf_counter() - started
 
+class InProcessPhone(Phone):
+    """A phone that asks the app itself, through its WSGI test client: no server, no
+    socket (scripts/bench_request.py fills a box this way)."""
+
+    def __init__(self, app, number=0, item_id=""):
+        super().__init__(None, number, item_id)
+        self.client = app.test_client()
+
+    def request(self, method, path, body=None, headers=None):
+        response = self.client.open(path, method=method, data=body, headers=headers)
+        return response.status_code, response.get_data()
 
 def after_a_write(port, path, section, count=20, host="127.0.0.1"):
     """Median seconds of a GET of `path` right after a write to `section` (board, files,
@@ -154,7 +161,6 @@ def after_a_write(port, path, section, count=20, host="127.0.0.1"):
         phone.close()
     return statistics.median(times)
 
-
 def alone(port, path, count=20, host="127.0.0.1"):
     """Median seconds of a GET of `path` by one phone, nobody else asking."""
     phone = Phone(port, 0, "", host)
@@ -167,7 +173,6 @@ def alone(port, path, count=20, host="127.0.0.1"):
     finally:
         phone.close()
     return statistics.median(times)
-
 
 def run(port, memory, phones=100, seconds=60, item_id="", sample_every=5.0, host="127.0.0.1"):
     """Load the server; returns a dict of figures. `memory()` gives the server's RSS in MB

@@ -262,10 +262,11 @@ def test_a_page_showing_the_same_data_after_a_write_is_kept_as_it_is():
     assert ask(bucket=1) and len(renders) == 4, "a new time bucket renders it again"
 
 
-def renderings_of(template, monkeypatch):
-    """The list of the catalogue's renderings of `template` from now on (another one is
-    rendered for a form's token, say)."""
-    from piratebox.catalogue import views
+def renderings_of(template, monkeypatch, views=None):
+    """The list of the renderings of `template` by the `views` module (the catalogue's by
+    default) from now on (another one is rendered for a form's token, say)."""
+    if views is None:
+        from piratebox.catalogue import views
 
     renders = []
     original = views.render_template
@@ -371,3 +372,36 @@ def test_a_files_row_shows_its_downloads_when_the_list_is_rendered_again(client,
     fetch(app.test_client(), f"/files/{record.id}/recette.txt")
     upload(client, [("plan.txt", b"la salle des fetes")])
     assert "1 téléchargement" in text_of(app.test_client().get("/files/"))
+
+
+def test_the_home_page_a_write_it_does_not_show_leaves_kept(client, app, monkeypatch):
+    from piratebox import pages
+
+    renders = renderings_of("home.html", monkeypatch, pages)
+    offer(client, title="Parapluie")
+    older = only_item()
+    for number in range(6):
+        offer(client, title=f"Luge {number}")
+    assert "Luge 5" in text_of(app.test_client().get("/"))
+    assert len(renders) == 1
+    rename_behind_the_cache(older.id, "Ombrelle")  # no longer among the six newest
+    app.extensions["page_cache"].changed(("catalogue",))
+    assert "Ombrelle" not in text_of(app.test_client().get("/"))
+    assert len(renders) == 1, "what it shows is the same: kept"
+    offer(client, title="Vélo d'enfant")
+    assert "Vélo d" in text_of(app.test_client().get("/")), "a new object shows"
+    post_from_page(app.test_client(), "/board/", "/board/", {"text": "Qui a une échelle ?"})
+    assert "Qui a une échelle ?" in text_of(app.test_client().get("/")), "a new message too"
+    assert len(renders) == 3
+
+
+def test_the_files_filters_and_form_show_a_new_folder(client, app):
+    from tests.test_files import upload
+
+    upload(client, [("recette.txt", b"farine, oeufs")], folder="Cuisine")
+    page = text_of(app.test_client().get("/files/"))
+    assert '<option value="Cuisine"' in page and "Mairie" not in page
+    upload(client, [("compte-rendu.txt", b"le conseil")], folder="Mairie")
+    page = text_of(app.test_client().get("/files/"))
+    # once in the filter, once in the form's list of folders: both kept as rows
+    assert page.count('<option value="Mairie"') == 2

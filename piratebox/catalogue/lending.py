@@ -8,7 +8,7 @@ village's time zone.
 
 from datetime import date
 
-from models import Item, WaitingEntry, db
+from models import Item, Prepared, WaitingEntry, db, slot
 from piratebox import ownership, rules
 from piratebox.box import BORN_ELSEWHERE
 from piratebox.errors import Conflict, NotAllowed
@@ -65,6 +65,16 @@ def served(item, lent_to, actor):
 
 def queue(item):
     return list(WaitingEntry.queue(item.id))
+
+
+LIVE_ENTRIES = Prepared(lambda: WaitingEntry.live().select(WaitingEntry.id)
+                        .where(WaitingEntry.item_id == slot("item")))
+
+
+def live_entry_ids(item_id):
+    """The ids of the places on an object's list (asked at each view of its page by a phone
+    holding any private link: a query whose SQL is built once)."""
+    return {entry_id for (entry_id,) in LIVE_ENTRIES.tuples(item=item_id)}
 
 
 def today(now, zone_name):

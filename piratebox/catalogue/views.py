@@ -15,7 +15,7 @@ from flask import (
     url_for,
 )
 
-from models import Blob, BlobUse, Item, WaitingEntry
+from models import Blob, BlobUse, Item
 from piratebox import bodies, moderation, ownership, pagecache, phone, rules, villages, web
 from piratebox.blobs import BlobStore
 from piratebox.catalogue import categories, forms, lending, logic, rides
@@ -114,7 +114,10 @@ def my_waiting_entry(queue):
 
 
 @bp.app_context_processor
+@functools.cache
 def template_lists():
+    """The catalogue's choices and labels for every template: the same for the process's
+    life, made once rather than at each rendering (a page rendered again after a write)."""
     return {
         "village_of": village_of,
         "allows": logic.allows,
@@ -273,8 +276,7 @@ def holds_a_claim_on(item_id):
         return False
     if reservation_key(item_id) in links:
         return True
-    return WaitingEntry.live().where((WaitingEntry.item_id == item_id)
-                                     & WaitingEntry.id.in_(list(links))).exists()
+    return not lending.live_entry_ids(item_id).isdisjoint(links)
 
 
 def render_show(item, errors=None, values=None, lists=None, owner=None):

@@ -7,7 +7,7 @@ add them to the kilos estimated from objects' typical masses (piratebox/impact/l
 
 from peewee import fn
 
-from models import Event
+from models import Event, Prepared, slot
 from piratebox import rules, typography
 from piratebox.events import WEIGHED
 from piratebox.i18n import N_
@@ -56,20 +56,33 @@ def form_values(event, lang):
     return values
 
 
-def counted(now, where=None):
-    """The counted events' sums: {origin: (events counted, people, kg brought, kg taken)}.
-    Only published events a mediator counted, that have begun by `now`; a deleted one
-    counts no more. The count form refuses an event not begun yet, but a count can still
-    come ahead of its event (a box whose clock ran ahead, a date moved later): the bundle
-    reader cannot judge it, its own clock may be the one that is wrong after a power cut,
-    so the figures leave it out until it begins, whatever box adds them up."""
-    query = Event.live().where(Event.starts_at <= now)
-    query = query if where is None else query.where(where)
-    rows = (query.select(Event.origin, fn.COUNT(Event.id), fn.SUM(Event.attendance),
+def _sums(windowed, one_origin):
+    query = Event.live().where((Event.starts_at <= slot("now")) & (Event.status == "published")
+                               & (Event.attendance.is_null(False)
+                                  | Event.kg_brought.is_null(False)
+                                  | Event.kg_taken.is_null(False)))
+    if windowed:
+        query = query.where((Event.starts_at >= slot("start")) & (Event.starts_at < slot("end")))
+    if one_origin:
+        query = query.where(Event.origin == slot("origin"))
+    return (query.select(Event.origin, fn.COUNT(Event.id), fn.SUM(Event.attendance),
                          fn.SUM(Event.kg_brought), fn.SUM(Event.kg_taken))
-            .where((Event.status == "published")
-                   & (Event.attendance.is_null(False) | Event.kg_brought.is_null(False)
-                      | Event.kg_taken.is_null(False)))
-            .group_by(Event.origin).tuples())
+            .group_by(Event.origin))
+
+
+SUMS = Prepared(_sums)  # built once: the figures page adds them up at each rendering
+
+
+def counted(now, span=None, origin=None):
+    """The counted events' sums: {origin: (events counted, people, kg brought, kg taken)}.
+    Only published events a mediator counted, that have begun by `now` (and within `span`,
+    (start, end) timestamps, when given; of the box `origin` only, when given); a deleted
+    one counts no more. The count form refuses an event not begun yet, but a count can
+    still come ahead of its event (a box whose clock ran ahead, a date moved later): the
+    bundle reader cannot judge it, its own clock may be the one that is wrong after a power
+    cut, so the figures leave it out until it begins, whatever box adds them up."""
+    start, end = span or (None, None)
+    rows = SUMS.tuples(span is not None, origin is not None, now=now, start=start, end=end,
+                       origin=origin)
     return {origin: (events, people or 0, brought or 0.0, taken or 0.0)
             for origin, events, people, brought, taken in rows}

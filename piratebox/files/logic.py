@@ -62,7 +62,8 @@ def matching(words, in_folder):
 
 COUNT = Prepared(lambda *shape: matching(*shape).select(fn.COUNT(SQL("*"))))
 PAGE = Prepared(lambda sort, *shape: matching(*shape)
-                .select(SharedFile, fn.COALESCE(FileDownload.count, 0).alias("downloads"))
+                .select(*SharedFile.row_fields(),
+                        fn.COALESCE(FileDownload.count, 0).alias("downloads"))
                 .join(FileDownload, JOIN.LEFT_OUTER, on=(FileDownload.file_id == SharedFile.id))
                 .order_by(*SORTS[sort]()).limit(PAGE_SIZE).offset(slot("offset")))
 FOLDERS = Prepared(lambda: SharedFile.listed(slot("now")).select(SharedFile.folder)

@@ -87,7 +87,7 @@ def render_index(errors=None, typed=None):
     page = int(page) if page.isdigit() else 1
     now = current_app.extensions["box"].clock.now()
     rows, total = logic.browse(filters, page, now)
-    folders = logic.folders(now)
+    folders = tuple(logic.folders(now))  # a kept row's key
     return render_template(
         "files/index.html", files=rows, total=total, page=page, filters=filters,
         pages=max(1, -(-total // logic.PAGE_SIZE)), folders=folders,

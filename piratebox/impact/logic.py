@@ -27,7 +27,7 @@ from pathlib import Path
 
 from peewee import SQL, Case, fn
 
-from models import Event, Exchange, ExchangeTotal, Prepared, Tally, slot, this_box
+from models import Exchange, ExchangeTotal, Prepared, Tally, slot, this_box
 from piratebox import footfall, typography
 from piratebox.catalogue.categories import CHANGED_HANDS
 from piratebox.events import counts
@@ -276,17 +276,6 @@ class Window:
     def exchanges(self):
         return (Exchange.happened_at >= self.start) & (Exchange.happened_at < self.end)
 
-    def events(self):
-        return (Event.starts_at >= self.start) & (Event.starts_at < self.end)
-
-    def tallies(self):
-        return ((Tally.week_of >= self.first_day.isoformat())
-                & (Tally.week_of < self.end_day.isoformat()))
-
-
-def _within(query, window, condition):
-    return query.where(condition(window)) if window else query
-
 
 def totals_within(window):
     """totals_by_origin() for the exchanges of `window` only: added up by the database from
@@ -303,18 +292,31 @@ def totals_within(window):
     return found
 
 
-def events_counted(now, window, where=None):
-    """counts.counted() for the events begun by `now`, of `window` only when given."""
-    if window:
-        where = window.events() if where is None else (where & window.events())
-    return counts.counted(now, where)
+def events_counted(now, window, origin=None):
+    """counts.counted() for the events begun by `now`, of `window` only when given (of the
+    box `origin` only, when given)."""
+    return counts.counted(now, (window.start, window.end) if window else None, origin)
+
+
+def _begun_tallies(windowed):
+    query = Tally.live().where(Tally.week_of <= slot("today"))
+    if windowed:
+        query = query.where((Tally.week_of >= slot("first_day"))
+                            & (Tally.week_of < slot("end_day")))
+    return query
+
+
+BEGUN_TALLIES = Prepared(_begun_tallies)
+HERE = Prepared(this_box)
 
 
 def begun_tallies(now, zone_name, window=None):
     """The tallies the figures add up: of the weeks begun by `now` (a week ahead is a slip,
     or another box's clock; it counts once its Monday comes), of `window` only when given."""
     today = datetime.fromtimestamp(now, display_zone(zone_name)).date().isoformat()
-    return _within(Tally.live().where(Tally.week_of <= today), window, Window.tallies)
+    days = {"first_day": window.first_day.isoformat(),
+            "end_day": window.end_day.isoformat()} if window else {}
+    return BEGUN_TALLIES.rows(window is not None, today=today, **days)
 
 
 def figures_now(now, zone_name, window=None):
@@ -324,8 +326,8 @@ def figures_now(now, zone_name, window=None):
     totals = [total for origin_totals in by_origin.values() for total in origin_totals]
     figures = from_totals(totals, exchanges_per_week(now, zone_name), now, load_factors(),
                           zone_name, tallies=begun_tallies(now, zone_name, window))
-    here = this_box().scalar()
-    counted = events_counted(now, window, Event.origin == here)
+    here = HERE.scalar()
+    counted = events_counted(now, window, here)
     with_rides(figures, rides.per_origin(now, ride_factor(), window, origin=here).get(here))
     return with_event_counts(figures, counted.get(here))
 

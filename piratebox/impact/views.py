@@ -59,9 +59,21 @@ def footfall_variant():
                     in sorted(live_footfall().items()))
 
 
+def figures_made_of():
+    """What the figures page says of its data (pagecache.render's `data`): the newest
+    change of what its figures are added up from. A write that leaves it as it was (an
+    object reserved or renamed) keeps the page as it is; the figures themselves are read
+    only to render it again."""
+    from piratebox.impact import changes
+
+    latest = changes.latest()
+    return latest, latest
+
+
 @bp.get("/stats/")
 def index():
-    return pagecache.render(render_index, ("stats",), variant=footfall_variant())
+    return pagecache.render(lambda _made_of: render_index(), ("stats",),
+                            variant=footfall_variant(), data=figures_made_of)
 
 
 def render_index():
@@ -103,7 +115,7 @@ def render_index():
 def api():
     from piratebox.impact import logic as impact
 
-    def body():
+    def body(_made_of):
         figures = current_figures()
         fields = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
         fields["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
@@ -116,7 +128,8 @@ def api():
                                         for monday, phones in weeks]}
         return fields
 
-    return pagecache.render_json(body, ("stats",), variant=footfall_variant())
+    return pagecache.render_json(body, ("stats",), variant=footfall_variant(),
+                                 data=figures_made_of)
 
 
 @bp.get("/admin/stats.csv")
