@@ -59,8 +59,7 @@ class BlobStore:
         if not target.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(target, data, scratch=self.data_dir.scratch())
-        Blob.insert(hash=digest, size=len(data), kind=kind, created_at=now).on_conflict_ignore(
-        ).execute()
+        Blob.note(digest, len(data), kind, now)
         return digest
 
     def adopt(self, temporary, digest, size, kind, now):
@@ -70,8 +69,7 @@ class BlobStore:
             os.unlink(temporary)  # the same content is already here: keep one copy
         else:
             self._move_into_place(temporary, target)
-        Blob.insert(hash=digest, size=size, kind=kind, created_at=now).on_conflict_ignore(
-        ).execute()
+        Blob.note(digest, size, kind, now)
         return digest
 
     @contextlib.contextmanager

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 
-from models import PrivateKey
+from models import Prepared, PrivateKey, slot
 
 OWNER = "owner"
 CLAIMANT = "claimant"
@@ -31,12 +31,17 @@ def matches(stored_hash, token):
     return hmac.compare_digest(stored_hash, token_hash(token))
 
 
+# every post of an object or a file gives one: prepared, as the pages' queries are
+_GIVE = Prepared(lambda: PrivateKey.insert(
+    record_id=slot("record"), holder=slot("holder"), token_hash=slot("hash")).on_conflict(
+    conflict_target=[PrivateKey.record_id, PrivateKey.holder],
+    update={PrivateKey.token_hash: slot("hash")}))
+
+
 def give(record_id, holder=OWNER):
     """A new private link of `record_id` for `holder` (replacing any earlier one); the token."""
     token = new_token()
-    PrivateKey.insert(record_id=record_id, holder=holder, token_hash=token_hash(token)
-                      ).on_conflict(conflict_target=[PrivateKey.record_id, PrivateKey.holder],
-                                    update={PrivateKey.token_hash: token_hash(token)}).execute()
+    _GIVE.execute(record=record_id, holder=holder, hash=token_hash(token))
     return token
 
 

@@ -1,7 +1,9 @@
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from peewee import CharField
 
-from models import Counter, Replicated, db, new_id
+from models import BlobUse, Counter, Replicated, SharedFile, db, new_id
 from piratebox.database import open_existing
 
 
@@ -73,3 +75,29 @@ def test_a_failed_change_leaves_no_trace(opened):
         Note(text=None).save_change("box-a", now=1.0)
     assert (Counter.current("lamport"), Counter.current("seq")) == before
     assert Note.select().count() == 0
+
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=TEXT, folder=TEXT, size=st.integers(0, 2**53), hidden=st.booleans(),
+       network=st.booleans(), expires_at=st.none() | st.floats(0, 2e9),
+       now=st.floats(0, 2e9))
+def test_a_new_record_is_stored_as_peewee_stores_it(opened, name, folder, size, hidden,
+                                                    network, expires_at, now):
+    """A new record's row, inserted with SQL built once, is the row peewee's own save()
+    writes of the same values, field by field, and its blob is counted as used."""
+    values = {"name": name, "folder": folder, "blob": "ab" * 32, "size": size,
+              "hidden": hidden, "network": network, "expires_at": expires_at}
+    with db.atomic() as transaction:
+        ours = SharedFile(**values).save_change("box-a", now)
+        theirs = SharedFile(**{**ours.__data__, "id": new_id()})
+        theirs.save(force_insert=True)
+        rows = {row[0]: row[1:] for row in db.execute_sql(
+            "SELECT * FROM shared_file WHERE id IN (?, ?)", (ours.id, theirs.id))}
+        uses = BlobUse.select().where(BlobUse.record_id == ours.id).count()
+        transaction.rollback()
+    assert rows[ours.id] == rows[theirs.id]
+    assert uses == 1

@@ -10,8 +10,6 @@ set aside (piratebox/sync/quarantine.py), never allowed to stop the others.
 import functools
 import operator
 
-from peewee import PostgresqlDatabase
-
 from models import (
     BlobUse,
     Counter,
@@ -24,6 +22,7 @@ from models import (
     Tally,
     WaitingEntry,
     db,
+    insert_rows,
     precedence,
 )
 from piratebox import rules
@@ -46,8 +45,6 @@ UNKNOWN_TABLE = N_("its table ({table}) is one this version does not know (sent 
                    "version?)")
 ID_TAKEN = N_("its id is already another box's record")
 SQL_VARIABLES = 900  # under SQLite's oldest limit on bound values per statement (999)
-# PostgreSQL takes up to 65,535; each statement is a round trip and a parse of its own
-POSTGRES_VARIABLES = 30_000
 
 
 def state_of(record):
@@ -196,26 +193,6 @@ def local_versions(model, ids, offers):
         yield from db.execute_sql(
             f'SELECT {columns} FROM "{table}" '  # noqa: S608 - our names, values bound
             f"WHERE id IN ({', '.join([db.param] * len(chunk))})", chunk)
-
-
-def insert_rows(model, rows):
-    """Insert rows (values in the model's field order) with one statement prepared for all:
-    SQLite runs it once per row (executemany), PostgreSQL takes many rows per statement
-    (one round trip each). Peewee would build every row's SQL anew, most of the time an
-    import took. Only the model's own names go into the text; every value is bound."""
-    table = model._meta.table_name
-    columns = ", ".join(f'"{field.column_name}"' for field in model._meta.sorted_fields)
-    row_of_params = f"({', '.join([db.param] * len(model._meta.sorted_fields))})"
-    if not isinstance(db.obj, PostgresqlDatabase):
-        db.cursor().executemany(
-            f'INSERT INTO "{table}" ({columns}) VALUES {row_of_params}', rows)  # noqa: S608
-        return
-    per_statement = max(1, POSTGRES_VARIABLES // len(model._meta.sorted_fields))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start:start + per_statement]
-        db.execute_sql(f'INSERT INTO "{table}" ({columns}) VALUES '  # noqa: S608 - our names
-                       f"{', '.join([row_of_params] * len(chunk))}",
-                       [value for row in chunk for value in row])
 
 
 def blobs_of(model, clean):
