@@ -720,7 +720,7 @@ class SharedFile(Replicated):
     @classmethod
     def row_fields(cls):
         """What the file share's list shows of each file: fifty rows a page, each built
-        whole for the few that are not kept (see pagecache.row)."""
+        whole for the few that are not kept (see pagecache.kept_rows)."""
         return (cls.id, cls.version, cls.name, cls.folder, cls.size, cls.media_type,
                 cls.created_at)
 
