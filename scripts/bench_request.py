@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import NO_RATE_LIMITS, SCENARIOS, fill, seed  # noqa: E402
+from bench import NO_RATE_LIMITS_CONFIG, SCENARIOS, fill, seed  # noqa: E402
 from bench_baseline import create_app as create_baseline  # noqa: E402
 from village_load import InProcessPhone  # noqa: E402
 
@@ -113,8 +113,7 @@ def main():
             names = seed(data_dir, options.items, min(options.photos, options.items))
         from app import create_app
 
-        box = create_app({"DATA_DIR": str(data_dir), **{
-            name.removeprefix("PIRATEBOX_"): int(value) for name, value in NO_RATE_LIMITS.items()}})
+        box = create_app({"DATA_DIR": str(data_dir), **NO_RATE_LIMITS_CONFIG})
         messages, files, events = (int(count) for count in options.fill.split(","))
         fill(InProcessPhone(box), messages, files, events)
         page_bytes = len(box.test_client().get("/", headers=PHONE).data)

@@ -37,12 +37,11 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import NO_RATE_LIMITS, seed  # noqa: E402
+from bench import NO_RATE_LIMITS_CONFIG, seed  # noqa: E402
 from bench_baseline import create_app as create_baseline  # noqa: E402
 from bench_request import PHONE  # noqa: E402
 
 UPLOAD_BYTES = 10_000  # the village's small upload (scripts/village_load.py)
-LIMITS = {name.removeprefix("PIRATEBOX_"): int(value) for name, value in NO_RATE_LIMITS.items()}
 
 
 class Phone:
@@ -150,7 +149,7 @@ def main():
         seed(data_dir, options.items, min(options.photos, options.items))
         from app import create_app
 
-        box = create_app({"DATA_DIR": str(data_dir), **LIMITS})
+        box = create_app({"DATA_DIR": str(data_dir), **NO_RATE_LIMITS_CONFIG})
         page_bytes = len(box.test_client().get("/", headers=PHONE).data)
         baseline = create_baseline(page_bytes)
         box_phones = [Phone(box, number) for number in range(options.phones)]
