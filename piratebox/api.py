@@ -38,7 +38,8 @@ def items():
                 "page_size": logic.PAGE_SIZE}
 
     return pagecache.render_json(body, ("catalogue",),
-                                 data=lambda: logic.listing(filters, page, fields))
+                                 data=lambda: logic.listing(filters, page, fields),
+                                 same_for=pagecache.EVERY_PHONE)
 
 
 @bp.get("/items/<item_id>")

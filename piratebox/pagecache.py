@@ -32,6 +32,10 @@ mediator's settings, a sync) renders every page again.
 Every cached page carries an ETag made of its text's digest and the visitor's own parts:
 a phone that asks again for a page it already has gets "304 Not Modified" and no body.
 
+A page whose view gives it to every phone alike (`render`'s `same_for`) is served, while
+it is up to date, before the app is asked (web.serve_kept_pages): most requests of a
+village are for such pages, and Flask's own work for a request cost more than the page.
+
 A page is kept PAGE_CACHE_SECONDS at most: what depends on the time (expiry, the agenda)
 and the writes of another process (`piratebox sync` from the stick, a second hub process)
 show after that at the latest (see docs/benchmarks.md).
@@ -45,6 +49,8 @@ from collections import OrderedDict, namedtuple
 from flask import current_app, g, get_flashed_messages, request, session
 from jinja2 import pass_context
 from markupsafe import Markup
+from werkzeug.http import parse_etags
+from werkzeug.utils import get_content_type
 
 from piratebox import phone, portal, security
 from piratebox.timefmt import local_datetime
@@ -74,15 +80,19 @@ CHANGED_BY = {
 }
 
 # A page as it is sent: its UTF-8 bytes (encoded once, not at every request), which
-# personal parts it has a placeholder for, and the fingerprint of the data it shows
-# (None for a page that gives none).
-Page = namedtuple("Page", "body digest stamp sections personal fingerprint")
+# personal parts it has a placeholder for, the fingerprint of the data it shows (None for
+# a page that gives none), and, when its view gives it to every phone or to every phone
+# holding no private link (render's `same_for`, EVERY_PHONE or PHONES_WITHOUT_LINKS), that
+# and its content type, to serve it without asking the app (web.serve_kept_pages).
+Page = namedtuple("Page", "body digest stamp sections personal fingerprint shared")
+Shared = namedtuple("Shared", "content_type with_phones")
+EVERY_PHONE, PHONES_WITHOUT_LINKS = "every phone", "phones holding no private link"
 
 
-def kept_page(text, stamp, sections, fingerprint=None):
+def kept_page(text, stamp, sections, fingerprint=None, shared=None):
     body = text.encode("utf-8")
-    return Page(body, digest(body), stamp, frozenset(sections),
-                frozenset(part for part in PERSONAL_PARTS if part in body), fingerprint)
+    return Page(body, digest(body), stamp, tuple(sections),
+                frozenset(part for part in PERSONAL_PARTS if part in body), fingerprint, shared)
 
 
 def sections_changed_by(blueprint):
@@ -94,6 +104,7 @@ class PageCache:
         self.seconds = seconds
         self._generations = dict.fromkeys(SECTIONS, 0)
         self._everything = 0  # moved by a write that may change any page
+        self.served_ahead = 0  # pages served before the app (web.serve_kept_pages)
         self._pages = OrderedDict()
         self._rendering = {}  # key -> Event set when its rendering is over
         self._rows = OrderedDict()
@@ -113,18 +124,29 @@ class PageCache:
             for section in sections:
                 self._generations[section] += 1
 
-    def page(self, key, sections, bucket, render, read=None):
+    def _stamp(self, bucket, sections):
+        return (bucket, self._everything, *(self._generations[section] for section in sections))
+
+    def kept(self, key, bucket):
+        """The page kept under `key` when it is up to date, else None (never rendered here)."""
+        with self._lock:
+            page = self._pages.get(key)
+            if page is None or page.stamp != self._stamp(bucket, page.sections):
+                return None
+            self._pages.move_to_end(key)
+            return page
+
+    def page(self, key, sections, bucket, render, read=None, shared=None):
         """The page cached under `key`, rendered by `render()` when missing or out of
         date; whoever asks for it meanwhile waits for that one rendering.
 
         With `read`, the page shows what `read()` returns as (data, fingerprint) and is
         rendered by `render(data)`; an out-of-date page whose fingerprint is the same,
         in the same time bucket and with no write to everything since, is still true:
-        it is kept as it is."""
+        it is kept as it is. `shared`: see Page."""
         while True:
             with self._lock:
-                stamp = (bucket, self._everything,
-                         *(self._generations[section] for section in sections))
+                stamp = self._stamp(bucket, sections)
                 page = self._pages.get(key)
                 if page is not None and page.stamp == stamp:
                     self._pages.move_to_end(key)
@@ -137,9 +159,9 @@ class PageCache:
             # Rendered by another request: look again when it is done (it may have
             # failed, or a write may have come in meanwhile; then render it here).
             if not pending.wait(RENDER_WAIT_SECONDS):
-                return self._fresh(render, read, stamp, sections, None)
+                return self._fresh(render, read, stamp, sections, None, shared)
         try:
-            page = self._fresh(render, read, stamp, sections, replaced)
+            page = self._fresh(render, read, stamp, sections, replaced, shared)
             with self._lock:
                 self._pages[key] = page
                 while len(self._pages) > MAX_PAGES:
@@ -151,13 +173,13 @@ class PageCache:
             pending.set()
 
     @staticmethod
-    def _fresh(render, read, stamp, sections, replaced):
+    def _fresh(render, read, stamp, sections, replaced, shared):
         if read is None:
-            return kept_page(render(), stamp, sections)
+            return kept_page(render(), stamp, sections, None, shared)
         data, fingerprint = read()
         if replaced is not None and replaced.fingerprint == fingerprint:
-            return replaced._replace(stamp=stamp)
-        return kept_page(render(data), stamp, sections, fingerprint)
+            return replaced._replace(stamp=stamp, shared=shared)
+        return kept_page(render(data), stamp, sections, fingerprint, shared)
 
     def row(self, key, render):
         """A row of a list, rendered by `render()` the first time it is asked for."""
@@ -248,14 +270,19 @@ def kept_rows(context, template_name, name, records, *shown):
     return Markup("".join(found))  # noqa: S704 - rendered by the templates, escaped there
 
 
-def render(render_page, sections, variant="", mimetype="text/html", data=None):
+def render(render_page, sections, variant="", mimetype="text/html", data=None, same_for=None):
     """Serve `render_page()` (which returns text showing `sections`) from the cache; a
     conditional request for what the phone already has gets a 304.
 
     With `data`, a function that reads what the page shows and returns it with its
     fingerprint (everything of it the page shows that a write to `sections` can change:
     records' ids and versions, a count), the page is `render_page(data)`, and is not
-    rendered again while that fingerprint is unchanged (see PageCache.page)."""
+    rendered again while that fingerprint is unchanged (see PageCache.page).
+
+    `same_for`: EVERY_PHONE when the view does nothing before this but read its address
+    and every phone gets this page (its personal parts aside), PHONES_WITHOUT_LINKS when
+    every phone holding no private link does: a kept copy is then served to them without
+    asking the app (web.serve_kept_pages)."""
     cache = current_app.extensions["page_cache"]
     if not cache.seconds or is_mediator():
         text = render_page() if data is None else render_page(data()[0])
@@ -263,17 +290,50 @@ def render(render_page, sections, variant="", mimetype="text/html", data=None):
     now = current_app.extensions["box"].clock.now()
     bucket = int(now // cache.seconds)
     context = (g.lang, portal.in_mini_browser(), phone.public_base())
-    page = cache.page((request.full_path, *context, variant), sections, bucket,
+    shared = Shared(get_content_type(mimetype, "utf-8"), same_for) if same_for else None
+    page = cache.page(page_key(request.environ, *context, variant), sections, bucket,
                       lambda *shown: render_for_cache(cache, render_page, (*context, *rows_epoch(
-                          cache, now)), shown), read=data)
-    body, personal = personalize(page)
+                          cache, now)), shown), read=data, shared=shared)
+    body, headers = personal_answer(page, request.headers.get("If-None-Match"),
+                                    security.csrf_token, flashes_shown)
+    if body is None:
+        return current_app.response_class(status=304, headers=headers)
+    return current_app.response_class(body, mimetype=mimetype, headers=headers)
+
+
+def page_key(environ, lang, in_mini_browser, public_base, variant):
+    """What a page is kept under: its address as the phone wrote it, and what else makes
+    a copy differ (see the module's docstring)."""
+    return (environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""), lang, in_mini_browser, public_base, variant)
+
+
+def personal_answer(page, if_none_match, csrf_token, shown_flashes):
+    """(the body, None for a 304; the headers) of a kept page for one visitor: its own
+    parts filled in (`csrf_token()` and `shown_flashes()`, asked only when the page has a
+    place for them), its ETag naming them."""
+    body, personal = page.body, []
+    if CSRF_BYTES in page.personal:
+        token = csrf_token()
+        body = body.replace(CSRF_BYTES, token.encode("utf-8"))
+        personal.append(token)
+    if FLASH_BYTES in page.personal:
+        shown = shown_flashes()
+        body = body.replace(FLASH_BYTES, shown.encode("utf-8") if shown else b"")
+        if shown:
+            personal.append(shown)
     etag = page.digest + ("-" + digest("\n".join(personal)) if personal else "")
     # always asked again (no-cache): a 304 is cheap. Headers given whole, parsed by no one.
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache",
                "Vary": "Cookie, Accept-Language"}
-    if request.headers.get("If-None-Match") and etag in request.if_none_match:
-        return current_app.response_class(status=304, headers=headers)
-    return current_app.response_class(body, mimetype=mimetype, headers=headers)
+    if if_none_match and etag in parse_etags(if_none_match):
+        return None, headers
+    return body, headers
+
+
+def flashes_shown():
+    """The messages flashed to this visitor as a page shows them, or None."""
+    return session.get("_flashes") and str(flashes())
 
 
 def rows_epoch(cache, now):
@@ -281,10 +341,10 @@ def rows_epoch(cache, now):
     return cache.everything, local_datetime(now, current_app.config["TIMEZONE"]).date()
 
 
-def render_json(make_body, sections, variant="", data=None):
+def render_json(make_body, sections, variant="", data=None, same_for=None):
     """JSON served as a public page is: kept, shared, answered 304 when unchanged."""
     return render(lambda *shown: current_app.json.dumps(make_body(*shown)), sections, variant,
-                  mimetype="application/json", data=data)
+                  mimetype="application/json", data=data, same_for=same_for)
 
 
 def render_for_cache(cache, render_page, context, arguments=()):
@@ -295,18 +355,3 @@ def render_for_cache(cache, render_page, context, arguments=()):
         return render_page(*arguments)
     finally:
         g.kept_rows = None
-
-
-def personalize(page):
-    """The page's body with this visitor's own parts filled in, and those parts."""
-    body, personal = page.body, []
-    if CSRF_BYTES in page.personal:
-        token = security.csrf_token()
-        body = body.replace(CSRF_BYTES, token.encode("utf-8"))
-        personal.append(token)
-    if FLASH_BYTES in page.personal:
-        shown = session.get("_flashes") and str(flashes())
-        body = body.replace(FLASH_BYTES, shown.encode("utf-8") if shown else b"")
-        if shown:
-            personal.append(shown)
-    return body, personal

@@ -20,9 +20,9 @@ ONE_YEAR = 365 * 24 * 3600
 
 @bp.get("/")
 def home():
-    current_app.extensions["portal"].welcome(request.remote_addr)
     return pagecache.render(lambda shown: render_template("home.html", **shown, kinds=events.KINDS),
-                            ("catalogue", "events", "board"), data=on_the_home_page)
+                            ("catalogue", "events", "board"), data=on_the_home_page,
+                            same_for=pagecache.EVERY_PHONE)
 
 
 def on_the_home_page():

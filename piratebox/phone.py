@@ -150,11 +150,16 @@ def public_base():
     every Host that is not the box's (piratebox/portal.py), and one that is not a plain
     host name is ignored: a forged Host changes nothing but the forger's own page (the
     page cache keys its copies by this address)."""
-    configured = current_app.extensions["box"].site["site_url"]
+    return public_base_for(current_app.extensions["box"].site, request.host)
+
+
+def public_base_for(settings, host):
+    """public_base() of a phone that wrote `host`, with the box's `settings`."""
+    configured = settings["site_url"]
     if configured:
         return configured
-    if PLAIN_HOST.match(request.host):
-        return f"http://{request.host}"
+    if PLAIN_HOST.match(host):
+        return f"http://{host}"
     return site.DEFAULT_ADDRESS
 
 

@@ -84,7 +84,16 @@ class Portal:
         self.site_url = site_url.rstrip("/")
         self.box_host = (urlsplit(site_url).hostname or "").lower()
 
-    def is_box_host(self, host):
+    def visits_the_box(self, host, path, address, environ):
+        """Is a request for the box itself (not a probe for another host)? A phone that
+        opens the box's home page is welcomed (see ONLINE_ANSWERS)."""
+        if not self.is_box_host(host, environ):
+            return False
+        if path == "/":
+            self.welcome(address)
+        return True
+
+    def is_box_host(self, host, environ):
         name = host.lower()
         if name.startswith("["):
             name = name[1 : name.find("]")]
@@ -97,7 +106,7 @@ class Portal:
             return False
         # An address is the box's when it is one this very connection reached (a phone
         # that typed it): any other written in a Host header is someone's invention.
-        reached = request.environ.get(REACHED_KEY)
+        reached = environ.get(REACHED_KEY)
         return reached is None or any(address == ip_address(box_address)
                                       for box_address in reached)
 
@@ -114,7 +123,8 @@ class Portal:
 
     def answer(self):
         """The response for a request addressed to another host, or None for the box's own."""
-        if self.is_box_host(request.host):
+        if self.visits_the_box(request.host, request.path, request.remote_addr,
+                               request.environ):
             return None
         online = ONLINE_ANSWERS.get(request.path)
         if online and self.has_welcomed(request.remote_addr):

@@ -128,9 +128,10 @@ class BoxSessions(SecureCookieSessionInterface):
         cookie = cookies(request.environ).get(self.get_cookie_name(app))
         return self.session_class(self.read(app, cookie))
 
-    def read(self, app, cookie):
+    def read(self, app, cookie, own_copy=True):
         """What a session cookie holds ({} for none, or one that does not verify or has
-        expired): a dict of the request's own."""
+        expired): a dict of the request's own, or (`own_copy` false) the one kept, for a
+        reader that changes nothing in it."""
         serializer = self.get_signing_serializer(app)
         if not cookie or serializer is None:
             return {}
@@ -147,7 +148,7 @@ class BoxSessions(SecureCookieSessionInterface):
         data, signed = known
         if not 0 <= time.time() - signed <= max_age:
             return {}
-        return copy.deepcopy(data)
+        return copy.deepcopy(data) if own_copy else data
 
 
 class PlainCookieResponse(Response):

@@ -36,8 +36,18 @@ from piratebox import (
 )
 from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.i18n import N_, Translator, best_language, offered_languages
+from piratebox.pagecache import CSRF_BYTES, PHONES_WITHOUT_LINKS
 from piratebox.patterns import ID
-from piratebox.phone import is_admin, public_base, remember_phone, reporter
+from piratebox.phone import (
+    OWNED_KEY,
+    SEEN_KEY,
+    is_admin,
+    looks_like_mediator,
+    public_base,
+    public_base_for,
+    remember_phone,
+    reporter,
+)
 from piratebox.timefmt import local_datetime
 
 access_log = logging.getLogger("piratebox.access")
@@ -192,14 +202,18 @@ translator_for = functools.cache(Translator)
 
 
 def choose_language():
-    config = current_app.config
+    g.lang = language_for(current_app.config, request.environ)
+    g.translator = translator_for(g.lang)
+
+
+def language_for(config, environ):
+    """The language a phone reads: the one it chose (its cookie), else the first its
+    browser asks for that the box offers."""
     supported = offered_languages(config["LANGUAGES"])
-    chosen = tuning.cookies(request.environ).get(LANGUAGE_COOKIE)
-    if chosen not in supported:
-        chosen = language_of(request.headers.get("Accept-Language"), supported,
-                             config["DEFAULT_LANGUAGE"])
-    g.lang = chosen
-    g.translator = translator_for(chosen)
+    chosen = tuning.cookies(environ).get(LANGUAGE_COOKIE)
+    if chosen in supported:
+        return chosen
+    return language_of(environ.get("HTTP_ACCEPT_LANGUAGE"), supported, config["DEFAULT_LANGUAGE"])
 
 
 def before_request():
@@ -218,6 +232,63 @@ def before_request():
     if request.method in security.UNSAFE_METHODS:
         limit_changes()
     return None
+
+
+def serve_kept_pages(app):
+    """The app behind the shortest way to a kept page. A page its view gives every phone
+    alike (pagecache.render's `same_for`), kept and up to date, is served here without
+    Flask making a request, a session and a response: they cost a kept page twice what
+    the page itself does. What before_request does for such a request is done here too:
+    the phone counted, the clock's correction followed, the portal's welcome; the query
+    string was checked when the page was kept under it. The app answers the rest: a
+    phone new to the box or without its form token yet (its view writes its session),
+    with messages to show, holding a private link where that matters, the mediator, a
+    probe for another host, an out-of-date page, any request while the access log is on."""
+    wsgi_app, cache, box = app.wsgi_app, app.extensions["page_cache"], app.extensions["box"]
+    sessions, footfall = app.session_interface, app.extensions["footfall"]
+    portal_, config = app.extensions["portal"], app.config
+
+    def kept_answer(environ):
+        host = environ.get("HTTP_HOST")
+        if (not cache.seconds or config["ACCESS_LOG"] or not host
+                or environ["REQUEST_METHOD"] != "GET" or bodies.REFUSED_KEY in environ):
+            return None
+        signed = sessions.read(app, tuning.cookies(environ).get(sessions.get_cookie_name(app)),
+                               own_copy=False)
+        if SEEN_KEY not in signed or "_flashes" in signed or looks_like_mediator(signed):
+            return None
+        key = pagecache.page_key(environ, language_for(config, environ),
+                                 portal.is_mini_browser(environ.get("HTTP_USER_AGENT")),
+                                 public_base_for(box.site, host), "")
+        box.clock.follow()
+        now = box.clock.now()
+        page = cache.kept(key, int(now // cache.seconds))
+        token = signed.get(security.CSRF_FIELD)
+        address = environ.get("REMOTE_ADDR") or ""
+        if (page is None or page.shared is None
+                or (page.shared.with_phones == PHONES_WITHOUT_LINKS and signed.get(OWNED_KEY))
+                or (CSRF_BYTES in page.personal and not token)
+                or not portal_.visits_the_box(host, environ.get("PATH_INFO", ""), address,
+                                              environ)):
+            return None
+        footfall.saw(address, now)
+        cache.served_ahead += 1
+        body, headers = pagecache.personal_answer(page, environ.get("HTTP_IF_NONE_MATCH"),
+                                                  lambda: token, lambda: None)
+        if body is None:
+            return "304 NOT MODIFIED", list(headers.items()), b""
+        return "200 OK", [*headers.items(), ("Content-Type", page.shared.content_type),
+                          ("Content-Length", str(len(body)))], body
+
+    def application(environ, start_response):
+        answer = kept_answer(environ)
+        if answer is None:
+            return wsgi_app(environ, start_response)
+        status, headers, body = answer
+        start_response(status, headers)
+        return [body]
+
+    return application
 
 
 def count_phone():
@@ -429,7 +500,7 @@ FILTERS = {"datetime": datetime_filter, "date": date_filter, "when": range_filte
 
 def init_app(app):
     tuning.init_app(app)
-    app.wsgi_app = security.with_security_headers(app.wsgi_app)
+    app.wsgi_app = security.with_security_headers(serve_kept_pages(app))
     for name, function in FILTERS.items():
         app.add_template_filter(function, name)
     app.before_request(before_request)

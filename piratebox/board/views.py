@@ -26,7 +26,8 @@ def render_board(values, errors):
 
 @bp.get("/board/")
 def index():
-    return pagecache.render(lambda: render_board({}, {}), ("board",))
+    return pagecache.render(lambda: render_board({}, {}), ("board",),
+                            same_for=pagecache.EVERY_PHONE)
 
 
 @bp.post("/board/")

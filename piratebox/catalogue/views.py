@@ -159,7 +159,8 @@ def index():
             filters=filters, count_cap=logic.COUNT_CAP)
 
     return pagecache.render(render_page, ("catalogue",),
-                            data=lambda: logic.listing(filters, page))
+                            data=lambda: logic.listing(filters, page),
+                            same_for=pagecache.EVERY_PHONE)
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
@@ -247,7 +248,8 @@ def show(item_id):
     owner = phone.owns(item_id)
     return pagecache.render(lambda shown: render_show(shown[0], lists=shown[1], owner=owner),
                             ("catalogue",), variant="owner" if owner else "",
-                            data=lambda: on_its_page(item_id))
+                            data=lambda: on_its_page(item_id),
+                            same_for=None if owner else pagecache.PHONES_WITHOUT_LINKS)
 
 
 def on_its_page(item_id):

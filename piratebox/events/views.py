@@ -47,7 +47,7 @@ def index():
     here = actor()
     return pagecache.render(lambda: render_template(
         "events/index.html", events=logic.upcoming(here.now, here.role), archive=False,
-        kinds=logic.KINDS), ("events",))
+        kinds=logic.KINDS), ("events",), same_for=pagecache.EVERY_PHONE)
 
 
 @bp.get("/events/archive")

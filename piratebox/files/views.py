@@ -76,7 +76,7 @@ def owns(record):
 @bp.get("/files/")
 def index():
     sweep_expired()
-    return pagecache.render(render_index, ("files",))
+    return pagecache.render(render_index, ("files",), same_for=pagecache.EVERY_PHONE)
 
 
 def render_index(errors=None, typed=None):

@@ -40,7 +40,8 @@ def listing(template, **extra):
 
 @bp.get("/initiatives/")
 def index():
-    return pagecache.render(lambda: listing("initiatives/index.html"), SECTIONS)
+    return pagecache.render(lambda: listing("initiatives/index.html"), SECTIONS,
+                            same_for=pagecache.EVERY_PHONE)
 
 
 @bp.get("/initiatives/print")

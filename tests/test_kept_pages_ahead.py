@@ -1,0 +1,143 @@
+"""Kept pages served in front of the app (web.serve_kept_pages): the same answer the app
+gives, byte for byte and header for header; never to a phone whose view must run (new to
+the box, messages to show, the mediator), never stale; and what every request does before
+its view is done for them too (the phone counted, the portal's welcome)."""
+
+import pytest
+
+from tests.conftest import post_from_page
+from tests.test_catalogue import offer, only_item
+
+SHARED_PAGES = ("/", "/items/", "/items/?q=pin", "/board/", "/events/", "/files/",
+                "/initiatives/", "/api/v1/items")
+
+
+def served_ahead(app):
+    return app.extensions["page_cache"].served_ahead
+
+
+def by_the_app_and_ahead(app, phone, path, **kwargs):
+    """The app's own answer for a kept page (the access log on sends every request to the
+    app), then the one served ahead of it, and how many were served ahead meanwhile."""
+    app.config["ACCESS_LOG"] = True
+    try:
+        by_the_app = phone.get(path, **kwargs)
+    finally:
+        app.config["ACCESS_LOG"] = False
+    before = served_ahead(app)
+    ahead = phone.get(path, **kwargs)
+    return by_the_app, ahead, served_ahead(app) - before
+
+
+def known_phone(app):
+    """A phone the box has seen, its CSRF token given: its next public pages are the same
+    as every phone's."""
+    phone = app.test_client()
+    post_from_page(phone, "/board/", "/board/", {"text": "Bonjour le village"})
+    phone.get("/board/")  # the flashed thanks shown and gone
+    return phone
+
+
+@pytest.mark.parametrize("path", SHARED_PAGES)
+def test_a_kept_page_served_ahead_is_the_apps_answer(client, app, path):
+    offer(client)
+    phone = known_phone(app)
+    phone.get(path)
+    by_the_app, ahead, count = by_the_app_and_ahead(app, phone, path)
+    assert count == 1, "served ahead of the app"
+    assert ahead.status_code == by_the_app.status_code == 200
+    assert ahead.get_data() == by_the_app.get_data()
+    assert sorted(ahead.headers.items()) == sorted(by_the_app.headers.items())
+    assert "Set-Cookie" not in ahead.headers
+
+    etag = ahead.headers["ETag"]
+    by_the_app, ahead, count = by_the_app_and_ahead(app, phone, path,
+                                                    headers={"If-None-Match": etag})
+    assert count == 1
+    assert ahead.status_code == by_the_app.status_code == 304
+    assert sorted(ahead.headers.items()) == sorted(by_the_app.headers.items())
+    assert ahead.get_data() == b""
+
+
+def test_each_phone_gets_its_own_token_from_a_page_served_ahead(app):
+    first, second = known_phone(app), known_phone(app)
+    pages = [phone.get("/board/").get_data(as_text=True) for phone in (first, second)]
+    before = served_ahead(app)
+    again = [phone.get("/board/").get_data(as_text=True) for phone in (first, second)]
+    assert served_ahead(app) - before == 2
+    assert again == pages
+    assert pages[0] != pages[1], "each with its own CSRF token"
+
+
+def test_a_write_shows_at_once_on_pages_served_ahead(app):
+    phone = known_phone(app)
+    for path in ("/", "/board/"):
+        phone.get(path)
+    post_from_page(phone, "/board/", "/board/", {"text": "Qui a une échelle ?"})
+    for path in ("/", "/board/"):
+        assert "Qui a une échelle ?" in phone.get(path).get_data(as_text=True)
+
+
+def test_the_app_answers_a_phone_whose_view_has_something_to_do(app, admin):
+    phone = known_phone(app)
+    phone.get("/board/")
+
+    def not_ahead(client, *args, **kwargs):
+        before = served_ahead(app)
+        response = client.get(*args, **kwargs)
+        assert served_ahead(app) == before
+        return response
+
+    assert "Set-Cookie" in not_ahead(app.test_client(), "/board/").headers, "noted as seen"
+    response = post_from_page(phone, "/board/", "/board/", {"text": "Merci !"})
+    assert response.status_code == 302
+    assert 'class="flash' in not_ahead(phone, "/board/").get_data(as_text=True), "its thanks"
+    not_ahead(admin, "/board/")
+    assert 'action="/admin/' in not_ahead(admin, "/board/").get_data(as_text=True), \
+        "the mediator's page, with its controls"
+    assert not_ahead(phone, "/board/", headers={"Host": "connectivitycheck.gstatic.com"}) \
+        .status_code == 302, "a probe for another host gets the portal"
+
+
+def test_a_phone_served_ahead_is_counted_and_welcomed(app):
+    phone = known_phone(app)
+    phone.get("/")
+    phone.environ_base["REMOTE_ADDR"] = "10.0.0.77"
+    footfall, portal = app.extensions["footfall"], app.extensions["portal"]
+    now = app.extensions["box"].clock.now()
+    counted = sum(footfall.current(now).values())
+    before = served_ahead(app)
+    assert phone.get("/").status_code == 200
+    assert served_ahead(app) == before + 1
+    assert sum(footfall.current(now).values()) == counted + 2, "today and this week"
+    assert portal.has_welcomed("10.0.0.77")
+
+
+def test_each_language_is_its_own_page_served_ahead(app):
+    phone = known_phone(app)
+    french = phone.get("/board/").get_data(as_text=True)
+    phone.set_cookie("lang", "en")
+    english = phone.get("/board/").get_data(as_text=True)
+    before = served_ahead(app)
+    assert phone.get("/board/").get_data(as_text=True) == english
+    assert served_ahead(app) == before + 1
+    assert english != french
+    assert 'lang="en"' in english and 'lang="fr"' in french
+
+
+def test_an_objects_page_is_served_ahead_only_to_phones_holding_no_private_link(client, app):
+    offer(client)  # `client` holds the owner's private link
+    item_id = only_item().id
+    path = f"/items/{item_id}"
+    phone = known_phone(app)
+    phone.get(path)
+    by_the_app, ahead, count = by_the_app_and_ahead(app, phone, path)
+    assert count == 1
+    assert ahead.get_data() == by_the_app.get_data()
+    assert sorted(ahead.headers.items()) == sorted(by_the_app.headers.items())
+
+    before = served_ahead(app)
+    owners = client.get(path).get_data(as_text=True)
+    assert served_ahead(app) == before, "the owner's page is its view's"
+    assert f"/items/{item_id}/manage" in owners
+    assert f"/items/{item_id}/manage" not in ahead.get_data(as_text=True)
