@@ -60,16 +60,22 @@ class Counter:
         self._dirty = False
 
     def saw(self, address, now):
+        """Count the phone at `address`; True when that changed today's or this week's
+        count (a phone new today, or a new day)."""
         due = []
         with self._lock:
-            if now >= self._day_ends:
+            changed = now >= self._day_ends
+            if changed:
                 self._open_day(now)
+            counted = len(self._day.seen), len(self._week.seen)
             self._day.add(address)
             self._week.add(address)
+            changed = changed or counted != (len(self._day.seen), len(self._week.seen))
             self._dirty = True
             if now >= self._flush_at:
                 due = self._take_counts(now)
         save(due)
+        return changed
 
     def current(self, now):
         """{(span, starts): phones} of today and this week as counted so far, what is not

@@ -78,6 +78,7 @@ CHANGED_BY = {
     "initiatives": ("initiatives", "stats"),  # a ride's distance from an initiative's commune
     "stats": ("stats",),  # the mediator's weekly tally
 }
+FOOTFALL_SHOWN_IN = ("stats",)  # a phone new today changes these (web.count_phone_at)
 
 # A page as it is sent: its UTF-8 bytes (encoded once, not at every request), which
 # personal parts it has a placeholder for, the fingerprint of the data it shows (None for

@@ -245,8 +245,7 @@ def serve_kept_pages(app):
     with messages to show, holding a private link where that matters, the mediator, a
     probe for another host, an out-of-date page, any request while the access log is on."""
     wsgi_app, cache, box = app.wsgi_app, app.extensions["page_cache"], app.extensions["box"]
-    sessions, footfall = app.session_interface, app.extensions["footfall"]
-    portal_, config = app.extensions["portal"], app.config
+    sessions, portal_, config = app.session_interface, app.extensions["portal"], app.config
 
     def kept_answer(environ):
         host = environ.get("HTTP_HOST")
@@ -262,7 +261,8 @@ def serve_kept_pages(app):
                                  public_base_for(box.site, host), "")
         box.clock.follow()
         now = box.clock.now()
-        page = cache.kept(key, int(now // cache.seconds))
+        bucket = int(now // cache.seconds)
+        page = cache.kept(key, bucket)
         token = signed.get(security.CSRF_FIELD)
         address = environ.get("REMOTE_ADDR") or ""
         if (page is None or page.shared is None
@@ -271,7 +271,8 @@ def serve_kept_pages(app):
                 or not portal_.visits_the_box(host, environ.get("PATH_INFO", ""), address,
                                               environ)):
             return None
-        footfall.saw(address, now)
+        if count_phone_at(app, address, now) and cache.kept(key, bucket) is None:
+            return None  # the figures it shows counted this phone just now
         cache.served_ahead += 1
         body, headers = pagecache.personal_answer(page, environ.get("HTTP_IF_NONE_MATCH"),
                                                   lambda: token, lambda: None)
@@ -296,8 +297,17 @@ def count_phone():
     (a phone in the café is a visit even if nobody opens a page); the box's own health
     checks do not."""
     if request.endpoint != "pages.healthz":
-        current_app.extensions["footfall"].saw(request.remote_addr or "",
-                                               current_app.extensions["box"].clock.now())
+        count_phone_at(current_app, request.remote_addr or "",
+                       current_app.extensions["box"].clock.now())
+
+
+def count_phone_at(app, address, now):
+    """The phone counted; a count that changes changes the figures' pages, which show it
+    (then True)."""
+    if not app.extensions["footfall"].saw(address, now):
+        return False
+    app.extensions["page_cache"].changed(pagecache.FOOTFALL_SHOWN_IN)
+    return True
 
 
 def limit_changes():

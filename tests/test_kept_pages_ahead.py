@@ -9,7 +9,7 @@ from tests.conftest import post_from_page
 from tests.test_catalogue import offer, only_item
 
 SHARED_PAGES = ("/", "/items/", "/items/?q=pin", "/board/", "/events/", "/files/",
-                "/initiatives/", "/api/v1/items")
+                "/initiatives/", "/api/v1/items", "/stats/", "/api/v1/stats")
 
 
 def served_ahead(app):
@@ -141,3 +141,18 @@ def test_an_objects_page_is_served_ahead_only_to_phones_holding_no_private_link(
     assert served_ahead(app) == before, "the owner's page is its view's"
     assert f"/items/{item_id}/manage" in owners
     assert f"/items/{item_id}/manage" not in ahead.get_data(as_text=True)
+
+
+def test_a_phone_new_today_shows_at_once_in_the_figures_served_ahead(app):
+    phone = known_phone(app)
+    phone.get("/api/v1/stats")
+
+    def phones_today():
+        return phone.get("/api/v1/stats").get_json()["footfall"]["days"][-1]["phones"]
+
+    counted = phones_today()
+    before = served_ahead(app)
+    assert phones_today() == counted
+    assert served_ahead(app) == before + 1
+    phone.environ_base["REMOTE_ADDR"] = "10.0.0.78"  # the same cookie from a new address
+    assert phones_today() == counted + 1

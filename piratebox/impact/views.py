@@ -51,29 +51,21 @@ def current_footfall():
     return impact.footfall_at(actor().now, current_app.config["TIMEZONE"], live_footfall())
 
 
-def footfall_variant():
-    """The cached figures page is kept apart for each count of phones: a new phone renders
-    it once again, the next views of the same count are served from the cache (a page of
-    an earlier count is dropped like any page no one asks for)."""
-    return ",".join(f"{span}:{phones}" for (span, _starts), phones
-                    in sorted(live_footfall().items()))
-
-
 def figures_made_of():
     """What the figures page says of its data (pagecache.render's `data`): the newest
-    change of what its figures are added up from. A write that leaves it as it was (an
-    object reserved or renamed) keeps the page as it is; the figures themselves are read
-    only to render it again."""
+    change of what its figures are added up from, and the phones counted today and this
+    week. A write that leaves them as they were (an object reserved or renamed) keeps the
+    page as it is; the figures themselves are read only to render it again."""
     from piratebox.impact import changes
 
-    latest = changes.latest()
-    return latest, latest
+    made_of = changes.latest(), tuple(sorted(live_footfall().items()))
+    return made_of, made_of
 
 
 @bp.get("/stats/")
 def index():
     return pagecache.render(lambda _made_of: render_index(), ("stats",),
-                            variant=footfall_variant(), data=figures_made_of)
+                            data=figures_made_of, same_for=pagecache.EVERY_PHONE)
 
 
 def render_index():
@@ -128,8 +120,8 @@ def api():
                                         for monday, phones in weeks]}
         return fields
 
-    return pagecache.render_json(body, ("stats",), variant=footfall_variant(),
-                                 data=figures_made_of)
+    return pagecache.render_json(body, ("stats",), data=figures_made_of,
+                                 same_for=pagecache.EVERY_PHONE)
 
 
 @bp.get("/admin/stats.csv")
