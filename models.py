@@ -102,6 +102,42 @@ class Prepared:
         return db.execute_sql(sql, self._bind(params, values)).rowcount
 
 
+def id_slots(count):
+    """`count` slots for ids, "id0", "id1"...: `Model.id.in_(id_slots(count))` in a
+    prepared query (see by_ids)."""
+    return [slot(f"id{number}") for number in range(count)]
+
+
+def by_ids(prepared, ids):
+    """{id: record} of the records `prepared` (built as `build(count)`, its filter
+    `Model.id.in_(id_slots(count))`) finds among `ids`. The count is rounded up to a
+    power of two, the last id repeated: a few SQL texts serve a list of any length."""
+    if not ids:
+        return {}
+    count = 1 << (len(ids) - 1).bit_length()
+    values = {f"id{number}": ids[min(number, len(ids) - 1)] for number in range(count)}
+    return {record.id: record for record in prepared.rows(count, **values)}
+
+
+class Narrow(list):
+    """A page of a list read narrow, for its kept rows (pagecache.kept_rows): each record
+    as a tuple of `columns`, its id and version first, then what its row shows that its
+    version does not say (a download count). Only the records whose row is not kept are
+    read whole and made into objects: `whole(ids)`, {id: record}, in one query."""
+
+    def __init__(self, rows, columns, whole):
+        super().__init__(rows)
+        self.columns = columns
+        self.whole = whole
+
+    def ids(self):
+        return [row[0] for row in self]
+
+    def row_of(self, record):
+        """What the narrow read would say of this record."""
+        return tuple(getattr(record, name) for name in self.columns)
+
+
 # PostgreSQL takes up to 65,535 bound values a statement; each statement is a round trip
 # and a parse of its own
 POSTGRES_VARIABLES = 30_000
