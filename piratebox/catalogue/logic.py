@@ -288,25 +288,43 @@ def browse(filters, page=1, fields=None):
 
     Rows carry `fields` only (the card's by default).
     """
-    open_only = (filters.get("status") or "open") == "open"
-    names = tuple(name for name in FILTERS if filters.get(name))
-    words = fold(filters.get("q", "")).split()[:MAX_WORDS]
-    shape = (open_only, names, len(words))
-    values = {name: filters[name] for name in names}
-    values.update({f"word{number}": like_pattern(word) for number, word in enumerate(words)})
-    total = COUNT.scalar(*shape, **values)
-    page = min(max(1, page), COUNT_CAP // PAGE_SIZE + 1)
-    rows = PAGE.rows(tuple(fields or Item.card_fields()), *shape,
-                     offset=(page - 1) * PAGE_SIZE, **values)
-    return rows, total
+    search = Search(filters, page)
+    return search.rows(fields), search.count()
 
 
 def listing(filters, page=1, fields=None):
-    """`browse` as a kept page reads it (pagecache.render's `data`): (rows, the number of
-    matches), and what of them a write can change: which objects, each at its version
-    (every change of an object moves it on), and how many match."""
-    rows, total = browse(filters, page, fields)
-    return (rows, total), (total, versions(rows))
+    """`browse` as a kept page reads it (pagecache.render's `data`): (a function that reads
+    the rows, the number of matches), and what of them a write can change: which objects,
+    each at its version (every change of an object moves it on), and how many match.
+    Only that is read at once: a page kept is not rendered again when it is unchanged."""
+    search = Search(filters, page)
+    total = search.count()
+    return ((lambda: search.rows(fields)), total), (total, search.versions())
+
+
+class Search:
+    """A page of the catalogue's search, as browse and listing read it."""
+
+    def __init__(self, filters, page):
+        names = tuple(name for name in FILTERS if filters.get(name))
+        words = fold(filters.get("q", "")).split()[:MAX_WORDS]
+        self.shape = ((filters.get("status") or "open") == "open", names, len(words))
+        self.values = {name: filters[name] for name in names}
+        self.values.update({f"word{number}": like_pattern(word)
+                            for number, word in enumerate(words)})
+        self.offset = (min(max(1, page), COUNT_CAP // PAGE_SIZE + 1) - 1) * PAGE_SIZE
+
+    def count(self):
+        return COUNT.scalar(*self.shape, **self.values)
+
+    def rows(self, fields=None):
+        return PAGE.rows(tuple(fields or Item.card_fields()), *self.shape,
+                         offset=self.offset, **self.values)
+
+    def versions(self):
+        """(id, version) of each object of the page, as `versions` gives them."""
+        return tuple(PAGE.tuples((Item.id, Item.version), *self.shape, offset=self.offset,
+                                 **self.values))
 
 
 def versions(records):
@@ -322,7 +340,7 @@ def _latest(village_only):
 
 
 LATEST = Prepared(_latest)
-ANSWERS = Prepared(lambda: Item.listed().select(*Item.card_fields())
+ANSWERS = Prepared(lambda fields: Item.listed().select(*fields)
                    .where(Item.answers == slot("request")).order_by(Item.created_at.desc()))
 
 
@@ -340,4 +358,9 @@ def visible_request(item_id):
 
 
 def answers_to(request_item):
-    return ANSWERS.rows(request=request_item.id)
+    return ANSWERS.rows(Item.card_fields(), request=request_item.id)
+
+
+def answer_versions(request_item):
+    """(id, version) of each of `answers_to`, as `versions` gives them."""
+    return tuple(ANSWERS.tuples((Item.id, Item.version), request=request_item.id))
