@@ -1243,6 +1243,16 @@ MIGRATIONS = [
         # (impact.changes.latest): the rides are a few of the objects
         ["CREATE INDEX item_ride_seq ON item (seq) WHERE ride_at IS NOT NULL"],
     ),
+    (
+        20,
+        "a request's answers found by their own index",
+        [
+            # SQLite chose the listing's index (deleted, hidden) over item_answers (one
+            # column) and read every listed object to find a request's few answers
+            "DROP INDEX item_answers",
+            "CREATE INDEX item_answers_listed ON item (answers, deleted, hidden, created_at)",
+        ],
+    ),
 ]
 
 

@@ -387,6 +387,16 @@ def test_a_request_is_answered_by_a_linked_offer_and_fulfilled(client, app):
     assert exchanges(wanted.id) == [("requested", None), ("fulfilled", None)]
 
 
+def test_a_requests_answers_are_found_by_their_index_not_by_reading_the_catalogue(app):
+    from piratebox.catalogue import logic
+
+    with db.connection_context():
+        _model, sql, params = logic.ANSWERS._sql(((Item.id, Item.version),))
+        plan = db.execute_sql("EXPLAIN QUERY PLAN " + sql,
+                              logic.ANSWERS._bind(params, {"request": "r" * 26})).fetchall()
+    assert "USING INDEX item_answers_listed (answers=?" in " ".join(row[-1] for row in plan)
+
+
 def test_the_json_api_shows_public_fields_only(client):
     offer(client, pseudonym="Jeanne Dupont", contact="06 12 34 56 78",
           photos=[("p.jpg", jpeg())])
