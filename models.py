@@ -362,6 +362,12 @@ class Replicated(BaseModel):
     def live(cls):
         return cls.select().where(cls.deleted == False)  # noqa: E712 (peewee expression)
 
+    @classmethod
+    def id_and_version(cls):
+        """Which records, each at its version: what a list read narrow first reads of them
+        (a kept page's fingerprint, a kept row's key)."""
+        return (cls.id, cls.version)
+
 
 class _WithoutMarks(dict):
     """For str.translate: drops combining marks (accents once NFKD has split them off).

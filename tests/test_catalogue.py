@@ -391,7 +391,7 @@ def test_a_requests_answers_are_found_by_their_index_not_by_reading_the_catalogu
     from piratebox.catalogue import logic
 
     with db.connection_context():
-        _model, sql, params = logic.ANSWERS._sql(((Item.id, Item.version),))
+        _model, sql, params = logic.ANSWERS._sql((Item.id_and_version(),))
         plan = db.execute_sql("EXPLAIN QUERY PLAN " + sql,
                               logic.ANSWERS._bind(params, {"request": "r" * 26})).fetchall()
     assert "USING INDEX item_answers_listed (answers=?" in " ".join(row[-1] for row in plan)

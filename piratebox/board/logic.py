@@ -40,13 +40,19 @@ def latest(now, days, count):
     return NEWEST.rows(since=now - days * DAY, count=count, offset=0)
 
 
+def latest_versions(now, days, count):
+    """Which messages `latest` gives, each at its version, read without them."""
+    return tuple(NEWEST.tuples(*Message.id_and_version(), since=now - days * DAY, count=count,
+                               offset=0))
+
+
 def page(now, days, number):
     """The page `number` of the board: (its messages read narrow, models.Narrow, how many
     messages there are, the page's number within them)."""
     since = now - days * DAY
     total = COUNT.scalar(since=since)
     number = min(max(1, number), max(1, -(-total // PAGE_SIZE)))
-    rows = NEWEST.tuples(Message.id, Message.version, since=since, count=PAGE_SIZE,
+    rows = NEWEST.tuples(*Message.id_and_version(), since=since, count=PAGE_SIZE,
                          offset=(number - 1) * PAGE_SIZE)
     return Narrow(rows, ("id", "version"), lambda ids: by_ids(WHOLE, ids)), total, number
 

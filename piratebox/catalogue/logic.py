@@ -322,8 +322,8 @@ class Search:
                          offset=self.offset, **self.values)
 
     def versions(self):
-        """(id, version) of each object of the page, as `versions` gives them."""
-        return tuple(PAGE.tuples((Item.id, Item.version), *self.shape, offset=self.offset,
+        """`versions` of the page's rows, read without the objects."""
+        return tuple(PAGE.tuples(Item.id_and_version(), *self.shape, offset=self.offset,
                                  **self.values))
 
 
@@ -332,8 +332,8 @@ def versions(records):
     return tuple((record.id, record.version) for record in records)
 
 
-def _latest(village_only):
-    query = Item.listed().select(*Item.card_fields()).where(Item.status == "available")
+def _latest(fields, village_only):
+    query = Item.listed().select(*fields).where(Item.status == "available")
     if village_only:
         query = query.where(Item.origin == this_box())
     return query.order_by(Item.created_at.desc()).limit(slot("count"))
@@ -347,7 +347,12 @@ ANSWERS = Prepared(lambda fields: Item.listed().select(*fields)
 def latest(count, village_only=True):
     """The newest objects to be had: this village's own (the catalogue also lists the
     network's offers, each saying its village); at a hub, the network's."""
-    return LATEST.rows(village_only, count=count)
+    return LATEST.rows(Item.card_fields(), village_only, count=count)
+
+
+def latest_versions(count, village_only=True):
+    """`versions` of `latest`, read without the objects."""
+    return tuple(LATEST.tuples(Item.id_and_version(), village_only, count=count))
 
 
 def visible_request(item_id):
@@ -362,5 +367,5 @@ def answers_to(request_item):
 
 
 def answer_versions(request_item):
-    """(id, version) of each of `answers_to`, as `versions` gives them."""
-    return tuple(ANSWERS.tuples((Item.id, Item.version), request=request_item.id))
+    """`versions` of `answers_to`, read without the objects."""
+    return tuple(ANSWERS.tuples(Item.id_and_version(), request=request_item.id))

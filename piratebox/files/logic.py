@@ -73,7 +73,7 @@ COUNT = Prepared(lambda *shape: matching(*shape).select(fn.COUNT(SQL("*"))))
 # pagecache.kept_rows), and only the files whose row is not kept are read whole.
 NARROW_COLUMNS = ("id", "version", "downloads")
 PAGE = Prepared(lambda sort, *shape: with_downloads(
-    matching(*shape), (SharedFile.id, SharedFile.version))
+    matching(*shape), SharedFile.id_and_version())
     .order_by(*SORTS[sort]()).limit(PAGE_SIZE).offset(slot("offset")))
 WHOLE = Prepared(lambda count: with_downloads(SharedFile.select(), SharedFile.row_fields())
                  .where(SharedFile.id.in_(id_slots(count))))
