@@ -1251,12 +1251,16 @@ MIGRATIONS = [
     ),
     (
         20,
-        "a request's answers found by their own index",
+        "indexes for a request's answers and the catalogue's counts",
         [
             # SQLite chose the listing's index (deleted, hidden) over item_answers (one
             # column) and read every listed object to find a request's few answers
             "DROP INDEX item_answers",
             "CREATE INDEX item_answers_listed ON item (answers, deleted, hidden, created_at)",
+            # the catalogue counts the open objects, filtered or not, from these columns
+            # only (item_listing holds every object's search text; a search still reads it)
+            "CREATE INDEX item_open ON item (deleted, hidden, status, origin, network, kind, "
+            "mode, category, place)",
         ],
     ),
 ]

@@ -387,14 +387,29 @@ def test_a_request_is_answered_by_a_linked_offer_and_fulfilled(client, app):
     assert exchanges(wanted.id) == [("requested", None), ("fulfilled", None)]
 
 
+def plan_of(query, shape, values):
+    with db.connection_context():
+        _model, sql, params = query._sql(shape)
+        plan = db.execute_sql("EXPLAIN QUERY PLAN " + sql, query._bind(params, values))
+        return " ".join(row[-1] for row in plan.fetchall())
+
+
 def test_a_requests_answers_are_found_by_their_index_not_by_reading_the_catalogue(app):
     from piratebox.catalogue import logic
 
-    with db.connection_context():
-        _model, sql, params = logic.ANSWERS._sql((Item.id_and_version(),))
-        plan = db.execute_sql("EXPLAIN QUERY PLAN " + sql,
-                              logic.ANSWERS._bind(params, {"request": "r" * 26})).fetchall()
-    assert "USING INDEX item_answers_listed (answers=?" in " ".join(row[-1] for row in plan)
+    plan = plan_of(logic.ANSWERS, (Item.id_and_version(),), {"request": "r" * 26})
+    assert "USING INDEX item_answers_listed (answers=?" in plan
+
+
+@pytest.mark.parametrize("filters", [{}, {"category": "furniture"}, {"kind": "request"},
+                                     {"q": "chêne"}])
+def test_the_catalogue_is_counted_from_an_index_alone(app, filters):
+    from piratebox.catalogue import logic
+
+    search = logic.Search(filters, 1)
+    plan = plan_of(logic.COUNT, search.shape, search.values)
+    index = "item_listing" if filters.get("q") else "item_open"  # a search reads the text
+    assert f"USING COVERING INDEX {index} (deleted=? AND hidden=?" in plan
 
 
 def test_the_json_api_shows_public_fields_only(client):

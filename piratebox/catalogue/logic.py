@@ -272,8 +272,9 @@ def matching(fields, open_only, filters, words):
     return Item.search(query, [slot(f"word{number}") for number in range(words)])
 
 
-# Both read the narrow covering index only (see models.MIGRATIONS): the count stops at
-# COUNT_CAP + 1 matches, the page fetches 20 rows, nothing else comes into Python.
+# The count reads a covering index only (see models.MIGRATIONS: item_open for the open
+# objects, item_listing for a search) and stops at COUNT_CAP + 1 matches; the page fetches
+# 20 rows: nothing else comes into Python.
 COUNT = Prepared(lambda *shape: Select(
     [matching([SQL("1")], *shape).limit(COUNT_CAP + 1).alias("capped")],
     [fn.COUNT(SQL("*"))]))
