@@ -1251,7 +1251,7 @@ MIGRATIONS = [
     ),
     (
         20,
-        "indexes for a request's answers and the catalogue's counts",
+        "indexes for a request's answers, the catalogue's counts and the board's page",
         [
             # SQLite chose the listing's index (deleted, hidden) over item_answers (one
             # column) and read every listed object to find a request's few answers
@@ -1261,6 +1261,9 @@ MIGRATIONS = [
             # only (item_listing holds every object's search text; a search still reads it)
             "CREATE INDEX item_open ON item (deleted, hidden, status, origin, network, kind, "
             "mode, category, place)",
+            # the board's page, newest first, read narrow (id, version) from its index alone
+            "DROP INDEX message_listing",
+            "CREATE INDEX message_listing ON message (deleted, hidden, created_at, id, version)",
         ],
     ),
 ]

@@ -10,7 +10,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
 from models import Blob, Exchange, Item, PrivateKey, db, fold
-from tests.conftest import csrf_from, phone_seen_before
+from tests.conftest import csrf_from, phone_seen_before, plan_of
 from tests.images import exif_of, jpeg, png_header_only
 
 DAY = 24 * 3600
@@ -385,13 +385,6 @@ def test_a_request_is_answered_by_a_linked_offer_and_fulfilled(client, app):
     assert "Vélo 16 pouces" in client.get(f"/items/{wanted.id}").get_data(as_text=True)
     post(client, f"/items/{wanted.id}/manage/fulfil", f"/items/{wanted.id}/manage")
     assert exchanges(wanted.id) == [("requested", None), ("fulfilled", None)]
-
-
-def plan_of(query, shape, values):
-    with db.connection_context():
-        _model, sql, params = query._sql(shape)
-        plan = db.execute_sql("EXPLAIN QUERY PLAN " + sql, query._bind(params, values))
-        return " ".join(row[-1] for row in plan.fetchall())
 
 
 def test_a_requests_answers_are_found_by_their_index_not_by_reading_the_catalogue(app):
