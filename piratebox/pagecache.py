@@ -257,8 +257,10 @@ def kept_rows(context, template_name, name, records, *shown):
                          f"{records.columns}")
     kept = g.get("kept_rows")
     if kept is None:
-        whole = records.whole(records.ids()).values() if narrow else records
-        return Markup("".join(render(record) for record in whole))  # noqa: S704 - rendered
+        if narrow:  # in the list's order, not the whole read's
+            whole = records.whole(records.ids())
+            records = [whole[row[0]] for row in records if row[0] in whole]
+        return Markup("".join(render(record) for record in records))  # noqa: S704 - rendered
     cache, page_key = kept
     if narrow:
         keys = [(*page_key, template_name, *row) for row in records]

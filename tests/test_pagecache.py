@@ -486,3 +486,19 @@ def test_a_requests_page_shows_an_answer_changed_hidden_or_deleted(client, app):
         Item.update(hidden=True, version=Item.version + 1).where(Item.id == answer.id).execute()
     offer(client, title="Table")
     assert "Vélo 20 pouces" not in text_of(app.test_client().get(page)), "hidden"
+
+
+def test_the_mediators_lists_read_narrow_keep_their_order(admin, app):
+    """The mediator's pages are never kept: their lists are read whole, still newest first."""
+    from tests.test_files import upload
+
+    texts = [f"Message numéro {number:02d}" for number in range(12)]
+    names = [f"fichier-{number}.txt" for number in range(12)]
+    for text, name in zip(texts, names):
+        post_from_page(admin, "/board/", "/board/", {"text": text})
+        upload(admin, [(name, text.encode())])
+    board, files = text_of(admin.get("/board/")), text_of(admin.get("/files/"))
+    assert [board.index(text) for text in reversed(texts)] == sorted(
+        board.index(text) for text in texts)
+    assert [files.index(f">{name}<") for name in reversed(names)] == sorted(
+        files.index(f">{name}<") for name in names)
