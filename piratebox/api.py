@@ -35,8 +35,7 @@ def items():
     def body(listing):
         read_rows, total = listing
         return {"items": [public_item(item) for item in read_rows()], "total": total,
-                "page": page,
-                "page_size": logic.PAGE_SIZE}
+                "page": page, "page_size": logic.PAGE_SIZE}
 
     return pagecache.render_json(body, ("catalogue",),
                                  data=lambda: logic.listing(filters, page, fields))

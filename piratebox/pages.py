@@ -33,7 +33,8 @@ def on_the_home_page():
     The objects and messages are read whole only when the page is rendered (the events
     are few, and whether one is over is read from the whole of it)."""
     here = current_app.extensions["box"]
-    now, days, village_only = here.clock.now(), current_app.config["BOARD_DAYS"], here.role == "box"
+    now, village_only = here.clock.now(), here.role == "box"
+    days = current_app.config["BOARD_DAYS"]
     next_events = events.upcoming(now, here.role, 3)
 
     def read():

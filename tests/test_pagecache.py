@@ -494,7 +494,7 @@ def test_the_mediators_lists_read_narrow_keep_their_order(admin, app):
 
     texts = [f"Message numéro {number:02d}" for number in range(12)]
     names = [f"fichier-{number}.txt" for number in range(12)]
-    for text, name in zip(texts, names):
+    for text, name in zip(texts, names, strict=True):
         post_from_page(admin, "/board/", "/board/", {"text": text})
         upload(admin, [(name, text.encode())])
     board, files = text_of(admin.get("/board/")), text_of(admin.get("/files/"))
