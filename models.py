@@ -102,6 +102,42 @@ class Prepared:
         return db.execute_sql(sql, self._bind(params, values)).rowcount
 
 
+def id_slots(count):
+    """`count` slots for ids, "id0", "id1"...: `Model.id.in_(id_slots(count))` in a
+    prepared query (see by_ids)."""
+    return [slot(f"id{number}") for number in range(count)]
+
+
+def by_ids(prepared, ids):
+    """{id: record} of the records `prepared` (built as `build(count)`, its filter
+    `Model.id.in_(id_slots(count))`) finds among `ids`. The count is rounded up to a
+    power of two, the last id repeated: a few SQL texts serve a list of any length."""
+    if not ids:
+        return {}
+    count = 1 << (len(ids) - 1).bit_length()
+    values = {f"id{number}": ids[min(number, len(ids) - 1)] for number in range(count)}
+    return {record.id: record for record in prepared.rows(count, **values)}
+
+
+class Narrow(list):
+    """A page of a list read narrow, for its kept rows (pagecache.kept_rows): each record
+    as a tuple of `columns`, its id and version first, then what its row shows that its
+    version does not say (a download count). Only the records whose row is not kept are
+    read whole and made into objects: `whole(ids)`, {id: record}, in one query."""
+
+    def __init__(self, rows, columns, whole):
+        super().__init__(rows)
+        self.columns = columns
+        self.whole = whole
+
+    def ids(self):
+        return [row[0] for row in self]
+
+    def row_of(self, record):
+        """What the narrow read would say of this record."""
+        return tuple(getattr(record, name) for name in self.columns)
+
+
 # PostgreSQL takes up to 65,535 bound values a statement; each statement is a round trip
 # and a parse of its own
 POSTGRES_VARIABLES = 30_000
@@ -325,6 +361,12 @@ class Replicated(BaseModel):
     @classmethod
     def live(cls):
         return cls.select().where(cls.deleted == False)  # noqa: E712 (peewee expression)
+
+    @classmethod
+    def id_and_version(cls):
+        """Which records, each at its version: what a list read narrow first reads of them
+        (a kept page's fingerprint, a kept row's key)."""
+        return (cls.id, cls.version)
 
 
 class _WithoutMarks(dict):
@@ -1206,6 +1248,23 @@ MIGRATIONS = [
         # the figures page is kept while what its figures are made of has no newer change
         # (impact.changes.latest): the rides are a few of the objects
         ["CREATE INDEX item_ride_seq ON item (seq) WHERE ride_at IS NOT NULL"],
+    ),
+    (
+        20,
+        "indexes for a request's answers, the catalogue's counts and the board's page",
+        [
+            # SQLite chose the listing's index (deleted, hidden) over item_answers (one
+            # column) and read every listed object to find a request's few answers
+            "DROP INDEX item_answers",
+            "CREATE INDEX item_answers_listed ON item (answers, deleted, hidden, created_at)",
+            # the catalogue counts the open objects, filtered or not, from these columns
+            # only (item_listing holds every object's search text; a search still reads it)
+            "CREATE INDEX item_open ON item (deleted, hidden, status, origin, network, kind, "
+            "mode, category, place)",
+            # the board's page, newest first, read narrow (id, version) from its index alone
+            "DROP INDEX message_listing",
+            "CREATE INDEX message_listing ON message (deleted, hidden, created_at, id, version)",
+        ],
     ),
 ]
 

@@ -33,9 +33,9 @@ def items():
     fields = [getattr(Item, name) for name in PUBLIC_ITEM_FIELDS] + [Item.photos, Item.version]
 
     def body(listing):
-        rows, total = listing
-        return {"items": [public_item(item) for item in rows], "total": total, "page": page,
-                "page_size": logic.PAGE_SIZE}
+        read_rows, total = listing
+        return {"items": [public_item(item) for item in read_rows()], "total": total,
+                "page": page, "page_size": logic.PAGE_SIZE}
 
     return pagecache.render_json(body, ("catalogue",),
                                  data=lambda: logic.listing(filters, page, fields),

@@ -52,6 +52,7 @@ from markupsafe import Markup
 from werkzeug.http import parse_etags
 from werkzeug.utils import get_content_type
 
+from models import Narrow
 from piratebox import phone, portal, security
 from piratebox.timefmt import local_datetime
 
@@ -184,17 +185,29 @@ class PageCache:
 
     def row(self, key, render):
         """A row of a list, rendered by `render()` the first time it is asked for."""
+        text = self.rows((key,))[0]
+        if text is None:
+            text = render()
+            self.keep({key: text})
+        return text
+
+    def rows(self, keys):
+        """The kept text of each key, None where there is none: a list's rows in one pass."""
+        found = []
         with self._lock:
-            text = self._rows.get(key)
-            if text is not None:
-                self._rows.move_to_end(key)
-                return text
-        text = render()
+            for key in keys:
+                text = self._rows.get(key)
+                if text is not None:
+                    self._rows.move_to_end(key)
+                found.append(text)
+        return found
+
+    def keep(self, texts):
+        """Keep rows rendered, {key: text}."""
         with self._lock:
-            self._rows[key] = text
+            self._rows.update(texts)
             while len(self._rows) > MAX_ROWS:
                 self._rows.popitem(last=False)
-        return text
 
     def __len__(self):
         return len(self._pages)
@@ -252,22 +265,46 @@ def kept_rows(context, template_name, name, records, *shown):
     under its id and version and what `shown` names of it besides (an attribute's name,
     or a function of the record). A kept row costs a look-up here, where a `{% call row %}`
     in a loop costs Jinja a macro and a call for each: forty rows on a page a write
-    changed, rendered again at every write on a busy box."""
+    changed, rendered again at every write on a busy box.
+
+    `records` may be a list read narrow (models.Narrow): its rows are the keys, and only
+    the records whose row is not kept are read whole, in one query."""
     def render(record):  # the template is looked up only when a row is not kept
         template = context.environment.get_template(template_name)
         variables = template.new_context(context.get_all(), True, {name: record})
         return "".join(template.root_render_func(variables))
 
+    narrow = isinstance(records, Narrow)
+    if narrow and records.columns[2:] != shown:
+        raise ValueError(f"{template_name} shows {shown}; its list was read with "
+                         f"{records.columns}")
     kept = g.get("kept_rows")
     if kept is None:
+        if narrow:  # in the list's order, not the whole read's
+            whole = records.whole(records.ids())
+            records = [whole[row[0]] for row in records if row[0] in whole]
         return Markup("".join(render(record) for record in records))  # noqa: S704 - rendered
     cache, page_key = kept
-    found = []
-    for record in records:
-        key = (*page_key, template_name, record.id, record.version,
-               *(getattr(record, part) if isinstance(part, str) else part(record)
-                 for part in shown))
-        found.append(cache.row(key, lambda record=record: render(record)))
+    if narrow:
+        keys = [(*page_key, template_name, *row) for row in records]
+    else:
+        keys = [(*page_key, template_name, record.id, record.version,
+                 *(getattr(record, part) if isinstance(part, str) else part(record)
+                   for part in shown)) for record in records]
+    found = cache.rows(keys)
+    missing = [index for index, text in enumerate(found) if text is None]
+    if missing:
+        made = {}
+        whole = records.whole([records[index][0] for index in missing]) if narrow else {}
+        for index in missing:
+            record = whole.get(records[index][0]) if narrow else records[index]
+            found[index] = "" if record is None else render(record)
+            # A record written between its narrow read and its whole one is shown as it
+            # is now (or not at all, gone) but not kept under the key the narrow read
+            # gave it: the write renders the page again.
+            if not narrow or (record is not None and records.row_of(record) == records[index]):
+                made[keys[index]] = found[index]
+        cache.keep(made)
     return Markup("".join(found))  # noqa: S704 - rendered by the templates, escaped there
 
 

@@ -20,21 +20,28 @@ ONE_YEAR = 365 * 24 * 3600
 
 @bp.get("/")
 def home():
-    return pagecache.render(lambda shown: render_template("home.html", **shown, kinds=events.KINDS),
-                            ("catalogue", "events", "board"), data=on_the_home_page,
-                            same_for=pagecache.EVERY_PHONE)
+    return pagecache.render(
+        lambda read: render_template("home.html", **read(), kinds=events.KINDS),
+        ("catalogue", "events", "board"), data=on_the_home_page, same_for=pagecache.EVERY_PHONE)
 
 
 def on_the_home_page():
     """What the home page shows of the database (pagecache.render's `data`): the newest
     objects, the next events, the latest messages; each by id and version, so that a write
-    to none of them (an older object reserved, a message further down) keeps the page."""
+    to none of them (an older object reserved, a message further down) keeps the page.
+    The objects and messages are read whole only when the page is rendered (the events
+    are few, and whether one is over is read from the whole of it)."""
     here = current_app.extensions["box"]
-    now = here.clock.now()
-    shown = {"latest_items": catalogue.latest(6, here.role == "box"),
-             "next_events": events.upcoming(now, here.role, 3),
-             "latest_messages": board.latest(now, current_app.config["BOARD_DAYS"], 3)}
-    return shown, tuple(catalogue.versions(records) for records in shown.values())
+    now, village_only = here.clock.now(), here.role == "box"
+    days = current_app.config["BOARD_DAYS"]
+    next_events = events.upcoming(now, here.role, 3)
+
+    def read():
+        return {"latest_items": catalogue.latest(6, village_only), "next_events": next_events,
+                "latest_messages": board.latest(now, days, 3)}
+
+    return read, (catalogue.latest_versions(6, village_only), catalogue.versions(next_events),
+                  board.latest_versions(now, days, 3))
 
 
 @bp.get("/lang/<code>")

@@ -66,6 +66,14 @@ def post_from_page(client, page, action, data, **kwargs):
     return client.post(action, data={"csrf_token": csrf_from(html), **data}, **kwargs)
 
 
+def plan_of(query, shape, values):
+    """How SQLite answers a prepared query (models.Prepared) of this shape: which index."""
+    with db.connection_context():
+        _model, sql, params = query._sql(shape)
+        plan = db.execute_sql("EXPLAIN QUERY PLAN " + sql, query._bind(params, values))
+        return " ".join(row[-1] for row in plan.fetchall())
+
+
 def phone_seen_before(app, address):
     """A visitor's phone that the box first saw long ago, as its cookie says (reports from
     phones the box has just met never hide anything: piratebox/moderation.py)."""

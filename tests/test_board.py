@@ -1,7 +1,7 @@
 import pytest
 
 from models import Message, db
-from tests.conftest import csrf_from, phone_seen_before
+from tests.conftest import csrf_from, phone_seen_before, plan_of
 
 DAY = 24 * 3600
 
@@ -104,3 +104,11 @@ def test_the_mediator_closes_and_reopens_the_board(admin, app):
 def test_the_home_page_shows_the_latest_messages(client):
     write(client, "Bonjour le village")
     assert "Bonjour le village" in client.get("/").get_data(as_text=True)
+
+
+def test_the_boards_page_is_read_from_its_index_alone(app):
+    from piratebox.board import logic
+
+    plan = plan_of(logic.NEWEST, Message.id_and_version(), {"since": 0, "count": 30,
+                                                             "offset": 0})
+    assert "USING COVERING INDEX message_listing" in plan and "TEMP B-TREE" not in plan

@@ -10,7 +10,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import stream_encode_multipart
 
 from models import Blob, Exchange, Item, PrivateKey, db, fold
-from tests.conftest import csrf_from, phone_seen_before
+from tests.conftest import csrf_from, phone_seen_before, plan_of
 from tests.images import exif_of, jpeg, png_header_only
 
 DAY = 24 * 3600
@@ -385,6 +385,24 @@ def test_a_request_is_answered_by_a_linked_offer_and_fulfilled(client, app):
     assert "Vélo 16 pouces" in client.get(f"/items/{wanted.id}").get_data(as_text=True)
     post(client, f"/items/{wanted.id}/manage/fulfil", f"/items/{wanted.id}/manage")
     assert exchanges(wanted.id) == [("requested", None), ("fulfilled", None)]
+
+
+def test_a_requests_answers_are_found_by_their_index_not_by_reading_the_catalogue(app):
+    from piratebox.catalogue import logic
+
+    plan = plan_of(logic.ANSWERS, (Item.id_and_version(),), {"request": "r" * 26})
+    assert "USING INDEX item_answers_listed (answers=?" in plan
+
+
+@pytest.mark.parametrize("filters", [{}, {"category": "furniture"}, {"kind": "request"},
+                                     {"q": "chêne"}])
+def test_the_catalogue_is_counted_from_an_index_alone(app, filters):
+    from piratebox.catalogue import logic
+
+    search = logic.Search(filters, 1)
+    plan = plan_of(logic.COUNT, search.shape, search.values)
+    index = "item_listing" if filters.get("q") else "item_open"  # a search reads the text
+    assert f"USING COVERING INDEX {index} (deleted=? AND hidden=?" in plan
 
 
 def test_the_json_api_shows_public_fields_only(client):

@@ -405,3 +405,100 @@ def test_the_files_filters_and_form_show_a_new_folder(client, app):
     page = text_of(app.test_client().get("/files/"))
     # once in the filter, once in the form's list of folders: both kept as rows
     assert page.count('<option value="Mairie"') == 2
+
+
+def test_a_list_read_narrow_reads_whole_only_the_records_whose_row_is_not_kept(
+        client, app, monkeypatch):
+    from piratebox.files import logic
+    from tests.test_files import upload
+
+    read_whole = []
+    by_ids = logic.by_ids
+    monkeypatch.setattr(logic, "by_ids", lambda query, ids: read_whole.append(ids) or by_ids(
+        query, ids))
+    upload(client, [("recette.txt", b"farine"), ("plan.txt", b"la salle")])
+    assert "plan.txt" in text_of(app.test_client().get("/files/"))
+    assert sorted(len(ids) for ids in read_whole) == [2]
+    upload(client, [("affiche.txt", b"fete du village")])
+    read_whole.clear()
+    page = text_of(app.test_client().get("/files/"))
+    assert "affiche.txt" in page and "recette.txt" in page and "plan.txt" in page
+    assert [len(ids) for ids in read_whole] == [1], "the new file only"
+
+
+def test_a_record_written_between_its_narrow_and_its_whole_read_shows_as_it_is_now(app):
+    """...and its row is not kept under the version the narrow read saw (the write renders
+    the page again, and the row is kept then)."""
+    from flask import g, render_template_string
+
+    from piratebox.board import logic
+
+    cache = app.extensions["page_cache"]
+    list_page = '{{ kept_rows("board/_message.html", "message", messages) }}'
+    with app.test_request_context("/board/"):
+        app.preprocess_request()
+        logic.post({"text": "Qui a une échelle ?", "pseudonym": ""}, app.extensions["box"].actor())
+        now = app.extensions["box"].clock.now()
+        narrow = logic.page(now, 30, 1)[0]
+        (message,) = Message.select()
+        Message.update(text="Qui prête une échelle ?", version=Message.version + 1).where(
+            Message.id == message.id).execute()
+        g.kept_rows = (cache, ("board.index",))
+        assert "Qui prête une échelle ?" in render_template_string(list_page, messages=narrow)
+        assert cache.rows([("board.index", "board/_message.html", *narrow[0])]) == [None]
+        narrow = logic.page(now, 30, 1)[0]
+        assert "Qui prête une échelle ?" in render_template_string(list_page, messages=narrow)
+        (kept,) = cache.rows([("board.index", "board/_message.html", *narrow[0])])
+        assert "Qui prête une échelle ?" in kept, "kept under the version written"
+        g.kept_rows = None
+
+
+def test_a_list_read_narrow_must_carry_what_its_rows_show(client, app):
+    from flask import g, render_template_string
+
+    from piratebox.files import logic
+    from tests.test_files import upload
+
+    upload(client, [("recette.txt", b"farine")])
+    with app.test_request_context("/files/"):
+        app.preprocess_request()
+        files, _total = logic.browse({}, 1, app.extensions["box"].clock.now())
+        g.kept_rows = (app.extensions["page_cache"], ("files.index",))
+        with pytest.raises(ValueError, match="downloads"):
+            render_template_string('{{ kept_rows("files/_row.html", "file", files) }}',
+                                   files=files)
+        g.kept_rows = None
+
+
+def test_a_requests_page_shows_an_answer_changed_hidden_or_deleted(client, app):
+    client.post("/items/new", data={
+        "csrf_token": csrf_from(text_of(client.get("/items/new"))), "kind": "request",
+        "mode": "give", "title": "Vélo enfant", "category": "bikes", "place": "home"})
+    wanted = only_item_titled("Vélo enfant")
+    page = f"/items/{wanted.id}"
+    offer(app.test_client(), title="Vélo 16 pouces", category="bikes", answers=wanted.id)
+    answer = only_item_titled("Vélo 16 pouces")
+    assert "Vélo 16 pouces" in text_of(app.test_client().get(page))
+    rename_behind_the_cache(answer.id, "Vélo 20 pouces")
+    offer(client, title="Chaise")
+    assert "Vélo 20 pouces" in text_of(app.test_client().get(page)), "its new version"
+    with db.connection_context():
+        Item.update(hidden=True, version=Item.version + 1).where(Item.id == answer.id).execute()
+    offer(client, title="Table")
+    assert "Vélo 20 pouces" not in text_of(app.test_client().get(page)), "hidden"
+
+
+def test_the_mediators_lists_read_narrow_keep_their_order(admin, app):
+    """The mediator's pages are never kept: their lists are read whole, still newest first."""
+    from tests.test_files import upload
+
+    texts = [f"Message numéro {number:02d}" for number in range(12)]
+    names = [f"fichier-{number}.txt" for number in range(12)]
+    for text, name in zip(texts, names, strict=True):
+        post_from_page(admin, "/board/", "/board/", {"text": text})
+        upload(admin, [(name, text.encode())])
+    board, files = text_of(admin.get("/board/")), text_of(admin.get("/files/"))
+    assert [board.index(text) for text in reversed(texts)] == sorted(
+        board.index(text) for text in texts)
+    assert [files.index(f">{name}<") for name in reversed(names)] == sorted(
+        files.index(f">{name}<") for name in names)

@@ -2,7 +2,7 @@
 
 from peewee import SQL, fn
 
-from models import Message, Prepared, Setting, db, slot
+from models import Message, Narrow, Prepared, Setting, by_ids, db, id_slots, slot
 from piratebox import rules
 
 LIMITS = rules.limits(Message)
@@ -28,20 +28,33 @@ def shown(*columns):
 
 
 COUNT = Prepared(lambda: shown(fn.COUNT(SQL("*"))))
-NEWEST = Prepared(lambda: shown().order_by(Message.created_at.desc(), Message.id.desc())
+NEWEST = Prepared(lambda *columns: shown(*columns)
+                  .order_by(Message.created_at.desc(), Message.id.desc())
                   .limit(slot("count")).offset(slot("offset")))
+# The board's page is read narrow (its rows are kept, see pagecache.kept_rows), and only
+# the messages whose row is not kept are read whole.
+WHOLE = Prepared(lambda count: Message.select().where(Message.id.in_(id_slots(count))))
 
 
 def latest(now, days, count):
     return NEWEST.rows(since=now - days * DAY, count=count, offset=0)
 
 
+def latest_versions(now, days, count):
+    """Which messages `latest` gives, each at its version, read without them."""
+    return tuple(NEWEST.tuples(*Message.id_and_version(), since=now - days * DAY, count=count,
+                               offset=0))
+
+
 def page(now, days, number):
+    """The page `number` of the board: (its messages read narrow, models.Narrow, how many
+    messages there are, the page's number within them)."""
     since = now - days * DAY
     total = COUNT.scalar(since=since)
     number = min(max(1, number), max(1, -(-total // PAGE_SIZE)))
-    rows = NEWEST.rows(since=since, count=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
-    return rows, total, number
+    rows = NEWEST.tuples(*Message.id_and_version(), since=since, count=PAGE_SIZE,
+                         offset=(number - 1) * PAGE_SIZE)
+    return Narrow(rows, ("id", "version"), lambda ids: by_ids(WHOLE, ids)), total, number
 
 
 def is_closed():

@@ -272,8 +272,9 @@ def matching(fields, open_only, filters, words):
     return Item.search(query, [slot(f"word{number}") for number in range(words)])
 
 
-# Both read the narrow covering index only (see models.MIGRATIONS): the count stops at
-# COUNT_CAP + 1 matches, the page fetches 20 rows, nothing else comes into Python.
+# The count reads a covering index only (see models.MIGRATIONS: item_open for the open
+# objects, item_listing for a search) and stops at COUNT_CAP + 1 matches; the page fetches
+# 20 rows: nothing else comes into Python.
 COUNT = Prepared(lambda *shape: Select(
     [matching([SQL("1")], *shape).limit(COUNT_CAP + 1).alias("capped")],
     [fn.COUNT(SQL("*"))]))
@@ -288,25 +289,43 @@ def browse(filters, page=1, fields=None):
 
     Rows carry `fields` only (the card's by default).
     """
-    open_only = (filters.get("status") or "open") == "open"
-    names = tuple(name for name in FILTERS if filters.get(name))
-    words = fold(filters.get("q", "")).split()[:MAX_WORDS]
-    shape = (open_only, names, len(words))
-    values = {name: filters[name] for name in names}
-    values.update({f"word{number}": like_pattern(word) for number, word in enumerate(words)})
-    total = COUNT.scalar(*shape, **values)
-    page = min(max(1, page), COUNT_CAP // PAGE_SIZE + 1)
-    rows = PAGE.rows(tuple(fields or Item.card_fields()), *shape,
-                     offset=(page - 1) * PAGE_SIZE, **values)
-    return rows, total
+    search = Search(filters, page)
+    return search.rows(fields), search.count()
 
 
 def listing(filters, page=1, fields=None):
-    """`browse` as a kept page reads it (pagecache.render's `data`): (rows, the number of
-    matches), and what of them a write can change: which objects, each at its version
-    (every change of an object moves it on), and how many match."""
-    rows, total = browse(filters, page, fields)
-    return (rows, total), (total, versions(rows))
+    """`browse` as a kept page reads it (pagecache.render's `data`): (a function that reads
+    the rows, the number of matches), and what of them a write can change: which objects,
+    each at its version (every change of an object moves it on), and how many match.
+    Only that is read at once: a page kept is not rendered again when it is unchanged."""
+    search = Search(filters, page)
+    total = search.count()
+    return ((lambda: search.rows(fields)), total), (total, search.versions())
+
+
+class Search:
+    """A page of the catalogue's search, as browse and listing read it."""
+
+    def __init__(self, filters, page):
+        names = tuple(name for name in FILTERS if filters.get(name))
+        words = fold(filters.get("q", "")).split()[:MAX_WORDS]
+        self.shape = ((filters.get("status") or "open") == "open", names, len(words))
+        self.values = {name: filters[name] for name in names}
+        self.values.update({f"word{number}": like_pattern(word)
+                            for number, word in enumerate(words)})
+        self.offset = (min(max(1, page), COUNT_CAP // PAGE_SIZE + 1) - 1) * PAGE_SIZE
+
+    def count(self):
+        return COUNT.scalar(*self.shape, **self.values)
+
+    def rows(self, fields=None):
+        return PAGE.rows(tuple(fields or Item.card_fields()), *self.shape,
+                         offset=self.offset, **self.values)
+
+    def versions(self):
+        """`versions` of the page's rows, read without the objects."""
+        return tuple(PAGE.tuples(Item.id_and_version(), *self.shape, offset=self.offset,
+                                 **self.values))
 
 
 def versions(records):
@@ -314,22 +333,27 @@ def versions(records):
     return tuple((record.id, record.version) for record in records)
 
 
-def _latest(village_only):
-    query = Item.listed().select(*Item.card_fields()).where(Item.status == "available")
+def _latest(fields, village_only):
+    query = Item.listed().select(*fields).where(Item.status == "available")
     if village_only:
         query = query.where(Item.origin == this_box())
     return query.order_by(Item.created_at.desc()).limit(slot("count"))
 
 
 LATEST = Prepared(_latest)
-ANSWERS = Prepared(lambda: Item.listed().select(*Item.card_fields())
+ANSWERS = Prepared(lambda fields: Item.listed().select(*fields)
                    .where(Item.answers == slot("request")).order_by(Item.created_at.desc()))
 
 
 def latest(count, village_only=True):
     """The newest objects to be had: this village's own (the catalogue also lists the
     network's offers, each saying its village); at a hub, the network's."""
-    return LATEST.rows(village_only, count=count)
+    return LATEST.rows(Item.card_fields(), village_only, count=count)
+
+
+def latest_versions(count, village_only=True):
+    """`versions` of `latest`, read without the objects."""
+    return tuple(LATEST.tuples(Item.id_and_version(), village_only, count=count))
 
 
 def visible_request(item_id):
@@ -340,4 +364,9 @@ def visible_request(item_id):
 
 
 def answers_to(request_item):
-    return ANSWERS.rows(request=request_item.id)
+    return ANSWERS.rows(Item.card_fields(), request=request_item.id)
+
+
+def answer_versions(request_item):
+    """`versions` of `answers_to`, read without the objects."""
+    return tuple(ANSWERS.tuples(Item.id_and_version(), request=request_item.id))

@@ -152,9 +152,9 @@ def index():
     page = int(page) if page.isdigit() else 1
 
     def render_page(listing):
-        rows, total = listing
+        read_rows, total = listing
         return render_template(
-            "catalogue/index.html", items=rows, total=total, page=page,
+            "catalogue/index.html", items=read_rows(), total=total, page=page,
             pages=max(1, -(-min(total, logic.COUNT_CAP) // logic.PAGE_SIZE)),
             filters=filters, count_cap=logic.COUNT_CAP)
 
@@ -246,7 +246,7 @@ def show(item_id):
     if holds_a_claim_on(item_id):
         return render_show(get_item(item_id))
     owner = phone.owns(item_id)
-    return pagecache.render(lambda shown: render_show(shown[0], lists=shown[1], owner=owner),
+    return pagecache.render(lambda shown: render_show(shown[0], queue=shown[1], owner=owner),
                             ("catalogue",), variant="owner" if owner else "",
                             data=lambda: on_its_page(item_id),
                             same_for=None if owner else pagecache.PHONES_WITHOUT_LINKS)
@@ -254,20 +254,20 @@ def show(item_id):
 
 def on_its_page(item_id):
     """What an object's page shows of the database, read apart from its rendering
-    (pagecache.render's `data`): the object, the offers answering it (a request), its list
-    of people (a loan's waiting list, a ride's seats); and what a write can change of
-    them: the object whole (another village's object hidden here has no new version),
-    the others by id and version. A new object elsewhere leaves this page as it was."""
+    (pagecache.render's `data`): the object, its list of people (a loan's waiting list, a
+    ride's seats); and what a write can change of them: the object whole (another
+    village's object hidden here has no new version), the list and the offers answering
+    it (a request) by id and version. The answers are read whole only when the page is
+    rendered. A new object elsewhere leaves this page as it was."""
     item = get_item(item_id)
-    answers, queue = lists_of(item)
-    return ((item, (answers, queue)),
-            (tuple(item.__data__.items()), logic.versions(answers), logic.versions(queue)))
+    queue = queue_of(item)
+    answers = logic.answer_versions(item) if item.kind == "request" else ()
+    return (item, queue), (tuple(item.__data__.items()), answers, logic.versions(queue))
 
 
-def lists_of(item):
-    """The offers answering a request, and who waits for or rides with an offer."""
-    return (logic.answers_to(item) if item.kind == "request" else [],
-            lending.queue(item) if has_a_list(item) else [])
+def queue_of(item):
+    """Who waits for or rides with an offer (nobody, for any other object)."""
+    return lending.queue(item) if has_a_list(item) else []
 
 
 def holds_a_claim_on(item_id):
@@ -281,11 +281,12 @@ def holds_a_claim_on(item_id):
     return not lending.live_entry_ids(item_id).isdisjoint(links)
 
 
-def render_show(item, errors=None, values=None, lists=None, owner=None):
+def render_show(item, errors=None, values=None, queue=None, owner=None):
     """The object's page as this phone sees it: its owner, who reserved it, who waits
-    (`lists`: lists_of(item), when read already)."""
+    (`queue`: queue_of(item), when read already)."""
     config, now = current_app.config, current_app.extensions["box"].clock.now()
-    answers, queue = lists or lists_of(item)
+    answers = logic.answers_to(item) if item.kind == "request" else []
+    queue = queue_of(item) if queue is None else queue
     reserver = reserved_here(item)
     return render_template(
         "catalogue/show.html", item=item, owner=owns(item) if owner is None else owner,
@@ -430,7 +431,7 @@ def manage_url(item):
 
 def render_manage(item, values, errors, just_created=False, loan=None, status=200):
     config, now = current_app.config, current_app.extensions["box"].clock.now()
-    queue = lending.queue(item) if has_a_list(item) else []
+    queue = queue_of(item)
     if categories.is_ride(item.category) and item.ride_at is not None and "day" not in values:
         values = {**values, **rides.form_values(item, config["TIMEZONE"])}
     return render_template(

@@ -10,11 +10,14 @@ from peewee import JOIN, SQL, fn
 
 from models import (
     FileDownload,
+    Narrow,
     Prepared,
     SharedFile,
+    by_ids,
     contains_pattern,
     db,
     fold,
+    id_slots,
     like_pattern,
     slot,
 )
@@ -60,12 +63,20 @@ def matching(words, in_folder):
     return query
 
 
+def with_downloads(query, fields):
+    return (query.select(*fields, fn.COALESCE(FileDownload.count, 0).alias("downloads"))
+            .join(FileDownload, JOIN.LEFT_OUTER, on=(FileDownload.file_id == SharedFile.id)))
+
+
 COUNT = Prepared(lambda *shape: matching(*shape).select(fn.COUNT(SQL("*"))))
-PAGE = Prepared(lambda sort, *shape: matching(*shape)
-                .select(*SharedFile.row_fields(),
-                        fn.COALESCE(FileDownload.count, 0).alias("downloads"))
-                .join(FileDownload, JOIN.LEFT_OUTER, on=(FileDownload.file_id == SharedFile.id))
-                .order_by(*SORTS[sort]()).limit(PAGE_SIZE).offset(slot("offset")))
+# A page of the list is read narrow (NARROW_COLUMNS; its rows are kept, see
+# pagecache.kept_rows), and only the files whose row is not kept are read whole.
+NARROW_COLUMNS = ("id", "version", "downloads")
+PAGE = Prepared(lambda sort, *shape: with_downloads(
+    matching(*shape), SharedFile.id_and_version())
+    .order_by(*SORTS[sort]()).limit(PAGE_SIZE).offset(slot("offset")))
+WHOLE = Prepared(lambda count: with_downloads(SharedFile.select(), SharedFile.row_fields())
+                 .where(SharedFile.id.in_(id_slots(count))))
 FOLDERS = Prepared(lambda: SharedFile.listed(slot("now")).select(SharedFile.folder)
                    .where(SharedFile.folder != "").distinct().order_by(SharedFile.folder))
 DOWNLOADS = Prepared(lambda: FileDownload.select(FileDownload.count)
@@ -73,15 +84,16 @@ DOWNLOADS = Prepared(lambda: FileDownload.select(FileDownload.count)
 
 
 def browse(filters, page, now):
-    """The visible files matching a search, a folder and a sort; returns (rows, total)."""
+    """The visible files matching a search, a folder and a sort; returns (a page of them
+    read narrow, models.Narrow, and how many there are)."""
     words = fold(filters.get("q", "")).split()[:MAX_WORDS]
     shape = (len(words), bool(filters.get("folder")))
     values = {f"word{number}": like_pattern(word) for number, word in enumerate(words)}
     values.update(now=now, folder=filters.get("folder"))
     total = COUNT.scalar(*shape, **values)
     sort = filters.get("sort") if filters.get("sort") in SORTS else "date"
-    rows = PAGE.rows(sort, *shape, offset=(max(1, page) - 1) * PAGE_SIZE, **values)
-    return rows, total
+    rows = PAGE.tuples(sort, *shape, offset=(max(1, page) - 1) * PAGE_SIZE, **values)
+    return Narrow(rows, NARROW_COLUMNS, lambda ids: by_ids(WHOLE, ids)), total
 
 
 def folders(now):
