@@ -107,6 +107,9 @@ class PageCache:
         self._generations = dict.fromkeys(SECTIONS, 0)
         self._everything = 0  # moved by a write that may change any page
         self.served_ahead = 0  # pages served before the app (web.serve_kept_pages)
+        # the addresses of the pages kept for every phone (some since pushed out): any
+        # other request goes to the app after one look-up (see may_serve)
+        self._shared_addresses = set()
         self._pages = OrderedDict()
         self._rendering = {}  # key -> Event set when its rendering is over
         self._rows = OrderedDict()
@@ -128,6 +131,10 @@ class PageCache:
 
     def _stamp(self, bucket, sections):
         return (bucket, self._everything, *(self._generations[section] for section in sections))
+
+    def may_serve(self, environ):
+        """Was a page the same for every phone kept for this request's address?"""
+        return page_address(environ) in self._shared_addresses
 
     def kept(self, key, bucket):
         """The page kept under `key` when it is up to date, else None (never rendered here)."""
@@ -168,6 +175,10 @@ class PageCache:
                 self._pages[key] = page
                 while len(self._pages) > MAX_PAGES:
                     self._pages.popitem(last=False)
+                if page.shared is not None:
+                    if len(self._shared_addresses) >= MAX_PAGES * 4:
+                        self._shared_addresses.clear()
+                    self._shared_addresses.add(key[:ADDRESS_PARTS])
             return page
         finally:
             with self._lock:
@@ -342,8 +353,15 @@ def render(render_page, sections, variant="", mimetype="text/html", data=None, s
 def page_key(environ, lang, in_mini_browser, public_base, variant):
     """What a page is kept under: its address as the phone wrote it, and what else makes
     a copy differ (see the module's docstring)."""
+    return (*page_address(environ), lang, in_mini_browser, public_base, variant)
+
+
+def page_address(environ):
     return (environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""),
-            environ.get("QUERY_STRING", ""), lang, in_mini_browser, public_base, variant)
+            environ.get("QUERY_STRING", ""))
+
+
+ADDRESS_PARTS = 3  # the first parts of a page's key
 
 
 def personal_answer(page, if_none_match, csrf_token, shown_flashes):

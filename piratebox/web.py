@@ -249,8 +249,8 @@ def serve_kept_pages(app):
 
     def kept_answer(environ):
         host = environ.get("HTTP_HOST")
-        if (not cache.seconds or config["ACCESS_LOG"] or not host
-                or environ["REQUEST_METHOD"] != "GET" or bodies.REFUSED_KEY in environ):
+        if (environ["REQUEST_METHOD"] != "GET" or not cache.may_serve(environ) or not host
+                or config["ACCESS_LOG"] or bodies.REFUSED_KEY in environ):
             return None
         signed = sessions.read(app, tuning.cookies(environ).get(sessions.get_cookie_name(app)),
                                own_copy=False)
