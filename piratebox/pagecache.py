@@ -133,8 +133,9 @@ class PageCache:
         return (bucket, self._everything, *(self._generations[section] for section in sections))
 
     def may_serve(self, environ):
-        """Was a page the same for every phone kept for this request's address?"""
-        return page_address(environ) in self._shared_addresses
+        """Was a page the same for every phone kept for this request's address? (Its hash
+        is kept: an address may be long, and a hash that collides costs a look-up.)"""
+        return hash(page_address(environ)) in self._shared_addresses
 
     def kept(self, key, bucket):
         """The page kept under `key` when it is up to date, else None (never rendered here)."""
@@ -178,7 +179,7 @@ class PageCache:
                 if page.shared is not None:
                     if len(self._shared_addresses) >= MAX_PAGES * 4:
                         self._shared_addresses.clear()
-                    self._shared_addresses.add(key[:ADDRESS_PARTS])
+                    self._shared_addresses.add(hash(key[:ADDRESS_PARTS]))
             return page
         finally:
             with self._lock:
@@ -333,7 +334,7 @@ def render(render_page, sections, variant="", mimetype="text/html", data=None, s
     every phone holding no private link does: a kept copy is then served to them without
     asking the app (web.serve_kept_pages)."""
     cache = current_app.extensions["page_cache"]
-    if not cache.seconds or is_mediator():
+    if not cache.seconds or is_mediator() or too_long_to_keep(request.environ):
         text = render_page() if data is None else render_page(data()[0])
         return current_app.response_class(text, mimetype=mimetype)
     now = current_app.extensions["box"].clock.now()
@@ -362,6 +363,15 @@ def page_address(environ):
 
 
 ADDRESS_PARTS = 3  # the first parts of a page's key
+# A page and its rows are kept under their address, which the page repeats (its language
+# links): an address longer than any link of the box's makes a page rendered for its
+# visitor alone, or 200 pages and 1,000 rows of a forged 60 KB query string would hold
+# some 200 MB of a router's 128.
+MAX_KEPT_ADDRESS = 2048
+
+
+def too_long_to_keep(environ):
+    return sum(map(len, page_address(environ))) > MAX_KEPT_ADDRESS
 
 
 def personal_answer(page, if_none_match, csrf_token, shown_flashes):

@@ -156,3 +156,21 @@ def test_a_phone_new_today_shows_at_once_in_the_figures_served_ahead(app):
     assert served_ahead(app) == before + 1
     phone.environ_base["REMOTE_ADDR"] = "10.0.0.78"  # the same cookie from a new address
     assert phones_today() == counted + 1
+
+
+def test_a_page_at_a_forged_long_address_is_rendered_for_its_visitor_alone(app):
+    """A query string near the server's limit (64 KB of headers) would otherwise keep a
+    page and its rows that repeat it: a few hundred of them fill a router's memory."""
+    from piratebox.pagecache import MAX_KEPT_ADDRESS
+
+    phone = known_phone(app)
+    cache = app.extensions["page_cache"]
+    pages, rows = len(cache), len(cache._rows)
+    path = "/events/?filler=" + "x" * MAX_KEPT_ADDRESS
+    before = served_ahead(app)
+    for _ in range(2):
+        assert phone.get(path).status_code == 200
+    assert served_ahead(app) == before
+    assert (len(cache), len(cache._rows)) == (pages, rows)
+    assert phone.get("/events/?filler=x").status_code == 200
+    assert len(cache) == pages + 1, "a short one is kept"
