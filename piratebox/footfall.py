@@ -36,9 +36,13 @@ class Period:
         self.saved = saved  # counted by an earlier process for this period (see above)
 
     def add(self, address):
-        if len(self.seen) < MAX_PHONES:
-            self.seen.add(hashlib.blake2b(address.encode(), key=self.salt,
-                                          digest_size=8).digest())
+        """Count the phone at `address`; True when it is new to this period."""
+        if len(self.seen) >= MAX_PHONES:
+            return False
+        hashed = hashlib.blake2b(address.encode(), key=self.salt, digest_size=8).digest()
+        new = hashed not in self.seen
+        self.seen.add(hashed)
+        return new
 
     @property
     def phones(self):
@@ -67,10 +71,7 @@ class Counter:
             changed = now >= self._day_ends
             if changed:
                 self._open_day(now)
-            counted = len(self._day.seen), len(self._week.seen)
-            self._day.add(address)
-            self._week.add(address)
-            changed = changed or counted != (len(self._day.seen), len(self._week.seen))
+            changed |= self._day.add(address) | self._week.add(address)  # both counted
             self._dirty = True
             if now >= self._flush_at:
                 due = self._take_counts(now)
