@@ -129,6 +129,10 @@ class PageCache:
             for section in sections:
                 self._generations[section] += 1
 
+    def bucket(self, now):
+        """The time bucket of a page asked for at `now`: a page is kept `seconds` at most."""
+        return int(now // self.seconds)
+
     def _stamp(self, bucket, sections):
         return (bucket, self._everything, *(self._generations[section] for section in sections))
 
@@ -338,7 +342,7 @@ def render(render_page, sections, variant="", mimetype="text/html", data=None, s
         text = render_page() if data is None else render_page(data()[0])
         return current_app.response_class(text, mimetype=mimetype)
     now = current_app.extensions["box"].clock.now()
-    bucket = int(now // cache.seconds)
+    bucket = cache.bucket(now)
     context = (g.lang, portal.in_mini_browser(), phone.public_base())
     shared = Shared(get_content_type(mimetype, "utf-8"), same_for) if same_for else None
     page = cache.page(page_key(request.environ, *context, variant), sections, bucket,

@@ -261,7 +261,7 @@ def serve_kept_pages(app):
                                  public_base_for(box.site, host), "")
         box.clock.follow()
         now = box.clock.now()
-        bucket = int(now // cache.seconds)
+        bucket = cache.bucket(now)
         page = cache.kept(key, bucket)
         token = signed.get(security.CSRF_FIELD)
         address = environ.get("REMOTE_ADDR") or ""
