@@ -84,11 +84,12 @@ FOOTFALL_SHOWN_IN = ("stats",)  # a phone new today changes these (web.count_pho
 # A page as it is sent: its UTF-8 bytes (encoded once, not at every request), which
 # personal parts it has a placeholder for, the fingerprint of the data it shows (None for
 # a page that gives none), and, when its view gives it to every phone or to every phone
-# holding no private link (render's `same_for`, EVERY_PHONE or PHONES_WITHOUT_LINKS), that
-# and its content type, to serve it without asking the app (web.serve_kept_pages).
+# holding none of some private links (render's `same_for`), its content type and those
+# links (the keys a phone's cookie holds them under), to serve it without asking the app
+# (web.serve_kept_pages).
 Page = namedtuple("Page", "body digest stamp sections personal fingerprint shared")
-Shared = namedtuple("Shared", "content_type with_phones")
-EVERY_PHONE, PHONES_WITHOUT_LINKS = "every phone", "phones holding no private link"
+Shared = namedtuple("Shared", "content_type personal_to")
+EVERY_PHONE = frozenset()  # same_for: no private link makes another page of it
 
 
 def kept_page(text, stamp, sections, fingerprint=None, shared=None):
@@ -157,7 +158,8 @@ class PageCache:
         With `read`, the page shows what `read()` returns as (data, fingerprint) and is
         rendered by `render(data)`; an out-of-date page whose fingerprint is the same,
         in the same time bucket and with no write to everything since, is still true:
-        it is kept as it is. `shared`: see Page."""
+        it is kept as it is. `shared()`, or `shared(data)`, says what the page is shared
+        as (see Page)."""
         while True:
             with self._lock:
                 stamp = self._stamp(bucket, sections)
@@ -193,11 +195,12 @@ class PageCache:
     @staticmethod
     def _fresh(render, read, stamp, sections, replaced, shared):
         if read is None:
-            return kept_page(render(), stamp, sections, None, shared)
+            return kept_page(render(), stamp, sections, None, shared and shared())
         data, fingerprint = read()
+        shared_as = shared and shared(data)
         if replaced is not None and replaced.fingerprint == fingerprint:
-            return replaced._replace(stamp=stamp, shared=shared)
-        return kept_page(render(data), stamp, sections, fingerprint, shared)
+            return replaced._replace(stamp=stamp, shared=shared_as)
+        return kept_page(render(data), stamp, sections, fingerprint, shared_as)
 
     def row(self, key, render):
         """A row of a list, rendered by `render()` the first time it is asked for."""
@@ -334,9 +337,11 @@ def render(render_page, sections, variant="", mimetype="text/html", data=None, s
     rendered again while that fingerprint is unchanged (see PageCache.page).
 
     `same_for`: EVERY_PHONE when the view does nothing before this but read its address
-    and every phone gets this page (its personal parts aside), PHONES_WITHOUT_LINKS when
-    every phone holding no private link does: a kept copy is then served to them without
-    asking the app (web.serve_kept_pages)."""
+    and every phone gets this page (its personal parts aside); or, with `data`, a function
+    of what the page shows that returns the private links (their keys in a phone's
+    cookie) whose holders get another page from the view: every other phone gets this
+    one. A kept copy is then served to them without asking the app
+    (web.serve_kept_pages)."""
     cache = current_app.extensions["page_cache"]
     if not cache.seconds or is_mediator() or too_long_to_keep(request.environ):
         text = render_page() if data is None else render_page(data()[0])
@@ -344,7 +349,7 @@ def render(render_page, sections, variant="", mimetype="text/html", data=None, s
     now = current_app.extensions["box"].clock.now()
     bucket = cache.bucket(now)
     context = (g.lang, portal.in_mini_browser(), phone.public_base())
-    shared = Shared(get_content_type(mimetype, "utf-8"), same_for) if same_for else None
+    shared = None if same_for is None else sharing(get_content_type(mimetype, "utf-8"), same_for)
     page = cache.page(page_key(request.environ, *context, variant), sections, bucket,
                       lambda *shown: render_for_cache(cache, render_page, (*context, *rows_epoch(
                           cache, now)), shown), read=data, shared=shared)
@@ -353,6 +358,15 @@ def render(render_page, sections, variant="", mimetype="text/html", data=None, s
     if body is None:
         return current_app.response_class(status=304, headers=headers)
     return current_app.response_class(body, mimetype=mimetype, headers=headers)
+
+
+def sharing(content_type, same_for):
+    """What a page made of `shown` data is shared as (Page.shared; see render's same_for)."""
+    def shared(*shown):
+        links = same_for(*shown) if callable(same_for) else same_for
+        return Shared(content_type, frozenset(links))
+
+    return shared
 
 
 def page_key(environ, lang, in_mini_browser, public_base, variant):

@@ -36,7 +36,7 @@ from piratebox import (
 )
 from piratebox.errors import PirateboxError, TooManyRequests
 from piratebox.i18n import N_, Translator, best_language, offered_languages
-from piratebox.pagecache import CSRF_BYTES, PHONES_WITHOUT_LINKS
+from piratebox.pagecache import CSRF_BYTES
 from piratebox.patterns import ID
 from piratebox.phone import (
     OWNED_KEY,
@@ -266,7 +266,7 @@ def serve_kept_pages(app):
         token = signed.get(security.CSRF_FIELD)
         address = environ.get("REMOTE_ADDR") or ""
         if (page is None or page.shared is None
-                or (page.shared.with_phones == PHONES_WITHOUT_LINKS and signed.get(OWNED_KEY))
+                or not page.shared.personal_to.isdisjoint(signed.get(OWNED_KEY) or ())
                 or (CSRF_BYTES in page.personal and not token)
                 or not portal_.visits_the_box(host, environ.get("PATH_INFO", ""), address,
                                               environ)):

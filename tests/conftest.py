@@ -39,8 +39,9 @@ def make_app(data_dir):
 
 
 @pytest.fixture
-def app(make_app):
-    return make_app()
+def app(make_app, request):
+    """The box's app; a test module may give it settings of its own (APP_CONFIG)."""
+    return make_app(**getattr(request.module, "APP_CONFIG", {}))
 
 
 @pytest.fixture

@@ -249,7 +249,14 @@ def show(item_id):
     return pagecache.render(lambda shown: render_show(shown[0], queue=shown[1], owner=owner),
                             ("catalogue",), variant="owner" if owner else "",
                             data=lambda: on_its_page(item_id),
-                            same_for=None if owner else pagecache.PHONES_WITHOUT_LINKS)
+                            same_for=None if owner else lambda shown: links_to(item_id, shown[1]))
+
+
+def links_to(item_id, queue):
+    """The private links whose holder sees another page of an object than every phone
+    does (show's owner and holds_a_claim_on): its owner's, its reservation's, a place on
+    its list (`queue`, the live ones: those holds_a_claim_on asks for)."""
+    return {item_id, reservation_key(item_id), *(entry.id for entry in queue)}
 
 
 def on_its_page(item_id):
