@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from village_load import Phone, after_a_write, alone, run  # noqa: E402 - beside this script
+from village_load import Phone, after_a_write, alone, cpu_of, run  # noqa: E402 - beside this script
 
 from tests.server import free_port, wait_until_up  # noqa: E402
 
@@ -413,7 +413,8 @@ def village(options):
                           f"{label} for {options.seconds} s ...", file=sys.stderr)
                     pid = server.pid
                     pair.append(run(server_port, lambda pid=pid: rss_mb(pid), options.phones,
-                                    options.seconds, names["item"]))
+                                    options.seconds, names["item"],
+                                    cpu=lambda pid=pid: cpu_of(pid)))
                 results.append(pair)
             finally:
                 for process in (box, base):
@@ -425,26 +426,31 @@ def village(options):
 def village_report(options, results):
     print(f"\n{options.phones} phones, {options.seconds} s a run, {options.threads} server "
           f"threads, {os.cpu_count()} CPUs, {options.items} objects\n")
-    print("| run | server | requests | req/s | ratio | 5xx | connection errors | p50 ms "
-          "| p95 ms | p99 ms | RSS at the end (MB) | RSS ratio | RSS growth after warm-up (MB) |")
+    print("| run | server | requests | req/s | ratio | server CPU ms a request | CPU ratio "
+          "| 5xx | connection errors | p50 ms | p95 ms | p99 ms | RSS at the end (MB) "
+          "| RSS ratio | RSS growth after warm-up (MB) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-          "| ---: |")
-    ratios, rss_ratios = [], []
+          "| ---: | ---: | ---: |")
+    ratios, cpu_ratios, rss_ratios = [], [], []
     for number, (box, base) in enumerate(results, 1):
         ratio, rss_ratio = box["rps"] / base["rps"], box["rss_mb"][-1][1] / base["rss_mb"][-1][1]
+        cpu_ratio = base["cpu_ms"] / box["cpu_ms"]  # the bare app's CPU a request to the box's
         ratios.append(ratio)
+        cpu_ratios.append(cpu_ratio)
         rss_ratios.append(rss_ratio)
         for label, figures in (("box", box), ("bare Flask", base)):
             mine = label == "box"
             print(f"| {number} | {label} | {figures['requests']} | {figures['rps']:.0f} | "
-                  f"{f'{ratio:.2f}' if mine else ''} | {figures['server_errors']} | "
+                  f"{f'{ratio:.2f}' if mine else ''} | {figures['cpu_ms']:.2f} | "
+                  f"{f'{cpu_ratio:.2f}' if mine else ''} | {figures['server_errors']} | "
                   f"{figures['errors']} | {figures['p50_ms']:.0f} | {figures['p95_ms']:.0f} | "
                   f"{figures['p99_ms']:.0f} | {figures['rss_mb'][-1][1]:.1f} | "
                   f"{f'{rss_ratio:.2f}' if mine else ''} | "
                   f"{figures['rss_growth_after_warmup_mb']:.1f} |")
     print(f"\nbox / bare Flask, req/s: median {statistics.median(ratios):.2f} "
-          f"(min {min(ratios):.2f}, max {max(ratios):.2f}); RSS: median "
-          f"{statistics.median(rss_ratios):.2f}")
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f}); CPU a request, bare Flask / box: "
+          f"median {statistics.median(cpu_ratios):.2f} (min {min(cpu_ratios):.2f}, "
+          f"max {max(cpu_ratios):.2f}); RSS: median {statistics.median(rss_ratios):.2f}")
     print(f"box statuses (last run) {results[-1][0]['statuses']}")
 
 

@@ -50,7 +50,7 @@ from bench import (  # noqa: E402
     returning_phone_cookie,
     seed,
 )
-from village_load import Phone, after_a_write, alone, run  # noqa: E402
+from village_load import Phone, after_a_write, alone, cpu_seconds, run  # noqa: E402
 
 
 class Router:
@@ -92,6 +92,9 @@ class Router:
         if pid:
             self.run(f"kill {pid}; while kill -0 {pid} 2>/dev/null; do sleep 0.2; done",
                      check=False)
+
+    def cpu_seconds(self, which):
+        return cpu_seconds(self.run(f"cat /proc/{self.pids[which]}/stat"))
 
     def rss_mb(self, which):
         status = self.run(f"cat /proc/{self.pids[which]}/status")
@@ -241,7 +244,7 @@ def measure(options, figures):
             print(f"[{number + 1}/{options.repeat}] {which} ...", file=sys.stderr)
             pair.append(run(port_of(url), lambda which=which: router.rss_mb(which),
                             options.phones, options.village_seconds, names["item"],
-                            sample_every=10))
+                            sample_every=10, cpu=lambda which=which: router.cpu_seconds(which)))
         figures["village"].append(pair)
     router.stop("box")
     router.stop("baseline")
@@ -284,20 +287,23 @@ def report(options, figures):
               f"{box4['rps'] / base4['rps']:.2f} | {box1['rps']:.1f} | {base1['rps']:.1f} | "
               f"{box1['rps'] / base1['rps']:.2f} | {box4['p50']:.0f} | {after} |")
 
-    print("\n| run | server | requests | req/s | 5xx | errors | p50 ms | p95 ms | RSS at the "
-          "end (MB) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    ratios, rss = [], []
+    print("\n| run | server | requests | req/s | server CPU ms a request | 5xx | errors | p50 ms "
+          "| p95 ms | RSS at the end (MB) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    ratios, cpu_ratios, rss = [], [], []
     if not figures["village"]:
         return
     for number, (box, base) in enumerate(figures["village"], 1):
         ratios.append(box["rps"] / base["rps"])
+        cpu_ratios.append(base["cpu_ms"] / box["cpu_ms"])
         rss.append(box["rss_mb"][-1][1] / base["rss_mb"][-1][1])
         for label, result in (("box", box), ("bare Flask", base)):
             print(f"| {number} | {label} | {result['requests']} | {result['rps']:.1f} | "
-                  f"{result['server_errors']} | {result['errors']} | {result['p50_ms']:.0f} | "
-                  f"{result['p95_ms']:.0f} | {result['rss_mb'][-1][1]:.1f} |")
+                  f"{result['cpu_ms']:.1f} | {result['server_errors']} | {result['errors']} | "
+                  f"{result['p50_ms']:.0f} | {result['p95_ms']:.0f} | "
+                  f"{result['rss_mb'][-1][1]:.1f} |")
     print(f"\nvillage mix box / bare Flask, req/s: {spread(ratios)}")
+    print(f"village mix, CPU a request, bare Flask / box: {spread(cpu_ratios)}")
     print(f"RSS after the village mix, box / bare Flask: {spread(rss)}")
 
 

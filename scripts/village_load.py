@@ -5,11 +5,14 @@ figures for docs/benchmarks.md) and by tests/test_load.py (a short run in the su
 Each phone is a thread with its own cookie jar and CSRF token, doing what a villager does:
 mostly reading (home, objects, a search, an object, files, board, agenda, impact), now and
 then a board message or a small file. Reported: requests, errors (5xx, refused
-connections, timeouts), p50/p95/p99 latency, and the server's RSS every few seconds, so
-growth after warm-up shows.
+connections, timeouts), p50/p95/p99 latency, the server's RSS every few seconds, so
+growth after warm-up shows, and, given a way to read it, the server's CPU time a request:
+on a router's one core that is what bounds the requests a second, and on a host that
+other work shares it moves far less than the requests a second do.
 """
 
 import http.client
+import os
 import random
 import re
 import statistics
@@ -36,6 +39,16 @@ def percentile(values, share):
 def rss_mb(pid):
     with open(f"/proc/{pid}/status") as status:
         return int(re.search(r"VmRSS:\s+(\d+) kB", status.read()).group(1)) / 1024
+
+def cpu_seconds(stat, ticks_a_second=100):
+    """The user and system CPU time a process has used, from its /proc/PID/stat text (its
+    name, in parentheses, may hold spaces: the fields are counted after it)."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / ticks_a_second
+
+def cpu_of(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return cpu_seconds(stat.read(), os.sysconf("SC_CLK_TCK"))
 
 class Phone:
     def __init__(self, port, number, item_id, host="127.0.0.1"):
@@ -174,9 +187,11 @@ def alone(port, path, count=20, host="127.0.0.1"):
         phone.close()
     return statistics.median(times)
 
-def run(port, memory, phones=100, seconds=60, item_id="", sample_every=5.0, host="127.0.0.1"):
+def run(port, memory, phones=100, seconds=60, item_id="", sample_every=5.0, host="127.0.0.1",
+        cpu=None):
     """Load the server; returns a dict of figures. `memory()` gives the server's RSS in MB
-    (rss_mb of its process id here, or read over ssh on a router)."""
+    (rss_mb of its process id here, or read over ssh on a router), `cpu()` the CPU
+    seconds it has used (cpu_of here)."""
     stop = threading.Event()
     lock = threading.Lock()
     latencies, statuses, errors = [], {}, []
@@ -198,6 +213,7 @@ def run(port, memory, phones=100, seconds=60, item_id="", sample_every=5.0, host
             phone.close()
 
     threads = [threading.Thread(target=villager, args=(n,), daemon=True) for n in range(phones)]
+    cpu_before = cpu() if cpu else None
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -206,6 +222,8 @@ def run(port, memory, phones=100, seconds=60, item_id="", sample_every=5.0, host
         time.sleep(min(sample_every, seconds))
         rss.append((round(time.perf_counter() - started), memory()))
     stop.set()
+    cpu_used = cpu() - cpu_before if cpu else None  # the requests counted are those up to now
+    requests = len(latencies)
     for thread in threads:
         thread.join(timeout=60)
     elapsed = time.perf_counter() - started
@@ -219,4 +237,5 @@ def run(port, memory, phones=100, seconds=60, item_id="", sample_every=5.0, host
         "p95_ms": percentile(latencies, 0.95) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "rss_mb": rss, "rss_growth_after_warmup_mb": max(warm) - warm[0],
+        "cpu_ms": cpu_used * 1000 / requests if cpu and requests else None,
     }

@@ -16,8 +16,16 @@ def test_thirty_phones_at_once_get_no_error(data_dir):
     with Server(data_dir.path, env=env) as server:
         pid = server.process.pid
         figures = village_load.run(server.port, lambda: village_load.rss_mb(pid), phones=30,
-                                   seconds=10, item_id=item.id, sample_every=2)
+                                   seconds=10, item_id=item.id, sample_every=2,
+                                   cpu=lambda: village_load.cpu_of(pid))
     assert figures["requests"] > 100
     assert figures["server_errors"] == 0, figures["statuses"]
     assert figures["errors"] == 0, figures["error_kinds"]
     assert set(figures["statuses"]) <= {200, 303, 302}, figures["statuses"]
+    assert 0 < figures["cpu_ms"] < 10_000 / figures["requests"] * 2, \
+        "the server's CPU a request: some, and at most its share of two cores for 10 s"
+
+
+def test_a_process_cpu_time_is_read_past_a_name_holding_spaces_and_parentheses():
+    stat = "4242 (python3 (x) y) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 130 0 0 20 0 5"
+    assert village_load.cpu_seconds(stat) == 3.8
