@@ -2,6 +2,7 @@
 poppler's pdftotext and pdfinfo, qpdf --check, and pypdf (a test dependency) where they are
 absent."""
 
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -70,7 +71,8 @@ def test_a_village_box_reports_its_quarter_from_the_command_line(runner, data_di
     assert "Rapport d’impact" in text and "Saint-Bonnet · T4 2026" in text
     assert "Du jeudi 1er octobre 2026 au jeudi 31 décembre 2026" in text
     assert "Échanges (objets et services) 49" in text  # the quarter's, not all 60
-    assert "octobre novembre décembre" in text  # the months' chart
+    # the months' chart (pypdf reads each bar's figure between the months' names)
+    assert re.search(r"octobre (\d+ )?novembre (\d+ )?décembre", text)
     assert "Téléphones comptés sur 2 jours ; le plus fréquenté, mercredi 18 novembre, " \
            "en a vu 41." in text  # 30 September is in the quarter before
     for heading in ("Les chiffres du trimestre", "Fréquentation", "Comment on compte",
@@ -183,7 +185,9 @@ def test_the_hub_reports_on_the_departement_and_on_each_commune(tmp_path):
     text = text_of(commune)
     assert "Saint-Bonnet · T3 2026" in text and "Par boîte de village" in text
     assert "Saint-Bonnet bourg 1 2 1" in text
-    assert "Saint-Bonnet 1 1 1 65,9 0 0 0,0 0,0 hameau" in text  # a long name wraps
+    # a long name wraps: poppler's layout reads its second line after the row, pypdf with it
+    assert ("Saint-Bonnet 1 1 1 65,9 0 0 0,0 0,0 hameau" in text
+            or "Saint-Bonnet hameau 1 1 1 65,9 0 0 0,0 0,0" in text)
     assert "Marols" not in text
     refused = run(hub, "stats", "--report", "2026-Q3", "--out", str(tmp_path / "x.pdf"),
                   "--commune", "Lyon")
