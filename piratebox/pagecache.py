@@ -29,8 +29,11 @@ that no one's search finds), the page kept is still true and is not rendered aga
 search costs its query, not its template. A write that may change everything (the
 mediator's settings, a sync) renders every page again.
 
-Every cached page carries an ETag made of its text's digest and the visitor's own parts:
+Every cached page carries an ETag made of its text's tag and the visitor's own parts:
 a phone that asks again for a page it already has gets "304 Not Modified" and no body.
+A text's tag is new to this process, and kept when the page is rendered again to the same
+text (compared, not hashed: hashing 20 KB at every rendering cost a page after a write
+more than its database did).
 
 A page whose view gives it to every phone alike (`render`'s `same_for`) is served, while
 it is up to date, before the app is asked (web.serve_kept_pages): most requests of a
@@ -42,6 +45,7 @@ show after that at the latest (see docs/benchmarks.md).
 """
 
 import hashlib
+import itertools
 import secrets
 import threading
 from collections import OrderedDict, namedtuple
@@ -86,15 +90,23 @@ FOOTFALL_SHOWN_IN = ("stats",)  # a phone new today changes these (web.count_pho
 # a page that gives none), and, when its view gives it to every phone or to every phone
 # holding no private link (render's `same_for`, EVERY_PHONE or PHONES_WITHOUT_LINKS), that
 # and its content type, to serve it without asking the app (web.serve_kept_pages).
-Page = namedtuple("Page", "body digest stamp sections personal fingerprint shared")
+Page = namedtuple("Page", "body tag stamp sections personal fingerprint shared")
 Shared = namedtuple("Shared", "content_type with_phones")
 EVERY_PHONE, PHONES_WITHOUT_LINKS = "every phone", "phones holding no private link"
+# A text's tag: this process's (a tag of an earlier one never names a page of this one),
+# then a number no other text kept here had.
+TAG_PREFIX = secrets.token_hex(6)
+_tag_numbers = itertools.count()
 
 
-def kept_page(text, stamp, sections, fingerprint=None, shared=None):
+def kept_page(text, stamp, sections, fingerprint=None, shared=None, previous=None):
+    """A page rendered to `text`; its tag is `previous`'s (the page it replaces) when that
+    was the same text."""
     body = text.encode("utf-8")
-    return Page(body, digest(body), stamp, tuple(sections),
-                frozenset(part for part in PERSONAL_PARTS if part in body), fingerprint, shared)
+    same = previous is not None and previous.body == body
+    return Page(body, previous.tag if same else f"{TAG_PREFIX}{next(_tag_numbers):x}", stamp,
+                tuple(sections), frozenset(part for part in PERSONAL_PARTS if part in body),
+                fingerprint, shared)
 
 
 def sections_changed_by(blueprint):
@@ -165,7 +177,7 @@ class PageCache:
                 if page is not None and page.stamp == stamp:
                     self._pages.move_to_end(key)
                     return page
-                replaced = page if page is not None and page.stamp[:2] == stamp[:2] else None
+                previous = page
                 pending = self._rendering.get(key)
                 if pending is None:
                     pending = self._rendering[key] = threading.Event()
@@ -175,7 +187,7 @@ class PageCache:
             if not pending.wait(RENDER_WAIT_SECONDS):
                 return self._fresh(render, read, stamp, sections, None, shared)
         try:
-            page = self._fresh(render, read, stamp, sections, replaced, shared)
+            page = self._fresh(render, read, stamp, sections, previous, shared)
             with self._lock:
                 self._pages[key] = page
                 while len(self._pages) > MAX_PAGES:
@@ -191,13 +203,15 @@ class PageCache:
             pending.set()
 
     @staticmethod
-    def _fresh(render, read, stamp, sections, replaced, shared):
+    def _fresh(render, read, stamp, sections, previous, shared):
+        """The page up to date; `previous`, the page kept under its key (None: none)."""
         if read is None:
-            return kept_page(render(), stamp, sections, None, shared)
+            return kept_page(render(), stamp, sections, None, shared, previous)
         data, fingerprint = read()
-        if replaced is not None and replaced.fingerprint == fingerprint:
-            return replaced._replace(stamp=stamp, shared=shared)
-        return kept_page(render(data), stamp, sections, fingerprint, shared)
+        if (previous is not None and previous.stamp[:2] == stamp[:2]
+                and previous.fingerprint == fingerprint):
+            return previous._replace(stamp=stamp, shared=shared)
+        return kept_page(render(data), stamp, sections, fingerprint, shared, previous)
 
     def row(self, key, render):
         """A row of a list, rendered by `render()` the first time it is asked for."""
@@ -392,7 +406,7 @@ def personal_answer(page, if_none_match, csrf_token, shown_flashes):
         body = body.replace(FLASH_BYTES, shown.encode("utf-8") if shown else b"")
         if shown:
             personal.append(shown)
-    etag = page.digest + ("-" + digest("\n".join(personal)) if personal else "")
+    etag = page.tag + ("-" + digest("\n".join(personal)) if personal else "")
     # always asked again (no-cache): a 304 is cheap. Headers given whole, parsed by no one.
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache",
                "Vary": "Cookie, Accept-Language"}
