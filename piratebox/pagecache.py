@@ -66,7 +66,6 @@ from piratebox.timefmt import local_datetime
 CSRF_PLACEHOLDER = f"\x00csrf-{secrets.token_hex(16)}\x00"
 FLASH_PLACEHOLDER = f"\x00flashes-{secrets.token_hex(16)}\x00"
 CSRF_BYTES, FLASH_BYTES = CSRF_PLACEHOLDER.encode(), FLASH_PLACEHOLDER.encode()
-PERSONAL_PARTS = (CSRF_BYTES, FLASH_BYTES)
 MAX_PAGES = 200  # about 2 MB of HTML at most
 MAX_ROWS = 1000  # about 500 KB
 RENDER_WAIT_SECONDS = 60  # then render it yourself: never wait forever on a stuck thread
@@ -85,12 +84,27 @@ CHANGED_BY = {
 }
 FOOTFALL_SHOWN_IN = ("stats",)  # a phone new today changes these (web.count_phone_at)
 
-# A page as it is sent: its UTF-8 bytes (encoded once, not at every request), which
-# personal parts it has a placeholder for, the fingerprint of the data it shows (None for
-# a page that gives none), and, when its view gives it to every phone or to every phone
-# holding no private link (render's `same_for`, EVERY_PHONE or PHONES_WITHOUT_LINKS), that
-# and its content type, to serve it without asking the app (web.serve_kept_pages).
-Page = namedtuple("Page", "body tag stamp sections personal fingerprint shared")
+# A page as it is sent: its UTF-8 bytes (encoded once, not at every request) cut at its
+# placeholders (`pieces`: the parts between the flashes' places, each cut at the form
+# token's: joined around a visitor's own at each request, where replacing them went through
+# the whole text twice), which personal parts it has a place for, the fingerprint of the
+# data it shows (None for a page that gives none), and, when its view gives it to every
+# phone or to every phone holding no private link (render's `same_for`, EVERY_PHONE or
+# PHONES_WITHOUT_LINKS), that and its content type, to serve it without asking the app
+# (web.serve_kept_pages).
+class Page(namedtuple("Page", "pieces tag stamp sections personal fingerprint shared")):
+    __slots__ = ()
+
+    @property
+    def body(self):
+        """The text as it is kept, its placeholders in it."""
+        return FLASH_BYTES.join(CSRF_BYTES.join(piece) for piece in self.pieces)
+
+    def answer(self, token, flashes):
+        """The text with this visitor's form token and messages (bytes) in their places."""
+        return flashes.join([token.join(piece) for piece in self.pieces])
+
+
 Shared = namedtuple("Shared", "content_type with_phones")
 EVERY_PHONE, PHONES_WITHOUT_LINKS = "every phone", "phones holding no private link"
 # A text's tag: this process's (a tag of an earlier one never names a page of this one),
@@ -102,11 +116,14 @@ _tag_numbers = itertools.count()
 def kept_page(text, stamp, sections, fingerprint=None, shared=None, previous=None):
     """A page rendered to `text`; its tag is `previous`'s (the page it replaces) when that
     was the same text."""
-    body = text.encode("utf-8")
-    same = previous is not None and previous.body == body
-    return Page(body, previous.tag if same else f"{TAG_PREFIX}{next(_tag_numbers):x}", stamp,
-                tuple(sections), frozenset(part for part in PERSONAL_PARTS if part in body),
-                fingerprint, shared)
+    pieces = tuple(tuple(part.split(CSRF_BYTES))
+                   for part in text.encode("utf-8").split(FLASH_BYTES))
+    personal = {FLASH_BYTES} if len(pieces) > 1 else set()
+    if any(len(part) > 1 for part in pieces):
+        personal.add(CSRF_BYTES)
+    same = previous is not None and previous.pieces == pieces
+    return Page(pieces, previous.tag if same else f"{TAG_PREFIX}{next(_tag_numbers):x}", stamp,
+                tuple(sections), frozenset(personal), fingerprint, shared)
 
 
 def sections_changed_by(blueprint):
@@ -396,23 +413,19 @@ def personal_answer(page, if_none_match, csrf_token, shown_flashes):
     """(the body, None for a 304; the headers) of a kept page for one visitor: its own
     parts filled in (`csrf_token()` and `shown_flashes()`, asked only when the page has a
     place for them), its ETag naming them."""
-    body, personal = page.body, []
+    token = shown = None
     if CSRF_BYTES in page.personal:
         token = csrf_token()
-        body = body.replace(CSRF_BYTES, token.encode("utf-8"))
-        personal.append(token)
     if FLASH_BYTES in page.personal:
         shown = shown_flashes()
-        body = body.replace(FLASH_BYTES, shown.encode("utf-8") if shown else b"")
-        if shown:
-            personal.append(shown)
+    personal = [part for part in (token, shown) if part]
     etag = page.tag + ("-" + digest("\n".join(personal)) if personal else "")
     # always asked again (no-cache): a 304 is cheap. Headers given whole, parsed by no one.
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache",
                "Vary": "Cookie, Accept-Language"}
     if if_none_match and etag in parse_etags(if_none_match):
         return None, headers
-    return body, headers
+    return page.answer((token or "").encode("utf-8"), (shown or "").encode("utf-8")), headers
 
 
 def flashes_shown():
