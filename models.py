@@ -1266,6 +1266,18 @@ MIGRATIONS = [
             "CREATE INDEX message_listing ON message (deleted, hidden, created_at, id, version)",
         ],
     ),
+    (
+        21,
+        "the file share's list, count and folders read from their index alone",
+        [
+            # the list is read narrow (id, version) newest first; what makes a file shown
+            # (expiry, origin, network) and the folders are beside them: 60 files' rows
+            # were a third of the list's query
+            "DROP INDEX shared_file_listing",
+            "CREATE INDEX shared_file_listing ON shared_file (deleted, hidden, created_at, id, "
+            "version, expires_at, origin, network, folder)",
+        ],
+    ),
 ]
 
 
