@@ -333,7 +333,8 @@ def kept_rows(context, template_name, name, records, *shown):
         return Markup("".join(render(record) for record in records))  # noqa: S704 - rendered
     cache, page_key = kept
     if narrow:
-        keys = [(*page_key, template_name, *row) for row in records]
+        prefix = (*page_key, template_name)
+        keys = [prefix + row for row in records]
     else:
         keys = [(*page_key, template_name, record.id, record.version,
                  *(getattr(record, part) if isinstance(part, str) else part(record)
