@@ -136,9 +136,11 @@ class PageCache:
         self._generations = dict.fromkeys(SECTIONS, 0)
         self._everything = 0  # moved by a write that may change any page
         self.served_ahead = 0  # pages served before the app (web.serve_kept_pages)
-        # the addresses of the pages kept for every phone (some since pushed out): any
-        # other request goes to the app after one look-up (see may_serve)
-        self._shared_addresses = set()
+        # the addresses of the pages kept for every phone (some since pushed out), each
+        # with the sections and stamp of the last one kept there: any other request, and
+        # any request for a page out of date, goes to the app after one look-up (see
+        # shared_at)
+        self._shared_addresses = {}
         self._pages = OrderedDict()
         self._rendering = {}  # key -> Event set when its rendering is over
         self._rows = OrderedDict()
@@ -165,10 +167,19 @@ class PageCache:
     def _stamp(self, bucket, sections):
         return (bucket, self._everything, *(self._generations[section] for section in sections))
 
-    def may_serve(self, environ):
-        """Was a page the same for every phone kept for this request's address? (Its hash
-        is kept: an address may be long, and a hash that collides costs a look-up.)"""
-        return hash(page_address(environ)) in self._shared_addresses
+    def shared_at(self, environ):
+        """(sections, stamp) of the last page the same for every phone kept for this
+        request's address, None when there was none. (Its hash is kept: an address may be
+        long, and a hash that collides costs a look-up.)"""
+        return self._shared_addresses.get(hash(page_address(environ)))
+
+    def still_true(self, shared, bucket):
+        """Is the page `shared_at` named up to date? When it is not, no copy kept at its
+        address is (in another language, for another host): the last one kept is the
+        newest, but for a rendering that ended after a newer one (the app then serves the
+        others as they are kept). Read without the lock: a write it misses, `kept` sees."""
+        sections, stamp = shared
+        return stamp == self._stamp(bucket, sections)
 
     def kept(self, key, bucket):
         """The page kept under `key` when it is up to date, else None (never rendered here)."""
@@ -212,7 +223,8 @@ class PageCache:
                 if page.shared is not None:
                     if len(self._shared_addresses) >= MAX_PAGES * 4:
                         self._shared_addresses.clear()
-                    self._shared_addresses.add(hash(key[:ADDRESS_PARTS]))
+                    self._shared_addresses[hash(key[:ADDRESS_PARTS])] = (page.sections,
+                                                                         page.stamp)
             return page
         finally:
             with self._lock:

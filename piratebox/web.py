@@ -249,9 +249,14 @@ def serve_kept_pages(app):
 
     def kept_answer(environ):
         host = environ.get("HTTP_HOST")
-        if (environ["REQUEST_METHOD"] != "GET" or not cache.may_serve(environ) or not host
-                or config["ACCESS_LOG"] or bodies.REFUSED_KEY in environ):
+        shared = environ["REQUEST_METHOD"] == "GET" and cache.shared_at(environ)
+        if not shared or not host or config["ACCESS_LOG"] or bodies.REFUSED_KEY in environ:
             return None
+        box.clock.follow()
+        now = box.clock.now()
+        bucket = cache.bucket(now)
+        if not cache.still_true(shared, bucket):
+            return None  # a write since: rendered again by the app
         signed = sessions.read(app, tuning.cookies(environ).get(sessions.get_cookie_name(app)),
                                own_copy=False)
         if SEEN_KEY not in signed or "_flashes" in signed or looks_like_mediator(signed):
@@ -259,9 +264,6 @@ def serve_kept_pages(app):
         key = pagecache.page_key(environ, language_for(config, environ),
                                  portal.is_mini_browser(environ.get("HTTP_USER_AGENT")),
                                  public_base_for(box.site, host), "")
-        box.clock.follow()
-        now = box.clock.now()
-        bucket = cache.bucket(now)
         page = cache.kept(key, bucket)
         token = signed.get(security.CSRF_FIELD)
         address = environ.get("REMOTE_ADDR") or ""
