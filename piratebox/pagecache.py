@@ -29,8 +29,11 @@ that no one's search finds), the page kept is still true and is not rendered aga
 search costs its query, not its template. A write that may change everything (the
 mediator's settings, a sync) renders every page again.
 
-Every cached page carries an ETag made of its text's digest and the visitor's own parts:
+Every cached page carries an ETag made of its text's tag and the visitor's own parts:
 a phone that asks again for a page it already has gets "304 Not Modified" and no body.
+A text's tag is new to this process, and kept when the page is rendered again to the same
+text (compared, not hashed: hashing 20 KB at every rendering cost a page after a write
+more than its database did).
 
 A page whose view gives it to every phone alike (`render`'s `same_for`) is served, while
 it is up to date, before the app is asked (web.serve_kept_pages): most requests of a
@@ -42,6 +45,7 @@ show after that at the latest (see docs/benchmarks.md).
 """
 
 import hashlib
+import itertools
 import secrets
 import threading
 from collections import OrderedDict, namedtuple
@@ -62,7 +66,6 @@ from piratebox.timefmt import local_datetime
 CSRF_PLACEHOLDER = f"\x00csrf-{secrets.token_hex(16)}\x00"
 FLASH_PLACEHOLDER = f"\x00flashes-{secrets.token_hex(16)}\x00"
 CSRF_BYTES, FLASH_BYTES = CSRF_PLACEHOLDER.encode(), FLASH_PLACEHOLDER.encode()
-PERSONAL_PARTS = (CSRF_BYTES, FLASH_BYTES)
 MAX_PAGES = 200  # about 2 MB of HTML at most
 MAX_ROWS = 1000  # about 500 KB
 RENDER_WAIT_SECONDS = 60  # then render it yourself: never wait forever on a stuck thread
@@ -81,21 +84,46 @@ CHANGED_BY = {
 }
 FOOTFALL_SHOWN_IN = ("stats",)  # a phone new today changes these (web.count_phone_at)
 
-# A page as it is sent: its UTF-8 bytes (encoded once, not at every request), which
-# personal parts it has a placeholder for, the fingerprint of the data it shows (None for
-# a page that gives none), and, when its view gives it to every phone or to every phone
-# holding none of some private links (render's `same_for`), its content type and those
-# links (the keys a phone's cookie holds them under), to serve it without asking the app
-# (web.serve_kept_pages).
-Page = namedtuple("Page", "body digest stamp sections personal fingerprint shared")
+# A page as it is sent: its UTF-8 bytes (encoded once, not at every request) cut at its
+# placeholders (`pieces`: the parts between the flashes' places, each cut at the form
+# token's: joined around a visitor's own at each request, where replacing them went through
+# the whole text twice), which personal parts it has a place for, the fingerprint of the
+# data it shows (None for a page that gives none), and, when its view gives it to every
+# phone or to every phone holding none of some private links (render's `same_for`), its
+# content type and those links (the keys a phone's cookie holds them under), to serve it
+# without asking the app (web.serve_kept_pages).
+class Page(namedtuple("Page", "pieces tag stamp sections personal fingerprint shared")):
+    __slots__ = ()
+
+    @property
+    def body(self):
+        """The text as it is kept, its placeholders in it."""
+        return FLASH_BYTES.join(CSRF_BYTES.join(piece) for piece in self.pieces)
+
+    def answer(self, token, flashes):
+        """The text with this visitor's form token and messages (bytes) in their places."""
+        return flashes.join([token.join(piece) for piece in self.pieces])
+
+
 Shared = namedtuple("Shared", "content_type personal_to")
 EVERY_PHONE = frozenset()  # same_for: no private link makes another page of it
+# A text's tag: this process's (a tag of an earlier one never names a page of this one),
+# then a number no other text kept here had.
+TAG_PREFIX = secrets.token_hex(6)
+_tag_numbers = itertools.count()
 
 
-def kept_page(text, stamp, sections, fingerprint=None, shared=None):
-    body = text.encode("utf-8")
-    return Page(body, digest(body), stamp, tuple(sections),
-                frozenset(part for part in PERSONAL_PARTS if part in body), fingerprint, shared)
+def kept_page(text, stamp, sections, fingerprint=None, shared=None, previous=None):
+    """A page rendered to `text`; its tag is `previous`'s (the page it replaces) when that
+    was the same text."""
+    pieces = tuple(tuple(part.split(CSRF_BYTES))
+                   for part in text.encode("utf-8").split(FLASH_BYTES))
+    personal = {FLASH_BYTES} if len(pieces) > 1 else set()
+    if any(len(part) > 1 for part in pieces):
+        personal.add(CSRF_BYTES)
+    same = previous is not None and previous.pieces == pieces
+    return Page(pieces, previous.tag if same else f"{TAG_PREFIX}{next(_tag_numbers):x}", stamp,
+                tuple(sections), frozenset(personal), fingerprint, shared)
 
 
 def sections_changed_by(blueprint):
@@ -108,9 +136,11 @@ class PageCache:
         self._generations = dict.fromkeys(SECTIONS, 0)
         self._everything = 0  # moved by a write that may change any page
         self.served_ahead = 0  # pages served before the app (web.serve_kept_pages)
-        # the addresses of the pages kept for every phone (some since pushed out): any
-        # other request goes to the app after one look-up (see may_serve)
-        self._shared_addresses = set()
+        # the addresses of the pages kept for every phone (some since pushed out), each
+        # with the sections and stamp of the last one kept there: any other request, and
+        # any request for a page out of date, goes to the app after one look-up (see
+        # shared_at)
+        self._shared_addresses = {}
         self._pages = OrderedDict()
         self._rendering = {}  # key -> Event set when its rendering is over
         self._rows = OrderedDict()
@@ -137,10 +167,19 @@ class PageCache:
     def _stamp(self, bucket, sections):
         return (bucket, self._everything, *(self._generations[section] for section in sections))
 
-    def may_serve(self, environ):
-        """Was a page the same for every phone kept for this request's address? (Its hash
-        is kept: an address may be long, and a hash that collides costs a look-up.)"""
-        return hash(page_address(environ)) in self._shared_addresses
+    def shared_at(self, environ):
+        """(sections, stamp) of the last page the same for every phone kept for this
+        request's address, None when there was none. (Its hash is kept: an address may be
+        long, and a hash that collides costs a look-up.)"""
+        return self._shared_addresses.get(hash(page_address(environ)))
+
+    def still_true(self, shared, bucket):
+        """Is the page `shared_at` named up to date? When it is not, no copy kept at its
+        address is (in another language, for another host): the last one kept is the
+        newest, but for a rendering that ended after a newer one (the app then serves the
+        others as they are kept). Read without the lock: a write it misses, `kept` sees."""
+        sections, stamp = shared
+        return stamp == self._stamp(bucket, sections)
 
     def kept(self, key, bucket):
         """The page kept under `key` when it is up to date, else None (never rendered here)."""
@@ -167,7 +206,7 @@ class PageCache:
                 if page is not None and page.stamp == stamp:
                     self._pages.move_to_end(key)
                     return page
-                replaced = page if page is not None and page.stamp[:2] == stamp[:2] else None
+                previous = page
                 pending = self._rendering.get(key)
                 if pending is None:
                     pending = self._rendering[key] = threading.Event()
@@ -177,7 +216,7 @@ class PageCache:
             if not pending.wait(RENDER_WAIT_SECONDS):
                 return self._fresh(render, read, stamp, sections, None, shared)
         try:
-            page = self._fresh(render, read, stamp, sections, replaced, shared)
+            page = self._fresh(render, read, stamp, sections, previous, shared)
             with self._lock:
                 self._pages[key] = page
                 while len(self._pages) > MAX_PAGES:
@@ -185,7 +224,8 @@ class PageCache:
                 if page.shared is not None:
                     if len(self._shared_addresses) >= MAX_PAGES * 4:
                         self._shared_addresses.clear()
-                    self._shared_addresses.add(hash(key[:ADDRESS_PARTS]))
+                    self._shared_addresses[hash(key[:ADDRESS_PARTS])] = (page.sections,
+                                                                         page.stamp)
             return page
         finally:
             with self._lock:
@@ -193,14 +233,16 @@ class PageCache:
             pending.set()
 
     @staticmethod
-    def _fresh(render, read, stamp, sections, replaced, shared):
+    def _fresh(render, read, stamp, sections, previous, shared):
+        """The page up to date; `previous`, the page kept under its key (None: none)."""
         if read is None:
-            return kept_page(render(), stamp, sections, None, shared and shared())
+            return kept_page(render(), stamp, sections, None, shared and shared(), previous)
         data, fingerprint = read()
         shared_as = shared and shared(data)
-        if replaced is not None and replaced.fingerprint == fingerprint:
-            return replaced._replace(stamp=stamp, shared=shared_as)
-        return kept_page(render(data), stamp, sections, fingerprint, shared_as)
+        if (previous is not None and previous.stamp[:2] == stamp[:2]
+                and previous.fingerprint == fingerprint):
+            return previous._replace(stamp=stamp, shared=shared_as)
+        return kept_page(render(data), stamp, sections, fingerprint, shared_as, previous)
 
     def row(self, key, render):
         """A row of a list, rendered by `render()` the first time it is asked for."""
@@ -305,7 +347,8 @@ def kept_rows(context, template_name, name, records, *shown):
         return Markup("".join(render(record) for record in records))  # noqa: S704 - rendered
     cache, page_key = kept
     if narrow:
-        keys = [(*page_key, template_name, *row) for row in records]
+        prefix = (*page_key, template_name)
+        keys = [prefix + row for row in records]
     else:
         keys = [(*page_key, template_name, record.id, record.version,
                  *(getattr(record, part) if isinstance(part, str) else part(record)
@@ -396,23 +439,19 @@ def personal_answer(page, if_none_match, csrf_token, shown_flashes):
     """(the body, None for a 304; the headers) of a kept page for one visitor: its own
     parts filled in (`csrf_token()` and `shown_flashes()`, asked only when the page has a
     place for them), its ETag naming them."""
-    body, personal = page.body, []
+    token = shown = None
     if CSRF_BYTES in page.personal:
         token = csrf_token()
-        body = body.replace(CSRF_BYTES, token.encode("utf-8"))
-        personal.append(token)
     if FLASH_BYTES in page.personal:
         shown = shown_flashes()
-        body = body.replace(FLASH_BYTES, shown.encode("utf-8") if shown else b"")
-        if shown:
-            personal.append(shown)
-    etag = page.digest + ("-" + digest("\n".join(personal)) if personal else "")
+    personal = [part for part in (token, shown) if part]
+    etag = page.tag + ("-" + digest("\n".join(personal)) if personal else "")
     # always asked again (no-cache): a 304 is cheap. Headers given whole, parsed by no one.
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache",
                "Vary": "Cookie, Accept-Language"}
     if if_none_match and etag in parse_etags(if_none_match):
         return None, headers
-    return body, headers
+    return page.answer((token or "").encode("utf-8"), (shown or "").encode("utf-8")), headers
 
 
 def flashes_shown():

@@ -26,11 +26,13 @@ SEEN_KEY = "seen"  # when the box first saw this phone
 # --- the mediator -----------------------------------------------------------------------
 
 def is_admin():
-    clock = current_app.extensions["box"].clock
     epoch = session.get(MEDIATOR_KEY)
+    if not epoch:  # a villager's phone, asked several times a page: nothing more to look up
+        return False
     since = session.get(MEDIATOR_SINCE, 0)
     hours = current_app.config["ADMIN_SESSION_HOURS"]
-    return bool(epoch) and epoch == box.admin_epoch() and clock.now() - since < hours * 3600
+    return (epoch == box.admin_epoch()
+            and current_app.extensions["box"].clock.now() - since < hours * 3600)
 
 
 def admin_required(view):

@@ -59,7 +59,7 @@ def is_mini_browser(user_agent):
 
 def in_mini_browser():
     """Is the current request from a sign-in window (see is_mini_browser)?"""
-    return is_mini_browser(request.headers.get("User-Agent"))
+    return is_mini_browser(request.environ.get("HTTP_USER_AGENT"))
 
 
 @functools.lru_cache(maxsize=256)

@@ -148,7 +148,18 @@ class BoxSessions(SecureCookieSessionInterface):
         data, signed = known
         if not 0 <= time.time() - signed <= max_age:
             return {}
-        return copy.deepcopy(data) if own_copy else data
+        return own_copy_of(data) if own_copy else data
+
+
+def own_copy_of(data):
+    """A session's dict for a request that may change it: what can change in place (a
+    phone's private links) copied, the plain values shared (copying every one was most
+    of opening a kept session)."""
+    return {key: value if type(value) in UNCHANGEABLE else copy.deepcopy(value)
+            for key, value in data.items()}
+
+
+UNCHANGEABLE = frozenset((str, int, float, bool, type(None)))
 
 
 class PlainCookieResponse(Response):

@@ -249,9 +249,14 @@ def serve_kept_pages(app):
 
     def kept_answer(environ):
         host = environ.get("HTTP_HOST")
-        if (environ["REQUEST_METHOD"] != "GET" or not cache.may_serve(environ) or not host
-                or config["ACCESS_LOG"] or bodies.REFUSED_KEY in environ):
+        shared = environ["REQUEST_METHOD"] == "GET" and cache.shared_at(environ)
+        if not shared or not host or config["ACCESS_LOG"] or bodies.REFUSED_KEY in environ:
             return None
+        box.clock.follow()
+        now = box.clock.now()
+        bucket = cache.bucket(now)
+        if not cache.still_true(shared, bucket):
+            return None  # a write since: rendered again by the app
         signed = sessions.read(app, tuning.cookies(environ).get(sessions.get_cookie_name(app)),
                                own_copy=False)
         if SEEN_KEY not in signed or "_flashes" in signed or looks_like_mediator(signed):
@@ -259,9 +264,6 @@ def serve_kept_pages(app):
         key = pagecache.page_key(environ, language_for(config, environ),
                                  portal.is_mini_browser(environ.get("HTTP_USER_AGENT")),
                                  public_base_for(box.site, host), "")
-        box.clock.follow()
-        now = box.clock.now()
-        bucket = cache.bucket(now)
         page = cache.kept(key, bucket)
         token = signed.get(security.CSRF_FIELD)
         address = environ.get("REMOTE_ADDR") or ""
@@ -424,24 +426,30 @@ def translations_for_templates():
 
 
 def template_globals():
+    """What the templates see that depends on the request (the rest: TEMPLATE_GLOBALS, given
+    once; a dict of them all made again at every rendering was a tenth of a small page's)."""
     translate = translations_for_templates()
+    config = current_app.config
     return {
         "_": translate,
         "gettext": translate,
-        "ngettext": ngettext,
-        "csrf_token": pagecache.csrf_token,
-        "new_form_id": new_id,
-        "flashes": pagecache.flashes,
-        "row": pagecache.row,
-        "kept_rows": pagecache.kept_rows,
-        "menu": menu,
-        "box": current_app.extensions["box"],
-        "version": __version__,
-        "lang": g.get("lang", current_app.config["DEFAULT_LANGUAGE"]),
-        "languages": offered_languages(current_app.config["LANGUAGES"]),
+        "lang": g.get("lang", config["DEFAULT_LANGUAGE"]),
+        "languages": offered_languages(config["LANGUAGES"]),
         "mini_browser": portal.in_mini_browser(),
-        "public_base": public_base,
     }
+
+
+TEMPLATE_GLOBALS = {
+    "ngettext": ngettext,
+    "csrf_token": pagecache.csrf_token,
+    "new_form_id": new_id,
+    "flashes": pagecache.flashes,
+    "row": pagecache.row,
+    "kept_rows": pagecache.kept_rows,
+    "menu": menu,
+    "version": __version__,
+    "public_base": public_base,
+}
 
 
 def display(function, *args, **kwargs):
@@ -521,6 +529,7 @@ def init_app(app):
     app.register_error_handler(PirateboxError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.context_processor(template_globals)
+    app.jinja_env.globals.update(TEMPLATE_GLOBALS, box=app.extensions["box"])
     # An error page must show even when the process is short of open files (a flood of
     # uploads): its templates are read now, once.
     for name in ("base.html", "error.html"):

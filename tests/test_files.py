@@ -16,7 +16,7 @@ from models import Blob, PrivateKey, SharedFile, db
 from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.files import logic, names
-from tests.conftest import csrf_from, small_filesystem
+from tests.conftest import csrf_from, plan_of, small_filesystem
 from tests.images import jpeg
 from tests.test_printing import decode_svg
 
@@ -438,3 +438,12 @@ def test_a_real_disk_filling_during_an_upload_aborts_it_cleanly(tmp_path):
         assert_aborted_cleanly(response, body, data_dir)
         filler.unlink()
         assert upload(app.test_client(), [("après.txt", b"de nouveau")]).status_code == 303
+
+
+def test_the_file_shares_list_count_and_folders_are_read_from_their_index_alone(app):
+    values = {"now": 0, "folder": None, "offset": 0}
+    for query, shape in ((logic.COUNT, (0, False)), (logic.PAGE, ("date", 0, False)),
+                         (logic.FOLDERS, ())):
+        plan = plan_of(query, shape, values)
+        assert "USING COVERING INDEX shared_file_listing" in plan, (shape, plan)
+    assert "TEMP B-TREE" not in plan_of(logic.PAGE, ("date", 0, False), values)

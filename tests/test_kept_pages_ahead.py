@@ -84,6 +84,29 @@ def test_a_write_shows_at_once_on_pages_served_ahead(app):
         assert "Qui a une échelle ?" in phone.get(path).get_data(as_text=True)
 
 
+def test_a_page_a_write_made_out_of_date_goes_to_the_app_without_reading_the_phone(
+        app, monkeypatch):
+    phone = known_phone(app)
+    french = phone.get("/board/")
+    english = phone.get("/board/", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    sessions, read = app.session_interface, []
+    original = sessions.read
+    monkeypatch.setattr(sessions, "read", lambda *args, **kwargs: (
+        read.append(kwargs.get("own_copy", True)), original(*args, **kwargs))[1])
+    post_from_page(known_phone(app), "/board/", "/board/", {"text": "Qui a une échelle ?"})
+    read.clear()
+    before = served_ahead(app)
+    assert "Qui a une échelle ?" in phone.get("/board/").get_data(as_text=True)
+    assert served_ahead(app) == before and False not in read, "the app's, not the lane's"
+    read.clear()
+    assert phone.get("/board/").get_data(as_text=True) != french.get_data(as_text=True)
+    assert served_ahead(app) == before + 1 and False in read, "kept again: served ahead"
+    in_english = phone.get("/board/", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert served_ahead(app) == before + 1, "the copy in English was not rendered again yet"
+    assert in_english.get_data() != english.get_data()
+    assert "Qui a une échelle ?" in in_english.get_data(as_text=True)
+
+
 def test_the_app_answers_a_phone_whose_view_has_something_to_do(app, admin):
     phone = known_phone(app)
     phone.get("/board/")

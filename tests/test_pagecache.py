@@ -7,7 +7,14 @@ import threading
 import pytest
 
 from models import Item, Message, db
-from piratebox.pagecache import PageCache
+from piratebox.pagecache import (
+    CSRF_BYTES,
+    CSRF_PLACEHOLDER,
+    FLASH_BYTES,
+    FLASH_PLACEHOLDER,
+    PageCache,
+    kept_page,
+)
 from tests.conftest import csrf_from, post_from_page
 from tests.test_catalogue import offer, only_item
 
@@ -142,6 +149,44 @@ def test_a_phone_asking_again_for_an_unchanged_page_gets_a_304(client, app):
     offer(client, title="Vélo d'enfant")
     changed = visitor.get("/items/", headers={"If-None-Match": etag})
     assert changed.status_code == 200 and "Vélo d" in text_of(changed)
+
+
+def test_a_page_rendered_again_to_the_same_text_keeps_its_tag():
+    cache = PageCache(30)
+    texts = iter(["<p>un</p>", "<p>un</p>", "<p>deux</p>", "<p>un</p>"])
+
+    def again(bucket=0):
+        cache.changed(("board",))
+        return cache.page("/board/", ("board",), bucket, lambda: next(texts)).tag
+
+    first = again()
+    assert again(bucket=1) == first, "the same text, rendered again in a new time bucket"
+    assert again() != first, "another text"
+    assert again() != first, "the first text again, after another: a tag of its own"
+    assert cache.page("/files/", ("files",), 0, lambda: "<p>un</p>").tag != first, \
+        "another page, of the same text"
+
+
+def test_a_kept_page_fills_in_every_place_of_a_visitors_token_and_messages():
+    text = (f"<main>{FLASH_PLACEHOLDER}<form>{CSRF_PLACEHOLDER}</form>é"
+            f"<form>{CSRF_PLACEHOLDER}</form></main>")
+    page = kept_page(text, (0,), ("board",))
+    assert page.body == text.encode()
+    assert page.answer(b"jeton", b"<p>Merci</p>") == \
+        "<main><p>Merci</p><form>jeton</form>é<form>jeton</form></main>".encode()
+    assert page.personal == {CSRF_BYTES, FLASH_BYTES}
+    plain = kept_page("<p>sans formulaire</p>", (0,), ("board",))
+    assert plain.answer(b"jeton", b"") == b"<p>sans formulaire</p>" and not plain.personal
+
+
+def test_a_phone_still_gets_a_304_when_a_write_left_its_page_the_same(client, app):
+    visitor = app.test_client()
+    etag = visitor.get("/events/").headers["ETag"]
+    response = post_from_page(client, "/events/new", "/events/new", {
+        "title": "Café réparation", "kind": "repair_cafe", "day": "2030-05-04",
+        "start": "14:00"})
+    assert response.status_code == 302  # proposed: the agenda shows it once published
+    assert visitor.get("/events/", headers={"If-None-Match": etag}).status_code == 304
 
 
 def test_another_phones_etag_never_gets_a_304(client, app):

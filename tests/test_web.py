@@ -200,11 +200,14 @@ def signed_session(app, data):
 
 
 def test_a_session_cookie_read_again_from_memory_is_the_phones_own_copy(app):
-    cookie = signed_session(app, {"owned": {"7": "token"}, "seen": 1})
+    cookie = signed_session(app, {"owned": {"7": "token"}, "seen": 1, "just_uploaded": ["a"]})
     sessions = app.session_interface
     first = sessions.read(app, cookie)
     first["owned"]["8"] = "another"
-    assert sessions.read(app, cookie) == {"owned": {"7": "token"}, "seen": 1}
+    first["just_uploaded"].append("b")
+    first["seen"] = 2
+    assert sessions.read(app, cookie) == {"owned": {"7": "token"}, "seen": 1,
+                                          "just_uploaded": ["a"]}
 
 
 def test_a_session_cookie_kept_in_memory_expires_as_a_signed_one_does(app, monkeypatch):
