@@ -14,8 +14,6 @@ from tests.conftest import csrf_from
 from tests.server import Server
 from tests.test_files import only_file, upload
 
-pytestmark = pytest.mark.slow
-
 # Runs `python app.py ... serve` in this process and writes, as it exits, the modules it
 # had imported.
 RECORD_MODULES = """
@@ -50,6 +48,7 @@ def shared(app, client):
     return f"/files/{only_file().id}"
 
 
+@pytest.mark.slow
 def test_a_server_that_served_the_village_has_not_read_the_mediators_pages(
         data_dir, tmp_path, shared):
     modules, pages = modules_after(data_dir, tmp_path, [*VILLAGE_PAGES, shared])
@@ -60,6 +59,7 @@ def test_a_server_that_served_the_village_has_not_read_the_mediators_pages(
     assert 'href="/admin/"' in pages["/"]
 
 
+@pytest.mark.slow
 def test_a_lazy_page_is_read_at_its_first_request(data_dir, tmp_path):
     modules, pages = modules_after(data_dir, tmp_path, ["/qr/site.svg", "/admin/sync"])
     assert {"piratebox.printing.views", "piratebox.printing.qr",
