@@ -21,7 +21,7 @@ from flask import Flask
 
 from models import db
 from piratebox import __version__, admin, api, footfall, pages, site, static_files, web
-from piratebox.backup import views as backup_views
+from piratebox.backup import routes as backup_routes
 from piratebox.board import views as board
 from piratebox.box import DEFAULT_NAMES, ROLES, Box, create
 from piratebox.box import set_password as store_password
@@ -29,17 +29,17 @@ from piratebox.catalogue import views as catalogue
 from piratebox.commandline import Commands, Refusal, _, lang_option
 from piratebox.errors import system_reason
 from piratebox.events import views as events
-from piratebox.files import stick_views as stick_files
+from piratebox.files import stick_routes
 from piratebox.files import views as files
 from piratebox.i18n import N_, Message, offered_languages
 from piratebox.impact import views as impact_views
 from piratebox.initiatives import views as initiatives
 from piratebox.pagecache import PageCache
 from piratebox.portal import Portal
-from piratebox.printing import views as printing_views
+from piratebox.printing import routes as printing_routes
 from piratebox.ratelimit import RateLimiter
 from piratebox.storage import DataDir
-from piratebox.sync import views as sync_views
+from piratebox.sync import routes as sync_routes
 
 DEFAULT_DATA = "data"
 
@@ -91,9 +91,11 @@ def create_app(config=None):
     )
     web.init_app(app)
     static_files.init_app(app, os.path.join(app.root_path, "static"))
+    # the printables' and the sync's, backup's and stick's pages: their views are read at
+    # their first request (piratebox/lazyviews.py), a villager's phone never asks for them
     for blueprint in (pages.bp, admin.bp, catalogue.bp, files.bp, board.bp, events.bp, api.bp,
-                      printing_views.bp, impact_views.bp, sync_views.bp, backup_views.bp,
-                      initiatives.bp, stick_files.bp):
+                      printing_routes.bp, impact_views.bp, sync_routes.bp, backup_routes.bp,
+                      initiatives.bp, stick_routes.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -150,6 +150,19 @@ class BoxSessions(SecureCookieSessionInterface):
             return {}
         return own_copy_of(data) if own_copy else data
 
+    def save_session(self, app, session, response):
+        """Flask's, and a session that changed forgets the cookie it replaces and the
+        Cookie header that carried it: the phone never sends either again. Each of the
+        village's writes changes its phone's session (a private link, a message), and
+        500 such dead cookies and headers of up to 4 KB held 4 MB until the next clearing
+        (a Saturday's 50 phones, measured: docs/benchmarks.md, "Eighth round")."""
+        if session.modified:
+            header = request.environ.get("HTTP_COOKIE", "")
+            self._verified.pop((app.secret_key, cookies(request.environ).get(
+                self.get_cookie_name(app))), None)
+            _parsed_cookies.pop(header, None)
+        super().save_session(app, session, response)
+
 
 def own_copy_of(data):
     """A session's dict for a request that may change it: what can change in place (a

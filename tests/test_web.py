@@ -282,3 +282,23 @@ def test_the_box_writes_a_signed_session_without_werkzeugs_quoting(client, monke
     assert cookie.startswith("cocote=") and "HttpOnly" in cookie
     value = cookie.split(";")[0].split("=", 1)[1]
     assert len(value) > 40 and value.encode() not in quoted
+
+
+def test_a_session_that_changes_forgets_the_cookie_it_replaces(app):
+    from piratebox import tuning
+
+    phone = app.test_client()
+    page = phone.get("/board/")
+    old = page.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    token = app.session_interface.read(app, old)["csrf_token"]
+    header = f"cocote={old}"
+    phone.get("/board/", headers={"Cookie": header})  # read once more: kept
+    assert (app.secret_key, old) in app.session_interface._verified
+    assert header in tuning._parsed_cookies
+    posted = phone.post("/board/", data={"csrf_token": token, "text": "Bonjour"},
+                        headers={"Cookie": header})
+    assert posted.status_code == 302 and "cocote=" in posted.headers["Set-Cookie"]
+    assert (app.secret_key, old) not in app.session_interface._verified
+    assert header not in tuning._parsed_cookies
+    # the cookie itself still opens its session, read again as any new one is
+    assert app.session_interface.read(app, old)["csrf_token"] == token

@@ -3,7 +3,7 @@ used, and set the passphrase that seals the keys."""
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 
 from piratebox.errors import BadInput
 from piratebox.i18n import N_, say_nothing
@@ -11,8 +11,8 @@ from piratebox.phone import admin_required
 from piratebox.sync.views import render_sync
 from piratebox.web import gettext as _
 
-# The backup's and the sync's modules: imported where used (see piratebox/sync/views.py)
-bp = Blueprint("backup", __name__)
+# The backup's and the sync's modules: imported where used (see piratebox/sync/views.py);
+# this one at the first request to one of its addresses (routes.py)
 
 
 NO_STICK = N_("No stick is plugged in: plug in the sync stick and wait for the box to "
@@ -20,7 +20,6 @@ NO_STICK = N_("No stick is plugged in: plug in the sync stick and wait for the b
                "on the box.")
 
 
-@bp.post("/admin/backup")
 @admin_required
 def backup_now():
     """Back up to the stick the last sync used, if it is still plugged in."""
@@ -43,7 +42,6 @@ def backup_now():
     return redirect(url_for("sync.index"))
 
 
-@bp.post("/admin/backup/passphrase")
 @admin_required
 def backup_passphrase():
     """The passphrase that seals the box's keys in its backups."""

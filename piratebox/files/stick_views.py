@@ -8,7 +8,7 @@ time; the page shows how far it is and reloads itself every few seconds while it
 import logging
 import threading
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 
 from models import db
 from piratebox.errors import PirateboxError
@@ -18,7 +18,6 @@ from piratebox.phone import admin_required
 from piratebox.web import actor
 from piratebox.web import gettext as _
 
-bp = Blueprint("stick_files", __name__)
 log = logging.getLogger("piratebox")
 FAILED = N_("The import stopped on an unexpected error: nothing was added. The box's log "
             "says more.")
@@ -72,7 +71,6 @@ def found_sticks():
     return found
 
 
-@bp.get("/admin/files/stick")
 @admin_required
 def index(error=None, status=200):
     job = current_job()
@@ -81,7 +79,6 @@ def index(error=None, status=200):
                            sticks=[] if running else found_sticks(), error=error), status
 
 
-@bp.post("/admin/files/stick")
 @admin_required
 def start():
     job = current_job()

@@ -17,7 +17,6 @@ import threading
 import time
 
 from flask import (
-    Blueprint,
     abort,
     current_app,
     flash,
@@ -38,7 +37,6 @@ from piratebox.printing import qr
 from piratebox.sending import send_stored
 from piratebox.web import gettext as _
 
-bp = Blueprint("printing", __name__)
 log = logging.getLogger("piratebox")
 
 NO_CACHE = {"Cache-Control": "no-cache"}  # settings can change: revalidate, cheaply
@@ -67,19 +65,16 @@ def item_url(item):
     return public_url("catalogue.show", item_id=item.id)
 
 
-@bp.get("/qr/<which>.svg")
 def code_svg(which):
     return current_app.response_class(qr.svg(site_payload(which)), mimetype="image/svg+xml",
                                       headers=NO_CACHE)
 
 
-@bp.get("/qr/<which>.png")
 def code_png(which):
     return current_app.response_class(qr.png(site_payload(which)), mimetype="image/png",
                                       headers=NO_CACHE)
 
 
-@bp.get("/qr/items/<item_id>.svg")
 def item_code(item_id):
     item = Item.listed().where(Item.id == item_id).first()
     if item is None:
@@ -87,7 +82,6 @@ def item_code(item_id):
     return current_app.response_class(qr.svg(item_url(item)), mimetype="image/svg+xml")
 
 
-@bp.get("/qr/files/<file_id>.svg")
 def file_code(file_id):
     """A shared file's page as a QR code, to pass it from one phone to another."""
     record = SharedFile.listed(current_app.extensions["box"].clock.now()).where(
@@ -98,7 +92,6 @@ def file_code(file_id):
     return current_app.response_class(qr.svg(url), mimetype="image/svg+xml")
 
 
-@bp.get("/print/poster")
 @village_box_only
 def poster_page():
     """The poster as a page, for printing from a browser."""
@@ -106,7 +99,6 @@ def poster_page():
                            address=site.address(current_site()))
 
 
-@bp.get("/print/poster.pdf")
 @village_box_only
 def poster_pdf():
     """The poster for the current settings in this phone's language. Until it has been
@@ -202,7 +194,6 @@ def print_in_child(*arguments):
         raise PrintFailed(NOT_DRAWN)
 
 
-@bp.route("/admin/settings", methods=["GET", "POST"])
 @admin_required
 def settings():
     values, errors = dict(current_site()), {}
@@ -222,7 +213,6 @@ def apply_settings(values):
     extensions["portal"].set_site_url(site.address(values))
 
 
-@bp.route("/admin/labels", methods=["GET", "POST"])
 @admin_required
 @village_box_only
 def labels():

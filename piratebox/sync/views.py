@@ -5,7 +5,6 @@ stick (or no hotplug)."""
 import json
 
 from flask import (
-    Blueprint,
     after_this_request,
     current_app,
     flash,
@@ -18,28 +17,23 @@ from flask import (
 )
 
 from models import Peer, Setting
-from piratebox import bodies, box
+from piratebox import box
 from piratebox.errors import BadInput
 from piratebox.files.names import clean_name
 from piratebox.i18n import N_
 from piratebox.phone import admin_required
-from piratebox.units import MB
 from piratebox.web import gettext as _
 from piratebox.web import ngettext
 
 # The sync's modules (the bundle's reader among them) are the mediator's: imported by the
-# views that use them, not at a router's start-up (see docs/benchmarks.md).
-bp = Blueprint("sync", __name__)
-
-bodies.declare("bundle", lambda config: bodies.spooled(
-    "bundle", config["SYNC_MAX_BUNDLE_MB"] * MB, 1, mediator_only=True))
+# views that use them, not at a router's start-up (see docs/benchmarks.md). This module is
+# read at the first request to one of its addresses (routes.py).
 
 
 def this_box():
     return current_app.extensions["box"]
 
 
-@bp.get("/admin/sync")
 @admin_required
 def index():
     return render_sync()
@@ -81,7 +75,6 @@ def said(last):
             "failure": last["failure"] and last["failure"].localized(g.translator)}
 
 
-@bp.post("/admin/sync/enrolment")
 @admin_required
 def confirm():
     from piratebox.sync import enrolment
@@ -96,7 +89,6 @@ def confirm():
     return redirect(url_for("sync.index"))
 
 
-@bp.post("/admin/sync/set-aside/<entry_id>/discard")
 @admin_required
 def discard(entry_id):
     """The mediator gives up on a record set aside (it will not be applied)."""
@@ -107,7 +99,6 @@ def discard(entry_id):
     return redirect(url_for("sync.index"))
 
 
-@bp.post("/admin/sync/bundle")
 @admin_required
 def download():
     """Write a bundle for the hub (or, at a hub, for one box) and hand it to the browser."""
@@ -129,9 +120,7 @@ def download():
                      download_name=path.name, max_age=0)
 
 
-@bp.post("/admin/sync/upload")
 @admin_required
-@bodies.accepts("bundle")
 def upload():
     """The bundle arrives streamed into a file of the scratch folder (see BoxRequest), is
     read from there and deleted with the request."""
