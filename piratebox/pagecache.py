@@ -45,7 +45,6 @@ show after that at the latest (see docs/benchmarks.md).
 """
 
 import hashlib
-import itertools
 import secrets
 import threading
 from collections import OrderedDict, namedtuple
@@ -107,10 +106,10 @@ class Page(namedtuple("Page", "pieces tag stamp sections personal fingerprint sh
 
 Shared = namedtuple("Shared", "content_type personal_to")
 EVERY_PHONE = frozenset()  # same_for: no private link makes another page of it
-# A text's tag: this process's (a tag of an earlier one never names a page of this one),
-# then a number no other text kept here had.
-TAG_PREFIX = secrets.token_hex(6)
-_tag_numbers = itertools.count()
+# A text's tag: drawn at random, so that no other text, here or in an earlier process, has
+# it, and so that it tells nothing (a counter would tell a visitor how many pages others
+# made the box render between two of its requests).
+TAG_BYTES = 9
 
 
 def kept_page(text, stamp, sections, fingerprint=None, shared=None, previous=None):
@@ -122,7 +121,7 @@ def kept_page(text, stamp, sections, fingerprint=None, shared=None, previous=Non
     if any(len(part) > 1 for part in pieces):
         personal.add(CSRF_BYTES)
     same = previous is not None and previous.pieces == pieces
-    return Page(pieces, previous.tag if same else f"{TAG_PREFIX}{next(_tag_numbers):x}", stamp,
+    return Page(pieces, previous.tag if same else secrets.token_hex(TAG_BYTES), stamp,
                 tuple(sections), frozenset(personal), fingerprint, shared)
 
 

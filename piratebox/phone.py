@@ -65,8 +65,11 @@ def held_links():
 
 
 def token_for(record_id):
-    """The token this request carries for a record: from a form, else from the cookie."""
-    return request.form.get("token") or session.get(OWNED_KEY, {}).get(record_id)
+    """The token this request carries for a record: from a form it posts, else from the
+    cookie. A GET's body is never read: a browser sends none, and a page kept for every
+    phone (an object's) would show whoever forged one their own place on it."""
+    posted = request.form.get("token") if request.method == "POST" else None
+    return posted or session.get(OWNED_KEY, {}).get(record_id)
 
 
 def claim_link(record_id, holder=ownership.OWNER, cookie_key=None):

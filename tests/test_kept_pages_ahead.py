@@ -208,6 +208,23 @@ def test_a_phone_holding_links_to_other_things_gets_an_objects_page_ahead(client
     assert "/reservation/cancel" in reserved and "/reservation/cancel" not in everyones
 
 
+def test_a_token_in_a_get_body_never_makes_an_objects_kept_page_its_senders(client, app):
+    """A browser sends no body with a GET; a forged one carrying a place's token must not
+    make the page kept for every phone show that place (and hide the list's form)."""
+    item = lent_item(client)
+    path = f"/items/{item.id}"
+    waiting = known_phone(app)
+    post_from_page(waiting, path, f"{path}/waiting", {"pseudonym": "Mallory"})
+    with waiting.session_transaction() as session:
+        token = next(iter(session["owned"].values()))
+    app.test_client().get(path, data={"token": token},
+                          content_type="application/x-www-form-urlencoded")
+    for phone in (known_phone(app), app.test_client()):
+        page = phone.get(path).get_data(as_text=True)
+        assert "M’inscrire sur la liste d’attente" in page
+        assert "Quitter la liste d’attente" not in page
+
+
 def test_a_phone_new_today_shows_at_once_in_the_figures_served_ahead(app):
     phone = known_phone(app)
     phone.get("/api/v1/stats")

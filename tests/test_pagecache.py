@@ -167,6 +167,15 @@ def test_a_page_rendered_again_to_the_same_text_keeps_its_tag():
         "another page, of the same text"
 
 
+def test_a_pages_tag_tells_nothing_of_the_pages_rendered_before_it():
+    """A counter would tell a visitor asking for new addresses how busy the box is."""
+    cache = PageCache(30)
+    tags = [cache.page(f"/items/?q={number}", ("catalogue",), 0, lambda: "<p>x</p>").tag
+            for number in range(20)]
+    assert len(set(tags)) == len(tags)
+    assert len({tag[:8] for tag in tags}) == len(tags), "no part of them shared"
+
+
 def test_a_kept_page_fills_in_every_place_of_a_visitors_token_and_messages():
     text = (f"<main>{FLASH_PLACEHOLDER}<form>{CSRF_PLACEHOLDER}</form>é"
             f"<form>{CSRF_PLACEHOLDER}</form></main>")
