@@ -8,7 +8,9 @@ blueprint names. The addresses are registered at start, under the blueprint's na
 guard knows what body each accepts, and the app's hooks (the phone, CSRF, the rate limits,
 the page cache's sections) apply to them as to every view. The module and what it imports
 are read by the first request that reaches one of its views (Flask's "lazily loading
-views", one module per blueprint).
+views", one module per blueprint). A mediator's page says so where its address is
+declared: the login is checked before its module is read, so a visitor's request for it
+loads nothing.
 """
 
 import importlib
@@ -16,6 +18,7 @@ import importlib
 from flask import Blueprint
 
 from piratebox import bodies
+from piratebox.phone import admin_required
 
 
 class LazyView:
@@ -41,13 +44,17 @@ class LazyBlueprint(Blueprint):
         self.views = views
         self.lazy_views = {}
 
-    def page(self, rule, name, methods=("GET",), body=None):
+    def page(self, rule, name, methods=("GET",), body=None, mediator_only=False):
         """The view `name` answers at `rule`; a view that takes a body other than a small
         form says its kind here (see piratebox/bodies.py), as `@accepts` says it of a view
-        defined at start."""
+        defined at start, and a mediator's page says `mediator_only` here, as
+        `@admin_required` says it of one defined at start."""
         view = self.lazy_views.get(name)
         if view is None:
-            view = self.lazy_views[name] = LazyView(self.views, name)
+            view = LazyView(self.views, name)
+            if mediator_only:
+                view = admin_required(view)
             if body:
                 bodies.accepts(body)(view)
+            self.lazy_views[name] = view
         self.add_url_rule(rule, name, view, methods=list(methods))

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from flask import url_for
 
-from piratebox.lazyviews import LazyView
+from piratebox.lazyviews import LazyBlueprint
 from tests.conftest import csrf_from
 from tests.server import Server
 from tests.test_files import only_file, upload
@@ -60,17 +60,22 @@ def test_a_server_that_served_the_village_has_not_read_the_mediators_pages(
 
 
 @pytest.mark.slow
-def test_a_lazy_page_is_read_at_its_first_request(data_dir, tmp_path):
-    modules, pages = modules_after(data_dir, tmp_path, ["/qr/site.svg", "/admin/sync"])
-    assert {"piratebox.printing.views", "piratebox.printing.qr",
-            "piratebox.sync.views"} <= modules
-    assert "piratebox.backup.views" not in modules
+def test_a_lazy_page_is_read_at_its_first_request_and_a_mediators_after_the_login(
+        data_dir, tmp_path):
+    modules, pages = modules_after(data_dir, tmp_path,
+                                   ["/qr/site.svg", "/admin/sync", "/admin/files/stick"])
+    assert {"piratebox.printing.views", "piratebox.printing.qr"} <= modules
     assert pages["/qr/site.svg"].startswith("<svg")
+    # a stranger asking for the mediator's pages was sent to the mediator's area (here a
+    # box with no password yet), and loaded none of them
+    assert "set-password" in pages["/admin/sync"] and "set-password" in pages["/admin/files/stick"]
+    assert modules & {"piratebox.sync.views", "piratebox.files.stick_views",
+                      "piratebox.backup.views"} == set()
 
 
 def lazy_rules(app):
     return [rule for rule in app.url_map.iter_rules()
-            if isinstance(app.view_functions[rule.endpoint], LazyView)]
+            if isinstance(app.blueprints.get(rule.endpoint.split(".")[0]), LazyBlueprint)]
 
 
 def test_the_lazy_blueprints_are_the_printables_sync_backup_and_stick(app):

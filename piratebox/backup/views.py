@@ -7,7 +7,6 @@ from flask import current_app, flash, redirect, request, url_for
 
 from piratebox.errors import BadInput
 from piratebox.i18n import N_, say_nothing
-from piratebox.phone import admin_required
 from piratebox.sync.views import render_sync
 from piratebox.web import gettext as _
 
@@ -20,7 +19,6 @@ NO_STICK = N_("No stick is plugged in: plug in the sync stick and wait for the b
                "on the box.")
 
 
-@admin_required
 def backup_now():
     """Back up to the stick the last sync used, if it is still plugged in."""
     from piratebox.backup import logic as backup
@@ -42,7 +40,6 @@ def backup_now():
     return redirect(url_for("sync.index"))
 
 
-@admin_required
 def backup_passphrase():
     """The passphrase that seals the box's keys in its backups."""
     from piratebox.backup import logic as backup

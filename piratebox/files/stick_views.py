@@ -14,7 +14,6 @@ from models import db
 from piratebox.errors import PirateboxError
 from piratebox.files import from_stick
 from piratebox.i18n import N_, Message
-from piratebox.phone import admin_required
 from piratebox.web import actor
 from piratebox.web import gettext as _
 
@@ -71,7 +70,6 @@ def found_sticks():
     return found
 
 
-@admin_required
 def index(error=None, status=200):
     job = current_job()
     running = job is not None and not job.done
@@ -79,7 +77,6 @@ def index(error=None, status=200):
                            sticks=[] if running else found_sticks(), error=error), status
 
 
-@admin_required
 def start():
     job = current_job()
     if job is not None and not job.done:

@@ -9,8 +9,8 @@ bodies.declare("bundle", lambda config: bodies.spooled(
     "bundle", config["SYNC_MAX_BUNDLE_MB"] * MB, 1, mediator_only=True))
 
 bp = LazyBlueprint("sync", __name__, "piratebox.sync.views")
-bp.page("/admin/sync", "index")
-bp.page("/admin/sync/enrolment", "confirm", methods=["POST"])
-bp.page("/admin/sync/set-aside/<entry_id>/discard", "discard", methods=["POST"])
-bp.page("/admin/sync/bundle", "download", methods=["POST"])
-bp.page("/admin/sync/upload", "upload", methods=["POST"], body="bundle")
+bp.page("/admin/sync", "index", mediator_only=True)
+bp.page("/admin/sync/enrolment", "confirm", methods=["POST"], mediator_only=True)
+bp.page("/admin/sync/set-aside/<entry_id>/discard", "discard", methods=["POST"], mediator_only=True)
+bp.page("/admin/sync/bundle", "download", methods=["POST"], mediator_only=True)
+bp.page("/admin/sync/upload", "upload", methods=["POST"], body="bundle", mediator_only=True)
