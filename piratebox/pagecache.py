@@ -49,7 +49,7 @@ import secrets
 import threading
 from collections import OrderedDict, namedtuple
 
-from flask import current_app, g, get_flashed_messages, request, session
+from flask import current_app, g, get_flashed_messages, render_template, request, session
 from jinja2 import pass_context
 from markupsafe import Markup
 from werkzeug.http import parse_etags
@@ -65,6 +65,7 @@ from piratebox.timefmt import local_datetime
 CSRF_PLACEHOLDER = f"\x00csrf-{secrets.token_hex(16)}\x00"
 FLASH_PLACEHOLDER = f"\x00flashes-{secrets.token_hex(16)}\x00"
 CSRF_BYTES, FLASH_BYTES = CSRF_PLACEHOLDER.encode(), FLASH_PLACEHOLDER.encode()
+LIVE_PLACEHOLDER = f"\x00live-{secrets.token_hex(16)}\x00"  # where a frame's live parts go
 MAX_PAGES = 200  # about 2 MB of HTML at most
 MAX_ROWS = 1000  # about 500 KB
 RENDER_WAIT_SECONDS = 60  # then render it yourself: never wait forever on a stuck thread
@@ -367,6 +368,53 @@ def kept_rows(context, template_name, name, records, *shown):
                 made[keys[index]] = found[index]
         cache.keep(made)
     return Markup("".join(found))  # noqa: S704 - rendered by the templates, escaped there
+
+
+@pass_context
+def live(context, template_name):
+    """`{{ live("files/_list.html") }}`: the part of a page that a write to its section
+    changes (its list, its count, its pager), rendered by its own template, which sees the
+    view's variables and the templates' globals (not what the page's template sets). The
+    rest of the page, its frame, is kept: see render_framed."""
+    framing = g.get("live_parts")
+    if framing is not None:
+        framing.append(template_name)
+        return Markup(LIVE_PLACEHOLDER)  # noqa: S704 - made here, holds no markup
+    template = context.environment.get_template(template_name)
+    return Markup("".join(template.root_render_func(  # noqa: S704 - rendered, escaped there
+        template.new_context(context.get_all(), True))))
+
+
+def render_framed(template_name, frame, **variables):
+    """`render_template(template_name, **variables)`, its frame kept like a row: a list
+    page rendered again after a write renders only its `live` parts, where Jinja's work
+    for the layout, the forms and the blocks around them cost more than the list's rows.
+    `frame` names everything the frame shows that can change besides the page's address
+    (the folders of the file share's filters, whether the board is closed); the frame's
+    own kept rows are rendered when it is."""
+    kept = g.get("kept_rows")
+    if kept is None:
+        return render_template(template_name, **variables)
+    cache, page_key = kept
+    key = (*page_key, template_name, request.full_path, *frame)
+    found = cache.rows((key,))[0]
+    if found is None:
+        g.live_parts = []
+        try:
+            pieces = render_template(template_name, **variables).split(LIVE_PLACEHOLDER)
+            found = (pieces, tuple(g.live_parts))
+        finally:
+            g.live_parts = None
+        cache.keep({key: found})
+    pieces, parts = found
+    app = current_app._get_current_object()
+    context = dict(variables)
+    app.update_template_context(context)
+    texts = [pieces[0]]
+    for template_name, piece in zip(parts, pieces[1:]):
+        texts.append(app.jinja_env.get_template(template_name).render(context))
+        texts.append(piece)
+    return "".join(texts)
 
 
 def render(render_page, sections, variant="", mimetype="text/html", data=None, same_for=None):

@@ -446,6 +446,7 @@ TEMPLATE_GLOBALS = {
     "flashes": pagecache.flashes,
     "row": pagecache.row,
     "kept_rows": pagecache.kept_rows,
+    "live": pagecache.live,
     "menu": menu,
     "version": __version__,
     "public_base": public_base,
