@@ -402,17 +402,20 @@ def render_framed(template_name, frame, **variables):
         g.live_parts = []
         try:
             pieces = render_template(template_name, **variables).split(LIVE_PLACEHOLDER)
-            found = (pieces, tuple(g.live_parts))
+            found = (tuple(pieces), tuple(g.live_parts))
         finally:
             g.live_parts = None
         cache.keep({key: found})
     pieces, parts = found
     app = current_app._get_current_object()
-    context = dict(variables)
+    # one context for every live part, the globals in it: Jinja would merge each part's
+    # variables into its globals (a ChainMap, read key by key) again
+    context = {**app.jinja_env.globals, **variables}
     app.update_template_context(context)
     texts = [pieces[0]]
     for template_name, piece in zip(parts, pieces[1:]):
-        texts.append(app.jinja_env.get_template(template_name).render(context))
+        template = app.jinja_env.get_template(template_name)
+        texts.extend(template.root_render_func(template.new_context(context, True)))
         texts.append(piece)
     return "".join(texts)
 

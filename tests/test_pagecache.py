@@ -612,3 +612,18 @@ def test_the_board_after_a_message_is_its_kept_frame_around_its_list(client, app
     assert "Moi, au lavoir.".encode() in page
     assert not renders, "the frame is kept: only its list was rendered again"
     assert page == rendered_whole(app, visitor, "/board/")
+
+
+def test_the_agenda_after_a_new_event_is_its_kept_frame_around_its_list(
+        admin, app, monkeypatch):
+    from tests.test_events import propose
+
+    visitor = app.test_client()
+    propose(admin, title="Repair café")  # the mediator's own: published at once
+    assert "Repair café" in text_of(visitor.get("/events/"))
+    propose(admin, title="Troc de graines", day="2030-04-02")
+    renders = renderings_of("events/index.html", monkeypatch, pagecache)
+    page = visitor.get("/events/").get_data()
+    assert "Troc de graines".encode() in page
+    assert not renders, "the frame is kept: only its list was rendered again"
+    assert page == rendered_whole(app, visitor, "/events/")
