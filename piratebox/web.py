@@ -62,6 +62,7 @@ class BoxRequest(Request):
 
     # a form field held in memory (newer Werkzeug's default; older ones have none)
     max_form_memory_size = 500_000
+    parameter_storage_class = tuning.Parameters
 
     @cached_property
     def body_rule(self):
