@@ -627,3 +627,14 @@ def test_the_agenda_after_a_new_event_is_its_kept_frame_around_its_list(
     assert "Troc de graines".encode() in page
     assert not renders, "the frame is kept: only its list was rendered again"
     assert page == rendered_whole(app, visitor, "/events/")
+
+
+def test_the_frames_of_list_pages_are_kept_as_many_as_pages(client, app):
+    from piratebox.pagecache import MAX_FRAMES
+
+    visitor = app.test_client()
+    for number in range(MAX_FRAMES + 20):  # a visitor making up query strings
+        assert visitor.get(f"/board/?junk={number}").status_code == 200
+    cache = app.extensions["page_cache"]
+    assert len(cache._frames) == MAX_FRAMES
+    assert not any("board/index.html" in key for key in cache._rows), "not among the rows"
