@@ -592,7 +592,7 @@ def test_the_file_share_after_an_upload_is_its_kept_frame_around_its_list(
     upload(client, [("gateau.txt", b"sucre")], folder="Cuisine")
     renders = renderings_of("files/index.html", monkeypatch, pagecache)
     page = visitor.get(path, headers=headers).get_data()
-    assert "gateau.txt".encode() in page
+    assert b"gateau.txt" in page
     assert not renders, "the frame is kept: only its list was rendered again"
     assert page == rendered_whole(app, visitor, path, headers=headers)
     renders.clear()
@@ -609,7 +609,7 @@ def test_the_board_after_a_message_is_its_kept_frame_around_its_list(client, app
     post_from_page(client, "/board/", "/board/", {"text": "Moi, au lavoir."})
     renders = renderings_of("board/index.html", monkeypatch, pagecache)
     page = visitor.get("/board/").get_data()
-    assert "Moi, au lavoir.".encode() in page
+    assert b"Moi, au lavoir." in page
     assert not renders, "the frame is kept: only its list was rendered again"
     assert page == rendered_whole(app, visitor, "/board/")
 
@@ -624,7 +624,7 @@ def test_the_agenda_after_a_new_event_is_its_kept_frame_around_its_list(
     propose(admin, title="Troc de graines", day="2030-04-02")
     renders = renderings_of("events/index.html", monkeypatch, pagecache)
     page = visitor.get("/events/").get_data()
-    assert "Troc de graines".encode() in page
+    assert b"Troc de graines" in page
     assert not renders, "the frame is kept: only its list was rendered again"
     assert page == rendered_whole(app, visitor, "/events/")
 
