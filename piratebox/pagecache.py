@@ -432,8 +432,8 @@ def render_framed(template_name, frame, **variables):
     context = {**app.jinja_env.globals, **variables}
     app.update_template_context(context)
     texts = [pieces[0]]
-    for template_name, piece in zip(parts, pieces[1:], strict=True):
-        template = app.jinja_env.get_template(template_name)
+    for part, piece in zip(parts, pieces[1:], strict=True):
+        template = app.jinja_env.get_template(part)
         texts.extend(template.root_render_func(template.new_context(context, True)))
         texts.append(piece)
     return "".join(texts)
