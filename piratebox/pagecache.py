@@ -17,9 +17,11 @@ cached once per variant. The mediator's pages are never cached.
 
 A list page shown again after a write is mostly the rows it showed before: each row is
 kept too (`kept_rows`, keyed by its record's id and version), so rendering the page again
-after a word on the board or a new file renders one new row, not fifty. The frame around
-a list (its search form, its upload form) is kept the same way (`row`, keyed by what it
-shows).
+after a word on the board or a new file renders one new row, not fifty. The parts around
+a list (its search form, its upload form) are kept the same way (`row`, keyed by what they
+show), and so is the whole frame of a list page (`render_framed`): rendered again, such a
+page runs only the templates of its `live` parts (the list, its count, its pager), not
+its layout's and blocks' Jinja.
 
 A page may say what it shows of the database, read apart from its rendering (`render`'s
 `data`: a search's objects, by id and version, and their count; the figures, the newest
@@ -49,7 +51,7 @@ import secrets
 import threading
 from collections import OrderedDict, namedtuple
 
-from flask import current_app, g, get_flashed_messages, request, session
+from flask import current_app, g, get_flashed_messages, render_template, request, session
 from jinja2 import pass_context
 from markupsafe import Markup
 from werkzeug.http import parse_etags
@@ -65,8 +67,10 @@ from piratebox.timefmt import local_datetime
 CSRF_PLACEHOLDER = f"\x00csrf-{secrets.token_hex(16)}\x00"
 FLASH_PLACEHOLDER = f"\x00flashes-{secrets.token_hex(16)}\x00"
 CSRF_BYTES, FLASH_BYTES = CSRF_PLACEHOLDER.encode(), FLASH_PLACEHOLDER.encode()
+LIVE_PLACEHOLDER = f"\x00live-{secrets.token_hex(16)}\x00"  # where a frame's live parts go
 MAX_PAGES = 200  # about 2 MB of HTML at most
 MAX_ROWS = 1000  # about 500 KB
+MAX_FRAMES = MAX_PAGES  # a list page's frame is smaller than the page: 2 MB at most
 RENDER_WAIT_SECONDS = 60  # then render it yourself: never wait forever on a stuck thread
 
 SECTIONS = ("catalogue", "files", "board", "events", "stats", "initiatives")
@@ -143,6 +147,7 @@ class PageCache:
         self._pages = OrderedDict()
         self._rendering = {}  # key -> Event set when its rendering is over
         self._rows = OrderedDict()
+        self._frames = OrderedDict()  # render_framed's, apart: a frame is 5-10 KB, a row 0.5
         self._lock = threading.Lock()
 
     @property
@@ -264,10 +269,24 @@ class PageCache:
 
     def keep(self, texts):
         """Keep rows rendered, {key: text}."""
+        self._keep(self._rows, texts, MAX_ROWS)
+
+    def frame(self, key):
+        """The frame kept under `key` (see render_framed), None when there is none."""
         with self._lock:
-            self._rows.update(texts)
-            while len(self._rows) > MAX_ROWS:
-                self._rows.popitem(last=False)
+            found = self._frames.get(key)
+            if found is not None:
+                self._frames.move_to_end(key)
+            return found
+
+    def keep_frame(self, key, frame):
+        self._keep(self._frames, {key: frame}, MAX_FRAMES)
+
+    def _keep(self, kept, new, most):
+        with self._lock:
+            kept.update(new)
+            while len(kept) > most:
+                kept.popitem(last=False)
 
     def __len__(self):
         return len(self._pages)
@@ -367,6 +386,57 @@ def kept_rows(context, template_name, name, records, *shown):
                 made[keys[index]] = found[index]
         cache.keep(made)
     return Markup("".join(found))  # noqa: S704 - rendered by the templates, escaped there
+
+
+@pass_context
+def live(context, template_name):
+    """`{{ live("files/_list.html") }}`: the part of a page that a write to its section
+    changes (its list, its count, its pager), rendered by its own template, which sees the
+    view's variables and the templates' globals (not what the page's template sets). The
+    rest of the page, its frame, is kept: see render_framed."""
+    framing = g.get("live_parts")
+    if framing is not None:
+        framing.append(template_name)
+        return Markup(LIVE_PLACEHOLDER)  # noqa: S704 - made here, holds no markup
+    template = context.environment.get_template(template_name)
+    return Markup("".join(template.root_render_func(  # noqa: S704 - rendered, escaped there
+        template.new_context(context.get_all(), True))))
+
+
+def render_framed(template_name, frame, **variables):
+    """`render_template(template_name, **variables)`, its frame kept like a row: a list
+    page rendered again after a write renders only its `live` parts, where Jinja's work
+    for the layout, the forms and the blocks around them cost more than the list's rows.
+    `frame` names everything the frame shows that can change besides the page's address
+    (the folders of the file share's filters, whether the board is closed); the frame's
+    own kept rows are rendered when it is. Frames are kept apart from rows and as many
+    as pages: each query string a visitor makes up has its own."""
+    kept = g.get("kept_rows")
+    if kept is None:
+        return render_template(template_name, **variables)
+    cache, page_key = kept
+    key = (*page_key, template_name, request.full_path, *frame)
+    found = cache.frame(key)
+    if found is None:
+        g.live_parts = []
+        try:
+            pieces = render_template(template_name, **variables).split(LIVE_PLACEHOLDER)
+            found = (tuple(pieces), tuple(g.live_parts))
+        finally:
+            g.live_parts = None
+        cache.keep_frame(key, found)
+    pieces, parts = found
+    app = current_app._get_current_object()
+    # one context for every live part, the globals in it: Jinja would merge each part's
+    # variables into its globals (a ChainMap, read key by key) again
+    context = {**app.jinja_env.globals, **variables}
+    app.update_template_context(context)
+    texts = [pieces[0]]
+    for part, piece in zip(parts, pieces[1:], strict=True):
+        template = app.jinja_env.get_template(part)
+        texts.extend(template.root_render_func(template.new_context(context, True)))
+        texts.append(piece)
+    return "".join(texts)
 
 
 def render(render_page, sections, variant="", mimetype="text/html", data=None, same_for=None):

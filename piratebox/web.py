@@ -62,6 +62,7 @@ class BoxRequest(Request):
 
     # a form field held in memory (newer Werkzeug's default; older ones have none)
     max_form_memory_size = 500_000
+    parameter_storage_class = tuning.Parameters
 
     @cached_property
     def body_rule(self):
@@ -446,6 +447,7 @@ TEMPLATE_GLOBALS = {
     "flashes": pagecache.flashes,
     "row": pagecache.row,
     "kept_rows": pagecache.kept_rows,
+    "live": pagecache.live,
     "menu": menu,
     "version": __version__,
     "public_base": public_base,

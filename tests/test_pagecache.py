@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from models import Item, Message, db
+from piratebox import pagecache
 from piratebox.pagecache import (
     CSRF_BYTES,
     CSRF_PLACEHOLDER,
@@ -560,3 +561,80 @@ def test_the_mediators_lists_read_narrow_keep_their_order(admin, app):
         board.index(text) for text in texts)
     assert [files.index(f">{name}<") for name in reversed(names)] == sorted(
         files.index(f">{name}<") for name in names)
+
+
+def rendered_whole(app, visitor, path, **kwargs):
+    """The page as its template renders it whole, for the same visitor: no cache, no
+    kept page served ahead."""
+    cache = app.extensions["page_cache"]
+    seconds, cache.seconds = cache.seconds, 0
+    cache.shared_at = lambda environ: None
+    try:
+        return visitor.get(path, **kwargs).get_data()
+    finally:
+        cache.seconds = seconds
+        del cache.shared_at
+
+
+@pytest.mark.parametrize(("path", "language"), [
+    ("/files/", "fr"), ("/files/?sort=name&folder=Cuisine", "fr"), ("/files/", "en")])
+def test_the_file_share_after_an_upload_is_its_kept_frame_around_its_list(
+        client, app, monkeypatch, path, language):
+    from piratebox import spool
+    from tests.test_files import upload
+
+    # the disk's figures as they were: the host's other work may write between two pages
+    figures = spool.disk_figures(app.extensions["box"].data_dir, app.config)
+    monkeypatch.setattr(spool, "disk_figures", lambda data_dir, config: figures)
+    visitor, headers = app.test_client(), {"Accept-Language": language}
+    upload(client, [("recette.txt", b"farine, oeufs")], folder="Cuisine")
+    assert "recette.txt" in text_of(visitor.get(path, headers=headers))
+    upload(client, [("gateau.txt", b"sucre")], folder="Cuisine")
+    renders = renderings_of("files/index.html", monkeypatch, pagecache)
+    page = visitor.get(path, headers=headers).get_data()
+    assert b"gateau.txt" in page
+    assert not renders, "the frame is kept: only its list was rendered again"
+    assert page == rendered_whole(app, visitor, path, headers=headers)
+    renders.clear()
+    upload(client, [("plan.txt", b"la salle")], folder="Mairie")  # a new folder...
+    page = visitor.get(path, headers=headers).get_data()
+    assert renders, "...is in the frame's filters: rendered again"
+    assert page == rendered_whole(app, visitor, path, headers=headers)
+
+
+def test_the_board_after_a_message_is_its_kept_frame_around_its_list(client, app, monkeypatch):
+    visitor = app.test_client()
+    post_from_page(client, "/board/", "/board/", {"text": "Qui a une échelle ?"})
+    assert "Qui a une échelle ?" in text_of(visitor.get("/board/"))
+    post_from_page(client, "/board/", "/board/", {"text": "Moi, au lavoir."})
+    renders = renderings_of("board/index.html", monkeypatch, pagecache)
+    page = visitor.get("/board/").get_data()
+    assert b"Moi, au lavoir." in page
+    assert not renders, "the frame is kept: only its list was rendered again"
+    assert page == rendered_whole(app, visitor, "/board/")
+
+
+def test_the_agenda_after_a_new_event_is_its_kept_frame_around_its_list(
+        admin, app, monkeypatch):
+    from tests.test_events import propose
+
+    visitor = app.test_client()
+    propose(admin, title="Repair café")  # the mediator's own: published at once
+    assert "Repair café" in text_of(visitor.get("/events/"))
+    propose(admin, title="Troc de graines", day="2030-04-02")
+    renders = renderings_of("events/index.html", monkeypatch, pagecache)
+    page = visitor.get("/events/").get_data()
+    assert b"Troc de graines" in page
+    assert not renders, "the frame is kept: only its list was rendered again"
+    assert page == rendered_whole(app, visitor, "/events/")
+
+
+def test_the_frames_of_list_pages_are_kept_as_many_as_pages(client, app):
+    from piratebox.pagecache import MAX_FRAMES
+
+    visitor = app.test_client()
+    for number in range(MAX_FRAMES + 20):  # a visitor making up query strings
+        assert visitor.get(f"/board/?junk={number}").status_code == 200
+    cache = app.extensions["page_cache"]
+    assert len(cache._frames) == MAX_FRAMES
+    assert not any("board/index.html" in key for key in cache._rows), "not among the rows"

@@ -250,6 +250,28 @@ def test_cookies_are_read_anew_when_they_change_and_huge_ones_are_not_kept(clien
     assert len(tuning._parsed_cookies) == kept
 
 
+def test_a_field_no_phone_sent_is_found_missing_without_an_error_raised(app, monkeypatch):
+    from flask import request
+    from werkzeug import exceptions
+
+    from piratebox import tuning
+
+    def raised(*args, **kwargs):
+        raise AssertionError("an HTTP error made to find a field missing (some 3 µs)")
+
+    with app.test_request_context("/files/?page=2&sort=name&sort=size",
+                                  headers={"Cookie": "other=1"}):
+        # the file share's filters, the language cookie: asked for, never sent
+        monkeypatch.setattr(exceptions.BadRequestKeyError, "__init__", raised)
+        assert request.args.get("q", "") == "" and request.args.get("q", type=int) is None
+        assert tuning.cookies(request.environ).get("lang") is None
+        monkeypatch.undo()
+        assert request.args.get("page", type=int) == 2 and request.args.get("sort") == "name"
+        assert request.args.getlist("sort") == ["name", "size"]
+        assert request.args.get("sort", type=int) is None  # Werkzeug's: not a number
+        assert tuning.cookies(request.environ).get("other") == "1"
+
+
 @settings(max_examples=300, deadline=None)
 @given(value=st.text(alphabet=st.characters(codec="ascii"), max_size=80),
        options=st.fixed_dictionaries({}, optional={

@@ -18,10 +18,11 @@ def render_board(values, errors):
     number = request.args.get("page", "1")
     messages, total, number = logic.page(actor().now, config["BOARD_DAYS"],
                                          int(number) if number.isdigit() else 1)
-    return render_template("board/index.html", messages=messages, total=total, page=number,
-                           pages=max(1, -(-total // logic.PAGE_SIZE)), values=values,
-                           errors=errors, limits=logic.LIMITS, closed=logic.is_closed(),
-                           days=config["BOARD_DAYS"], admin=is_admin())
+    closed, days = logic.is_closed(), config["BOARD_DAYS"]
+    return pagecache.render_framed(
+        "board/index.html", (closed, days), messages=messages, total=total, page=number,
+        pages=max(1, -(-total // logic.PAGE_SIZE)), values=values, errors=errors,
+        limits=logic.LIMITS, closed=closed, days=days, admin=is_admin())
 
 
 @bp.get("/board/")

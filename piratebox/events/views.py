@@ -45,8 +45,8 @@ def calendar_response(events, filename):
 @bp.get("/events/")
 def index():
     here = actor()
-    return pagecache.render(lambda: render_template(
-        "events/index.html", events=logic.upcoming(here.now, here.role), archive=False,
+    return pagecache.render(lambda: pagecache.render_framed(
+        "events/index.html", (), events=logic.upcoming(here.now, here.role), archive=False,
         kinds=logic.KINDS), ("events",), same_for=pagecache.EVERY_PHONE)
 
 

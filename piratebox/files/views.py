@@ -88,11 +88,11 @@ def render_index(errors=None, typed=None):
     now = current_app.extensions["box"].clock.now()
     rows, total = logic.browse(filters, page, now)
     folders = tuple(logic.folders(now))  # a kept row's key
-    return render_template(
-        "files/index.html", files=rows, total=total, page=page, filters=filters,
-        pages=max(1, -(-total // logic.PAGE_SIZE)), folders=folders,
-        folder_choices=[(name, name) for name in folders],
-        disk=spool.disk_figures(current_app.extensions["box"].data_dir, current_app.config),
+    disk = spool.disk_figures(current_app.extensions["box"].data_dir, current_app.config)
+    return pagecache.render_framed(
+        "files/index.html", (folders, disk["largest_upload"]), files=rows, total=total,
+        page=page, filters=filters, pages=max(1, -(-total // logic.PAGE_SIZE)),
+        folders=folders, folder_choices=[(name, name) for name in folders], disk=disk,
         kind_of=names.kind_of, errors=errors or {}, typed=typed or {})
 
 
