@@ -26,6 +26,7 @@ from piratebox import (
     __version__,
     bodies,
     moderation,
+    multipart,
     pagecache,
     portal,
     rules,
@@ -526,6 +527,7 @@ def init_app(app):
     app.before_request(before_request)
     app.after_request(after_request)
     app.request_class = BoxRequest
+    multipart.install()
     app.teardown_request(spool.discard_unadopted)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(PirateboxError, handle_domain_error)

@@ -15,6 +15,7 @@ import http.client
 import os
 import random
 import re
+import secrets
 import statistics
 import threading
 import time
@@ -22,7 +23,6 @@ from urllib.parse import urlencode
 
 READS = ["/", "/items/", "/items/?q=velo", "/items/{item}", "/files/", "/board/",
          "/events/", "/stats/", "/api/v1/items"]
-BOUNDARY = "----village-load"
 
 def phone_address(number):
     """A loopback address of its own for phone `number`, as every phone has its own on the
@@ -103,15 +103,18 @@ class Phone:
         return status
 
     def post_multipart(self, path, fields, file_field="", file_name="", content=b""):
-        parts = [f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+        # a browser draws a new boundary for every form it sends (the box's parser and the
+        # bare app's see a boundary they have not seen before, as on a Saturday)
+        boundary = f"----VillageFormBoundary{secrets.token_hex(8)}"
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
                  f"{value}\r\n".encode() for name, value in
                  {"csrf_token": self.token, **fields}.items()]
         if file_field:
-            parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{file_field}"; '
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
                          f'filename="{file_name}"\r\n\r\n'.encode() + content + b"\r\n")
-        body = b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
         status, _ = self.request("POST", path, body=body, headers={
-            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+            "Content-Type": f"multipart/form-data; boundary={boundary}"})
         return status
 
     # One write per section of the box's pages (see piratebox/pagecache.py).

@@ -3,6 +3,9 @@ mix of pages, board messages and small uploads. No server error, no refused conn
 The full run (100 phones, 60 s, with latency and memory figures) is
 `scripts/bench.py --village`; its figures are in docs/benchmarks.md."""
 
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
 from tests.server import Server, load_script
 
 village_load = load_script("village_load")
@@ -29,3 +32,23 @@ def test_thirty_phones_at_once_get_no_error(data_dir):
 def test_a_process_cpu_time_is_read_past_a_name_holding_spaces_and_parentheses():
     stat = "4242 (python3 (x) y) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 130 0 0 20 0 5"
     assert village_load.cpu_seconds(stat) == 3.8
+
+
+def test_a_phone_draws_a_new_boundary_for_every_form_it_sends():
+    """As browsers do: a parser that compiles something per boundary pays it every time."""
+    sent = []
+
+    class Recording(village_load.Phone):
+        def request(self, method, path, body=None, headers=None):
+            sent.append((headers["Content-Type"], body))
+            return 303, b""
+
+    phone = Recording(None, 7, "")
+    phone.write_files()
+    phone.write_files()
+    boundaries = [content_type.split("boundary=")[1] for content_type, _body in sent]
+    assert boundaries[0] != boundaries[1]
+    for content_type, body in sent:
+        with Request(EnvironBuilder(method="POST", data=body,
+                                    content_type=content_type).get_environ()) as request:
+            assert len(request.files["files"].read()) == 10_000
