@@ -17,6 +17,7 @@ from models import (
     Exchange,
     Initiative,
     Item,
+    ItemWord,
     Replicated,
     SharedFile,
     Tally,
@@ -116,7 +117,7 @@ def merge(model, cleans, relay, via, here):
     if replaced:
         model.delete().where(model.id.in_(replaced)).execute()
     first_seq = Counter.take("seq", len(winners)) if relay else 0
-    records, rows = [], []
+    records, stored = [], []
     for number, clean in enumerate(winners):
         row = layout.row_of(clean)
         our_copy = ours.get(clean["id"])
@@ -132,8 +133,10 @@ def merge(model, cleans, relay, via, here):
             record = record_over(model, row)
             record.note_offer()
             records.append(record)
-        rows.append(layout.values(row))
-    insert_rows(model, rows)
+        stored.append(row)
+    insert_rows(model, [layout.values(row) for row in stored])
+    if model is Item:
+        ItemWord.keep(stored, here, known=replaced)
     BlobUse.refresh(records, here=None if relay else here, known=replaced)
     Counter.witness("lamport", max(clean["version"] for clean in winners))
     return len(winners), len(cleans) - len(winners) - len(taken) + twice, taken
