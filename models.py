@@ -623,9 +623,9 @@ class Item(Replicated):
 
     def save_change(self, box_id, now):
         with db.atomic():
-            is_new = self.created_at is None
+            before = () if self.created_at is None else list(ItemWord.stored([self.id]))
             super().save_change(box_id, now)
-            ItemWord.keep([self.__data__], box_id, known=() if is_new else None)
+            ItemWord.keep([self.__data__], box_id, before)
         return self
 
 
@@ -647,13 +647,14 @@ class Word(BaseModel):
 
 class ItemWord(BaseModel):
     """Which object holds which word: every object a visitor may be shown (see
-    ItemWord.indexes), kept by ItemWord.keep from each path that writes one. Local."""
+    ItemWord.indexes), kept by ItemWord.keep from each path that writes one. Local. One
+    tree, by word: what an object held is read from its text as it was stored."""
 
-    item_id = CharField(max_length=26)
     word = TextField()
+    item_id = CharField(max_length=26)
 
     class Meta:
-        primary_key = CompositeKey("item_id", "word")
+        primary_key = CompositeKey("word", "item_id")
 
     @staticmethod
     def indexes(row, here):
@@ -675,31 +676,39 @@ class ItemWord(BaseModel):
         object with two such words counts twice): a scalar subquery."""
         return Select([cls.holding(pattern).limit(most).alias("held")], [fn.COUNT(SQL("*"))])
 
+    COLUMNS = ("id", "search_text", "deleted", "network", "origin")
+
     @classmethod
-    def keep(cls, rows, here, known=None):
-        """Bring the words of these objects (rows as stored, search_text included) up to
-        date: only what changed is written (a reservation or a loan changes no word, and
-        the flash wears). `known`: the ids that may hold words already (None: any)."""
-        wanted = {row["id"]: words_of(row["search_text"]) if cls.indexes(row, here) else set()
-                  for row in rows}
-        held = {}
-        ids = list(wanted) if known is None else list(known)
+    def stored(cls, ids):
+        """What keep needs of these objects as they are stored (those there)."""
+        ids = list(ids)
         for start in range(0, len(ids), BATCH):
             chunk = ids[start:start + BATCH]
-            for item_id, word in db.execute_sql(
-                    "SELECT item_id, word FROM item_word WHERE item_id IN "  # noqa: S608
+            for row in db.execute_sql(
+                    f"SELECT {', '.join(cls.COLUMNS)} FROM item WHERE id IN "  # noqa: S608
                     f"({', '.join([db.param] * len(chunk))})", chunk):
-                held.setdefault(item_id, set()).add(word)
-        gone = [(item_id, word) for item_id, words in held.items()
-                for word in words - wanted[item_id]]
-        new = [(item_id, word) for item_id, words in wanted.items()
-               for word in words - held.get(item_id, set())]
+                yield dict(zip(cls.COLUMNS, row, strict=True))
+
+    @classmethod
+    def keep(cls, rows, here, before=()):
+        """Bring the words of these objects (rows as stored, search_text included) up to
+        date; `before`: the rows they replace (see stored). Only what changed is written:
+        a reservation or a loan changes no word, and the flash wears."""
+        def words(row):
+            return words_of(row["search_text"]) if cls.indexes(row, here) else set()
+
+        held = {row["id"]: words(row) for row in before}
+        wanted = {row["id"]: words(row) for row in rows}
+        gone = [(word, item_id) for item_id, words_held in held.items()
+                for word in words_held - wanted.get(item_id, set())]
+        new = [(word, item_id) for item_id, words_now in wanted.items()
+               for word in words_now - held.get(item_id, set())]
         if gone:
             db.cursor().executemany(
-                f"DELETE FROM item_word WHERE item_id = {db.param} AND word = {db.param}",  # noqa: S608
+                f"DELETE FROM item_word WHERE word = {db.param} AND item_id = {db.param}",  # noqa: S608
                 gone)
         if new:
-            insert_rows(Word, [(word,) for word in {word for _id, word in new}], or_ignore=True)
+            insert_rows(Word, [(word,) for word in {word for word, _id in new}], or_ignore=True)
             insert_rows(cls, new)
 
 
@@ -1053,11 +1062,10 @@ def village_keeps_only_offers():
 def index_item_words():
     """Migration 22: the words of the objects already there (see ItemWord.keep)."""
     found = db.execute_sql("SELECT value FROM setting WHERE key = 'box_id'").fetchone()
-    here = found[0] if found else None
-    columns = ("id", "search_text", "deleted", "network", "origin")
+    columns = ItemWord.COLUMNS
     rows = [dict(zip(columns, row, strict=True)) for row in db.execute_sql(
         f"SELECT {', '.join(columns)} FROM item WHERE NOT deleted")]  # noqa: S608
-    ItemWord.keep(rows, here, known=())
+    ItemWord.keep(rows, found[0] if found else None)
 
 
 # The database keeps ExchangeTotal up to date itself, whoever writes an event (a page, a
@@ -1404,12 +1412,12 @@ MIGRATIONS = [
             # no rowid in SQLite: each table is its primary key's tree, no second copy
             {"sqlite": "CREATE TABLE word (text TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID",
              "postgresql": "CREATE TABLE word (text TEXT NOT NULL PRIMARY KEY)"},
-            {"sqlite": "CREATE TABLE item_word (item_id VARCHAR(26) NOT NULL, word TEXT NOT NULL, "
-                       "PRIMARY KEY (item_id, word)) WITHOUT ROWID",
-             "postgresql": "CREATE TABLE item_word (item_id VARCHAR(26) NOT NULL, "
-                           "word TEXT NOT NULL, PRIMARY KEY (item_id, word))"},
-            # a search reads a word's objects from here
-            "CREATE INDEX item_word_objects ON item_word (word, item_id)",
+            # by word only: a search reads a word's objects, a change an object's words
+            # from its text as it was (half the bytes of a second tree by object)
+            {"sqlite": "CREATE TABLE item_word (word TEXT NOT NULL, item_id VARCHAR(26) NOT "
+                       "NULL, PRIMARY KEY (word, item_id)) WITHOUT ROWID",
+             "postgresql": "CREATE TABLE item_word (word TEXT NOT NULL, item_id VARCHAR(26) "
+                           "NOT NULL, PRIMARY KEY (word, item_id))"},
             index_item_words,
         ],
     ),

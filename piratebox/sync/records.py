@@ -114,6 +114,7 @@ def merge(model, cleans, relay, via, here):
     mine = [clean["id"] for clean in winners if clean["id"] in local and clean["origin"] == here]
     ours = {row.id: row.__data__ for row in model.select().where(model.id.in_(mine))
             } if mine else {}
+    before = list(ItemWord.stored(replaced)) if model is Item else ()
     if replaced:
         model.delete().where(model.id.in_(replaced)).execute()
     first_seq = Counter.take("seq", len(winners)) if relay else 0
@@ -136,7 +137,7 @@ def merge(model, cleans, relay, via, here):
         stored.append(row)
     insert_rows(model, [layout.values(row) for row in stored])
     if model is Item:
-        ItemWord.keep(stored, here, known=replaced)
+        ItemWord.keep(stored, here, before)
     BlobUse.refresh(records, here=None if relay else here, known=replaced)
     Counter.witness("lamport", max(clean["version"] for clean in winners))
     return len(winners), len(cleans) - len(winners) - len(taken) + twice, taken
