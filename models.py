@@ -622,6 +622,7 @@ class Item(Replicated):
             cls.id == found.c.item_id)
 
     def save_change(self, box_id, now):
+        """Replicated.save_change, the object's words kept in the same transaction."""
         with db.atomic():
             before = () if self.created_at is None else list(ItemWord.stored([self.id]))
             super().save_change(box_id, now)

@@ -289,8 +289,9 @@ FEWEST = Prepared(lambda words: Select(columns=[
 
 
 # The count reads a covering index only (see models.MIGRATIONS: item_open for the open
-# objects, item_listing for a search) and stops at COUNT_CAP + 1 matches; the page fetches
-# 20 rows: nothing else comes into Python.
+# objects, item_listing for a search of words in many objects; a search of a word in few,
+# those objects by their key) and stops at COUNT_CAP + 1 matches; the page fetches 20
+# rows: nothing else comes into Python.
 COUNT = Prepared(lambda *shape: Select(
     [matching([SQL("1")], *shape).limit(COUNT_CAP + 1).alias("capped")],
     [fn.COUNT(SQL("*"))]))

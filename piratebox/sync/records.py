@@ -87,7 +87,8 @@ def merge(model, cleans, relay, via, here):
     insert_rows). A hub relays what it receives, so applied records get new local sequence
     numbers there; a box never re-sends what came from its hub (sequence 0). `via` is the
     peer that delivered them; `here` this box's id: a record of ours that comes back keeps
-    our values of the fields the bundle left out (what stays in the village).
+    our values of the fields the bundle left out (what stays in the village). The
+    objects' words are kept as a change made here keeps them (models.ItemWord.keep).
     """
     latest = {}  # a record twice in one batch: its latest state only
     for clean in cleans:
