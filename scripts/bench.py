@@ -62,9 +62,47 @@ WORDS = (
 )
 
 
-def seed(data_dir, items=SEED_ITEMS, with_photos=SEED_PHOTOS):
-    """A village after a busy year: `items` objects, `with_photos` of them with a real photo."""
+# A village's give box in its own words: a few hundred, drawn with a Zipf-like frequency
+# (the k-th word 1/k as often as the first), as `seed(..., vocabulary="village")` does.
+# "étagère" and "chêne", the searched words, are neither the commonest nor the rarest.
+VILLAGE_TEXT = """
+de la le et pour en bon état un une avec très petit grand enfant table chaise vélo
+livre lot taille bois noir blanc rouge bleu vert gris jouet manteau robe pull pantalon
+chaussures jeu lampe étagère cuisine jardin outil ancien neuf fonctionne complet
+meuble chêne pin verre métal plastique casserole poêle assiette bol tasse verres
+couverts four micro-ondes cafetière bouilloire grille-pain mixeur aspirateur fer
+radiateur ventilateur télévision écran ordinateur clavier souris imprimante câble
+chargeur téléphone radio enceinte disque vinyle cassette dvd bande dessinée roman
+poche dictionnaire atlas puzzle poupée peluche voiture train lego ballon raquette
+trottinette patins casque sac à dos valise panier carton boîte pot vase cadre miroir
+tableau tapis rideau coussin couette drap oreiller matelas lit berceau poussette
+siège auto chaise haute parc tricycle luge skis bâtons bottes gants bonnet écharpe
+veste blouson imperméable chemise jupe short maillot pyjama chaussettes sandales
+baskets tondeuse râteau pelle pioche arrosoir tuyau brouette sécateur scie perceuse
+marteau tournevis clé visseuse ponceuse échelle escabeau établi étau niveau mètre
+pinceau rouleau peinture vernis colle planche tasseau contreplaqué parquet carrelage
+fenêtre porte volet poignée serrure tente sac couchage réchaud glacière lanterne
+canne pêche épuisette vélo-cargo remorque sacoche pompe chambre à air pneu selle
+guidon cadenas antivol piano guitare violon flûte harmonica partition pupitre ampli
+micro machine coudre tissu laine fil aiguille bouton fermeture patron tricot crochet
+bocal confiture graines plants semis compost terreau pots bulbes rosier fraisier
+pommier courge potiron citrouille courgette tomates haricots pommes de terre oignons
+ail salade légumes fruits miel œufs fromage pain gâteau recette livre-cuisine
+"""
+VILLAGE_WORDS = tuple(dict.fromkeys(VILLAGE_TEXT.split()))
+ZIPF_WEIGHTS = [1 / rank for rank in range(1, len(VILLAGE_WORDS) + 1)]
+
+
+def seed(data_dir, items=SEED_ITEMS, with_photos=SEED_PHOTOS, vocabulary="bench"):
+    """A village after a busy year: `items` objects, `with_photos` of them with a real photo.
+    `vocabulary`: "bench" draws their text from 20 words, each in about half the objects;
+    "village" from VILLAGE_WORDS, as a real give box's would be."""
     import random
+
+    def words(rng, count):
+        if vocabulary == "village":
+            return rng.choices(VILLAGE_WORDS, ZIPF_WEIGHTS, k=count)
+        return rng.sample(WORDS, count) if count <= 3 else rng.choices(WORDS, k=count)
 
     subprocess.run([sys.executable, str(ROOT / "app.py"), "--data", str(data_dir), "init",
                     "--name", "Bench"], check=True, stdout=subprocess.DEVNULL)
@@ -85,12 +123,12 @@ def seed(data_dir, items=SEED_ITEMS, with_photos=SEED_PHOTOS):
         actor = Actor(identity()["id"], year_ago, BlobStore(folder))
         for number in range(items):
             actor.now = year_ago + number * (365 * 24 * 3600 / items)
-            title = " ".join(rng.sample(WORDS, 3)).capitalize()
+            title = " ".join(words(rng, 3)).capitalize()
             photo = [bench_jpeg(number)] if number < with_photos else []
             item, _token = logic.create({
                 "kind": rng.choice(("offer",) * 4 + ("request",)),
                 "mode": rng.choice(("give", "lend", "swap")), "title": title,
-                "description": " ".join(rng.choices(WORDS, k=12)),
+                "description": " ".join(words(rng, 12)),
                 "category": rng.choice(OBJECT_CATEGORIES).code, "condition": "good",
                 "place": rng.choice(("box", "home", "elsewhere")), "place_detail": "",
                 "pseudonym": "", "contact": "", "network": False, "answers": None,

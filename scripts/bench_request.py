@@ -88,6 +88,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=500)
     parser.add_argument("--photos", type=int, default=20)
+    parser.add_argument("--vocabulary", choices=("bench", "village"), default="bench",
+                        help="the objects' words: 20, or a village's few hundred (bench.seed)")
     parser.add_argument("--requests", type=int, default=200, help="per round and page")
     parser.add_argument("--after-write", type=int, default=20, metavar="N",
                         help="requests a round and page right after a write (0: none)")
@@ -115,7 +117,8 @@ def main():
             names = options.names
         else:
             print(f"seeding {options.items} items ...", file=sys.stderr)
-            names = seed(data_dir, options.items, min(options.photos, options.items))
+            names = seed(data_dir, options.items, min(options.photos, options.items),
+                         options.vocabulary)
         from app import create_app
 
         box = create_app({"DATA_DIR": str(data_dir), **NO_RATE_LIMITS_CONFIG})

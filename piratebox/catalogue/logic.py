@@ -13,6 +13,7 @@ from peewee import SQL, Select, fn
 from models import (
     Exchange,
     Item,
+    ItemWord,
     Prepared,
     db,
     fold,
@@ -261,20 +262,36 @@ FILTERS = ("kind", "mode", "category", "place")
 MAX_WORDS = 8
 
 
-def matching(fields, open_only, filters, words):
+# A search's word held by this many objects or fewer is looked up in the words' table
+# (models.ItemWord), its objects then read one by one by their key (about 1.5 µs each
+# here); above, reading every listed object's text costs less (about 0.2 µs an object: a
+# box of 500 objects breaks even near 64).
+FEW = 64
+
+
+def matching(fields, open_only, filters, words, driver=None):
     """The listed objects that match a shape of search: the open ones only or all, the
-    filters that are on (by name), so many words."""
+    filters that are on (by name), so many words, the one (by number) whose objects are
+    few enough to read first (see FEWEST), if any."""
     query = Item.listed().select(*fields)
     if open_only:
         query = query.where(Item.status.in_(OPEN_STATUSES))
     for name in filters:
         query = query.where(getattr(Item, name) == slot(name))
-    return Item.search(query, [slot(f"word{number}") for number in range(words)])
+    return Item.search(query, [slot(f"word{number}") for number in range(words)],
+                       None if driver is None else slot(f"word{driver}"))
+
+
+# How many objects hold each of a search's words, each counted up to FEW + 1 (a few
+# index entries each, whatever the box holds): which word, if any, to read first.
+FEWEST = Prepared(lambda words: Select(columns=[
+    ItemWord.objects_up_to(slot(f"word{number}"), FEW + 1) for number in range(words)]))
 
 
 # The count reads a covering index only (see models.MIGRATIONS: item_open for the open
-# objects, item_listing for a search) and stops at COUNT_CAP + 1 matches; the page fetches
-# 20 rows: nothing else comes into Python.
+# objects, item_listing for a search of words in many objects; a search of a word in few,
+# those objects by their key) and stops at COUNT_CAP + 1 matches; the page fetches 20
+# rows: nothing else comes into Python.
 COUNT = Prepared(lambda *shape: Select(
     [matching([SQL("1")], *shape).limit(COUNT_CAP + 1).alias("capped")],
     [fn.COUNT(SQL("*"))]))
@@ -309,11 +326,20 @@ class Search:
     def __init__(self, filters, page):
         names = tuple(name for name in FILTERS if filters.get(name))
         words = fold(filters.get("q", "")).split()[:MAX_WORDS]
-        self.shape = ((filters.get("status") or "open") == "open", names, len(words))
         self.values = {name: filters[name] for name in names}
         self.values.update({f"word{number}": like_pattern(word)
                             for number, word in enumerate(words)})
+        self.shape = ((filters.get("status") or "open") == "open", names, len(words),
+                      self.fewest(len(words)))
         self.offset = (min(max(1, page), COUNT_CAP // PAGE_SIZE + 1) - 1) * PAGE_SIZE
+
+    def fewest(self, words):
+        """The word held by the fewest objects if they are few (see FEW), else None."""
+        if not words:
+            return None
+        held = FEWEST.tuples(words, **self.values)[0]
+        fewest = min(range(words), key=held.__getitem__)
+        return fewest if held[fewest] <= FEW else None
 
     def count(self):
         return COUNT.scalar(*self.shape, **self.values)

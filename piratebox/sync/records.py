@@ -17,6 +17,7 @@ from models import (
     Exchange,
     Initiative,
     Item,
+    ItemWord,
     Replicated,
     SharedFile,
     Tally,
@@ -86,7 +87,8 @@ def merge(model, cleans, relay, via, here):
     insert_rows). A hub relays what it receives, so applied records get new local sequence
     numbers there; a box never re-sends what came from its hub (sequence 0). `via` is the
     peer that delivered them; `here` this box's id: a record of ours that comes back keeps
-    our values of the fields the bundle left out (what stays in the village).
+    our values of the fields the bundle left out (what stays in the village). The
+    objects' words are kept as a change made here keeps them (models.ItemWord.keep).
     """
     latest = {}  # a record twice in one batch: its latest state only
     for clean in cleans:
@@ -113,10 +115,11 @@ def merge(model, cleans, relay, via, here):
     mine = [clean["id"] for clean in winners if clean["id"] in local and clean["origin"] == here]
     ours = {row.id: row.__data__ for row in model.select().where(model.id.in_(mine))
             } if mine else {}
+    before = list(ItemWord.stored(replaced)) if model is Item else ()
     if replaced:
         model.delete().where(model.id.in_(replaced)).execute()
     first_seq = Counter.take("seq", len(winners)) if relay else 0
-    records, rows = [], []
+    records, stored = [], []
     for number, clean in enumerate(winners):
         row = layout.row_of(clean)
         our_copy = ours.get(clean["id"])
@@ -132,8 +135,10 @@ def merge(model, cleans, relay, via, here):
             record = record_over(model, row)
             record.note_offer()
             records.append(record)
-        rows.append(layout.values(row))
-    insert_rows(model, rows)
+        stored.append(row)
+    insert_rows(model, [layout.values(row) for row in stored])
+    if model is Item:
+        ItemWord.keep(stored, here, before)
     BlobUse.refresh(records, here=None if relay else here, known=replaced)
     Counter.witness("lamport", max(clean["version"] for clean in winners))
     return len(winners), len(cleans) - len(winners) - len(taken) + twice, taken

@@ -1,0 +1,234 @@
+"""The catalogue's search reads the box's table of words (models.ItemWord): it finds exactly
+the objects, in the same order, that a LIKE over every object's text finds, whichever path
+wrote them (the form, an edit, a removal, expiry, a bundle's record), and the table holds
+exactly the words of what a search may show."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from models import (
+    Item,
+    ItemWord,
+    Setting,
+    Word,
+    contains_pattern,
+    db,
+    fold,
+    like_pattern,
+    migrate,
+    new_id,
+    words_of,
+)
+from piratebox import box
+from piratebox.blobs import BlobStore
+from piratebox.box import Actor
+from piratebox.catalogue import logic
+from piratebox.database import open_existing
+from piratebox.sync import records
+from tests.conftest import plan_of
+
+ITEM = {"kind": "offer", "mode": "give", "title": "Vélo", "description": "",
+        "category": "sport", "condition": "good", "place": "home", "place_detail": "",
+        "pseudonym": "", "contact": "", "network": False, "answers": None}
+PEER = "p" * 26
+DAY = 24 * 3600
+
+# What villagers type, and what trips a search up: accents and case, letters that fold to
+# two (ß, œ), LIKE's own % _ and its escape \, punctuation, blanks that are not spaces.
+ALPHABET = "aeEéÉèçœŒßiİk%_\\'-. \u00a0\t"
+texts = st.text(ALPHABET, max_size=14)
+queries = st.lists(st.text(ALPHABET, min_size=1, max_size=4), min_size=0, max_size=3).map(" ".join)
+
+
+@pytest.fixture
+def opened(data_dir):
+    open_existing(data_dir)
+    with db.connection_context():
+        yield Actor(box.identity()["id"], 1_790_000_000.0, BlobStore(data_dir))
+
+
+def by_like(query, open_only=True):
+    """The search as it was: every word LIKE'd in every listed object's text."""
+    found = Item.listed().select(Item.id)
+    if open_only:
+        found = found.where(Item.status.in_(logic.OPEN_STATUSES))
+    for word in fold(query).split()[:logic.MAX_WORDS]:
+        found = found.where(contains_pattern(Item.search_text, like_pattern(word)))
+    return [row.id for row in found.order_by(Item.created_at.desc(), Item.id.desc())]
+
+
+def by_words(query, open_only=True):
+    status = "open" if open_only else "all"
+    rows, count = logic.browse({"q": query, "status": status}, fields=(Item.id,))
+    return [row.id for row in rows], count
+
+
+def by_each_plan(query, open_only=True):
+    """The search's page and count read every way it may be: from each of its words'
+    objects first, and from every listed object's text."""
+    search = logic.Search({"q": query, "status": "open" if open_only else "all"}, 1)
+    open_only, names, words, _fewest = search.shape
+    found = set()
+    for driver in (None, *range(words)):
+        shape = (open_only, names, words, driver)
+        page = logic.PAGE.tuples((Item.id,), *shape, offset=0, **search.values)
+        found.add((tuple(item_id for item_id, in page),
+                   logic.COUNT.scalar(*shape, **search.values)))
+    return found
+
+
+def held_words():
+    return set(db.execute_sql("SELECT item_id, word FROM item_word").fetchall())
+
+
+def expected_words(here):
+    return {(item.id, word) for item in Item.select()
+            if ItemWord.indexes(item.__data__, here) for word in words_of(item.search_text)}
+
+
+def by_bundle(actor, text, network=True, version=None, **fields):
+    """An object of another village arriving in a bundle: its record read as any is."""
+    line = {"table": "item", "record": {
+        **{name: value for name, value in ITEM.items() if name != "answers"},
+        "id": fields.pop("id", None) or new_id(), "origin": PEER, "version": version or 1,
+        "created_at": actor.now, "updated_at": actor.now, "status": "available",
+        "title": "T " + text, "description": text, "network": network,
+        "contact": "06 12 34 56 78", **fields}}
+    model, clean = records.parse(line)
+    records.merge(model, [clean], relay=False, via=PEER, here=actor.box_id)
+    return clean["id"]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(objects=st.lists(st.tuples(texts, texts, st.sampled_from(["form", "bundle"])),
+                        min_size=1, max_size=6),
+       changes=st.lists(st.tuples(st.sampled_from(["edit", "delete", "expire", "renew by bundle",
+                                                   "off the network", "gone by bundle"]),
+                                  st.integers(0, 5), texts), max_size=4),
+       searched=st.lists(queries, min_size=1, max_size=4))
+def test_the_search_finds_what_like_finds_whatever_wrote_the_objects(
+        opened, objects, changes, searched):
+    actor = opened
+    made = []
+    for title, description, path in objects:
+        actor.now += 60
+        if path == "form":
+            item, _token = logic.create({**ITEM, "title": "T " + title,
+                                         "description": description}, [], actor)
+            made.append(("form", item.id, 1))
+        else:
+            made.append(("bundle", by_bundle(actor, title + " " + description), 1))
+    for change, which, text in changes:
+        path, item_id, version = made[which % len(made)]
+        item = Item.get_by_id(item_id)
+        if item.deleted:
+            continue
+        actor.now += 60
+        if path == "form":
+            if change == "delete":
+                logic.delete(item, actor)
+            elif change == "expire":
+                actor.now += 31 * DAY
+                logic.expire_due(actor)
+            else:
+                logic.edit(item, {"title": "E " + text, "description": text}, [], actor)
+        else:
+            version += 1
+            made[which % len(made)] = (path, item_id, version)
+            by_bundle(actor, text, id=item_id, version=version,
+                      network=change != "off the network",
+                      deleted=change in ("delete", "gone by bundle"))
+    for query in searched:
+        for open_only in (True, False):
+            like = by_like(query, open_only)
+            assert by_each_plan(query, open_only) == {(tuple(like[:logic.PAGE_SIZE]), len(like))}
+            assert by_words(query, open_only) == (like[:logic.PAGE_SIZE], len(like))
+    assert held_words() == expected_words(actor.box_id)
+
+
+def test_an_object_arriving_by_bundle_is_found_as_one_made_by_the_form(opened):
+    actor = opened
+    mine, _token = logic.create({**ITEM, "title": "Étagère en chêne",
+                                 "description": "Grande, 4 planches"}, [], actor)
+    theirs = by_bundle(actor, "Étagère en chêne Grande, 4 planches")
+    for query in ("ETAGERE", "chên", "planch 4", "grande,"):
+        assert set(by_words(query)[0]) == {mine.id, theirs}, query
+    assert by_words("etagere pin") == ([], 0)
+
+
+def test_a_reservation_writes_no_word(opened):
+    actor = opened
+    item, _token = logic.create({**ITEM, "title": "Perceuse"}, [], actor)
+    before = db.execute_sql("SELECT COUNT(*) FROM item_word").fetchone()[0]
+    db.execute_sql("CREATE TEMP TABLE writes (n INTEGER)")
+    db.execute_sql("CREATE TEMP TRIGGER counted AFTER INSERT ON item_word "
+                   "BEGIN INSERT INTO writes VALUES (1); END")
+    logic.reserve(item, {"reserved_by": "Anne"}, None, actor)
+    assert db.execute_sql("SELECT COUNT(*) FROM writes").fetchone()[0] == 0
+    assert db.execute_sql("SELECT COUNT(*) FROM item_word").fetchone()[0] == before
+
+
+def test_another_villages_object_off_the_network_leaves_no_word(opened):
+    actor = opened
+    private = by_bundle(actor, "tondeuse", network=False)
+    shown = by_bundle(actor, "tondeuse")
+    assert {item_id for item_id, _word in held_words()} == {shown}
+    assert by_words("tondeuse")[0] == [shown]
+    assert private not in by_words("tondeuse")[0]
+
+
+@pytest.mark.parametrize("filters", [{"q": "chêne"}, {"q": "chêne pin", "kind": "offer"}])
+def test_a_search_reads_the_matching_words_then_their_objects(app, filters):
+    """Not every listed object's text: the words that match, then each object by its key."""
+    search = logic.Search(filters, 1)
+    for query, shape in ((logic.COUNT, search.shape),
+                         (logic.PAGE, (Item.card_fields(), *search.shape))):
+        plan = plan_of(query, shape, {**search.values, "offset": 0})
+        assert "USING PRIMARY KEY (word=?)" in plan
+        assert "USING INDEX sqlite_autoindex_item_1 (id=?)" in plan
+        assert "item_listing" not in plan and "item_open" not in plan
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_migration_fills_the_words_of_a_box_already_there(request, tmp_path, engine):
+    """A box (or hub) of version 21 with objects: its own, another village's on offer to the
+    network and not, a deleted one. Upgraded, its search finds them as before."""
+    from peewee import SqliteDatabase
+    from playhouse.db_url import connect
+
+    if engine == "postgresql":
+        db.initialize(connect(request.getfixturevalue("postgres_database")))
+    else:
+        db.initialize(SqliteDatabase(str(tmp_path / "piratebox.db")))
+    with db.connection_context():
+        migrate(upto=21)
+        here = "h" * 26
+        Setting.put("box_id", here)
+        rows = [("a" * 26, here, False, False, "etagere en chene"),
+                ("b" * 26, PEER, False, True, "chene massif"),
+                ("c" * 26, PEER, False, False, "chene prive"),
+                ("d" * 26, here, True, False, "chene perdu")]
+        for number, (item_id, origin, deleted, network, text) in enumerate(rows):
+            Item.insert(id=item_id, origin=origin, version=1, seq=number, deleted=deleted,
+                        created_at=1.0 + number, updated_at=1.0, kind="offer", mode="give",
+                        title=text, category="furniture", place="home", network=network,
+                        search_text=text).execute()
+        migrate()
+        assert held_words() == {("a" * 26, "etagere"), ("a" * 26, "en"), ("a" * 26, "chene"),
+                                ("b" * 26, "chene"), ("b" * 26, "massif")}
+        assert {word.text for word in Word.select()} == {"etagere", "en", "chene", "massif"}
+        assert by_words("chen")[0] == by_like("chen") == ["b" * 26, "a" * 26]
+
+
+def test_a_word_in_many_objects_is_looked_for_in_every_objects_text(opened):
+    actor = opened
+    for number in range(logic.FEW):
+        actor.now += 60
+        logic.create({**ITEM, "title": f"Chêne {number}"}, [], actor)
+    assert logic.Search({"q": "chene"}, 1).shape[-1] == 0  # read from its objects
+    logic.create({**ITEM, "title": "Vieux chêne"}, [], actor)
+    assert logic.Search({"q": "chene"}, 1).shape[-1] is None  # read from every text
+    assert logic.Search({"q": "chene vieux"}, 1).shape[-1] == 1
+    assert by_words("chene")[1] == logic.FEW + 1
