@@ -69,7 +69,12 @@ FLASH_PLACEHOLDER = f"\x00flashes-{secrets.token_hex(16)}\x00"
 CSRF_BYTES, FLASH_BYTES = CSRF_PLACEHOLDER.encode(), FLASH_PLACEHOLDER.encode()
 LIVE_PLACEHOLDER = f"\x00live-{secrets.token_hex(16)}\x00"  # where a frame's live parts go
 MAX_PAGES = 200  # about 2 MB of HTML at most
-MAX_ROWS = 1000  # about 500 KB
+# Rows: ten list pages of forty, the pages a village reads again in an evening (home, the
+# catalogue's first pages, files, board, agenda). Each write makes new rows (new versions)
+# that push the oldest out: the village's mix, 50 phones, asks for some 3,000 rows in 20 s,
+# almost all of them once, and misses as many read again with 300 kept as with 1,000, which
+# held 0.8 MB (docs/benchmarks.md, "Ninth round"). A row pushed out is rendered again.
+MAX_ROWS = 400
 MAX_FRAMES = MAX_PAGES  # a list page's frame is smaller than the page: 2 MB at most
 RENDER_WAIT_SECONDS = 60  # then render it yourself: never wait forever on a stuck thread
 

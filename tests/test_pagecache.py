@@ -3,6 +3,7 @@ token or message to another, kept when another section changes, 304 when unchang
 
 import re
 import threading
+import tracemalloc
 
 import pytest
 
@@ -13,6 +14,7 @@ from piratebox.pagecache import (
     CSRF_PLACEHOLDER,
     FLASH_BYTES,
     FLASH_PLACEHOLDER,
+    MAX_ROWS,
     PageCache,
     kept_page,
 )
@@ -402,6 +404,31 @@ def test_a_list_shown_again_renders_only_the_rows_that_changed(client, app):
     rename_behind_the_cache(item.id, "Armoire normande")
     offer(client, title="Luge")
     assert "Armoire normande" in text_of(app.test_client().get("/items/"))
+
+
+def test_the_rows_kept_stay_within_a_routers_means_and_a_row_pushed_out_is_rendered_again(
+        client, app):
+    """Every write makes new rows (a new version, a new count of downloads) and a busy
+    evening makes thousands: what the cache keeps of them, at the size of a real row of the
+    catalogue, stays a few hundred kilobytes of a router's 128 MB."""
+    offer(client, title="Parapluie", description="Grand, noir, la poignée en bois")
+    app.test_client().get("/items/")
+    (key, text), = [(key, text) for key, text in app.extensions["page_cache"]._rows.items()
+                    if "Parapluie" in text]
+    cache = PageCache(60)
+    tracing_already = tracemalloc.is_tracing()  # then only read it, leave it on
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(3 * MAX_ROWS):
+            cache.keep({(*key, number): f"{text}{number}"})
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        if not tracing_already:
+            tracemalloc.stop()
+    assert held < 400_000
+    assert cache.rows([(*key, 3 * MAX_ROWS - 1)]) != [None], "the newest is kept"
+    assert cache.row((*key, 0), lambda: "rendered again") == "rendered again"
 
 
 def test_a_row_outlives_its_pages_time_bucket_not_its_day_nor_a_change_of_everything(
