@@ -25,6 +25,7 @@ from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.catalogue import logic
 from piratebox.database import open_existing
+from piratebox.storage import DataDir
 from piratebox.sync import records
 from tests.conftest import plan_of
 
@@ -46,6 +47,17 @@ def opened(data_dir):
     open_existing(data_dir)
     with db.connection_context():
         yield Actor(box.identity()["id"], 1_790_000_000.0, BlobStore(data_dir))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def opened_on_each_engine(request, tmp_path):
+    """`opened`, on a SQLite file, then on PostgreSQL (as a hub may hold its objects)."""
+    folder = DataDir(tmp_path / "each")
+    url = request.getfixturevalue("postgres_database") if request.param == "postgresql" else None
+    box.create(folder, role="box", name="Saint-Bonnet", database_url=url)
+    open_existing(folder)
+    with db.connection_context():
+        yield Actor(box.identity()["id"], 1_790_000_000.0, BlobStore(folder))
 
 
 def by_like(query, open_only=True):
@@ -87,6 +99,10 @@ def expected_words(here):
             if ItemWord.indexes(item.__data__, here) for word in words_of(item.search_text)}
 
 
+def vocabulary():
+    return {word.text for word in Word.select()}
+
+
 def by_bundle(actor, text, network=True, version=None, **fields):
     """An object of another village arriving in a bundle: its record read as any is."""
     line = {"table": "item", "record": {
@@ -109,8 +125,8 @@ def by_bundle(actor, text, network=True, version=None, **fields):
                                   st.integers(0, 5), texts), max_size=4),
        searched=st.lists(queries, min_size=1, max_size=4))
 def test_the_search_finds_what_like_finds_whatever_wrote_the_objects(
-        opened, objects, changes, searched):
-    actor = opened
+        opened_on_each_engine, objects, changes, searched):
+    actor = opened_on_each_engine
     made = []
     for title, description, path in objects:
         actor.now += 60
@@ -146,6 +162,8 @@ def test_the_search_finds_what_like_finds_whatever_wrote_the_objects(
             assert by_each_plan(query, open_only) == {(tuple(like[:logic.PAGE_SIZE]), len(like))}
             assert by_words(query, open_only) == (like[:logic.PAGE_SIZE], len(like))
     assert held_words() == expected_words(actor.box_id)
+    # a search reads every word: those of no object any more are gone with it
+    assert vocabulary() == {word for _item_id, word in expected_words(actor.box_id)}
 
 
 def test_an_object_arriving_by_bundle_is_found_as_one_made_by_the_form(opened):
@@ -232,3 +250,4 @@ def test_a_word_in_many_objects_is_looked_for_in_every_objects_text(opened):
     assert logic.Search({"q": "chene"}, 1).shape[-1] is None  # read from every text
     assert logic.Search({"q": "chene vieux"}, 1).shape[-1] == 1
     assert by_words("chene")[1] == logic.FEW + 1
+
