@@ -1087,12 +1087,19 @@ def village_keeps_only_offers():
 
 
 def index_item_words():
-    """Migration 22: the words of the objects already there (see ItemWord.keep)."""
+    """Migration 22: the words of the objects already there (see ItemWord.keep), read
+    WORDS_AT_ONCE objects at a time: a router could not hold every object's text and words
+    at once, and the migration, one transaction, would fail at every start."""
     found = db.execute_sql("SELECT value FROM setting WHERE key = 'box_id'").fetchone()
-    columns = ItemWord.COLUMNS
-    rows = [dict(zip(columns, row, strict=True)) for row in db.execute_sql(
-        f"SELECT {', '.join(columns)} FROM item WHERE NOT deleted")]  # noqa: S608
-    ItemWord.keep(rows, found[0] if found else None)
+    columns, param, after = ItemWord.COLUMNS, db.obj.param, ""
+    while True:
+        rows = [dict(zip(columns, row, strict=True)) for row in db.execute_sql(
+            f"SELECT {', '.join(columns)} FROM item WHERE NOT deleted AND id > {param} "  # noqa: S608
+            f"ORDER BY id LIMIT {param}", (after, WORDS_AT_ONCE))]
+        if not rows:
+            return
+        ItemWord.keep(rows, found[0] if found else None)
+        after = rows[-1]["id"]
 
 
 # The database keeps ExchangeTotal up to date itself, whoever writes an event (a page, a

@@ -251,3 +251,52 @@ def test_a_word_in_many_objects_is_looked_for_in_every_objects_text(opened):
     assert logic.Search({"q": "chene vieux"}, 1).shape[-1] == 1
     assert by_words("chene")[1] == logic.FEW + 1
 
+
+def test_the_migration_and_a_bundle_index_a_few_objects_at_a_time(tmp_path, monkeypatch):
+    """An upgrade (every object already there) and a bundle's batch of records hold the
+    words of models.WORDS_AT_ONCE objects at a time, never every object's at once: a
+    router's memory would not hold them."""
+    from peewee import SqliteDatabase
+
+    import models
+
+    monkeypatch.setattr(models, "WORDS_AT_ONCE", 2)
+    held_at_once = []
+    keep, insert = ItemWord.keep.__func__, models.insert_rows
+
+    def counted_keep(cls, rows, here, before=()):
+        rows = list(rows)
+        held_at_once.append(len(rows))
+        return keep(cls, rows, here, before)
+
+    def counted_insert(model, rows, *args, **kwargs):
+        if model is ItemWord:
+            held_at_once.append(len({item_id for _word, item_id in rows}))
+        return insert(model, rows, *args, **kwargs)
+
+    db.initialize(SqliteDatabase(str(tmp_path / "piratebox.db")))
+    with db.connection_context():
+        migrate(upto=21)
+        here = "h" * 26
+        Setting.put("box_id", here)
+        for number in range(7):
+            Item.insert(id=f"{number:026d}", origin=here, version=1, seq=number,
+                        created_at=1.0, updated_at=1.0, kind="offer", mode="give",
+                        title="t", category="other", place="home",
+                        search_text=f"chene mot{number}").execute()
+        monkeypatch.setattr(ItemWord, "keep", classmethod(counted_keep))
+        migrate()
+        assert held_at_once and max(held_at_once) == 2
+        assert len(held_at_once) == 4  # 7 objects, 2 at a time
+        assert len(held_words()) == 14
+        monkeypatch.setattr(ItemWord, "keep", classmethod(keep))
+        monkeypatch.setattr(models, "insert_rows", counted_insert)
+        held_at_once.clear()
+        cleans = [records.parse({"table": "item", "record": {
+            **{name: value for name, value in ITEM.items() if name != "answers"},
+            "id": new_id(), "origin": PEER, "version": 1, "created_at": 1.0,
+            "updated_at": 1.0, "status": "available", "title": f"Chêne {number}",
+            "network": True, "contact": "06 12 34 56 78"}})[1] for number in range(5)]
+        records.merge(Item, cleans, relay=False, via=PEER, here=here)
+        assert held_at_once and max(held_at_once) == 2
+        assert len(by_words("chene")[0]) == 12
