@@ -3,6 +3,8 @@ the objects, in the same order, that a LIKE over every object's text finds, whic
 wrote them (the form, an edit, a removal, expiry, a bundle's record), and the table holds
 exactly the words of what a search may show."""
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -300,3 +302,28 @@ def test_the_migration_and_a_bundle_index_a_few_objects_at_a_time(tmp_path, monk
         records.merge(Item, cleans, relay=False, via=PEER, here=here)
         assert held_at_once and max(held_at_once) == 2
         assert len(by_words("chene")[0]) == 12
+
+
+def test_a_search_of_words_no_object_holds_reads_the_vocabulary_once(opened):
+    """A search reads every word of the box for a word held by no object: with eight such
+    words, once, not once a word (and not again for its count and its page)."""
+    actor = opened
+    for number in range(30):
+        actor.now += 60
+        logic.create({**ITEM, "title": f"Chêne {number}", "description": f"mot{number}"},
+                     [], actor)
+    vocabulary_size = len(vocabulary())
+    compared = []
+
+    def like(pattern, value, escape):
+        compared.append(value)
+        escaped = re.escape(pattern.replace("\\%", "\0").replace("\\_", "\1"))
+        expression = escaped.replace("%", ".*").replace("_", ".")
+        return re.fullmatch(expression.replace("\0", "%").replace("\1", "_"),
+                            value or "", re.IGNORECASE | re.DOTALL) is not None
+
+    db.connection().create_function("like", 3, like)
+    assert by_words("zq1 zq2 zq3 zq4 zq5 zq6 zq7 zq8") == ([], 0)
+    assert len(compared) <= vocabulary_size
+    compared.clear()
+    assert by_words("mot7 chene") == ([by_like("mot7")[0]], 1)
