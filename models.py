@@ -641,7 +641,8 @@ class Word(BaseModel):
     """Every word some object's text held here: a search looks for its words among these
     (a village's vocabulary, a few thousand, not every object's text), then reads which
     objects hold the matches (ItemWord). Local, rebuilt from the objects wherever they
-    are; a word no object holds any more stays (a few bytes, found in no object)."""
+    are; a word goes with the last object that held it (see ItemWord.keep): a search reads
+    every word, so they are never more than the words of the objects a search may show."""
 
     text = TextField(primary_key=True)
 
@@ -694,12 +695,26 @@ class ItemWord(BaseModel):
     def keep(cls, rows, here, before=()):
         """Bring the words of these objects (rows as stored, search_text included) up to
         date; `before`: the rows they replace (see stored). Only what changed is written:
-        a reservation or a loan changes no word, and the flash wears."""
+        a reservation or a loan changes no word, and the flash wears. WORDS_AT_ONCE objects
+        at a time: a 2,000-character text holds up to 1,000 words, and a router's memory
+        does not hold every object's at once (a bundle's batch, an upgrade)."""
         def words(row):
             return words_of(row["search_text"]) if cls.indexes(row, here) else set()
 
-        held = {row["id"]: words(row) for row in before}
-        wanted = {row["id"]: words(row) for row in rows}
+        replaced = {row["id"]: row for row in before}
+        rows = list(rows)
+        for start in range(0, len(rows), WORDS_AT_ONCE):
+            chunk = rows[start:start + WORDS_AT_ONCE]
+            cls._change({row["id"]: words(replaced.pop(row["id"]))
+                         for row in chunk if row["id"] in replaced},
+                        {row["id"]: words(row) for row in chunk})
+        gone = list(replaced.values())  # replaced by no row: their words go
+        for start in range(0, len(gone), WORDS_AT_ONCE):
+            cls._change({row["id"]: words(row) for row in gone[start:start + WORDS_AT_ONCE]}, {})
+
+    @classmethod
+    def _change(cls, held, wanted):
+        """From the words objects held ({id: words}) to those they hold now."""
         gone = [(word, item_id) for item_id, words_held in held.items()
                 for word in words_held - wanted.get(item_id, set())]
         new = [(word, item_id) for item_id, words_now in wanted.items()
@@ -711,6 +726,17 @@ class ItemWord(BaseModel):
         if new:
             insert_rows(Word, [(word,) for word in {word for word, _id in new}], or_ignore=True)
             insert_rows(cls, new)
+        if gone:
+            # after the new pairs: a word that only moved to another object stays
+            db.cursor().executemany(
+                f"DELETE FROM word WHERE text = {db.param} AND NOT EXISTS "  # noqa: S608
+                f"(SELECT 1 FROM item_word WHERE word = {db.param})",
+                [(word, word) for word in {word for word, _id in gone}])
+
+
+# Objects whose words ItemWord.keep reads and writes together: about 45 KB of Python
+# objects each at 2,000 characters of text (4.5 MB), a statement's worth of pairs each.
+WORDS_AT_ONCE = 100
 
 
 class PrivateKey(BaseModel):
@@ -1061,12 +1087,19 @@ def village_keeps_only_offers():
 
 
 def index_item_words():
-    """Migration 22: the words of the objects already there (see ItemWord.keep)."""
+    """Migration 22: the words of the objects already there (see ItemWord.keep), read
+    WORDS_AT_ONCE objects at a time: a router could not hold every object's text and words
+    at once, and the migration, one transaction, would fail at every start."""
     found = db.execute_sql("SELECT value FROM setting WHERE key = 'box_id'").fetchone()
-    columns = ItemWord.COLUMNS
-    rows = [dict(zip(columns, row, strict=True)) for row in db.execute_sql(
-        f"SELECT {', '.join(columns)} FROM item WHERE NOT deleted")]  # noqa: S608
-    ItemWord.keep(rows, found[0] if found else None)
+    columns, param, after = ItemWord.COLUMNS, db.obj.param, ""
+    while True:
+        rows = [dict(zip(columns, row, strict=True)) for row in db.execute_sql(
+            f"SELECT {', '.join(columns)} FROM item WHERE NOT deleted AND id > {param} "  # noqa: S608
+            f"ORDER BY id LIMIT {param}", (after, WORDS_AT_ONCE))]
+        if not rows:
+            return
+        ItemWord.keep(rows, found[0] if found else None)
+        after = rows[-1]["id"]
 
 
 # The database keeps ExchangeTotal up to date itself, whoever writes an event (a page, a

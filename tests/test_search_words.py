@@ -3,6 +3,8 @@ the objects, in the same order, that a LIKE over every object's text finds, whic
 wrote them (the form, an edit, a removal, expiry, a bundle's record), and the table holds
 exactly the words of what a search may show."""
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +27,7 @@ from piratebox.blobs import BlobStore
 from piratebox.box import Actor
 from piratebox.catalogue import logic
 from piratebox.database import open_existing
+from piratebox.storage import DataDir
 from piratebox.sync import records
 from tests.conftest import plan_of
 
@@ -46,6 +49,17 @@ def opened(data_dir):
     open_existing(data_dir)
     with db.connection_context():
         yield Actor(box.identity()["id"], 1_790_000_000.0, BlobStore(data_dir))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def opened_on_each_engine(request, tmp_path):
+    """`opened`, on a SQLite file, then on PostgreSQL (as a hub may hold its objects)."""
+    folder = DataDir(tmp_path / "each")
+    url = request.getfixturevalue("postgres_database") if request.param == "postgresql" else None
+    box.create(folder, role="box", name="Saint-Bonnet", database_url=url)
+    open_existing(folder)
+    with db.connection_context():
+        yield Actor(box.identity()["id"], 1_790_000_000.0, BlobStore(folder))
 
 
 def by_like(query, open_only=True):
@@ -87,6 +101,10 @@ def expected_words(here):
             if ItemWord.indexes(item.__data__, here) for word in words_of(item.search_text)}
 
 
+def vocabulary():
+    return {word.text for word in Word.select()}
+
+
 def by_bundle(actor, text, network=True, version=None, **fields):
     """An object of another village arriving in a bundle: its record read as any is."""
     line = {"table": "item", "record": {
@@ -109,8 +127,8 @@ def by_bundle(actor, text, network=True, version=None, **fields):
                                   st.integers(0, 5), texts), max_size=4),
        searched=st.lists(queries, min_size=1, max_size=4))
 def test_the_search_finds_what_like_finds_whatever_wrote_the_objects(
-        opened, objects, changes, searched):
-    actor = opened
+        opened_on_each_engine, objects, changes, searched):
+    actor = opened_on_each_engine
     made = []
     for title, description, path in objects:
         actor.now += 60
@@ -146,6 +164,8 @@ def test_the_search_finds_what_like_finds_whatever_wrote_the_objects(
             assert by_each_plan(query, open_only) == {(tuple(like[:logic.PAGE_SIZE]), len(like))}
             assert by_words(query, open_only) == (like[:logic.PAGE_SIZE], len(like))
     assert held_words() == expected_words(actor.box_id)
+    # a search reads every word: those of no object any more are gone with it
+    assert vocabulary() == {word for _item_id, word in expected_words(actor.box_id)}
 
 
 def test_an_object_arriving_by_bundle_is_found_as_one_made_by_the_form(opened):
@@ -232,3 +252,78 @@ def test_a_word_in_many_objects_is_looked_for_in_every_objects_text(opened):
     assert logic.Search({"q": "chene"}, 1).shape[-1] is None  # read from every text
     assert logic.Search({"q": "chene vieux"}, 1).shape[-1] == 1
     assert by_words("chene")[1] == logic.FEW + 1
+
+
+def test_the_migration_and_a_bundle_index_a_few_objects_at_a_time(tmp_path, monkeypatch):
+    """An upgrade (every object already there) and a bundle's batch of records hold the
+    words of models.WORDS_AT_ONCE objects at a time, never every object's at once: a
+    router's memory would not hold them."""
+    from peewee import SqliteDatabase
+
+    import models
+
+    monkeypatch.setattr(models, "WORDS_AT_ONCE", 2)
+    held_at_once = []
+    keep, insert = ItemWord.keep.__func__, models.insert_rows
+
+    def counted_keep(cls, rows, here, before=()):
+        rows = list(rows)
+        held_at_once.append(len(rows))
+        return keep(cls, rows, here, before)
+
+    def counted_insert(model, rows, *args, **kwargs):
+        if model is ItemWord:
+            held_at_once.append(len({item_id for _word, item_id in rows}))
+        return insert(model, rows, *args, **kwargs)
+
+    db.initialize(SqliteDatabase(str(tmp_path / "piratebox.db")))
+    with db.connection_context():
+        migrate(upto=21)
+        here = "h" * 26
+        Setting.put("box_id", here)
+        for number in range(7):
+            Item.insert(id=f"{number:026d}", origin=here, version=1, seq=number,
+                        created_at=1.0, updated_at=1.0, kind="offer", mode="give",
+                        title="t", category="other", place="home",
+                        search_text=f"chene mot{number}").execute()
+        monkeypatch.setattr(ItemWord, "keep", classmethod(counted_keep))
+        migrate()
+        assert held_at_once and max(held_at_once) == 2
+        assert len(held_at_once) == 4  # 7 objects, 2 at a time
+        assert len(held_words()) == 14
+        monkeypatch.setattr(ItemWord, "keep", classmethod(keep))
+        monkeypatch.setattr(models, "insert_rows", counted_insert)
+        held_at_once.clear()
+        cleans = [records.parse({"table": "item", "record": {
+            **{name: value for name, value in ITEM.items() if name != "answers"},
+            "id": new_id(), "origin": PEER, "version": 1, "created_at": 1.0,
+            "updated_at": 1.0, "status": "available", "title": f"Chêne {number}",
+            "network": True, "contact": "06 12 34 56 78"}})[1] for number in range(5)]
+        records.merge(Item, cleans, relay=False, via=PEER, here=here)
+        assert held_at_once and max(held_at_once) == 2
+        assert len(by_words("chene")[0]) == 12
+
+
+def test_a_search_of_words_no_object_holds_reads_the_vocabulary_once(opened):
+    """A search reads every word of the box for a word held by no object: with eight such
+    words, once, not once a word (and not again for its count and its page)."""
+    actor = opened
+    for number in range(30):
+        actor.now += 60
+        logic.create({**ITEM, "title": f"Chêne {number}", "description": f"mot{number}"},
+                     [], actor)
+    vocabulary_size = len(vocabulary())
+    compared = []
+
+    def like(pattern, value, escape):
+        compared.append(value)
+        escaped = re.escape(pattern.replace("\\%", "\0").replace("\\_", "\1"))
+        expression = escaped.replace("%", ".*").replace("_", ".")
+        return re.fullmatch(expression.replace("\0", "%").replace("\1", "_"),
+                            value or "", re.IGNORECASE | re.DOTALL) is not None
+
+    db.connection().create_function("like", 3, like)
+    assert by_words("zq1 zq2 zq3 zq4 zq5 zq6 zq7 zq8") == ([], 0)
+    assert len(compared) <= vocabulary_size
+    compared.clear()
+    assert by_words("mot7 chene") == ([by_like("mot7")[0]], 1)

@@ -272,7 +272,7 @@ FEW = 64
 def matching(fields, open_only, filters, words, driver=None):
     """The listed objects that match a shape of search: the open ones only or all, the
     filters that are on (by name), so many words, the one (by number) whose objects are
-    few enough to read first (see FEWEST), if any."""
+    few enough to read first (see Search.fewest), if any."""
     query = Item.listed().select(*fields)
     if open_only:
         query = query.where(Item.status.in_(OPEN_STATUSES))
@@ -282,10 +282,10 @@ def matching(fields, open_only, filters, words, driver=None):
                        None if driver is None else slot(f"word{driver}"))
 
 
-# How many objects hold each of a search's words, each counted up to FEW + 1 (a few
-# index entries each, whatever the box holds): which word, if any, to read first.
-FEWEST = Prepared(lambda words: Select(columns=[
-    ItemWord.objects_up_to(slot(f"word{number}"), FEW + 1) for number in range(words)]))
+# How many objects hold a search's word, counted up to FEW + 1: which word, if any, to
+# read first. A few index entries for a word held by many; the whole vocabulary
+# (models.Word) for a word held by none.
+HOLDERS = Prepared(lambda: Select(columns=[ItemWord.objects_up_to(slot("word"), FEW + 1)]))
 
 
 # The count reads a covering index only (see models.MIGRATIONS: item_open for the open
@@ -329,27 +329,40 @@ class Search:
         self.values = {name: filters[name] for name in names}
         self.values.update({f"word{number}": like_pattern(word)
                             for number, word in enumerate(words)})
+        self.found_none = False  # a word no object holds: nothing to read
         self.shape = ((filters.get("status") or "open") == "open", names, len(words),
                       self.fewest(len(words)))
         self.offset = (min(max(1, page), COUNT_CAP // PAGE_SIZE + 1) - 1) * PAGE_SIZE
 
     def fewest(self, words):
-        """The word held by the fewest objects if they are few (see FEW), else None."""
-        if not words:
-            return None
-        held = FEWEST.tuples(words, **self.values)[0]
-        fewest = min(range(words), key=held.__getitem__)
-        return fewest if held[fewest] <= FEW else None
+        """The word held by the fewest objects if they are few (see FEW), else None. A
+        word no object holds ends the search (nothing matches, whatever the others): a
+        search of words that are nowhere reads the vocabulary once, not once a word."""
+        fewest, least = None, FEW + 1
+        for number in range(words):
+            held = HOLDERS.scalar(word=self.values[f"word{number}"])
+            if held < least:
+                fewest, least = number, held
+            if held == 0:
+                self.found_none = True
+                break
+        return fewest
 
     def count(self):
+        if self.found_none:
+            return 0
         return COUNT.scalar(*self.shape, **self.values)
 
     def rows(self, fields=None):
+        if self.found_none:
+            return []
         return PAGE.rows(tuple(fields or Item.card_fields()), *self.shape,
                          offset=self.offset, **self.values)
 
     def versions(self):
         """`versions` of the page's rows, read without the objects."""
+        if self.found_none:
+            return ()
         return tuple(PAGE.tuples(Item.id_and_version(), *self.shape, offset=self.offset,
                                  **self.values))
 
