@@ -48,6 +48,7 @@ show after that at the latest (see docs/benchmarks.md).
 
 import hashlib
 import secrets
+import sys
 import threading
 from collections import OrderedDict, namedtuple
 
@@ -75,7 +76,11 @@ MAX_PAGES = 200  # about 2 MB of HTML at most
 # almost all of them once, and misses as many read again with 300 kept as with 1,000, which
 # held 0.8 MB (docs/benchmarks.md, "Ninth round"). A row pushed out is rendered again.
 MAX_ROWS = 400
-MAX_FRAMES = MAX_PAGES  # a list page's frame is smaller than the page: 2 MB at most
+# A list page's frames are counted by the memory they hold, not by number: a frame
+# repeats its address (the search box, the language links), and one character outside
+# Latin-1 in it makes Python hold the whole text at 2 or 4 bytes a character, so 200
+# frames of made-up addresses could hold 8 MB. The least recently read go first.
+MAX_FRAME_BYTES = 2_000_000
 RENDER_WAIT_SECONDS = 60  # then render it yourself: never wait forever on a stuck thread
 
 SECTIONS = ("catalogue", "files", "board", "events", "stats", "initiatives")
@@ -114,6 +119,9 @@ class Page(namedtuple("Page", "pieces tag stamp sections personal fingerprint sh
 
 
 Shared = namedtuple("Shared", "content_type personal_to")
+# A list page's frame (render_framed): its text cut where its live parts go, their
+# templates, and the bytes it holds in memory.
+KeptFrame = namedtuple("KeptFrame", "pieces parts size")
 EVERY_PHONE = frozenset()  # same_for: no private link makes another page of it
 # A text's tag: drawn at random, so that no other text, here or in an earlier process, has
 # it, and so that it tells nothing (a counter would tell a visitor how many pages others
@@ -153,6 +161,7 @@ class PageCache:
         self._rendering = {}  # key -> Event set when its rendering is over
         self._rows = OrderedDict()
         self._frames = OrderedDict()  # render_framed's, apart: a frame is 5-10 KB, a row 0.5
+        self._frames_bytes = 0
         self._lock = threading.Lock()
 
     @property
@@ -274,24 +283,28 @@ class PageCache:
 
     def keep(self, texts):
         """Keep rows rendered, {key: text}."""
-        self._keep(self._rows, texts, MAX_ROWS)
+        with self._lock:
+            self._rows.update(texts)
+            while len(self._rows) > MAX_ROWS:
+                self._rows.popitem(last=False)
 
     def frame(self, key):
         """The frame kept under `key` (see render_framed), None when there is none."""
         with self._lock:
             found = self._frames.get(key)
-            if found is not None:
-                self._frames.move_to_end(key)
-            return found
+            if found is None:
+                return None
+            self._frames.move_to_end(key)
+            return found.pieces, found.parts
 
-    def keep_frame(self, key, frame):
-        self._keep(self._frames, {key: frame}, MAX_FRAMES)
-
-    def _keep(self, kept, new, most):
+    def keep_frame(self, key, pieces, parts):
+        size = sum(map(sys.getsizeof, pieces))
         with self._lock:
-            kept.update(new)
-            while len(kept) > most:
-                kept.popitem(last=False)
+            replaced = self._frames.pop(key, None)
+            self._frames_bytes += size - (replaced.size if replaced else 0)
+            self._frames[key] = KeptFrame(pieces, parts, size)
+            while self._frames_bytes > MAX_FRAME_BYTES:
+                self._frames_bytes -= self._frames.popitem(last=False)[1].size
 
     def __len__(self):
         return len(self._pages)
@@ -414,8 +427,9 @@ def render_framed(template_name, frame, **variables):
     for the layout, the forms and the blocks around them cost more than the list's rows.
     `frame` names everything the frame shows that can change besides the page's address
     (the folders of the file share's filters, whether the board is closed); the frame's
-    own kept rows are rendered when it is. Frames are kept apart from rows and as many
-    as pages: each query string a visitor makes up has its own."""
+    own kept rows are rendered when it is. Frames are kept apart from rows, bounded by
+    the memory they hold (MAX_FRAME_BYTES): each query string a visitor makes up has its
+    own."""
     kept = g.get("kept_rows")
     if kept is None:
         return render_template(template_name, **variables)
@@ -429,7 +443,7 @@ def render_framed(template_name, frame, **variables):
             found = (tuple(pieces), tuple(g.live_parts))
         finally:
             g.live_parts = None
-        cache.keep_frame(key, found)
+        cache.keep_frame(key, *found)
     pieces, parts = found
     app = current_app._get_current_object()
     # one context for every live part, the globals in it: Jinja would merge each part's

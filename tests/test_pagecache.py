@@ -4,6 +4,7 @@ token or message to another, kept when another section changes, 304 when unchang
 import re
 import threading
 import tracemalloc
+from urllib.parse import quote
 
 import pytest
 
@@ -656,12 +657,23 @@ def test_the_agenda_after_a_new_event_is_its_kept_frame_around_its_list(
     assert page == rendered_whole(app, visitor, "/events/")
 
 
-def test_the_frames_of_list_pages_are_kept_as_many_as_pages(client, app):
-    from piratebox.pagecache import MAX_FRAMES
+def test_the_frames_of_list_pages_are_bounded_by_the_memory_they_hold(client, app):
+    import sys
+
+    from piratebox.pagecache import MAX_FRAME_BYTES
 
     visitor = app.test_client()
-    for number in range(MAX_FRAMES + 20):  # a visitor making up query strings
-        assert visitor.get(f"/board/?junk={number}").status_code == 200
+    # a visitor making up long query strings, with a character that makes Python hold the
+    # whole frame at 4 bytes a character
+    junk = quote("🚲" + "x" * 1500)
+    for number in range(120):
+        assert visitor.get(f"/files/?q={junk}{number}").status_code == 200
     cache = app.extensions["page_cache"]
-    assert len(cache._frames) == MAX_FRAMES
-    assert not any("board/index.html" in key for key in cache._rows), "not among the rows"
+    held = sum(sys.getsizeof(piece) for frame in cache._frames.values()
+               for piece in frame.pieces)
+    assert MAX_FRAME_BYTES * 0.8 < held <= MAX_FRAME_BYTES
+    assert cache._frames_bytes == held
+    assert not any("files/index.html" in key for key in cache._rows), "not among the rows"
+    # the newest is kept, and served right
+    newest = visitor.get(f"/files/?q={junk}119").get_data()
+    assert newest == rendered_whole(app, visitor, f"/files/?q={junk}119")
