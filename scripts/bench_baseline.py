@@ -8,7 +8,6 @@ load generator posts to it exactly as it posts to the box.
     python scripts/bench_baseline.py PORT THREADS PAGE_BYTES [HOST]
 """
 
-import logging
 import sys
 
 import waitress
@@ -41,8 +40,4 @@ def create_app(page_bytes):
 if __name__ == "__main__":
     port, threads, page_bytes = (int(arg) for arg in sys.argv[1:4])
     host = sys.argv[4] if len(sys.argv) > 4 else "127.0.0.1"
-    # as the box's `serve` (app.configure_logging): waitress warns "Task queue depth is N"
-    # whenever a request waits for a thread, a line formatted and written for most
-    # requests under the village's load, which the box does not pay
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     waitress.serve(create_app(page_bytes), host=host, port=port, threads=threads)
