@@ -686,10 +686,14 @@ class ItemWord(BaseModel):
         ids = list(ids)
         for start in range(0, len(ids), BATCH):
             chunk = ids[start:start + BATCH]
-            for row in db.execute_sql(
-                    f"SELECT {', '.join(cls.COLUMNS)} FROM item WHERE id IN "  # noqa: S608
-                    f"({', '.join([db.param] * len(chunk))})", chunk):
-                yield dict(zip(cls.COLUMNS, row, strict=True))
+            yield from cls.stored_where(f"id IN ({', '.join([db.param] * len(chunk))})", chunk)
+
+    @classmethod
+    def stored_where(cls, condition, params):
+        """What keep needs of the objects that meet `condition` (SQL, with `params`)."""
+        for row in db.execute_sql(
+                f"SELECT {', '.join(cls.COLUMNS)} FROM item WHERE {condition}", params):  # noqa: S608
+            yield dict(zip(cls.COLUMNS, row, strict=True))
 
     @classmethod
     def keep(cls, rows, here, before=()):
@@ -1091,11 +1095,11 @@ def index_item_words():
     WORDS_AT_ONCE objects at a time: a router could not hold every object's text and words
     at once, and the migration, one transaction, would fail at every start."""
     found = db.execute_sql("SELECT value FROM setting WHERE key = 'box_id'").fetchone()
-    columns, param, after = ItemWord.COLUMNS, db.obj.param, ""
+    after = ""
     while True:
-        rows = [dict(zip(columns, row, strict=True)) for row in db.execute_sql(
-            f"SELECT {', '.join(columns)} FROM item WHERE NOT deleted AND id > {param} "  # noqa: S608
-            f"ORDER BY id LIMIT {param}", (after, WORDS_AT_ONCE))]
+        rows = list(ItemWord.stored_where(
+            f"NOT deleted AND id > {db.param} ORDER BY id LIMIT {db.param}",
+            (after, WORDS_AT_ONCE)))
         if not rows:
             return
         ItemWord.keep(rows, found[0] if found else None)
