@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import cProfile
 import io
+import itertools
 import os
 import pstats
 import re
@@ -108,7 +109,9 @@ class Phone:
         return answered["status"], answered["location"]
 
     def write_board(self, number):
-        body = f"csrf_token={self.token}&text=Bonjour+de+{number}".encode()
+        # new words each time: the same words within a moment are one message (a second
+        # tap), which the box does not write again
+        body = f"csrf_token={self.token}&text=Bonjour+de+{number}+({next(WORDS_POSTED)})".encode()
         return self.post("/board/", "application/x-www-form-urlencoded", body)
 
     def write_upload(self, number):
@@ -122,6 +125,7 @@ class Phone:
         return self.post("/files/", f"multipart/form-data; boundary={boundary}", body)
 
 
+WORDS_POSTED = itertools.count()
 WRITES = {"board": ("/board/", Phone.write_board), "upload": ("/files/", Phone.write_upload)}
 
 

@@ -57,6 +57,7 @@ class Phone:
         self.token = ""
         self.connection = None
         self.rng = random.Random(number)  # noqa: S311 - a load mix, not a secret
+        self.words_posted = 0
 
     def request(self, method, path, body=None, headers=None):
         if self.connection is None:
@@ -119,7 +120,11 @@ class Phone:
 
     # One write per section of the box's pages (see piratebox/pagecache.py).
     def write_board(self):
-        return self.post_form("/board/", {"text": f"Bonjour de {self.number}"})
+        # new words each time: the same words again within a moment are one message (a
+        # second tap), which the box does not write twice
+        self.words_posted += 1
+        return self.post_form("/board/",
+                              {"text": f"Bonjour de {self.number} ({self.words_posted})"})
 
     def write_files(self):
         content = bytes(self.rng.getrandbits(8) for _ in range(10_000))

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from models import Message, db
@@ -59,6 +61,57 @@ def test_posting_is_rate_limited(make_app):
     response = write(client, "trois")
     assert response.status_code == 429
     assert len(messages()) == 2
+
+
+def test_a_second_tap_on_post_leaves_one_message_and_the_phone_its_success(make_app):
+    app = make_app(MESSAGES_PER_HOUR=1)
+    client = app.test_client()
+    assert write(client, "Qui a une échelle ?", "Paul").status_code == 302
+    # the second tap: the same words under the same name, and the hourly limit reached
+    again = write(client, "Qui a une échelle ?", "Paul")
+    assert again.status_code == 302
+    assert "Votre message est sur le babillard." in client.get("/board/").get_data(as_text=True)
+    assert [message.text for message in messages()] == ["Qui a une échelle ?"]
+    # other words are a new message, and that one counts against the limit
+    assert write(client, "Qui a une échelle ? Merci", "Paul").status_code == 429
+
+
+def test_the_same_words_under_another_name_or_later_are_another_message(app, client):
+    from piratebox.board.logic import SAME_MESSAGE_SECONDS
+
+    write(client, "Merci !", "Paul")
+    write(client, "Merci !", "Lou")
+    clock = app.extensions["box"].clock
+    clock.correct(clock.now() + SAME_MESSAGE_SECONDS + 1, "admin")
+    write(client, "Merci !", "Paul")
+    assert [message.pseudonym for message in messages()] == ["Paul", "Lou", "Paul"]
+
+
+def test_two_taps_at_once_write_one_message(app):
+    """The second tap reaches the box while the first is being written: it waits for the
+    first's transaction, then finds its message (it would read the board before the
+    first's message is there, and write a second one, in a transaction of its own)."""
+    from threading import Event, Thread
+
+    from piratebox.board import logic
+
+    first_writing, written = Event(), []
+
+    def first_admitted():
+        first_writing.set()
+        time.sleep(0.5)  # the second tap's time to come in
+
+    def tap(admit=lambda: None):
+        with app.app_context(), db.connection_context():
+            written.append(logic.post({"text": "Deux fois ?", "pseudonym": ""},
+                                      app.extensions["box"].actor(), admit))
+
+    first = Thread(target=tap, args=(first_admitted,))
+    first.start()
+    assert first_writing.wait(timeout=30)
+    tap()
+    first.join(timeout=30)
+    assert len(messages()) == 1 and sorted(map(bool, written)) == [False, True]
 
 
 def test_messages_expire_after_the_configured_days(make_app):

@@ -3,11 +3,14 @@
 from peewee import SQL, fn
 
 from models import Message, Narrow, Prepared, Setting, by_ids, db, id_slots, slot
-from piratebox import rules
+from piratebox import database, rules
 
 LIMITS = rules.limits(Message)
 PAGE_SIZE = 30
 DAY = 24 * 3600
+# A phone waiting on a busy router is tapped again, or sends the form again when it gets
+# its signal back: the same words from the same name within this time are one message.
+SAME_MESSAGE_SECONDS = 120
 
 
 def read_message(form):
@@ -16,8 +19,19 @@ def read_message(form):
                                 "pseudonym": form.get("pseudonym", "")})
 
 
-def post(values, actor):
-    return actor.save(Message(**values))
+def post(values, actor, admit=lambda: None):
+    """Post the message and return it; None if the same words under the same name were
+    posted a moment ago (it is on the board: a second tap, not a second message). `admit` is
+    called only for a message that will be written (the phone's hourly limit), within the
+    same transaction, so two taps arriving together write it once."""
+    with database.exclusive():
+        if Message.live().where(
+                (Message.text == values["text"]) & (Message.pseudonym == values["pseudonym"])
+                & (Message.created_at.between(actor.now - SAME_MESSAGE_SECONDS, actor.now))
+        ).exists():
+            return None
+        admit()
+        return actor.save(Message(**values))
 
 
 def shown(*columns):

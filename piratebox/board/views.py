@@ -38,13 +38,15 @@ def post():
     values, errors = logic.read_message(request.form)
     if errors:
         return render_board(values, errors), 400
-    try:
+    def admit():
         within_limit("board", current_app.config["MESSAGES_PER_HOUR"],
                      N_("You have written a lot this hour: wait {minutes} minutes."))
+
+    try:
+        if logic.post(values, actor(), admit) is not None:
+            count_success("board")
     except TooManyRequests as error:
         return render_board(values, {"limit": error.localized(_)}), 429
-    logic.post(values, actor())
-    count_success("board")
     flash(_("Your message is on the board."), "success")
     return redirect(url_for("board.index"))
 
