@@ -624,6 +624,7 @@ class Item(Replicated):
     def save_change(self, box_id, now):
         """Replicated.save_change, the object's words kept in the same transaction."""
         with db.atomic():
+            wait_for_other_writers()  # the words' table: see there
             before = () if self.created_at is None else list(ItemWord.stored([self.id]))
             super().save_change(box_id, now)
             ItemWord.keep([self.__data__], box_id, before)
@@ -1473,6 +1474,20 @@ def schema_version():
 
 def is_postgres():
     return isinstance(db.obj, PostgresqlDatabase)
+
+
+EXCLUSIVE_LOCK_KEY = 0x636F636F  # "coco": any fixed number, the same in every process
+
+
+def wait_for_other_writers():
+    """Wait for any other transaction that called this (an import, a change to an object)
+    to end, and hold the others back until this one ends. SQLite has one writer at a time
+    already; on PostgreSQL (a hub), two transactions write at once, and each reads what
+    the other has not committed yet as it was: one removing an object's last holder of a
+    word would delete that word while the other adds an object holding it, and that object
+    would not be found by it (ItemWord.keep)."""
+    if is_postgres():
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (EXCLUSIVE_LOCK_KEY,))
 
 
 def for_this_engine(statement):

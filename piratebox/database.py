@@ -10,7 +10,7 @@ import contextlib
 
 from peewee import SqliteDatabase
 
-from models import SCHEMA_VERSION, db, is_postgres, migrate, schema_version
+from models import SCHEMA_VERSION, db, is_postgres, migrate, schema_version, wait_for_other_writers
 from piratebox.config import load as load_config
 from piratebox.errors import ConfigError, NotInitialised, SchemaTooNew
 from piratebox.i18n import N_
@@ -91,7 +91,7 @@ def exclusive():
         class Locked:
             def __enter__(self):
                 transaction.__enter__()
-                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (EXCLUSIVE_LOCK_KEY,))
+                wait_for_other_writers()
                 return transaction
 
             def __exit__(self, *exc):
@@ -101,7 +101,6 @@ def exclusive():
     return db.atomic("IMMEDIATE")
 
 
-EXCLUSIVE_LOCK_KEY = 0x636F636F  # "coco": any fixed number, the same in every process
 # An import writes thousands of rows into indexes spread over the whole file: within a
 # page's 512 KB, SQLite read the same index pages again and again (a third of a hub's
 # inserts). A cache holds only the pages read, and shrinks back after the import.

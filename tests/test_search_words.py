@@ -327,3 +327,45 @@ def test_a_search_of_words_no_object_holds_reads_the_vocabulary_once(opened):
     assert len(compared) <= vocabulary_size
     compared.clear()
     assert by_words("mot7 chene") == ([by_like("mot7")[0]], 1)
+
+
+def test_on_a_hub_a_word_an_edit_lets_go_stays_with_an_object_an_import_brings_meanwhile(
+        tmp_path, postgres_database):
+    """On PostgreSQL two transactions write at once. An import brings an object holding a
+    word, not committed yet, while the mediator's edit takes that word from the only object
+    that held it: the edit waits for the import, and then sees the word is still held (it
+    would delete the word, and the new object would not be found by it)."""
+    from threading import Event, Thread
+
+    from piratebox import database
+
+    folder = DataDir(tmp_path / "hub")
+    box.create(folder, role="box", name="Saint-Bonnet", database_url=postgres_database)
+    open_existing(folder)
+    with db.connection_context():
+        actor = Actor(box.identity()["id"], 1_790_000_000.0, BlobStore(folder))
+        mine, _token = logic.create({**ITEM, "title": "Échelle"}, [], actor)
+    importing, may_commit, brought = Event(), Event(), []
+
+    def an_import():
+        with db.connection_context(), database.exclusive():
+            brought.append(by_bundle(actor, "échelle en bois"))
+            importing.set()
+            assert may_commit.wait(timeout=30)
+
+    def the_edit():
+        with db.connection_context():
+            logic.edit(Item.get_by_id(mine.id), {**ITEM, "title": "Escabeau"}, [], actor)
+
+    importer = Thread(target=an_import)
+    importer.start()
+    assert importing.wait(timeout=30)
+    editor = Thread(target=the_edit)
+    editor.start()
+    editor.join(timeout=0.5)  # what the edit does before the import commits
+    may_commit.set()
+    importer.join(timeout=30)
+    editor.join(timeout=30)
+    with db.connection_context():
+        assert by_words("échelle") == (brought, 1)
+        assert "echelle" in vocabulary() and held_words() == expected_words(actor.box_id)
