@@ -269,7 +269,9 @@ class Counter(BaseModel):
     """Monotonic integers kept in the database, so they survive restarts and travel in backups.
 
     `lamport` is the logical clock of replicated records; `seq` numbers local changes in
-    the order this box saw them (what changed since a peer's acknowledgement).
+    the order this box saw them (what changed since a peer's acknowledgement);
+    `exchanges_added` and `exchanges_changed` count the exchange rows written (see
+    EXCHANGE_COUNTERS).
     """
 
     name = CharField(primary_key=True, max_length=32)
@@ -1140,6 +1142,27 @@ EXCHANGE_TOTAL_TRIGGERS = (
      "postgresql": None},
 )
 
+# The database counts the exchange rows inserted, and those changed or removed, whoever
+# writes them: what the figures keep between two readings may take in the new exchanges
+# only when nothing else happened (piratebox/impact/exchanges.py).
+EXCHANGE_COUNTERS = (
+    "INSERT INTO counter (name, value) VALUES ('exchanges_added', 0)",
+    "INSERT INTO counter (name, value) VALUES ('exchanges_changed', 0)",
+    {"sqlite": "CREATE TRIGGER exchange_added AFTER INSERT ON exchange BEGIN UPDATE counter "
+               "SET value = value + 1 WHERE name = 'exchanges_added'; END",
+     "postgresql": "CREATE FUNCTION exchange_counted() RETURNS trigger AS $$ BEGIN "
+                   "UPDATE counter SET value = value + 1 WHERE name = CASE TG_OP "
+                   "WHEN 'INSERT' THEN 'exchanges_added' ELSE 'exchanges_changed' END; "
+                   "RETURN NULL; END $$ LANGUAGE plpgsql"},
+    {"sqlite": "CREATE TRIGGER exchange_changed AFTER UPDATE ON exchange BEGIN UPDATE counter "
+               "SET value = value + 1 WHERE name = 'exchanges_changed'; END",
+     "postgresql": "CREATE TRIGGER exchange_counted AFTER INSERT OR UPDATE OR DELETE "
+                   "ON exchange FOR EACH ROW EXECUTE FUNCTION exchange_counted()"},
+    {"sqlite": "CREATE TRIGGER exchange_removed AFTER DELETE ON exchange BEGIN UPDATE counter "
+               "SET value = value + 1 WHERE name = 'exchanges_changed'; END",
+     "postgresql": None},
+)
+
 MIGRATIONS = [
     (
         1,
@@ -1458,6 +1481,15 @@ MIGRATIONS = [
              "postgresql": "CREATE TABLE item_word (word TEXT NOT NULL, item_id VARCHAR(26) "
                            "NOT NULL, PRIMARY KEY (word, item_id))"},
             index_item_words,
+        ],
+    ),
+    (
+        23,
+        "the figures kept between two readings, the rides found without reading every object",
+        [
+            *EXCHANGE_COUNTERS,
+            # the figures' rides (impact/rides.py): a ride's category and time, rides only
+            "CREATE INDEX item_ride_time ON item (category, ride_at) WHERE ride_at IS NOT NULL",
         ],
     ),
 ]

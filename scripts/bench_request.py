@@ -17,7 +17,8 @@ for the catalogue's lists and the API's, its query run again and the page kept w
 finds the same objects (the figures page: kept when what its figures are made of has no
 newer change). And the figures page right after an exchange is recorded, which changes
 its figures: rendered again, the write itself not timed. --profile LABEL prints where
-that page's time goes (cProfile), kept and right after a write, to find what to cut.
+that page's time goes (cProfile), kept and right after a write, to find what to cut
+("impact, an exchange recorded": right after each exchange).
 --data takes a box seeded already (a copy of it is used), as scripts/bench_router.py does
 on a router, where seeding takes too long. --cpu times the CPU this thread spent rather than
 the wall clock: on a host shared with other work, the time the thread waited for a core
@@ -33,6 +34,7 @@ import shutil
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +46,7 @@ from village_load import InProcessPhone  # noqa: E402
 
 from piratebox.pagecache import CHANGED_BY  # noqa: E402
 
+EXCHANGE_RECORDED = "impact, an exchange recorded"
 PHONE = {"Host": "127.0.0.1:8080", "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.8",
          "User-Agent": "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 (KHTML, like "
                        "Gecko) Chrome/120.0 Mobile Safari/537.36"}
@@ -148,7 +151,12 @@ def main():
                                for _ in range(options.repeat))
             rows.append((label, box_us, base_us, again_us))
             if label == "impact" and options.after_write:
-                rows.append(("impact, an exchange recorded", None, base_us, min(
+                if options.profile == EXCHANGE_RECORDED:
+                    profiler = cProfile.Profile()
+                    rendered_again_us(box, names["item"], partial(profiler.runcall, box_call),
+                                      options.after_write, clock)
+                    print_profile(profiler)
+                rows.append((EXCHANGE_RECORDED, None, base_us, min(
                     rendered_again_us(box, names["item"], box_call, options.after_write, clock)
                     for _ in range(options.repeat))))
 
@@ -197,6 +205,10 @@ def rendered_again_us(app, item_id, call, count, clock):
 def profile(call, count):
     profiler = cProfile.Profile()
     profiler.runcall(lambda: [call() for _ in range(count)])
+    print_profile(profiler)
+
+
+def print_profile(profiler):
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
     print(out.getvalue(), file=sys.stderr)

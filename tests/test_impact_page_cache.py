@@ -13,7 +13,6 @@ from tests.test_catalogue import edit_photos, offer, only_item, post
 from tests.test_event_counts import count, publish
 from tests.test_impact import tally_of
 from tests.test_initiatives import add as add_initiative
-from tests.test_pagecache import renderings_of
 from tests.test_rides import leaves, offer_ride, take_seat, the_ride, token_of
 
 # Kept for good within a test: only a write may render the page again, never the time
@@ -34,6 +33,21 @@ def figures_on(visitor):
     shown.update((name.strip(), number)
                  for name, number in re.findall(r"([^:·,]+) : ([\d\u202f]+)", line))
     return page, shown
+
+
+def renderings_of_the_figures(monkeypatch):
+    """The list of the figures page's renderings from now on (its frame kept or not)."""
+    from piratebox.impact import views
+
+    renders = []
+    original = views.render_index
+
+    def counted():
+        renders.append("stats")
+        return original()
+
+    monkeypatch.setattr(views, "render_index", counted)
+    return renders
 
 
 def test_every_write_that_changes_a_figure_shows_on_the_kept_page(kept, admin_password):
@@ -93,9 +107,7 @@ def test_a_rides_change_and_an_initiatives_commune_show_on_the_kept_page(
 
 
 def test_a_write_that_changes_no_figure_keeps_the_page_as_it_was(kept, monkeypatch):
-    from piratebox.impact import views
-
-    renders = renderings_of("stats/index.html", monkeypatch, views)
+    renders = renderings_of_the_figures(monkeypatch)
     owner, visitor = kept.test_client(), kept.test_client()
     offer(owner, title="Étagère en pin")
     item = only_item()
@@ -132,7 +144,6 @@ def test_a_ride_that_becomes_an_object_is_a_change_of_what_the_figures_read(app,
 def test_at_a_hub_on_either_engine_what_a_box_sends_is_a_change_of_the_figures(
         tmp_path, stick, monkeypatch):
     import app as application
-    from piratebox.impact import views
     from tests.conftest import TEST_CONFIG
     from tests.test_sync import add_item, enrolled_pair, ok, opened
 
@@ -144,7 +155,7 @@ def test_at_a_hub_on_either_engine_what_a_box_sends_is_a_change_of_the_figures(
     ok(hub, "sync", str(stick))
     with opened(hub):
         assert changes.latest() != before, "the village's object counted as offered"
-    renders = renderings_of("stats/index.html", monkeypatch, views)
+    renders = renderings_of_the_figures(monkeypatch)
     kept_at_hub = application.create_app({"DATA_DIR": str(hub.path), **TEST_CONFIG,
                                           "PAGE_CACHE_SECONDS": FOR_GOOD})
     _page, shown = figures_on(kept_at_hub.test_client())

@@ -23,15 +23,16 @@ import csv
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from math import fsum
 from pathlib import Path
 
 from peewee import SQL, Case, fn
 
-from models import Exchange, ExchangeTotal, Prepared, Tally, slot, this_box
+from models import Exchange, Prepared, Tally, slot, this_box
 from piratebox import footfall, typography
 from piratebox.catalogue.categories import CHANGED_HANDS
 from piratebox.events import counts
-from piratebox.impact import rides
+from piratebox.impact import exchanges, rides
 from piratebox.timefmt import display_zone
 
 FACTORS_FILE = Path(__file__).parent.parent / "data" / "impact-factors.csv"
@@ -147,6 +148,8 @@ def from_totals(totals, exchanges_per_week, now, factors, zone_name="Europe/Pari
     category, events, total mass, answered, avoided purchases: what ExchangeTotal keeps)
     and the exchanges of each week of the chart, oldest first (None: no chart)."""
     figures = Figures()
+    # kilos added up exactly: the same whatever order the database gives the rows in
+    kept_in_use, co2e_avoided = [], []
     for action, category, count, mass, answered, avoided in totals:
         if action in COUNTED_ACTIONS:
             setattr(figures, action, getattr(figures, action) + count)
@@ -155,12 +158,13 @@ def from_totals(totals, exchanges_per_week, now, factors, zone_name="Europe/Pari
         figures.exchanges += count
         figures.by_category[category] = figures.by_category.get(category, 0) + count
         if action in KEPT_IN_USE:
-            figures.kg_kept_in_use += mass
+            kept_in_use.append(mass)
         figures.answered += answered
         figures.purchases_avoided += avoided
         factor = factors.get(category)
         if factor:
-            figures.kg_co2e_avoided += float(factor["kg_co2e_per_object"]) * avoided
+            co2e_avoided.append(float(factor["kg_co2e_per_object"]) * avoided)
+    figures.kg_kept_in_use, figures.kg_co2e_avoided = fsum(kept_in_use), fsum(co2e_avoided)
     for tally in tallies:
         figures.tallied_deposited += tally.deposited
         figures.tallied_taken += tally.taken
@@ -184,59 +188,50 @@ def weekly_chart(exchanges_per_week, tallies, now, zone_name):
 
 def chart_weeks(now, zone_name):
     """The Mondays of the weekly chart, oldest first."""
-    this_week = week_start(now, display_zone(zone_name))
-    return [this_week - timedelta(weeks=n) for n in range(WEEKS - 1, -1, -1)]
+    return _mondays(week_start(now, display_zone(zone_name)))
 
 
 def week_bounds(now, zone_name):
     """The chart's weeks as times: each Monday's midnight in the village's zone, and the
     end of this week (WEEKS + 1 values)."""
+    return _bounds(week_start(now, display_zone(zone_name)), zone_name)
+
+
+# The same for a whole week: worked out once (a time zone's rules are read for each of
+# the thirteen midnights).
+@lru_cache(maxsize=4)
+def _mondays(this_week):
+    return tuple(this_week - timedelta(weeks=n) for n in range(WEEKS - 1, -1, -1))
+
+
+@lru_cache(maxsize=4)
+def _bounds(this_week, zone_name):
     zone = display_zone(zone_name)
-    mondays = chart_weeks(now, zone_name)
-    return [datetime.combine(monday, time(), tzinfo=zone).timestamp()
-            for monday in [*mondays, mondays[-1] + timedelta(weeks=1)]]
+    mondays = _mondays(this_week)
+    return tuple(datetime.combine(monday, time(), tzinfo=zone).timestamp()
+                 for monday in [*mondays, mondays[-1] + timedelta(weeks=1)])
 
 
-# The events come added up by the database (ExchangeTotal: a few rows per box, kept up to
-# date as events are written), and the recent exchanges counted per week of the chart from
-# a narrow index: nothing comes into Python one event at a time.
-TOTALS = Prepared(lambda: ExchangeTotal.select(
-    ExchangeTotal.origin, ExchangeTotal.action, ExchangeTotal.category, ExchangeTotal.events,
-    ExchangeTotal.mass_kg, ExchangeTotal.answered, ExchangeTotal.avoided))
-
-
-def _week_of_chart():
-    bound = [slot(f"week{number}") for number in range(WEEKS + 1)]
-    return Case(None, [(Exchange.happened_at < bound[number + 1], number)
-                       for number in range(WEEKS - 1)], WEEKS - 1)
-
-
-PER_WEEK = Prepared(lambda: Exchange.live()
-                    .select(Exchange.origin, _week_of_chart(), fn.COUNT(SQL("*")))
-                    .where(Exchange.action.in_(CHANGED_HANDS)
-                           & (Exchange.happened_at >= slot("week0"))
-                           & (Exchange.happened_at < slot(f"week{WEEKS}")))
-                    .group_by(Exchange.origin, _week_of_chart()))
-
-
-def totals_by_origin():
-    """{origin: [(action, category, events, mass, answered, avoided)]}"""
-    found = {}
-    for origin, *total in TOTALS.tuples():
-        found.setdefault(origin, []).append(total)
-    return found
-
-
-def exchanges_per_week(now, zone_name, origins=None):
-    """The exchanges of each week of the chart, oldest first: of every box together, or of
-    the boxes whose ids `origins` holds."""
-    bounds = week_bounds(now, zone_name)
+def summed_weeks(weeks_by_origin, origins=None):
+    """The exchanges of each week of the chart, oldest first, from weeks_by_origin (see
+    exchange_totals): of every box together, or of the boxes whose ids `origins` holds."""
     counts = [0] * WEEKS
-    for origin, week, count in PER_WEEK.tuples(
-            **{f"week{n}": bound for n, bound in enumerate(bounds)}):
+    for origin, weeks in weeks_by_origin.items():
         if origins is None or origin in origins:
-            counts[week] += count
+            counts = [count + more for count, more in zip(counts, weeks, strict=True)]
     return counts
+
+
+def exchange_totals(now, zone_name, window=None, running=None):
+    """(exchanges.totals_by_origin(), exchanges.weeks_by_origin() of the chart's weeks):
+    read from the database, or from `running` (an exchanges.RunningTotals) brought up to
+    date; the totals of `window` only, when given."""
+    bounds = week_bounds(now, zone_name)
+    if window:
+        return totals_within(window), exchanges.weeks_by_origin(bounds)
+    if running is not None:
+        return running.read(bounds)
+    return exchanges.totals_by_origin(), exchanges.weeks_by_origin(bounds)
 
 
 def with_event_counts(figures, counted):
@@ -319,12 +314,13 @@ def begun_tallies(now, zone_name, window=None):
     return BEGUN_TALLIES.rows(window is not None, today=today, **days)
 
 
-def figures_now(now, zone_name, window=None):
+def figures_now(now, zone_name, window=None, running=None):
     """This box's figures from its database: every exchange event, the mediator's tallies
-    and the events it counted (those of `window` only, when given)."""
-    by_origin = totals_within(window) if window else totals_by_origin()
+    and the events it counted (those of `window` only, when given). `running`: the
+    exchange totals kept between two readings (see exchange_totals)."""
+    by_origin, weeks = exchange_totals(now, zone_name, window, running)
     totals = [total for origin_totals in by_origin.values() for total in origin_totals]
-    figures = from_totals(totals, exchanges_per_week(now, zone_name), now, load_factors(),
+    figures = from_totals(totals, summed_weeks(weeks), now, load_factors(),
                           zone_name, tallies=begun_tallies(now, zone_name, window))
     here = HERE.scalar()
     counted = events_counted(now, window, here)
@@ -348,9 +344,9 @@ class NetworkFigures:
     total: Figures
 
 
-def network_figures(now, zone_name, window=None):
+def network_figures(now, zone_name, window=None, running=None):
     """From the events the boxes synced, added up by the database per box (those of
-    `window` only, when given)."""
+    `window` only, when given); `running`: as figures_now's."""
     from models import Peer
 
     factors = load_factors()
@@ -360,14 +356,14 @@ def network_figures(now, zone_name, window=None):
     tallies = {}
     for tally in all_tallies:
         tallies.setdefault(tally.origin, []).append(tally)
-    totals = totals_within(window) if window else totals_by_origin()
+    sums, weeks = exchange_totals(now, zone_name, window, running)
     counted = events_counted(now, window)
     shared = rides.per_origin(now, ride_factor(), window)
     by_origin = {
         origin: with_rides(with_event_counts(
-            from_totals(totals.get(origin, []), None, now, factors, zone_name,
+            from_totals(sums.get(origin, []), None, now, factors, zone_name,
                         tallies=tallies.get(origin, ())), counted.get(origin)), shared.get(origin))
-        for origin in set(totals) | set(tallies) | set(counted) | set(shared)}
+        for origin in set(sums) | set(tallies) | set(counted) | set(shared)}
     empty = Figures()
     boxes, communes = [], {}
     for box_id, peer in sorted(peers.items(), key=lambda pair: pair[1].name.casefold()):
@@ -378,7 +374,7 @@ def network_figures(now, zone_name, window=None):
         communes[commune] = (count + 1, so_far + figures)
     # the total is the sum of the rows: what no enrolled box recorded is no box's figure
     total = sum((figures for _name, _commune, figures in boxes), Figures())
-    total.weeks = weekly_chart(exchanges_per_week(now, zone_name, origins=peers),
+    total.weeks = weekly_chart(summed_weeks(weeks, origins=peers),
                                [tally for tally in all_tallies if tally.origin in peers],
                                now, zone_name)
     return NetworkFigures(

@@ -3,6 +3,7 @@ quarter's report: /admin/report."""
 
 import csv
 import io
+from functools import partial
 
 from flask import (
     Blueprint,
@@ -15,7 +16,6 @@ from flask import (
     request,
     url_for,
 )
-from markupsafe import Markup
 
 from models import Tally
 from piratebox import bodies, pagecache, rules, typography
@@ -34,21 +34,39 @@ from piratebox.web import gettext as _
 bp = Blueprint("stats", __name__)
 
 
-def current_figures():
+def current_figures(now):
     from piratebox.impact import logic as impact
 
-    return impact.figures_now(actor().now, current_app.config["TIMEZONE"])
+    return impact.figures_now(now, current_app.config["TIMEZONE"], running=running_totals())
 
 
-def live_footfall():
+def current_network_figures(now):
+    from piratebox.impact import logic as impact
+
+    return impact.network_figures(now, current_app.config["TIMEZONE"],
+                                  running=running_totals())
+
+
+def running_totals():
+    """The exchange totals this process keeps between two renderings of the figures (see
+    impact/exchanges.py), made by the first."""
+    from piratebox.impact.exchanges import RunningTotals
+
+    running = current_app.extensions.get("running_totals")
+    if running is None:
+        running = current_app.extensions.setdefault("running_totals", RunningTotals())
+    return running
+
+
+def live_footfall(now):
     """Today's and this week's phones as this process counts them, saved or not."""
-    return current_app.extensions["footfall"].current(actor().now)
+    return current_app.extensions["footfall"].current(now)
 
 
-def current_footfall():
+def current_footfall(now):
     from piratebox.impact import logic as impact
 
-    return impact.footfall_at(actor().now, current_app.config["TIMEZONE"], live_footfall())
+    return impact.footfall_at(now, current_app.config["TIMEZONE"], live_footfall(now))
 
 
 def figures_made_of():
@@ -58,7 +76,7 @@ def figures_made_of():
     page as it is; the figures themselves are read only to render it again."""
     from piratebox.impact import changes
 
-    made_of = changes.latest(), tuple(sorted(live_footfall().items()))
+    made_of = changes.latest(), tuple(sorted(live_footfall(actor().now).items()))
     return made_of, made_of
 
 
@@ -68,39 +86,43 @@ def index():
                             data=figures_made_of, same_for=pagecache.EVERY_PHONE)
 
 
+# What the page's frame shows of the figures (events, rides): with the footfall, the key
+# its frame is kept under. The figures an exchange changes are the page's live parts.
+FRAMED_FIGURES = ("events_counted", "attendance", "kg_weighed_brought", "kg_weighed_taken",
+                  "rides", "ride_passengers", "km_shared", "kg_co2e_rides",
+                  "rides_km_estimated", "rides_km_unknown")
+
+
 def render_index():
     from piratebox.impact import charts, report, rides
     from piratebox.impact import logic as impact
 
-    network = (impact.network_figures(actor().now, current_app.config["TIMEZONE"])
-               if current_app.extensions["box"].role == "hub" else None)
+    now = actor().now
+    network = current_network_figures(now) if current_app.extensions["box"].role == "hub" \
+        else None
     # at a hub, the network's total is this page's figures: computed once
-    figures = network.total if network else current_figures()
+    figures = network.total if network else current_figures(now)
     lang = g.get("lang", "fr")
-    weeks = [(typography.short_day(monday, lang), count) for monday, count in figures.weeks]
-    days, weeks_of_phones = current_footfall()
+    days, weeks_of_phones = current_footfall(now)
     categories = sorted(((_(BY_CODE[code].label) if code in BY_CODE else code, count)
                          for code, count in figures.by_category.items()),
                         key=lambda pair: -pair[1])
-    # The charts are SVG drawn by impact/charts.py, which escapes every label it writes.
-    return render_template(
-        "stats/index.html", figures=figures, factors=impact.factor_rows(lang),
+    frame = (*(getattr(figures, name) for name in FRAMED_FIGURES), *days, *weeks_of_phones)
+    # The charts are SVG drawn by impact/charts.py, which escapes every label it writes;
+    # the templates draw them (their days by_day), the footfall's only when the frame is
+    # rendered, and read the factors only when their kept row is not.
+    return pagecache.render_framed(
+        "stats/index.html", frame, figures=figures, factors=partial(impact.factor_rows, lang),
         method=report.METHOD, road_factor=rides.ROAD_FACTOR,
         network=network, network_columns=report.NETWORK_COLUMNS,
         weighed_note=report.WEIGHED_NOTE,
         figure=lambda figures, name: impact.figure_text(figures, name, lang),
-        weekly_chart=Markup(  # noqa: S704 - escaped inside
-            charts.bar_chart(weeks, _("Exchanges per week"), _("exchanges"))),
-        category_chart=Markup(  # noqa: S704 - escaped inside
-            charts.category_chart(categories, _("Exchanges by category"))),
+        bar_chart=charts.bar_chart, category_chart=charts.category_chart,
+        weekly_exchanges=figures.weeks,
+        categories=categories,
         footfall_today=days[-1][1], footfall_week=weeks_of_phones[-1][1],
-        daily_footfall_chart=Markup(  # noqa: S704 - escaped inside
-            charts.bar_chart([(typography.short_day(day, lang), phones) for day, phones in days],
-                             _("Phones per day"), _("phones"))),
-        weekly_footfall_chart=Markup(  # noqa: S704 - escaped inside
-            charts.bar_chart([(typography.short_day(monday, lang), phones)
-                              for monday, phones in weeks_of_phones],
-                             _("Phones per week"), _("phones"))))
+        daily_footfall=days, weekly_footfall=weeks_of_phones,
+        by_day=lambda counts: [(typography.short_day(day, lang), count) for day, count in counts])
 
 
 @bp.get("/api/v1/stats")
@@ -108,12 +130,13 @@ def api():
     from piratebox.impact import logic as impact
 
     def body(_made_of):
-        figures = current_figures()
+        now = actor().now
+        figures = current_figures(now)
         fields = {name: getattr(figures, name) for name in impact.CSV_COLUMNS}
         fields["weeks"] = [{"week_of": monday.isoformat(), "exchanges": count}
                            for monday, count in figures.weeks]
         fields["by_category"] = figures.by_category
-        days, weeks = current_footfall()
+        days, weeks = current_footfall(now)
         fields["footfall"] = {"days": [{"day": day.isoformat(), "phones": phones}
                                        for day, phones in days],
                               "weeks": [{"week_of": monday.isoformat(), "phones": phones}
@@ -129,15 +152,14 @@ def api():
 def csv_download():
     """The figures for a spreadsheet; at a hub, the table per box and commune for the
     report to the département."""
-    from piratebox.impact import logic as impact
     from piratebox.impact import report, weekly_photo
 
+    now = actor().now
     if current_app.extensions["box"].role == "hub":
-        rows = report.network_csv_rows(
-            impact.network_figures(actor().now, current_app.config["TIMEZONE"]), True)
+        rows = report.network_csv_rows(current_network_figures(now), True)
     else:
-        rows = report.csv_rows(current_figures(), decimal_comma=True)
-        rows += report.weekly_csv_rows(*current_footfall(), weekly_photo.counts(
+        rows = report.csv_rows(current_figures(now), decimal_comma=True)
+        rows += report.weekly_csv_rows(*current_footfall(now), weekly_photo.counts(
             actor().box_id, actor().blobs), decimal_comma=True)
     out = io.StringIO()
     csv.writer(out, delimiter=";").writerows(rows)
