@@ -619,16 +619,22 @@ def rendered_whole(app, visitor, path, **kwargs):
         del cache.shared_at
 
 
+@pytest.fixture
+def steady_disk(app, monkeypatch):
+    """The file share's disk figures as they were: the host's other work may write between
+    two pages that are compared."""
+    from piratebox import spool
+
+    figures = spool.disk_figures(app.extensions["box"].data_dir, app.config)
+    monkeypatch.setattr(spool, "disk_figures", lambda data_dir, config: figures)
+
+
 @pytest.mark.parametrize(("path", "language"), [
     ("/files/", "fr"), ("/files/?sort=name&folder=Cuisine", "fr"), ("/files/", "en")])
 def test_the_file_share_after_an_upload_is_its_kept_frame_around_its_list(
-        client, app, monkeypatch, path, language):
-    from piratebox import spool
+        client, app, monkeypatch, steady_disk, path, language):
     from tests.test_files import upload
 
-    # the disk's figures as they were: the host's other work may write between two pages
-    figures = spool.disk_figures(app.extensions["box"].data_dir, app.config)
-    monkeypatch.setattr(spool, "disk_figures", lambda data_dir, config: figures)
     visitor, headers = app.test_client(), {"Accept-Language": language}
     upload(client, [("recette.txt", b"farine, oeufs")], folder="Cuisine")
     assert "recette.txt" in text_of(visitor.get(path, headers=headers))
@@ -693,7 +699,7 @@ def test_the_catalogue_after_a_new_object_is_its_kept_frame_around_its_list(
     assert page == rendered_whole(app, visitor, path, headers=headers)
 
 
-def test_the_frames_of_list_pages_are_bounded_by_the_memory_they_hold(client, app):
+def test_the_frames_of_list_pages_are_bounded_by_the_memory_they_hold(client, app, steady_disk):
     import sys
 
     from piratebox.pagecache import MAX_FRAME_BYTES
