@@ -16,9 +16,10 @@ little of the host's load in it. Then the same page right after a write to what 
 for the catalogue's lists and the API's, its query run again and the page kept when it
 finds the same objects (the figures page: kept when what its figures are made of has no
 newer change). And the figures page right after an exchange is recorded, which changes
-its figures: rendered again, the write itself not timed. --profile LABEL prints where
+its figures, and the catalogue and its search right after a new object they show (the
+one before it deleted): rendered again, the write itself not timed. --profile LABEL prints where
 that page's time goes (cProfile), kept and right after a write, to find what to cut
-("impact, an exchange recorded": right after each exchange).
+(such a row's label, "impact, an exchange recorded" for one: right after each write).
 --data takes a box seeded already (a copy of it is used), as scripts/bench_router.py does
 on a router, where seeding takes too long. --cpu times the CPU this thread spent rather than
 the wall clock: on a host shared with other work, the time the thread waited for a core
@@ -46,7 +47,6 @@ from village_load import InProcessPhone  # noqa: E402
 
 from piratebox.pagecache import CHANGED_BY  # noqa: E402
 
-EXCHANGE_RECORDED = "impact, an exchange recorded"
 PHONE = {"Host": "127.0.0.1:8080", "Accept-Language": "fr-FR,fr;q=0.9,en;q=0.8",
          "User-Agent": "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 (KHTML, like "
                        "Gecko) Chrome/120.0 Mobile Safari/537.36"}
@@ -150,14 +150,17 @@ def main():
                                               options.after_write, clock)
                                for _ in range(options.repeat))
             rows.append((label, box_us, base_us, again_us))
-            if label == "impact" and options.after_write:
-                if options.profile == EXCHANGE_RECORDED:
+            write = {"impact": (", an exchange recorded", exchange_of(box, names["item"])),
+                     "catalogue": (", a new object shown", new_object(box)),
+                     "search": (", a new object found", new_object(box))}.get(label)
+            if write and options.after_write:
+                if options.profile == label + write[0]:
                     profiler = cProfile.Profile()
-                    rendered_again_us(box, names["item"], partial(profiler.runcall, box_call),
+                    rendered_again_us(box, write[1], partial(profiler.runcall, box_call),
                                       options.after_write, clock)
                     print_profile(profiler)
-                rows.append((EXCHANGE_RECORDED, None, base_us, min(
-                    rendered_again_us(box, names["item"], box_call, options.after_write, clock)
+                rows.append((label + write[0], None, base_us, min(
+                    rendered_again_us(box, write[1], box_call, options.after_write, clock)
                     for _ in range(options.repeat))))
 
     print(f"\nin-process, the fastest of {options.repeat} rounds of {options.requests} "
@@ -183,23 +186,52 @@ def after_a_write(app, section, call):
     return again
 
 
-def rendered_again_us(app, item_id, call, count, clock):
-    """µs of `call` right after an exchange of the object `item_id` is recorded, as its post
-    records it and tells the page cache, the write itself not timed: a figure changed."""
+def rendered_again_us(app, write, call, count, clock):
+    """µs of `call` right after `write(actor)` changed what its page shows, as a post writes
+    and tells the page cache, the write itself not timed."""
     from models import db
-    from piratebox.catalogue import logic
 
     cache, box = app.extensions["page_cache"], app.extensions["box"]
     db.connect(reuse_if_open=True)  # the thread's own, kept as the server keeps it
-    item = logic.find(item_id)
     spent = 0.0
     for _ in range(count):
-        logic.record(item, "taken", box.actor())
+        write(box.actor())
         cache.changed(CHANGED_BY["catalogue"])
         started = clock()
         call()
         spent += clock() - started
     return spent / count * 1e6
+
+
+def exchange_of(app, item_id):
+    """A write recording an exchange of the object `item_id`: a figure changed."""
+    from piratebox.catalogue import logic
+
+    def write(actor):
+        logic.record(logic.find(item_id), "taken", actor)
+
+    return write
+
+
+def new_object(app):
+    """A write offering a new object that the catalogue's first page and the benchmark's
+    search show, the one it offered before deleted: the catalogue keeps its size, and
+    each word the same number of objects (which the search's plan depends on)."""
+    from piratebox.catalogue import logic
+
+    before = []
+
+    def write(actor):
+        item, _token = logic.create({
+            "kind": "offer", "mode": "give", "title": "Étagère en chêne", "description": "",
+            "category": "furniture_small", "condition": "good", "place": "home",
+            "place_detail": "", "pseudonym": "", "contact": "", "network": False,
+            "answers": None}, [], actor)
+        if before:
+            logic.delete(before.pop(), actor)
+        before.append(item)
+
+    return write
 
 
 def profile(call, count):

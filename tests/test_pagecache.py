@@ -342,9 +342,24 @@ def renderings_of(template, monkeypatch, views=None):
     return renders
 
 
+def lists_rendered(app, part, monkeypatch):
+    """The list of the renderings of a page's live part `part` (see pagecache.live) from
+    now on, its frame kept or not."""
+    renders = []
+    original = app.jinja_env.get_template
+
+    def counted(name, *args, **kwargs):
+        if name == part:
+            renders.append(name)
+        return original(name, *args, **kwargs)
+
+    monkeypatch.setattr(app.jinja_env, "get_template", counted)
+    return renders
+
+
 def test_a_search_a_new_object_does_not_change_is_not_rendered_again(
         client, app, monkeypatch):
-    renders = renderings_of("catalogue/index.html", monkeypatch)
+    renders = lists_rendered(app, "catalogue/_list.html", monkeypatch)
     offer(client, title="Parapluie")
     search = "/items/?q=parapluie"
     assert "Parapluie" in text_of(app.test_client().get(search))
@@ -604,16 +619,22 @@ def rendered_whole(app, visitor, path, **kwargs):
         del cache.shared_at
 
 
+@pytest.fixture
+def steady_disk(app, monkeypatch):
+    """The file share's disk figures as they were: the host's other work may write between
+    two pages that are compared."""
+    from piratebox import spool
+
+    figures = spool.disk_figures(app.extensions["box"].data_dir, app.config)
+    monkeypatch.setattr(spool, "disk_figures", lambda data_dir, config: figures)
+
+
 @pytest.mark.parametrize(("path", "language"), [
     ("/files/", "fr"), ("/files/?sort=name&folder=Cuisine", "fr"), ("/files/", "en")])
 def test_the_file_share_after_an_upload_is_its_kept_frame_around_its_list(
-        client, app, monkeypatch, path, language):
-    from piratebox import spool
+        client, app, monkeypatch, steady_disk, path, language):
     from tests.test_files import upload
 
-    # the disk's figures as they were: the host's other work may write between two pages
-    figures = spool.disk_figures(app.extensions["box"].data_dir, app.config)
-    monkeypatch.setattr(spool, "disk_figures", lambda data_dir, config: figures)
     visitor, headers = app.test_client(), {"Accept-Language": language}
     upload(client, [("recette.txt", b"farine, oeufs")], folder="Cuisine")
     assert "recette.txt" in text_of(visitor.get(path, headers=headers))
@@ -657,7 +678,28 @@ def test_the_agenda_after_a_new_event_is_its_kept_frame_around_its_list(
     assert page == rendered_whole(app, visitor, "/events/")
 
 
-def test_the_frames_of_list_pages_are_bounded_by_the_memory_they_hold(client, app):
+@pytest.mark.parametrize(("path", "language"), [
+    ("/items/", "fr"), ("/items/", "en"), ("/items/?q=etagere", "fr"),
+    ("/items/?q=%C3%89tag%C3%A8re+pin&kind=offer&category=furniture_small&place=home", "en"),
+    ("/items/?q=etagere&mode=give&status=all", "fr")])
+def test_the_catalogue_after_a_new_object_is_its_kept_frame_around_its_list(
+        client, app, monkeypatch, path, language):
+    visitor, headers = app.test_client(), {"Accept-Language": language}
+    offer(client, title="Étagère en pin")
+    offer(client, title="Luge en bois", category="toys")
+    assert "Étagère en pin" in text_of(visitor.get(path, headers=headers))
+    offer(client, title="Étagère en pin, deux planches")
+    by_view = renderings_of("catalogue/index.html", monkeypatch)
+    by_cache = renderings_of("catalogue/index.html", monkeypatch, pagecache)
+    lists = lists_rendered(app, "catalogue/_list.html", monkeypatch)
+    page = visitor.get(path, headers=headers).get_data()
+    assert "Étagère en pin, deux planches".encode() in page
+    assert not by_view + by_cache, "the frame is kept: only its list was rendered again"
+    assert lists, "the list was"
+    assert page == rendered_whole(app, visitor, path, headers=headers)
+
+
+def test_the_frames_of_list_pages_are_bounded_by_the_memory_they_hold(client, app, steady_disk):
     import sys
 
     from piratebox.pagecache import MAX_FRAME_BYTES

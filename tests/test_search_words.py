@@ -89,6 +89,8 @@ def by_each_plan(query, open_only=True):
         page = logic.PAGE.tuples((Item.id,), *shape, offset=0, **search.values)
         found.add((tuple(item_id for item_id, in page),
                    logic.COUNT.scalar(*shape, **search.values)))
+    # and as a kept page reads it (every match at once when its word's objects are few)
+    found.add((tuple(item_id for item_id, _version in search.versions()), search.count()))
     return found
 
 
@@ -252,6 +254,34 @@ def test_a_word_in_many_objects_is_looked_for_in_every_objects_text(opened):
     assert logic.Search({"q": "chene"}, 1).shape[-1] is None  # read from every text
     assert logic.Search({"q": "chene vieux"}, 1).shape[-1] == 1
     assert by_words("chene")[1] == logic.FEW + 1
+
+
+def test_a_search_of_a_word_in_few_objects_reads_them_once_for_its_count_and_pages(
+        opened, monkeypatch):
+    actor = opened
+    for number in range(45):
+        actor.now += 60
+        logic.create({**ITEM, "title": f"Chêne {number}",
+                      "kind": "request" if number % 7 == 0 else "offer"}, [], actor)
+    statements = []
+    execute_sql = db.obj.execute_sql
+
+    def counted(sql, *args, **kwargs):
+        statements.append(sql)
+        return execute_sql(sql, *args, **kwargs)
+
+    monkeypatch.setattr(db.obj, "execute_sql", counted)
+    for filters in ({"q": "chêne"}, {"q": "chêne", "kind": "offer"}):
+        like = [item_id for item_id in by_like("chene")
+                if "kind" not in filters or Item.get_by_id(item_id).kind == "offer"]
+        for page in (1, 2, 3):
+            statements.clear()
+            (_rows, total), (count, versions) = logic.listing(filters, page)
+            assert len(statements) == 2, "how many hold the word, then its objects"
+            start = (page - 1) * logic.PAGE_SIZE
+            assert [item_id for item_id, _version in versions] == like[
+                start:start + logic.PAGE_SIZE]
+            assert total == count == len(like)
 
 
 def test_the_migration_and_a_bundle_index_a_few_objects_at_a_time(tmp_path, monkeypatch):

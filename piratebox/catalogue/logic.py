@@ -6,6 +6,7 @@ impact figures. Photos are processed before anything is written, so a refused ph
 leaves no trace; an item and the blobs it needs land together.
 """
 
+import functools
 import json
 
 from peewee import SQL, Select, fn
@@ -295,9 +296,18 @@ HOLDERS = Prepared(lambda: Select(columns=[ItemWord.objects_up_to(slot("word"), 
 COUNT = Prepared(lambda *shape: Select(
     [matching([SQL("1")], *shape).limit(COUNT_CAP + 1).alias("capped")],
     [fn.COUNT(SQL("*"))]))
-PAGE = Prepared(lambda fields, *shape: matching(fields, *shape)
-                .order_by(Item.created_at.desc(), Item.id.desc())
+
+
+def newest_first(fields, *shape):
+    return matching(fields, *shape).order_by(Item.created_at.desc(), Item.id.desc())
+
+
+PAGE = Prepared(lambda fields, *shape: newest_first(fields, *shape)
                 .limit(PAGE_SIZE).offset(slot("offset")))
+# A search whose objects are read from one of its words' (few) objects: every match at
+# once, the count being how many and the page a slice of them. Reading that word's
+# objects once costs half of reading them for the count and again for the page.
+EVERY_FEW = Prepared(newest_first)
 
 
 def browse(filters, page=1, fields=None):
@@ -348,9 +358,19 @@ class Search:
                 break
         return fewest
 
+    @functools.cached_property
+    def few_matches(self):
+        """Every match (id, version), newest first, when they are read from few objects
+        (see fewest); else None."""
+        if self.found_none or self.shape[-1] is None:
+            return None
+        return EVERY_FEW.tuples(Item.id_and_version(), *self.shape, **self.values)
+
     def count(self):
         if self.found_none:
             return 0
+        if self.few_matches is not None:
+            return len(self.few_matches)
         return COUNT.scalar(*self.shape, **self.values)
 
     def rows(self, fields=None):
@@ -363,6 +383,8 @@ class Search:
         """`versions` of the page's rows, read without the objects."""
         if self.found_none:
             return ()
+        if self.few_matches is not None:
+            return tuple(self.few_matches[self.offset:self.offset + PAGE_SIZE])
         return tuple(PAGE.tuples(Item.id_and_version(), *self.shape, offset=self.offset,
                                  **self.values))
 

@@ -153,8 +153,8 @@ def index():
 
     def render_page(listing):
         read_rows, total = listing
-        return render_template(
-            "catalogue/index.html", items=read_rows(), total=total, page=page,
+        return pagecache.render_framed(
+            "catalogue/index.html", (), items=read_rows(), total=total, page=page,
             pages=max(1, -(-min(total, logic.COUNT_CAP) // logic.PAGE_SIZE)),
             filters=filters, count_cap=logic.COUNT_CAP)
 
