@@ -1,8 +1,11 @@
-"""A restart answers its first page before it writes anything: what the first page does not
-need is done once that page has gone out (app.py's `after_first_answer`), in a real
-served process on a real SQLite file."""
+"""A restart's first page waits for nothing it does not need: the clock's floor is saved
+once that page has gone out (app.py's `after_first_answer`), and the regular expressions of
+the forms and of the text's cleaning are compiled at their first use (patterns.deferred);
+in a real served process on a real SQLite file."""
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,7 +17,8 @@ import pytest
 import app as application
 from models import Setting, db
 from piratebox.database import open_existing
-from tests.server import ROOT, free_port
+from piratebox.patterns import deferred
+from tests.server import ROOT, Server, free_port
 
 LONG_AGO = 1_767_225_600.0  # January 2026: the floor an earlier start saved
 
@@ -81,3 +85,38 @@ def test_with_no_visitor_a_start_saves_its_clock_all_the_same(data_dir):
     assert saved_floor(data_dir) == LONG_AGO  # opening the box wrote nothing
     application.after_first_answer(served, wait_seconds=0)
     assert LONG_AGO < saved_floor(data_dir) <= time.time()
+
+
+# Runs `python app.py ... serve` in this process and writes, as it exits, the box's
+# deferred patterns that were compiled.
+RECORD_PATTERNS = """
+import atexit, json, runpy, sys
+out = sys.argv[1]
+def compiled():
+    from piratebox.patterns import deferred
+    return sorted(f"{name}.{key}" for name, module in list(sys.modules.items())
+                  if name.startswith("piratebox") for key, value in vars(module).items()
+                  if isinstance(value, deferred) and "search" in vars(value))
+atexit.register(lambda: open(out, "w").write(json.dumps(compiled())))
+sys.argv = sys.argv[3:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.slow
+def test_a_restarts_home_page_compiles_none_of_the_forms_patterns(data_dir, tmp_path):
+    with Server(data_dir.path):
+        pass  # the first start reads the catalogues and keeps them: a restart does not
+    out = tmp_path / "compiled.json"
+    with Server(data_dir.path, wrapper=(sys.executable, "-c", RECORD_PATTERNS, str(out))) \
+            as server, urllib.request.urlopen(server.base + "/") as response:
+        assert response.status == 200
+    assert json.loads(out.read_text()) == []
+
+
+def test_a_deferred_pattern_is_the_pattern_once_used():
+    spaces = deferred(r"\s+")
+    assert "search" not in vars(spaces)
+    assert spaces.sub(" ", "a \t b") == re.sub(r"\s+", " ", "a \t b")
+    assert spaces.search is not None and "search" in vars(spaces)  # compiled once, then kept
+    assert deferred("^x", re.M).findall("x\nx") == ["x", "x"]
