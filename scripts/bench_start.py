@@ -10,12 +10,12 @@ from launching `python app.py --data DIR serve` (or scripts/bench_baseline.py, s
 page of the same size) until `/` has been answered, both under the allocator settings of
 a Raspberry Pi's service. The box has been started once before (its templates compiled,
 its catalogues kept) and its bytecode is compiled, as after an install: an ordinary
-restart. Each turn starts every tree's box, then the bare app; a turn's ratio is each
-box's time to the bare app's of the same turn, and the medians of the turns are printed
-with their spread. Besides the wall-clock time (bench_router's figure), the CPU time the
-server's threads used until the page was answered (from /proc, in nanoseconds): a host
-shared with other work moves it far less, and on a router's single core the two are
-nearly the same.
+restart. Each turn starts every tree's box and the bare app, each of them first in turn;
+a turn's ratio is each box's time to the bare app's of the same turn, and the medians of
+the turns are printed with their spread. Besides the wall-clock time (bench_router's
+figure), the CPU time the server's threads used until the page was answered (from /proc,
+in nanoseconds): a host shared with other work moves it far less, and on a router's
+single core the two are nearly the same.
 """
 
 import argparse
@@ -117,12 +117,16 @@ def main():
             page_bytes = box_start(options.python, tree, data[tree], options.threads)[2]
         times = {tree: [] for tree in trees}
         bare = []
+        servers = [*trees, None]  # None: the bare app
         for turn in range(options.turns):
             print(f"turn {turn + 1}/{options.turns} ...", file=sys.stderr)
-            for tree in trees:
-                times[tree].append(box_start(options.python, tree, data[tree],
-                                             options.threads))
-            bare.append(bare_start(options.python, options.threads, page_bytes))
+            # each server in turn goes first: the first start after another's pays more
+            for tree in servers[turn % len(servers):] + servers[:turn % len(servers)]:
+                if tree is None:
+                    bare.append(bare_start(options.python, options.threads, page_bytes))
+                else:
+                    times[tree].append(box_start(options.python, tree, data[tree],
+                                                 options.threads))
     report(trees, times, bare)
 
 
