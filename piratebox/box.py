@@ -10,7 +10,7 @@ from piratebox import rules, site
 from piratebox.blobs import BlobStore
 from piratebox.clock import Clock
 from piratebox.config import load as load_config
-from piratebox.database import bind, initialised, open_existing
+from piratebox.database import bind, connected, initialised
 from piratebox.errors import AlreadyInitialised, BadInput, NotAllowed
 from piratebox.i18n import N_, keep_catalogues_in
 from piratebox.storage import atomic_write
@@ -73,10 +73,9 @@ class Box:
     def open(cls, data_dir, overrides=None):
         """Bind the database of `data_dir` (upgrading an older one) and read the rest, with
         no connection open; `overrides` are a test's or the web application's configuration."""
-        open_existing(data_dir)
         keep_catalogues_in(data_dir.cache / "translations")
         config = load_config(data_dir, overrides)
-        with db.connection_context():
+        with connected(data_dir):
             return cls(data_dir, config, Clock.load(), identity(),
                        site.load(config["SITE_URL"]))
 

@@ -123,6 +123,15 @@ def cache_for_import():
 
 def open_existing(data_dir):
     """Bind, refuse a missing or too-new database, and upgrade an older one."""
+    with connected(data_dir):
+        return db
+
+
+@contextlib.contextmanager
+def connected(data_dir):
+    """open_existing, its connection left open for the caller's reads: a start opens the
+    database once, not once to check it and again to read it (each time SQLite reads the
+    schema and the pragmas are set again: tens of milliseconds on a router)."""
     if not initialised(data_dir):
         raise NotInitialised(data_dir.path)
     bind(data_dir)
@@ -132,5 +141,5 @@ def open_existing(data_dir):
             raise SchemaTooNew(found, SCHEMA_VERSION)
         if found < SCHEMA_VERSION:
             migrate()
-    return db
+        yield db
 

@@ -20,6 +20,7 @@ import string
 from functools import cache
 from pathlib import Path
 
+from piratebox.patterns import deferred
 from piratebox.storage import atomic_write
 
 CATALOGUES = Path(__file__).parent / "translations"
@@ -30,15 +31,15 @@ PLURAL_RULES = {
 }
 FALLBACK = "fr"  # what a language's catalogue does not say yet is said in French
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
-PLURAL_FORMS = re.compile(r"^Plural-Forms:.*?\bplural\s*=\s*([^;\n]+)", re.M)
+PLURAL_FORMS = deferred(r"^Plural-Forms:.*?\bplural\s*=\s*([^;\n]+)", re.M)
 
 
 PO_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
-PO_ESCAPE = re.compile(r"\\(.)")
+PO_ESCAPE = deferred(r"\\(.)")
 
 
-PO_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
-PO_KEYWORD = re.compile(r"^(?:msgctxt|msgid|msgid_plural|msgstr|msgstr\[\d+\])$")
+PO_QUOTED = deferred(r'"(?:[^"\\]|\\.)*"')
+PO_KEYWORD = deferred(r"^(?:msgctxt|msgid|msgid_plural|msgstr|msgstr\[\d+\])$")
 
 
 def po_string(quoted):
@@ -254,7 +255,7 @@ def po_header(text):
     return "".join(lines)
 
 
-PLURAL_TOKEN = re.compile(r"\s*(?:(\d+)|(n)|(\|\||&&|==|!=|<=|>=|[-+*/%<>!?:()]))")
+PLURAL_TOKEN = deferred(r"\s*(?:(\d+)|(n)|(\|\||&&|==|!=|<=|>=|[-+*/%<>!?:()]))")
 BINARY = [("||",), ("&&",), ("==", "!="), ("<", "<=", ">", ">="), ("+", "-"), ("*", "/", "%")]
 
 
@@ -451,8 +452,8 @@ def _kept(value):
 
 MARKERS = {"_", "gettext", "N_", "ngettext", "Message"}
 STRING = r"""(["'])((?:\\.|(?!\{n}).)*)\{n}"""
-TEMPLATE_CALL = re.compile(r"\b(?:_|gettext|ngettext)\(\s*" + STRING.format(n=1), re.S)
-TEMPLATE_PLURAL = re.compile(r"\bngettext\(\s*" + STRING.format(n=1) + r"\s*,\s*"
+TEMPLATE_CALL = deferred(r"\b(?:_|gettext|ngettext)\(\s*" + STRING.format(n=1), re.S)
+TEMPLATE_PLURAL = deferred(r"\bngettext\(\s*" + STRING.format(n=1) + r"\s*,\s*"
                              + STRING.format(n=3), re.S)
 
 

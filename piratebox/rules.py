@@ -14,7 +14,6 @@ A form may ask for more than a valid record needs (a title of three characters o
 import functools
 import json
 import math
-import re
 from datetime import date
 
 from models import Event, Exchange, Initiative, Item, Message, SharedFile, Tally, WaitingEntry
@@ -23,17 +22,17 @@ from piratebox.catalogue import categories
 from piratebox.errors import BadInput
 from piratebox.files import names
 from piratebox.i18n import N_
-from piratebox.patterns import ID, SHA256
+from piratebox.patterns import ID, SHA256, deferred
 from piratebox.text import clean_block, clean_line, clean_name
 
-ISO_DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+ISO_DAY = deferred(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 # A decimal number as people type it here: 45,4244 as often as 45.4244, and 1 200 (a
 # thousands' space, plain, no-break or narrow) as often as 1200.
-TYPED_DECIMAL = re.compile(r"\A[-+−]?(?:[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]{1,9})"
+TYPED_DECIMAL = deferred(r"\A[-+−]?(?:[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]{1,9})"
                            r"(?:[.,][0-9]{1,12})?\Z")
-GROUPING = re.compile(r"[ \u00a0\u202f]")
+GROUPING = deferred(r"[ \u00a0\u202f]")
 # A point pasted whole from a map app: "45,4240, 4,0671", "45.4240,4.0671", "45.42 4.06".
-TYPED_POINT = re.compile(r"\A\s*([-+−]?[0-9]{1,3}(?:[.,][0-9]{1,12})?)\s*[,;\s]\s*"
+TYPED_POINT = deferred(r"\A\s*([-+−]?[0-9]{1,3}(?:[.,][0-9]{1,12})?)\s*[,;\s]\s*"
                          r"([-+−]?[0-9]{1,3}(?:[.,][0-9]{1,12})?)\s*\Z")
 # The largest integer every JSON reader keeps exact: no version, size or count above it.
 MAX_VERSION = 2**53

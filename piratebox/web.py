@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import io
 import logging
+import threading
 from collections import Counter
 from datetime import date
 from functools import cached_property
@@ -323,7 +324,15 @@ def limit_changes():
     spool.check_room_to_write(current_app.extensions["box"].data_dir, current_app.config)
 
 
+# app.extensions: set once the app's first answer has been written out. A start leaves for
+# then what its first page does not need (app.py's `serve`).
+FIRST_ANSWER = "first_answer"
+
+
 def after_request(response):
+    first_answer = current_app.extensions[FIRST_ANSWER]
+    if not first_answer.is_set():
+        response.call_on_close(first_answer.set)
     if request.method in security.UNSAFE_METHODS and response.status_code < 400:
         current_app.extensions["box"].clock.remember()
         current_app.extensions["page_cache"].changed(
@@ -520,6 +529,7 @@ FILTERS = {"datetime": datetime_filter, "date": date_filter, "when": range_filte
 
 
 def init_app(app):
+    app.extensions[FIRST_ANSWER] = threading.Event()
     tuning.init_app(app)
     app.wsgi_app = security.with_security_headers(serve_kept_pages(app))
     for name, function in FILTERS.items():

@@ -8,18 +8,18 @@ spaces and hyphens aside, "St" for "Saint", a postcode in brackets left out.
 """
 
 import csv
-import re
 from functools import lru_cache
 from pathlib import Path
 
 from models import fold
 from piratebox import rules
+from piratebox.patterns import deferred
 
 TABLE = Path(__file__).resolve().parent.parent / "data" / "communes-loire.csv"
 
 
-POSTCODE = re.compile(r"\(\s*[0-9]{5}\s*\)|\b[0-9]{5}\b")
-SEPARATORS = re.compile(r"[\s\-‐‑–'’.]+")
+POSTCODE = deferred(r"\(\s*[0-9]{5}\s*\)|\b[0-9]{5}\b")
+SEPARATORS = deferred(r"[\s\-‐‑–'’.]+")
 SHORT = {"st": "saint", "ste": "sainte"}
 
 
