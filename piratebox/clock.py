@@ -83,9 +83,10 @@ class Clock:
             **kwargs,
         )
 
-    def follow(self):
-        """Take a correction another process saved (at most once a minute)."""
-        if self._monotonic() - self._followed_at < self.follow_every:
+    def follow(self, at_once=False):
+        """Take a correction another process saved (at most once a minute, unless
+        `at_once`)."""
+        if not at_once and self._monotonic() - self._followed_at < self.follow_every:
             return False
         self._followed_at = self._monotonic()
         saved = Clock.load(system_time=self._system_time, monotonic=self._monotonic,
@@ -123,9 +124,14 @@ class Clock:
         return 0.0
 
     def remember(self, force=False):
-        """Save the floor, so the next start never goes back before this moment."""
+        """Save the floor, so the next start never goes back before this moment. A
+        correction another process saved since this clock last looked (the sync command
+        run by the stick's hotplug, the hub's time) is taken first: its floor, written
+        over with this clock's older time, would send the next boot back before it."""
         now = self.now()
         if force or now - self.saved_floor >= SAVE_EVERY_SECONDS:
+            if self.follow(at_once=True):
+                now = self.now()
             Setting.put("clock_floor", repr(now))
             self.saved_floor = now
         return now

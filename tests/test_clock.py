@@ -93,3 +93,22 @@ def test_a_running_server_follows_a_correction_made_by_the_sync_command(opened):
     assert server.last_correction["by"] == "hub"
     fake.advance(61)
     assert not server.follow()  # nothing new since
+
+
+@pytest.mark.parametrize("force", [True, False])
+def test_a_server_saving_its_floor_keeps_a_correction_the_sync_command_just_made(opened, force):
+    """The server saves its floor (its first page gone out, or a minute after a write)
+    before it has looked for corrections again: it takes the sync command's first."""
+    fake = FakeTime(JAN_2026)
+    server = clock_at(fake)
+    server.remember(force=True)
+    hub_time = JAN_2026 + 2 * 86400
+    fake.advance(30)
+    assert clock_at(fake).correct(hub_time, "hub", only_forward=True) > 0
+    fake.advance(40)  # within the minute the server follows at most once
+    server.remember(force=force)
+    assert float(Setting.get_value("clock_floor")) == pytest.approx(hub_time + 40)
+    assert server.now() == pytest.approx(hub_time + 40)
+
+    after_power_cut = FakeTime(wall=0.0, mono=5.0)
+    assert clock_at(after_power_cut).now() >= hub_time + 40
