@@ -87,6 +87,14 @@ def test_the_same_words_under_another_name_or_later_are_another_message(app, cli
     assert [message.pseudonym for message in messages()] == ["Paul", "Lou", "Paul"]
 
 
+def test_two_phones_writing_the_same_words_at_once_are_two_messages(app, client):
+    """The board keeps no author: two villagers may well thank the café at once."""
+    write(client, "Merci !")
+    neighbour = phone_seen_before(app, "10.0.0.9")
+    assert write(neighbour, "Merci !").status_code == 302
+    assert [message.text for message in messages()] == ["Merci !", "Merci !"]
+
+
 def test_two_taps_at_once_write_one_message(app):
     """The second tap reaches the box while the first is being written: it waits for the
     first's transaction, then finds its message (it would read the board before the
@@ -101,10 +109,13 @@ def test_two_taps_at_once_write_one_message(app):
         first_writing.set()
         time.sleep(0.5)  # the second tap's time to come in
 
+    just_posted = logic.JustPosted()
+
     def tap(admit=lambda: None):
         with app.app_context(), db.connection_context():
             written.append(logic.post({"text": "Deux fois ?", "pseudonym": ""},
-                                      app.extensions["box"].actor(), admit))
+                                      app.extensions["box"].actor(), "10.0.0.7", just_posted,
+                                      admit))
 
     first = Thread(target=tap, args=(first_admitted,))
     first.start()

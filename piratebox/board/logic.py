@@ -9,7 +9,8 @@ LIMITS = rules.limits(Message)
 PAGE_SIZE = 30
 DAY = 24 * 3600
 # A phone waiting on a busy router is tapped again, or sends the form again when it gets
-# its signal back: the same words from the same name within this time are one message.
+# its signal back: the same words under the same name from the same phone within this
+# time are one message.
 SAME_MESSAGE_SECONDS = 120
 
 
@@ -19,19 +20,45 @@ def read_message(form):
                                 "pseudonym": form.get("pseudonym", "")})
 
 
-def post(values, actor, admit=lambda: None):
-    """Post the message and return it; None if the same words under the same name were
-    posted a moment ago (it is on the board: a second tap, not a second message). `admit` is
-    called only for a message that will be written (the phone's hourly limit), within the
-    same transaction, so two taps arriving together write it once."""
+class JustPosted:
+    """Which phone posted each message of the last SAME_MESSAGE_SECONDS, kept by the
+    process that took them (a second tap comes to the same box): the board keeps no
+    author, and two villagers may well write the same "Merci !" at once. Changed only
+    within post's transaction, one writer at a time."""
+
+    def __init__(self):
+        self._posters = {}  # message id: (phone, when)
+
+    def by(self, message_ids, phone):
+        return any(self._posters.get(message_id, (None,))[0] == phone
+                   for message_id in message_ids)
+
+    def note(self, message_id, phone, now):
+        # a phone posts a few messages an hour at most: what is kept is what a busy
+        # quarter of an hour brings, and a clock moved back forgets nothing it should keep
+        self._posters = {kept: (poster, when) for kept, (poster, when) in self._posters.items()
+                         if now - SAME_MESSAGE_SECONDS <= when <= now}
+        self._posters[message_id] = (phone, now)
+
+
+def post(values, actor, phone=None, just_posted=None, admit=lambda: None):
+    """Post the message and return it; None if this phone posted the same words under the
+    same name a moment ago (it is on the board: a second tap, not a second message).
+    `admit` is called only for a message that will be written (the phone's hourly limit),
+    within the same transaction, so two taps arriving together write it once. Without
+    `just_posted` (a script's message), it is written."""
     with database.exclusive():
-        if Message.live().where(
+        if just_posted is not None:
+            same = Message.live().select(Message.id).where(
                 (Message.text == values["text"]) & (Message.pseudonym == values["pseudonym"])
-                & (Message.created_at.between(actor.now - SAME_MESSAGE_SECONDS, actor.now))
-        ).exists():
-            return None
+                & (Message.created_at.between(actor.now - SAME_MESSAGE_SECONDS, actor.now)))
+            if just_posted.by([message_id for message_id, in same.tuples()], phone):
+                return None
         admit()
-        return actor.save(Message(**values))
+        message = actor.save(Message(**values))
+        if just_posted is not None:
+            just_posted.note(message.id, phone, actor.now)
+        return message
 
 
 def shown(*columns):

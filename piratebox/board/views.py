@@ -12,6 +12,13 @@ from piratebox.web import actor, count_success, within_limit
 from piratebox.web import gettext as _
 
 bp = Blueprint("board", __name__)
+JUST_POSTED = "board_just_posted"  # app.extensions: logic.JustPosted
+
+
+@bp.record_once
+def keep_who_just_posted(state):
+    state.app.extensions[JUST_POSTED] = logic.JustPosted()
+
 
 def render_board(values, errors):
     config = current_app.config
@@ -43,7 +50,8 @@ def post():
                      N_("You have written a lot this hour: wait {minutes} minutes."))
 
     try:
-        if logic.post(values, actor(), admit) is not None:
+        if logic.post(values, actor(), request.remote_addr,
+                      current_app.extensions[JUST_POSTED], admit) is not None:
             count_success("board")
     except TooManyRequests as error:
         return render_board(values, {"limit": error.localized(_)}), 429
