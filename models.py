@@ -339,6 +339,8 @@ class Replicated(BaseModel):
         """Record a local change: new version, new sequence number, wall time for display."""
         is_new = self.created_at is None
         with db.atomic():
+            # before the counters' rows: an import takes this lock, then those rows
+            wait_for_other_writers()
             self.version = Counter.next("lamport")
             self.seq = Counter.next("seq")
             self.via = None
@@ -1512,12 +1514,14 @@ EXCLUSIVE_LOCK_KEY = 0x636F636F  # "coco": any fixed number, the same in every p
 
 
 def wait_for_other_writers():
-    """Wait for any other transaction that called this (an import, a change to an object)
+    """Wait for any other transaction that called this (an import, a change made here)
     to end, and hold the others back until this one ends. SQLite has one writer at a time
     already; on PostgreSQL (a hub), two transactions write at once, and each reads what
     the other has not committed yet as it was: one removing an object's last holder of a
     word would delete that word while the other adds an object holding it, and that object
-    would not be found by it (ItemWord.keep)."""
+    would not be found by it (ItemWord.keep). Called first in a change's transaction, before
+    it locks any row an import writes too (the counters'): taken after them, two
+    transactions could each wait for the other."""
     if is_postgres():
         db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (EXCLUSIVE_LOCK_KEY,))
 
