@@ -454,7 +454,7 @@ MARKERS = {"_", "gettext", "N_", "ngettext", "Message"}
 STRING = r"""(["'])((?:\\.|(?!\{n}).)*)\{n}"""
 TEMPLATE_CALL = deferred(r"\b(?:_|gettext|ngettext)\(\s*" + STRING.format(n=1), re.S)
 TEMPLATE_PLURAL = deferred(r"\bngettext\(\s*" + STRING.format(n=1) + r"\s*,\s*"
-                             + STRING.format(n=3), re.S)
+                           + STRING.format(n=3), re.S)
 
 
 def entries_in_python(source, where="<python>"):

@@ -29,11 +29,11 @@ ISO_DAY = deferred(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 # A decimal number as people type it here: 45,4244 as often as 45.4244, and 1 200 (a
 # thousands' space, plain, no-break or narrow) as often as 1200.
 TYPED_DECIMAL = deferred(r"\A[-+−]?(?:[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]{1,9})"
-                           r"(?:[.,][0-9]{1,12})?\Z")
+                         r"(?:[.,][0-9]{1,12})?\Z")
 GROUPING = deferred(r"[ \u00a0\u202f]")
 # A point pasted whole from a map app: "45,4240, 4,0671", "45.4240,4.0671", "45.42 4.06".
 TYPED_POINT = deferred(r"\A\s*([-+−]?[0-9]{1,3}(?:[.,][0-9]{1,12})?)\s*[,;\s]\s*"
-                         r"([-+−]?[0-9]{1,3}(?:[.,][0-9]{1,12})?)\s*\Z")
+                       r"([-+−]?[0-9]{1,3}(?:[.,][0-9]{1,12})?)\s*\Z")
 # The largest integer every JSON reader keeps exact: no version, size or count above it.
 MAX_VERSION = 2**53
 # 2100-01-01: a later date is no box's clock. Keeps an object from being pinned at the

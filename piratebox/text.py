@@ -25,13 +25,13 @@ UNSAFE = deferred(
 # operators, byte-order mark, Mongolian vowel separator, the Hangul fillers, tags. "Médiateur"
 # followed by one of them is another name that looks the same.
 INVISIBLE = deferred("[\u115f\u1160\u180e\u200b\u2060-\u2064\u3164\ufeff\uffa0"
-                       "\U000e0000-\U000e007f]")
+                     "\U000e0000-\U000e007f]")
 # What a person's name may not hold besides, though running text may (an emoji sequence
 # needs its joiner, a long word its soft hyphen): every format character, the variation
 # selectors, the combining grapheme joiner, the Khmer inherent vowels, the blank Braille
 # pattern. A name is shown alone, small, as proof of who wrote: it must be what it looks.
 NAME_INVISIBLE = deferred("[\u00ad\u034f\u17b4\u17b5\u180b-\u180d\u180f\u2800"
-                            "\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+                          "\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 # Whitespace among them (tab, form feed, the separators...) becomes a space, not nothing:
 # "a\tb" stays two words.
 SPACES = deferred(r"\s")
